@@ -1,0 +1,582 @@
+//! `gt bead ...` and the shortcuts `gt show`, `gt close`, `gt ready`.
+
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use gt_lib::bead::{
+    parse_dep_specs, parse_priority, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, DepType,
+    NewBead, Status,
+};
+use gt_lib::store::{BeadStore, DepTreeNode, SqliteStore};
+use gt_lib::Error;
+use serde_json::json;
+
+use crate::output::{clean, one_line, Ctx};
+
+#[derive(Debug, Subcommand)]
+pub enum BeadCmd {
+    /// Create a bead.
+    Create(CreateArgs),
+    /// List beads (open work by default).
+    List(ListArgs),
+    /// Show one bead with its dependencies and comments.
+    Show(ShowArgs),
+    /// Change fields of a bead, or claim it.
+    Update(UpdateArgs),
+    /// Close a bead.
+    Close(CloseArgs),
+    /// Reopen a closed bead.
+    Reopen { id: String },
+    /// Ready beads: open and unblocked, by priority then age.
+    Ready(ReadyArgs),
+    /// Blocked beads, with what blocks them.
+    Blocked {
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Dependencies between beads.
+    #[command(subcommand)]
+    Dep(DepCmd),
+    /// Add a comment to a bead.
+    Comment { id: String, text: String },
+    /// Add or remove a label.
+    #[command(subcommand)]
+    Label(LabelCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    title: String,
+    /// Description text.
+    #[arg(short, long, conflicts_with = "stdin")]
+    description: Option<String>,
+    /// Read the description from standard input.
+    #[arg(long)]
+    stdin: bool,
+    /// Priority 0 (critical) to 4 (backlog); default 2.
+    #[arg(short, long)]
+    priority: Option<String>,
+    /// task, bug, feature, epic, chore, convoy or decision.
+    #[arg(short = 't', long = "type")]
+    bead_type: Option<String>,
+    /// Parent bead id.
+    #[arg(long)]
+    parent: Option<String>,
+    /// A label; repeatable.
+    #[arg(short, long = "label")]
+    labels: Vec<String>,
+    /// Dependencies `TYPE:ID,...` (a bare ID means blocks).
+    #[arg(long)]
+    deps: Option<String>,
+    /// Assignee.
+    #[arg(long)]
+    assignee: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these statuses; repeatable.
+    #[arg(long)]
+    status: Vec<String>,
+    /// Include closed beads.
+    #[arg(long)]
+    all: bool,
+    #[arg(short = 't', long = "type")]
+    bead_type: Option<String>,
+    #[arg(short, long)]
+    label: Option<String>,
+    #[arg(long)]
+    assignee: Option<String>,
+    #[arg(short, long)]
+    priority: Option<String>,
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    id: String,
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(short, long)]
+    description: Option<String>,
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(short, long)]
+    priority: Option<String>,
+    /// Assignee ("" clears it).
+    #[arg(long)]
+    assignee: Option<String>,
+    #[arg(long)]
+    add_label: Vec<String>,
+    #[arg(long)]
+    remove_label: Vec<String>,
+    /// Atomically assign an open, unassigned bead to yourself and start it.
+    #[arg(long)]
+    claim: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    id: String,
+    #[arg(short, long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadyArgs {
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepCmd {
+    /// ID depends on DEPENDS_ON.
+    Add {
+        id: String,
+        depends_on: String,
+        /// blocks, parent-child, related or discovered-from.
+        #[arg(short = 't', long = "type", default_value = "blocks")]
+        dep_type: String,
+    },
+    /// Remove the dependency of ID on DEPENDS_ON (every type unless --type).
+    Remove {
+        id: String,
+        depends_on: String,
+        #[arg(short = 't', long = "type")]
+        dep_type: Option<String>,
+    },
+    /// What ID depends on, as a tree (--reverse: what depends on ID).
+    Tree {
+        id: String,
+        #[arg(long)]
+        reverse: bool,
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCmd {
+    Add { id: String, label: String },
+    Remove { id: String, label: String },
+}
+
+fn open_store(ctx: &Ctx) -> Result<SqliteStore, Error> {
+    ctx.town()?.store()
+}
+
+pub fn run(ctx: &Ctx, c: BeadCmd) -> Result<(), Error> {
+    match c {
+        BeadCmd::Create(a) => create(ctx, a),
+        BeadCmd::List(a) => list(ctx, a),
+        BeadCmd::Show(a) => show(ctx, a),
+        BeadCmd::Update(a) => update(ctx, a),
+        BeadCmd::Close(a) => close(ctx, a),
+        BeadCmd::Reopen { id } => {
+            let store = open_store(ctx)?;
+            let b = store.reopen_bead(&id, &ctx.actor()?)?;
+            print_changed(ctx, &b, "Reopened")
+        }
+        BeadCmd::Ready(a) => ready(ctx, a),
+        BeadCmd::Blocked { limit } => blocked(ctx, limit),
+        BeadCmd::Dep(d) => dep(ctx, d),
+        BeadCmd::Comment { id, text } => {
+            let store = open_store(ctx)?;
+            let actor = ctx.actor()?;
+            let c = store.add_comment(&id, &actor, &text, &actor)?;
+            if ctx.json {
+                return ctx.print_json(&c);
+            }
+            ctx.say(&format!("Commented on {}", store.resolve_bead_id(&id)?));
+            Ok(())
+        }
+        BeadCmd::Label(l) => {
+            let store = open_store(ctx)?;
+            let (id, patch) = match l {
+                LabelCmd::Add { id, label } => (
+                    id,
+                    BeadPatch {
+                        add_labels: vec![label],
+                        ..Default::default()
+                    },
+                ),
+                LabelCmd::Remove { id, label } => (
+                    id,
+                    BeadPatch {
+                        remove_labels: vec![label],
+                        ..Default::default()
+                    },
+                ),
+            };
+            let b = store.update_bead(&id, &patch, &ctx.actor()?)?;
+            print_changed(ctx, &b, "Labels of")
+        }
+    }
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), Error> {
+    let description = if a.stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::invalid(format!("cannot read standard input: {e}")))?;
+        s
+    } else {
+        a.description.unwrap_or_default()
+    };
+    let new = NewBead {
+        title: a.title,
+        description,
+        priority: a.priority.as_deref().map(parse_priority).transpose()?,
+        bead_type: a
+            .bead_type
+            .as_deref()
+            .map(str::parse::<BeadType>)
+            .transpose()?,
+        assignee: a.assignee,
+        labels: a.labels,
+        parent: a.parent,
+        deps: a
+            .deps
+            .as_deref()
+            .map(parse_dep_specs)
+            .transpose()?
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    // Validate before opening the town so bad input writes nothing anywhere.
+    new.validate()?;
+    let store = open_store(ctx)?;
+    let bead = store.create_bead(&new, &ctx.actor()?)?;
+    if ctx.json {
+        return ctx.print_json(&bead);
+    }
+    if ctx.quiet {
+        ctx.out(&bead.id);
+    } else {
+        ctx.out(&format!(
+            "Created {}: {}",
+            ctx.bold(&bead.id),
+            one_line(&bead.title)
+        ));
+    }
+    Ok(())
+}
+
+fn parse_statuses(raw: &[String]) -> Result<Vec<Status>, Error> {
+    raw.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().parse::<Status>())
+        .collect()
+}
+
+fn list(ctx: &Ctx, a: ListArgs) -> Result<(), Error> {
+    let filter = BeadFilter {
+        statuses: parse_statuses(&a.status)?,
+        include_closed: a.all,
+        bead_type: a.bead_type.as_deref().map(str::parse).transpose()?,
+        label: a.label,
+        assignee: a.assignee,
+        priority: a.priority.as_deref().map(parse_priority).transpose()?,
+        limit: a.limit,
+    };
+    let store = open_store(ctx)?;
+    let beads = store.list_beads(&filter)?;
+    print_beads(ctx, &beads)
+}
+
+pub fn print_beads(ctx: &Ctx, beads: &[Bead]) -> Result<(), Error> {
+    if ctx.json {
+        return ctx.print_json(beads);
+    }
+    for b in beads {
+        if ctx.quiet {
+            ctx.out(&b.id);
+        } else {
+            ctx.out(&bead_line(ctx, b));
+        }
+    }
+    Ok(())
+}
+
+fn bead_line(ctx: &Ctx, b: &Bead) -> String {
+    let status = format!("{:<11}", b.status.as_str());
+    let status = status.replace(b.status.as_str(), &ctx.status(b.status));
+    let mut line = format!(
+        "{:<14} P{} {} {:<8} {}",
+        ctx.bold(&b.id),
+        b.priority,
+        status,
+        b.bead_type.as_str(),
+        one_line(&b.title)
+    );
+    if let Some(a) = &b.assignee {
+        line.push_str(&ctx.dim(&format!("  @{}", one_line(a))));
+    }
+    line
+}
+
+pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), Error> {
+    let store = open_store(ctx)?;
+    let d = store.bead_details(&a.id)?;
+    if ctx.json {
+        return ctx.print_json(&d);
+    }
+    for line in render_details(ctx, &d) {
+        ctx.out(&line);
+    }
+    Ok(())
+}
+
+pub fn render_details(ctx: &Ctx, d: &BeadDetails) -> Vec<String> {
+    let b = &d.bead;
+    let mut out = vec![format!("{}  {}", ctx.bold(&b.id), one_line(&b.title))];
+    out.push(format!(
+        "status: {}{}   priority: P{}   type: {}   assignee: {}",
+        ctx.status(b.status),
+        if d.blocked { " (blocked)" } else { "" },
+        b.priority,
+        b.bead_type,
+        b.assignee
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_else(|| "-".into())
+    ));
+    if !b.labels.is_empty() {
+        out.push(format!(
+            "labels: {}",
+            b.labels
+                .iter()
+                .map(|l| one_line(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(p) = &b.parent {
+        out.push(format!("parent: {p}"));
+    }
+    out.push(format!(
+        "created: {} by {}   updated: {}",
+        b.created_at,
+        b.created_by
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_else(|| "-".into()),
+        b.updated_at
+    ));
+    if let Some(c) = &b.closed_at {
+        out.push(format!(
+            "closed: {c}{}",
+            b.close_reason
+                .as_deref()
+                .map(|r| format!("  reason: {}", one_line(r)))
+                .unwrap_or_default()
+        ));
+    }
+    if !d.blocked_by.is_empty() {
+        out.push(format!("blocked by: {}", d.blocked_by.join(", ")));
+    }
+    if !b.description.trim().is_empty() {
+        out.push(String::new());
+        out.extend(clean(&b.description).lines().map(|l| format!("  {l}")));
+    }
+    if !d.dependencies.is_empty() {
+        out.push(String::new());
+        out.push("depends on:".into());
+        for dep in &d.dependencies {
+            out.push(format!(
+                "  {:<16} {}",
+                dep.dep_type.as_str(),
+                dep.depends_on
+            ));
+        }
+    }
+    if !d.dependents.is_empty() {
+        out.push(String::new());
+        out.push("needed by:".into());
+        for dep in &d.dependents {
+            out.push(format!("  {:<16} {}", dep.dep_type.as_str(), dep.bead));
+        }
+    }
+    if !d.comments.is_empty() {
+        out.push(String::new());
+        out.push("comments:".into());
+        for c in &d.comments {
+            out.push(format!(
+                "  {} {}:",
+                ctx.dim(&c.created_at),
+                one_line(&c.author)
+            ));
+            out.extend(clean(&c.text).lines().map(|l| format!("    {l}")));
+        }
+    }
+    out
+}
+
+fn update(ctx: &Ctx, a: UpdateArgs) -> Result<(), Error> {
+    let patch = BeadPatch {
+        title: a.title,
+        description: a.description,
+        status: a.status.as_deref().map(str::parse).transpose()?,
+        priority: a.priority.as_deref().map(parse_priority).transpose()?,
+        assignee: a
+            .assignee
+            .map(|s| if s.is_empty() { None } else { Some(s) }),
+        add_labels: a.add_label,
+        remove_labels: a.remove_label,
+        metadata: Default::default(),
+    };
+    patch.validate()?;
+    let actor = ctx.actor()?;
+    if a.claim {
+        if !patch.is_empty() {
+            return Err(Error::invalid(
+                "--claim cannot be combined with other changes; claim first, then update",
+            ));
+        }
+        let store = open_store(ctx)?;
+        let b = store.claim_bead(&a.id, &actor, &actor)?;
+        return print_changed(ctx, &b, "Claimed");
+    }
+    let store = open_store(ctx)?;
+    let b = store.update_bead(&a.id, &patch, &actor)?;
+    print_changed(ctx, &b, "Updated")
+}
+
+pub fn close(ctx: &Ctx, a: CloseArgs) -> Result<(), Error> {
+    let store = open_store(ctx)?;
+    let b = store.close_bead(&a.id, a.reason.as_deref(), &ctx.actor()?)?;
+    print_changed(ctx, &b, "Closed")
+}
+
+fn print_changed(ctx: &Ctx, b: &Bead, verb: &str) -> Result<(), Error> {
+    if ctx.json {
+        return ctx.print_json(b);
+    }
+    ctx.say(&format!(
+        "{verb} {}: {}",
+        ctx.bold(&b.id),
+        one_line(&b.title)
+    ));
+    Ok(())
+}
+
+pub fn ready(ctx: &Ctx, a: ReadyArgs) -> Result<(), Error> {
+    let store = open_store(ctx)?;
+    let beads = store.ready_beads(a.limit)?;
+    if !ctx.json && beads.is_empty() {
+        ctx.say("No ready beads.");
+        return Ok(());
+    }
+    print_beads(ctx, &beads)
+}
+
+fn blocked(ctx: &Ctx, limit: Option<usize>) -> Result<(), Error> {
+    let store = open_store(ctx)?;
+    let beads = store.blocked_beads(limit)?;
+    if ctx.json {
+        return ctx.print_json(&beads);
+    }
+    if beads.is_empty() {
+        ctx.say("No blocked beads.");
+    }
+    for b in &beads {
+        let mut why = Vec::new();
+        if !b.blocked_by.is_empty() {
+            why.push(format!("blocked by {}", b.blocked_by.join(", ")));
+        }
+        if let Some(p) = &b.blocked_parent {
+            why.push(format!("parent {p} is blocked or deferred"));
+        }
+        ctx.out(&format!(
+            "{}  {}",
+            bead_line(ctx, &b.bead),
+            ctx.dim(&format!("[{}]", why.join("; ")))
+        ));
+    }
+    Ok(())
+}
+
+fn dep(ctx: &Ctx, d: DepCmd) -> Result<(), Error> {
+    match d {
+        DepCmd::Add {
+            id,
+            depends_on,
+            dep_type,
+        } => {
+            let t: DepType = dep_type.parse()?;
+            let store = open_store(ctx)?;
+            let dep = store.add_dependency(&id, &depends_on, t, &ctx.actor()?)?;
+            if ctx.json {
+                return ctx.print_json(&dep);
+            }
+            ctx.say(&format!(
+                "{} now depends on {} ({})",
+                dep.bead, dep.depends_on, dep.dep_type
+            ));
+            Ok(())
+        }
+        DepCmd::Remove {
+            id,
+            depends_on,
+            dep_type,
+        } => {
+            let t: Option<DepType> = dep_type.as_deref().map(str::parse).transpose()?;
+            let store = open_store(ctx)?;
+            let n = store.remove_dependency(&id, &depends_on, t, &ctx.actor()?)?;
+            if ctx.json {
+                return ctx.print_json(&json!({ "removed": n }));
+            }
+            ctx.say(&format!("Removed {n} dependency edge(s)"));
+            Ok(())
+        }
+        DepCmd::Tree { id, reverse, depth } => {
+            let store = open_store(ctx)?;
+            let tree = store.dep_tree(&id, !reverse, depth.min(100))?;
+            if ctx.json {
+                return ctx.print_json(&tree);
+            }
+            let mut lines = Vec::new();
+            render_tree(ctx, &tree, "", true, true, &mut lines);
+            for l in lines {
+                ctx.out(&l);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn render_tree(
+    ctx: &Ctx,
+    n: &DepTreeNode,
+    prefix: &str,
+    last: bool,
+    root: bool,
+    out: &mut Vec<String>,
+) {
+    let label = format!(
+        "{}{} {} [{}]{}",
+        n.dep_type.map(|t| format!("({t}) ")).unwrap_or_default(),
+        ctx.bold(&n.id),
+        one_line(&n.title),
+        ctx.status(n.status),
+        if n.repeated { " (see above)" } else { "" }
+    );
+    let (branch, next) = if root {
+        ("", String::new())
+    } else if last {
+        ("└── ", format!("{prefix}    "))
+    } else {
+        ("├── ", format!("{prefix}│   "))
+    };
+    out.push(format!("{prefix}{branch}{label}"));
+    for (i, c) in n.children.iter().enumerate() {
+        render_tree(ctx, c, &next, i + 1 == n.children.len(), false, out);
+    }
+}

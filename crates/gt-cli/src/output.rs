@@ -1,0 +1,127 @@
+//! Output context: JSON or human text, quiet, colour, and error rendering.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::builder::styling::{AnsiColor, Style};
+use gt_lib::town::Town;
+use gt_lib::Error;
+use serde::Serialize;
+
+pub struct Ctx {
+    pub town_flag: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub color: bool,
+}
+
+impl Ctx {
+    pub fn new(town_flag: Option<PathBuf>, json: bool, quiet: bool, no_color: bool) -> Self {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ctx {
+            town_flag,
+            json,
+            quiet,
+            color: !no_color && !no_color_env && !json && std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// The town this command works on.
+    pub fn town(&self) -> Result<Town, Error> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?;
+        Town::discover(self.town_flag.as_deref(), &cwd)
+    }
+
+    pub fn actor(&self) -> Result<String, Error> {
+        gt_lib::actor::from_env()
+    }
+
+    /// Prints `value` as pretty JSON on stdout.
+    pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::Internal(format!("cannot render JSON: {e}")))?;
+        self.out(&text);
+        Ok(())
+    }
+
+    /// Prints one line on stdout. A closed pipe (`gt ... | head`) is not an error.
+    pub fn out(&self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+    }
+
+    /// Prints a line unless `--quiet`.
+    pub fn say(&self, line: &str) {
+        if !self.quiet {
+            self.out(line);
+        }
+    }
+
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(Style::new().dimmed(), text)
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+
+    pub fn status(&self, status: gt_lib::bead::Status) -> String {
+        use gt_lib::bead::Status::*;
+        let color = match status {
+            Open => AnsiColor::Green,
+            Queued | Hooked => AnsiColor::Cyan,
+            InProgress => AnsiColor::Yellow,
+            Merging => AnsiColor::Magenta,
+            Deferred => AnsiColor::BrightBlack,
+            Closed => AnsiColor::BrightBlack,
+        };
+        self.paint(Style::new().fg_color(Some(color.into())), status.as_str())
+    }
+
+    /// Renders an error: `error: …` and an optional `hint: …` on stderr, or a
+    /// JSON object on stdout with `--json`.
+    pub fn error(&self, e: &Error) {
+        if self.json {
+            let mut err = serde_json::json!({ "kind": e.kind(), "message": e.to_string() });
+            if let Some(h) = e.hint() {
+                err["hint"] = h.into();
+            }
+            self.out(&serde_json::json!({ "error": err }).to_string());
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "error: {}", one_line(&e.to_string()));
+        if let Some(h) = e.hint() {
+            let _ = writeln!(stderr, "hint: {}", one_line(&h));
+        }
+    }
+}
+
+/// Text from users or other programs, made safe for a terminal: control
+/// characters (escape sequences included) are shown escaped; newlines and tabs
+/// are kept.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Like [`clean`], on one line.
+pub fn one_line(text: &str) -> String {
+    clean(text).replace('\n', " ")
+}

@@ -1,0 +1,181 @@
+//! Typed errors of the library. The CLI maps each to a short message, an
+//! optional hint, and an exit code class ([`ErrorClass`]).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How the CLI should treat an error: it decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad input, not found, refused: exit 1.
+    User,
+    /// Missing tools, unreadable town, database from a newer `gt`: exit 3.
+    Environment,
+    /// A bug or an unexpected failure: exit 4.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that does not satisfy a rule (title length, priority range, name syntax...).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// A thing that was asked for by id or name does not exist.
+    #[error("{what} not found: {id}")]
+    NotFound { what: &'static str, id: String },
+
+    /// A partial id matched more than one thing.
+    #[error("ambiguous id '{id}' matches {}", candidates.join(", "))]
+    Ambiguous { id: String, candidates: Vec<String> },
+
+    /// The request is well-formed but refused in the current state.
+    #[error("{0}")]
+    Refused(String),
+
+    /// A dependency would close a cycle.
+    #[error("dependency cycle: {0}")]
+    Cycle(String),
+
+    /// No town was found from the current directory, `--town` or `GT_TOWN`.
+    #[error("not inside a Gas Town")]
+    NotInTown,
+
+    /// The town's files cannot be written.
+    #[error("town is read-only: {0}")]
+    ReadOnly(PathBuf),
+
+    /// The database was written by a newer `gt`.
+    #[error("database {path} has schema version {found}, this gt supports up to {supported}")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    /// Something the machine lacks or that cannot be read (tmux, git, an unreadable file).
+    #[error("{0}")]
+    Environment(String),
+
+    /// An external command (git, tmux) failed.
+    #[error("{program} failed: {message}")]
+    Command { program: String, message: String },
+
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    pub fn refused(msg: impl Into<String>) -> Self {
+        Error::Refused(msg.into())
+    }
+
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        Error::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The exit-code class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Invalid(_)
+            | Error::NotFound { .. }
+            | Error::Ambiguous { .. }
+            | Error::Refused(_)
+            | Error::Cycle(_)
+            | Error::NotInTown
+            | Error::ReadOnly(_) => ErrorClass::User,
+            Error::SchemaTooNew { .. } | Error::Environment(_) | Error::Command { .. } => {
+                ErrorClass::Environment
+            }
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    ErrorClass::User
+                }
+                _ => ErrorClass::Environment,
+            },
+            Error::Database(e) => {
+                if is_readonly(e) {
+                    ErrorClass::User
+                } else {
+                    ErrorClass::Internal
+                }
+            }
+            Error::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// A stable machine-readable name, used as `error.kind` in `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::NotFound { .. } => "not_found",
+            Error::Ambiguous { .. } => "ambiguous",
+            Error::Refused(_) => "refused",
+            Error::Cycle(_) => "cycle",
+            Error::NotInTown => "not_in_town",
+            Error::ReadOnly(_) => "read_only",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Environment(_) => "environment",
+            Error::Command { .. } => "command_failed",
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                "read_only"
+            }
+            Error::Io { .. } => "io",
+            Error::Database(e) if is_readonly(e) => "read_only",
+            Error::Database(_) => "database",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// An optional one-line hint for humans.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NotInTown => Some("run gt init".into()),
+            Error::Ambiguous { .. } => Some("give more characters of the id".into()),
+            Error::SchemaTooNew { .. } => Some("upgrade gt; this database was not modified".into()),
+            Error::ReadOnly(_) => Some("check the permissions of the town directory".into()),
+            Error::Database(e) if is_readonly(e) => {
+                Some("check the permissions of the town directory".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_readonly(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen)
+    )
+}

@@ -1,0 +1,929 @@
+//! [`BeadStore`] for SQLite.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde_json::json;
+
+use super::blocking::BlockChecker;
+use super::{insert_event, SqliteStore};
+use crate::bead::{
+    validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, BlockedBead, Comment,
+    DepType, Dependency, NewBead, Status, DEFAULT_PRIORITY,
+};
+use crate::error::{Error, Result};
+use crate::event::{kind, NewEvent};
+use crate::id;
+use crate::store::{BeadRecord, BeadStore, DepTreeNode, ImportCounts};
+
+/// Columns of a bead row, in the order [`bead_from_row`] reads them. Labels
+/// and the parent come from correlated subqueries so one query fills a bead.
+const BEAD_COLS: &str = "b.id, b.title, b.description, b.status, b.priority, b.type, b.assignee,
+    b.created_at, b.updated_at, b.closed_at, b.close_reason, b.created_by, b.metadata,
+    (SELECT group_concat(label, char(31)) FROM labels l WHERE l.bead_id = b.id),
+    (SELECT depends_on FROM deps p WHERE p.bead_id = b.id AND p.type = 'parent-child'
+        ORDER BY depends_on LIMIT 1)";
+
+fn corrupt(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} '{value}' is not valid").into(),
+    )
+}
+
+fn bead_from_row(r: &Row<'_>) -> rusqlite::Result<Bead> {
+    let status: String = r.get(3)?;
+    let bead_type: String = r.get(5)?;
+    let metadata: String = r.get(12)?;
+    let labels: Option<String> = r.get(13)?;
+    let mut labels: Vec<String> = labels
+        .map(|s| s.split('\u{1f}').map(str::to_string).collect())
+        .unwrap_or_default();
+    labels.sort();
+    Ok(Bead {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        status: status.parse().map_err(|_| corrupt("status", &status))?,
+        priority: r.get(4)?,
+        bead_type: bead_type.parse().map_err(|_| corrupt("type", &bead_type))?,
+        assignee: r.get(6)?,
+        labels,
+        parent: r.get(14)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        closed_at: r.get(9)?,
+        close_reason: r.get(10)?,
+        created_by: r.get(11)?,
+        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+    })
+}
+
+fn dep_from_row(r: &Row<'_>) -> rusqlite::Result<Dependency> {
+    let t: String = r.get(2)?;
+    Ok(Dependency {
+        bead: r.get(0)?,
+        depends_on: r.get(1)?,
+        dep_type: t.parse().map_err(|_| corrupt("dependency type", &t))?,
+        created_at: r.get(3)?,
+        created_by: r.get(4)?,
+    })
+}
+
+fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
+    Ok(Comment {
+        id: r.get(0)?,
+        author: r.get(1)?,
+        text: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
+fn fetch_bead(conn: &Connection, id: &str) -> Result<Bead> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {BEAD_COLS} FROM beads b WHERE b.id = ?1"))?;
+    stmt.query_row([id], bead_from_row)
+        .optional()?
+        .ok_or_else(|| Error::not_found("bead", id))
+}
+
+fn bead_exists(conn: &Connection, id: &str) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM beads WHERE id = ?1")?;
+    Ok(stmt.exists([id])?)
+}
+
+/// Resolves a full or partial id against the ledger.
+pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -> Result<String> {
+    id::validate_id_query(query)?;
+    if bead_exists(conn, query)? {
+        return Ok(query.to_string());
+    }
+    let by_prefix = |p: &str| -> Result<Vec<String>> {
+        // Range scan on the primary key: ids starting with `p`.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM beads WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11",
+        )?;
+        let rows = stmt.query_map([p], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    let mut found = by_prefix(query)?;
+    if found.is_empty() && !query.contains('-') {
+        found = by_prefix(&format!("{default_prefix}-{query}"))?;
+        if found.is_empty() {
+            // Hash part under any prefix (imported ledgers): a scan, used last.
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM beads WHERE instr(id, '-') > 0
+                 AND substr(id, instr(id, '-') + 1, length(?1)) = ?1 ORDER BY id LIMIT 11",
+            )?;
+            let rows = stmt.query_map([query], |r| r.get(0))?;
+            found = rows.collect::<rusqlite::Result<_>>()?;
+        }
+    }
+    match found.len() {
+        0 => Err(Error::not_found("bead", query)),
+        1 => Ok(found.remove(0)),
+        _ => {
+            if found.len() > 10 {
+                found.truncate(10);
+                found.push("…".into());
+            }
+            Err(Error::Ambiguous {
+                id: query.to_string(),
+                candidates: found,
+            })
+        }
+    }
+}
+
+fn insert_label(tx: &Transaction<'_>, id: &str, label: &str) -> Result<()> {
+    let mut stmt =
+        tx.prepare_cached("INSERT OR IGNORE INTO labels (bead_id, label) VALUES (?1, ?2)")?;
+    stmt.execute(params![id, label])?;
+    Ok(())
+}
+
+fn insert_dep(tx: &Transaction<'_>, d: &Dependency) -> Result<bool> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO deps (bead_id, depends_on, type, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    Ok(stmt.execute(params![
+        d.bead,
+        d.depends_on,
+        d.dep_type.as_str(),
+        d.created_at,
+        d.created_by
+    ])? > 0)
+}
+
+/// Edges `from -> to` that take part in cycles (blocks, parent-child).
+fn structural_targets(conn: &Connection, from: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type IN ('blocks', 'parent-child')",
+    )?;
+    let rows = stmt.query_map([from], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The path `from -> ... -> to` over structural edges, if there is one.
+fn structural_path(conn: &Connection, from: &str, to: &str) -> Result<Option<Vec<String>>> {
+    let mut prev: HashMap<String, String> = HashMap::new();
+    let mut queue = VecDeque::from([from.to_string()]);
+    let mut seen = HashSet::from([from.to_string()]);
+    while let Some(cur) = queue.pop_front() {
+        if cur == to {
+            let mut path = vec![cur.clone()];
+            let mut at = cur;
+            while let Some(p) = prev.get(&at) {
+                path.push(p.clone());
+                at = p.clone();
+            }
+            path.reverse();
+            return Ok(Some(path));
+        }
+        for next in structural_targets(conn, &cur)? {
+            if seen.insert(next.clone()) {
+                prev.insert(next.clone(), cur.clone());
+                queue.push_back(next);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO beads (id, title, description, status, priority, type, assignee, created_at,
+                            updated_at, closed_at, close_reason, created_by, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
+            status = excluded.status, priority = excluded.priority, type = excluded.type,
+            assignee = excluded.assignee, created_at = excluded.created_at,
+            updated_at = excluded.updated_at, closed_at = excluded.closed_at,
+            close_reason = excluded.close_reason, created_by = excluded.created_by,
+            metadata = excluded.metadata",
+    )?;
+    stmt.execute(params![
+        b.id,
+        b.title,
+        b.description,
+        b.status.as_str(),
+        b.priority,
+        b.bead_type.as_str(),
+        b.assignee,
+        b.created_at,
+        b.updated_at,
+        b.closed_at,
+        b.close_reason,
+        b.created_by,
+        serde_json::to_string(&b.metadata).map_err(|e| Error::Internal(e.to_string()))?,
+    ])?;
+    Ok(())
+}
+
+impl SqliteStore {
+    fn checked_add_dep(&self, tx: &Transaction<'_>, dep: &Dependency) -> Result<()> {
+        if dep.bead == dep.depends_on {
+            return Err(Error::invalid(format!(
+                "a bead cannot depend on itself ({})",
+                dep.bead
+            )));
+        }
+        if dep.dep_type == DepType::ParentChild {
+            let mut stmt = tx.prepare_cached(
+                "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type = 'parent-child'",
+            )?;
+            let existing: Option<String> = stmt.query_row([&dep.bead], |r| r.get(0)).optional()?;
+            if let Some(p) = existing {
+                return Err(Error::refused(format!(
+                    "{} already has parent {p}; remove that dependency first",
+                    dep.bead
+                )));
+            }
+        }
+        if dep.dep_type.is_structural() {
+            if let Some(path) = structural_path(tx, &dep.depends_on, &dep.bead)? {
+                let mut cycle = vec![dep.bead.clone()];
+                cycle.extend(path);
+                return Err(Error::Cycle(cycle.join(" -> ")));
+            }
+        }
+        if !insert_dep(tx, dep)? {
+            return Err(Error::refused(format!(
+                "{} already depends on {} ({})",
+                dep.bead, dep.depends_on, dep.dep_type
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a bead inside `tx`, applies `change`, writes it back and appends `event`.
+    fn mutate(
+        &self,
+        id: &str,
+        actor: &str,
+        mut change: impl FnMut(&Transaction<'_>, &mut Bead, &str) -> Result<NewEvent>,
+    ) -> Result<Bead> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), id)?;
+            let mut bead = fetch_bead(tx, &id)?;
+            let event = change(tx, &mut bead, &now)?;
+            bead.updated_at = now.clone();
+            write_bead_row(tx, &bead)?;
+            insert_event(tx, &now, actor, &event.bead(&id))?;
+            fetch_bead(tx, &id)
+        })
+    }
+}
+
+impl BeadStore for SqliteStore {
+    fn create_bead(&self, new: &NewBead, actor: &str) -> Result<Bead> {
+        new.validate()?;
+        let prefix = new.prefix.as_deref().unwrap_or(self.default_prefix());
+        id::validate_prefix(prefix)?;
+        let now_t = self.clock.now();
+        let now = self.now();
+        self.write(|tx| {
+            let parent = match &new.parent {
+                Some(p) => Some(resolve_id(tx, self.default_prefix(), p)?),
+                None => None,
+            };
+            let mut deps = Vec::new();
+            for (t, target) in &new.deps {
+                deps.push((*t, resolve_id(tx, self.default_prefix(), target)?));
+            }
+            let count: i64 = tx.query_row(
+                "SELECT count(*) FROM beads WHERE id >= ?1 || '-' AND id < ?1 || '.'",
+                [prefix],
+                |r| r.get(0),
+            )?;
+            let mut len = id::hash_len_for(count as u64);
+            let mut attempt = 0u32;
+            let id = loop {
+                let cand = id::candidate(
+                    prefix,
+                    &new.title,
+                    now_t.unix_timestamp_nanos(),
+                    attempt,
+                    len,
+                );
+                if !bead_exists(tx, &cand)? {
+                    break cand;
+                }
+                attempt += 1;
+                if attempt % 8 == 0 {
+                    len += 1;
+                }
+            };
+            let bead = Bead {
+                id: id.clone(),
+                title: new.title.clone(),
+                description: new.description.clone(),
+                status: Status::Open,
+                priority: new.priority.unwrap_or(DEFAULT_PRIORITY),
+                bead_type: new.bead_type.unwrap_or(BeadType::Task),
+                assignee: new.assignee.clone(),
+                labels: vec![],
+                parent: None,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                closed_at: None,
+                close_reason: None,
+                created_by: Some(actor.to_string()),
+                metadata: new.metadata.clone(),
+            };
+            write_bead_row(tx, &bead)?;
+            for l in &new.labels {
+                insert_label(tx, &id, l)?;
+            }
+            let edges = parent
+                .iter()
+                .map(|p| (DepType::ParentChild, p.clone()))
+                .chain(deps.iter().cloned());
+            for (t, target) in edges {
+                self.checked_add_dep(
+                    tx,
+                    &Dependency {
+                        bead: id.clone(),
+                        depends_on: target,
+                        dep_type: t,
+                        created_at: now.clone(),
+                        created_by: Some(actor.to_string()),
+                    },
+                )?;
+            }
+            let ev = NewEvent::new(kind::BEAD_CREATED, format!("created {id}: {}", new.title))
+                .bead(&id)
+                .payload(json!({
+                    "title": new.title,
+                    "priority": bead.priority,
+                    "type": bead.bead_type,
+                    "parent": parent,
+                }));
+            insert_event(tx, &now, actor, &ev)?;
+            fetch_bead(tx, &id)
+        })
+    }
+
+    fn resolve_bead_id(&self, query: &str) -> Result<String> {
+        resolve_id(self.conn(), self.default_prefix(), query)
+    }
+
+    fn get_bead(&self, id: &str) -> Result<Bead> {
+        fetch_bead(self.conn(), &self.resolve_bead_id(id)?)
+    }
+
+    fn bead_details(&self, id: &str) -> Result<BeadDetails> {
+        let bead = self.get_bead(id)?;
+        let conn = self.conn();
+        let query_deps = |sql: &str| -> Result<Vec<Dependency>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([&bead.id], dep_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let dependencies = query_deps(
+            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+             WHERE bead_id = ?1 ORDER BY type, depends_on",
+        )?;
+        let dependents = query_deps(
+            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+             WHERE depends_on = ?1 ORDER BY type, bead_id",
+        )?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, author, text, created_at FROM comments WHERE bead_id = ?1 ORDER BY id",
+        )?;
+        let comments = stmt
+            .query_map([&bead.id], comment_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut checker = BlockChecker::new(conn);
+        let blocked = checker.is_blocked(&bead.id)?;
+        let blocked_by = checker.direct_blockers(&bead.id)?;
+        Ok(BeadDetails {
+            bead,
+            dependencies,
+            dependents,
+            comments,
+            blocked,
+            blocked_by,
+        })
+    }
+
+    fn list_beads(&self, f: &BeadFilter) -> Result<Vec<Bead>> {
+        let mut sql = format!("SELECT {BEAD_COLS} FROM beads b WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if !f.statuses.is_empty() {
+            sql.push_str(" AND b.status IN (");
+            for (i, s) in f.statuses.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                args.push(s.as_str().to_string().into());
+            }
+            sql.push(')');
+        } else if !f.include_closed {
+            sql.push_str(" AND b.status <> 'closed'");
+        }
+        if let Some(t) = f.bead_type {
+            sql.push_str(" AND b.type = ?");
+            args.push(t.as_str().to_string().into());
+        }
+        if let Some(a) = &f.assignee {
+            sql.push_str(" AND b.assignee = ?");
+            args.push(a.clone().into());
+        }
+        if let Some(p) = f.priority {
+            sql.push_str(" AND b.priority = ?");
+            args.push(i64::from(p).into());
+        }
+        if let Some(l) = &f.label {
+            sql.push_str(" AND b.id IN (SELECT bead_id FROM labels WHERE label = ?)");
+            args.push(l.clone().into());
+        }
+        sql.push_str(" ORDER BY b.priority, b.created_at, b.id");
+        if let Some(n) = f.limit {
+            sql.push_str(" LIMIT ?");
+            args.push((n as i64).into());
+        }
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), bead_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
+        patch.validate()?;
+        if patch.is_empty() {
+            return Err(Error::invalid("nothing to update: give at least one field"));
+        }
+        self.mutate(id, actor, |tx, b, now| {
+            let mut changed = serde_json::Map::new();
+            if let Some(t) = &patch.title {
+                b.title = t.clone();
+                changed.insert("title".into(), json!(t));
+            }
+            if let Some(d) = &patch.description {
+                b.description = d.clone();
+                changed.insert("description".into(), json!(d.chars().count()));
+            }
+            if let Some(s) = patch.status {
+                if s == Status::Closed && b.status != Status::Closed {
+                    b.closed_at = Some(now.to_string());
+                } else if s != Status::Closed {
+                    b.closed_at = None;
+                    b.close_reason = None;
+                }
+                b.status = s;
+                changed.insert("status".into(), json!(s));
+            }
+            if let Some(p) = patch.priority {
+                b.priority = p;
+                changed.insert("priority".into(), json!(p));
+            }
+            if let Some(a) = &patch.assignee {
+                b.assignee = a.clone();
+                changed.insert("assignee".into(), json!(a));
+            }
+            for l in &patch.add_labels {
+                insert_label(tx, &b.id, l)?;
+            }
+            for l in &patch.remove_labels {
+                tx.execute(
+                    "DELETE FROM labels WHERE bead_id = ?1 AND label = ?2",
+                    params![b.id, l],
+                )?;
+            }
+            if !patch.add_labels.is_empty() {
+                changed.insert("add_labels".into(), json!(patch.add_labels));
+            }
+            if !patch.remove_labels.is_empty() {
+                changed.insert("remove_labels".into(), json!(patch.remove_labels));
+            }
+            for (k, v) in &patch.metadata {
+                if v.is_null() {
+                    b.metadata.remove(k);
+                } else {
+                    b.metadata.insert(k.clone(), v.clone());
+                }
+            }
+            if !patch.metadata.is_empty() {
+                changed.insert("metadata".into(), json!(patch.metadata));
+            }
+            let fields: Vec<&str> = changed.keys().map(String::as_str).collect();
+            Ok(NewEvent::new(
+                kind::BEAD_UPDATED,
+                format!("updated {}: {}", b.id, fields.join(", ")),
+            )
+            .payload(serde_json::Value::Object(changed)))
+        })
+    }
+
+    fn claim_bead(&self, id: &str, assignee: &str, actor: &str) -> Result<Bead> {
+        crate::bead::validate_assignee(assignee)?;
+        self.mutate(id, actor, |_, b, _| {
+            if b.status != Status::Open {
+                return Err(Error::refused(format!(
+                    "cannot claim {}: it is {}, not open",
+                    b.id, b.status
+                )));
+            }
+            if let Some(holder) = b.assignee.as_deref().filter(|h| *h != assignee) {
+                return Err(Error::refused(format!(
+                    "cannot claim {}: already assigned to {holder}",
+                    b.id
+                )));
+            }
+            b.assignee = Some(assignee.to_string());
+            b.status = Status::InProgress;
+            Ok(
+                NewEvent::new(kind::BEAD_CLAIMED, format!("{assignee} claimed {}", b.id))
+                    .payload(json!({ "assignee": assignee })),
+            )
+        })
+    }
+
+    fn close_bead(&self, id: &str, reason: Option<&str>, actor: &str) -> Result<Bead> {
+        if let Some(r) = reason {
+            if r.len() > crate::bead::MAX_COMMENT_BYTES {
+                return Err(Error::invalid("close reason is too long (64 KiB at most)"));
+            }
+        }
+        self.mutate(id, actor, |_, b, now| {
+            if b.status == Status::Closed {
+                return Err(Error::refused(format!("{} is already closed", b.id)));
+            }
+            b.status = Status::Closed;
+            b.closed_at = Some(now.to_string());
+            b.close_reason = reason.map(str::to_string);
+            Ok(NewEvent::new(
+                kind::BEAD_CLOSED,
+                match reason {
+                    Some(r) => format!("closed {}: {r}", b.id),
+                    None => format!("closed {}", b.id),
+                },
+            )
+            .payload(json!({ "reason": reason })))
+        })
+    }
+
+    fn reopen_bead(&self, id: &str, actor: &str) -> Result<Bead> {
+        self.mutate(id, actor, |_, b, _| {
+            if b.status != Status::Closed {
+                return Err(Error::refused(format!(
+                    "{} is not closed (it is {})",
+                    b.id, b.status
+                )));
+            }
+            b.status = Status::Open;
+            b.closed_at = None;
+            b.close_reason = None;
+            Ok(NewEvent::new(
+                kind::BEAD_REOPENED,
+                format!("reopened {}", b.id),
+            ))
+        })
+    }
+
+    fn add_comment(&self, id: &str, author: &str, text: &str, actor: &str) -> Result<Comment> {
+        validate_comment(text)?;
+        crate::actor::validate(author)?;
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), id)?;
+            tx.execute(
+                "INSERT INTO comments (bead_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, author, text, now],
+            )?;
+            let cid = tx.last_insert_rowid();
+            tx.execute(
+                "UPDATE beads SET updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            let first_line: String = text.lines().next().unwrap_or("").chars().take(80).collect();
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::BEAD_COMMENTED,
+                    format!("comment on {id}: {first_line}"),
+                )
+                .bead(&id)
+                .payload(json!({ "comment": cid, "author": author })),
+            )?;
+            Ok(Comment {
+                id: cid,
+                author: author.to_string(),
+                text: text.to_string(),
+                created_at: now.clone(),
+            })
+        })
+    }
+
+    fn add_dependency(
+        &self,
+        bead: &str,
+        depends_on: &str,
+        dep_type: DepType,
+        actor: &str,
+    ) -> Result<Dependency> {
+        let now = self.now();
+        self.write(|tx| {
+            let from = resolve_id(tx, self.default_prefix(), bead)?;
+            let to = resolve_id(tx, self.default_prefix(), depends_on)?;
+            let dep = Dependency {
+                bead: from.clone(),
+                depends_on: to.clone(),
+                dep_type,
+                created_at: now.clone(),
+                created_by: Some(actor.to_string()),
+            };
+            self.checked_add_dep(tx, &dep)?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::DEP_ADDED,
+                    format!("{from} depends on {to} ({dep_type})"),
+                )
+                .bead(&from)
+                .payload(json!({ "depends_on": to, "type": dep_type })),
+            )?;
+            Ok(dep.clone())
+        })
+    }
+
+    fn remove_dependency(
+        &self,
+        bead: &str,
+        depends_on: &str,
+        dep_type: Option<DepType>,
+        actor: &str,
+    ) -> Result<usize> {
+        let now = self.now();
+        self.write(|tx| {
+            let from = resolve_id(tx, self.default_prefix(), bead)?;
+            let to = resolve_id(tx, self.default_prefix(), depends_on)?;
+            let n = match dep_type {
+                Some(t) => tx.execute(
+                    "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2 AND type = ?3",
+                    params![from, to, t.as_str()],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2",
+                    params![from, to],
+                )?,
+            };
+            if n == 0 {
+                return Err(Error::not_found("dependency", format!("{from} -> {to}")));
+            }
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::DEP_REMOVED,
+                    format!("{from} no longer depends on {to}"),
+                )
+                .bead(&from)
+                .payload(json!({ "depends_on": to, "type": dep_type })),
+            )?;
+            Ok(n)
+        })
+    }
+
+    fn dep_tree(&self, id: &str, up: bool, max_depth: usize) -> Result<DepTreeNode> {
+        let root = self.get_bead(id)?;
+        let conn = self.conn();
+        let sql = if up {
+            "SELECT d.depends_on, d.type, b.title, b.status FROM deps d JOIN beads b ON b.id = d.depends_on
+             WHERE d.bead_id = ?1 ORDER BY d.type, d.depends_on"
+        } else {
+            "SELECT d.bead_id, d.type, b.title, b.status FROM deps d JOIN beads b ON b.id = d.bead_id
+             WHERE d.depends_on = ?1 ORDER BY d.type, d.bead_id"
+        };
+        let mut seen = HashSet::new();
+        fn build(
+            conn: &Connection,
+            sql: &str,
+            node: &mut DepTreeNode,
+            depth: usize,
+            max_depth: usize,
+            seen: &mut HashSet<String>,
+        ) -> Result<()> {
+            if !seen.insert(node.id.clone()) {
+                node.repeated = true;
+                return Ok(());
+            }
+            if depth >= max_depth {
+                return Ok(());
+            }
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows: Vec<(String, String, String, String)> = stmt
+                .query_map([&node.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            for (id, t, title, status) in rows {
+                let mut child = DepTreeNode {
+                    id,
+                    title,
+                    status: status.parse().unwrap_or(Status::Open),
+                    dep_type: t.parse().ok(),
+                    repeated: false,
+                    children: vec![],
+                };
+                build(conn, sql, &mut child, depth + 1, max_depth, seen)?;
+                node.children.push(child);
+            }
+            Ok(())
+        }
+        let mut node = DepTreeNode {
+            id: root.id,
+            title: root.title,
+            status: root.status,
+            dep_type: None,
+            repeated: false,
+            children: vec![],
+        };
+        build(conn, sql, &mut node, 0, max_depth, &mut seen)?;
+        Ok(node)
+    }
+
+    fn ready_beads(&self, limit: usize) -> Result<Vec<Bead>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {BEAD_COLS} FROM beads b WHERE b.status = 'open'
+               AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
+                               WHERE d.bead_id = b.id AND d.type = 'blocks' AND t.status <> 'closed')
+             ORDER BY b.priority, b.created_at, b.id"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut checker = BlockChecker::new(conn);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let bead = bead_from_row(row)?;
+            let inherited = match &bead.parent {
+                None => false,
+                Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
+            };
+            if !inherited {
+                out.push(bead);
+            }
+        }
+        Ok(out)
+    }
+
+    fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {BEAD_COLS} FROM beads b WHERE b.status NOT IN ('closed', 'deferred')
+               AND EXISTS (SELECT 1 FROM deps d WHERE d.bead_id = b.id
+                           AND d.type IN ('blocks', 'parent-child'))
+             ORDER BY b.priority, b.created_at, b.id"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut checker = BlockChecker::new(conn);
+        let mut out = Vec::new();
+        while limit.is_none_or(|l| out.len() < l) {
+            let Some(row) = rows.next()? else { break };
+            let bead = bead_from_row(row)?;
+            if !checker.is_blocked(&bead.id)? {
+                continue;
+            }
+            let blocked_by = checker.direct_blockers(&bead.id)?;
+            let blocked_parent = checker.blocked_parent(&bead.id)?;
+            out.push(BlockedBead {
+                bead,
+                blocked_by,
+                blocked_parent,
+            });
+        }
+        Ok(out)
+    }
+
+    fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT status, count(*) FROM beads GROUP BY status")?;
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        for (s, n) in rows {
+            let s: Status = s
+                .parse()
+                .map_err(|_| Error::Internal(format!("stored status '{s}' is not valid")))?;
+            counts.insert(s, n as u64);
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    fn import_records(
+        &self,
+        records: &[BeadRecord],
+        summary: NewEvent,
+        actor: &str,
+    ) -> Result<ImportCounts> {
+        let now = self.now();
+        self.write(|tx| {
+            let mut counts = ImportCounts::default();
+            for rec in records {
+                let b = &rec.bead;
+                if bead_exists(tx, &b.id)? {
+                    counts.updated += 1;
+                    tx.execute("DELETE FROM labels WHERE bead_id = ?1", [&b.id])?;
+                } else {
+                    counts.created += 1;
+                }
+                write_bead_row(tx, b)?;
+                for l in &b.labels {
+                    insert_label(tx, &b.id, l)?;
+                }
+                for c in &rec.comments {
+                    let mut exists = tx.prepare_cached(
+                        "SELECT 1 FROM comments WHERE bead_id = ?1 AND author = ?2
+                         AND created_at = ?3 AND text = ?4",
+                    )?;
+                    if !exists.exists(params![b.id, c.author, c.created_at, c.text])? {
+                        tx.prepare_cached(
+                            "INSERT INTO comments (bead_id, author, text, created_at)
+                             VALUES (?1, ?2, ?3, ?4)",
+                        )?
+                        .execute(params![
+                            b.id,
+                            c.author,
+                            c.text,
+                            c.created_at
+                        ])?;
+                        counts.comments += 1;
+                    }
+                }
+            }
+            // Edges after every bead exists, so forward references resolve.
+            for rec in records {
+                for d in &rec.dependencies {
+                    if d.bead == d.depends_on || !bead_exists(tx, &d.depends_on)? {
+                        counts.dangling_dependencies += 1;
+                        continue;
+                    }
+                    if insert_dep(tx, d)? {
+                        counts.dependencies += 1;
+                    }
+                }
+            }
+            let mut ev = summary.clone();
+            if let serde_json::Value::Object(m) = &mut ev.payload {
+                m.insert("counts".into(), json!(counts));
+            }
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(counts)
+        })
+    }
+
+    fn export_records(&self, sink: &mut dyn FnMut(BeadRecord) -> Result<()>) -> Result<()> {
+        let conn = self.conn();
+        let mut deps: HashMap<String, Vec<Dependency>> = HashMap::new();
+        let mut stmt = conn.prepare(
+            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+             ORDER BY bead_id, type, depends_on",
+        )?;
+        for d in stmt.query_map([], dep_from_row)? {
+            let d = d?;
+            deps.entry(d.bead.clone()).or_default().push(d);
+        }
+        let mut comments: HashMap<String, Vec<Comment>> = HashMap::new();
+        let mut stmt = conn.prepare(
+            "SELECT bead_id, id, author, text, created_at FROM comments ORDER BY bead_id, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Comment {
+                    id: r.get(1)?,
+                    author: r.get(2)?,
+                    text: r.get(3)?,
+                    created_at: r.get(4)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (bead, c) = row?;
+            comments.entry(bead).or_default().push(c);
+        }
+        let mut stmt = conn.prepare(&format!("SELECT {BEAD_COLS} FROM beads b ORDER BY b.id"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let bead = bead_from_row(row)?;
+            let dependencies = deps.remove(&bead.id).unwrap_or_default();
+            let comments = comments.remove(&bead.id).unwrap_or_default();
+            sink(BeadRecord {
+                bead,
+                dependencies,
+                comments,
+            })?;
+        }
+        Ok(())
+    }
+}

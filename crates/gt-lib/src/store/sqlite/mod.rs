@@ -1,0 +1,330 @@
+//! The embedded SQLite backend: WAL, foreign keys, busy timeout, and write
+//! transactions taken with `BEGIN IMMEDIATE` and retried on `SQLITE_BUSY`.
+
+mod beads;
+mod blocking;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
+
+use crate::clock::{format_ts, Clock};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventQuery, NewEvent};
+use crate::store::EventStore;
+
+pub use schema::latest as latest_schema_version;
+
+/// How long one statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a whole write transaction is retried on `SQLITE_BUSY`.
+const BUSY_RETRIES: u32 = 20;
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+    /// Prefix for new bead ids when the caller gives none.
+    prefix: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Creates a new database at `path` (which must not exist) and migrates it.
+    pub fn create(path: &Path, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        if path.exists() {
+            return Err(Error::refused(format!(
+                "database already exists: {}",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::finish_open(conn, path, prefix, clock)
+    }
+
+    /// Opens an existing database, applying pending migrations. A database
+    /// from a newer `gt` is refused and left untouched.
+    pub fn open(path: &Path, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::Environment(format!(
+                "town database is missing: {}",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(path, e))?;
+        Self::finish_open(conn, path, prefix, clock)
+    }
+
+    fn finish_open(
+        conn: Connection,
+        path: &Path,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            clock,
+            prefix: prefix.to_string(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let latest = schema::latest();
+        let current = self.schema_version().map_err(|e| self.unreadable(e))?;
+        if current > latest {
+            return Err(Error::SchemaTooNew {
+                path: self.path.clone(),
+                found: current,
+                supported: latest,
+            });
+        }
+        if current == latest {
+            return Ok(());
+        }
+        self.write(|tx| {
+            // Another process may have migrated while we waited for the lock.
+            let v: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if v > latest {
+                return Err(Error::SchemaTooNew {
+                    path: self.path.clone(),
+                    found: v,
+                    supported: latest,
+                });
+            }
+            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(v as usize) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn unreadable(&self, e: Error) -> Error {
+        match e {
+            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+                Error::Environment(format!(
+                    "{} is not a gt database (file is corrupt or of another kind)",
+                    self.path.display()
+                ))
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn now(&self) -> String {
+        format_ts(self.clock.now())
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction, retrying the whole
+    /// transaction when the database stays busy past the busy timeout.
+    pub(crate) fn write<R>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<R>) -> Result<R> {
+        let mut attempt = 0;
+        loop {
+            let result = (|| {
+                let tx = Transaction::new_unchecked(
+                    &self.conn,
+                    rusqlite::TransactionBehavior::Immediate,
+                )?;
+                let r = f(&tx)?;
+                tx.commit()?;
+                Ok(r)
+            })();
+            match result {
+                Err(Error::Database(ref e)) if is_busy(e) && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
+                }
+                Err(Error::Database(e)) if is_readonly(&e) => {
+                    return Err(Error::ReadOnly(
+                        self.path.parent().unwrap_or(&self.path).to_path_buf(),
+                    ))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn default_prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked)
+    )
+}
+
+fn is_readonly(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::ReadOnly))
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+            Error::Environment(format!("cannot open town database {}: {e}", path.display()))
+        }
+        Some(ErrorCode::ReadOnly) => Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf()),
+        _ => Error::Database(e),
+    }
+}
+
+/// Appends an event inside an open transaction.
+pub(crate) fn insert_event(
+    tx: &Transaction<'_>,
+    time: &str,
+    actor: &str,
+    ev: &NewEvent,
+) -> Result<i64> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    stmt.execute(params![
+        time,
+        ev.kind,
+        actor,
+        ev.rig,
+        ev.bead,
+        ev.summary,
+        ev.payload.to_string()
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let payload: String = r.get(7)?;
+    Ok(Event {
+        id: r.get(0)?,
+        time: r.get(1)?,
+        kind: r.get(2)?,
+        actor: r.get(3)?,
+        rig: r.get(4)?,
+        bead: r.get(5)?,
+        summary: r.get(6)?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+impl EventStore for SqliteStore {
+    fn append_event(&self, event: NewEvent, actor: &str) -> Result<Event> {
+        let time = self.now();
+        let id = self.write(|tx| insert_event(tx, &time, actor, &event))?;
+        Ok(Event {
+            id,
+            time,
+            kind: event.kind.to_string(),
+            actor: actor.to_string(),
+            rig: event.rig,
+            bead: event.bead,
+            summary: event.summary,
+            payload: event.payload,
+        })
+    }
+
+    fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+        let mut sql = String::from(
+            "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events WHERE 1=1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut after = q.after_id.unwrap_or(0);
+        if let Some(since) = &q.since {
+            // Ids grow with time: turn the time bound into an id bound so the
+            // scan stays on the primary key.
+            let first: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT min(id) FROM events WHERE time >= ?1",
+                    [since],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            match first {
+                Some(id) => after = after.max(id - 1),
+                None => return Ok(Vec::new()),
+            }
+        }
+        if after > 0 {
+            sql.push_str(" AND id > ?");
+            args.push(after.into());
+        }
+        for (col, val) in [("actor", &q.actor), ("rig", &q.rig), ("bead", &q.bead)] {
+            if let Some(v) = val {
+                sql.push_str(&format!(" AND {col} = ?"));
+                args.push(v.clone().into());
+            }
+        }
+        if !q.kinds.is_empty() {
+            sql.push_str(" AND (");
+            for (i, k) in q.kinds.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                // `bead` matches `bead.created`, `bead.closed`...
+                sql.push_str("kind = ? OR kind LIKE ? ESCAPE '\\'");
+                args.push(k.clone().into());
+                let escaped = k
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                args.push(format!("{escaped}.%").into());
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(limit) = q.limit {
+            sql.push_str(" LIMIT ?");
+            args.push((limit as i64).into());
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut out = stmt
+            .query_map(rusqlite::params_from_iter(args), event_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}

@@ -1,0 +1,214 @@
+//! The town: a directory holding `gt.toml`, the `.gt/` state folder with the
+//! database, logs and runtime files, and (later) one folder per rig.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::TownConfig;
+use crate::error::{Error, Result};
+use crate::event::{kind, NewEvent};
+use crate::store::{EventStore, SqliteStore};
+
+pub const CONFIG_FILE: &str = "gt.toml";
+pub const STATE_DIR: &str = ".gt";
+pub const DB_FILE: &str = "town.db";
+
+#[derive(Debug, Clone)]
+pub struct Town {
+    root: PathBuf,
+    pub config: TownConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// True when `dir` holds a town.
+pub fn is_town(dir: &Path) -> bool {
+    dir.join(CONFIG_FILE).is_file() && dir.join(STATE_DIR).is_dir()
+}
+
+impl Town {
+    /// Creates a town at `path`. Refuses an existing town, a file, or a
+    /// non-empty directory (unless `force`, which never deletes anything).
+    /// On failure it removes only what it created.
+    pub fn init(path: &Path, name: Option<&str>, force: bool, actor: &str) -> Result<Town> {
+        if path.is_file() {
+            return Err(Error::invalid(format!(
+                "{} is a file, not a directory",
+                path.display()
+            )));
+        }
+        if is_town(path) || path.join(STATE_DIR).join(DB_FILE).exists() {
+            return Err(Error::refused(format!(
+                "{} is already a Gas Town; nothing was changed",
+                path.display()
+            )));
+        }
+        let existed = path.exists();
+        if existed {
+            let mut entries = std::fs::read_dir(path)
+                .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+            if entries.next().is_some() && !force {
+                return Err(Error::refused(format!(
+                    "{} is not empty; use --force to make a town in it (nothing is deleted)",
+                    path.display()
+                )));
+            }
+        }
+        let derived;
+        let name = match name {
+            Some(n) => n,
+            None => {
+                derived = path
+                    .canonicalize()
+                    .ok()
+                    .or_else(|| Some(path.to_path_buf()))
+                    .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| "town".to_string());
+                &derived
+            }
+        };
+        let config = TownConfig::new(name)?;
+
+        let mut created: Vec<PathBuf> = Vec::new();
+        let result = (|| -> Result<Town> {
+            if !existed {
+                std::fs::create_dir_all(path)
+                    .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+                created.push(path.to_path_buf());
+            }
+            let root = path
+                .canonicalize()
+                .map_err(|e| Error::io(format!("cannot resolve {}", path.display()), e))?;
+            let state = root.join(STATE_DIR);
+            std::fs::create_dir(&state)
+                .map_err(|e| Error::io(format!("cannot create {}", state.display()), e))?;
+            created.push(state.clone());
+            for sub in ["logs", "run"] {
+                std::fs::create_dir(state.join(sub))
+                    .map_err(|e| Error::io(format!("cannot create {sub} folder"), e))?;
+            }
+            let cfg_path = root.join(CONFIG_FILE);
+            crate::fsutil::write_new(&cfg_path, config.to_toml().as_bytes())?;
+            created.push(cfg_path);
+            let town = Town {
+                root,
+                config: config.clone(),
+                clock: Arc::new(SystemClock),
+            };
+            let store =
+                SqliteStore::create(&town.db_path(), &config.town.prefix, town.clock.clone())?;
+            store.append_event(
+                NewEvent::new(
+                    kind::TOWN_CREATED,
+                    format!("town {} created", config.town.name),
+                )
+                .payload(json!({ "name": config.town.name, "path": town.root })),
+                actor,
+            )?;
+            Ok(town)
+        })();
+        if result.is_err() {
+            for p in created.iter().rev() {
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(p)
+                } else {
+                    std::fs::remove_file(p)
+                };
+            }
+        }
+        result
+    }
+
+    /// Opens the town at `root`.
+    pub fn open(root: &Path) -> Result<Town> {
+        if !is_town(root) {
+            return Err(Error::NotInTown);
+        }
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(format!("cannot resolve {}", root.display()), e))?;
+        let config = TownConfig::load(&root.join(CONFIG_FILE))?;
+        Ok(Town {
+            root,
+            config,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Finds the town: `explicit` (`--town`) > `GT_TOWN` > walking up from `cwd`.
+    pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Town> {
+        if let Some(p) = explicit {
+            return Town::open(p);
+        }
+        if let Some(p) = std::env::var_os("GT_TOWN").filter(|v| !v.is_empty()) {
+            return Town::open(Path::new(&p));
+        }
+        let mut dir = Some(cwd);
+        while let Some(d) = dir {
+            if is_town(d) {
+                return Town::open(d);
+            }
+            dir = d.parent();
+        }
+        Err(Error::NotInTown)
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.town.name
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.state_dir().join(DB_FILE)
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Opens the town's store.
+    pub fn store(&self) -> Result<SqliteStore> {
+        SqliteStore::open(
+            &self.db_path(),
+            &self.config.town.prefix,
+            self.clock.clone(),
+        )
+    }
+
+    /// Sets a config key and records the change as an event.
+    pub fn set_config(&mut self, key: &str, value: &str, actor: &str) -> Result<()> {
+        let store = self.store()?;
+        self.config = crate::config::set(&self.config_path(), key, value)?;
+        store.append_event(
+            NewEvent::new(kind::CONFIG_SET, format!("config {key} = {value}"))
+                .payload(json!({ "key": key, "value": value })),
+            actor,
+        )?;
+        Ok(())
+    }
+}
