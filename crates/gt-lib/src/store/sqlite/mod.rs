@@ -73,7 +73,18 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| open_error(path, e))?;
-        Self::finish_open(conn, path, prefix, clock)
+        // A read-only town shows up only once SQLite needs its WAL files.
+        Self::finish_open(conn, path, prefix, clock).map_err(|e| match e {
+            Error::Database(ref d)
+                if matches!(
+                    d.sqlite_error_code(),
+                    Some(ErrorCode::CannotOpen) | Some(ErrorCode::ReadOnly)
+                ) =>
+            {
+                Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf())
+            }
+            other => other,
+        })
     }
 
     fn finish_open(
@@ -189,6 +200,15 @@ impl SqliteStore {
     pub(crate) fn default_prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// Writes `PRAGMA user_version` directly (tests that simulate a database
+/// written by another `gt` version).
+#[doc(hidden)]
+pub fn set_user_version_for_tests(path: &Path, version: i64) -> Result<()> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "user_version", version)?;
+    Ok(())
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
