@@ -53,6 +53,31 @@ enum Command {
     Ready(cmd::bead::ReadyArgs),
     /// Recent activity, newest last.
     Trail(cmd::trail::TrailArgs),
+    /// Rigs: projects (one git repository each).
+    #[command(subcommand)]
+    Rig(cmd::rig::RigCmd),
+    /// Polecats: worker identities with their own worktrees.
+    #[command(subcommand)]
+    Polecat(cmd::polecat::PolecatCmd),
+    /// Hand work to agents: WORK... [TARGET].
+    Sling(cmd::work::SlingArgs),
+    /// The caller's hooked bead (inside an agent session).
+    Hook,
+    /// A short briefing for the agent (inside an agent session).
+    Prime,
+    /// Finish the hooked bead (inside an agent session).
+    Done(cmd::work::DoneCmdArgs),
+    /// Start a new session for a bead whose session ended without gt done.
+    Resume(cmd::work::ResumeArgs),
+    /// Live and recent agent sessions.
+    Agents(cmd::agents::AgentsArgs),
+    /// Print the tail of an agent's screen.
+    Peek(cmd::agents::PeekArgs),
+    /// Attach your terminal to an agent's session.
+    Attach(cmd::agents::AttachArgs),
+    /// The scripted stand-in agent (for tests and gt demo).
+    #[command(hide = true)]
+    AgentStandin(cmd::standin::StandinArgs),
 }
 
 fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
@@ -65,6 +90,17 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Close(a) => cmd::bead::close(ctx, a),
         Command::Ready(a) => cmd::bead::ready(ctx, a),
         Command::Trail(a) => cmd::trail::run(ctx, a),
+        Command::Rig(c) => cmd::rig::run(ctx, c),
+        Command::Polecat(c) => cmd::polecat::run(ctx, c),
+        Command::Sling(a) => cmd::work::sling(ctx, a),
+        Command::Hook => cmd::work::hook(ctx),
+        Command::Prime => cmd::work::prime(ctx),
+        Command::Done(a) => cmd::work::done(ctx, a),
+        Command::Resume(a) => cmd::work::resume(ctx, a),
+        Command::Agents(a) => cmd::agents::agents(ctx, a),
+        Command::Peek(a) => cmd::agents::peek(ctx, a),
+        Command::Attach(a) => cmd::agents::attach(ctx, a),
+        Command::AgentStandin(_) => unreachable!("handled in main"),
     }
 }
 
@@ -75,6 +111,15 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let ctx = Ctx::new(cli.town.clone(), cli.json, cli.quiet, cli.no_color);
+    if let Command::AgentStandin(a) = cli.command {
+        return match cmd::standin::run(a) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                ctx.error(&e);
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(cli, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

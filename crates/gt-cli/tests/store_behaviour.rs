@@ -49,21 +49,12 @@ fn eight_processes_create_forty_beads_each() {
 fn database_from_a_newer_gt_is_refused_untouched() {
     let t = TestTown::new();
     let db = t.root.join(".gt/town.db");
-    {
-        let conn = rusqlite_free_set_version(&db, 999);
-        let _ = conn;
-    }
+    gt_lib::store::sqlite::set_user_version_for_tests(&db, 999).unwrap();
     let before = std::fs::read(&db).unwrap();
     let err = t.fails(&["bead", "list"], 3);
     assert!(err.contains("schema version 999"), "{err}");
     assert!(err.contains("hint: upgrade gt"), "{err}");
     assert_eq!(before, std::fs::read(&db).unwrap(), "database was modified");
-}
-
-/// Sets `PRAGMA user_version` with the sqlite3 shell when present, else
-/// through gt-lib's own connection (rusqlite is not a direct test dependency).
-fn rusqlite_free_set_version(db: &std::path::Path, v: i64) {
-    gt_lib::store::sqlite::set_user_version_for_tests(db, v).unwrap();
 }
 
 #[test]

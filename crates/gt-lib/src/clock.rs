@@ -36,14 +36,21 @@ impl Clock for FixedClock {
 pub fn format_ts(t: OffsetDateTime) -> String {
     let fmt =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-    t.to_offset(UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000000Z".to_string())
+    t.checked_to_offset(UtcOffset::UTC)
+        .and_then(|u| u.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_string())
 }
 
 /// Parses any RFC 3339 timestamp and returns it in canonical form.
 pub fn normalize_ts(s: &str) -> Result<String> {
-    parse_ts(s).map(format_ts)
+    let t = parse_ts(s)?;
+    if t.checked_to_offset(UtcOffset::UTC).is_none() {
+        return Err(Error::invalid(format!(
+            "timestamp '{}' is out of range",
+            s.trim()
+        )));
+    }
+    Ok(format_ts(t))
 }
 
 pub fn parse_ts(s: &str) -> Result<OffsetDateTime> {
@@ -102,6 +109,11 @@ mod tests {
         assert!(a < b);
         let c = normalize_ts("2025-12-16T08:00:00+02:00").unwrap();
         assert_eq!(c, "2025-12-16T06:00:00.000000Z");
+    }
+
+    #[test]
+    fn out_of_range_offsets_do_not_panic() {
+        assert!(normalize_ts("9999-12-31T23:59:59-23:00").is_err());
     }
 
     #[test]

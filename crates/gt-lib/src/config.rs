@@ -11,6 +11,16 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub struct TownConfig {
     pub town: TownSection,
+    /// Custom agents: name → command line (`gt config agent set`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub agents: std::collections::BTreeMap<String, AgentConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// `COMMAND [ARGS...]`, split like a shell would but never run by one.
+    pub command: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +29,9 @@ pub struct TownSection {
     pub name: String,
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// The agent runtime used when neither `--agent` nor the rig names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_agent: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -30,6 +43,7 @@ fn default_prefix() -> String {
 enum KeyKind {
     TownName,
     Prefix,
+    Agent,
 }
 
 /// A settable key.
@@ -50,6 +64,11 @@ pub const KEYS: &[KeySpec] = &[
         key: "town.prefix",
         kind: KeyKind::Prefix,
         doc: "id prefix of town-level beads (e.g. hq → hq-4k2m)",
+    },
+    KeySpec {
+        key: "town.default_agent",
+        kind: KeyKind::Agent,
+        doc: "agent runtime used when neither --agent nor the rig names one (default claude)",
     },
 ];
 
@@ -80,7 +99,9 @@ impl TownConfig {
             town: TownSection {
                 name: name.to_string(),
                 prefix: default_prefix(),
+                default_agent: None,
             },
+            agents: Default::default(),
         })
     }
 
@@ -105,7 +126,36 @@ impl TownConfig {
     pub fn validate(&self) -> Result<()> {
         validate_town_name(&self.town.name)?;
         crate::id::validate_prefix(&self.town.prefix)?;
+        for (name, a) in &self.agents {
+            crate::runtime::custom(name, &a.command)?;
+        }
+        if let Some(a) = &self.town.default_agent {
+            self.runtime(a)?;
+        }
         Ok(())
+    }
+
+    pub fn default_agent(&self) -> Option<&str> {
+        self.town.default_agent.as_deref()
+    }
+
+    /// The runtime called `name`: a custom agent of this town, else a preset.
+    pub fn runtime(&self, name: &str) -> Result<crate::runtime::Runtime> {
+        if let Some(a) = self.agents.get(name) {
+            return crate::runtime::custom(name, &a.command);
+        }
+        crate::runtime::preset(name).ok_or_else(|| {
+            let mut known: Vec<String> = crate::runtime::presets()
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            known.extend(self.agents.keys().cloned());
+            Error::invalid(format!(
+                "unknown agent '{}': known agents are {}",
+                name.escape_debug(),
+                known.join(", ")
+            ))
+        })
     }
 
     pub fn to_toml(&self) -> String {
@@ -119,6 +169,11 @@ impl TownConfig {
         Ok(match spec.kind {
             KeyKind::TownName => self.town.name.clone(),
             KeyKind::Prefix => self.town.prefix.clone(),
+            KeyKind::Agent => self
+                .town
+                .default_agent
+                .clone()
+                .unwrap_or_else(|| "claude".to_string()),
         })
     }
 
@@ -143,7 +198,68 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
             crate::id::validate_prefix(value)?;
             toml_edit::value(value)
         }
+        KeyKind::Agent => {
+            crate::runtime::validate_agent_name(value)?;
+            toml_edit::value(value)
+        }
     };
+    edit(path, |doc| {
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().expect("keys have a name");
+        let mut table = doc.as_table_mut();
+        for p in parts {
+            let entry = table
+                .entry(p)
+                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+            table = entry
+                .as_table_mut()
+                .ok_or_else(|| Error::Environment(format!("{p} in gt.toml is not a table")))?;
+        }
+        table.insert(last, item.clone());
+        Ok(())
+    })
+}
+
+/// Adds or replaces a custom agent (`[agents.NAME] command = "..."`).
+pub fn set_agent(path: &Path, name: &str, command_line: &str) -> Result<TownConfig> {
+    crate::runtime::custom(name, command_line)?;
+    edit(path, |doc| {
+        let agents = doc
+            .entry("agents")
+            .or_insert_with(|| {
+                let mut t = toml_edit::Table::new();
+                t.set_implicit(true);
+                toml_edit::Item::Table(t)
+            })
+            .as_table_mut()
+            .ok_or_else(|| Error::Environment("agents in gt.toml is not a table".into()))?;
+        let mut t = toml_edit::Table::new();
+        t.insert("command", toml_edit::value(command_line));
+        agents.insert(name, toml_edit::Item::Table(t));
+        Ok(())
+    })
+}
+
+/// Removes a custom agent.
+pub fn remove_agent(path: &Path, name: &str) -> Result<TownConfig> {
+    edit(path, |doc| {
+        let removed = doc
+            .get_mut("agents")
+            .and_then(|a| a.as_table_mut())
+            .and_then(|t| t.remove(name));
+        if removed.is_none() {
+            return Err(Error::not_found("custom agent", name));
+        }
+        Ok(())
+    })
+}
+
+/// Reads gt.toml, applies `change`, validates the result, and writes it
+/// atomically; comments and layout are kept.
+fn edit(
+    path: &Path,
+    change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
+) -> Result<TownConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Environment(format!("cannot read {}: {e}", path.display())))?;
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
@@ -153,18 +269,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
             e.message()
         ))
     })?;
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("keys have a name");
-    let mut table = doc.as_table_mut();
-    for p in parts {
-        let entry = table
-            .entry(p)
-            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
-        table = entry
-            .as_table_mut()
-            .ok_or_else(|| Error::Environment(format!("{p} in gt.toml is not a table")))?;
-    }
-    table.insert(last, item);
+    change(&mut doc)?;
     let new_text = doc.to_string();
     let cfg = TownConfig::parse(&new_text, path)?;
     crate::fsutil::write_atomic(path, new_text.as_bytes())?;

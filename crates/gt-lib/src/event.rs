@@ -16,6 +16,17 @@ pub mod kind {
     pub const BEADS_IMPORTED: &str = "bead.imported";
     pub const TOWN_CREATED: &str = "town.created";
     pub const CONFIG_SET: &str = "config.set";
+    pub const RIG_ADDED: &str = "rig.added";
+    pub const RIG_REMOVED: &str = "rig.removed";
+    pub const POLECAT_ADDED: &str = "polecat.added";
+    pub const POLECAT_REMOVED: &str = "polecat.removed";
+    pub const SLING: &str = "sling";
+    pub const SESSION_STARTED: &str = "session.started";
+    pub const SESSION_ENDED: &str = "session.ended";
+    pub const BEAD_RELEASED: &str = "bead.released";
+    pub const DONE: &str = "done";
+    pub const MERGE_QUEUED: &str = "merge.queued";
+    pub const WORK_SAVED: &str = "work.saved";
 }
 
 /// An event as stored.

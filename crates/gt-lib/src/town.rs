@@ -200,6 +200,30 @@ impl Town {
         )
     }
 
+    /// Defines a custom agent and records the change.
+    pub fn set_agent(&mut self, name: &str, command: &str, actor: &str) -> Result<()> {
+        let store = self.store()?;
+        self.config = crate::config::set_agent(&self.config_path(), name, command)?;
+        store.append_event(
+            NewEvent::new(kind::CONFIG_SET, format!("agent {name} = {command}"))
+                .payload(json!({ "agent": name, "command": command })),
+            actor,
+        )?;
+        Ok(())
+    }
+
+    /// Removes a custom agent and records the change.
+    pub fn remove_agent(&mut self, name: &str, actor: &str) -> Result<()> {
+        let store = self.store()?;
+        self.config = crate::config::remove_agent(&self.config_path(), name)?;
+        store.append_event(
+            NewEvent::new(kind::CONFIG_SET, format!("agent {name} removed"))
+                .payload(json!({ "agent": name, "removed": true })),
+            actor,
+        )?;
+        Ok(())
+    }
+
     /// Sets a config key and records the change as an event.
     pub fn set_config(&mut self, key: &str, value: &str, actor: &str) -> Result<()> {
         let store = self.store()?;

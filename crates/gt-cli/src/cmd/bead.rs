@@ -42,6 +42,13 @@ pub enum BeadCmd {
     /// Add or remove a label.
     #[command(subcommand)]
     Label(LabelCmd),
+    /// Import a Beads (bd) JSONL ledger: all or nothing.
+    Import { file: std::path::PathBuf },
+    /// Export every bead as Beads JSONL (stdout unless --output).
+    Export {
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +203,8 @@ pub fn run(ctx: &Ctx, c: BeadCmd) -> Result<(), Error> {
             ctx.say(&format!("Commented on {}", store.resolve_bead_id(&id)?));
             Ok(())
         }
+        BeadCmd::Import { file } => import(ctx, &file),
+        BeadCmd::Export { output } => export(ctx, output.as_deref()),
         BeadCmd::Label(l) => {
             let store = open_store(ctx)?;
             let (id, patch) = match l {
@@ -579,4 +588,81 @@ fn render_tree(
     for (i, c) in n.children.iter().enumerate() {
         render_tree(ctx, c, &next, i + 1 == n.children.len(), false, out);
     }
+}
+
+fn import(ctx: &Ctx, file: &std::path::Path) -> Result<(), Error> {
+    let town = ctx.town()?;
+    let store = town.store()?;
+    let now = gt_lib::clock::format_ts(town.clock().now());
+    let r = gt_lib::jsonl::import_file(&store, file, &now, &ctx.actor()?)?;
+    if ctx.json {
+        return ctx.print_json(&r);
+    }
+    ctx.say(&format!(
+        "Imported {} beads from {}: {} created, {} updated, {} dependencies, {} comments",
+        r.report.records,
+        one_line(&r.file),
+        r.counts.created,
+        r.counts.updated,
+        r.counts.dependencies,
+        r.counts.comments
+    ));
+    let mapped: Vec<String> = r
+        .report
+        .statuses_mapped
+        .iter()
+        .map(|(k, n)| format!("status {k} ×{n}"))
+        .chain(
+            r.report
+                .types_mapped
+                .iter()
+                .map(|(k, n)| format!("type {k} ×{n}")),
+        )
+        .chain(
+            r.report
+                .dependency_types_mapped
+                .iter()
+                .map(|(k, n)| format!("dependency {k} ×{n}")),
+        )
+        .collect();
+    if !mapped.is_empty() {
+        ctx.say(&format!(
+            "Mapped to the nearest of ours: {}",
+            one_line(&mapped.join(", "))
+        ));
+    }
+    if r.report.priorities_clamped > 0 {
+        ctx.say(&format!(
+            "Priorities clamped to 0-4: {}",
+            r.report.priorities_clamped
+        ));
+    }
+    if r.counts.dangling_dependencies > 0 {
+        ctx.say(&format!(
+            "Skipped {} dependencies on beads that are not in the file or the ledger",
+            r.counts.dangling_dependencies
+        ));
+    }
+    Ok(())
+}
+
+fn export(ctx: &Ctx, output: Option<&std::path::Path>) -> Result<(), Error> {
+    let store = open_store(ctx)?;
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            gt_lib::jsonl::export_all(&store, &mut lock)?;
+        }
+        Some(path) => {
+            let mut buf = Vec::new();
+            let n = gt_lib::jsonl::export_all(&store, &mut buf)?;
+            gt_lib::fsutil::write_atomic(path, &buf)?;
+            if ctx.json {
+                return ctx.print_json(&json!({ "file": path, "beads": n }));
+            }
+            ctx.say(&format!("Exported {n} beads to {}", path.display()));
+        }
+    }
+    Ok(())
 }

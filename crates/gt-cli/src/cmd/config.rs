@@ -14,11 +14,69 @@ pub enum ConfigCmd {
     Set { key: String, value: String },
     /// Every key with its value.
     List,
+    /// Custom agents.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Set the town's default agent (same as `config set town.default_agent NAME`).
+    DefaultAgent { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCmd {
+    /// Define a custom agent: NAME "COMMAND [ARGS...]" (never run through a shell).
+    Set { name: String, command: String },
+    /// List presets and custom agents.
+    List,
+    /// Remove a custom agent.
+    Remove { name: String },
 }
 
 pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
     let mut town = ctx.town()?;
     match c {
+        ConfigCmd::DefaultAgent { name } => run(
+            ctx,
+            ConfigCmd::Set {
+                key: "town.default_agent".into(),
+                value: name,
+            },
+        ),
+        ConfigCmd::Agent(AgentCmd::Set { name, command }) => {
+            town.set_agent(&name, &command, &ctx.actor()?)?;
+            let rt = town.config.runtime(&name)?;
+            if ctx.json {
+                return ctx.print_json(&rt);
+            }
+            ctx.say(&format!("agent {name} = {}", one_line(&command)));
+            Ok(())
+        }
+        ConfigCmd::Agent(AgentCmd::Remove { name }) => {
+            town.remove_agent(&name, &ctx.actor()?)?;
+            ctx.say(&format!("removed agent {name}"));
+            Ok(())
+        }
+        ConfigCmd::Agent(AgentCmd::List) => {
+            let mut all = gt_lib::runtime::presets();
+            for name in town.config.agents.keys() {
+                all.push(town.config.runtime(name)?);
+            }
+            if ctx.json {
+                return ctx.print_json(&all);
+            }
+            let default = town.config.default_agent().unwrap_or("claude");
+            for r in all {
+                let mut argv = vec![r.command.clone()];
+                argv.extend(r.args.iter().cloned());
+                ctx.out(&format!(
+                    "{} {:<10} {:<7} {}",
+                    if r.name == default { "*" } else { " " },
+                    r.name,
+                    if r.builtin { "preset" } else { "custom" },
+                    one_line(&argv.join(" "))
+                ));
+            }
+            Ok(())
+        }
         ConfigCmd::Get { key } => {
             let v = town.config.get(&key)?;
             if ctx.json {

@@ -1,6 +1,11 @@
 //! One module per command group.
 
+pub mod agents;
 pub mod bead;
 pub mod config;
+pub mod polecat;
+pub mod rig;
+pub mod standin;
 pub mod town;
 pub mod trail;
+pub mod work;

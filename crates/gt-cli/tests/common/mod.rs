@@ -33,6 +33,29 @@ pub struct TestTown {
     pub home: PathBuf,
 }
 
+/// Kills the town's private tmux server when dropped — also when a test
+/// panics — so no test leaves a server or session behind.
+impl Drop for TestTown {
+    fn drop(&mut self) {
+        let socket = gt_lib::tmux::socket_name_for(&self.root);
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &socket, "kill-server"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(
+            std::path::Path::new(&format!("/tmp/tmux-{}", current_uid())).join(&socket),
+        );
+    }
+}
+
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
 impl TestTown {
     /// A fresh town named `test` in a temporary directory.
     pub fn new() -> Self {
@@ -142,5 +165,106 @@ impl TestTown {
         let events = store.events(&Default::default()).unwrap().len();
         let config = std::fs::read_to_string(self.root.join("gt.toml")).unwrap();
         (format!("{beads}{config}"), events)
+    }
+}
+
+/// A git repository with one commit on `main`, for `gt rig add`.
+pub fn source_repo(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("README.md"), "# sample\n").unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "initial commit"]);
+    dir
+}
+
+/// Runs git with a fixed identity and no user or system config; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl TestTown {
+    /// Adds rig `name` from a fresh sample repository and the stand-in agents
+    /// `standin` (finishes) and `standin-<behavior>` for the other behaviours.
+    pub fn with_rig(&self, name: &str) -> PathBuf {
+        let src = source_repo(self.dir.path(), &format!("src-{name}"));
+        self.ok(&["rig", "add", name, src.to_str().unwrap()]);
+        let gt = gt_bin();
+        let gt = gt.to_str().unwrap();
+        self.ok(&[
+            "config",
+            "agent",
+            "set",
+            "standin",
+            &format!("{gt} agent-standin --behavior finish"),
+        ]);
+        for b in [
+            "crash",
+            "hang",
+            "exit-without-done",
+            "prompt",
+            "slow",
+            "conflict",
+        ] {
+            let delay = if b == "crash" || b == "exit-without-done" {
+                " --delay-ms 1500"
+            } else {
+                ""
+            };
+            self.ok(&[
+                "config",
+                "agent",
+                "set",
+                &format!("standin-{b}"),
+                &format!("{gt} agent-standin --behavior {b}{delay}"),
+            ]);
+        }
+        src
+    }
+
+    /// Polls `check` every 100 ms for up to `secs` seconds.
+    pub fn wait_for(&self, secs: u64, what: &str, mut check: impl FnMut(&TestTown) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "timed out after {secs}s waiting for {what}\nagents: {}\ntrail: {}",
+            String::from_utf8_lossy(&self.run(&["agents"]).stdout),
+            String::from_utf8_lossy(&self.run(&["trail", "-n", "40"]).stdout)
+        );
+    }
+
+    pub fn bead_status(&self, id: &str) -> String {
+        self.json(&["show", id])["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn repo(&self, rig: &str) -> PathBuf {
+        self.root.join(rig).join(".repo.git")
     }
 }

@@ -13,6 +13,10 @@ use crate::bead::{
 };
 use crate::error::Result;
 use crate::event::{Event, EventQuery, NewEvent};
+use crate::polecat::Polecat;
+use crate::refinery::MergeRequest;
+use crate::rig::Rig;
+use crate::session::Session;
 
 pub use sqlite::SqliteStore;
 
@@ -106,6 +110,103 @@ pub trait EventStore {
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
 }
 
+pub trait RigStore {
+    fn add_rig(&self, rig: &Rig, actor: &str) -> Result<()>;
+    fn get_rig(&self, name: &str) -> Result<Rig>;
+    fn list_rigs(&self) -> Result<Vec<Rig>>;
+    /// Removes the rig and its polecats (sessions and merge requests stay as history).
+    fn remove_rig(&self, name: &str, actor: &str) -> Result<()>;
+    /// Adds an idle polecat.
+    fn add_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<Polecat>;
+    fn get_polecat(&self, rig: &str, name: &str) -> Result<Polecat>;
+    fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>>;
+    fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()>;
+}
+
+/// How an agent finished its bead (`gt done --status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneStatus {
+    Completed,
+    Escalated,
+    Deferred,
+}
+
+impl std::str::FromStr for DoneStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "completed" => Ok(DoneStatus::Completed),
+            "escalated" => Ok(DoneStatus::Escalated),
+            "deferred" => Ok(DoneStatus::Deferred),
+            _ => Err(crate::Error::invalid(format!(
+                "unknown done status '{}': use completed, escalated or deferred",
+                s.escape_debug()
+            ))),
+        }
+    }
+}
+
+/// Hooking a bead to a polecat: the first, atomic step of a sling.
+#[derive(Debug, Clone)]
+pub struct HookRequest<'a> {
+    pub bead: &'a str,
+    pub rig: &'a str,
+    pub polecat: &'a str,
+    pub tmux_session: &'a str,
+    pub runtime: &'a str,
+    pub branch: &'a str,
+    pub base_commit: &'a str,
+    /// An open session of this bead that the caller found dead or chose to
+    /// replace (`--force`, `gt resume`): it is ended as superseded.
+    pub supersede: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DoneRequest<'a> {
+    pub session: i64,
+    pub status: DoneStatus,
+    pub note: Option<&'a str>,
+    pub head_commit: &'a str,
+    /// Completed with no commits beyond the base: the bead is closed directly.
+    pub no_changes: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DoneOutcome {
+    pub bead: Bead,
+    pub merge_request: Option<MergeRequest>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter<'a> {
+    pub open_only: bool,
+    pub rig: Option<&'a str>,
+    pub polecat: Option<&'a str>,
+    pub bead: Option<&'a str>,
+    pub limit: Option<usize>,
+}
+
+pub trait WorkStore {
+    /// Claims the bead for the polecat: bead `hooked`, polecat `working`, a
+    /// session recorded. Refuses a closed or merging bead, a bead with another
+    /// open session, and a busy polecat.
+    fn hook(&self, req: &HookRequest<'_>, actor: &str) -> Result<Session>;
+    /// The agent process is running: bead `in_progress`.
+    fn mark_running(&self, session: i64, actor: &str) -> Result<()>;
+    /// Undoes a hook (start failed, or work given up): session ended with
+    /// `reason`, bead back to `open` and unassigned, polecat `idle`.
+    fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()>;
+    /// Records that a session ended without `gt done`; bead and polecat keep
+    /// their state so the work can be resumed.
+    fn end_session(&self, session: i64, reason: &str, actor: &str) -> Result<()>;
+    /// `gt done`: merge request (completed), bead state, session end, polecat idle.
+    fn finish(&self, req: &DoneRequest<'_>, actor: &str) -> Result<DoneOutcome>;
+    fn get_session(&self, id: i64) -> Result<Session>;
+    fn list_sessions(&self, filter: &SessionFilter<'_>) -> Result<Vec<Session>>;
+    fn list_merge_requests(&self, rig: Option<&str>) -> Result<Vec<MergeRequest>>;
+}
+
 /// Everything a town's store offers.
-pub trait Store: BeadStore + EventStore {}
-impl<T: BeadStore + EventStore> Store for T {}
+pub trait Store: BeadStore + EventStore + RigStore + WorkStore {}
+impl<T: BeadStore + EventStore + RigStore + WorkStore> Store for T {}

@@ -80,7 +80,7 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
     })
 }
 
-fn fetch_bead(conn: &Connection, id: &str) -> Result<Bead> {
+pub(super) fn fetch_bead(conn: &Connection, id: &str) -> Result<Bead> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {BEAD_COLS} FROM beads b WHERE b.id = ?1"))?;
     stmt.query_row([id], bead_from_row)
@@ -192,7 +192,7 @@ fn structural_path(conn: &Connection, from: &str, to: &str) -> Result<Option<Vec
     Ok(None)
 }
 
-fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
+pub(super) fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO beads (id, title, description, status, priority, type, assignee, created_at,
                             updated_at, closed_at, close_reason, created_by, metadata)
@@ -313,7 +313,7 @@ impl BeadStore for SqliteStore {
                     break cand;
                 }
                 attempt += 1;
-                if attempt % 8 == 0 {
+                if attempt.is_multiple_of(8) {
                     len += 1;
                 }
             };

@@ -4,6 +4,7 @@
 mod beads;
 mod blocking;
 mod schema;
+mod work;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,152 @@
+//! `gt rig add|list|show|remove`.
+
+use std::io::IsTerminal;
+
+use clap::Subcommand;
+use gt_lib::rig::{self, AddRig};
+use gt_lib::store::RigStore;
+use gt_lib::workspace::Workspace;
+use gt_lib::Error;
+
+use crate::output::{one_line, Ctx};
+
+#[derive(Debug, Subcommand)]
+pub enum RigCmd {
+    /// Add a rig: clone SOURCE (a git URL or a local repository) into the town.
+    Add {
+        name: String,
+        source: String,
+        /// The target branch (default: the repository's default branch).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Bead id prefix for the rig (default: derived from its name).
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// List rigs.
+    List,
+    /// Show a rig: branch, prefix, polecats, open beads.
+    Show { name: String },
+    /// Remove a rig (refuses while it holds unmerged work, unless --force).
+    Remove {
+        name: String,
+        /// Remove anyway; unmerged branches are kept in a bundle file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    match c {
+        RigCmd::Add {
+            name,
+            source,
+            branch,
+            prefix,
+        } => {
+            let bar = (!ctx.json && !ctx.quiet && std::io::stderr().is_terminal()).then(|| {
+                let b = indicatif::ProgressBar::new_spinner();
+                b.set_message(format!("cloning {}", one_line(&source)));
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                b
+            });
+            let mut progress = |line: &str| {
+                if let Some(b) = &bar {
+                    b.set_message(one_line(line));
+                }
+            };
+            let req = AddRig {
+                name: &name,
+                source: &source,
+                branch: branch.as_deref(),
+                prefix: prefix.as_deref(),
+            };
+            let result = rig::add(&ws, &req, &ctx.actor()?, &mut progress);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let r = result?;
+            if ctx.json {
+                return ctx.print_json(&rig::details(&ws, &r.name)?);
+            }
+            ctx.say(&format!(
+                "Added rig {} from {} (branch {}, bead prefix {})",
+                ctx.bold(&r.name),
+                one_line(&r.source),
+                r.branch,
+                r.prefix
+            ));
+            Ok(())
+        }
+        RigCmd::List => {
+            let rigs = ws.store.list_rigs()?;
+            if ctx.json {
+                return ctx.print_json(&rigs);
+            }
+            if rigs.is_empty() {
+                ctx.say("No rigs yet: gt rig add NAME SOURCE");
+            }
+            for r in rigs {
+                ctx.out(&format!(
+                    "{:<16} {:<12} {:<6} {}",
+                    ctx.bold(&r.name),
+                    r.branch,
+                    r.prefix,
+                    ctx.dim(&one_line(&r.source))
+                ));
+            }
+            Ok(())
+        }
+        RigCmd::Show { name } => {
+            let d = rig::details(&ws, &name)?;
+            if ctx.json {
+                return ctx.print_json(&d);
+            }
+            ctx.out(&format!(
+                "{}  {}",
+                ctx.bold(&d.rig.name),
+                ctx.dim(&d.path.display().to_string())
+            ));
+            ctx.out(&format!("source: {}", one_line(&d.rig.source)));
+            ctx.out(&format!(
+                "branch: {}   prefix: {}   agent: {}   open beads: {}",
+                d.rig.branch,
+                d.rig.prefix,
+                d.rig.agent.as_deref().unwrap_or("(town default)"),
+                d.open_beads
+            ));
+            if d.polecats.is_empty() {
+                ctx.out("polecats: none yet");
+            } else {
+                ctx.out("polecats:");
+                for p in &d.polecats {
+                    ctx.out(&format!(
+                        "  {:<12} {:<8} {}",
+                        p.name,
+                        p.state,
+                        p.bead.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            Ok(())
+        }
+        RigCmd::Remove { name, force } => {
+            let r = rig::remove(&ws, &name, force, &ctx.actor()?)?;
+            if ctx.json {
+                return ctx.print_json(&r);
+            }
+            ctx.say(&format!("Removed rig {}", r.name));
+            if let Some(b) = &r.bundle {
+                ctx.out(&format!(
+                    "Kept {} unmerged branch(es) in {} (restore with: git clone {} or git fetch {} 'refs/heads/*:refs/heads/*')",
+                    r.kept_branches.len(),
+                    b.display(),
+                    b.display(),
+                    b.display()
+                ));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The loop: `gt sling`, `gt hook`, `gt prime`, `gt done`, `gt resume`.
+
+use clap::Args;
+use gt_lib::sling::{self, DoneArgs, SlingRequest, Slung};
+use gt_lib::store::DoneStatus;
+use gt_lib::workspace::Workspace;
+use gt_lib::Error;
+
+use crate::output::{one_line, Ctx};
+
+#[derive(Debug, Args)]
+pub struct SlingArgs {
+    /// Bead ids or task descriptions, optionally followed by a TARGET (a rig or RIG/POLECAT).
+    #[arg(required = true, num_args = 1..)]
+    work: Vec<String>,
+    /// The agent runtime (default: the rig's, then the town's, then claude).
+    #[arg(long)]
+    agent: Option<String>,
+    /// The rig (or RIG/POLECAT) when no TARGET is given.
+    #[arg(long)]
+    rig: Option<String>,
+    /// Take over a bead hooked to a live agent.
+    #[arg(long)]
+    force: bool,
+}
+
+fn cwd() -> Result<std::path::PathBuf, Error> {
+    std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))
+}
+
+pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    let req = SlingRequest {
+        work: a.work,
+        rig: a.rig,
+        agent: a.agent,
+        force: a.force,
+        cwd: cwd()?,
+    };
+    let slung = sling::sling(&ws, &req, &ctx.actor()?)?;
+    for s in &slung {
+        print_slung(ctx, s)?;
+    }
+    Ok(())
+}
+
+fn print_slung(ctx: &Ctx, s: &Slung) -> Result<(), Error> {
+    if ctx.json {
+        // One object per line (JSON Lines), one line per item.
+        ctx.out(&serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?);
+        return Ok(());
+    }
+    if ctx.quiet {
+        ctx.out(&s.bead);
+        return Ok(());
+    }
+    ctx.out(&format!(
+        "Slung {} to {} ({}) on {}: {}",
+        ctx.bold(&s.bead),
+        ctx.bold(&s.agent),
+        s.runtime,
+        s.branch,
+        one_line(&s.title)
+    ));
+    ctx.out(&ctx.dim(&format!(
+        "  watch: gt peek {}   attach: gt attach {}",
+        s.agent, s.agent
+    )));
+    Ok(())
+}
+
+pub fn hook(ctx: &Ctx) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    let h = sling::hook(&ws, &cwd()?)?;
+    if ctx.json {
+        return ctx.print_json(&h);
+    }
+    ctx.out(&format!(
+        "{}: {} {}",
+        h.agent,
+        ctx.bold(&h.bead.id),
+        one_line(&h.bead.title)
+    ));
+    ctx.out(&format!(
+        "branch {}  worktree {}",
+        h.branch,
+        h.worktree.display()
+    ));
+    Ok(())
+}
+
+pub fn prime(ctx: &Ctx) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    let md = sling::prime(&ws, &cwd()?)?;
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({ "markdown": md }));
+    }
+    ctx.out(md.trim_end());
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DoneCmdArgs {
+    /// completed (default), escalated or deferred.
+    #[arg(long)]
+    status: Option<String>,
+    /// A note for the bead.
+    #[arg(short = 'm', long = "message")]
+    message: Option<String>,
+    /// Commit uncommitted changes as they are.
+    #[arg(long)]
+    wip: bool,
+    /// The work needed no code changes.
+    #[arg(long)]
+    no_changes: bool,
+}
+
+pub fn done(ctx: &Ctx, a: DoneCmdArgs) -> Result<(), Error> {
+    let status = a
+        .status
+        .as_deref()
+        .map(str::parse::<DoneStatus>)
+        .transpose()?;
+    let ws = Workspace::open(ctx.town()?)?;
+    let args = DoneArgs {
+        status,
+        note: a.message,
+        wip: a.wip,
+        no_changes: a.no_changes,
+    };
+    let r = sling::done(&ws, &cwd()?, &args, &ctx.actor()?)?;
+    if ctx.json {
+        return ctx.print_json(&r);
+    }
+    match &r.outcome.merge_request {
+        Some(mr) => ctx.say(&format!(
+            "Done: {} ({} commit(s) on {}) queued for merge as request {}",
+            r.bead, r.commits, r.branch, mr.id
+        )),
+        None => ctx.say(&format!(
+            "Done: {} is now {}",
+            r.bead, r.outcome.bead.status
+        )),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    bead: String,
+    /// Use another agent runtime than the last session's.
+    #[arg(long)]
+    agent: Option<String>,
+}
+
+pub fn resume(ctx: &Ctx, a: ResumeArgs) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    let s = sling::resume(&ws, &a.bead, a.agent.as_deref(), &ctx.actor()?)?;
+    print_slung(ctx, &s)
+}

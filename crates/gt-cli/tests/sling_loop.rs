@@ -1,0 +1,369 @@
+//! Issue 3 end to end: rigs, polecats, sling → stand-in agent in real tmux →
+//! done, with real git. Every test's tmux server is private to its town and
+//! killed when the test ends (see `TestTown`'s Drop).
+
+mod common;
+
+use common::{git, TestTown};
+use serde_json::Value;
+
+fn lines_json(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn kinds_for(t: &TestTown, bead: &str) -> Vec<String> {
+    t.json(&["trail", "--bead", bead, "-n", "100"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn five_tasks_sling_to_done() {
+    let t = TestTown::new();
+    t.with_rig("demo");
+    let tasks = [
+        "task one",
+        "task two",
+        "task three",
+        "task four",
+        "task five",
+    ];
+    let mut args = vec!["--json", "sling"];
+    args.extend(tasks);
+    args.extend(["demo", "--agent", "standin"]);
+    let slung = lines_json(&t.ok(&args));
+    assert_eq!(slung.len(), 5);
+    let mut polecats: Vec<&str> = slung
+        .iter()
+        .map(|s| s["polecat"].as_str().unwrap())
+        .collect();
+    polecats.sort();
+    polecats.dedup();
+    assert_eq!(polecats.len(), 5, "one polecat per item");
+    for s in &slung {
+        for k in ["bead", "rig", "polecat", "agent", "branch", "session"] {
+            assert!(s[k].is_string(), "sling output lacks {k}: {s}");
+        }
+        assert_eq!(s["rig"], "demo");
+        assert_eq!(
+            s["branch"],
+            format!(
+                "polecat/{}/{}",
+                s["polecat"].as_str().unwrap(),
+                s["bead"].as_str().unwrap()
+            )
+        );
+    }
+    let beads: Vec<String> = slung
+        .iter()
+        .map(|s| s["bead"].as_str().unwrap().to_string())
+        .collect();
+    t.wait_for(60, "5 beads merging", |t| {
+        beads.iter().all(|b| t.bead_status(b) == "merging")
+    });
+
+    // 5 merge requests with the right heads.
+    let mrs = t.store();
+    let mrs = gt_lib::store::WorkStore::list_merge_requests(&mrs, Some("demo")).unwrap();
+    assert_eq!(mrs.len(), 5);
+    let repo = t.repo("demo");
+    for (s, title) in slung.iter().zip(tasks) {
+        let bead = s["bead"].as_str().unwrap();
+        let branch = s["branch"].as_str().unwrap();
+        let mr = mrs
+            .iter()
+            .find(|m| m.bead == bead)
+            .expect("merge request per bead");
+        assert_eq!(mr.branch, branch);
+        assert_eq!(mr.status, "queued");
+        let tip = git(&repo, &["rev-parse", &format!("refs/heads/{branch}")]);
+        assert_eq!(mr.head_commit, tip.trim());
+        // Exactly the stand-in's commit beyond main, carrying the bead's file.
+        let log = git(&repo, &["log", "--format=%s", &format!("main..{branch}")]);
+        assert_eq!(log.trim(), format!("{bead}: {title}"));
+        let files = git(&repo, &["show", "--name-only", "--format=", branch]);
+        assert_eq!(files.trim(), format!("standin/{bead}.md"));
+        // Events in order.
+        let kinds = kinds_for(&t, bead);
+        assert_eq!(
+            kinds,
+            [
+                "bead.created",
+                "sling",
+                "session.started",
+                "merge.queued",
+                "session.ended",
+                "done"
+            ],
+            "{bead}"
+        );
+    }
+    // Polecats idle, sessions ended (and their tmux sessions gone).
+    let pcs = t.json(&["polecat", "list", "--rig", "demo"]);
+    assert!(
+        pcs.as_array().unwrap().iter().all(|p| p["state"] == "idle"),
+        "{pcs}"
+    );
+    t.wait_for(10, "tmux sessions gone", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["live"] == "ended")
+    });
+    let agents = t.json(&["agents"]);
+    assert_eq!(agents.as_array().unwrap().len(), 5);
+    assert!(agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["end_reason"] == "done"));
+
+    // An idle polecat's worktree is reused for the next bead, on a fresh
+    // branch from the current tip of main.
+    let again = lines_json(&t.ok(&["--json", "sling", "task six", "demo", "--agent", "standin"]));
+    assert!(polecats.contains(&again[0]["polecat"].as_str().unwrap()));
+    let b6 = again[0]["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "sixth bead merging", |t| {
+        t.bead_status(&b6) == "merging"
+    });
+}
+
+#[test]
+fn crash_and_exit_without_done_keep_work_and_can_resume() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    // Crash: uncommitted work stays in the worktree; the bead stays in progress.
+    let s = &lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "crashy task",
+        "r",
+        "--agent",
+        "standin-crash",
+    ]))[0];
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let agent = s["agent"].as_str().unwrap().to_string();
+    t.wait_for(20, "crash seen", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
+    });
+    let a = t.json(&["agents"]);
+    let view = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["bead"] == bead.as_str())
+        .unwrap();
+    assert_eq!(view["exit_code"], 3);
+    assert_eq!(t.bead_status(&bead), "in_progress");
+    let wt = t
+        .root
+        .join("r/polecats")
+        .join(s["polecat"].as_str().unwrap());
+    let status = git(&wt, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        status.contains(&format!("standin/{bead}.md")),
+        "uncommitted work kept: {status}"
+    );
+    assert_eq!(t.json(&["polecat", "show", &agent])["state"], "working");
+
+    // Resume on the same polecat, worktree and branch with a finishing agent:
+    // it commits everything (the crash's leftovers included) and is done.
+    let r = &lines_json(&t.ok(&["--json", "resume", &bead, "--agent", "standin"]))[0];
+    assert_eq!(r["agent"], agent.as_str());
+    assert_eq!(r["branch"], s["branch"]);
+    t.wait_for(30, "resumed bead merging", |t| {
+        t.bead_status(&bead) == "merging"
+    });
+    let sessions = t.json(&["polecat", "show", &agent])["sessions"].clone();
+    let reasons: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["end_reason"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(reasons, ["superseded", "done"]);
+
+    // Exit without done: the commit is on the branch, the bead stays in progress.
+    let s = &lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "quitter task",
+        "r",
+        "--agent",
+        "standin-exit-without-done",
+    ]))[0];
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let branch = s["branch"].as_str().unwrap().to_string();
+    t.wait_for(20, "exit seen", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
+    });
+    assert_eq!(t.bead_status(&bead), "in_progress");
+    let log = git(
+        &t.repo("r"),
+        &["log", "--format=%s", &format!("main..{branch}")],
+    );
+    assert!(log.contains(&bead), "commit kept on the branch: {log}");
+}
+
+#[test]
+fn unknown_agent_command_returns_bead_and_polecat() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&[
+        "config",
+        "agent",
+        "set",
+        "ghost",
+        "definitely-not-installed-agent --go",
+    ]);
+    let id = t.create("ghost work", &[]);
+    let err = t.fails(&["sling", &id, "r", "--agent", "ghost"], 1);
+    assert!(
+        err.contains("definitely-not-installed-agent") && err.contains("not found"),
+        "{err}"
+    );
+    assert_eq!(t.bead_status(&id), "open");
+    assert!(t.json(&["show", &id])["assignee"].is_null());
+    let pcs = t.json(&["polecat", "list"]);
+    assert!(
+        pcs.as_array().unwrap().iter().all(|p| p["state"] == "idle"),
+        "{pcs}"
+    );
+    // An agent that dies at once is reported the same way.
+    t.ok(&[
+        "config",
+        "agent",
+        "set",
+        "dies",
+        "sh -c 'echo boom; exit 7'",
+    ]);
+    let err = t.fails(&["sling", &id, "r", "--agent", "dies"], 1);
+    assert!(err.contains("exit code 7"), "{err}");
+    assert_eq!(t.bead_status(&id), "open");
+    let trail = t.json(&["trail", "--bead", &id]);
+    let kinds: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"bead.released"), "{kinds:?}");
+}
+
+#[test]
+fn hostile_sling_input_is_inert() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let text = "$(touch PWNED); touch PWNED2 `touch PWNED3` #{pane_id} ;";
+    let s = &lines_json(&t.ok(&["--json", "sling", text, "r", "--agent", "standin"]))[0];
+    let bead = s["bead"].as_str().unwrap().to_string();
+    assert_eq!(t.json(&["show", &bead])["title"], text);
+    t.wait_for(30, "merging", |t| t.bead_status(&bead) == "merging");
+    for dir in [
+        t.root.clone(),
+        t.root
+            .join("r/polecats")
+            .join(s["polecat"].as_str().unwrap()),
+        t.home.clone(),
+    ] {
+        for f in ["PWNED", "PWNED2", "PWNED3"] {
+            assert!(
+                !dir.join(f).exists(),
+                "{f} was created in {}",
+                dir.display()
+            );
+        }
+    }
+    // Invalid names and sources are refused and leave nothing behind.
+    for name in [
+        "..",
+        "a/b",
+        "a:b",
+        "A",
+        "a b",
+        ".hidden",
+        "-x",
+        &"x".repeat(40),
+    ] {
+        t.refuses(&[
+            "rig",
+            "add",
+            "--",
+            name,
+            t.dir.path().join("src-r").to_str().unwrap(),
+        ]);
+    }
+    let not_repo = t.dir.path().join("plain");
+    std::fs::create_dir(&not_repo).unwrap();
+    t.refuses(&["rig", "add", "plain", not_repo.to_str().unwrap()]);
+    assert!(!t.root.join("plain").exists());
+    t.refuses(&["rig", "add", "gone", "/nonexistent/repo/path"]);
+    t.refuses(&["rig", "add", "--", "opt", "--upload-pack=touch PWNED4"]);
+    assert!(!t.root.join("opt").exists() && !t.home.join("PWNED4").exists());
+    assert!(!t.root.join("gone").exists());
+    t.refuses(&[
+        "rig",
+        "add",
+        "r",
+        t.dir.path().join("src-r").to_str().unwrap(),
+    ]);
+    t.refuses(&["polecat", "add", "r/../../x"]);
+    t.refuses(&["polecat", "add", "r/Nux"]);
+    // A closed bead cannot be slung.
+    let closed = t.create("closed one", &[]);
+    t.ok(&["close", &closed]);
+    let err = t.refuses(&["sling", &closed, "r", "--agent", "standin"]);
+    assert!(err.contains("closed"), "{err}");
+}
+
+#[test]
+fn rigs_and_polecats_commands() {
+    let t = TestTown::new();
+    t.with_rig("alpha");
+    let rigs = t.json(&["rig", "list"]);
+    assert_eq!(rigs[0]["name"], "alpha");
+    assert_eq!(rigs[0]["branch"], "main");
+    assert_eq!(rigs[0]["prefix"], "alp");
+    assert!(t.root.join("alpha/.repo.git").is_dir());
+    t.ok(&["polecat", "add", "alpha/rictus"]);
+    t.refuses(&["polecat", "add", "alpha/rictus"]);
+    let show = t.json(&["rig", "show", "alpha"]);
+    assert_eq!(show["polecats"][0]["name"], "rictus");
+    // Sling to a chosen polecat.
+    let s = &lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "chosen work",
+        "alpha/rictus",
+        "--agent",
+        "standin",
+    ]))[0];
+    assert_eq!(s["agent"], "alpha/rictus");
+    assert!(s["bead"].as_str().unwrap().starts_with("alp-"));
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "merging", |t| t.bead_status(&bead) == "merging");
+    // The branch holds unmerged work: removal is refused, then forced with a bundle.
+    t.refuses(&["polecat", "remove", "alpha/rictus"]);
+    t.refuses(&["rig", "remove", "alpha"]);
+    let out = t.json(&["rig", "remove", "alpha", "--force"]);
+    let bundle = out["bundle"].as_str().unwrap();
+    assert!(std::path::Path::new(bundle).is_file());
+    let heads = git(t.dir.path(), &["bundle", "list-heads", bundle]);
+    assert!(heads.contains(&format!("polecat/rictus/{bead}")), "{heads}");
+    assert!(!t.root.join("alpha").exists());
+    assert!(t.json(&["rig", "list"]).as_array().unwrap().is_empty());
+}

@@ -1,0 +1,1311 @@
+//! The git seam: every git effect of gt goes through the [`Git`] trait.
+//!
+//! [`GitCli`] drives the `git` command line with `std::process::Command`,
+//! each argument passed separately (never through a shell). Tests and other
+//! modules can substitute a fake implementing [`Git`].
+//!
+//! Conventions:
+//! - `repo` is a bare repository path, `wt` a worktree path. Read-only
+//!   operations taking `repo` work on a worktree path too (git finds the
+//!   shared repository from it).
+//! - Branch names are short names (`polecat/toast`), checked with
+//!   [`validate_branch_name`]; revisions (`main`, an id, `main~2`) with
+//!   [`validate_rev`]; full ref names (`refs/heads/main`) with
+//!   [`validate_ref_name`]. The checks are stricter than git's own, so a name
+//!   that passes is always valid for git and can never be read as an option.
+//! - A failed command is [`Error::Command`] (program = `git <subcommand>`,
+//!   message = trimmed, shortened stderr). A missing `git` is
+//!   [`Error::Environment`].
+//!
+//! Identity: commits made by gt ([`Git::commit_all`]) must work on machines
+//! where the user configured no git identity. Before committing, `GitCli`
+//! asks git (`git config --get user.name` / `user.email`, all scopes, in the
+//! worktree) and only when a value is unset — and not provided through
+//! `GIT_COMMITTER_*`/`EMAIL` in the environment — it passes
+//! `-c user.name=...`/`-c user.email=...` with a fallback identity
+//! (`Gas Town <gt@gastown.invalid>` unless changed with
+//! [`GitCli::with_fallback_identity`]). A configured identity is always kept.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The all-zero object id: as the expected old value of
+/// [`Git::update_ref`], it means "the ref must not exist yet".
+pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
+
+/// One commit of a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Full object id.
+    pub id: String,
+    /// First line of the message.
+    pub subject: String,
+}
+
+/// One entry of `git worktree list --porcelain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorktreeInfo {
+    pub path: PathBuf,
+    /// Commit checked out; `None` for the bare repository itself.
+    pub head: Option<String>,
+    /// Short branch name (`polecat/toast`); `None` when detached or bare.
+    pub branch: Option<String>,
+    pub bare: bool,
+    pub detached: bool,
+    pub locked: bool,
+    /// Git considers the worktree's directory gone (`worktree prune` would remove it).
+    pub prunable: bool,
+}
+
+/// One line of `git status --porcelain`: a changed, staged or untracked path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The two status letters (`" M"`, `"A "`, `"??"`, ...).
+    pub code: String,
+    /// Path relative to the worktree root (the new path for a rename).
+    pub path: String,
+}
+
+/// Every git operation gt needs. Object-safe, so callers hold `&dyn Git` or
+/// `Arc<dyn Git>`.
+pub trait Git: Send + Sync {
+    /// Clones `source` (URL or local path) as a bare repository into `dest`
+    /// (which must not exist or be empty). Progress lines from git are passed
+    /// to `progress` as they arrive. A bare clone maps the source's branches
+    /// one to one onto local `refs/heads/*`, and its `HEAD` names the source's
+    /// default branch.
+    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()>;
+
+    /// The branch `HEAD` of `repo` points to (`main`). `Refused` when `HEAD`
+    /// is detached.
+    fn default_branch(&self, repo: &Path) -> Result<String>;
+
+    /// Whether `refs/heads/<branch>` exists.
+    fn branch_exists(&self, repo: &Path, branch: &str) -> Result<bool>;
+
+    /// The full commit id `rev` names, or `None` when it names no commit.
+    fn resolve(&self, repo: &Path, rev: &str) -> Result<Option<String>>;
+
+    /// Adds a worktree at `wt` on a new branch `branch` cut from `start`
+    /// (a branch or commit). Fails when the branch already exists.
+    fn worktree_add(&self, repo: &Path, wt: &Path, branch: &str, start: &str) -> Result<()>;
+
+    /// Adds a worktree at `wt` checking out the existing branch `branch`
+    /// (its commits are kept).
+    fn worktree_add_existing(&self, repo: &Path, wt: &Path, branch: &str) -> Result<()>;
+
+    /// Switches the clean worktree `wt` to branch `branch`, created (or reset
+    /// when it exists) at `start`. `Refused` when the worktree has changes.
+    fn switch_branch(&self, wt: &Path, branch: &str, start: &str) -> Result<()>;
+
+    /// Removes the worktree at `wt`. Without `force`, git refuses when the
+    /// worktree has changes or untracked files.
+    fn worktree_remove(&self, repo: &Path, wt: &Path, force: bool) -> Result<()>;
+
+    /// Forgets worktrees whose directory is gone.
+    fn worktree_prune(&self, repo: &Path) -> Result<()>;
+
+    /// All worktrees of `repo`, the main (bare) one first.
+    fn worktree_list(&self, repo: &Path) -> Result<Vec<WorktreeInfo>>;
+
+    /// Changed, staged and untracked (not ignored) paths of `wt`.
+    fn status(&self, wt: &Path) -> Result<Vec<StatusEntry>>;
+
+    /// Whether `wt` has tracked changes or untracked files (ignored files do
+    /// not count).
+    fn is_dirty(&self, wt: &Path) -> Result<bool> {
+        Ok(!self.status(wt)?.is_empty())
+    }
+
+    /// Stages everything in `wt` (`add -A`) and commits it with `message`.
+    /// Returns the new commit id, or `None` when there was nothing to commit.
+    fn commit_all(&self, wt: &Path, message: &str) -> Result<Option<String>>;
+
+    /// Commits reachable from `head` but not from `base` (`base..head`),
+    /// newest first.
+    fn commits_between(&self, repo: &Path, base: &str, head: &str) -> Result<Vec<CommitInfo>>;
+
+    /// The number of commits in `base..head`.
+    fn count_commits_between(&self, repo: &Path, base: &str, head: &str) -> Result<usize>;
+
+    /// Deletes a branch. Without `force`, git refuses an unmerged branch.
+    /// Git always refuses a branch checked out in a worktree.
+    fn delete_branch(&self, repo: &Path, branch: &str, force: bool) -> Result<()>;
+
+    /// Short names of the branches matching `pattern`, relative to
+    /// `refs/heads/` (`for-each-ref` rules: `polecat/*` matches one level,
+    /// `*` not crossing `/`; a prefix ending in `/`, like `polecat/`, matches
+    /// everything below it). Sorted by name.
+    fn list_branches(&self, repo: &Path, pattern: &str) -> Result<Vec<String>>;
+
+    /// Writes a bundle file containing `branches` (and their history).
+    fn bundle_create(&self, repo: &Path, file: &Path, branches: &[String]) -> Result<()>;
+
+    /// Sets the full ref `refname` to commit `new`. With `expected_old`, the
+    /// update is a compare-and-swap: it happens only if the ref currently
+    /// has that value ([`ZERO_OID`] = must not exist), else `Refused`.
+    fn update_ref(
+        &self,
+        repo: &Path,
+        refname: &str,
+        new: &str,
+        expected_old: Option<&str>,
+    ) -> Result<()>;
+
+    /// Whether `ancestor` is an ancestor of (or equal to) `descendant`.
+    fn is_ancestor(&self, repo: &Path, ancestor: &str, descendant: &str) -> Result<bool>;
+}
+
+/// Variables that would make git ignore `-C` and act on another repository
+/// (they are set when gt runs inside a git hook).
+const SCRUBBED_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+];
+
+/// [`Git`] through the `git` command line.
+#[derive(Debug, Clone)]
+pub struct GitCli {
+    program: PathBuf,
+    /// Extra environment: `Some` sets, `None` removes.
+    env: Vec<(OsString, Option<OsString>)>,
+    fallback_name: String,
+    fallback_email: String,
+}
+
+impl Default for GitCli {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a finished git command left behind.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl GitCli {
+    /// `git` from `PATH`, the process environment, the default fallback identity.
+    pub fn new() -> Self {
+        GitCli {
+            program: PathBuf::from("git"),
+            env: Vec::new(),
+            fallback_name: "Gas Town".to_string(),
+            fallback_email: "gt@gastown.invalid".to_string(),
+        }
+    }
+
+    /// Uses another git executable.
+    pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = program.into();
+        self
+    }
+
+    /// Sets an environment variable for every git command.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes an environment variable for every git command.
+    pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), None));
+        self
+    }
+
+    /// The identity used for gt's commits when git has none configured.
+    pub fn with_fallback_identity(mut self, name: &str, email: &str) -> Self {
+        self.fallback_name = name.to_string();
+        self.fallback_email = email.to_string();
+        self
+    }
+
+    /// The value of `key` in the environment git commands will see.
+    fn effective_env(&self, key: &str) -> Option<OsString> {
+        let mut value = std::env::var_os(key);
+        for (k, v) in &self.env {
+            if k == key {
+                value = v.clone();
+            }
+        }
+        value.filter(|v| !v.is_empty())
+    }
+
+    fn command(&self, dir: Option<&Path>, config: &[String], sub: &str) -> Command {
+        let mut cmd = Command::new(&self.program);
+        for k in SCRUBBED_ENV {
+            cmd.env_remove(k);
+        }
+        // Never wait for a password on a terminal nobody watches.
+        cmd.env("GIT_TERMINAL_PROMPT", "0");
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = dir {
+            cmd.arg("-C").arg(dir);
+        }
+        for c in config {
+            cmd.arg("-c").arg(c);
+        }
+        cmd.arg(sub);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `git [-C dir] [-c config]... sub args...` to completion.
+    fn exec(
+        &self,
+        dir: Option<&Path>,
+        config: &[String],
+        sub: &str,
+        args: &[&OsStr],
+    ) -> Result<Output> {
+        let mut cmd = self.command(dir, config, sub);
+        cmd.args(args);
+        let out = cmd.output().map_err(|e| spawn_error(&self.program, e))?;
+        Ok(Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs a git command that must succeed; returns its stdout.
+    fn run(&self, dir: &Path, sub: &str, args: &[&OsStr]) -> Result<String> {
+        let out = self.exec(Some(dir), &[], sub, args)?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(command_error(sub, &out))
+        }
+    }
+
+    /// Runs a git command whose exit code 0/1 answers yes/no.
+    fn run_yes_no(&self, dir: &Path, sub: &str, args: &[&OsStr]) -> Result<bool> {
+        let out = self.exec(Some(dir), &[], sub, args)?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(command_error(sub, &out)),
+        }
+    }
+
+    /// `-c user.name=...`/`-c user.email=...` for what git lacks.
+    fn identity_overrides(&self, wt: &Path) -> Result<Vec<String>> {
+        let mut config = Vec::new();
+        let checks = [
+            (
+                "user.name",
+                &["GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME"][..],
+                &self.fallback_name,
+            ),
+            (
+                "user.email",
+                &["GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"][..],
+                &self.fallback_email,
+            ),
+        ];
+        for (key, vars, fallback) in checks {
+            let configured = self.run_yes_no(wt, "config", &[os("--get"), os(key)])?;
+            let from_env = vars.iter().any(|v| self.effective_env(v).is_some());
+            if !configured && !from_env {
+                config.push(format!("{key}={fallback}"));
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl Git for GitCli {
+    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()> {
+        if source.trim().is_empty() || source.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "clone source must be a non-empty URL or path without control characters",
+            ));
+        }
+        let mut cmd = self.command(None, &[], "clone");
+        cmd.args(["--bare", "--progress", "--"])
+            .arg(source)
+            .arg(dest)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        let Some(mut stderr) = child.stderr.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Internal("git clone: no stderr pipe".into()));
+        };
+        // Git rewrites progress lines in place with '\r'; every '\r' or '\n'
+        // ends a line. The last lines are kept for the error message.
+        let mut tail: Vec<String> = Vec::new();
+        let mut line: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut emit = |line: &mut Vec<u8>, tail: &mut Vec<String>| {
+            let text = String::from_utf8_lossy(line).trim().to_string();
+            line.clear();
+            if !text.is_empty() {
+                progress(&text);
+                tail.push(text);
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+        };
+        loop {
+            let n = match stderr.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::io("cannot read the output of git clone", e));
+                }
+            };
+            for &b in &buf[..n] {
+                if b == b'\r' || b == b'\n' {
+                    emit(&mut line, &mut tail);
+                } else {
+                    line.push(b);
+                }
+            }
+        }
+        emit(&mut line, &mut tail);
+        let status = child
+            .wait()
+            .map_err(|e| Error::io("cannot wait for git clone", e))?;
+        if status.success() {
+            return Ok(());
+        }
+        // Prefer git's own "fatal:"/"error:" lines over progress noise.
+        let errors: Vec<&str> = tail
+            .iter()
+            .map(String::as_str)
+            .filter(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+            .collect();
+        let stderr = if errors.is_empty() {
+            tail.last().cloned().unwrap_or_default()
+        } else {
+            errors.join("\n")
+        };
+        Err(command_error(
+            "clone",
+            &Output {
+                status,
+                stdout: String::new(),
+                stderr,
+            },
+        ))
+    }
+
+    fn default_branch(&self, repo: &Path) -> Result<String> {
+        let args = [os("--quiet"), os("--short"), os("HEAD")];
+        let out = self.exec(Some(repo), &[], "symbolic-ref", &args)?;
+        match out.status.code() {
+            Some(0) => Ok(out.stdout.trim().to_string()),
+            Some(1) => Err(Error::refused(format!(
+                "HEAD of {} is detached: it names no branch",
+                repo.display()
+            ))),
+            _ => Err(command_error("symbolic-ref", &out)),
+        }
+    }
+
+    fn branch_exists(&self, repo: &Path, branch: &str) -> Result<bool> {
+        validate_branch_name(branch)?;
+        let full = format!("refs/heads/{branch}");
+        self.run_yes_no(
+            repo,
+            "show-ref",
+            &[os("--verify"), os("--quiet"), os(&full)],
+        )
+    }
+
+    fn resolve(&self, repo: &Path, rev: &str) -> Result<Option<String>> {
+        validate_rev(rev)?;
+        let spec = format!("{rev}^{{commit}}");
+        let args = [os("--verify"), os("--quiet"), os(&spec)];
+        let out = self.exec(Some(repo), &[], "rev-parse", &args)?;
+        match out.status.code() {
+            Some(0) => Ok(Some(out.stdout.trim().to_string())),
+            Some(1) => Ok(None),
+            _ => Err(command_error("rev-parse", &out)),
+        }
+    }
+
+    fn worktree_add(&self, repo: &Path, wt: &Path, branch: &str, start: &str) -> Result<()> {
+        validate_branch_name(branch)?;
+        validate_rev(start)?;
+        let args = [
+            os("add"),
+            os("--quiet"),
+            os("--no-track"),
+            os("-b"),
+            os(branch),
+            os("--"),
+            wt.as_os_str(),
+            os(start),
+        ];
+        self.run(repo, "worktree", &args).map(drop)
+    }
+
+    fn worktree_add_existing(&self, repo: &Path, wt: &Path, branch: &str) -> Result<()> {
+        validate_branch_name(branch)?;
+        let args = [
+            os("add"),
+            os("--quiet"),
+            os("--"),
+            wt.as_os_str(),
+            os(branch),
+        ];
+        self.run(repo, "worktree", &args).map(drop)
+    }
+
+    fn switch_branch(&self, wt: &Path, branch: &str, start: &str) -> Result<()> {
+        validate_branch_name(branch)?;
+        validate_rev(start)?;
+        if self.is_dirty(wt)? {
+            return Err(Error::refused(format!(
+                "worktree {} has uncommitted changes",
+                wt.display()
+            )));
+        }
+        let args = [
+            os("--quiet"),
+            os("--no-track"),
+            os("-C"),
+            os(branch),
+            os("--"),
+            os(start),
+        ];
+        self.run(wt, "switch", &args).map(drop)
+    }
+
+    fn worktree_remove(&self, repo: &Path, wt: &Path, force: bool) -> Result<()> {
+        let mut args = vec![os("remove")];
+        if force {
+            args.push(os("--force"));
+        }
+        args.push(os("--"));
+        args.push(wt.as_os_str());
+        self.run(repo, "worktree", &args).map(drop)
+    }
+
+    fn worktree_prune(&self, repo: &Path) -> Result<()> {
+        self.run(repo, "worktree", &[os("prune")]).map(drop)
+    }
+
+    fn worktree_list(&self, repo: &Path) -> Result<Vec<WorktreeInfo>> {
+        let out = self.run(repo, "worktree", &[os("list"), os("--porcelain")])?;
+        Ok(parse_worktree_list(&out))
+    }
+
+    fn status(&self, wt: &Path) -> Result<Vec<StatusEntry>> {
+        // Explicit options so user config (status.showUntrackedFiles=no...)
+        // cannot hide changes.
+        let args = [os("--porcelain"), os("-z"), os("--untracked-files=normal")];
+        let out = self.run(wt, "status", &args)?;
+        Ok(parse_status_z(&out))
+    }
+
+    fn commit_all(&self, wt: &Path, message: &str) -> Result<Option<String>> {
+        if message.trim().is_empty() {
+            return Err(Error::invalid("commit message must not be empty"));
+        }
+        if message.contains('\0') {
+            return Err(Error::invalid("commit message must not contain NUL"));
+        }
+        self.run(wt, "add", &[os("-A")])?;
+        let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+        if !staged {
+            return Ok(None);
+        }
+        let config = self.identity_overrides(wt)?;
+        let args = [
+            os("--quiet"),
+            os("--no-edit"),
+            os("--cleanup=whitespace"),
+            os("-m"),
+            os(message),
+        ];
+        let out = self.exec(Some(wt), &config, "commit", &args)?;
+        if !out.status.success() {
+            return Err(command_error("commit", &out));
+        }
+        let head = self.run(wt, "rev-parse", &[os("--verify"), os("HEAD")])?;
+        Ok(Some(head.trim().to_string()))
+    }
+
+    fn commits_between(&self, repo: &Path, base: &str, head: &str) -> Result<Vec<CommitInfo>> {
+        validate_rev(base)?;
+        validate_rev(head)?;
+        let range = format!("{base}..{head}");
+        // rev-list (plumbing) is not affected by log.* user settings. It
+        // prints a "commit <id>" header before each formatted line; only the
+        // lines holding the 0x1f separator are ours.
+        let args = [os("--format=%H%x1f%s"), os(&range), os("--")];
+        let out = self.run(repo, "rev-list", &args)?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\u{1f}'))
+            .map(|(id, subject)| CommitInfo {
+                id: id.to_string(),
+                subject: subject.to_string(),
+            })
+            .collect())
+    }
+
+    fn count_commits_between(&self, repo: &Path, base: &str, head: &str) -> Result<usize> {
+        validate_rev(base)?;
+        validate_rev(head)?;
+        let range = format!("{base}..{head}");
+        let out = self.run(repo, "rev-list", &[os("--count"), os(&range), os("--")])?;
+        out.trim()
+            .parse()
+            .map_err(|_| Error::Internal(format!("git rev-list --count printed {out:?}")))
+    }
+
+    fn delete_branch(&self, repo: &Path, branch: &str, force: bool) -> Result<()> {
+        validate_branch_name(branch)?;
+        let flag = if force { "-D" } else { "-d" };
+        self.run(repo, "branch", &[os(flag), os("--"), os(branch)])
+            .map(drop)
+    }
+
+    fn list_branches(&self, repo: &Path, pattern: &str) -> Result<Vec<String>> {
+        validate_branch_pattern(pattern)?;
+        let full = format!("refs/heads/{pattern}");
+        let args = [os("--format=%(refname)"), os(&full)];
+        let out = self.run(repo, "for-each-ref", &args)?;
+        let mut names: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn bundle_create(&self, repo: &Path, file: &Path, branches: &[String]) -> Result<()> {
+        if branches.is_empty() {
+            return Err(Error::invalid("a bundle needs at least one branch"));
+        }
+        let refs = branches
+            .iter()
+            .map(|b| validate_branch_name(b).map(|_| format!("refs/heads/{b}")))
+            .collect::<Result<Vec<_>>>()?;
+        // An absolute path can never be mistaken for an option.
+        let file = std::path::absolute(file)
+            .map_err(|e| Error::io(format!("bad bundle path {}", file.display()), e))?;
+        let mut args = vec![os("create"), file.as_os_str()];
+        args.extend(refs.iter().map(os));
+        self.run(repo, "bundle", &args).map(drop)
+    }
+
+    fn update_ref(
+        &self,
+        repo: &Path,
+        refname: &str,
+        new: &str,
+        expected_old: Option<&str>,
+    ) -> Result<()> {
+        validate_ref_name(refname)?;
+        validate_oid(new)?;
+        if let Some(old) = expected_old {
+            validate_oid(old)?;
+        }
+        let mut args = vec![os("-m"), os("gt"), os(refname), os(new)];
+        if let Some(old) = expected_old {
+            args.push(os(old));
+        }
+        let out = self.exec(Some(repo), &[], "update-ref", &args)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        // Tell a lost race from other failures by looking at the ref again,
+        // not by parsing git's (translated) messages.
+        if let Some(old) = expected_old {
+            let now = self.read_ref(repo, refname)?;
+            let expected = (old != ZERO_OID).then(|| old.to_string());
+            let now_matches = match (&now, &expected) {
+                (Some(n), Some(e)) => oid_eq(n, e),
+                (None, None) => true,
+                _ => false,
+            };
+            if !now_matches {
+                return Err(Error::refused(format!(
+                    "{refname} moved: expected {}, found {}",
+                    expected.as_deref().unwrap_or("no ref"),
+                    now.as_deref().unwrap_or("no ref"),
+                )));
+            }
+        }
+        Err(command_error("update-ref", &out))
+    }
+
+    fn is_ancestor(&self, repo: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
+        validate_rev(ancestor)?;
+        validate_rev(descendant)?;
+        let args = [os("--is-ancestor"), os(ancestor), os(descendant)];
+        self.run_yes_no(repo, "merge-base", &args)
+    }
+}
+
+impl GitCli {
+    /// The object id a full ref points to, `None` when it does not exist.
+    fn read_ref(&self, repo: &Path, refname: &str) -> Result<Option<String>> {
+        let args = [os("--verify"), os("--quiet"), os(refname)];
+        let out = self.exec(Some(repo), &[], "rev-parse", &args)?;
+        match out.status.code() {
+            Some(0) => Ok(Some(out.stdout.trim().to_string())),
+            Some(1) => Ok(None),
+            _ => Err(command_error("rev-parse", &out)),
+        }
+    }
+}
+
+fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
+    s.as_ref()
+}
+
+fn oid_eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn spawn_error(program: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::Environment(format!(
+            "git is not installed or not on PATH (cannot run {})",
+            program.display()
+        ))
+    } else {
+        Error::io(format!("cannot run {}", program.display()), e)
+    }
+}
+
+fn command_error(sub: &str, out: &Output) -> Error {
+    Error::Command {
+        program: format!("git {sub}"),
+        message: short_message(&out.stderr, &out.stdout, out.status),
+    }
+}
+
+/// A short message for a failed command: its trimmed stderr (else stdout),
+/// at most the last 500 bytes, else the exit status.
+pub(crate) fn short_message(stderr: &str, stdout: &str, status: ExitStatus) -> String {
+    const MAX: usize = 500;
+    let text = match stderr.trim() {
+        "" => stdout.trim(),
+        s => s,
+    };
+    if text.is_empty() {
+        return match status.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "killed by a signal".to_string(),
+        };
+    }
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut start = text.len() - MAX;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &text[start..])
+}
+
+/// Checks a short branch name strictly: ASCII letters, digits, `/`, `-`,
+/// `_`, `.`; 1 to 200 bytes; no leading `-`; no empty, dot-leading or
+/// `.lock`-ending component; no `..`; not `HEAD`. Everything accepted is also
+/// accepted by `git check-ref-format --branch`.
+pub fn validate_branch_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::invalid(format!(
+            "invalid branch name '{}': {why}",
+            name.escape_debug()
+        )))
+    };
+    if name.is_empty() || name.len() > 200 {
+        return bad("must be 1 to 200 characters");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')))
+    {
+        return bad(&format!("character '{}' is not allowed", c.escape_debug()));
+    }
+    if name.starts_with('-') {
+        return bad("must not start with '-'");
+    }
+    if name == "HEAD" {
+        return bad("HEAD is reserved");
+    }
+    if name.contains("..") {
+        return bad("must not contain '..'");
+    }
+    for part in name.split('/') {
+        if part.is_empty() {
+            return bad("must not have an empty component");
+        }
+        if part.starts_with('.') {
+            return bad("a component must not start with '.'");
+        }
+        if part.ends_with(".lock") {
+            return bad("a component must not end with '.lock'");
+        }
+    }
+    if name.ends_with('.') {
+        return bad("must not end with '.'");
+    }
+    Ok(())
+}
+
+/// A full ref name: `refs/` followed by a valid branch-like name.
+pub fn validate_ref_name(refname: &str) -> Result<()> {
+    match refname.strip_prefix("refs/") {
+        Some(rest) => validate_branch_name(rest)
+            .map_err(|_| Error::invalid(format!("invalid ref name '{}'", refname.escape_debug()))),
+        None => Err(Error::invalid(format!(
+            "invalid ref name '{}': must start with refs/",
+            refname.escape_debug()
+        ))),
+    }
+}
+
+/// A revision (`main`, `polecat/x~2`, an object id, `HEAD`): non-empty, at
+/// most 256 bytes, not starting with `-`, no whitespace, control characters
+/// or `..` (ranges are built by the callee).
+pub fn validate_rev(rev: &str) -> Result<()> {
+    if rev.is_empty()
+        || rev.len() > 256
+        || rev.starts_with('-')
+        || rev.contains("..")
+        || rev.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::invalid(format!(
+            "invalid revision '{}'",
+            rev.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+fn validate_oid(oid: &str) -> Result<()> {
+    if (oid.len() == 40 || oid.len() == 64) && oid.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "'{}' is not a full object id",
+            oid.escape_debug()
+        )))
+    }
+}
+
+/// A branch pattern: a branch name that may also contain `*` and end with `/`.
+fn validate_branch_pattern(pattern: &str) -> Result<()> {
+    let probe = pattern.replace('*', "x");
+    let probe = probe.strip_suffix('/').unwrap_or(&probe);
+    validate_branch_name(probe).map_err(|_| {
+        Error::invalid(format!(
+            "invalid branch pattern '{}'",
+            pattern.escape_debug()
+        ))
+    })
+}
+
+fn parse_status_z(out: &str) -> Vec<StatusEntry> {
+    let mut entries = Vec::new();
+    let mut fields = out.split('\0');
+    while let Some(field) = fields.next() {
+        if field.len() < 4 {
+            continue;
+        }
+        let (code, path) = (&field[..2], &field[3..]);
+        // A rename or copy is followed by its source path.
+        if code.contains('R') || code.contains('C') {
+            fields.next();
+        }
+        entries.push(StatusEntry {
+            code: code.to_string(),
+            path: path.to_string(),
+        });
+    }
+    entries
+}
+
+fn parse_worktree_list(out: &str) -> Vec<WorktreeInfo> {
+    let mut list = Vec::new();
+    let mut cur: Option<WorktreeInfo> = None;
+    for line in out.lines() {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        match key {
+            "worktree" => {
+                list.extend(cur.take());
+                cur = Some(WorktreeInfo {
+                    path: PathBuf::from(unquote(value)),
+                    ..WorktreeInfo::default()
+                });
+            }
+            _ => {
+                let Some(wt) = cur.as_mut() else { continue };
+                match key {
+                    "HEAD" => wt.head = Some(value.to_string()),
+                    "branch" => {
+                        wt.branch = Some(value.strip_prefix("refs/heads/").unwrap_or(value).into())
+                    }
+                    "bare" => wt.bare = true,
+                    "detached" => wt.detached = true,
+                    "locked" => wt.locked = true,
+                    "prunable" => wt.prunable = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    list.extend(cur);
+    list
+}
+
+/// Undoes git's C-style quoting of a path (`"a\"b\n"`); returns other
+/// strings unchanged.
+fn unquote(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return s.to_string();
+    };
+    let mut bytes = Vec::with_capacity(inner.len());
+    let mut it = inner.bytes().peekable();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(b'n') => bytes.push(b'\n'),
+            Some(b't') => bytes.push(b'\t'),
+            Some(b'r') => bytes.push(b'\r'),
+            Some(b'a') => bytes.push(7),
+            Some(b'b') => bytes.push(8),
+            Some(b'f') => bytes.push(12),
+            Some(b'v') => bytes.push(11),
+            Some(d @ b'0'..=b'7') => {
+                let mut v = u32::from(d - b'0');
+                for _ in 0..2 {
+                    match it.peek() {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            it.next();
+                        }
+                        _ => break,
+                    }
+                }
+                bytes.push(v as u8);
+            }
+            Some(other) => bytes.push(other),
+            None => bytes.push(b'\\'),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Helpers for tests of this and other modules: a git with no user or
+/// system configuration, and a small source repository.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A [`GitCli`] that sees no global/system git configuration and no
+    /// identity from the environment: `HOME` and `XDG_CONFIG_HOME` point into
+    /// `home` (an empty directory owned by the test).
+    pub(crate) fn isolated_git(home: &Path) -> GitCli {
+        let mut git = GitCli::new()
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
+        for var in [
+            "GIT_AUTHOR_NAME",
+            "GIT_AUTHOR_EMAIL",
+            "GIT_COMMITTER_NAME",
+            "GIT_COMMITTER_EMAIL",
+            "EMAIL",
+            "GIT_CONFIG_PARAMETERS",
+            "GIT_CONFIG_COUNT",
+        ] {
+            git = git.env_remove(var);
+        }
+        git
+    }
+
+    /// Runs any git command for test setup; panics on failure.
+    pub(crate) fn git_ok(git: &GitCli, dir: &Path, args: &[&str]) -> String {
+        let (sub, rest) = args.split_first().expect("a git subcommand");
+        let rest: Vec<&OsStr> = rest.iter().map(OsStr::new).collect();
+        git.run(dir, sub, &rest)
+            .unwrap_or_else(|e| panic!("git {args:?} failed: {e}"))
+    }
+
+    /// Creates a normal repository at `dir` with one commit (a README) on
+    /// branch `main`; returns the commit id.
+    pub(crate) fn make_source_repo(git: &GitCli, dir: &Path) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        git_ok(git, dir, &["init", "--quiet"]);
+        git_ok(git, dir, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+        std::fs::write(dir.join("README.md"), "hello\n").unwrap();
+        git.commit_all(dir, "initial commit")
+            .unwrap()
+            .expect("a first commit")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        git: GitCli,
+        src: PathBuf,
+        bare: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let home = root.join("home");
+        std::fs::create_dir(&home).unwrap();
+        let git = isolated_git(&home);
+        let src = root.join("src");
+        make_source_repo(&git, &src);
+        let bare = root.join("rig.git");
+        let mut lines = Vec::new();
+        git.clone_bare(src.to_str().unwrap(), &bare, &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("Cloning into")),
+            "progress lines: {lines:?}"
+        );
+        Fixture {
+            _dir: dir,
+            root,
+            git,
+            src,
+            bare,
+        }
+    }
+
+    #[test]
+    fn git_clone_worktree_commit_bundle_cycle() {
+        let f = fixture();
+        let (git, bare) = (&f.git, f.bare.as_path());
+        assert_eq!(git.default_branch(bare).unwrap(), "main");
+        assert!(git.branch_exists(bare, "main").unwrap());
+        assert!(!git.branch_exists(bare, "polecat/toast").unwrap());
+        let main = git.resolve(bare, "main").unwrap().expect("main resolves");
+        assert_eq!(main.len(), 40);
+        assert_eq!(git.resolve(bare, "nope").unwrap(), None);
+
+        let wt = f.root.join("polecats/toast");
+        git.worktree_add(bare, &wt, "polecat/toast", "main")
+            .unwrap();
+        assert!(git.branch_exists(bare, "polecat/toast").unwrap());
+        assert!(!git.is_dirty(&wt).unwrap());
+        assert_eq!(git.commit_all(&wt, "nothing").unwrap(), None);
+
+        // Ignored files do not count, untracked ones do.
+        std::fs::write(wt.join(".gitignore"), "*.log\n").unwrap();
+        assert!(git.is_dirty(&wt).unwrap());
+        git.commit_all(&wt, "ignore logs").unwrap().unwrap();
+        std::fs::write(wt.join("build.log"), "noise").unwrap();
+        assert!(!git.is_dirty(&wt).unwrap());
+        std::fs::write(wt.join("new file.txt"), "x").unwrap();
+        let st = git.status(&wt).unwrap();
+        assert_eq!(
+            st,
+            vec![StatusEntry {
+                code: "??".into(),
+                path: "new file.txt".into()
+            }]
+        );
+
+        let c2 = git
+            .commit_all(&wt, "-- add a file; $(not a shell)\n\nbody")
+            .unwrap()
+            .expect("a commit");
+        assert!(!git.is_dirty(&wt).unwrap());
+        // Committed with the fallback identity: there is no other.
+        let who = git_ok(git, &wt, &["log", "-1", "--format=%an <%ae>|%cn <%ce>"]);
+        assert_eq!(
+            who.trim(),
+            "Gas Town <gt@gastown.invalid>|Gas Town <gt@gastown.invalid>"
+        );
+
+        let commits = git.commits_between(bare, "main", "polecat/toast").unwrap();
+        assert_eq!(commits.len(), 2);
+        assert_eq!(commits[0].id, c2);
+        assert_eq!(commits[0].subject, "-- add a file; $(not a shell)");
+        assert_eq!(commits[1].subject, "ignore logs");
+        assert_eq!(
+            git.count_commits_between(bare, "main", "polecat/toast")
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            git.count_commits_between(bare, "polecat/toast", "main")
+                .unwrap(),
+            0
+        );
+        assert!(git.is_ancestor(bare, "main", "polecat/toast").unwrap());
+        assert!(!git.is_ancestor(bare, "polecat/toast", "main").unwrap());
+
+        let list = git.worktree_list(bare).unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list[0].bare);
+        assert_eq!(list[1].branch.as_deref(), Some("polecat/toast"));
+        assert_eq!(list[1].head.as_deref(), Some(c2.as_str()));
+        assert_eq!(
+            list[1].path.canonicalize().unwrap(),
+            wt.canonicalize().unwrap()
+        );
+
+        assert_eq!(
+            git.list_branches(bare, "polecat/*").unwrap(),
+            vec!["polecat/toast".to_string()]
+        );
+        assert_eq!(
+            git.list_branches(bare, "*").unwrap(),
+            vec!["main".to_string()]
+        );
+
+        let bundle = f.root.join("toast.bundle");
+        git.bundle_create(bare, &bundle, &["polecat/toast".to_string()])
+            .unwrap();
+        let heads = git_ok(
+            git,
+            &f.root,
+            &["bundle", "list-heads", bundle.to_str().unwrap()],
+        );
+        assert_eq!(heads.trim(), format!("{c2} refs/heads/polecat/toast"));
+
+        // A worktree with changes refuses to switch and to be removed.
+        std::fs::write(wt.join("wip.txt"), "wip").unwrap();
+        assert!(matches!(
+            git.switch_branch(&wt, "polecat/toast-2", "main"),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(
+            git.worktree_remove(bare, &wt, false),
+            Err(Error::Command { .. })
+        ));
+        std::fs::remove_file(wt.join("wip.txt")).unwrap();
+        git.switch_branch(&wt, "polecat/toast-2", "main").unwrap();
+        assert_eq!(git.resolve(&wt, "HEAD").unwrap().unwrap(), main);
+
+        // Branch deletion: unmerged needs force; checked-out is refused.
+        assert!(git.delete_branch(bare, "polecat/toast", false).is_err());
+        git.delete_branch(bare, "polecat/toast", true).unwrap();
+        assert!(git.delete_branch(bare, "polecat/toast-2", true).is_err());
+
+        std::fs::write(wt.join("wip.txt"), "wip").unwrap();
+        git.worktree_remove(bare, &wt, true).unwrap();
+        assert!(!wt.exists());
+        assert_eq!(git.worktree_list(bare).unwrap().len(), 1);
+
+        // The kept branch comes back in a new worktree, on the branch.
+        git.worktree_add_existing(bare, &wt, "polecat/toast-2")
+            .unwrap();
+        let list = git.worktree_list(bare).unwrap();
+        assert_eq!(list[1].branch.as_deref(), Some("polecat/toast-2"));
+        assert!(!list[1].detached);
+        git.worktree_remove(bare, &wt, false).unwrap();
+
+        // Prune forgets a worktree whose directory vanished.
+        let wt2 = f.root.join("polecats/gone");
+        git.worktree_add(bare, &wt2, "polecat/gone", "main")
+            .unwrap();
+        std::fs::remove_dir_all(&wt2).unwrap();
+        assert!(git.worktree_list(bare).unwrap()[1].prunable);
+        git.worktree_prune(bare).unwrap();
+        assert_eq!(git.worktree_list(bare).unwrap().len(), 1);
+        assert!(f.src.exists());
+    }
+
+    #[test]
+    fn git_update_ref_is_a_compare_and_swap() {
+        let f = fixture();
+        let (git, bare) = (&f.git, f.bare.as_path());
+        let main = git.resolve(bare, "main").unwrap().unwrap();
+        let wt = f.root.join("wt");
+        git.worktree_add(bare, &wt, "feature", "main").unwrap();
+        std::fs::write(wt.join("f.txt"), "f").unwrap();
+        let feat = git.commit_all(&wt, "feature").unwrap().unwrap();
+
+        // Wrong old value: refused, ref untouched.
+        let err = git
+            .update_ref(bare, "refs/heads/main", &feat, Some(&feat))
+            .unwrap_err();
+        assert!(matches!(err, Error::Refused(_)), "{err:?}");
+        assert_eq!(git.resolve(bare, "main").unwrap().unwrap(), main);
+        // "Must not exist" on an existing ref: refused.
+        let err = git
+            .update_ref(bare, "refs/heads/main", &feat, Some(ZERO_OID))
+            .unwrap_err();
+        assert!(matches!(err, Error::Refused(_)), "{err:?}");
+
+        git.update_ref(bare, "refs/heads/main", &feat, Some(&main))
+            .unwrap();
+        assert_eq!(git.resolve(bare, "main").unwrap().unwrap(), feat);
+        git.update_ref(bare, "refs/gt/merged", &feat, Some(ZERO_OID))
+            .unwrap();
+        git.update_ref(bare, "refs/gt/merged", &main, None).unwrap();
+        assert_eq!(git.resolve(bare, "refs/gt/merged").unwrap().unwrap(), main);
+        assert!(git
+            .update_ref(bare, "refs/heads/main", "not-an-oid", None)
+            .is_err());
+    }
+
+    #[test]
+    fn git_commit_keeps_a_configured_identity() {
+        let f = fixture();
+        let wt = f.root.join("wt");
+        f.git.worktree_add(&f.bare, &wt, "mine", "main").unwrap();
+        git_ok(&f.git, &wt, &["config", "user.name", "Ada"]);
+        git_ok(&f.git, &wt, &["config", "user.email", "ada@example.org"]);
+        std::fs::write(wt.join("a"), "a").unwrap();
+        f.git.commit_all(&wt, "mine").unwrap().unwrap();
+        let who = git_ok(&f.git, &wt, &["log", "-1", "--format=%an <%ae>"]);
+        assert_eq!(who.trim(), "Ada <ada@example.org>");
+    }
+
+    #[test]
+    fn git_errors_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = isolated_git(dir.path());
+        let missing = dir.path().join("no-such-repo");
+        let err = git
+            .clone_bare(
+                missing.to_str().unwrap(),
+                &dir.path().join("x.git"),
+                &mut |_| {},
+            )
+            .unwrap_err();
+        match &err {
+            Error::Command { program, message } => {
+                assert_eq!(program, "git clone");
+                assert!(message.contains("fatal:"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // An option-looking source is a path after `--`, never an option.
+        let err = git
+            .clone_bare(
+                "--upload-pack=touch pwned",
+                &dir.path().join("y.git"),
+                &mut |_| {},
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Command { .. }), "{err:?}");
+        assert!(!dir.path().join("pwned").exists());
+
+        let err = git.default_branch(&missing).unwrap_err();
+        assert!(matches!(err, Error::Command { .. }), "{err:?}");
+
+        let none = GitCli::new().with_program(dir.path().join("no-git-here"));
+        let err = none.default_branch(dir.path()).unwrap_err();
+        match err {
+            Error::Environment(m) => assert!(m.starts_with("git is not installed"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+
+        assert!(matches!(
+            git.branch_exists(dir.path(), "-x"),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            git.resolve(dir.path(), "--all"),
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn git_branch_name_validation() {
+        for ok in ["main", "polecat/toast", "a-b_c.d/e1", "v1.2"] {
+            validate_branch_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "-x",
+            "a..b",
+            "a//b",
+            "/a",
+            "a/",
+            "a.",
+            ".a",
+            "a/.b",
+            "a.lock",
+            "a/b.lock/c",
+            "HEAD",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[",
+            "a\\b",
+            "a@{1}",
+            "ü",
+            "a\u{7f}",
+        ] {
+            assert!(validate_branch_name(bad).is_err(), "{bad:?} accepted");
+        }
+        validate_ref_name("refs/heads/main").unwrap();
+        assert!(validate_ref_name("heads/main").is_err());
+        assert!(validate_ref_name("refs/").is_err());
+        validate_rev("main~2").unwrap();
+        validate_rev("HEAD^{commit}").unwrap();
+        for bad in ["", "-n", "a..b", "a b", "a\nb"] {
+            assert!(validate_rev(bad).is_err(), "{bad:?} accepted");
+        }
+        validate_branch_pattern("polecat/*").unwrap();
+        validate_branch_pattern("polecat/").unwrap();
+        assert!(validate_branch_pattern("-*").is_err());
+    }
+
+    #[test]
+    fn git_parsers() {
+        let list = "worktree /r.git\nbare\n\nworktree \"/a b/\\\"q\\\"\\303\\251\"\nHEAD abc\nbranch refs/heads/polecat/x\nlocked reason\n\nworktree /d\nHEAD def\ndetached\nprunable gitdir file points to non-existent location\n\n";
+        let wts = parse_worktree_list(list);
+        assert_eq!(wts.len(), 3);
+        assert!(wts[0].bare && wts[0].head.is_none());
+        assert_eq!(wts[1].path, PathBuf::from("/a b/\"q\"é"));
+        assert_eq!(wts[1].branch.as_deref(), Some("polecat/x"));
+        assert!(wts[1].locked);
+        assert!(wts[2].detached && wts[2].prunable && wts[2].branch.is_none());
+
+        let st = parse_status_z(" M a\0R  new\0old\0?? d/\0");
+        let paths: Vec<_> = st
+            .iter()
+            .map(|e| (e.code.as_str(), e.path.as_str()))
+            .collect();
+        assert_eq!(paths, vec![(" M", "a"), ("R ", "new"), ("??", "d/")]);
+    }
+}

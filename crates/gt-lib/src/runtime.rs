@@ -1,0 +1,633 @@
+//! Agent runtimes: how `gt` starts one kind of agent CLI (Claude Code, Codex,
+//! Gemini CLI, OpenCode, Aider, Amp, or any configured command) and how the
+//! first instruction reaches it.
+//!
+//! A runtime only describes argv and screen texts; it never runs anything.
+//! Every argv element is passed to the program as it is (no shell ever reads
+//! it), so an instruction such as `$(touch x); rm -rf /` stays inert text.
+//! The preset values, and what was checked for each, are in
+//! `docs/runtimes.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How the first instruction reaches the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptDelivery {
+    /// On the command line: positional, or behind [`Runtime::prompt_flag`].
+    /// The agent starts an interactive session with it as the first message.
+    Argument,
+    /// Typed into the agent's input once [`Runtime::ready_pattern`] shows on
+    /// screen, then Enter.
+    TypeWhenReady,
+    /// Never given: the agent learns its work from the environment
+    /// (`GT_BEAD`, ...) and from `gt hook` / `gt prime`.
+    None,
+}
+
+/// How `gt` starts and talks to one kind of agent CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Runtime {
+    /// `claude`, `codex`, ... or a custom name.
+    pub name: String,
+    /// The program, looked up on `PATH` (e.g. `claude`).
+    pub command: String,
+    /// Arguments for autonomous work (e.g. skip-permissions flags).
+    pub args: Vec<String>,
+    /// How the first instruction reaches the agent.
+    pub prompt: PromptDelivery,
+    /// With [`PromptDelivery::Argument`]: the flag the instruction follows
+    /// (`--prompt`, ...); `None` makes it the last, positional argument.
+    pub prompt_flag: Option<String>,
+    /// A plain substring (no regex) seen on screen when the agent waits for
+    /// input. Screen lines are compared without trailing spaces.
+    pub ready_pattern: Option<String>,
+    /// Arguments, after [`Runtime::args`], that resume the previous
+    /// conversation in the same directory. Empty: a resume starts afresh.
+    pub resume_args: Vec<String>,
+    /// The file the agent reads its standing instructions from, if any
+    /// (`CLAUDE.md`, `AGENTS.md`, `GEMINI.md`).
+    pub instructions_file: Option<String>,
+    /// A plain substring seen on screen when the agent is rate limited.
+    pub rate_limit_pattern: Option<String>,
+    /// A preset shipped with `gt` (false for custom agents).
+    pub builtin: bool,
+}
+
+/// The preset runtimes, in the order they are listed.
+pub fn presets() -> Vec<Runtime> {
+    vec![
+        // Claude Code: `claude "query"` starts the interactive REPL with a first prompt.
+        builtin(Preset {
+            name: "claude",
+            args: &["--dangerously-skip-permissions"],
+            prompt: PromptDelivery::Argument,
+            prompt_flag: None,
+            ready_pattern: Some("? for shortcuts"),
+            resume_args: &["--continue"],
+            instructions_file: Some("CLAUDE.md"),
+            rate_limit_pattern: Some("limit · resets"),
+        }),
+        // Codex CLI: `codex "..."` is the initial prompt of the interactive TUI;
+        // `codex resume --last PROMPT` continues the latest session of this directory.
+        builtin(Preset {
+            name: "codex",
+            args: &["--dangerously-bypass-approvals-and-sandbox"],
+            prompt: PromptDelivery::Argument,
+            prompt_flag: None,
+            ready_pattern: Some("? for shortcuts"),
+            resume_args: &["resume", "--last"],
+            instructions_file: Some("AGENTS.md"),
+            rate_limit_pattern: Some("hit your usage limit"),
+        }),
+        // Gemini CLI: `-i/--prompt-interactive` runs the prompt and stays interactive.
+        builtin(Preset {
+            name: "gemini",
+            args: &["--approval-mode", "yolo", "--skip-trust"],
+            prompt: PromptDelivery::Argument,
+            prompt_flag: Some("--prompt-interactive"),
+            ready_pattern: Some("Type your message"),
+            resume_args: &["--resume", "latest"],
+            instructions_file: Some("GEMINI.md"),
+            rate_limit_pattern: Some("Usage limit reached"),
+        }),
+        // OpenCode: the TUI's `--prompt` submits a first prompt. No resume:
+        // `--continue` may pick another worktree's session of the same repository.
+        builtin(Preset {
+            name: "opencode",
+            args: &["--auto"],
+            prompt: PromptDelivery::Argument,
+            prompt_flag: Some("--prompt"),
+            ready_pattern: None,
+            resume_args: &[],
+            instructions_file: Some("AGENTS.md"),
+            rate_limit_pattern: None,
+        }),
+        // Aider: `--message` is one-shot (it exits), so the instruction is typed
+        // once the startup banner's last line shows.
+        builtin(Preset {
+            name: "aider",
+            args: &["--yes-always", "--no-check-update"],
+            prompt: PromptDelivery::TypeWhenReady,
+            prompt_flag: None,
+            ready_pattern: Some("Use /help <question> for help"),
+            resume_args: &["--restore-chat-history"],
+            instructions_file: None,
+            rate_limit_pattern: Some("RateLimitError"),
+        }),
+        // Amp: only `-x` (execute mode, one-shot) takes a prompt argument, so the
+        // instruction is typed into the prompt box. No resume: threads live on
+        // Amp's servers and are not scoped to a directory.
+        builtin(Preset {
+            name: "amp",
+            args: &["--dangerously-allow-all"],
+            prompt: PromptDelivery::TypeWhenReady,
+            prompt_flag: None,
+            ready_pattern: Some("╭─"),
+            resume_args: &[],
+            instructions_file: Some("AGENTS.md"),
+            rate_limit_pattern: None,
+        }),
+    ]
+}
+
+/// The preset called `name`, if there is one.
+pub fn preset(name: &str) -> Option<Runtime> {
+    presets().into_iter().find(|r| r.name == name)
+}
+
+/// A custom agent from a configured command line `COMMAND [ARGS...]`, split
+/// like a POSIX shell splits words (quotes and backslashes) but never run by
+/// a shell: `$(...)`, `;`, `|`, `*` and `~` stay literal text.
+///
+/// A custom agent gets [`PromptDelivery::None`]: no instruction argument, no
+/// typing. It learns its work from the environment (`GT_BEAD`, ...) and from
+/// `gt hook` / `gt prime`.
+///
+/// Refused: a bad name (see [`validate_agent_name`]), a preset's name, an empty
+/// command line, control characters, unbalanced quotes.
+pub fn custom(name: &str, command_line: &str) -> Result<Runtime> {
+    validate_agent_name(name)?;
+    if preset(name).is_some() {
+        return Err(Error::invalid(format!(
+            "'{name}' is a built-in agent: give the custom agent another name"
+        )));
+    }
+    if command_line.trim().is_empty() {
+        return Err(Error::invalid(format!(
+            "the command line of agent '{name}' is empty"
+        )));
+    }
+    if let Some(c) = command_line.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "the command line of agent '{name}' contains the control character {}",
+            c.escape_unicode()
+        )));
+    }
+    let mut words = shell_words::split(command_line).map_err(|_| {
+        Error::invalid(format!(
+            "the command line of agent '{name}' has an unclosed quote"
+        ))
+    })?;
+    if words.is_empty() || words[0].is_empty() {
+        return Err(Error::invalid(format!(
+            "the command line of agent '{name}' names no program"
+        )));
+    }
+    let command = words.remove(0);
+    let rt = Runtime {
+        name: name.to_string(),
+        command,
+        args: words,
+        prompt: PromptDelivery::None,
+        prompt_flag: None,
+        ready_pattern: None,
+        resume_args: Vec::new(),
+        instructions_file: None,
+        rate_limit_pattern: None,
+        builtin: false,
+    };
+    rt.validate()?;
+    Ok(rt)
+}
+
+/// An agent name is 1 to 31 characters `[a-z0-9][a-z0-9_-]*`.
+pub fn validate_agent_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 31
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid agent name '{}': use 1 to 31 characters a-z, 0-9, '_' and '-', \
+             starting with a letter or digit",
+            name.escape_debug()
+        )))
+    }
+}
+
+impl Runtime {
+    /// argv for a fresh session. `instruction` (the first prompt) is included
+    /// only when [`Runtime::prompt`] is [`PromptDelivery::Argument`] and it is
+    /// not empty: as one element, verbatim, last. One that starts with `-`
+    /// follows a `--` end-of-options marker (positional) or is joined to a
+    /// long flag as `--flag=TEXT`, so it is never read as an option. The
+    /// caller keeps NUL out of it (no program can receive one).
+    pub fn start_argv(&self, instruction: Option<&str>) -> Vec<String> {
+        let mut argv = Vec::with_capacity(self.args.len() + 3);
+        argv.push(self.command.clone());
+        argv.extend(self.args.iter().cloned());
+        self.push_instruction(&mut argv, instruction);
+        argv
+    }
+
+    /// argv to resume the previous conversation: the arguments, then
+    /// [`Runtime::resume_args`], then the instruction as in
+    /// [`Runtime::start_argv`]. With no resume arguments this is a fresh
+    /// session.
+    pub fn resume_argv(&self, instruction: Option<&str>) -> Vec<String> {
+        let mut argv = Vec::with_capacity(self.args.len() + self.resume_args.len() + 3);
+        argv.push(self.command.clone());
+        argv.extend(self.args.iter().cloned());
+        argv.extend(self.resume_args.iter().cloned());
+        self.push_instruction(&mut argv, instruction);
+        argv
+    }
+
+    /// Checks the runtime's own consistency: a valid name, a program, no
+    /// control characters anywhere (they cannot be passed to a program or
+    /// matched on screen), a prompt flag only with argument delivery, and a
+    /// ready pattern wherever the instruction is typed.
+    pub fn validate(&self) -> Result<()> {
+        validate_agent_name(&self.name)?;
+        let bad = |what: &str| {
+            Err(Error::invalid(format!(
+                "agent '{}': {what}",
+                self.name.escape_debug()
+            )))
+        };
+        if self.command.is_empty() {
+            return bad("no program");
+        }
+        let texts = std::iter::once(&self.command)
+            .chain(&self.args)
+            .chain(&self.resume_args)
+            .chain(&self.prompt_flag)
+            .chain(&self.ready_pattern)
+            .chain(&self.instructions_file)
+            .chain(&self.rate_limit_pattern);
+        for t in texts {
+            if t.chars().any(char::is_control) {
+                return bad("a control character in its command or settings");
+            }
+        }
+        if let Some(flag) = &self.prompt_flag {
+            if self.prompt != PromptDelivery::Argument {
+                return bad("a prompt flag without argument delivery");
+            }
+            if !flag.starts_with('-') || flag.contains(char::is_whitespace) {
+                return bad("a prompt flag that is not a single option");
+            }
+        }
+        for pattern in [&self.ready_pattern, &self.rate_limit_pattern]
+            .into_iter()
+            .flatten()
+        {
+            if pattern.trim().is_empty() || pattern.trim_end() != pattern {
+                return bad("a screen pattern that is empty or ends in whitespace");
+            }
+        }
+        if self.prompt == PromptDelivery::TypeWhenReady && self.ready_pattern.is_none() {
+            return bad("the instruction is typed but no ready pattern says when");
+        }
+        if let Some(file) = &self.instructions_file {
+            if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
+                return bad("an instructions file that is not a plain file name");
+            }
+        }
+        Ok(())
+    }
+
+    fn push_instruction(&self, argv: &mut Vec<String>, instruction: Option<&str>) {
+        if self.prompt != PromptDelivery::Argument {
+            return;
+        }
+        let Some(text) = instruction.filter(|t| !t.is_empty()) else {
+            return;
+        };
+        // An instruction that starts with '-' must not be read as an option.
+        let dash = text.starts_with('-');
+        match self.prompt_flag.as_deref() {
+            Some(flag) if dash && flag.starts_with("--") => argv.push(format!("{flag}={text}")),
+            Some(flag) => {
+                argv.push(flag.to_string());
+                argv.push(text.to_string());
+            }
+            None => {
+                if dash {
+                    argv.push("--".to_string());
+                }
+                argv.push(text.to_string());
+            }
+        }
+    }
+}
+
+/// A preset's values, written compactly.
+struct Preset {
+    name: &'static str,
+    args: &'static [&'static str],
+    prompt: PromptDelivery,
+    prompt_flag: Option<&'static str>,
+    ready_pattern: Option<&'static str>,
+    resume_args: &'static [&'static str],
+    instructions_file: Option<&'static str>,
+    rate_limit_pattern: Option<&'static str>,
+}
+
+fn builtin(p: Preset) -> Runtime {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    Runtime {
+        name: p.name.to_string(),
+        command: p.name.to_string(),
+        args: strings(p.args),
+        prompt: p.prompt,
+        prompt_flag: p.prompt_flag.map(str::to_string),
+        ready_pattern: p.ready_pattern.map(str::to_string),
+        resume_args: strings(p.resume_args),
+        instructions_file: p.instructions_file.map(str::to_string),
+        rate_limit_pattern: p.rate_limit_pattern.map(str::to_string),
+        builtin: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "$(touch x); rm -rf /";
+
+    fn rt(name: &str) -> Runtime {
+        preset(name).expect("preset exists")
+    }
+
+    #[test]
+    fn every_preset_is_valid_builtin_and_uniquely_named() {
+        let all = presets();
+        assert_eq!(
+            all.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["claude", "codex", "gemini", "opencode", "aider", "amp"]
+        );
+        let mut names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "duplicate preset name");
+        for r in &all {
+            r.validate()
+                .unwrap_or_else(|e| panic!("preset {} invalid: {e}", r.name));
+            assert!(r.builtin, "{}", r.name);
+            assert!(!r.command.is_empty());
+            assert_eq!(preset(&r.name).as_ref(), Some(r));
+        }
+        assert!(preset("nope").is_none());
+        assert!(preset("").is_none());
+    }
+
+    #[test]
+    fn argument_positional_instruction_comes_last() {
+        let c = rt("claude");
+        assert_eq!(
+            c.start_argv(Some("do the bead")),
+            ["claude", "--dangerously-skip-permissions", "do the bead"]
+        );
+        assert_eq!(
+            c.start_argv(None),
+            ["claude", "--dangerously-skip-permissions"]
+        );
+        assert_eq!(c.start_argv(Some("")), c.start_argv(None));
+    }
+
+    #[test]
+    fn argument_behind_a_flag() {
+        assert_eq!(
+            rt("gemini").start_argv(Some("go")),
+            [
+                "gemini",
+                "--approval-mode",
+                "yolo",
+                "--skip-trust",
+                "--prompt-interactive",
+                "go"
+            ]
+        );
+        assert_eq!(
+            rt("opencode").start_argv(Some("go")),
+            ["opencode", "--auto", "--prompt", "go"]
+        );
+    }
+
+    #[test]
+    fn type_when_ready_and_none_never_put_the_instruction_in_argv() {
+        let aider = rt("aider");
+        assert_eq!(aider.prompt, PromptDelivery::TypeWhenReady);
+        assert_eq!(
+            aider.start_argv(Some("go")),
+            ["aider", "--yes-always", "--no-check-update"]
+        );
+        assert_eq!(aider.start_argv(Some("go")), aider.start_argv(None));
+        assert_eq!(
+            rt("amp").start_argv(Some("go")),
+            ["amp", "--dangerously-allow-all"]
+        );
+
+        let mine = custom("mine", "my-agent --fast").unwrap();
+        assert_eq!(mine.prompt, PromptDelivery::None);
+        assert_eq!(mine.start_argv(Some("go")), ["my-agent", "--fast"]);
+        assert_eq!(mine.resume_argv(Some("go")), ["my-agent", "--fast"]);
+    }
+
+    #[test]
+    fn hostile_instruction_is_one_verbatim_element() {
+        for r in presets() {
+            for argv in [r.start_argv(Some(HOSTILE)), r.resume_argv(Some(HOSTILE))] {
+                let hits = argv.iter().filter(|a| a.contains("touch")).count();
+                match r.prompt {
+                    PromptDelivery::Argument => {
+                        assert_eq!(hits, 1, "{}: {argv:?}", r.name);
+                        assert_eq!(argv.last().map(String::as_str), Some(HOSTILE), "{}", r.name);
+                    }
+                    _ => assert_eq!(hits, 0, "{}: {argv:?}", r.name),
+                }
+            }
+        }
+        let with_newline = "line one\nline two; `id`";
+        assert_eq!(
+            rt("claude").start_argv(Some(with_newline)).last().unwrap(),
+            with_newline
+        );
+    }
+
+    #[test]
+    fn an_instruction_starting_with_a_dash_is_not_an_option() {
+        assert_eq!(
+            rt("claude").start_argv(Some("--help me")),
+            [
+                "claude",
+                "--dangerously-skip-permissions",
+                "--",
+                "--help me"
+            ]
+        );
+        assert_eq!(
+            rt("gemini").start_argv(Some("-x")).last().unwrap(),
+            "--prompt-interactive=-x"
+        );
+        let mut short = rt("opencode");
+        short.prompt_flag = Some("-p".into());
+        assert_eq!(
+            short.start_argv(Some("-x")),
+            ["opencode", "--auto", "-p", "-x"]
+        );
+    }
+
+    #[test]
+    fn resume_adds_resume_args_before_the_instruction() {
+        assert_eq!(
+            rt("claude").resume_argv(Some("go on")),
+            [
+                "claude",
+                "--dangerously-skip-permissions",
+                "--continue",
+                "go on"
+            ]
+        );
+        assert_eq!(
+            rt("codex").resume_argv(Some("go on")),
+            [
+                "codex",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "resume",
+                "--last",
+                "go on"
+            ]
+        );
+        assert_eq!(
+            rt("gemini").resume_argv(None),
+            [
+                "gemini",
+                "--approval-mode",
+                "yolo",
+                "--skip-trust",
+                "--resume",
+                "latest"
+            ]
+        );
+        assert_eq!(
+            rt("aider").resume_argv(Some("go on")),
+            [
+                "aider",
+                "--yes-always",
+                "--no-check-update",
+                "--restore-chat-history"
+            ]
+        );
+        // No resume arguments: a resume is a fresh start.
+        for name in ["opencode", "amp"] {
+            let r = rt(name);
+            assert_eq!(r.resume_argv(Some("x")), r.start_argv(Some("x")), "{name}");
+        }
+    }
+
+    #[test]
+    fn custom_splits_quoted_words_without_a_shell() {
+        let r = custom("mine", r#""my agent" --flag 'a b'"#).unwrap();
+        assert_eq!(r.command, "my agent");
+        assert_eq!(r.args, ["--flag", "a b"]);
+        assert_eq!(r.name, "mine");
+        assert!(!r.builtin);
+        assert_eq!(r.prompt, PromptDelivery::None);
+        assert!(r.resume_args.is_empty());
+
+        let r = custom("x1", r"bin/agent $(rm -rf ~) ; *  a\ b").unwrap();
+        assert_eq!(r.command, "bin/agent");
+        assert_eq!(r.args, ["$(rm", "-rf", "~)", ";", "*", "a b"]);
+        assert_eq!(
+            r.start_argv(Some(HOSTILE)),
+            ["bin/agent", "$(rm", "-rf", "~)", ";", "*", "a b"]
+        );
+    }
+
+    #[test]
+    fn custom_refuses_bad_command_lines() {
+        for line in ["", "   ", "''", "\"\" --x", "a 'unclosed", "a \"unclosed"] {
+            let e = custom("mine", line).unwrap_err();
+            assert_eq!(e.kind(), "invalid", "{line:?}");
+        }
+        // A trailing backslash is kept as a literal backslash.
+        assert_eq!(custom("mine", "a \\").unwrap().args, ["\\"]);
+        for line in [
+            "a\0b",
+            "a\nb",
+            "a\tb",
+            "agent \u{1b}[31m",
+            "a\rb",
+            "a \u{7f}",
+            "a\u{85}",
+        ] {
+            let e = custom("mine", line).unwrap_err();
+            assert!(e.to_string().contains("control character"), "{line:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn custom_refuses_bad_and_builtin_names() {
+        for name in [
+            "",
+            "Mine",
+            "-x",
+            "_x",
+            "a b",
+            "a.b",
+            "a/b",
+            "é",
+            "a\0",
+            &"a".repeat(32),
+        ] {
+            assert!(custom(name, "agent").is_err(), "{name:?}");
+            assert!(validate_agent_name(name).is_err(), "{name:?}");
+        }
+        for name in ["a", "0", "my-agent_2", &"a".repeat(31)] {
+            validate_agent_name(name).unwrap();
+            custom(name, "agent").unwrap();
+        }
+        for p in presets() {
+            validate_agent_name(&p.name).unwrap();
+            let e = custom(&p.name, "agent").unwrap_err();
+            assert!(e.to_string().contains("built-in"), "{e}");
+        }
+    }
+
+    #[test]
+    fn validate_catches_inconsistent_runtimes() {
+        let mut r = rt("aider");
+        r.ready_pattern = None;
+        assert!(r.validate().is_err(), "typed without a ready pattern");
+
+        let mut r = rt("claude");
+        r.prompt = PromptDelivery::None;
+        r.prompt_flag = Some("--prompt".into());
+        assert!(r.validate().is_err(), "flag without argument delivery");
+
+        let mut r = rt("claude");
+        r.ready_pattern = Some("> ".into());
+        assert!(
+            r.validate().is_err(),
+            "trailing space never matches a trimmed line"
+        );
+
+        let mut r = rt("claude");
+        r.args.push("a\0b".into());
+        assert!(r.validate().is_err(), "NUL in an argument");
+
+        let mut r = rt("claude");
+        r.instructions_file = Some("../x.md".into());
+        assert!(r.validate().is_err());
+    }
+
+    #[test]
+    fn runtimes_round_trip_through_json() {
+        for r in presets() {
+            let json = serde_json::to_string(&r).unwrap();
+            let back: Runtime = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, r);
+        }
+        let json = serde_json::to_value(rt("aider")).unwrap();
+        assert_eq!(json["prompt"], "type_when_ready");
+    }
+}

@@ -1,0 +1,782 @@
+//! The core loop: `gt sling` hands a bead to a polecat in its own worktree and
+//! tmux session; `gt done` ends it with a merge request; `gt resume` restarts
+//! a session that ended without `gt done`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::bead::{Bead, NewBead};
+use crate::error::{Error, Result};
+use crate::polecat::{next_name, parse_address, validate_name, Polecat, PolecatState};
+use crate::rig::Rig;
+use crate::runtime::{PromptDelivery, Runtime};
+use crate::session::{end_reason, Session};
+use crate::store::{
+    BeadStore, DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter,
+    WorkStore,
+};
+use crate::workspace::{find_program, Workspace};
+
+/// How long a new session is watched for an agent that dies at once.
+const START_WATCH: Duration = Duration::from_millis(400);
+/// How long to wait for a TypeWhenReady agent's ready pattern.
+const READY_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Default)]
+pub struct SlingRequest {
+    /// Bead ids or free text; the last may be a target (see `split_target`).
+    pub work: Vec<String>,
+    pub rig: Option<String>,
+    pub agent: Option<String>,
+    pub force: bool,
+    /// The directory the command runs in (for "the rig of the current directory").
+    pub cwd: PathBuf,
+}
+
+/// One slung item (`gt sling --json` prints one per line).
+#[derive(Debug, Clone, Serialize)]
+pub struct Slung {
+    pub bead: String,
+    pub title: String,
+    pub rig: String,
+    pub polecat: String,
+    /// `rig/polecat`.
+    pub agent: String,
+    pub runtime: String,
+    pub branch: String,
+    /// The tmux session name.
+    pub session: String,
+    pub session_id: i64,
+    pub worktree: PathBuf,
+    pub created_bead: bool,
+}
+
+enum Target {
+    Rig(String),
+    Polecat(String, String),
+}
+
+/// Picks the target: the last WORK argument names an existing rig or polecat,
+/// else `--rig`, else the rig of the current directory, else the only rig.
+fn split_target(ws: &Workspace, req: &SlingRequest) -> Result<(Vec<String>, Target)> {
+    let mut work = req.work.clone();
+    if work.len() > 1 {
+        let last = work.last().cloned().unwrap_or_default();
+        if let Ok((rig, pc)) = parse_address(&last) {
+            if ws.store.get_rig(&rig).is_ok() {
+                work.pop();
+                return Ok((work, Target::Polecat(rig, pc)));
+            }
+        } else if validate_name("rig", &last).is_ok() && ws.store.get_rig(&last).is_ok() {
+            work.pop();
+            return Ok((work, Target::Rig(last)));
+        }
+    }
+    if work.is_empty() {
+        return Err(Error::invalid(
+            "nothing to sling: give a bead id or a task description",
+        ));
+    }
+    if let Some(r) = &req.rig {
+        if let Ok((rig, pc)) = parse_address(r) {
+            ws.store.get_rig(&rig)?;
+            return Ok((work, Target::Polecat(rig, pc)));
+        }
+        validate_name("rig", r)?;
+        ws.store.get_rig(r)?;
+        return Ok((work, Target::Rig(r.clone())));
+    }
+    if let Ok(rel) = req.cwd.strip_prefix(ws.town.root()) {
+        if let Some(first) = rel.components().next() {
+            let name = first.as_os_str().to_string_lossy();
+            if ws.store.get_rig(&name).is_ok() {
+                return Ok((work, Target::Rig(name.into_owned())));
+            }
+        }
+    }
+    let rigs = ws.store.list_rigs()?;
+    match rigs.len() {
+        1 => Ok((work, Target::Rig(rigs[0].name.clone()))),
+        0 => Err(Error::refused(
+            "there are no rigs yet; add one with gt rig add NAME SOURCE",
+        )),
+        _ => Err(Error::invalid(format!(
+            "which rig? give a target ({}) or --rig",
+            rigs.iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The runtime for a sling: `--agent` > rig default > town default > claude.
+pub fn select_runtime(ws: &Workspace, rig: &Rig, agent: Option<&str>) -> Result<Runtime> {
+    let name = agent
+        .map(str::to_string)
+        .or_else(|| rig.agent.clone())
+        .or_else(|| ws.town.config.default_agent().map(str::to_string))
+        .unwrap_or_else(|| "claude".to_string());
+    ws.town.config.runtime(&name)
+}
+
+/// Resolves WORK to a bead: an existing bead id, else free text that becomes a
+/// new task bead with the rig's prefix.
+fn resolve_work(ws: &Workspace, rig: &Rig, work: &str, actor: &str) -> Result<(Bead, bool)> {
+    if crate::id::validate_id_query(work).is_ok() && work.contains('-') {
+        match ws.store.get_bead(work) {
+            Ok(b) => return Ok((b, false)),
+            Err(e @ Error::Ambiguous { .. }) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let mut nb = NewBead::new(work);
+    nb.prefix = Some(rig.prefix.clone());
+    nb.metadata
+        .insert("rig".into(), serde_json::json!(rig.name));
+    Ok((ws.store.create_bead(&nb, actor)?, true))
+}
+
+/// Idle polecat of a rig (its clean worktree is reused), or a new one.
+fn pick_polecat(ws: &Workspace, rig: &str, actor: &str, exclude: &[String]) -> Result<Polecat> {
+    let all = ws.store.list_polecats(Some(rig))?;
+    if let Some(p) = all
+        .iter()
+        .find(|p| p.state == PolecatState::Idle && !exclude.contains(&p.name))
+    {
+        return Ok(p.clone());
+    }
+    let taken: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+    ws.store.add_polecat(rig, &next_name(&taken), actor)
+}
+
+fn polecat_for(ws: &Workspace, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
+    validate_name("polecat", name)?;
+    match ws.store.get_polecat(rig, name) {
+        Ok(p) => Ok(p),
+        Err(Error::NotFound { .. }) => ws.store.add_polecat(rig, name, actor),
+        Err(e) => Err(e),
+    }
+}
+
+/// The branch a polecat works on for a bead.
+pub fn branch_for(polecat: &str, bead: &str) -> String {
+    format!("polecat/{polecat}/{bead}")
+}
+
+/// Puts the polecat's worktree on `branch`: a fresh branch cut from `base`, or
+/// the existing branch when it already exists (its commits are kept). An idle
+/// worktree with uncommitted changes is first saved in a WIP commit on its
+/// current branch, so nothing is lost.
+fn prepare_worktree(
+    ws: &Workspace,
+    rig: &Rig,
+    polecat: &str,
+    branch: &str,
+    base: &str,
+) -> Result<PathBuf> {
+    let repo = ws.repo_dir(&rig.name);
+    let wt = ws.worktree(&rig.name, polecat);
+    let exists = ws.git.branch_exists(&repo, branch)?;
+    if wt.join(".git").exists() {
+        if ws.git.is_dirty(&wt)? {
+            ws.git.commit_all(
+                &wt,
+                &format!("WIP: saved by gt before polecat {polecat} took new work"),
+            )?;
+        }
+        if exists {
+            ws.git
+                .switch_branch(&wt, branch, &format!("refs/heads/{branch}"))?;
+        } else {
+            ws.git.switch_branch(&wt, branch, base)?;
+        }
+    } else {
+        if wt.exists() {
+            // A leftover directory that is not a worktree: never delete it.
+            return Err(Error::refused(format!(
+                "{} exists but is not a worktree of rig {}; move it away",
+                wt.display(),
+                rig.name
+            )));
+        }
+        ws.git.worktree_prune(&repo)?;
+        if exists {
+            ws.git.worktree_add_existing(&repo, &wt, branch)?;
+        } else {
+            ws.git.worktree_add(&repo, &wt, branch, base)?;
+        }
+    }
+    Ok(wt)
+}
+
+/// The environment contract of every polecat session (docs/agents.md).
+pub fn session_env(
+    ws: &Workspace,
+    rig: &str,
+    polecat: &str,
+    bead: &str,
+    branch: &str,
+    session: i64,
+) -> Vec<(String, String)> {
+    let agent = format!("{rig}/{polecat}");
+    let gt_dir = ws
+        .gt_exe
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut path = gt_dir.into_os_string();
+    if let Some(p) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(p);
+    }
+    vec![
+        (
+            "GT_TOWN".into(),
+            ws.town.root().to_string_lossy().into_owned(),
+        ),
+        ("GT_RIG".into(), rig.into()),
+        ("GT_ROLE".into(), "polecat".into()),
+        ("GT_POLECAT".into(), polecat.into()),
+        ("GT_AGENT".into(), agent.clone()),
+        ("GT_BEAD".into(), bead.into()),
+        ("GT_BRANCH".into(), branch.into()),
+        ("GT_ACTOR".into(), agent),
+        ("GT_SESSION".into(), session.to_string()),
+        ("PATH".into(), path.to_string_lossy().into_owned()),
+    ]
+}
+
+/// The first instruction given to an agent that takes one.
+pub fn first_instruction(bead: &Bead, agent: &str) -> String {
+    format!(
+        "You are {agent}, a Gas Town polecat. Your bead is {}: {}. Run `gt prime` for your briefing, \
+         do the work, commit it, and run `gt done` when finished.",
+        bead.id, bead.title
+    )
+}
+
+/// Starts the agent in tmux for a hooked session and watches it briefly.
+/// On failure the caller releases the hook.
+fn start_agent(
+    ws: &Workspace,
+    s: &Session,
+    bead: &Bead,
+    runtime: &Runtime,
+    resume: bool,
+    wt: &Path,
+) -> Result<()> {
+    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
+        return Err(Error::invalid(format!(
+            "agent command '{}' of runtime '{}' was not found on PATH",
+            runtime.command, runtime.name
+        )));
+    }
+    let instruction = first_instruction(bead, &s.agent());
+    let argv = if resume {
+        runtime.resume_argv(Some(&instruction))
+    } else {
+        runtime.start_argv(Some(&instruction))
+    };
+    let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
+    // A stale session of the same polecat (dead pane, crashed agent) is replaced.
+    if ws.tmux.has_session(&s.tmux_session)? {
+        ws.tmux.kill_session(&s.tmux_session)?;
+    }
+    ws.tmux.new_session(&s.tmux_session, wt, &env, &argv)?;
+    Ok(())
+}
+
+/// Watches a just-started session: an agent that exits at once without
+/// `gt done` is a failed start.
+fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
+    let deadline = Instant::now() + START_WATCH;
+    loop {
+        match ws.tmux.session_info(&s.tmux_session)? {
+            None => {
+                return Err(Error::refused(
+                    "the agent's tmux session vanished at once".to_string(),
+                ))
+            }
+            Some(info) if info.pane_dead => {
+                // Finished legitimately (fast agents run `gt done` quickly)?
+                if !ws.store.get_session(s.id)?.is_open() {
+                    return Ok(());
+                }
+                let screen = ws.tmux.capture_pane(&s.tmux_session, 5).unwrap_or_default();
+                let tail = screen
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_string();
+                return Err(Error::refused(format!(
+                    "the agent exited at once ({}){}",
+                    info.dead_status
+                        .map(|c| format!("exit code {c}"))
+                        .unwrap_or_else(|| "killed".into()),
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {tail}")
+                    }
+                )));
+            }
+            Some(_) if Instant::now() >= deadline => return Ok(()),
+            Some(_) => std::thread::sleep(Duration::from_millis(40)),
+        }
+    }
+}
+
+/// Types the first instruction once the agent shows its ready pattern.
+fn deliver_when_ready(ws: &Workspace, s: &Session, bead: &Bead, runtime: &Runtime) -> Result<()> {
+    if runtime.prompt != PromptDelivery::TypeWhenReady {
+        return Ok(());
+    }
+    let Some(pattern) = runtime.ready_pattern.as_deref() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + READY_WAIT;
+    while Instant::now() < deadline {
+        if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
+            ws.tmux
+                .send_literal(&s.tmux_session, &first_instruction(bead, &s.agent()))?;
+            return ws.tmux.send_enter(&s.tmux_session);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(Error::refused(format!(
+        "agent '{}' did not show its ready prompt within {}s",
+        runtime.name,
+        READY_WAIT.as_secs()
+    )))
+}
+
+/// Slings each WORK item, in order, to its own polecat.
+pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slung>> {
+    let (work, target) = split_target(ws, req)?;
+    let rig_name = match &target {
+        Target::Rig(r) | Target::Polecat(r, _) => r.clone(),
+    };
+    let rig = ws.store.get_rig(&rig_name)?;
+    let runtime = select_runtime(ws, &rig, req.agent.as_deref())?;
+    if let Target::Polecat(_, _) = target {
+        if work.len() > 1 {
+            return Err(Error::invalid(
+                "one polecat takes one bead: sling several items to a rig, not to rig/polecat",
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    let mut used = Vec::new();
+    for item in &work {
+        let (bead, created) = resolve_work(ws, &rig, item, actor)?;
+        let polecat = match &target {
+            Target::Polecat(r, p) => polecat_for(ws, r, p, actor)?,
+            Target::Rig(r) => pick_polecat(ws, r, actor, &used)?,
+        };
+        used.push(polecat.name.clone());
+        out.push(sling_one(
+            ws, &rig, &polecat, &bead, &runtime, req.force, false, actor, created,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Ends an open session of `bead` that is dead in tmux (or, with `force`, any
+/// open session) so the bead can be hooked again. Returns its id to supersede.
+fn supersedable(ws: &Workspace, bead: &str, force: bool) -> Result<Option<i64>> {
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        bead: Some(bead),
+        ..Default::default()
+    })?;
+    let Some(s) = open.last() else {
+        return Ok(None);
+    };
+    let alive = matches!(ws.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
+    if alive && !force {
+        return Err(Error::refused(format!(
+            "{bead} is already hooked to {} (live session {}); use --force to take it over",
+            s.agent(),
+            s.tmux_session
+        )));
+    }
+    if alive {
+        ws.tmux.kill_session(&s.tmux_session)?;
+    }
+    Ok(Some(s.id))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sling_one(
+    ws: &Workspace,
+    rig: &Rig,
+    polecat: &Polecat,
+    bead: &Bead,
+    runtime: &Runtime,
+    force: bool,
+    resume: bool,
+    actor: &str,
+    created: bool,
+) -> Result<Slung> {
+    let repo = ws.repo_dir(&rig.name);
+    let branch = branch_for(&polecat.name, &bead.id);
+    let supersede = supersedable(ws, &bead.id, force)?;
+    let lock = ws.lock_rig(&rig.name)?;
+    let base = ws
+        .git
+        .resolve(&repo, &format!("refs/heads/{}", rig.branch))?
+        .ok_or_else(|| {
+            Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
+        })?;
+    let tmux_session = Workspace::session_name(&rig.name, &polecat.name);
+    // 1. Claim atomically: bead hooked, polecat working, session recorded.
+    let session = ws.store.hook(
+        &HookRequest {
+            bead: &bead.id,
+            rig: &rig.name,
+            polecat: &polecat.name,
+            tmux_session: &tmux_session,
+            runtime: &runtime.name,
+            branch: &branch,
+            base_commit: &base,
+            supersede,
+        },
+        actor,
+    )?;
+    // 2..4. Worktree, session, running — released on any failure.
+    let started = (|| -> Result<PathBuf> {
+        let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base)?;
+        drop(lock);
+        start_agent(ws, &session, bead, runtime, resume, &wt)?;
+        ws.store.mark_running(session.id, actor)?;
+        watch_start(ws, &session)?;
+        deliver_when_ready(ws, &session, bead, runtime)?;
+        Ok(wt)
+    })();
+    match started {
+        Ok(wt) => Ok(Slung {
+            bead: bead.id.clone(),
+            title: bead.title.clone(),
+            rig: rig.name.clone(),
+            polecat: polecat.name.clone(),
+            agent: polecat.address(),
+            runtime: runtime.name.clone(),
+            branch,
+            session: tmux_session,
+            session_id: session.id,
+            worktree: wt,
+            created_bead: created,
+        }),
+        Err(e) => {
+            let _ = ws.tmux.kill_session(&tmux_session);
+            let note = format!("sling to {} failed: {e}", polecat.address());
+            let reason = end_reason::FAILED_TO_START;
+            ws.store.release(session.id, reason, Some(&note), actor)?;
+            Err(e)
+        }
+    }
+}
+
+/// The caller's polecat: `GT_AGENT`, else the worktree containing `cwd`.
+pub fn caller(ws: &Workspace, cwd: &Path) -> Result<Polecat> {
+    if let Some(agent) = std::env::var("GT_AGENT").ok().filter(|a| !a.is_empty()) {
+        let (rig, pc) = parse_address(&agent)?;
+        return ws.store.get_polecat(&rig, &pc);
+    }
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let (rig, pc) = ws.polecat_at(&cwd).ok_or_else(|| {
+        Error::refused(
+            "not inside a polecat: run this in an agent session (GT_AGENT) or its worktree",
+        )
+    })?;
+    ws.store.get_polecat(&rig, &pc)
+}
+
+/// What `gt hook` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hook {
+    pub agent: String,
+    pub rig: String,
+    pub polecat: String,
+    pub bead: Bead,
+    pub branch: String,
+    pub base_commit: String,
+    pub session: String,
+    pub session_id: i64,
+    pub worktree: PathBuf,
+}
+
+/// The caller's hooked bead and session.
+pub fn hook(ws: &Workspace, cwd: &Path) -> Result<Hook> {
+    let p = caller(ws, cwd)?;
+    let bead_id = p
+        .bead
+        .clone()
+        .ok_or_else(|| Error::not_found("hooked bead for", p.address()))?;
+    let s = ws
+        .store
+        .list_sessions(&SessionFilter {
+            rig: Some(&p.rig),
+            polecat: Some(&p.name),
+            bead: Some(&bead_id),
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .pop()
+        .ok_or_else(|| Error::not_found("session for", p.address()))?;
+    Ok(Hook {
+        agent: p.address(),
+        rig: p.rig.clone(),
+        polecat: p.name.clone(),
+        bead: ws.store.get_bead(&bead_id)?,
+        branch: s.branch.clone(),
+        base_commit: s.base_commit.clone(),
+        session: s.tmux_session.clone(),
+        session_id: s.id,
+        worktree: ws.worktree(&p.rig, &p.name),
+    })
+}
+
+/// The Markdown briefing `gt prime` prints: short, since agents pay per token.
+pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
+    let h = hook(ws, cwd)?;
+    let d = ws.store.bead_details(&h.bead.id)?;
+    let mut md = format!(
+        "# You are {agent} (Gas Town polecat)\n\n## Your bead: {id} — {title}\n",
+        agent = h.agent,
+        id = h.bead.id,
+        title = h.bead.title
+    );
+    if !h.bead.description.trim().is_empty() {
+        md.push_str(&format!("\n{}\n", h.bead.description.trim()));
+    }
+    if let Some(ac) = h
+        .bead
+        .metadata
+        .get("acceptance_criteria")
+        .and_then(|v| v.as_str())
+    {
+        md.push_str(&format!("\n### Acceptance\n{}\n", ac.trim()));
+    }
+    let notes: Vec<_> = d.comments.iter().rev().take(3).collect();
+    if !notes.is_empty() {
+        md.push_str("\n### Notes\n");
+        for c in notes.iter().rev() {
+            md.push_str(&format!("- {}: {}\n", c.author, c.text.trim()));
+        }
+    }
+    md.push_str(&format!(
+        "\nBranch `{}` (cut from `{}`), worktree `{}`.\n\n## Rules\n\
+         - Work only in this worktree; commit your work with clear messages.\n\
+         - When finished run `gt done` (`--wip` commits leftovers; `--no-changes` if no code was needed).\n\
+         - Read `gt mail inbox` for messages.\n\
+         - Blocked? `gt escalate \"why\"` — or `gt done --status escalated -m \"why\"`.\n",
+        h.branch,
+        &h.base_commit[..h.base_commit.len().min(12)],
+        h.worktree.display()
+    ));
+    Ok(md)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DoneArgs {
+    pub status: Option<DoneStatus>,
+    pub note: Option<String>,
+    pub wip: bool,
+    pub no_changes: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoneReport {
+    pub agent: String,
+    pub bead: String,
+    pub status: DoneStatus,
+    pub branch: String,
+    pub head_commit: String,
+    pub commits: usize,
+    pub wip_commit: Option<String>,
+    #[serde(flatten)]
+    pub outcome: DoneOutcome,
+}
+
+/// `gt done`, run inside the agent's session or worktree.
+pub fn done(ws: &Workspace, cwd: &Path, args: &DoneArgs, actor: &str) -> Result<DoneReport> {
+    let status = args.status.unwrap_or(DoneStatus::Completed);
+    if let Some(n) = &args.note {
+        crate::bead::validate_comment(n)?;
+    }
+    let h = hook(ws, cwd)?;
+    let session = ws.store.get_session(h.session_id)?;
+    if !session.is_open() {
+        return Err(Error::refused(format!(
+            "{} has no open session on {}",
+            h.agent, h.bead.id
+        )));
+    }
+    let wt = &h.worktree;
+    let mut wip_commit = None;
+    if ws.git.is_dirty(wt)? {
+        if !args.wip {
+            return Err(Error::refused(
+                "uncommitted changes in the worktree: commit them, or run gt done --wip to commit them as they are",
+            ));
+        }
+        wip_commit = ws
+            .git
+            .commit_all(wt, &format!("WIP: {} ({})", h.bead.title, h.bead.id))?;
+    }
+    let repo = ws.repo_dir(&h.rig);
+    let head = ws
+        .git
+        .resolve(wt, "HEAD")?
+        .ok_or_else(|| Error::refused("the worktree has no HEAD commit"))?;
+    let branch_tip = ws.git.resolve(&repo, &format!("refs/heads/{}", h.branch))?;
+    if branch_tip.as_deref() != Some(head.as_str()) {
+        return Err(Error::refused(format!(
+            "HEAD is not the tip of {}: commit on that branch (git switch {}) and try again",
+            h.branch, h.branch
+        )));
+    }
+    let commits = ws.git.count_commits_between(&repo, &h.base_commit, &head)?;
+    if status == DoneStatus::Completed && commits == 0 && !args.no_changes {
+        return Err(Error::refused(format!(
+            "no commits on {} beyond its base: commit your work, or run gt done --no-changes if none was needed",
+            h.branch
+        )));
+    }
+    let outcome = ws.store.finish(
+        &DoneRequest {
+            session: session.id,
+            status,
+            note: args.note.as_deref(),
+            head_commit: &head,
+            no_changes: status == DoneStatus::Completed && commits == 0,
+        },
+        actor,
+    )?;
+    // End the session after this command has returned to the agent.
+    let _ = ws.tmux.kill_session_later(&session.tmux_session, 1);
+    Ok(DoneReport {
+        agent: h.agent,
+        bead: h.bead.id,
+        status,
+        branch: h.branch,
+        head_commit: head,
+        commits,
+        wip_commit,
+        outcome,
+    })
+}
+
+/// `gt resume BEAD`: a new session on the same polecat, worktree and branch
+/// for a bead whose session ended (or died) without `gt done`.
+pub fn resume(ws: &Workspace, bead: &str, agent: Option<&str>, actor: &str) -> Result<Slung> {
+    let bead = ws.store.get_bead(bead)?;
+    let last = ws
+        .store
+        .list_sessions(&SessionFilter {
+            bead: Some(&bead.id),
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .pop()
+        .ok_or_else(|| Error::refused(format!("{} has never been slung; use gt sling", bead.id)))?;
+    if last.end_reason.as_deref() == Some(end_reason::DONE) {
+        return Err(Error::refused(format!("{} already ran gt done", bead.id)));
+    }
+    let rig = ws.store.get_rig(&last.rig)?;
+    let polecat = ws.store.get_polecat(&last.rig, &last.polecat)?;
+    if polecat.bead.as_deref().is_some_and(|b| b != bead.id) {
+        return Err(Error::refused(format!(
+            "polecat {} has moved on to other work; sling {} again instead",
+            polecat.address(),
+            bead.id
+        )));
+    }
+    let runtime = match agent {
+        Some(a) => ws.town.config.runtime(a)?,
+        None => ws.town.config.runtime(&last.runtime)?,
+    };
+    sling_one(
+        ws, &rig, &polecat, &bead, &runtime, false, true, actor, false,
+    )
+}
+
+/// A session as `gt agents` shows it, with its liveness checked against tmux.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentView {
+    pub agent: String,
+    pub rig: String,
+    pub polecat: String,
+    pub polecat_state: Option<PolecatState>,
+    pub bead: String,
+    pub runtime: String,
+    pub session: String,
+    pub session_id: i64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+    /// `running`, `exited` (agent process gone, pane kept), `vanished` (no
+    /// tmux session), or `ended` (recorded end).
+    pub live: String,
+    pub exit_code: Option<i32>,
+}
+
+/// Open sessions and the `recent` most recent ended ones.
+pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    let mut all = ws.store.list_sessions(&SessionFilter {
+        limit: Some(recent + open.len()),
+        ..Default::default()
+    })?;
+    all.retain(|s| !s.is_open());
+    let ended: Vec<Session> = all.into_iter().rev().take(recent).rev().collect();
+    let tmux = ws.tmux.list_sessions()?;
+    let mut out = Vec::new();
+    for s in ended.iter().chain(open.iter()) {
+        let info = tmux.iter().find(|i| i.name == s.tmux_session);
+        let (live, exit_code) = match (s.is_open(), info) {
+            (false, _) => ("ended", None),
+            (true, None) => ("vanished", None),
+            (true, Some(i)) if i.pane_dead => ("exited", i.dead_status),
+            (true, Some(_)) => ("running", None),
+        };
+        out.push(AgentView {
+            agent: s.agent(),
+            rig: s.rig.clone(),
+            polecat: s.polecat.clone(),
+            polecat_state: ws
+                .store
+                .get_polecat(&s.rig, &s.polecat)
+                .ok()
+                .map(|p| p.state),
+            bead: s.bead.clone(),
+            runtime: s.runtime.clone(),
+            session: s.tmux_session.clone(),
+            session_id: s.id,
+            started_at: s.started_at.clone(),
+            ended_at: s.ended_at.clone(),
+            end_reason: s.end_reason.clone(),
+            live: live.to_string(),
+            exit_code,
+        });
+    }
+    Ok(out)
+}
+
+/// The tmux session of an agent address (`rig/polecat`).
+pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
+    let (rig, pc) = parse_address(agent)?;
+    ws.store.get_polecat(&rig, &pc)?;
+    let name = Workspace::session_name(&rig, &pc);
+    if !ws.tmux.has_session(&name)? {
+        return Err(Error::refused(format!("{agent} has no live session")));
+    }
+    Ok(name)
+}

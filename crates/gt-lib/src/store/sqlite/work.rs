@@ -1,0 +1,657 @@
+//! [`RigStore`] and [`WorkStore`] for SQLite: rigs, polecats, sessions and
+//! merge requests. Each method is one transaction with its events.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+use serde_json::json;
+
+use super::beads::{fetch_bead, resolve_id, write_bead_row};
+use super::{insert_event, SqliteStore};
+use crate::bead::{Bead, Status};
+use crate::error::{Error, Result};
+use crate::event::{kind, NewEvent};
+use crate::polecat::{Polecat, PolecatState};
+use crate::refinery::{mr_status, MergeRequest};
+use crate::rig::Rig;
+use crate::session::{end_reason, Session};
+use crate::store::{
+    DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, WorkStore,
+};
+
+const SESSION_COLS: &str = "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
+    started_at, running_at, ended_at, end_reason, head_commit";
+const MR_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
+    created_at, updated_at";
+
+fn rig_from_row(r: &Row<'_>) -> rusqlite::Result<Rig> {
+    Ok(Rig {
+        name: r.get(0)?,
+        source: r.get(1)?,
+        branch: r.get(2)?,
+        prefix: r.get(3)?,
+        agent: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+fn polecat_from_row(r: &Row<'_>) -> rusqlite::Result<Polecat> {
+    let state: String = r.get(2)?;
+    Ok(Polecat {
+        rig: r.get(0)?,
+        name: r.get(1)?,
+        state: state.parse().unwrap_or(PolecatState::Dead),
+        bead: r.get(3)?,
+        branch: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        rig: r.get(1)?,
+        polecat: r.get(2)?,
+        bead: r.get(3)?,
+        tmux_session: r.get(4)?,
+        runtime: r.get(5)?,
+        branch: r.get(6)?,
+        base_commit: r.get(7)?,
+        started_at: r.get(8)?,
+        running_at: r.get(9)?,
+        ended_at: r.get(10)?,
+        end_reason: r.get(11)?,
+        head_commit: r.get(12)?,
+    })
+}
+
+fn mr_from_row(r: &Row<'_>) -> rusqlite::Result<MergeRequest> {
+    Ok(MergeRequest {
+        id: r.get(0)?,
+        rig: r.get(1)?,
+        bead: r.get(2)?,
+        polecat: r.get(3)?,
+        branch: r.get(4)?,
+        base_commit: r.get(5)?,
+        head_commit: r.get(6)?,
+        status: r.get(7)?,
+        note: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+fn fetch_rig(tx: &rusqlite::Connection, name: &str) -> Result<Rig> {
+    tx.prepare_cached(
+        "SELECT name, source, branch, prefix, agent, created_at FROM rigs WHERE name = ?1",
+    )?
+    .query_row([name], rig_from_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found("rig", name))
+}
+
+fn fetch_polecat(tx: &rusqlite::Connection, rig: &str, name: &str) -> Result<Polecat> {
+    tx.prepare_cached(
+        "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
+         WHERE rig = ?1 AND name = ?2",
+    )?
+    .query_row([rig, name], polecat_from_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found("polecat", format!("{rig}/{name}")))
+}
+
+fn fetch_session(tx: &rusqlite::Connection, id: i64) -> Result<Session> {
+    tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE id = ?1"
+    ))?
+    .query_row([id], session_from_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found("session", id.to_string()))
+}
+
+fn open_session_of_bead(tx: &rusqlite::Connection, bead: &str) -> Result<Option<Session>> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE bead = ?1 AND ended_at IS NULL
+             ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row([bead], session_from_row)
+        .optional()?)
+}
+
+fn open_session_of_polecat(
+    tx: &rusqlite::Connection,
+    rig: &str,
+    polecat: &str,
+) -> Result<Option<Session>> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND polecat = ?2
+             AND ended_at IS NULL ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row([rig, polecat], session_from_row)
+        .optional()?)
+}
+
+fn set_polecat(
+    tx: &Transaction<'_>,
+    rig: &str,
+    name: &str,
+    state: PolecatState,
+    bead: Option<&str>,
+    branch: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE polecats SET state = ?3, bead = ?4, branch = coalesce(?5, branch), updated_at = ?6
+         WHERE rig = ?1 AND name = ?2",
+        params![rig, name, state.as_str(), bead, branch, now],
+    )?;
+    Ok(())
+}
+
+fn close_session(
+    tx: &Transaction<'_>,
+    s: &Session,
+    reason: &str,
+    head: Option<&str>,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE sessions SET ended_at = ?2, end_reason = ?3, head_commit = coalesce(?4, head_commit)
+         WHERE id = ?1 AND ended_at IS NULL",
+        params![s.id, now, reason, head],
+    )?;
+    insert_event(
+        tx,
+        now,
+        actor,
+        &NewEvent::new(
+            kind::SESSION_ENDED,
+            format!("session of {} on {} ended: {reason}", s.agent(), s.bead),
+        )
+        .rig(&s.rig)
+        .bead(&s.bead)
+        .payload(json!({ "session": s.id, "reason": reason, "agent": s.agent() })),
+    )?;
+    Ok(())
+}
+
+fn add_note(tx: &Transaction<'_>, bead: &str, author: &str, note: &str, now: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO comments (bead_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![bead, author, note, now],
+    )?;
+    Ok(())
+}
+
+/// Returns the bead to `open`, unassigned, keeping rig/branch metadata.
+fn reopen_for_others(tx: &Transaction<'_>, bead: &mut Bead, now: &str) -> Result<()> {
+    if matches!(
+        bead.status,
+        Status::Hooked | Status::InProgress | Status::Queued
+    ) {
+        bead.status = Status::Open;
+    }
+    bead.assignee = None;
+    bead.updated_at = now.to_string();
+    write_bead_row(tx, bead)
+}
+
+impl RigStore for SqliteStore {
+    fn add_rig(&self, rig: &Rig, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            if fetch_rig(tx, &rig.name).is_ok() {
+                return Err(Error::refused(format!("rig '{}' already exists", rig.name)));
+            }
+            let taken: bool = tx
+                .prepare_cached("SELECT 1 FROM rigs WHERE prefix = ?1")?
+                .exists([&rig.prefix])?;
+            if taken || rig.prefix == self.default_prefix() {
+                return Err(Error::refused(format!(
+                    "bead prefix '{}' is already used in this town; choose another with --prefix",
+                    rig.prefix
+                )));
+            }
+            tx.execute(
+                "INSERT INTO rigs (name, source, branch, prefix, agent, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![rig.name, rig.source, rig.branch, rig.prefix, rig.agent, now],
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::RIG_ADDED,
+                    format!(
+                        "rig {} added ({}, branch {})",
+                        rig.name, rig.source, rig.branch
+                    ),
+                )
+                .rig(&rig.name)
+                .payload(
+                    json!({ "source": rig.source, "branch": rig.branch, "prefix": rig.prefix }),
+                ),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_rig(&self, name: &str) -> Result<Rig> {
+        fetch_rig(self.conn(), name)
+    }
+
+    fn list_rigs(&self) -> Result<Vec<Rig>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT name, source, branch, prefix, agent, created_at FROM rigs ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], rig_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn remove_rig(&self, name: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            fetch_rig(tx, name)?;
+            // Open sessions of the rig end with it.
+            let open: Vec<Session> = tx
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND ended_at IS NULL"
+                ))?
+                .query_map([name], session_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            for s in &open {
+                close_session(tx, s, "rig_removed", None, &now, actor)?;
+                if let Ok(mut b) = fetch_bead(tx, &s.bead) {
+                    reopen_for_others(tx, &mut b, &now)?;
+                }
+            }
+            tx.execute("DELETE FROM rigs WHERE name = ?1", [name])?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(kind::RIG_REMOVED, format!("rig {name} removed")).rig(name),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
+        crate::polecat::validate_name("polecat", name)?;
+        let now = self.now();
+        self.write(|tx| {
+            fetch_rig(tx, rig)?;
+            if fetch_polecat(tx, rig, name).is_ok() {
+                return Err(Error::refused(format!(
+                    "polecat {rig}/{name} already exists"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO polecats (rig, name, state, created_at, updated_at)
+                 VALUES (?1, ?2, 'idle', ?3, ?3)",
+                params![rig, name, now],
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(kind::POLECAT_ADDED, format!("polecat {rig}/{name} added")).rig(rig),
+            )?;
+            fetch_polecat(tx, rig, name)
+        })
+    }
+
+    fn get_polecat(&self, rig: &str, name: &str) -> Result<Polecat> {
+        fetch_polecat(self.conn(), rig, name)
+    }
+
+    fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
+             WHERE ?1 IS NULL OR rig = ?1 ORDER BY rig, created_at, name",
+        )?;
+        let rows = stmt.query_map([rig], polecat_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let p = fetch_polecat(tx, rig, name)?;
+            if let Some(s) = open_session_of_polecat(tx, rig, name)? {
+                close_session(tx, &s, "polecat_removed", None, &now, actor)?;
+            }
+            if let Some(b) = &p.bead {
+                if let Ok(mut b) = fetch_bead(tx, b) {
+                    reopen_for_others(tx, &mut b, &now)?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
+                params![rig, name],
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::POLECAT_REMOVED,
+                    format!("polecat {rig}/{name} removed"),
+                )
+                .rig(rig),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl WorkStore for SqliteStore {
+    fn hook(&self, req: &HookRequest<'_>, actor: &str) -> Result<Session> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), req.bead)?;
+            let mut bead = fetch_bead(tx, &id)?;
+            match bead.status {
+                Status::Closed => {
+                    return Err(Error::refused(format!(
+                        "{id} is closed; reopen it first (gt bead reopen {id})"
+                    )))
+                }
+                Status::Merging => {
+                    return Err(Error::refused(format!(
+                        "{id} is waiting in the merge queue"
+                    )))
+                }
+                _ => {}
+            }
+            if let Some(open) = open_session_of_bead(tx, &id)? {
+                if req.supersede == Some(open.id) {
+                    close_session(tx, &open, end_reason::SUPERSEDED, None, &now, actor)?;
+                    if open.rig != req.rig || open.polecat != req.polecat {
+                        set_polecat(tx, &open.rig, &open.polecat, PolecatState::Idle, None, None, &now)?;
+                    }
+                } else {
+                    return Err(Error::refused(format!(
+                        "{id} is already hooked to {} (session {}); use --force to take it over",
+                        open.agent(),
+                        open.tmux_session
+                    )));
+                }
+            }
+            let polecat = fetch_polecat(tx, req.rig, req.polecat)?;
+            let resuming = polecat.bead.as_deref() == Some(id.as_str());
+            if polecat.state != PolecatState::Idle && !resuming {
+                return Err(Error::refused(format!(
+                    "polecat {} is {}{}",
+                    polecat.address(),
+                    polecat.state,
+                    polecat
+                        .bead
+                        .as_deref()
+                        .map(|b| format!(" with {b}"))
+                        .unwrap_or_default()
+                )));
+            }
+            if let Some(s) = open_session_of_polecat(tx, req.rig, req.polecat)? {
+                return Err(Error::refused(format!(
+                    "polecat {} still has an open session on {}",
+                    polecat.address(),
+                    s.bead
+                )));
+            }
+            let agent = polecat.address();
+            bead.status = Status::Hooked;
+            bead.assignee = Some(agent.clone());
+            bead.updated_at = now.clone();
+            bead.metadata.insert("rig".into(), json!(req.rig));
+            bead.metadata.insert("polecat".into(), json!(req.polecat));
+            bead.metadata.insert("branch".into(), json!(req.branch));
+            write_bead_row(tx, &bead)?;
+            set_polecat(
+                tx,
+                req.rig,
+                req.polecat,
+                PolecatState::Working,
+                Some(&id),
+                Some(req.branch),
+                &now,
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch, base_commit, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    req.rig,
+                    req.polecat,
+                    id,
+                    req.tmux_session,
+                    req.runtime,
+                    req.branch,
+                    req.base_commit,
+                    now
+                ],
+            )?;
+            let sid = tx.last_insert_rowid();
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::SLING,
+                    format!("slung {id} to {agent} ({}): {}", req.runtime, bead.title),
+                )
+                .rig(req.rig)
+                .bead(&id)
+                .payload(json!({
+                    "agent": agent, "session": sid, "runtime": req.runtime,
+                    "branch": req.branch, "base": req.base_commit,
+                })),
+            )?;
+            fetch_session(tx, sid)
+        })
+    }
+
+    fn mark_running(&self, session: i64, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            tx.execute(
+                "UPDATE sessions SET running_at = ?2 WHERE id = ?1",
+                params![session, now],
+            )?;
+            let mut bead = fetch_bead(tx, &s.bead)?;
+            if bead.status == Status::Hooked {
+                bead.status = Status::InProgress;
+                bead.updated_at = now.clone();
+                write_bead_row(tx, &bead)?;
+            }
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::SESSION_STARTED,
+                    format!("{} started on {} in {}", s.agent(), s.bead, s.tmux_session),
+                )
+                .rig(&s.rig)
+                .bead(&s.bead)
+                .payload(json!({ "session": s.id, "tmux": s.tmux_session, "runtime": s.runtime })),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            if s.is_open() {
+                close_session(tx, &s, reason, None, &now, actor)?;
+            }
+            let mut bead = fetch_bead(tx, &s.bead)?;
+            reopen_for_others(tx, &mut bead, &now)?;
+            if let Some(n) = note {
+                add_note(tx, &s.bead, actor, n, &now)?;
+            }
+            let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
+            if p.bead.as_deref() == Some(s.bead.as_str()) {
+                set_polecat(tx, &s.rig, &s.polecat, PolecatState::Idle, None, None, &now)?;
+            }
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::BEAD_RELEASED,
+                    format!("{} released by {}: {reason}", s.bead, s.agent()),
+                )
+                .rig(&s.rig)
+                .bead(&s.bead)
+                .payload(json!({ "session": s.id, "reason": reason, "note": note })),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn end_session(&self, session: i64, reason: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            if s.is_open() {
+                close_session(tx, &s, reason, None, &now, actor)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(&self, req: &DoneRequest<'_>, actor: &str) -> Result<DoneOutcome> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, req.session)?;
+            if !s.is_open() {
+                return Err(Error::refused(format!(
+                    "session {} of {} on {} has already ended ({})",
+                    s.id,
+                    s.agent(),
+                    s.bead,
+                    s.end_reason.as_deref().unwrap_or("unknown")
+                )));
+            }
+            let mut bead = fetch_bead(tx, &s.bead)?;
+            if let Some(n) = req.note {
+                add_note(tx, &s.bead, actor, n, &now)?;
+            }
+            let mut mr = None;
+            match req.status {
+                DoneStatus::Completed if req.no_changes => {
+                    bead.status = Status::Closed;
+                    bead.closed_at = Some(now.clone());
+                    bead.close_reason = Some(
+                        req.note
+                            .map(|n| format!("done without code changes: {n}"))
+                            .unwrap_or_else(|| "done without code changes".into()),
+                    );
+                    bead.updated_at = now.clone();
+                    write_bead_row(tx, &bead)?;
+                }
+                DoneStatus::Completed => {
+                    bead.status = Status::Merging;
+                    bead.updated_at = now.clone();
+                    write_bead_row(tx, &bead)?;
+                    tx.execute(
+                        "INSERT INTO merge_requests (rig, bead, polecat, branch, base_commit, head_commit,
+                                                     status, note, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                        params![
+                            s.rig,
+                            s.bead,
+                            s.polecat,
+                            s.branch,
+                            s.base_commit,
+                            req.head_commit,
+                            mr_status::QUEUED,
+                            req.note,
+                            now
+                        ],
+                    )?;
+                    let id = tx.last_insert_rowid();
+                    let m = tx
+                        .prepare_cached(&format!(
+                            "SELECT {MR_COLS} FROM merge_requests WHERE id = ?1"
+                        ))?
+                        .query_row([id], mr_from_row)?;
+                    insert_event(
+                        tx,
+                        &now,
+                        actor,
+                        &NewEvent::new(
+                            kind::MERGE_QUEUED,
+                            format!("merge request {id} queued: {} ({})", s.branch, s.bead),
+                        )
+                        .rig(&s.rig)
+                        .bead(&s.bead)
+                        .payload(json!({ "merge_request": id, "branch": s.branch, "head": req.head_commit })),
+                    )?;
+                    mr = Some(m);
+                }
+                DoneStatus::Escalated | DoneStatus::Deferred => {
+                    reopen_for_others(tx, &mut bead, &now)?;
+                }
+            }
+            close_session(tx, &s, end_reason::DONE, Some(req.head_commit), &now, actor)?;
+            set_polecat(tx, &s.rig, &s.polecat, PolecatState::Idle, None, None, &now)?;
+            let status = match req.status {
+                DoneStatus::Completed => "completed",
+                DoneStatus::Escalated => "escalated",
+                DoneStatus::Deferred => "deferred",
+            };
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(kind::DONE, format!("{} done with {}: {status}", s.agent(), s.bead))
+                    .rig(&s.rig)
+                    .bead(&s.bead)
+                    .payload(json!({
+                        "status": status, "note": req.note, "head": req.head_commit,
+                        "session": s.id, "no_changes": req.no_changes,
+                    })),
+            )?;
+            Ok(DoneOutcome {
+                bead: fetch_bead(tx, &s.bead)?,
+                merge_request: mr,
+            })
+        })
+    }
+
+    fn get_session(&self, id: i64) -> Result<Session> {
+        fetch_session(self.conn(), id)
+    }
+
+    fn list_sessions(&self, f: &SessionFilter<'_>) -> Result<Vec<Session>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions
+             WHERE (?1 = 0 OR ended_at IS NULL) AND (?2 IS NULL OR rig = ?2)
+               AND (?3 IS NULL OR polecat = ?3) AND (?4 IS NULL OR bead = ?4)
+             ORDER BY id DESC LIMIT ?5"
+        ))?;
+        let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
+        let rows = stmt.query_map(
+            params![f.open_only as i64, f.rig, f.polecat, f.bead, limit],
+            session_from_row,
+        )?;
+        let mut out: Vec<Session> = rows.collect::<rusqlite::Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn list_merge_requests(&self, rig: Option<&str>) -> Result<Vec<MergeRequest>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {MR_COLS} FROM merge_requests WHERE ?1 IS NULL OR rig = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([rig], mr_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,139 @@
+//! A town opened for work: the store plus the seams to git and tmux, and the
+//! paths of rigs, repositories and worktrees.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::git::{Git, GitCli};
+use crate::store::SqliteStore;
+use crate::tmux::{Tmux, TmuxCli};
+use crate::town::Town;
+
+pub struct Workspace {
+    pub town: Town,
+    pub store: SqliteStore,
+    pub git: Arc<dyn Git>,
+    pub tmux: Arc<dyn Tmux>,
+    /// The `gt` binary agents call back (first on their PATH).
+    pub gt_exe: PathBuf,
+}
+
+/// Folder of a rig's bare repository, inside the rig folder.
+pub const REPO_DIR: &str = ".repo.git";
+/// Folder holding the polecats' worktrees, inside the rig folder.
+pub const POLECATS_DIR: &str = "polecats";
+
+impl Workspace {
+    /// Opens `town` with the real git, the town's private tmux server and the
+    /// running `gt` binary.
+    pub fn open(town: Town) -> Result<Self> {
+        let store = town.store()?;
+        let tmux = TmuxCli::for_town(town.root());
+        let gt_exe = std::env::current_exe()
+            .map_err(|e| Error::io("cannot find the running gt binary", e))?;
+        Ok(Workspace {
+            town,
+            store,
+            git: Arc::new(GitCli::new()),
+            tmux: Arc::new(tmux),
+            gt_exe,
+        })
+    }
+
+    pub fn rig_dir(&self, rig: &str) -> PathBuf {
+        self.town.root().join(rig)
+    }
+
+    pub fn repo_dir(&self, rig: &str) -> PathBuf {
+        self.rig_dir(rig).join(REPO_DIR)
+    }
+
+    pub fn worktree(&self, rig: &str, polecat: &str) -> PathBuf {
+        self.rig_dir(rig).join(POLECATS_DIR).join(polecat)
+    }
+
+    /// The tmux session of a polecat. `-P-` cannot occur in rig or polecat
+    /// names (no uppercase), so the name maps back to exactly one polecat.
+    pub fn session_name(rig: &str, polecat: &str) -> String {
+        format!("gt-{rig}-P-{polecat}")
+    }
+
+    /// The polecat whose worktree contains `dir`.
+    pub fn polecat_at(&self, dir: &Path) -> Option<(String, String)> {
+        let rel = dir.strip_prefix(self.town.root()).ok()?;
+        let mut parts = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let rig = parts.next()?;
+        (parts.next()? == POLECATS_DIR).then_some(())?;
+        let polecat = parts.next()?;
+        crate::polecat::validate_name("rig", &rig).ok()?;
+        crate::polecat::validate_name("polecat", &polecat).ok()?;
+        Some((rig, polecat))
+    }
+
+    /// Serializes worktree operations on one rig across processes. The lock
+    /// is released when the returned guard is dropped.
+    pub fn lock_rig(&self, rig: &str) -> Result<RigLock> {
+        let path = self
+            .town
+            .state_dir()
+            .join("run")
+            .join(format!("rig-{rig}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
+        file.lock()
+            .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+        Ok(RigLock { _file: file })
+    }
+}
+
+/// Held while a rig's worktrees change.
+pub struct RigLock {
+    _file: File,
+}
+
+/// Finds `program` the way `execvp` would: a path with a `/` as it is, else
+/// the first executable file of that name on `PATH`.
+pub fn find_program(program: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    std::env::split_paths(path_var?)
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_unambiguous() {
+        assert_eq!(Workspace::session_name("a", "b--c"), "gt-a-P-b--c");
+        assert_ne!(
+            Workspace::session_name("a", "b--c"),
+            Workspace::session_name("a--b", "c")
+        );
+    }
+
+    #[test]
+    fn programs_on_path() {
+        let path = std::env::var_os("PATH");
+        assert!(find_program("sh", path.as_deref()).is_some());
+        assert!(find_program("definitely-not-a-program-gt", path.as_deref()).is_none());
+        assert!(find_program("/bin/sh", None).is_some());
+    }
+}
