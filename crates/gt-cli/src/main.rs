@@ -37,6 +37,8 @@ enum Command {
     /// Create a town (workspace) in PATH (default: the current directory).
     #[command(visible_alias = "install")]
     Init(cmd::town::InitArgs),
+    /// Run the whole loop in a temporary town with a stand-in agent.
+    Demo(cmd::demo::DemoArgs),
     /// Overview of the town: beads by status.
     Status(cmd::town::StatusArgs),
     /// Read and write gt.toml.
@@ -84,6 +86,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
     match cli.command {
         Command::Init(a) => cmd::town::init(ctx, a),
         Command::Status(a) => cmd::town::status(ctx, a),
+        Command::Demo(a) => cmd::demo::run(ctx, a),
         Command::Config(c) => cmd::config::run(ctx, c),
         Command::Bead(c) => cmd::bead::run(ctx, c),
         Command::Show(a) => cmd::bead::show(ctx, a),

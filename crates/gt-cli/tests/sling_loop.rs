@@ -367,3 +367,191 @@ fn rigs_and_polecats_commands() {
     assert!(!t.root.join("alpha").exists());
     assert!(t.json(&["rig", "list"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn hook_prime_peek_and_done_rules() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let id = t.create("Hold this", &["-d", "The description.\nSecond line."]);
+    let s = &lines_json(&t.ok(&["--json", "sling", &id, "r", "--agent", "standin-hang"]))[0];
+    let agent = s["agent"].as_str().unwrap().to_string();
+    let wt = t
+        .root
+        .join("r/polecats")
+        .join(s["polecat"].as_str().unwrap());
+    // Inside the agent's world: GT_AGENT, or just the worktree as cwd.
+    let hook: Value = serde_json::from_slice(
+        &t.cmd()
+            .env("GT_AGENT", &agent)
+            .args(["--json", "hook"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(hook["bead"]["id"], id.as_str());
+    assert_eq!(hook["branch"], s["branch"]);
+    let out = t
+        .cmd()
+        .current_dir(&wt)
+        .args(["--json", "hook"])
+        .output()
+        .unwrap();
+    let hook2: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hook2["agent"], agent.as_str());
+    let prime = String::from_utf8(
+        t.cmd()
+            .current_dir(&wt)
+            .arg("prime")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for needle in [
+        &id as &str,
+        "Hold this",
+        "The description.",
+        "gt done",
+        "gt mail inbox",
+        "gt escalate",
+        s["branch"].as_str().unwrap(),
+    ] {
+        assert!(prime.contains(needle), "prime lacks {needle}:\n{prime}");
+    }
+    assert!(prime.len() < 1500, "prime is small: {} bytes", prime.len());
+    // The stand-in's screen is visible.
+    t.wait_for(10, "stand-in banner", |t| {
+        String::from_utf8_lossy(&t.run(&["peek", &agent]).stdout).contains("stand-in")
+    });
+    // Outside any agent, hook is refused clearly.
+    t.refuses(&["hook"]);
+    // done refuses uncommitted changes and a branch without commits.
+    std::fs::write(wt.join("new.txt"), "work\n").unwrap();
+    let done = |args: &[&str]| {
+        t.cmd()
+            .current_dir(&wt)
+            .env("GT_AGENT", &agent)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = done(&["done"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("uncommitted"));
+    std::fs::remove_file(wt.join("new.txt")).unwrap();
+    let out = done(&["done"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no commits"));
+    assert_eq!(t.bead_status(&id), "in_progress");
+    // --wip commits the leftovers and queues the merge.
+    std::fs::write(wt.join("new.txt"), "work\n").unwrap();
+    let out = done(&["--json", "done", "--wip", "-m", "saved as is"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["wip_commit"].is_string());
+    assert_eq!(r["commits"], 1);
+    assert_eq!(r["merge_request"]["status"], "queued");
+    assert_eq!(t.bead_status(&id), "merging");
+    // The session is ended shortly after gt done returned.
+    t.wait_for(10, "session gone", |t| {
+        t.run(&["peek", &agent]).status.code() == Some(1)
+    });
+    assert_eq!(t.json(&["polecat", "show", &agent])["state"], "idle");
+}
+
+#[test]
+fn deferred_and_no_changes_outcomes() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let a = t.create("No code needed", &[]);
+    let s = &lines_json(&t.ok(&["--json", "sling", &a, "r", "--agent", "standin-hang"]))[0];
+    let agent = s["agent"].as_str().unwrap().to_string();
+    let out = t
+        .cmd()
+        .env("GT_AGENT", &agent)
+        .args(["done", "--no-changes", "-m", "already fixed upstream"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = t.json(&["show", &a]);
+    assert_eq!(b["status"], "closed");
+    assert!(b["close_reason"]
+        .as_str()
+        .unwrap()
+        .contains("already fixed upstream"));
+    t.wait_for(10, "session gone", |t| {
+        t.run(&["peek", &agent]).status.code() == Some(1)
+    });
+
+    let d = t.create("Later", &[]);
+    let s = &lines_json(&t.ok(&["--json", "sling", &d, "r", "--agent", "standin-hang"]))[0];
+    let agent = s["agent"].as_str().unwrap().to_string();
+    let out = t
+        .cmd()
+        .env("GT_AGENT", &agent)
+        .args(["done", "--status", "deferred", "-m", "needs a decision"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = t.json(&["show", &d]);
+    assert_eq!(b["status"], "open");
+    assert!(b["assignee"].is_null());
+    assert_eq!(b["comments"][0]["text"], "needs a decision");
+    let bad = t
+        .cmd()
+        .env("GT_AGENT", &agent)
+        .args(["done", "--status", "finished"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
+
+#[test]
+fn demo_runs_the_loop_and_cleans_up() {
+    let t = TestTown::new();
+    let dir = t.dir.path().join("demo");
+    let out = t
+        .cmd()
+        .args(["--json", "demo", "--think-ms", "100", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let beads = r["beads"].as_array().unwrap();
+    assert_eq!(beads.len(), 3);
+    for b in beads {
+        assert_eq!(b["status"], "merging");
+        assert_eq!(b["commits"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(r["merge_requests"], 3);
+    // Its tmux server is gone.
+    let town = dir.join("town");
+    let sock = gt_lib::tmux::socket_name_for(&town);
+    let ls = std::process::Command::new("tmux")
+        .args(["-L", &sock, "ls"])
+        .output()
+        .unwrap();
+    assert!(!ls.status.success(), "demo left a tmux server");
+    // Human output says the agent is a stand-in.
+    let human = t.cmd().args(["demo", "--think-ms", "50"]).output().unwrap();
+    assert!(human.status.success());
+    assert!(String::from_utf8_lossy(&human.stdout).contains("stand-in, not an AI"));
+}

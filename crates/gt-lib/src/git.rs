@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
 /// One commit of a range.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CommitInfo {
     /// Full object id.
     pub id: String,
@@ -79,6 +79,10 @@ pub trait Git: Send + Sync {
     /// one to one onto local `refs/heads/*`, and its `HEAD` names the source's
     /// default branch.
     fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()>;
+
+    /// Creates a non-bare repository in the existing directory `dir` whose
+    /// first branch is `branch` (for sample repositories).
+    fn init(&self, dir: &Path, branch: &str) -> Result<()>;
 
     /// The branch `HEAD` of `repo` points to (`main`). `Refused` when `HEAD`
     /// is detached.
@@ -332,6 +336,12 @@ impl GitCli {
 }
 
 impl Git for GitCli {
+    fn init(&self, dir: &Path, branch: &str) -> Result<()> {
+        validate_branch_name(branch)?;
+        let b = format!("--initial-branch={branch}");
+        self.run(dir, "init", &[os("--quiet"), os(&b)]).map(drop)
+    }
+
     fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()> {
         if source.trim().is_empty() || source.chars().any(char::is_control) {
             return Err(Error::invalid(

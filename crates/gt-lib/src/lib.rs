@@ -5,6 +5,7 @@ pub mod actor;
 pub mod bead;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod event;
 pub mod fsutil;

@@ -637,8 +637,18 @@ impl Tmux for TmuxCli {
     }
 
     fn kill_server(&self) -> Result<()> {
+        // tmux leaves its socket file behind: ask where it is first, and
+        // remove it once the server is gone.
+        let socket_path = self
+            .exec(&[os("display-message"), os("-p"), os("#{socket_path}")])
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(o.stdout.trim()));
         let out = self.exec(&[os("kill-server")])?;
         if out.status.success() || out.is_missing() {
+            if let Some(p) = socket_path.filter(|p| p.is_absolute()) {
+                let _ = std::fs::remove_file(p);
+            }
             Ok(())
         } else {
             Err(command_error("kill-server", &out))

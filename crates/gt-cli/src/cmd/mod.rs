@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod bead;
 pub mod config;
+pub mod demo;
 pub mod polecat;
 pub mod rig;
 pub mod standin;
