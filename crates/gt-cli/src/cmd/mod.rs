@@ -2,8 +2,14 @@
 
 pub mod agents;
 pub mod bead;
+pub mod comms;
 pub mod config;
+pub mod convoy;
+pub mod deacon;
 pub mod demo;
+pub mod feed;
+pub mod mail;
+pub mod mq;
 pub mod polecat;
 pub mod rig;
 pub mod standin;

@@ -5,6 +5,10 @@
 //! Every method that changes state runs as one transaction that also appends
 //! its event(s).
 
+pub mod deacon;
+pub mod mail;
+pub mod merge;
+pub mod observe;
 pub mod sqlite;
 
 use crate::bead::{

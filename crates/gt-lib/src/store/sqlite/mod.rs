@@ -3,6 +3,10 @@
 
 mod beads;
 mod blocking;
+mod deacon;
+mod mail;
+mod merge;
+mod observe;
 mod schema;
 mod work;
 

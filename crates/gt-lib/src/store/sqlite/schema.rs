@@ -126,6 +126,10 @@ CREATE TABLE merge_requests (
 );
 CREATE INDEX merge_requests_by_status ON merge_requests (rig, status, id);
 "#,
+    super::mail::SCHEMA,
+    super::merge::SCHEMA,
+    super::deacon::SCHEMA,
+    super::observe::SCHEMA,
 ];
 
 /// The schema version this build writes.

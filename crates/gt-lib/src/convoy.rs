@@ -1,0 +1,1 @@
+//! Convoys: batches of beads (issue 7).

@@ -1,0 +1,1 @@
+//! The deacon: the town watchdog daemon (issue 6).

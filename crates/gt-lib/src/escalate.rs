@@ -1,0 +1,1 @@
+//! Escalations and handoff (issue 4).

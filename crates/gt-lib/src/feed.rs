@@ -1,0 +1,1 @@
+//! The live feed and its views (issue 5).

@@ -1,0 +1,1 @@
+//! Runtime lifecycle hooks and agent state (issue 4).

@@ -1,0 +1,1 @@
+//! Mail between agents and humans (issue 4).

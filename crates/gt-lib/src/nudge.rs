@@ -1,0 +1,1 @@
+//! Nudges: text typed into a live agent session (issue 4).

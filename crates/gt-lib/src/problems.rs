@@ -1,0 +1,1 @@
+//! Problem detection: zombies, stalls, idle with work (issue 5).

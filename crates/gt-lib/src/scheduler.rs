@@ -1,0 +1,1 @@
+//! Capacity scheduler (issue 6).

@@ -1,0 +1,1 @@
+//! Store seam for issue 6: deacon heartbeat, actions, scheduler.

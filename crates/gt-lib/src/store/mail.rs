@@ -1,0 +1,1 @@
+//! Store seam for issue 4: mail, nudge queue, escalations.

@@ -1,0 +1,1 @@
+//! Store seam for issue 7: merge queue (refinery) and convoys.

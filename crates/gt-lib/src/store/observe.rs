@@ -1,0 +1,1 @@
+//! Store seam for issue 5: agent activity observations.
