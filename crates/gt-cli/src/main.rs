@@ -39,7 +39,7 @@ enum Command {
     Init(cmd::town::InitArgs),
     /// Run the whole loop in a temporary town with a stand-in agent.
     Demo(cmd::demo::DemoArgs),
-    /// Overview of the town: beads by status.
+    /// Is the town healthy and what needs you: problems, agents, beads, queues.
     Status(cmd::town::StatusArgs),
     /// Read and write gt.toml.
     #[command(subcommand)]
@@ -55,6 +55,8 @@ enum Command {
     Ready(cmd::bead::ReadyArgs),
     /// Recent activity, newest last.
     Trail(cmd::trail::TrailArgs),
+    /// Live view: a dashboard on a terminal, else a stream of events (--plain).
+    Feed(cmd::feed::FeedArgs),
     /// Rigs: projects (one git repository each).
     #[command(subcommand)]
     Rig(cmd::rig::RigCmd),
@@ -77,6 +79,42 @@ enum Command {
     Peek(cmd::agents::PeekArgs),
     /// Attach your terminal to an agent's session.
     Attach(cmd::agents::AttachArgs),
+    /// Start the deacon (the town watchdog) in the background.
+    Up,
+    /// Stop the deacon (`--all`: also end every agent session, saving its work).
+    Down(cmd::deacon::DownArgs),
+    /// The deacon: status, one patrol.
+    #[command(subcommand)]
+    Deacon(cmd::deacon::DeaconCmd),
+    /// The capacity scheduler: status, pause, resume.
+    #[command(subcommand)]
+    Scheduler(cmd::deacon::SchedulerCmd),
+    /// Mail: durable messages between agents and humans.
+    Mail(cmd::mail::MailArgs),
+    /// Type a message into a live agent's session.
+    Nudge(cmd::comms::NudgeArgs),
+    /// Nudge every live agent (of a rig).
+    Broadcast(cmd::comms::BroadcastArgs),
+    /// Ask for help when blocked: an escalation bead, mailed to mayor and human.
+    Escalate(cmd::comms::EscalateArgs),
+    /// Restart your session on the same bead, leaving a note for the next one.
+    Handoff(cmd::comms::HandoffArgs),
+    /// What an agent is doing (working, idle, waiting-for-input) and how gt knows.
+    AgentState(cmd::comms::AgentStateArgs),
+    /// Report the caller's state (used by runtime hooks).
+    #[command(hide = true)]
+    AgentReport(cmd::comms::AgentReportArgs),
+    /// The merge queue: list, show, retry, remove.
+    #[command(subcommand)]
+    Mq(cmd::mq::MqCmd),
+    /// The refinery: land queued merge requests (`gt refinery run --once`).
+    #[command(subcommand)]
+    Refinery(cmd::mq::RefineryCmd),
+    /// Rebase your branch on the rig's current target (inside an agent session).
+    Rebase(cmd::mq::RebaseArgs),
+    /// Convoys: beads that belong together.
+    #[command(subcommand)]
+    Convoy(cmd::convoy::ConvoyCmd),
     /// The scripted stand-in agent (for tests and gt demo).
     #[command(hide = true)]
     AgentStandin(cmd::standin::StandinArgs),
@@ -93,6 +131,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Close(a) => cmd::bead::close(ctx, a),
         Command::Ready(a) => cmd::bead::ready(ctx, a),
         Command::Trail(a) => cmd::trail::run(ctx, a),
+        Command::Feed(a) => cmd::feed::run(ctx, a),
         Command::Rig(c) => cmd::rig::run(ctx, c),
         Command::Polecat(c) => cmd::polecat::run(ctx, c),
         Command::Sling(a) => cmd::work::sling(ctx, a),
@@ -103,6 +142,21 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Agents(a) => cmd::agents::agents(ctx, a),
         Command::Peek(a) => cmd::agents::peek(ctx, a),
         Command::Attach(a) => cmd::agents::attach(ctx, a),
+        Command::Up => cmd::deacon::up(ctx),
+        Command::Down(a) => cmd::deacon::down(ctx, a),
+        Command::Deacon(c) => cmd::deacon::run(ctx, c),
+        Command::Scheduler(c) => cmd::deacon::scheduler(ctx, c),
+        Command::Mail(a) => cmd::mail::run(ctx, a),
+        Command::Nudge(a) => cmd::comms::nudge(ctx, a),
+        Command::Broadcast(a) => cmd::comms::broadcast(ctx, a),
+        Command::Escalate(a) => cmd::comms::escalate(ctx, a),
+        Command::Handoff(a) => cmd::comms::handoff(ctx, a),
+        Command::AgentState(a) => cmd::comms::agent_state(ctx, a),
+        Command::AgentReport(a) => cmd::comms::agent_report(ctx, a),
+        Command::Mq(c) => cmd::mq::run(ctx, c),
+        Command::Refinery(c) => cmd::mq::refinery(ctx, c),
+        Command::Rebase(a) => cmd::mq::rebase(ctx, a),
+        Command::Convoy(c) => cmd::convoy::run(ctx, c),
         Command::AgentStandin(_) => unreachable!("handled in main"),
     }
 }

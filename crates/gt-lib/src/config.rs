@@ -11,9 +11,78 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub struct TownConfig {
     pub town: TownSection,
+    #[serde(default, skip_serializing_if = "DeaconConfig::is_default")]
+    pub deacon: DeaconConfig,
+    #[serde(default, skip_serializing_if = "SchedulerConfig::is_default")]
+    pub scheduler: SchedulerConfig,
     /// Custom agents: name → command line (`gt config agent set`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
+}
+
+/// Deacon thresholds (`deacon.*`); durations like `30s`, `10m`, `2h`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeaconConfig {
+    /// How often the daemon patrols.
+    pub interval: String,
+    /// No activity for this long: the agent is stalled and gets nudged.
+    pub stall_after: String,
+    /// Still stalled this long after the nudge: escalate to human.
+    pub escalate_after: String,
+    /// Restarts of a dead session before the bead is given back.
+    pub max_restarts: u32,
+    /// First wait before a restart; doubles with each further restart.
+    pub restart_backoff: String,
+    /// Orphans (sessions and worktrees nobody owns) are cleaned after this.
+    pub orphan_grace: String,
+    /// How long dispatch holds for a runtime that hit its rate limit.
+    pub rate_limit_wait: String,
+}
+
+impl Default for DeaconConfig {
+    fn default() -> Self {
+        DeaconConfig {
+            interval: "30s".into(),
+            stall_after: "15m".into(),
+            escalate_after: "30m".into(),
+            max_restarts: 3,
+            restart_backoff: "10s".into(),
+            orphan_grace: "10m".into(),
+            rate_limit_wait: "15m".into(),
+        }
+    }
+}
+
+impl DeaconConfig {
+    fn is_default(&self) -> bool {
+        *self == DeaconConfig::default()
+    }
+
+    pub fn duration(&self, which: &str) -> time::Duration {
+        let text = match which {
+            "interval" => &self.interval,
+            "stall_after" => &self.stall_after,
+            "escalate_after" => &self.escalate_after,
+            "restart_backoff" => &self.restart_backoff,
+            "orphan_grace" => &self.orphan_grace,
+            _ => &self.rate_limit_wait,
+        };
+        crate::clock::parse_duration(text).unwrap_or(time::Duration::seconds(30))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Most live polecat sessions at once; unlimited when unset.
+    pub max_polecats: Option<u32>,
+}
+
+impl SchedulerConfig {
+    fn is_default(&self) -> bool {
+        *self == SchedulerConfig::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +113,12 @@ enum KeyKind {
     TownName,
     Prefix,
     Agent,
+    /// A duration under `[deacon]`.
+    Duration(&'static str),
+    /// A count under `[deacon]`.
+    Count(&'static str),
+    /// A count, or `unlimited` to remove the limit.
+    MaxPolecats,
 }
 
 /// A settable key.
@@ -69,6 +144,46 @@ pub const KEYS: &[KeySpec] = &[
         key: "town.default_agent",
         kind: KeyKind::Agent,
         doc: "agent runtime used when neither --agent nor the rig names one (default claude)",
+    },
+    KeySpec {
+        key: "deacon.interval",
+        kind: KeyKind::Duration("interval"),
+        doc: "how often the deacon patrols (default 30s)",
+    },
+    KeySpec {
+        key: "deacon.stall_after",
+        kind: KeyKind::Duration("stall_after"),
+        doc: "no activity this long: nudge the agent (default 15m)",
+    },
+    KeySpec {
+        key: "deacon.escalate_after",
+        kind: KeyKind::Duration("escalate_after"),
+        doc: "still stalled this long after the nudge: escalate to human (default 30m)",
+    },
+    KeySpec {
+        key: "deacon.max_restarts",
+        kind: KeyKind::Count("max_restarts"),
+        doc: "restarts of a dead session before its bead is given back (default 3)",
+    },
+    KeySpec {
+        key: "deacon.restart_backoff",
+        kind: KeyKind::Duration("restart_backoff"),
+        doc: "wait before a restart, doubled each time (default 10s)",
+    },
+    KeySpec {
+        key: "deacon.orphan_grace",
+        kind: KeyKind::Duration("orphan_grace"),
+        doc: "orphaned sessions and worktrees are cleaned after this (default 10m)",
+    },
+    KeySpec {
+        key: "deacon.rate_limit_wait",
+        kind: KeyKind::Duration("rate_limit_wait"),
+        doc: "dispatch holds this long for a rate-limited runtime (default 15m)",
+    },
+    KeySpec {
+        key: "scheduler.max_polecats",
+        kind: KeyKind::MaxPolecats,
+        doc: "most live agent sessions at once, or unlimited (default)",
     },
 ];
 
@@ -101,6 +216,8 @@ impl TownConfig {
                 prefix: default_prefix(),
                 default_agent: None,
             },
+            deacon: Default::default(),
+            scheduler: Default::default(),
             agents: Default::default(),
         })
     }
@@ -133,6 +250,10 @@ impl TownConfig {
             self.runtime(a)?;
         }
         Ok(())
+    }
+
+    pub fn max_polecats(&self) -> Option<u32> {
+        self.scheduler.max_polecats
     }
 
     pub fn default_agent(&self) -> Option<&str> {
@@ -174,6 +295,20 @@ impl TownConfig {
                 .default_agent
                 .clone()
                 .unwrap_or_else(|| "claude".to_string()),
+            KeyKind::Duration(which) => match which {
+                "interval" => self.deacon.interval.clone(),
+                "stall_after" => self.deacon.stall_after.clone(),
+                "escalate_after" => self.deacon.escalate_after.clone(),
+                "restart_backoff" => self.deacon.restart_backoff.clone(),
+                "orphan_grace" => self.deacon.orphan_grace.clone(),
+                _ => self.deacon.rate_limit_wait.clone(),
+            },
+            KeyKind::Count(_) => self.deacon.max_restarts.to_string(),
+            KeyKind::MaxPolecats => self
+                .scheduler
+                .max_polecats
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "unlimited".into()),
         })
     }
 
@@ -201,6 +336,48 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
         KeyKind::Agent => {
             crate::runtime::validate_agent_name(value)?;
             toml_edit::value(value)
+        }
+        KeyKind::Duration(_) => {
+            let d = crate::clock::parse_duration(value)?;
+            if d <= time::Duration::ZERO || d > time::Duration::days(30) {
+                return Err(Error::invalid(format!(
+                    "{key} must be between 1s and 30d, not '{}'",
+                    value.escape_debug()
+                )));
+            }
+            toml_edit::value(value.trim())
+        }
+        KeyKind::Count(_) => {
+            let n: u32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= 100)
+                .ok_or_else(|| {
+                    Error::invalid(format!("{key} must be a whole number from 0 to 100"))
+                })?;
+            toml_edit::value(i64::from(n))
+        }
+        KeyKind::MaxPolecats => {
+            if value.trim() == "unlimited" {
+                return edit(path, |doc| {
+                    if let Some(t) = doc.get_mut("scheduler").and_then(|s| s.as_table_mut()) {
+                        t.remove("max_polecats");
+                    }
+                    Ok(())
+                });
+            }
+            let n: u32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{key} must be a whole number from 1 to 10000, or unlimited"
+                    ))
+                })?;
+            toml_edit::value(i64::from(n))
         }
     };
     edit(path, |doc| {

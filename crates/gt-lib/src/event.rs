@@ -20,6 +20,7 @@ pub mod kind {
     pub const RIG_REMOVED: &str = "rig.removed";
     pub const POLECAT_ADDED: &str = "polecat.added";
     pub const POLECAT_REMOVED: &str = "polecat.removed";
+    pub const POLECAT_STATE: &str = "polecat.state";
     pub const SLING: &str = "sling";
     pub const SESSION_STARTED: &str = "session.started";
     pub const SESSION_ENDED: &str = "session.ended";

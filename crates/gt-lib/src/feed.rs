@@ -1,1 +1,475 @@
-//! The live feed and its views (issue 5).
+//! Seeing the town: following the event log by id (`gt feed`), the status
+//! of the town (`gt status`) and the view models of the live dashboard,
+//! all testable without a terminal.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::bead::{BeadFilter, Status};
+use crate::error::Result;
+use crate::event::{Event, EventQuery};
+use crate::problems::{self, AgentActivity, AgentState, Problem, Thresholds};
+use crate::store::deacon::DeaconStore;
+use crate::store::observe::ObserveStore;
+use crate::store::{BeadStore, EventStore, RigStore};
+use crate::workspace::Workspace;
+
+/// Events read per query while catching up.
+const BATCH: usize = 1000;
+
+/// Which events a feed shows (all of them by default). Applied to new
+/// events in memory, so following stays one range scan on the primary key.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFilter {
+    pub actor: Option<String>,
+    pub rig: Option<String>,
+    pub bead: Option<String>,
+    /// `bead` matches `bead.*` (as in `gt trail --kind`).
+    pub kinds: Vec<String>,
+}
+
+impl FeedFilter {
+    pub fn matches(&self, e: &Event) -> bool {
+        let eq = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        };
+        self.actor.as_ref().is_none_or(|a| *a == e.actor)
+            && eq(&self.rig, &e.rig)
+            && eq(&self.bead, &e.bead)
+            && (self.kinds.is_empty()
+                || self.kinds.iter().any(|k| {
+                    e.kind == *k
+                        || (e.kind.starts_with(k.as_str())
+                            && e.kind.as_bytes().get(k.len()) == Some(&b'.'))
+                }))
+    }
+
+    fn query(&self, limit: usize) -> EventQuery {
+        EventQuery {
+            actor: self.actor.clone(),
+            rig: self.rig.clone(),
+            bead: self.bead.clone(),
+            kinds: self.kinds.clone(),
+            limit: Some(limit),
+            ..Default::default()
+        }
+    }
+}
+
+/// Follows the event log: remembers the last id seen and reads only newer
+/// events, after a free `data_version` check says something was committed.
+#[derive(Debug, Clone)]
+pub struct Follower {
+    last_id: i64,
+    data_version: Option<i64>,
+    filter: FeedFilter,
+}
+
+impl Follower {
+    /// Starts a feed. With `since` (canonical timestamp) the backlog is every
+    /// event from then on; else the newest `backlog` events. Returns the
+    /// follower and the backlog, oldest first.
+    pub fn start<S: ObserveStore + EventStore>(
+        store: &S,
+        filter: FeedFilter,
+        since: Option<&str>,
+        backlog: usize,
+    ) -> Result<(Follower, Vec<Event>)> {
+        let mut f = Follower {
+            last_id: store.last_event_id()?,
+            data_version: None,
+            filter,
+        };
+        let events = match since {
+            Some(t) => match store.first_event_id_since(t)? {
+                Some(first) => {
+                    f.last_id = first - 1;
+                    f.read_new(store)?
+                }
+                None => Vec::new(),
+            },
+            None if backlog == 0 => Vec::new(),
+            None => {
+                let mut v = store.events(&f.filter.query(backlog))?;
+                v.retain(|e| e.id <= f.last_id);
+                v
+            }
+        };
+        f.data_version = Some(store.data_version()?);
+        Ok((f, events))
+    }
+
+    /// A follower that starts after event `last_id`.
+    pub fn after(last_id: i64, filter: FeedFilter) -> Follower {
+        Follower {
+            last_id,
+            data_version: None,
+            filter,
+        }
+    }
+
+    pub fn last_id(&self) -> i64 {
+        self.last_id
+    }
+
+    /// New matching events since the last poll, oldest first. Costs one
+    /// pragma when nothing was committed.
+    pub fn poll<S: ObserveStore>(&mut self, store: &S) -> Result<Vec<Event>> {
+        let v = store.data_version()?;
+        if self.data_version == Some(v) {
+            return Ok(Vec::new());
+        }
+        self.data_version = Some(v);
+        self.read_new(store)
+    }
+
+    fn read_new<S: ObserveStore>(&mut self, store: &S) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        loop {
+            let batch = store.events_after(self.last_id, BATCH)?;
+            let n = batch.len();
+            if let Some(last) = batch.last() {
+                self.last_id = last.id;
+            }
+            out.extend(batch.into_iter().filter(|e| self.filter.matches(e)));
+            if n < BATCH {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// The town as `gt status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TownStatus {
+    pub town: TownRef,
+    /// When the check ran (liveness is as of this moment).
+    pub checked_at: String,
+    /// No problems and the deacon (when it was ever started) is up.
+    pub healthy: bool,
+    pub deacon: DeaconStatus,
+    pub rigs: Vec<RigStatus>,
+    /// Beads by status, plus `total`.
+    pub beads: BTreeMap<&'static str, u64>,
+    /// Queued merge requests, all rigs.
+    pub merge_queue: u64,
+    /// Unread mail addressed to `human`; `null` when this town has no mail.
+    pub unread_mail_for_human: Option<u64>,
+    /// Escalations not yet acknowledged; `null` when this town has none.
+    pub open_escalations: Option<u64>,
+    /// Agents that need someone, most urgent first.
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TownRef {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeaconStatus {
+    /// `up` (fresh heartbeat), `down` (stale or none since it started) or
+    /// `never_started`.
+    pub state: &'static str,
+    pub heartbeat_at: Option<String>,
+    pub pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RigStatus {
+    pub name: String,
+    /// Polecats by state (`idle`, `working`, `zombie`, … as in `gt agents`).
+    pub polecats: BTreeMap<&'static str, u64>,
+    pub agents: Vec<AgentActivity>,
+    pub merge_queue: u64,
+}
+
+/// Everything `gt status` shows, checked against tmux now.
+pub fn town_status(ws: &Workspace, th: &Thresholds) -> Result<TownStatus> {
+    let agents = problems::observe(ws, th)?;
+    status_from(ws, th, agents)
+}
+
+/// [`town_status`] from agents the caller already observed.
+pub fn status_from(
+    ws: &Workspace,
+    th: &Thresholds,
+    agents: Vec<AgentActivity>,
+) -> Result<TownStatus> {
+    let now = ws.town.clock().now();
+    let problems = problems::problems_of(&agents);
+    let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut total = 0;
+    for (s, n) in ws.store.count_by_status()? {
+        beads.insert(s.as_str(), n);
+        total += n;
+    }
+    beads.insert("total", total);
+    let queues: BTreeMap<String, u64> = ws.store.merge_queue_lengths()?.into_iter().collect();
+    let mut rigs: Vec<RigStatus> = ws
+        .store
+        .list_rigs()?
+        .into_iter()
+        .map(|r| RigStatus {
+            merge_queue: queues.get(&r.name).copied().unwrap_or(0),
+            name: r.name,
+            polecats: BTreeMap::new(),
+            agents: Vec::new(),
+        })
+        .collect();
+    for a in agents {
+        if let Some(r) = rigs.iter_mut().find(|r| r.name == a.rig) {
+            *r.polecats.entry(a.state.as_str()).or_default() += 1;
+            r.agents.push(a);
+        }
+    }
+    let d = ws.store.deacon_state()?;
+    let fresh = d.heartbeat_at.as_deref().is_some_and(|h| {
+        crate::clock::parse_ts(h).is_ok_and(|t| {
+            let age = now - t;
+            age <= time::Duration::try_from(th.deacon_stale).unwrap_or(time::Duration::MAX)
+        })
+    });
+    let deacon = DeaconStatus {
+        state: if fresh {
+            "up"
+        } else if d.heartbeat_at.is_none() && d.started_at.is_none() {
+            "never_started"
+        } else {
+            "down"
+        },
+        heartbeat_at: d.heartbeat_at,
+        pid: d.pid,
+    };
+    let extras = ws.store.town_extras()?;
+    Ok(TownStatus {
+        town: TownRef {
+            name: ws.town.name().to_string(),
+            path: ws.town.root().to_path_buf(),
+        },
+        checked_at: crate::clock::format_ts(now),
+        healthy: problems.is_empty() && deacon.state != "down",
+        deacon,
+        merge_queue: queues.values().sum(),
+        rigs,
+        beads,
+        unread_mail_for_human: extras.unread_mail_for_human,
+        open_escalations: extras.open_escalations,
+        problems,
+    })
+}
+
+/// A bead being worked on, for the dashboard's "work in flight" panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkItem {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    pub assignee: Option<String>,
+}
+
+/// A rig and its polecats, for the dashboard's agent tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RigTree {
+    pub name: String,
+    pub agents: Vec<AgentActivity>,
+}
+
+/// The live dashboard's model: what its panels show.
+#[derive(Debug, Clone, Default)]
+pub struct Dashboard {
+    /// When the agents were last checked (canonical timestamp).
+    pub checked_at: String,
+    pub rigs: Vec<RigTree>,
+    pub in_flight: Vec<WorkItem>,
+    pub problems: Vec<Problem>,
+    /// The newest events, oldest first (at most [`Dashboard::MAX_EVENTS`]).
+    pub events: VecDeque<Event>,
+}
+
+impl Dashboard {
+    pub const MAX_EVENTS: usize = 500;
+
+    /// Replaces agents, work and problems with a fresh check.
+    pub fn refresh(&mut self, ws: &Workspace, th: &Thresholds) -> Result<()> {
+        let agents = problems::observe(ws, th)?;
+        self.problems = problems::problems_of(&agents);
+        let mut rigs: Vec<RigTree> = ws
+            .store
+            .list_rigs()?
+            .into_iter()
+            .map(|r| RigTree {
+                name: r.name,
+                agents: Vec::new(),
+            })
+            .collect();
+        for a in agents {
+            if let Some(r) = rigs.iter_mut().find(|r| r.name == a.rig) {
+                r.agents.push(a);
+            }
+        }
+        self.rigs = rigs;
+        self.in_flight = ws
+            .store
+            .list_beads(&BeadFilter {
+                statuses: vec![Status::Hooked, Status::InProgress, Status::Merging],
+                limit: Some(200),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|b| WorkItem {
+                id: b.id,
+                title: b.title,
+                status: b.status,
+                assignee: b.assignee,
+            })
+            .collect();
+        self.checked_at = crate::clock::format_ts(ws.town.clock().now());
+        Ok(())
+    }
+
+    /// Appends events, keeping the newest [`Dashboard::MAX_EVENTS`].
+    pub fn push_events(&mut self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.events.push_back(e);
+        }
+        while self.events.len() > Self::MAX_EVENTS {
+            self.events.pop_front();
+        }
+    }
+
+    /// The agents in tree order (rig by rig).
+    pub fn agents(&self) -> impl Iterator<Item = &AgentActivity> {
+        self.rigs.iter().flat_map(|r| r.agents.iter())
+    }
+
+    /// How many agents are in each state, for a one-line summary.
+    pub fn state_counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut m = BTreeMap::new();
+        for a in self.agents() {
+            *m.entry(a.state.as_str()).or_default() += 1;
+        }
+        m
+    }
+}
+
+/// Whether an agent state deserves attention (shown highlighted).
+pub fn is_trouble(s: AgentState) -> bool {
+    !matches!(
+        s,
+        AgentState::Idle | AgentState::Working | AgentState::Starting
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::event::NewEvent;
+    use crate::store::SqliteStore;
+    use std::sync::Arc;
+
+    fn store(dir: &std::path::Path) -> SqliteStore {
+        SqliteStore::create(&dir.join("t.db"), "t", Arc::new(SystemClock)).unwrap()
+    }
+
+    fn ev(kind: &'static str, n: usize) -> NewEvent {
+        NewEvent::new(kind, format!("event {n}"))
+    }
+
+    #[test]
+    fn feed_follows_new_events_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for i in 0..5 {
+            s.append_event(ev("bead.created", i), "human").unwrap();
+        }
+        let (mut f, backlog) = Follower::start(&s, FeedFilter::default(), None, 3).unwrap();
+        assert_eq!(backlog.len(), 3);
+        assert_eq!(backlog[2].summary, "event 4");
+        assert!(f.poll(&s).unwrap().is_empty());
+        // Another connection writes: the follower sees exactly the new ones.
+        let other =
+            SqliteStore::open(&dir.path().join("t.db"), "t", Arc::new(SystemClock)).unwrap();
+        for i in 5..(5 + 2 * BATCH + 7) {
+            other.append_event(ev("sling", i), "r/nux").unwrap();
+        }
+        let new = f.poll(&s).unwrap();
+        assert_eq!(new.len(), 2 * BATCH + 7);
+        assert_eq!(new[0].summary, "event 5");
+        assert!(new.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(f.poll(&s).unwrap().is_empty());
+        other.append_event(ev("done", 99), "r/nux").unwrap();
+        let new = f.poll(&s).unwrap();
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].kind, "done");
+    }
+
+    #[test]
+    fn feed_since_and_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.append_event(ev("bead.created", 0), "human").unwrap();
+        s.append_event(ev("sling", 1), "human").unwrap();
+        s.append_event(ev("session.started", 2), "r/nux").unwrap();
+        let (_, all) = Follower::start(
+            &s,
+            FeedFilter::default(),
+            Some("2000-01-01T00:00:00.000000Z"),
+            0,
+        )
+        .unwrap();
+        assert_eq!(all.len(), 3);
+        let (_, none) = Follower::start(
+            &s,
+            FeedFilter::default(),
+            Some("2999-01-01T00:00:00.000000Z"),
+            5,
+        )
+        .unwrap();
+        assert!(none.is_empty());
+        let f = FeedFilter {
+            kinds: vec!["session".into()],
+            ..Default::default()
+        };
+        let (mut fol, got) = Follower::start(&s, f.clone(), None, 10).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, "session.started");
+        let other =
+            SqliteStore::open(&dir.path().join("t.db"), "t", Arc::new(SystemClock)).unwrap();
+        other.append_event(ev("sessions.x", 3), "x").unwrap();
+        other.append_event(ev("session.ended", 4), "x").unwrap();
+        let got = fol.poll(&s).unwrap();
+        assert_eq!(got.len(), 1, "prefix matches whole dotted parts only");
+        assert_eq!(got[0].kind, "session.ended");
+        let by_actor = FeedFilter {
+            actor: Some("r/nux".into()),
+            ..Default::default()
+        };
+        assert!(by_actor.matches(&s.events(&Default::default()).unwrap()[2]));
+        assert!(!by_actor.matches(&s.events(&Default::default()).unwrap()[0]));
+    }
+
+    #[test]
+    fn feed_dashboard_keeps_the_newest_events() {
+        let mut d = Dashboard::default();
+        let e = Event {
+            id: 0,
+            time: String::new(),
+            kind: "x".into(),
+            actor: "a".into(),
+            rig: None,
+            bead: None,
+            summary: String::new(),
+            payload: serde_json::Value::Null,
+        };
+        d.push_events(
+            (0..(Dashboard::MAX_EVENTS as i64 + 10)).map(|i| Event { id: i, ..e.clone() }),
+        );
+        assert_eq!(d.events.len(), Dashboard::MAX_EVENTS);
+        assert_eq!(d.events.front().unwrap().id, 10);
+    }
+}

@@ -162,6 +162,77 @@ pub trait Git: Send + Sync {
 
     /// Whether `ancestor` is an ancestor of (or equal to) `descendant`.
     fn is_ancestor(&self, repo: &Path, ancestor: &str, descendant: &str) -> Result<bool>;
+
+    /// Adds a worktree at `wt` with a detached `HEAD` at `commit` (the
+    /// refinery's own worktree).
+    fn worktree_add_detached(&self, repo: &Path, wt: &Path, commit: &str) -> Result<()> {
+        let _ = (repo, wt, commit);
+        Err(Error::Internal(
+            "worktree_add_detached is not supported".into(),
+        ))
+    }
+
+    /// Puts worktree `wt` on a detached `HEAD` at `commit`, discarding its
+    /// changes and untracked (not ignored) files. Ends a rebase or merge left
+    /// in progress by an interrupted run first.
+    fn reset_detached(&self, wt: &Path, commit: &str) -> Result<()> {
+        let _ = (wt, commit);
+        Err(Error::Internal("reset_detached is not supported".into()))
+    }
+
+    /// Rebases the commits of `HEAD` (a branch or a detached `HEAD`) onto
+    /// `onto` in worktree `wt`. `prefer_mine` resolves conflicting hunks in
+    /// favour of the commits being rebased (`-X theirs`). On a conflict the
+    /// rebase is aborted (`HEAD` is back where it was) and the conflicting
+    /// files are returned.
+    fn rebase(&self, wt: &Path, onto: &str, prefer_mine: bool) -> Result<Integration> {
+        let _ = (wt, onto, prefer_mine);
+        Err(Error::Internal("rebase is not supported".into()))
+    }
+
+    /// Merges `commit` into the (detached or branch) `HEAD` of `wt`: a merge
+    /// commit (`squash` false) or one squashed commit with `message`. On a
+    /// conflict the merge is aborted and the conflicting files are returned.
+    fn merge_into_head(
+        &self,
+        wt: &Path,
+        commit: &str,
+        message: &str,
+        squash: bool,
+    ) -> Result<Integration> {
+        let _ = (wt, commit, message, squash);
+        Err(Error::Internal("merge is not supported".into()))
+    }
+
+    /// Deletes the full ref `refname`, only if it still points to
+    /// `expected_old` (works on a branch checked out in a worktree too, so
+    /// callers check that first). `Refused` when it moved.
+    fn delete_ref(&self, repo: &Path, refname: &str, expected_old: &str) -> Result<()> {
+        let _ = (repo, refname, expected_old);
+        Err(Error::Internal("delete_ref is not supported".into()))
+    }
+
+    /// Detaches `HEAD` of worktree `wt` at its current commit (files untouched).
+    fn detach_head(&self, wt: &Path) -> Result<()> {
+        let _ = wt;
+        Err(Error::Internal("detach_head is not supported".into()))
+    }
+
+    /// Pushes `commit` to `refs/heads/<branch>` of remote `origin`
+    /// (fast-forward only: never forced).
+    fn push(&self, repo: &Path, commit: &str, branch: &str) -> Result<()> {
+        let _ = (repo, commit, branch);
+        Err(Error::Internal("push is not supported".into()))
+    }
+}
+
+/// What a rebase or merge in a worktree produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integration {
+    /// Done: the new `HEAD`.
+    Done(String),
+    /// Stopped on conflicts (and aborted): the conflicting paths.
+    Conflict(Vec<String>),
 }
 
 /// Variables that would make git ignore `-C` and act on another repository
@@ -673,6 +744,152 @@ impl Git for GitCli {
         validate_rev(descendant)?;
         let args = [os("--is-ancestor"), os(ancestor), os(descendant)];
         self.run_yes_no(repo, "merge-base", &args)
+    }
+
+    fn worktree_add_detached(&self, repo: &Path, wt: &Path, commit: &str) -> Result<()> {
+        validate_rev(commit)?;
+        let args = [
+            os("add"),
+            os("--quiet"),
+            os("--detach"),
+            os("--"),
+            wt.as_os_str(),
+            os(commit),
+        ];
+        self.run(repo, "worktree", &args).map(drop)
+    }
+
+    fn reset_detached(&self, wt: &Path, commit: &str) -> Result<()> {
+        validate_rev(commit)?;
+        // Whatever an interrupted run left in progress is given up.
+        for (sub, arg) in [("rebase", "--abort"), ("merge", "--abort")] {
+            let _ = self.exec(Some(wt), &[], sub, &[os(arg)]);
+        }
+        let args = [os("--quiet"), os("--force"), os("--detach"), os(commit)];
+        self.run(wt, "checkout", &args)?;
+        self.run(wt, "reset", &[os("--quiet"), os("--hard"), os(commit)])?;
+        self.run(wt, "clean", &[os("-q"), os("-f"), os("-d")])
+            .map(drop)
+    }
+
+    fn rebase(&self, wt: &Path, onto: &str, prefer_mine: bool) -> Result<Integration> {
+        validate_rev(onto)?;
+        let mut config = self.identity_overrides(wt)?;
+        config.push("rebase.autoSquash=false".into());
+        config.push("rebase.autoStash=false".into());
+        config.push("rebase.updateRefs=false".into());
+        let mut args = vec![os("--quiet"), os("--no-autosquash")];
+        if prefer_mine {
+            args.extend([os("-X"), os("theirs")]);
+        }
+        args.push(os(onto));
+        let out = self.exec(Some(wt), &config, "rebase", &args)?;
+        if out.status.success() {
+            return self.head_of(wt).map(Integration::Done);
+        }
+        let files = self.unmerged_paths(wt)?;
+        let _ = self.exec(Some(wt), &[], "rebase", &[os("--abort")]);
+        if files.is_empty() {
+            return Err(command_error("rebase", &out));
+        }
+        Ok(Integration::Conflict(files))
+    }
+
+    fn merge_into_head(
+        &self,
+        wt: &Path,
+        commit: &str,
+        message: &str,
+        squash: bool,
+    ) -> Result<Integration> {
+        validate_rev(commit)?;
+        if message.trim().is_empty() || message.contains('\0') {
+            return Err(Error::invalid("merge message must be non-empty text"));
+        }
+        let config = self.identity_overrides(wt)?;
+        let mut args = vec![os("--quiet"), os("--no-edit")];
+        if squash {
+            args.push(os("--squash"));
+        } else {
+            args.extend([os("--no-ff"), os("-m"), os(message)]);
+        }
+        args.push(os(commit));
+        let out = self.exec(Some(wt), &config, "merge", &args)?;
+        if !out.status.success() {
+            let files = self.unmerged_paths(wt)?;
+            let _ = self.exec(Some(wt), &[], "merge", &[os("--abort")]);
+            if squash {
+                let _ = self.exec(Some(wt), &[], "reset", &[os("--quiet"), os("--hard")]);
+            }
+            if files.is_empty() {
+                return Err(command_error("merge", &out));
+            }
+            return Ok(Integration::Conflict(files));
+        }
+        if squash {
+            let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+            if staged {
+                let args = [os("--quiet"), os("--no-edit"), os("-m"), os(message)];
+                let out = self.exec(Some(wt), &config, "commit", &args)?;
+                if !out.status.success() {
+                    return Err(command_error("commit", &out));
+                }
+            }
+        }
+        self.head_of(wt).map(Integration::Done)
+    }
+
+    fn delete_ref(&self, repo: &Path, refname: &str, expected_old: &str) -> Result<()> {
+        validate_ref_name(refname)?;
+        validate_oid(expected_old)?;
+        let args = [os("-m"), os("gt"), os("-d"), os(refname), os(expected_old)];
+        let out = self.exec(Some(repo), &[], "update-ref", &args)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        match self.read_ref(repo, refname)? {
+            Some(now) if !oid_eq(&now, expected_old) => Err(Error::refused(format!(
+                "{refname} moved: expected {expected_old}, found {now}"
+            ))),
+            None => Ok(()),
+            _ => Err(command_error("update-ref", &out)),
+        }
+    }
+
+    fn detach_head(&self, wt: &Path) -> Result<()> {
+        self.run(wt, "checkout", &[os("--quiet"), os("--detach")])
+            .map(drop)
+    }
+
+    fn push(&self, repo: &Path, commit: &str, branch: &str) -> Result<()> {
+        validate_oid(commit)?;
+        validate_branch_name(branch)?;
+        let spec = format!("{commit}:refs/heads/{branch}");
+        let args = [os("--quiet"), os("--porcelain"), os("origin"), os(&spec)];
+        self.run(repo, "push", &args).map(drop)
+    }
+}
+
+impl GitCli {
+    /// The commit `HEAD` of `wt` points to.
+    fn head_of(&self, wt: &Path) -> Result<String> {
+        let out = self.run(wt, "rev-parse", &[os("--verify"), os("HEAD")])?;
+        Ok(out.trim().to_string())
+    }
+
+    /// Paths with unresolved conflicts in `wt`.
+    fn unmerged_paths(&self, wt: &Path) -> Result<Vec<String>> {
+        let args = [os("--name-only"), os("--diff-filter=U"), os("-z")];
+        let out = self.exec(Some(wt), &[], "diff", &args)?;
+        let mut files: Vec<String> = out
+            .stdout
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(files)
     }
 }
 

@@ -1,1 +1,295 @@
-//! Runtime lifecycle hooks and agent state (issue 4).
+//! Runtime lifecycle hooks and agent state.
+//!
+//! For Claude Code, `gt` writes a settings file OUTSIDE the user's repository
+//! (`<town>/.gt/run/hooks/<rig>/<polecat>.json`) and starts the agent with
+//! `--settings FILE`; Claude Code merges it with the user's own settings. Its
+//! hooks run:
+//!
+//! | event | command |
+//! |---|---|
+//! | `SessionStart` | `gt prime` (its output becomes context) |
+//! | `UserPromptSubmit` | `gt agent-report --state working`, `gt mail check --inject` (output becomes context) |
+//! | `Stop` | `gt agent-report --state idle` |
+//! | `Notification` (`permission_prompt`) | `gt agent-report --state waiting-for-input` |
+//! | `Notification` (`idle_prompt`) | `gt agent-report --state idle` |
+//!
+//! Other runtimes get no hooks: their state is observed on screen (ready
+//! pattern on two consecutive observations → idle; a question or permission
+//! dialog → waiting-for-input; else working).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::runtime::Runtime;
+use crate::store::mail::MailStore;
+use crate::store::{SessionFilter, WorkStore};
+use crate::workspace::Workspace;
+
+pub use crate::store::mail::AgentState;
+
+/// The agent states.
+pub const STATES: &[&str] = &["working", "idle", "waiting-for-input"];
+
+/// Screen texts of a question or permission dialog (plain substrings).
+pub const QUESTION_PATTERNS: &[&str] = &[
+    "(y/n)",
+    "[y/N]",
+    "[Y/n]",
+    "Do you want to",
+    "Allow this",
+    "Waiting for your input",
+];
+
+/// Whether `runtime` supports gt's lifecycle hooks.
+pub fn has_hooks(runtime: &Runtime) -> bool {
+    runtime.builtin && runtime.name == "claude"
+}
+
+/// Where the settings file of a polecat lives.
+pub fn settings_path(ws: &Workspace, rig: &str, polecat: &str) -> PathBuf {
+    ws.town
+        .state_dir()
+        .join("run")
+        .join("hooks")
+        .join(rig)
+        .join(format!("{polecat}.json"))
+}
+
+/// The Claude Code settings carrying gt's hooks. `gt` is the absolute path of
+/// the gt binary; commands are shell strings, so it is quoted.
+pub fn claude_settings(gt: &str) -> serde_json::Value {
+    let gt = shell_words::quote(gt).into_owned();
+    let cmd = |c: String| json!({ "type": "command", "command": c, "timeout": 30 });
+    let report = |s: &str| cmd(format!("{gt} agent-report --state {s}"));
+    json!({
+        "hooks": {
+            "SessionStart": [
+                { "matcher": "startup|resume|clear|compact",
+                  "hooks": [cmd(format!("{gt} prime"))] }
+            ],
+            "UserPromptSubmit": [
+                { "hooks": [report("working"), cmd(format!("{gt} mail check --inject"))] }
+            ],
+            "Stop": [
+                { "hooks": [report("idle")] }
+            ],
+            "Notification": [
+                { "matcher": "permission_prompt", "hooks": [report("waiting-for-input")] },
+                { "matcher": "idle_prompt", "hooks": [report("idle")] }
+            ]
+        }
+    })
+}
+
+/// Extra argv for starting `runtime` for this polecat (e.g. `["--settings",
+/// "<town>/.gt/run/hooks/<rig>/<polecat>.json"]` for claude), writing the
+/// settings file outside the repository; empty for runtimes without hooks.
+pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> Result<Vec<String>> {
+    if !has_hooks(runtime) {
+        return Ok(Vec::new());
+    }
+    let path = settings_path(ws, rig, polecat);
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Internal("settings path has no parent".into()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let gt = ws.gt_exe.to_str().ok_or_else(|| {
+        Error::Environment(format!(
+            "the gt binary's path is not UTF-8: {}",
+            ws.gt_exe.display()
+        ))
+    })?;
+    let text = serde_json::to_string_pretty(&claude_settings(gt))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    Ok(vec![
+        "--settings".to_string(),
+        path.to_string_lossy().into_owned(),
+    ])
+}
+
+/// Validates a state name.
+pub fn validate_state(state: &str) -> Result<()> {
+    if STATES.contains(&state) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "unknown agent state '{}': use working, idle or waiting-for-input",
+            state.escape_debug()
+        )))
+    }
+}
+
+/// `gt agent-report`: records what the runtime's hooks say.
+pub fn report(ws: &Workspace, agent: &str, state: &str) -> Result<()> {
+    validate_state(state)?;
+    match crate::mail::parse(agent)? {
+        crate::mail::Address::Polecat { .. } => {}
+        _ => {
+            return Err(Error::invalid(format!(
+                "only an agent RIG/POLECAT reports a state, not '{}'",
+                agent.escape_debug()
+            )))
+        }
+    }
+    crate::mail::resolve(ws, &[agent.to_string()])?;
+    ws.store.set_agent_state(agent, state, "hook")
+}
+
+/// The state of one agent and how it was learned.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateView {
+    pub agent: String,
+    /// `working`, `idle`, `waiting-for-input`, or `unknown` (no live session).
+    pub state: String,
+    /// `hook`, `screen`, or `none`.
+    pub source: String,
+    pub updated_at: Option<String>,
+}
+
+/// What `agent` is doing: the hooks' last report when its runtime has hooks,
+/// else two observations of its screen.
+pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
+    let (rig, name) = crate::polecat::parse_address(agent)?;
+    let session = Workspace::session_name(&rig, &name);
+    let unknown = || StateView {
+        agent: agent.to_string(),
+        state: "unknown".into(),
+        source: "none".into(),
+        updated_at: None,
+    };
+    let alive = matches!(ws.tmux.session_info(&session)?, Some(i) if !i.pane_dead);
+    if !alive {
+        return Ok(unknown());
+    }
+    if let Some(s) = ws.store.agent_state(agent)? {
+        if s.source == "hook" {
+            return Ok(StateView {
+                agent: s.agent,
+                state: s.state,
+                source: s.source,
+                updated_at: Some(s.updated_at),
+            });
+        }
+    }
+    let runtime = ws
+        .store
+        .list_sessions(&SessionFilter {
+            rig: Some(&rig),
+            polecat: Some(&name),
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .pop()
+        .and_then(|s| ws.town.config.runtime(&s.runtime).ok());
+    let first = ws.tmux.capture_pane(&session, 15)?;
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let second = ws.tmux.capture_pane(&session, 15)?;
+    let state = screen_state(
+        &first,
+        &second,
+        runtime.as_ref().and_then(|r| r.ready_pattern.as_deref()),
+    );
+    Ok(StateView {
+        agent: agent.to_string(),
+        state: state.into(),
+        source: "screen".into(),
+        updated_at: Some(crate::clock::format_ts(time::OffsetDateTime::now_utc())),
+    })
+}
+
+/// Classifies two consecutive observations of a screen.
+pub fn screen_state(first: &str, second: &str, ready: Option<&str>) -> &'static str {
+    let tail: Vec<&str> = second.lines().rev().take(8).collect();
+    if tail
+        .iter()
+        .any(|l| QUESTION_PATTERNS.iter().any(|p| l.contains(p)))
+    {
+        return "waiting-for-input";
+    }
+    if let Some(p) = ready {
+        let seen = |s: &str| s.lines().rev().take(8).any(|l| l.contains(p));
+        if seen(first) && seen(second) && first == second {
+            return "idle";
+        }
+    }
+    "working"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_claude_settings_match_the_documented_schema() {
+        let v = claude_settings("/opt/my gt/gt");
+        let hooks = v["hooks"].as_object().unwrap();
+        // Only documented event names.
+        for k in hooks.keys() {
+            assert!(
+                ["SessionStart", "UserPromptSubmit", "Stop", "Notification"].contains(&k.as_str()),
+                "{k}"
+            );
+        }
+        for (event, groups) in hooks {
+            for g in groups.as_array().unwrap() {
+                let obj = g.as_object().unwrap();
+                for k in obj.keys() {
+                    assert!(["matcher", "hooks"].contains(&k.as_str()), "{event}: {k}");
+                }
+                if let Some(m) = obj.get("matcher") {
+                    assert!(m.is_string());
+                }
+                for h in g["hooks"].as_array().unwrap() {
+                    assert_eq!(h["type"], "command", "{event}");
+                    let c = h["command"].as_str().unwrap();
+                    // The path with a space is quoted for the shell.
+                    assert!(c.starts_with("'/opt/my gt/gt' "), "{c}");
+                    assert!(h["timeout"].as_u64().unwrap() > 0);
+                }
+            }
+        }
+        let cmds = |e: &str| -> Vec<String> {
+            hooks[e]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|g| g["hooks"].as_array().unwrap().clone())
+                .map(|h| h["command"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(cmds("SessionStart")[0].ends_with(" prime"));
+        assert!(cmds("UserPromptSubmit")
+            .iter()
+            .any(|c| c.ends_with(" mail check --inject")));
+        assert!(cmds("Stop")[0].ends_with("agent-report --state idle"));
+        assert!(cmds("Notification")
+            .iter()
+            .any(|c| c.ends_with("--state waiting-for-input")));
+        let sm = hooks["SessionStart"][0]["matcher"].as_str().unwrap();
+        for s in sm.split('|') {
+            assert!(["startup", "resume", "clear", "compact"].contains(&s));
+        }
+    }
+
+    #[test]
+    fn hooks_screen_state() {
+        assert_eq!(screen_state("a\n> x", "a\n> x", Some("> x")), "idle");
+        assert_eq!(screen_state("a", "a\n> x", Some("> x")), "working");
+        assert_eq!(screen_state("b\n> x", "a\n> x", Some("> x")), "working");
+        assert_eq!(
+            screen_state("", "Proceed? (y/n)", None),
+            "waiting-for-input"
+        );
+        assert_eq!(screen_state("x", "x", None), "working");
+        assert!(validate_state("idle").is_ok());
+        assert!(validate_state("sleeping").is_err());
+    }
+}

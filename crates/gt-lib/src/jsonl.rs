@@ -447,7 +447,8 @@ fn parse_issue_fields(
 
     let labels = take_labels(&mut obj)?;
     let dependencies = take_dependencies(&mut obj, id, now, report)?;
-    let comments = take_comments(&mut obj, id, now, report)?;
+    // A comment without a time takes its issue's, so a re-import finds it again.
+    let comments = take_comments(&mut obj, id, &created_at, report)?;
 
     for (key, value) in obj {
         if key.is_empty()
@@ -1306,6 +1307,12 @@ pub fn import_file(
 ) -> Result<ImportSummary> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::invalid(format!(
+            "cannot read {}: not a regular file",
+            path.display()
+        )));
+    }
     let plan = parse(std::io::BufReader::new(file), now)?;
     let name = path.display().to_string();
     let event = crate::event::NewEvent::new(

@@ -1,1 +1,694 @@
-//! Problem detection: zombies, stalls, idle with work (issue 5).
+//! What each agent is doing, and which agents need someone.
+//!
+//! Liveness is always read from tmux at the moment of the check, never
+//! inferred from old records. "Last activity" is the latest of: a screen
+//! change gt observed (samples are stored in `agent_activity`), an event
+//! caused by the agent (its `gt` commands), a commit on its branch (the
+//! branch ref's modification time), and the start of its session.
+//!
+//! An agent is a problem when:
+//! - **zombie**: it holds a hooked / in-progress bead but has no live tmux
+//!   session;
+//! - **ended without done**: its agent process exited (or its session was
+//!   recorded as exited) without `gt done`;
+//! - **waiting for input**: its screen shows a permission or yes/no question;
+//! - **idle with work**: it sits at its prompt holding a bead, quiet for the
+//!   idle threshold;
+//! - **stalled**: alive, but nothing changed for the stall threshold (the
+//!   screen must have been observed unchanged that long).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::bead::Status;
+use crate::clock::{format_ts, parse_ts};
+use crate::error::Result;
+use crate::polecat::{Polecat, PolecatState};
+use crate::session::{end_reason, Session};
+use crate::store::observe::{ObserveStore, ScreenObservation, ScreenSample};
+use crate::store::{BeadStore, RigStore, SessionFilter, WorkStore};
+use crate::tmux::SessionInfo;
+use crate::workspace::Workspace;
+
+/// Lines of the pane looked at when sampling a screen.
+pub const SCREEN_LINES: usize = 40;
+/// A session recorded but not yet seen running is "starting" this long.
+const START_GRACE: Duration = Duration::from_secs(15);
+
+/// When quiet becomes a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Alive but nothing changed this long: stalled.
+    pub stall: Duration,
+    /// At its prompt, holding work, quiet this long: idle with work.
+    pub idle: Duration,
+    /// The deacon is down when its last heartbeat is older than this.
+    pub deacon_stale: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            stall: Duration::from_secs(10 * 60),
+            idle: Duration::from_secs(2 * 60),
+            deacon_stale: Duration::from_secs(3 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    Zombie,
+    EndedWithoutDone,
+    WaitingForInput,
+    Stalled,
+    IdleWithWork,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Zombie => "zombie",
+            ProblemKind::EndedWithoutDone => "ended_without_done",
+            ProblemKind::WaitingForInput => "waiting_for_input",
+            ProblemKind::Stalled => "stalled",
+            ProblemKind::IdleWithWork => "idle_with_work",
+        }
+    }
+}
+
+/// An agent that needs someone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `rig/polecat`.
+    pub agent: String,
+    pub rig: String,
+    pub polecat: String,
+    pub kind: ProblemKind,
+    pub bead: Option<String>,
+    /// The tmux session name, when there is one.
+    pub session: Option<String>,
+    /// Since when (as far as gt knows) the condition holds.
+    pub since: Option<String>,
+    pub last_activity: Option<String>,
+    /// One line saying what was seen.
+    pub detail: String,
+    /// What to do about it (a command).
+    pub suggested_action: String,
+}
+
+/// What an agent is doing, as one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// No work held.
+    Idle,
+    /// Session recorded, agent not yet seen running.
+    Starting,
+    Working,
+    IdleWithWork,
+    WaitingForInput,
+    Stalled,
+    /// Holds work, no live session.
+    Zombie,
+    /// The agent process ended without `gt done`.
+    Exited,
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Idle => "idle",
+            AgentState::Starting => "starting",
+            AgentState::Working => "working",
+            AgentState::IdleWithWork => "idle_with_work",
+            AgentState::WaitingForInput => "waiting_for_input",
+            AgentState::Stalled => "stalled",
+            AgentState::Zombie => "zombie",
+            AgentState::Exited => "exited",
+        }
+    }
+}
+
+/// What tmux says about the agent's session right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// The agent process runs in its pane.
+    Running,
+    /// The pane is kept but its process exited.
+    Exited,
+    /// A session is recorded open but tmux has none.
+    Vanished,
+    /// No open session.
+    None,
+}
+
+/// One agent (polecat) as the views show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentActivity {
+    pub agent: String,
+    pub rig: String,
+    pub polecat: String,
+    pub polecat_state: PolecatState,
+    pub state: AgentState,
+    pub bead: Option<String>,
+    pub bead_status: Option<Status>,
+    pub session: Option<String>,
+    pub session_id: Option<i64>,
+    pub runtime: Option<String>,
+    pub live: Liveness,
+    pub exit_code: Option<i32>,
+    /// Latest of screen change, own event, commit on its branch, session start.
+    pub last_activity: Option<String>,
+    /// Which of those it was: `screen`, `command`, `commit` or `session`.
+    pub activity_source: Option<&'static str>,
+    pub problem: Option<Problem>,
+}
+
+/// What a screen shows, read from its last lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// Says it is busy (e.g. `esc to interrupt`).
+    Busy,
+    /// A permission or yes/no question: the line asking.
+    Question(String),
+    /// Its input prompt, waiting for instructions.
+    AtPrompt,
+    /// Nothing recognised.
+    Unknown,
+}
+
+/// Phrases of permission and question dialogs (lowercase).
+const QUESTION_MARKERS: &[&str] = &[
+    "(y/n)",
+    "[y/n]",
+    "(yes/no)",
+    "[yes/no]",
+    "do you want to proceed",
+    "do you want to make this edit",
+    "do you want to allow",
+    "do you want to create",
+    "do you want to run",
+    "allow this command",
+    "press enter to continue",
+    "waiting for your approval",
+    "❯ 1. yes",
+];
+
+/// Phrases agents show while they work (lowercase).
+const BUSY_MARKERS: &[&str] = &["esc to interrupt", "ctrl+c to interrupt", "esc to cancel"];
+
+/// Classifies a captured screen. `ready_pattern` is the runtime's "at the
+/// prompt" text, when it has one.
+pub fn classify_screen(screen: &str, ready_pattern: Option<&str>) -> Screen {
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(8)..];
+    for l in tail.iter().rev() {
+        let low = l.to_lowercase();
+        if QUESTION_MARKERS.iter().any(|m| low.contains(m)) {
+            return Screen::Question(l.trim().to_string());
+        }
+    }
+    if tail
+        .iter()
+        .any(|l| BUSY_MARKERS.iter().any(|m| l.to_lowercase().contains(m)))
+    {
+        return Screen::Busy;
+    }
+    let last5 = &lines[lines.len().saturating_sub(5)..];
+    if let Some(p) = ready_pattern.filter(|p| !p.trim().is_empty()) {
+        if last5.iter().any(|l| l.contains(p)) {
+            return Screen::AtPrompt;
+        }
+    }
+    match lines.last().map(|l| l.trim()) {
+        Some(l) if l.ends_with('>') || l.ends_with('❯') || l.ends_with('›') => Screen::AtPrompt,
+        _ => Screen::Unknown,
+    }
+}
+
+/// A short, stable hash of screen text.
+pub fn screen_hash(screen: &str) -> String {
+    let d = Sha256::digest(screen.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn ts(s: &str) -> Option<OffsetDateTime> {
+    parse_ts(s).ok()
+}
+
+fn age(now: OffsetDateTime, t: &str) -> Option<Duration> {
+    ts(t).map(|t| (now - t).try_into().unwrap_or(Duration::ZERO))
+}
+
+/// Modification time of the branch ref in the rig's bare repository: when
+/// a commit last moved it (loose refs only; `None` otherwise).
+fn branch_commit_time(ws: &Workspace, rig: &str, branch: &str) -> Option<String> {
+    if branch.is_empty() || branch.contains("..") {
+        return None;
+    }
+    let path = ws.repo_dir(rig).join("refs/heads").join(branch);
+    let mtime = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(format_ts(OffsetDateTime::from(mtime)))
+}
+
+/// Every polecat with its state, liveness and last activity, checked
+/// against tmux now. Samples the screens of live agents (stored as
+/// observations; a read-only town is sampled but not recorded).
+pub fn observe(ws: &Workspace, th: &Thresholds) -> Result<Vec<AgentActivity>> {
+    let tmux = ws.tmux.list_sessions()?;
+    observe_with(ws, th, &tmux)
+}
+
+/// [`observe`] with a tmux session list the caller already has.
+pub fn observe_with(
+    ws: &Workspace,
+    th: &Thresholds,
+    tmux: &[SessionInfo],
+) -> Result<Vec<AgentActivity>> {
+    let now = ws.town.clock().now();
+    let polecats = ws.store.list_polecats(None)?;
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    let mut open_by_agent: HashMap<(String, String), Session> = HashMap::new();
+    for s in open {
+        let key = (s.rig.clone(), s.polecat.clone());
+        match open_by_agent.get(&key) {
+            Some(prev) if prev.id > s.id => {}
+            _ => {
+                open_by_agent.insert(key, s);
+            }
+        }
+    }
+    let observations: HashMap<String, ScreenObservation> = ws
+        .store
+        .screen_observations()?
+        .into_iter()
+        .map(|o| (o.agent.clone(), o))
+        .collect();
+
+    // First pass: liveness, and a screen sample of every live agent.
+    struct Pending {
+        polecat: Polecat,
+        session: Option<Session>,
+        info: Option<SessionInfo>,
+        screen: Option<Screen>,
+        hash: Option<String>,
+    }
+    let mut pending = Vec::with_capacity(polecats.len());
+    for p in polecats {
+        let session = open_by_agent.remove(&(p.rig.clone(), p.name.clone()));
+        let info = session
+            .as_ref()
+            .and_then(|s| tmux.iter().find(|i| i.name == s.tmux_session).cloned());
+        let (mut screen, mut hash) = (None, None);
+        if let (Some(s), Some(i)) = (&session, &info) {
+            if !i.pane_dead {
+                if let Ok(text) = ws.tmux.capture_pane(&s.tmux_session, SCREEN_LINES) {
+                    let ready = ws
+                        .town
+                        .config
+                        .runtime(&s.runtime)
+                        .ok()
+                        .and_then(|r| r.ready_pattern);
+                    screen = Some(classify_screen(&text, ready.as_deref()));
+                    hash = Some(screen_hash(&text));
+                }
+            }
+        }
+        pending.push(Pending {
+            polecat: p,
+            session,
+            info,
+            screen,
+            hash,
+        });
+    }
+    let agents: Vec<String> = pending.iter().map(|p| p.polecat.address()).collect();
+    let samples: Vec<ScreenSample<'_>> = pending
+        .iter()
+        .zip(&agents)
+        .filter_map(|(p, a)| {
+            Some(ScreenSample {
+                agent: a,
+                session_id: p.session.as_ref().map(|s| s.id),
+                screen_hash: p.hash.as_deref()?,
+            })
+        })
+        .collect();
+    let recorded: HashMap<String, ScreenObservation> = match ws.store.record_screens(&samples) {
+        Ok(v) => v.into_iter().map(|o| (o.agent.clone(), o)).collect(),
+        // A read-only town (or a busy one) still gets a truthful view; it
+        // just cannot remember this sample.
+        Err(_) => HashMap::new(),
+    };
+
+    let mut out = Vec::with_capacity(pending.len());
+    for (p, agent) in pending.into_iter().zip(agents) {
+        let pc = &p.polecat;
+        let session = p.session;
+        let bead = session
+            .as_ref()
+            .map(|s| s.bead.clone())
+            .or_else(|| pc.bead.clone());
+        let bead_status = match &bead {
+            Some(b) => ws.store.get_bead(b).ok().map(|b| b.status),
+            None => None,
+        };
+        let holds_work = matches!(bead_status, Some(Status::Hooked | Status::InProgress));
+        let obs = recorded
+            .get(&agent)
+            .or_else(|| observations.get(&agent))
+            .filter(|o| o.session_id == session.as_ref().map(|s| s.id));
+
+        // Last activity: the latest of the known signals.
+        let mut candidates: Vec<(String, &'static str)> = Vec::new();
+        if let Some(t) = obs.and_then(|o| o.screen_changed_at.clone()) {
+            candidates.push((t, "screen"));
+        }
+        if let Some(t) = ws.store.last_event_time_by(&agent)? {
+            candidates.push((t, "command"));
+        }
+        let branch = session
+            .as_ref()
+            .map(|s| s.branch.clone())
+            .or_else(|| pc.branch.clone());
+        if let Some(t) = branch
+            .as_deref()
+            .filter(|_| bead.is_some())
+            .and_then(|b| branch_commit_time(ws, &pc.rig, b))
+        {
+            candidates.push((t, "commit"));
+        }
+        if let Some(s) = &session {
+            let t = s.running_at.clone().unwrap_or_else(|| s.started_at.clone());
+            candidates.push((t, "session"));
+        }
+        let (last_activity, activity_source) = candidates
+            .into_iter()
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(t, s)| (Some(t), Some(s)))
+            .unwrap_or((None, None));
+        let quiet = last_activity
+            .as_deref()
+            .and_then(|t| age(now, t))
+            .unwrap_or(Duration::MAX);
+
+        let problem = |kind: ProblemKind, since: Option<String>, detail: String| Problem {
+            agent: agent.clone(),
+            rig: pc.rig.clone(),
+            polecat: pc.name.clone(),
+            kind,
+            bead: bead.clone(),
+            session: session.as_ref().map(|s| s.tmux_session.clone()),
+            since,
+            last_activity: last_activity.clone(),
+            suggested_action: suggest(kind, &agent, bead.as_deref()),
+            detail,
+        };
+
+        let mut live = Liveness::None;
+        let mut exit_code = None;
+        let (state, prob) = match (&session, &p.info) {
+            (Some(s), None) => {
+                live = Liveness::Vanished;
+                if s.running_at.is_none()
+                    && age(now, &s.started_at).is_some_and(|a| a < START_GRACE)
+                {
+                    (AgentState::Starting, None)
+                } else {
+                    (
+                        AgentState::Zombie,
+                        Some(problem(
+                            ProblemKind::Zombie,
+                            last_activity.clone(),
+                            format!(
+                                "tmux session {} is gone; {} is still {}",
+                                s.tmux_session,
+                                s.bead,
+                                bead_status.map(|b| b.as_str()).unwrap_or("held")
+                            ),
+                        )),
+                    )
+                }
+            }
+            (Some(_), Some(i)) if i.pane_dead => {
+                live = Liveness::Exited;
+                exit_code = i.dead_status;
+                let how = match (i.dead_status, i.dead_signal) {
+                    (Some(c), _) => format!("exit code {c}"),
+                    (None, Some(sig)) => format!("signal {sig}"),
+                    _ => "unknown status".to_string(),
+                };
+                (
+                    AgentState::Exited,
+                    Some(problem(
+                        ProblemKind::EndedWithoutDone,
+                        last_activity.clone(),
+                        format!("the agent exited ({how}) without gt done"),
+                    )),
+                )
+            }
+            (Some(s), Some(_)) => {
+                live = Liveness::Running;
+                let unchanged_since = obs.map(|o| {
+                    o.screen_changed_at
+                        .clone()
+                        .unwrap_or_else(|| o.first_observed_at.clone())
+                });
+                let unchanged_for = unchanged_since
+                    .as_deref()
+                    .and_then(|t| age(now, t))
+                    .unwrap_or(Duration::ZERO);
+                match &p.screen {
+                    Some(Screen::Question(q)) => (
+                        AgentState::WaitingForInput,
+                        Some(problem(
+                            ProblemKind::WaitingForInput,
+                            unchanged_since.clone(),
+                            format!("asks: {}", truncate(q, 120)),
+                        )),
+                    ),
+                    Some(Screen::AtPrompt) if holds_work && quiet >= th.idle => (
+                        AgentState::IdleWithWork,
+                        Some(problem(
+                            ProblemKind::IdleWithWork,
+                            last_activity.clone(),
+                            format!("at its prompt holding {}", s.bead),
+                        )),
+                    ),
+                    _ if quiet >= th.stall && unchanged_for >= th.stall => (
+                        AgentState::Stalled,
+                        Some(problem(
+                            ProblemKind::Stalled,
+                            last_activity.clone(),
+                            format!(
+                                "nothing changed for {}",
+                                human_duration(quiet.min(unchanged_for))
+                            ),
+                        )),
+                    ),
+                    _ if s.running_at.is_none() => (AgentState::Starting, None),
+                    _ => (AgentState::Working, None),
+                }
+            }
+            (None, _) if holds_work => {
+                let last = ws
+                    .store
+                    .list_sessions(&SessionFilter {
+                        rig: Some(&pc.rig),
+                        polecat: Some(&pc.name),
+                        limit: Some(1),
+                        ..Default::default()
+                    })?
+                    .pop();
+                let reason = last.as_ref().and_then(|s| s.end_reason.clone());
+                if reason.as_deref() == Some(end_reason::EXITED) {
+                    (
+                        AgentState::Exited,
+                        Some(problem(
+                            ProblemKind::EndedWithoutDone,
+                            last.as_ref().and_then(|s| s.ended_at.clone()),
+                            "its session ended (exited) without gt done".to_string(),
+                        )),
+                    )
+                } else {
+                    (
+                        AgentState::Zombie,
+                        Some(problem(
+                            ProblemKind::Zombie,
+                            last.as_ref()
+                                .and_then(|s| s.ended_at.clone())
+                                .or_else(|| last_activity.clone()),
+                            format!(
+                                "holds {} ({}) with no session{}",
+                                bead.as_deref().unwrap_or("?"),
+                                bead_status.map(|b| b.as_str()).unwrap_or("?"),
+                                reason
+                                    .map(|r| format!(" (last ended: {r})"))
+                                    .unwrap_or_default()
+                            ),
+                        )),
+                    )
+                }
+            }
+            (None, _) => (AgentState::Idle, None),
+        };
+        out.push(AgentActivity {
+            agent: agent.clone(),
+            rig: pc.rig.clone(),
+            polecat: pc.name.clone(),
+            polecat_state: pc.state,
+            state,
+            bead,
+            bead_status,
+            session: session.as_ref().map(|s| s.tmux_session.clone()),
+            session_id: session.as_ref().map(|s| s.id),
+            runtime: session.as_ref().map(|s| s.runtime.clone()),
+            live,
+            exit_code,
+            last_activity,
+            activity_source,
+            problem: prob,
+        });
+    }
+    Ok(out)
+}
+
+/// The problems among `agents`, most urgent first.
+pub fn problems_of(agents: &[AgentActivity]) -> Vec<Problem> {
+    let mut v: Vec<Problem> = agents.iter().filter_map(|a| a.problem.clone()).collect();
+    v.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.agent.cmp(&b.agent)));
+    v
+}
+
+/// Every agent that needs someone, most urgent first, checked against tmux
+/// now. (The deacon calls this on each patrol.)
+pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
+    Ok(problems_of(&observe(ws, thresholds)?))
+}
+
+/// The command that addresses a problem.
+pub fn suggest(kind: ProblemKind, agent: &str, bead: Option<&str>) -> String {
+    let bead = bead.unwrap_or("BEAD");
+    match kind {
+        ProblemKind::Zombie => format!("gt resume {bead}"),
+        ProblemKind::EndedWithoutDone => {
+            format!("gt peek {agent} to see why, then gt resume {bead}")
+        }
+        ProblemKind::WaitingForInput => format!("gt attach {agent} and answer"),
+        ProblemKind::IdleWithWork => format!("gt nudge {agent} \"continue with {bead}\""),
+        ProblemKind::Stalled => format!("gt peek {agent}; gt nudge {agent} or gt resume {bead}"),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// `45s`, `12m`, `3h`, `2d`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// How long ago `time` (canonical timestamp) was, as [`human_duration`];
+/// `-` when unknown.
+pub fn ago(now: OffsetDateTime, time: Option<&str>) -> String {
+    match time.and_then(|t| age(now, t)) {
+        Some(d) => format!("{} ago", human_duration(d)),
+        None => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_screen_questions_are_waiting_for_input() {
+        let s = "working...\nDo you want to proceed? (y/n)";
+        assert_eq!(
+            classify_screen(s, None),
+            Screen::Question("Do you want to proceed? (y/n)".into())
+        );
+        let claude =
+            "╭────╮\n│ Bash(rm -rf build) │\n Do you want to proceed?\n ❯ 1. Yes\n   2. No";
+        assert!(matches!(classify_screen(claude, None), Screen::Question(_)));
+    }
+
+    #[test]
+    fn problems_screen_prompt_and_busy() {
+        assert_eq!(classify_screen("hello\nstandin>", None), Screen::AtPrompt);
+        assert_eq!(
+            classify_screen("output\n  ? for shortcuts", Some("? for shortcuts")),
+            Screen::AtPrompt
+        );
+        assert_eq!(
+            classify_screen(
+                "✻ Thinking… (esc to interrupt)\n> \n? for shortcuts",
+                Some("? for shortcuts")
+            ),
+            Screen::Busy
+        );
+        assert_eq!(classify_screen("compiling foo v1", None), Screen::Unknown);
+        assert_eq!(classify_screen("", None), Screen::Unknown);
+    }
+
+    #[test]
+    fn problems_question_far_above_the_bottom_is_old() {
+        let mut s = String::from("Do you want to proceed? (y/n) y\n");
+        for i in 0..20 {
+            s.push_str(&format!("line {i}\n"));
+        }
+        assert_eq!(classify_screen(&s, None), Screen::Unknown);
+    }
+
+    #[test]
+    fn problems_hash_and_durations() {
+        assert_eq!(screen_hash("a"), screen_hash("a"));
+        assert_ne!(screen_hash("a"), screen_hash("b"));
+        assert_eq!(screen_hash("a").len(), 16);
+        assert_eq!(human_duration(Duration::from_secs(59)), "59s");
+        assert_eq!(human_duration(Duration::from_secs(14 * 3600)), "14h");
+        let now = parse_ts("2026-01-01T12:00:00Z").unwrap();
+        assert_eq!(ago(now, Some("2026-01-01T11:49:00.000000Z")), "11m ago");
+        assert_eq!(ago(now, None), "-");
+        assert_eq!(ago(now, Some("garbage")), "-");
+    }
+
+    #[test]
+    fn problems_kinds_sort_by_urgency() {
+        assert!(ProblemKind::Zombie < ProblemKind::Stalled);
+        assert_eq!(
+            serde_json::to_value(ProblemKind::IdleWithWork).unwrap(),
+            "idle_with_work"
+        );
+        assert_eq!(
+            suggest(ProblemKind::Zombie, "r/nux", Some("r-1")),
+            "gt resume r-1"
+        );
+    }
+}

@@ -240,6 +240,25 @@ impl Runtime {
         argv
     }
 
+    /// argv with `extra` arguments (e.g. hook settings from
+    /// `hooks::prepare`) after [`Runtime::args`] and, when resuming,
+    /// [`Runtime::resume_args`], before the instruction.
+    pub fn argv_with(
+        &self,
+        extra: &[String],
+        resume: bool,
+        instruction: Option<&str>,
+    ) -> Vec<String> {
+        let mut argv = vec![self.command.clone()];
+        argv.extend(self.args.iter().cloned());
+        if resume {
+            argv.extend(self.resume_args.iter().cloned());
+        }
+        argv.extend(extra.iter().cloned());
+        self.push_instruction(&mut argv, instruction);
+        argv
+    }
+
     /// Checks the runtime's own consistency: a valid name, a program, no
     /// control characters anywhere (they cannot be passed to a program or
     /// matched on screen), a prompt flag only with argument delivery, and a

@@ -1,1 +1,140 @@
-//! Capacity scheduler (issue 6).
+//! The capacity scheduler: with `scheduler.max_polecats` set, `gt sling`
+//! queues beads (status `queued`) instead of starting them when the town is at
+//! capacity, and the deacon dispatches queued beads as capacity frees, by
+//! priority then age.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::bead::{BeadFilter, BeadPatch, Status};
+use crate::error::Result;
+use crate::sling::{SlingRequest, Slung};
+use crate::store::deacon::DeaconStore;
+use crate::store::{BeadStore, SessionFilter, WorkStore};
+use crate::workspace::Workspace;
+
+pub mod kind {
+    pub const PAUSED: &str = "scheduler.paused";
+    pub const RESUMED: &str = "scheduler.resumed";
+}
+
+/// Metadata keys of a queued bead: where and with what to start it.
+pub const META_RIG: &str = "queue_rig";
+pub const META_AGENT: &str = "queue_agent";
+
+/// Sessions that are open and whose agent is alive in tmux.
+pub fn live_sessions(ws: &Workspace) -> Result<usize> {
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let tmux = ws.tmux.list_sessions()?;
+    Ok(open
+        .iter()
+        .filter(|s| {
+            tmux.iter()
+                .any(|t| t.name == s.tmux_session && !t.pane_dead)
+        })
+        .count())
+}
+
+/// Free places for new sessions: `None` when unlimited.
+pub fn free_places(ws: &Workspace) -> Result<Option<usize>> {
+    match ws.town.config.max_polecats() {
+        None => Ok(None),
+        Some(max) => Ok(Some((max as usize).saturating_sub(live_sessions(ws)?))),
+    }
+}
+
+/// Puts a bead in the queue for `rig` (and the runtime to use).
+pub fn enqueue(
+    ws: &Workspace,
+    bead: &str,
+    rig: &str,
+    agent: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    let mut patch = BeadPatch {
+        status: Some(Status::Queued),
+        ..Default::default()
+    };
+    patch.metadata.insert(META_RIG.into(), json!(rig));
+    patch.metadata.insert(META_AGENT.into(), json!(agent));
+    ws.store.update_bead(bead, &patch, actor)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedulerStatus {
+    pub max_polecats: Option<u32>,
+    pub live: usize,
+    pub queued: usize,
+    pub paused: bool,
+}
+
+pub fn status(ws: &Workspace) -> Result<SchedulerStatus> {
+    let queued = ws
+        .store
+        .list_beads(&BeadFilter {
+            statuses: vec![Status::Queued],
+            ..Default::default()
+        })?
+        .len();
+    Ok(SchedulerStatus {
+        max_polecats: ws.town.config.max_polecats(),
+        live: live_sessions(ws)?,
+        queued,
+        paused: ws.store.deacon_state()?.scheduler_paused,
+    })
+}
+
+/// What one dispatch round did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dispatch {
+    pub started: Vec<Slung>,
+    /// Beads that could not start, with why (they stay queued).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Starts queued beads, by priority then age, while there is capacity.
+pub fn dispatch(ws: &Workspace, actor: &str) -> Result<Dispatch> {
+    let mut out = Dispatch::default();
+    if ws.store.deacon_state()?.scheduler_paused {
+        return Ok(out);
+    }
+    let queued = ws.store.list_beads(&BeadFilter {
+        statuses: vec![Status::Queued],
+        ..Default::default()
+    })?;
+    for bead in queued {
+        if let Some(0) = free_places(ws)? {
+            break;
+        }
+        let rig = bead
+            .metadata
+            .get(META_RIG)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let agent = bead
+            .metadata
+            .get(META_AGENT)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let req = SlingRequest {
+            work: vec![bead.id.clone()],
+            rig,
+            agent,
+            force: false,
+            cwd: ws.town.root().to_path_buf(),
+            dispatching: true,
+        };
+        match crate::sling::sling(ws, &req, actor) {
+            Ok(mut s) => out.started.append(&mut s),
+            Err(e) => out.failed.push((bead.id.clone(), e.to_string())),
+        }
+    }
+    Ok(out)
+}

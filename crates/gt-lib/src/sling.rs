@@ -33,6 +33,8 @@ pub struct SlingRequest {
     pub force: bool,
     /// The directory the command runs in (for "the rig of the current directory").
     pub cwd: PathBuf,
+    /// Set by the scheduler's dispatch, which has already checked capacity.
+    pub dispatching: bool,
 }
 
 /// One slung item (`gt sling --json` prints one per line).
@@ -51,11 +53,23 @@ pub struct Slung {
     pub session_id: i64,
     pub worktree: PathBuf,
     pub created_bead: bool,
+    /// The town was at capacity (`scheduler.max_polecats`): the bead is
+    /// `queued` and the deacon starts it later. Polecat, agent, branch,
+    /// session and worktree are empty then.
+    pub queued: bool,
 }
 
 enum Target {
     Rig(String),
     Polecat(String, String),
+}
+
+/// `rig` or `rig/polecat`, as `--rig` takes it.
+fn target_address(t: &Target) -> String {
+    match t {
+        Target::Rig(r) => r.clone(),
+        Target::Polecat(r, p) => format!("{r}/{p}"),
+    }
 }
 
 /// Picks the target: the last WORK argument names an existing rig or polecat,
@@ -258,6 +272,20 @@ pub fn first_instruction(bead: &Bead, agent: &str) -> String {
     )
 }
 
+/// The agent's argv for a session: the runtime's, with the hook settings of
+/// `hooks::prepare` (written outside the repository) and the first instruction.
+pub fn agent_argv(
+    ws: &Workspace,
+    s: &Session,
+    bead: &Bead,
+    runtime: &Runtime,
+    resume: bool,
+) -> Result<Vec<String>> {
+    let extra = crate::hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    let instruction = first_instruction(bead, &s.agent());
+    Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
+}
+
 /// Starts the agent in tmux for a hooked session and watches it briefly.
 /// On failure the caller releases the hook.
 fn start_agent(
@@ -274,12 +302,7 @@ fn start_agent(
             runtime.command, runtime.name
         )));
     }
-    let instruction = first_instruction(bead, &s.agent());
-    let argv = if resume {
-        runtime.resume_argv(Some(&instruction))
-    } else {
-        runtime.start_argv(Some(&instruction))
-    };
+    let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     // A stale session of the same polecat (dead pane, crashed agent) is replaced.
     if ws.tmux.has_session(&s.tmux_session)? {
@@ -372,6 +395,30 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     let mut used = Vec::new();
     for item in &work {
         let (bead, created) = resolve_work(ws, &rig, item, actor)?;
+        if !req.dispatching && crate::scheduler::free_places(ws)? == Some(0) {
+            crate::scheduler::enqueue(
+                ws,
+                &bead.id,
+                &target_address(&target),
+                req.agent.as_deref(),
+                actor,
+            )?;
+            out.push(Slung {
+                bead: bead.id.clone(),
+                title: bead.title.clone(),
+                rig: rig.name.clone(),
+                polecat: String::new(),
+                agent: String::new(),
+                runtime: runtime.name.clone(),
+                branch: String::new(),
+                session: String::new(),
+                session_id: 0,
+                worktree: PathBuf::new(),
+                created_bead: created,
+                queued: true,
+            });
+            continue;
+        }
         let polecat = match &target {
             Target::Polecat(r, p) => polecat_for(ws, r, p, actor)?,
             Target::Rig(r) => pick_polecat(ws, r, actor, &used)?,
@@ -469,6 +516,7 @@ fn sling_one(
             session_id: session.id,
             worktree: wt,
             created_bead: created,
+            queued: false,
         }),
         Err(e) => {
             let _ = ws.tmux.kill_session(&tmux_session);
@@ -578,6 +626,7 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
         &h.base_commit[..h.base_commit.len().min(12)],
         h.worktree.display()
     ));
+    md.push_str(&crate::mail::prime_section(ws, &h.agent)?);
     Ok(md)
 }
 
@@ -723,6 +772,13 @@ pub struct AgentView {
     /// tmux session), or `ended` (recorded end).
     pub live: String,
     pub exit_code: Option<i32>,
+    /// What the agent is doing, checked now (open sessions only): see
+    /// [`crate::problems::AgentState`].
+    pub state: Option<crate::problems::AgentState>,
+    /// Latest screen change, own event, commit or session start (open sessions only).
+    pub last_activity: Option<String>,
+    /// The problem this agent has, if any (open sessions only).
+    pub problem: Option<crate::problems::ProblemKind>,
 }
 
 /// Open sessions and the `recent` most recent ended ones.
@@ -738,8 +794,16 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
     all.retain(|s| !s.is_open());
     let ended: Vec<Session> = all.into_iter().rev().take(recent).rev().collect();
     let tmux = ws.tmux.list_sessions()?;
+    let activity = if open.is_empty() {
+        Vec::new()
+    } else {
+        crate::problems::observe_with(ws, &crate::problems::Thresholds::default(), &tmux)?
+    };
     let mut out = Vec::new();
     for s in ended.iter().chain(open.iter()) {
+        let act = activity
+            .iter()
+            .find(|a| s.is_open() && a.session_id == Some(s.id));
         let info = tmux.iter().find(|i| i.name == s.tmux_session);
         let (live, exit_code) = match (s.is_open(), info) {
             (false, _) => ("ended", None),
@@ -765,6 +829,9 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             end_reason: s.end_reason.clone(),
             live: live.to_string(),
             exit_code,
+            state: act.map(|a| a.state),
+            last_activity: act.and_then(|a| a.last_activity.clone()),
+            problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
         });
     }
     Ok(out)

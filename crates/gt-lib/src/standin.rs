@@ -310,6 +310,9 @@ impl Agent<'_> {
             _ => {}
         }
 
+        if behavior == Behavior::Conflict {
+            self.rebase();
+        }
         let file = self.write_work(&work)?;
         if behavior == Behavior::Crash {
             self.say(&format!(
@@ -482,9 +485,32 @@ impl Agent<'_> {
         Ok(rel)
     }
 
-    /// `git add -A` and `git commit -m "<bead>: <title>"`.
+    /// `<gt> rebase --prefer-mine`: a re-slung `conflict` stand-in first
+    /// puts its branch on the current target, keeping its own side of
+    /// conflicting lines (a no-op on a fresh branch). A failure is reported
+    /// and the work goes on.
+    fn rebase(&mut self) {
+        self.say("rebasing on the latest target (gt rebase --prefer-mine)");
+        let mut cmd = self.command(self.opts.gt.as_os_str());
+        cmd.args(["rebase", "--prefer-mine"]);
+        match output_of(&mut cmd) {
+            Ok(o) if o.status.success() => self.relay(&o.stdout),
+            Ok(o) => {
+                self.relay(&o.stderr);
+                self.say("gt rebase failed; going on without it");
+            }
+            Err(e) => self.say(&format!("cannot run gt rebase: {e}")),
+        }
+    }
+
+    /// `git add -A` and `git commit -m "<bead>: <title>"` (nothing to commit
+    /// — a rebased branch that already has the change — is fine).
     fn commit(&mut self, work: &Work) -> Result<()> {
         self.git(&["add", "-A"])?;
+        if self.git(&["diff", "--cached", "--quiet"]).is_ok() {
+            self.say("nothing new to commit");
+            return Ok(());
+        }
         let subject: String = work.title.chars().take(MAX_SUBJECT_CHARS).collect();
         let message = format!("{}: {}", work.bead, subject);
         let name_cfg = format!("user.name={FALLBACK_USER_NAME}");

@@ -152,6 +152,25 @@ pub trait Tmux: Send + Sync {
     /// Presses Enter in the pane.
     fn send_enter(&self, name: &str) -> Result<()>;
 
+    /// Replaces the command of session `name`'s pane by `argv` (run directly,
+    /// as in [`Tmux::new_session`]) in `cwd`, with `env` added: tmux kills
+    /// the old command (`respawn-pane -k`). The tmux server does it, so a
+    /// process running inside that pane may call this to restart itself (it
+    /// is killed in the process; the tmux client is in its own process
+    /// group, so the respawn completes).
+    fn respawn_pane(
+        &self,
+        name: &str,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+    ) -> Result<()> {
+        let _ = (cwd, env, argv);
+        Err(Error::Internal(format!(
+            "respawn_pane is not supported by this tmux seam (session {name})"
+        )))
+    }
+
     /// The argv a human runs to attach to the session (the CLI execs it).
     /// Inside another tmux, the caller should remove `TMUX` from the
     /// environment first, or tmux refuses to nest.
@@ -506,9 +525,37 @@ impl Tmux for TmuxCli {
 
     fn kill_session_later(&self, name: &str, delay_secs: u32) -> Result<()> {
         validate_session_name(name)?;
-        // `-C`: the delayed command is a tmux command, no shell involved; the
-        // validated name needs no quoting in tmux's syntax. `-b`: do not wait.
-        let command = format!("kill-session -t {}", session_target(name));
+        // Target the session by its unique id (`$N`), never reused by the
+        // server: a new session that takes the same name within the delay (an
+        // idle polecat given new work) must not be killed.
+        let out = self.exec(&[
+            os("display-message"),
+            os("-p"),
+            os("-t"),
+            os(&format!("{}:", session_target(name))),
+            os("#{session_id}"),
+        ])?;
+        if !out.status.success() {
+            // Already gone: nothing to kill later.
+            return if out.is_missing() {
+                Ok(())
+            } else {
+                Err(command_error("display-message", &out))
+            };
+        }
+        let id = out.stdout.trim().to_string();
+        if id.is_empty() {
+            return Ok(());
+        }
+        if !(id.starts_with('$') && id.len() > 1 && id[1..].chars().all(|c| c.is_ascii_digit())) {
+            return Err(Error::Command {
+                program: "tmux".into(),
+                message: format!("unexpected session id '{id}'"),
+            });
+        }
+        // `-C`: the delayed command is a tmux command, no shell involved.
+        // `-b`: do not wait.
+        let command = format!("kill-session -t {id}");
         let delay = delay_secs.to_string();
         let args = [
             os("run-shell"),
@@ -620,6 +667,83 @@ impl Tmux for TmuxCli {
             &[os("send-keys"), os("-t"), os(&t), os("Enter")],
         )
         .map(drop)
+    }
+
+    fn respawn_pane(
+        &self,
+        name: &str,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+    ) -> Result<()> {
+        validate_session_name(name)?;
+        let Some(program) = argv.first() else {
+            return Err(Error::invalid("a session needs a command to run"));
+        };
+        if program.is_empty() || program.contains('=') || argv.iter().any(|a| a.contains('\0')) {
+            return Err(Error::invalid(format!(
+                "invalid command '{}'",
+                program.escape_debug()
+            )));
+        }
+        let cwd = std::path::absolute(cwd)
+            .map_err(|e| Error::io(format!("bad directory {}", cwd.display()), e))?;
+        if !cwd.is_dir() {
+            return Err(Error::not_found("directory", cwd.display().to_string()));
+        }
+        let Some(cwd) = cwd.to_str() else {
+            return Err(Error::invalid(format!(
+                "directory {} is not valid UTF-8",
+                cwd.display()
+            )));
+        };
+        let target = pane_target(name);
+        let mut args: Vec<String> = ["respawn-pane", "-k", "-t", &target, "-c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(escape_arg(&cwd.replace('#', "##")));
+        for (k, v) in env {
+            let key_ok = !k.is_empty()
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !key_ok || v.contains('\0') {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable '{}'",
+                    k.escape_debug()
+                )));
+            }
+            args.push("-e".into());
+            args.push(escape_arg(&format!("{k}={v}")));
+        }
+        args.extend(["--".into(), "env".into(), "--".into()]);
+        args.extend(argv.iter().map(|a| escape_arg(a)));
+        let mut cmd = Command::new(&self.program);
+        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
+        cmd.args(&args).stdin(Stdio::null());
+        // Its own process group: the SIGHUP tmux sends to the pane's
+        // processes (maybe our caller) must not stop this client.
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| Error::io(format!("cannot run {}", self.program.display()), e))?;
+        let out = Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if out.status.success() {
+            Ok(())
+        } else if out.is_missing() {
+            Err(Error::not_found("tmux session", name))
+        } else {
+            Err(command_error("respawn-pane", &out))
+        }
     }
 
     fn attach_command(&self, name: &str) -> Result<Vec<String>> {
@@ -1059,6 +1183,23 @@ mod tests {
         assert!(t.has_session("keep").unwrap());
         // A session that is already gone by then: no error later, no harm.
         t.kill_session_later("gone", 0).unwrap();
+    }
+
+    #[test]
+    fn tmux_kill_session_later_spares_a_new_session_of_the_same_name() {
+        let srv = TestServer::new();
+        let t = &srv.tmux;
+        t.new_session("keep", srv.dir.path(), &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        t.new_session("pc", srv.dir.path(), &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        t.kill_session_later("pc", 1).unwrap();
+        // The name is reused at once (an idle polecat given new work).
+        assert!(t.kill_session("pc").unwrap());
+        t.new_session("pc", srv.dir.path(), &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+        assert!(t.has_session("pc").unwrap(), "the new session was killed");
     }
 
     #[test]

@@ -5,7 +5,9 @@ use gt_lib::sling;
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
-use crate::output::{clean, Ctx};
+use crate::output::{clean, one_line, Ctx};
+use clap::builder::styling::{AnsiColor, Style};
+use gt_lib::problems;
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
@@ -22,23 +24,61 @@ pub fn agents(ctx: &Ctx, a: AgentsArgs) -> Result<(), Error> {
     }
     if list.is_empty() {
         ctx.say("No agent sessions yet: gt sling \"a task\" RIG");
+        return Ok(());
     }
+    let now = ws.town.clock().now();
+    for l in render_agents(ctx, &list, now) {
+        ctx.out(&l);
+    }
+    Ok(())
+}
+
+/// One line per session: agent, bead, liveness, state, last activity,
+/// problem, runtime, end reason.
+pub fn render_agents(
+    ctx: &Ctx,
+    list: &[sling::AgentView],
+    now: time::OffsetDateTime,
+) -> Vec<String> {
+    let mut out = vec![ctx.dim(&format!(
+        "{:<22} {:<10} {:<12} {:<18} {:<14} {:<19} {:<10} {}",
+        "AGENT", "BEAD", "LIVE", "STATE", "LAST ACTIVITY", "PROBLEM", "RUNTIME", "ENDED"
+    ))];
     for v in list {
         let live = match (v.live.as_str(), v.exit_code) {
             ("exited", Some(c)) => format!("exited({c})"),
             (l, _) => l.to_string(),
         };
-        ctx.out(&format!(
-            "{:<22} {:<10} {:<12} {:<9} {:<8} {}",
-            ctx.bold(&v.agent),
-            v.bead,
+        let state = v
+            .state
+            .map(|s| s.as_str())
+            .or(v.polecat_state.map(|s| s.as_str()))
+            .unwrap_or("-");
+        let last = if v.last_activity.is_some() {
+            problems::ago(now, v.last_activity.as_deref())
+        } else {
+            "-".to_string()
+        };
+        let problem = match v.problem {
+            Some(p) => ctx.paint(
+                Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+                &format!("{:<19}", p.as_str()),
+            ),
+            None => format!("{:<19}", "-"),
+        };
+        out.push(format!(
+            "{} {:<10} {:<12} {:<18} {:<14} {} {:<10} {}",
+            ctx.bold(&format!("{:<22}", one_line(&v.agent))),
+            one_line(&v.bead),
             live,
-            v.polecat_state.map(|s| s.as_str()).unwrap_or("-"),
-            v.runtime,
-            v.end_reason.as_deref().unwrap_or("")
+            state,
+            last,
+            problem,
+            one_line(&v.runtime),
+            one_line(v.end_reason.as_deref().unwrap_or(""))
         ));
     }
-    Ok(())
+    out
 }
 
 #[derive(Debug, Args)]

@@ -652,12 +652,27 @@ fn export(ctx: &Ctx, output: Option<&std::path::Path>) -> Result<(), Error> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            gt_lib::jsonl::export_all(&store, &mut lock)?;
+            match gt_lib::jsonl::export_all(&store, &mut lock) {
+                // A reader that stopped early (`| head`) is not an error.
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => {
+                    other?;
+                }
+            }
         }
         Some(path) => {
             let mut buf = Vec::new();
             let n = gt_lib::jsonl::export_all(&store, &mut buf)?;
-            gt_lib::fsutil::write_atomic(path, &buf)?;
+            gt_lib::fsutil::write_atomic(path, &buf).map_err(|e| match e {
+                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Error::invalid(format!(
+                        "cannot write {}: no such directory",
+                        path.display()
+                    ))
+                }
+                other => other,
+            })?;
             if ctx.json {
                 return ctx.print_json(&json!({ "file": path, "beads": n }));
             }

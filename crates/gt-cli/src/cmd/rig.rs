@@ -23,6 +23,8 @@ pub enum RigCmd {
         #[arg(long)]
         prefix: Option<String>,
     },
+    /// Read or set a rig's refinery settings (merge.*, push, gates.*).
+    Config(crate::cmd::mq::RigConfigArgs),
     /// List rigs.
     List,
     /// Show a rig: branch, prefix, polecats, open beads.
@@ -79,6 +81,7 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             ));
             Ok(())
         }
+        RigCmd::Config(a) => crate::cmd::mq::rig_config(ctx, &ws, a),
         RigCmd::List => {
             let rigs = ws.store.list_rigs()?;
             if ctx.json {

@@ -1,12 +1,18 @@
 //! `gt init`, `gt status`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use clap::builder::styling::{AnsiColor, Style};
 use clap::Args;
-use gt_lib::store::BeadStore;
+use gt_lib::clock::parse_duration;
+use gt_lib::feed::{self, TownStatus};
+use gt_lib::problems::{self, AgentState, Problem, Thresholds};
 use gt_lib::town::Town;
+use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::output::{one_line, Ctx};
 
@@ -47,38 +53,326 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Only the problems: agents that need someone, with what to do.
+    #[arg(long)]
+    problems: bool,
+    /// Check again every --interval until interrupted (JSON: one object per line).
+    #[arg(long)]
+    watch: bool,
+    /// How often --watch checks.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    interval: String,
+    /// An agent alive but unchanged this long is stalled.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    stall_after: String,
+    /// An agent at its prompt holding work, quiet this long, is idle with work.
+    #[arg(long, default_value = "2m", value_name = "DURATION")]
+    idle_after: String,
+}
 
-pub fn status(ctx: &Ctx, _a: StatusArgs) -> Result<(), Error> {
-    let town = ctx.town()?;
-    let store = town.store()?;
-    let counts = store.count_by_status()?;
-    let total: u64 = counts.iter().map(|(_, n)| n).sum();
-    if ctx.json {
-        let mut beads = serde_json::Map::new();
-        for (s, n) in &counts {
-            beads.insert(s.as_str().into(), json!(n));
+/// Parses a threshold like `10m` into a std duration.
+pub fn threshold(s: &str) -> Result<std::time::Duration, Error> {
+    let d = parse_duration(s)?;
+    std::time::Duration::try_from(d)
+        .map_err(|_| Error::invalid(format!("duration '{s}' must not be negative")))
+}
+
+pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), Error> {
+    let ws = Workspace::open(ctx.town()?)?;
+    let th = Thresholds {
+        stall: threshold(&a.stall_after)?,
+        idle: threshold(&a.idle_after)?,
+        ..Thresholds::default()
+    };
+    let interval = threshold(&a.interval)?.max(std::time::Duration::from_millis(200));
+    let clear = a.watch && !ctx.json && std::io::stdout().is_terminal();
+    loop {
+        let st = feed::town_status(&ws, &th)?;
+        if ctx.json {
+            let value = if a.problems {
+                serde_json::to_value(&st.problems)
+            } else {
+                serde_json::to_value(&st)
+            }
+            .map_err(|e| Error::Internal(format!("cannot render JSON: {e}")))?;
+            if a.watch {
+                ctx.out(&value.to_string());
+            } else {
+                ctx.print_json(&value)?;
+            }
+        } else {
+            let now = ws.town.clock().now();
+            let lines = if a.problems {
+                render_problems(ctx, &st.problems, now)
+            } else {
+                render_status(ctx, &st, now)
+            };
+            if clear {
+                // Home and clear, then the screen: no alternate screen, so
+                // nothing to restore however the watch ends.
+                ctx.out("\x1b[H\x1b[2J");
+            }
+            for l in lines {
+                ctx.out(&l);
+            }
         }
-        beads.insert("total".into(), json!(total));
-        return ctx.print_json(&json!({
-            "town": { "name": town.name(), "path": town.root() },
-            "beads": beads,
-        }));
+        if !a.watch {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
     }
-    ctx.out(&format!(
+}
+
+/// The problems, one block each: what, who, since when, and what to do.
+pub fn render_problems(ctx: &Ctx, problems: &[Problem], now: OffsetDateTime) -> Vec<String> {
+    if problems.is_empty() {
+        return vec!["No problems: every agent with work is alive and moving.".to_string()];
+    }
+    let mut out = Vec::new();
+    for p in problems {
+        out.push(format!(
+            "{} {:<20} {:<10} since {:<8} {}",
+            ctx.paint(
+                Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+                &format!("{:<18}", p.kind.as_str())
+            ),
+            one_line(&p.agent),
+            one_line(p.bead.as_deref().unwrap_or("-")),
+            problems::ago(now, p.since.as_deref()),
+            one_line(&p.detail)
+        ));
+        out.push(format!("{:<19}→ {}", "", one_line(&p.suggested_action)));
+    }
+    out
+}
+
+/// The whole status screen.
+pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<String> {
+    let mut out = vec![format!(
         "Town {}  {}",
-        ctx.bold(&one_line(town.name())),
-        ctx.dim(&town.root().display().to_string())
-    ));
-    let parts: Vec<String> = counts
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| format!("{n} {}", ctx.status(*s)))
-        .collect();
-    if parts.is_empty() {
-        ctx.out("Beads: none yet");
-    } else {
-        ctx.out(&format!("Beads: {} ({total} in all)", parts.join(", ")));
+        ctx.bold(&one_line(&st.town.name)),
+        ctx.dim(&st.town.path.display().to_string())
+    )];
+    let deacon = match st.deacon.state {
+        "up" => format!(
+            "up (heartbeat {})",
+            problems::ago(now, st.deacon.heartbeat_at.as_deref())
+        ),
+        "down" => ctx.paint(
+            Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            &format!(
+                "DOWN (last heartbeat {})",
+                problems::ago(now, st.deacon.heartbeat_at.as_deref())
+            ),
+        ),
+        _ => "not started (gt deacon start)".to_string(),
+    };
+    out.push(format!("Deacon: {deacon}"));
+    if !st.problems.is_empty() {
+        out.push(String::new());
+        out.push(ctx.bold(&format!("Problems ({}):", st.problems.len())));
+        out.extend(
+            render_problems(ctx, &st.problems, now)
+                .into_iter()
+                .map(|l| format!("  {l}")),
+        );
     }
-    Ok(())
+    out.push(String::new());
+    if st.rigs.is_empty() {
+        out.push("Rigs: none yet (gt rig add NAME URL)".to_string());
+    }
+    for r in &st.rigs {
+        let states: Vec<String> = r.polecats.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        out.push(format!(
+            "Rig {}  polecats: {}  merge queue: {}",
+            ctx.bold(&one_line(&r.name)),
+            if states.is_empty() {
+                "none".to_string()
+            } else {
+                states.join(", ")
+            },
+            r.merge_queue
+        ));
+        for a in r.agents.iter().filter(|a| a.state != AgentState::Idle) {
+            out.push(format!(
+                "  {:<20} {:<18} {:<10} last activity {}{}",
+                one_line(&a.agent),
+                a.state.as_str(),
+                one_line(a.bead.as_deref().unwrap_or("-")),
+                problems::ago(now, a.last_activity.as_deref()),
+                a.activity_source
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let parts: Vec<String> = gt_lib::bead::Status::ALL
+        .iter()
+        .filter_map(|s| {
+            let n = st.beads.get(s.as_str()).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect();
+    let total = st.beads.get("total").copied().unwrap_or(0);
+    if parts.is_empty() {
+        out.push("Beads: none yet".to_string());
+    } else {
+        out.push(format!("Beads: {} ({total} in all)", parts.join(", ")));
+    }
+    out.push(format!("Merge queue: {} queued", st.merge_queue));
+    if let Some(n) = st.unread_mail_for_human {
+        out.push(format!("Mail for human: {n} unread"));
+    }
+    if let Some(n) = st.open_escalations {
+        out.push(format!("Escalations: {n} open"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gt_lib::feed::{DeaconStatus, RigStatus, TownRef};
+    use gt_lib::polecat::PolecatState;
+    use gt_lib::problems::{AgentActivity, Liveness, ProblemKind};
+    use std::collections::BTreeMap;
+
+    fn at(s: &str) -> OffsetDateTime {
+        gt_lib::clock::parse_ts(s).unwrap()
+    }
+
+    pub(crate) fn sample_status() -> TownStatus {
+        let zombie = Problem {
+            agent: "web/nux".into(),
+            rig: "web".into(),
+            polecat: "nux".into(),
+            kind: ProblemKind::Zombie,
+            bead: Some("web-4k2".into()),
+            session: Some("gt-web-P-nux".into()),
+            since: Some("2026-01-01T11:46:00.000000Z".into()),
+            last_activity: Some("2026-01-01T11:46:00.000000Z".into()),
+            detail: "tmux session gt-web-P-nux is gone; web-4k2 is still in_progress".into(),
+            suggested_action: "gt resume web-4k2".into(),
+        };
+        let agent = |name: &str, state, bead: Option<&str>, last: &str, problem| AgentActivity {
+            agent: format!("web/{name}"),
+            rig: "web".into(),
+            polecat: name.into(),
+            polecat_state: PolecatState::Working,
+            state,
+            bead: bead.map(String::from),
+            bead_status: None,
+            session: None,
+            session_id: None,
+            runtime: Some("claude".into()),
+            live: Liveness::Running,
+            exit_code: None,
+            last_activity: Some(last.into()),
+            activity_source: Some("screen"),
+            problem,
+        };
+        let mut polecats = BTreeMap::new();
+        polecats.insert("working", 1);
+        polecats.insert("zombie", 1);
+        polecats.insert("idle", 1);
+        let mut beads = BTreeMap::new();
+        for (s, n) in [
+            ("open", 5),
+            ("in_progress", 2),
+            ("closed", 7),
+            ("total", 14),
+        ] {
+            beads.insert(s, n);
+        }
+        TownStatus {
+            town: TownRef {
+                name: "mytown".into(),
+                path: "/home/me/town".into(),
+            },
+            checked_at: "2026-01-01T12:00:00.000000Z".into(),
+            healthy: false,
+            deacon: DeaconStatus {
+                state: "down",
+                heartbeat_at: Some("2025-12-31T22:00:00.000000Z".into()),
+                pid: None,
+            },
+            rigs: vec![RigStatus {
+                name: "web".into(),
+                polecats,
+                agents: vec![
+                    agent(
+                        "nux",
+                        AgentState::Zombie,
+                        Some("web-4k2"),
+                        "2026-01-01T11:46:00.000000Z",
+                        Some(zombie.clone()),
+                    ),
+                    agent(
+                        "slit",
+                        AgentState::Working,
+                        Some("web-9a1"),
+                        "2026-01-01T11:59:50.000000Z",
+                        None,
+                    ),
+                    agent(
+                        "toast",
+                        AgentState::Idle,
+                        None,
+                        "2026-01-01T10:00:00.000000Z",
+                        None,
+                    ),
+                ],
+                merge_queue: 2,
+            }],
+            beads,
+            merge_queue: 2,
+            unread_mail_for_human: Some(1),
+            open_escalations: None,
+            problems: vec![zombie],
+        }
+    }
+
+    #[test]
+    fn status_screen_snapshot() {
+        let ctx = Ctx::new(None, false, false, true);
+        let lines = render_status(&ctx, &sample_status(), at("2026-01-01T12:00:00Z"));
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn status_problems_snapshot() {
+        let ctx = Ctx::new(None, false, false, true);
+        let st = sample_status();
+        let lines = render_problems(&ctx, &st.problems, at("2026-01-01T12:00:00Z"));
+        insta::assert_snapshot!(lines.join("\n"));
+        assert_eq!(
+            render_problems(&ctx, &[], at("2026-01-01T12:00:00Z")).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn status_json_shape() {
+        let v = serde_json::to_value(sample_status()).unwrap();
+        for k in [
+            "town",
+            "checked_at",
+            "healthy",
+            "deacon",
+            "rigs",
+            "beads",
+            "merge_queue",
+            "unread_mail_for_human",
+            "open_escalations",
+            "problems",
+        ] {
+            assert!(v.get(k).is_some(), "status JSON lacks {k}");
+        }
+        assert_eq!(v["rigs"][0]["name"], "web");
+        assert_eq!(v["rigs"][0]["polecats"]["zombie"], 1);
+        assert_eq!(v["problems"][0]["kind"], "zombie");
+        assert_eq!(v["problems"][0]["suggested_action"], "gt resume web-4k2");
+        assert!(v["open_escalations"].is_null());
+    }
 }

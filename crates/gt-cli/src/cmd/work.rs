@@ -36,6 +36,7 @@ pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
         agent: a.agent,
         force: a.force,
         cwd: cwd()?,
+        dispatching: false,
     };
     let slung = sling::sling(&ws, &req, &ctx.actor()?)?;
     for s in &slung {
@@ -52,6 +53,15 @@ fn print_slung(ctx: &Ctx, s: &Slung) -> Result<(), Error> {
     }
     if ctx.quiet {
         ctx.out(&s.bead);
+        return Ok(());
+    }
+    if s.queued {
+        ctx.out(&format!(
+            "Queued {} for rig {} (the town is at capacity; the deacon starts it when a place frees): {}",
+            ctx.bold(&s.bead),
+            s.rig,
+            one_line(&s.title)
+        ));
         return Ok(());
     }
     ctx.out(&format!(

@@ -1,4 +1,151 @@
-//! SQLite backend for issue 6: deacon heartbeat, actions, scheduler.
+//! SQLite backend for the deacon (issue 6).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{insert_event, SqliteStore};
+use crate::error::Result;
+use crate::event::NewEvent;
+use crate::store::deacon::{DeaconMark, DeaconState, DeaconStore};
 
 /// Migration 5.
-pub(super) const SCHEMA: &str = "";
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE deacon (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    pid              INTEGER,
+    started_at       TEXT,
+    heartbeat_at     TEXT,
+    last_patrol_at   TEXT,
+    patrols          INTEGER NOT NULL DEFAULT 0,
+    actions          INTEGER NOT NULL DEFAULT 0,
+    scheduler_paused INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO deacon (id) VALUES (1);
+
+CREATE TABLE deacon_marks (
+    key      TEXT PRIMARY KEY,
+    first_at TEXT NOT NULL,
+    last_at  TEXT NOT NULL,
+    count    INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+"#;
+
+fn mark_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeaconMark> {
+    Ok(DeaconMark {
+        key: r.get(0)?,
+        first_at: r.get(1)?,
+        last_at: r.get(2)?,
+        count: r.get::<_, i64>(3)? as u64,
+    })
+}
+
+fn fetch_mark(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeaconMark>> {
+    Ok(conn
+        .prepare_cached("SELECT key, first_at, last_at, count FROM deacon_marks WHERE key = ?1")?
+        .query_row([key], mark_from_row)
+        .optional()?)
+}
+
+impl DeaconStore for SqliteStore {
+    fn deacon_state(&self) -> Result<DeaconState> {
+        Ok(self.conn().query_row(
+            "SELECT pid, started_at, heartbeat_at, last_patrol_at, patrols, actions, scheduler_paused
+             FROM deacon WHERE id = 1",
+            [],
+            |r| {
+                Ok(DeaconState {
+                    pid: r.get::<_, Option<i64>>(0)?.map(|p| p as u32),
+                    started_at: r.get(1)?,
+                    heartbeat_at: r.get(2)?,
+                    last_patrol_at: r.get(3)?,
+                    patrols: r.get::<_, i64>(4)? as u64,
+                    actions: r.get::<_, i64>(5)? as u64,
+                    scheduler_paused: r.get::<_, i64>(6)? != 0,
+                })
+            },
+        )?)
+    }
+
+    fn deacon_started(&self, pid: Option<u32>) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            match pid {
+                Some(p) => tx.execute(
+                    "UPDATE deacon SET pid = ?1, started_at = ?2, heartbeat_at = ?2 WHERE id = 1",
+                    params![p, now],
+                )?,
+                None => tx.execute(
+                    "UPDATE deacon SET pid = NULL, heartbeat_at = NULL WHERE id = 1",
+                    [],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    fn deacon_heartbeat(&self, actions: u64) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE deacon SET heartbeat_at = ?1, last_patrol_at = ?1, patrols = patrols + 1,
+                 actions = actions + ?2 WHERE id = 1",
+                params![now, actions as i64],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_scheduler_paused(&self, paused: bool, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE deacon SET scheduler_paused = ?1 WHERE id = 1",
+                [paused as i64],
+            )?;
+            let kind = if paused {
+                crate::scheduler::kind::PAUSED
+            } else {
+                crate::scheduler::kind::RESUMED
+            };
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind,
+                    if paused {
+                        "scheduler paused"
+                    } else {
+                        "scheduler resumed"
+                    },
+                ),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn mark(&self, key: &str) -> Result<Option<DeaconMark>> {
+        fetch_mark(self.conn(), key)
+    }
+
+    fn record_action(&self, key: &str, event: NewEvent, actor: &str) -> Result<DeaconMark> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO deacon_marks (key, first_at, last_at, count) VALUES (?1, ?2, ?2, 1)
+                 ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, count = count + 1",
+                params![key, now],
+            )?;
+            insert_event(tx, &now, actor, &event)?;
+            Ok(fetch_mark(tx, key)?.expect("just written"))
+        })
+    }
+
+    fn clear_marks(&self, prefix: &str) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM deacon_marks WHERE key >= ?1 AND key < ?1 || char(1114111)",
+                [prefix],
+            )?)
+        })
+    }
+}

@@ -1,4 +1,703 @@
-//! SQLite backend for issue 4: mail, nudge queue, escalations.
+//! SQLite backend for issue 4: mail, the nudge queue, escalations, hand-offs
+//! and agent state. Every state change is one transaction with its event.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+use serde_json::json;
+
+use super::{insert_event, SqliteStore};
+use crate::error::{Error, Result};
+use crate::event::NewEvent;
+use crate::session::{end_reason, Session};
+use crate::store::mail::{
+    AgentState, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail, Priority,
+    QueuedNudge,
+};
 
 /// Migration 3.
-pub(super) const SCHEMA: &str = "";
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE mail (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    priority   TEXT NOT NULL,
+    sent_at    TEXT NOT NULL,
+    reply_to   INTEGER REFERENCES mail (id),
+    thread     INTEGER NOT NULL
+);
+CREATE INDEX mail_by_thread ON mail (thread, id);
+CREATE INDEX mail_by_sender ON mail (sender, id);
+
+CREATE TABLE mailbox (
+    owner      TEXT NOT NULL,
+    mail_id    INTEGER NOT NULL REFERENCES mail (id) ON DELETE CASCADE,
+    state      TEXT NOT NULL CHECK (state IN ('unread', 'read', 'archived')),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (owner, mail_id)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_by_state ON mailbox (owner, state, mail_id);
+
+CREATE TABLE nudge_queue (
+    id           INTEGER PRIMARY KEY,
+    agent        TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    queued_at    TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX nudge_queue_pending ON nudge_queue (agent, id) WHERE delivered_at IS NULL;
+
+CREATE TABLE escalations (
+    id          INTEGER PRIMARY KEY,
+    bead        TEXT NOT NULL UNIQUE,
+    sender      TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    source_bead TEXT,
+    mail_id     INTEGER,
+    created_at  TEXT NOT NULL,
+    acked_at    TEXT,
+    acked_by    TEXT
+);
+
+CREATE TABLE agent_state (
+    agent      TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Event kinds of this module (also in `crate::mail::kind` etc.).
+const MAIL_SENT: &str = "mail.sent";
+const MAIL_READ: &str = "mail.read";
+const MAIL_ARCHIVED: &str = "mail.archived";
+const NUDGE_DELIVERED: &str = "nudge.delivered";
+const NUDGE_QUEUED: &str = "nudge.queued";
+const ESCALATION: &str = "escalation";
+const ESCALATION_ACKED: &str = "escalation.acked";
+const HANDOFF: &str = "handoff";
+
+/// Columns of a mail row as seen by a viewer (`?1` is the viewer).
+const MAIL_COLS: &str = "m.id, m.sender, m.recipients, m.subject, m.body, m.priority, m.sent_at,
+    m.reply_to, m.thread, b.state";
+
+fn mail_from_row(r: &Row<'_>) -> rusqlite::Result<Mail> {
+    let to: String = r.get(2)?;
+    let priority: String = r.get(5)?;
+    let state: Option<String> = r.get(9)?;
+    Ok(Mail {
+        id: r.get(0)?,
+        from: r.get(1)?,
+        to: serde_json::from_str(&to).unwrap_or_default(),
+        subject: r.get(3)?,
+        body: r.get(4)?,
+        priority: priority.parse().unwrap_or_default(),
+        sent_at: r.get(6)?,
+        reply_to: r.get(7)?,
+        thread: r.get(8)?,
+        read: state.as_deref() != Some("unread"),
+        archived: state.as_deref() == Some("archived"),
+    })
+}
+
+fn nudge_from_row(r: &Row<'_>) -> rusqlite::Result<QueuedNudge> {
+    Ok(QueuedNudge {
+        id: r.get(0)?,
+        agent: r.get(1)?,
+        from: r.get(2)?,
+        message: r.get(3)?,
+        queued_at: r.get(4)?,
+    })
+}
+
+const ESC_COLS: &str = "id, bead, sender, severity, message, source_bead, mail_id, created_at,
+    acked_at, acked_by";
+
+fn escalation_from_row(r: &Row<'_>) -> rusqlite::Result<Escalation> {
+    Ok(Escalation {
+        id: r.get(0)?,
+        bead: r.get(1)?,
+        from: r.get(2)?,
+        severity: r.get(3)?,
+        message: r.get(4)?,
+        source_bead: r.get(5)?,
+        mail: r.get(6)?,
+        created_at: r.get(7)?,
+        acked_at: r.get(8)?,
+        acked_by: r.get(9)?,
+    })
+}
+
+/// Inserts a message and its recipients' mailbox rows; returns it as sent.
+fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) -> Result<Mail> {
+    if m.to.is_empty() {
+        return Err(Error::invalid("mail needs at least one recipient"));
+    }
+    let thread = match m.reply_to {
+        Some(r) => tx
+            .prepare_cached("SELECT thread FROM mail WHERE id = ?1")?
+            .query_row([r], |row| row.get::<_, i64>(0))
+            .optional()?
+            .ok_or_else(|| Error::not_found("mail", r.to_string()))?,
+        None => 0,
+    };
+    let to_json = serde_json::to_string(m.to).map_err(|e| Error::Internal(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO mail (sender, recipients, subject, body, priority, sent_at, reply_to, thread)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        m.from,
+        to_json,
+        m.subject,
+        m.body,
+        m.priority.as_str(),
+        now,
+        m.reply_to,
+        thread
+    ])?;
+    let id = tx.last_insert_rowid();
+    let thread = if m.reply_to.is_none() {
+        tx.prepare_cached("UPDATE mail SET thread = ?1 WHERE id = ?1")?
+            .execute([id])?;
+        id
+    } else {
+        thread
+    };
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO mailbox (owner, mail_id, state, updated_at)
+             VALUES (?1, ?2, 'unread', ?3)",
+        )?;
+        for to in m.to {
+            ins.execute(params![to, id, now])?;
+        }
+    }
+    insert_event(
+        tx,
+        now,
+        actor,
+        &NewEvent::new(
+            MAIL_SENT,
+            format!(
+                "mail {id} from {} to {}: {}",
+                m.from,
+                m.to.join(", "),
+                one_line(m.subject, 80)
+            ),
+        )
+        .payload(json!({
+            "id": id, "from": m.from, "to": m.to, "priority": m.priority.as_str(),
+            "reply_to": m.reply_to, "thread": thread,
+        })),
+    )?;
+    Ok(Mail {
+        id,
+        from: m.from.to_string(),
+        to: m.to.to_vec(),
+        subject: m.subject.to_string(),
+        body: m.body.to_string(),
+        priority: m.priority,
+        sent_at: now.to_string(),
+        reply_to: m.reply_to,
+        thread,
+        read: false,
+        archived: false,
+    })
+}
+
+/// A short one-line version of user text for event summaries.
+fn one_line(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+fn viewable(conn: &rusqlite::Connection, id: i64, viewer: &str) -> Result<Mail> {
+    conn.prepare_cached(&format!(
+        "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?2
+         WHERE m.id = ?1 AND (b.owner IS NOT NULL OR m.sender = ?2 OR ?2 = 'human')"
+    ))?
+    .query_row(params![id, viewer], mail_from_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found("mail", id.to_string()))
+}
+
+/// Moves `owner`'s copies of `ids` to `state` (only forward: unread → read →
+/// archived). All ids must be in the mailbox.
+fn set_state(
+    tx: &Transaction<'_>,
+    ids: &[i64],
+    owner: &str,
+    state: &str,
+    now: &str,
+) -> Result<Vec<i64>> {
+    let mut changed = Vec::new();
+    for &id in ids {
+        let cur: Option<String> = tx
+            .prepare_cached("SELECT state FROM mailbox WHERE owner = ?1 AND mail_id = ?2")?
+            .query_row(params![owner, id], |r| r.get(0))
+            .optional()?;
+        let Some(cur) = cur else {
+            return Err(Error::not_found(
+                "mail",
+                format!("{id} (in the mailbox of {owner})"),
+            ));
+        };
+        let forward = match state {
+            "read" => cur == "unread",
+            "archived" => cur != "archived",
+            _ => false,
+        };
+        if forward {
+            tx.prepare_cached(
+                "UPDATE mailbox SET state = ?3, updated_at = ?4 WHERE owner = ?1 AND mail_id = ?2",
+            )?
+            .execute(params![owner, id, state, now])?;
+            changed.push(id);
+        }
+    }
+    Ok(changed)
+}
+
+fn fetch_session(conn: &rusqlite::Connection, id: i64) -> Result<Session> {
+    conn.prepare_cached(
+        "SELECT id, rig, polecat, bead, tmux_session, runtime, branch, base_commit, started_at,
+                running_at, ended_at, end_reason, head_commit FROM sessions WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(Session {
+            id: r.get(0)?,
+            rig: r.get(1)?,
+            polecat: r.get(2)?,
+            bead: r.get(3)?,
+            tmux_session: r.get(4)?,
+            runtime: r.get(5)?,
+            branch: r.get(6)?,
+            base_commit: r.get(7)?,
+            started_at: r.get(8)?,
+            running_at: r.get(9)?,
+            ended_at: r.get(10)?,
+            end_reason: r.get(11)?,
+            head_commit: r.get(12)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| Error::not_found("session", id.to_string()))
+}
+
+impl MailStore for SqliteStore {
+    fn send_mail(&self, m: &NewMail<'_>, actor: &str) -> Result<Mail> {
+        let now = self.now();
+        self.write(|tx| insert_mail(tx, m, &now, actor))
+    }
+
+    fn inbox(&self, owner: &str, filter: InboxFilter, limit: Option<usize>) -> Result<Vec<Mail>> {
+        let cond = match filter {
+            InboxFilter::Unread => "b.state = 'unread'",
+            InboxFilter::Current => "b.state IN ('unread', 'read')",
+            InboxFilter::All => "1 = 1",
+        };
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {MAIL_COLS} FROM mailbox b JOIN mail m ON m.id = b.mail_id
+             WHERE b.owner = ?1 AND {cond} ORDER BY b.mail_id DESC LIMIT ?2"
+        ))?;
+        let limit = limit.map(|l| l as i64).unwrap_or(-1);
+        let rows = stmt.query_map(params![owner, limit], mail_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn get_mail(&self, id: i64, viewer: &str) -> Result<Mail> {
+        viewable(self.conn(), id, viewer)
+    }
+
+    fn mark_read(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
+        let now = self.now();
+        self.write(|tx| {
+            let changed = set_state(tx, ids, owner, "read", &now)?;
+            if !changed.is_empty() {
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(MAIL_READ, format!("{owner} read mail {changed:?}"))
+                        .payload(json!({ "owner": owner, "ids": changed })),
+                )?;
+            }
+            Ok(changed.len())
+        })
+    }
+
+    fn archive_mail(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
+        let now = self.now();
+        self.write(|tx| {
+            let changed = set_state(tx, ids, owner, "archived", &now)?;
+            if !changed.is_empty() {
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(MAIL_ARCHIVED, format!("{owner} archived mail {changed:?}"))
+                        .payload(json!({ "owner": owner, "ids": changed })),
+                )?;
+            }
+            Ok(changed.len())
+        })
+    }
+
+    fn take_unread(&self, owner: &str, actor: &str) -> Result<(Vec<Mail>, Vec<QueuedNudge>)> {
+        // A cheap read first: most checks find nothing and write nothing.
+        let any: bool = self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM mailbox WHERE owner = ?1 AND state = 'unread')
+                     OR EXISTS (SELECT 1 FROM nudge_queue WHERE agent = ?1
+                                AND delivered_at IS NULL)",
+            )?
+            .query_row([owner], |r| r.get(0))?;
+        if !any {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let now = self.now();
+        self.write(|tx| {
+            let mails: Vec<Mail> = tx
+                .prepare_cached(&format!(
+                    "SELECT {MAIL_COLS} FROM mailbox b JOIN mail m ON m.id = b.mail_id
+                     WHERE b.owner = ?1 AND b.state = 'unread' ORDER BY b.mail_id"
+                ))?
+                .query_map([owner], mail_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let nudges: Vec<QueuedNudge> = tx
+                .prepare_cached(
+                    "SELECT id, agent, sender, message, queued_at FROM nudge_queue
+                     WHERE agent = ?1 AND delivered_at IS NULL ORDER BY id",
+                )?
+                .query_map([owner], nudge_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<i64> = mails.iter().map(|m| m.id).collect();
+            set_state(tx, &ids, owner, "read", &now)?;
+            if !ids.is_empty() {
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(MAIL_READ, format!("{owner} was given mail {ids:?}"))
+                        .payload(json!({ "owner": owner, "ids": ids, "via": "check" })),
+                )?;
+            }
+            for n in &nudges {
+                tx.prepare_cached("UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1")?
+                    .execute(params![n.id, now])?;
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(
+                        NUDGE_DELIVERED,
+                        format!("queued nudge {} from {} given to {owner}", n.id, n.from),
+                    )
+                    .payload(json!({ "agent": owner, "from": n.from, "queued": n.id,
+                                     "via": "check", "bytes": n.message.len() })),
+                )?;
+            }
+            let mut mails = mails;
+            for m in &mut mails {
+                m.read = true;
+            }
+            Ok((mails, nudges))
+        })
+    }
+
+    fn thread(&self, id: i64, viewer: &str) -> Result<Vec<Mail>> {
+        let first = viewable(self.conn(), id, viewer)?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?2
+             WHERE m.thread = ?1 AND (b.owner IS NOT NULL OR m.sender = ?2 OR ?2 = 'human')
+             ORDER BY m.id"
+        ))?;
+        let rows = stmt.query_map(params![first.thread, viewer], mail_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn search_mail(&self, owner: &str, text: &str, limit: Option<usize>) -> Result<Vec<Mail>> {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?1
+             WHERE (b.owner IS NOT NULL OR m.sender = ?1)
+               AND (m.subject LIKE ?2 ESCAPE '\\' OR m.body LIKE ?2 ESCAPE '\\')
+             ORDER BY m.id DESC LIMIT ?3"
+        ))?;
+        let limit = limit.map(|l| l as i64).unwrap_or(-1);
+        let rows = stmt.query_map(params![owner, pattern, limit], mail_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn queue_nudge(
+        &self,
+        agent: &str,
+        from: &str,
+        message: &str,
+        actor: &str,
+    ) -> Result<QueuedNudge> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO nudge_queue (agent, sender, message, queued_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![agent, from, message, now])?;
+            let id = tx.last_insert_rowid();
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(NUDGE_QUEUED, format!("nudge {id} for {agent} queued by {from}"))
+                    .payload(json!({ "id": id, "agent": agent, "from": from,
+                                     "bytes": message.len() })),
+            )?;
+            Ok(QueuedNudge {
+                id,
+                agent: agent.to_string(),
+                from: from.to_string(),
+                message: message.to_string(),
+                queued_at: now.clone(),
+            })
+        })
+    }
+
+    fn record_nudge(&self, agent: &str, from: &str, message: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(NUDGE_DELIVERED, format!("{from} nudged {agent}"))
+                    .payload(json!({ "agent": agent, "from": from, "bytes": message.len() })),
+            )
+            .map(drop)
+        })
+    }
+
+    fn pending_nudges(&self, agent: &str) -> Result<Vec<QueuedNudge>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, agent, sender, message, queued_at FROM nudge_queue
+             WHERE agent = ?1 AND delivered_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([agent], nudge_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_agent_state(&self, agent: &str, state: &str, source: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO agent_state (agent, state, source, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (agent) DO UPDATE SET state = ?2, source = ?3, updated_at = ?4",
+            )?
+            .execute(params![agent, state, source, now])?;
+            Ok(())
+        })
+    }
+
+    fn agent_state(&self, agent: &str) -> Result<Option<AgentState>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT agent, state, source, updated_at FROM agent_state WHERE agent = ?1",
+            )?
+            .query_row([agent], |r| {
+                Ok(AgentState {
+                    agent: r.get(0)?,
+                    state: r.get(1)?,
+                    source: r.get(2)?,
+                    updated_at: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn add_escalation(
+        &self,
+        bead: &str,
+        from: &str,
+        severity: &str,
+        message: &str,
+        source_bead: Option<&str>,
+        mail: &NewMail<'_>,
+        actor: &str,
+    ) -> Result<Escalation> {
+        let now = self.now();
+        self.write(|tx| {
+            let sent = insert_mail(tx, mail, &now, actor)?;
+            tx.prepare_cached(
+                "INSERT INTO escalations (bead, sender, severity, message, source_bead, mail_id,
+                                          created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                bead,
+                from,
+                severity,
+                message,
+                source_bead,
+                sent.id,
+                now
+            ])?;
+            let id = tx.last_insert_rowid();
+            let mut ev = NewEvent::new(
+                ESCALATION,
+                format!("{from} escalated ({severity}): {}", one_line(message, 80)),
+            )
+            .bead(bead)
+            .payload(json!({ "id": id, "from": from, "severity": severity,
+                             "source_bead": source_bead, "mail": sent.id }));
+            if let Some((rig, _)) = from.split_once('/') {
+                ev = ev.rig(rig);
+            }
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(Escalation {
+                id,
+                bead: bead.to_string(),
+                from: from.to_string(),
+                severity: severity.to_string(),
+                message: message.to_string(),
+                source_bead: source_bead.map(str::to_string),
+                mail: Some(sent.id),
+                created_at: now.clone(),
+                acked_at: None,
+                acked_by: None,
+            })
+        })
+    }
+
+    fn list_escalations(&self, open_only: bool) -> Result<Vec<Escalation>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {ESC_COLS} FROM escalations WHERE ?1 = 0 OR acked_at IS NULL ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([open_only as i64], escalation_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn ack_escalation(&self, id_or_bead: &str, actor: &str) -> Result<Escalation> {
+        let now = self.now();
+        self.write(|tx| {
+            let found = tx
+                .prepare_cached(&format!(
+                    "SELECT {ESC_COLS} FROM escalations WHERE bead = ?1 OR CAST(id AS TEXT) = ?1"
+                ))?
+                .query_row([id_or_bead], escalation_from_row)
+                .optional()?
+                .ok_or_else(|| Error::not_found("escalation", id_or_bead))?;
+            if found.acked_at.is_some() {
+                return Err(Error::refused(format!(
+                    "escalation {} was already acknowledged by {}",
+                    found.id,
+                    found.acked_by.as_deref().unwrap_or("?")
+                )));
+            }
+            tx.prepare_cached("UPDATE escalations SET acked_at = ?2, acked_by = ?3 WHERE id = ?1")?
+                .execute(params![found.id, now, actor])?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    ESCALATION_ACKED,
+                    format!("escalation {} from {} acknowledged", found.id, found.from),
+                )
+                .bead(&found.bead)
+                .payload(json!({ "id": found.id })),
+            )?;
+            Ok(Escalation {
+                acked_at: Some(now.clone()),
+                acked_by: Some(actor.to_string()),
+                ..found
+            })
+        })
+    }
+
+    fn handoff(&self, req: &HandoffRequest<'_>, actor: &str) -> Result<Session> {
+        let now = self.now();
+        self.write(|tx| {
+            let old = fetch_session(tx, req.session)?;
+            if !old.is_open() {
+                return Err(Error::refused(format!(
+                    "session {} of {} has already ended",
+                    old.id,
+                    old.agent()
+                )));
+            }
+            let agent = old.agent();
+            tx.execute(
+                "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1",
+                params![old.id, now, end_reason::HANDOFF],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch,
+                                       base_commit, started_at, running_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    old.rig,
+                    old.polecat,
+                    old.bead,
+                    old.tmux_session,
+                    old.runtime,
+                    old.branch,
+                    old.base_commit,
+                    now
+                ],
+            )?;
+            let new_id = tx.last_insert_rowid();
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    crate::event::kind::SESSION_ENDED,
+                    format!("session of {agent} on {} ended: handoff", old.bead),
+                )
+                .rig(&old.rig)
+                .bead(&old.bead)
+                .payload(json!({ "session": old.id, "reason": end_reason::HANDOFF,
+                                 "agent": agent })),
+            )?;
+            let to = [agent.clone()];
+            let mail = insert_mail(
+                tx,
+                &NewMail {
+                    from: &agent,
+                    to: &to,
+                    subject: req.subject,
+                    body: req.note,
+                    priority: Priority::High,
+                    reply_to: None,
+                },
+                &now,
+                actor,
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(HANDOFF, format!("{agent} handed off to a fresh session"))
+                    .rig(&old.rig)
+                    .bead(&old.bead)
+                    .payload(json!({ "agent": agent, "old_session": old.id,
+                                     "session": new_id, "mail": mail.id })),
+            )?;
+            fetch_session(tx, new_id)
+        })
+    }
+}

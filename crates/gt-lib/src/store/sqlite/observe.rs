@@ -1,4 +1,203 @@
-//! SQLite backend for issue 5: agent activity observations.
+//! SQLite backend for issue 5: agent screen observations and the cheap reads
+//! that following the event log needs.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{event_from_row, SqliteStore};
+use crate::error::Result;
+use crate::event::Event;
+use crate::store::observe::{ObserveStore, ScreenObservation, ScreenSample, TownExtras};
 
 /// Migration 6.
-pub(super) const SCHEMA: &str = "";
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE agent_activity (
+    agent             TEXT PRIMARY KEY,
+    session_id        INTEGER,
+    screen_hash       TEXT NOT NULL,
+    first_observed_at TEXT NOT NULL,
+    screen_changed_at TEXT,
+    observed_at       TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+const COLS: &str =
+    "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at";
+
+fn obs_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScreenObservation> {
+    Ok(ScreenObservation {
+        agent: r.get(0)?,
+        session_id: r.get(1)?,
+        screen_hash: r.get(2)?,
+        first_observed_at: r.get(3)?,
+        screen_changed_at: r.get(4)?,
+        observed_at: r.get(5)?,
+    })
+}
+
+impl SqliteStore {
+    fn table_exists(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([name])?)
+    }
+
+    fn columns_of(&self, table: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT name FROM pragma_table_info(?1)")?;
+        let cols = stmt
+            .query_map([table], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(cols)
+    }
+
+    fn count_if(&self, sql: &str) -> Result<u64> {
+        let n: i64 = self.conn().query_row(sql, [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+impl ObserveStore for SqliteStore {
+    fn record_screens(&self, samples: &[ScreenSample<'_>]) -> Result<Vec<ScreenObservation>> {
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(samples.len());
+            for s in samples {
+                let prev = tx
+                    .prepare_cached(&format!(
+                        "SELECT {COLS} FROM agent_activity WHERE agent = ?1"
+                    ))?
+                    .query_row([s.agent], obs_from_row)
+                    .optional()?;
+                let obs = match prev {
+                    Some(p) if p.session_id == s.session_id => {
+                        let changed = p.screen_hash != s.screen_hash;
+                        ScreenObservation {
+                            screen_hash: s.screen_hash.to_string(),
+                            screen_changed_at: if changed {
+                                Some(now.clone())
+                            } else {
+                                p.screen_changed_at
+                            },
+                            observed_at: now.clone(),
+                            ..p
+                        }
+                    }
+                    _ => ScreenObservation {
+                        agent: s.agent.to_string(),
+                        session_id: s.session_id,
+                        screen_hash: s.screen_hash.to_string(),
+                        first_observed_at: now.clone(),
+                        screen_changed_at: None,
+                        observed_at: now.clone(),
+                    },
+                };
+                tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO agent_activity ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ))?
+                .execute(params![
+                    obs.agent,
+                    obs.session_id,
+                    obs.screen_hash,
+                    obs.first_observed_at,
+                    obs.screen_changed_at,
+                    obs.observed_at
+                ])?;
+                out.push(obs);
+            }
+            Ok(out)
+        })
+    }
+
+    fn screen_observations(&self) -> Result<Vec<ScreenObservation>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!("SELECT {COLS} FROM agent_activity ORDER BY agent"))?;
+        let rows = stmt
+            .query_map([], obs_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn last_event_time_by(&self, actor: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT time FROM events WHERE actor = ?1 ORDER BY id DESC LIMIT 1")?
+            .query_row([actor], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn events_after(&self, after_id: i64, limit: usize) -> Result<Vec<Event>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+                event_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn last_event_id(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM events")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn first_event_id_since(&self, time: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT min(id) FROM events WHERE time >= ?1")?
+            .query_row([time], |r| r.get(0))?)
+    }
+
+    fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT rig, count(*) FROM merge_requests WHERE status = 'queued' GROUP BY rig ORDER BY rig",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .map(|r| r.map(|(rig, n)| (rig, n.max(0) as u64)))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn town_extras(&self) -> Result<TownExtras> {
+        // Other features own these tables; read them only when they exist
+        // with the columns this query needs, never guess a value.
+        let mut extras = TownExtras::default();
+        let has = |t: &str, cols: &[&str]| -> Result<bool> {
+            if !self.table_exists(t)? {
+                return Ok(false);
+            }
+            let have = self.columns_of(t)?;
+            Ok(cols.iter().all(|c| have.iter().any(|h| h == c)))
+        };
+        if has("mail", &["recipient", "read_at"])? {
+            extras.unread_mail_for_human = Some(self.count_if(
+                "SELECT count(*) FROM mail WHERE recipient = 'human' AND read_at IS NULL",
+            )?);
+        }
+        if has("escalations", &["status"])? {
+            extras.open_escalations =
+                Some(self.count_if("SELECT count(*) FROM escalations WHERE status = 'open'")?);
+        }
+        let _ = &mut extras.deacon_heartbeat;
+        let _ = &mut extras.open_convoys;
+        Ok(extras)
+    }
+}

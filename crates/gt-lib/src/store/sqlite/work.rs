@@ -308,6 +308,16 @@ impl RigStore for SqliteStore {
         fetch_polecat(self.conn(), rig, name)
     }
 
+    fn set_polecat_state(
+        &self,
+        rig: &str,
+        name: &str,
+        state: PolecatState,
+        actor: &str,
+    ) -> Result<()> {
+        self.set_polecat_state_tx(rig, name, state, actor)
+    }
+
     fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
@@ -342,6 +352,37 @@ impl RigStore for SqliteStore {
                     format!("polecat {rig}/{name} removed"),
                 )
                 .rig(rig),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl SqliteStore {
+    fn set_polecat_state_tx(
+        &self,
+        rig: &str,
+        name: &str,
+        state: PolecatState,
+        actor: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let p = fetch_polecat(tx, rig, name)?;
+            tx.execute(
+                "UPDATE polecats SET state = ?3, updated_at = ?4 WHERE rig = ?1 AND name = ?2",
+                params![rig, name, state.as_str(), now],
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    kind::POLECAT_STATE,
+                    format!("polecat {} is now {state} (was {})", p.address(), p.state),
+                )
+                .rig(rig)
+                .payload(json!({ "polecat": name, "state": state, "was": p.state })),
             )?;
             Ok(())
         })

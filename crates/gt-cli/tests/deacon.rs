@@ -1,0 +1,342 @@
+//! Issue 6: the deacon and the scheduler, end to end with the stand-in agent
+//! in real tmux (each town's private server is killed when the test ends).
+
+mod common;
+
+use common::{git, TestTown};
+use serde_json::Value;
+
+fn lines_json(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sling(t: &TestTown, what: &str, agent: &str) -> Value {
+    lines_json(&t.ok(&["--json", "sling", what, "r", "--agent", agent])).remove(0)
+}
+
+fn patrol(t: &TestTown) -> Vec<String> {
+    t.json(&["deacon", "patrol", "--once"])["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn open_sessions(t: &TestTown, bead: &str) -> usize {
+    t.json(&["agents", "--recent", "0"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["bead"] == bead && a["ended_at"].is_null())
+        .count()
+}
+
+#[test]
+fn crash_is_saved_in_a_wip_commit_and_restarted() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    let s = sling(&t, "crash me", "standin-crash");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let branch = s["branch"].as_str().unwrap().to_string();
+    t.wait_for(20, "the crash", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
+    });
+    let kinds = patrol(&t);
+    assert!(
+        kinds.contains(&"deacon.saved_work".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"deacon.session_dead".to_string()),
+        "{kinds:?}"
+    );
+    // The uncommitted file is now in a marked WIP commit on the branch.
+    let log = git(
+        &t.repo("r"),
+        &["log", "--format=%s", &format!("main..{branch}")],
+    );
+    assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
+    let files = git(&t.repo("r"), &["show", "--name-only", "--format=", &branch]);
+    assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
+    // After the backoff, the next patrol restarts it on the same polecat.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let kinds = patrol(&t);
+    assert!(kinds.contains(&"deacon.restarted".to_string()), "{kinds:?}");
+    assert_eq!(open_sessions(&t, &bead), 1);
+    let sessions = t.json(&["polecat", "show", s["agent"].as_str().unwrap()])["sessions"].clone();
+    assert_eq!(sessions.as_array().unwrap().len(), 2);
+    assert_eq!(sessions[0]["end_reason"], "exited");
+    // Patrolling again at once does not restart twice.
+    let kinds = patrol(&t);
+    assert!(
+        !kinds.contains(&"deacon.restarted".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(open_sessions(&t, &bead), 1);
+}
+
+#[test]
+fn exit_without_done_is_released_after_max_restarts_with_an_escalation() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    t.ok(&["config", "set", "deacon.max_restarts", "1"]);
+    let s = sling(&t, "quit early", "standin-exit-without-done");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let agent = s["agent"].as_str().unwrap().to_string();
+    t.wait_for(60, "the bead given back", |t| {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        t.bead_status(&bead) == "open"
+    });
+    let pc = t.json(&["polecat", "show", &agent]);
+    assert_eq!(pc["state"], "stuck");
+    let kinds: Vec<String> = t
+        .json(&["trail", "--bead", &bead, "-n", "200"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "deacon.restarted").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"deacon.gave_up".to_string()), "{kinds:?}");
+    // Its commits stay on the branch; the bead carries a note; human was told.
+    let log = git(
+        &t.repo("r"),
+        &[
+            "log",
+            "--format=%s",
+            &format!("main..{}", s["branch"].as_str().unwrap()),
+        ],
+    );
+    assert!(log.contains(&bead), "{log}");
+    let shown = t.json(&["show", &bead]);
+    assert!(shown["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["text"].as_str().unwrap().contains("gave up")));
+    let inbox = t.json(&["mail", "inbox", "--all"]);
+    assert!(
+        inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap_or("").contains(&agent)),
+        "human was not told: {inbox}"
+    );
+}
+
+#[test]
+fn scheduler_caps_live_sessions_and_dispatches_by_priority() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "scheduler.max_polecats", "2"]);
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    let first = t.create("first", &["-p", "3"]);
+    let second = t.create("second", &["-p", "3"]);
+    let low = t.create("low", &["-p", "2"]);
+    let urgent = t.create("urgent", &["-p", "0"]);
+    let mid = t.create("mid", &["-p", "1"]);
+    for b in [&first, &second] {
+        let s =
+            lines_json(&t.ok(&["--json", "sling", b, "r", "--agent", "standin-slow"])).remove(0);
+        assert_eq!(s["queued"], false);
+    }
+    for b in [&low, &urgent, &mid] {
+        let s =
+            lines_json(&t.ok(&["--json", "sling", b, "r", "--agent", "standin-slow"])).remove(0);
+        assert_eq!(s["queued"], true, "{s}");
+        assert_eq!(t.bead_status(b), "queued");
+    }
+    t.ok(&["up"]);
+    let all = [&first, &second, &low, &urgent, &mid];
+    let mut max_live = 0;
+    t.wait_for(90, "all five merging", |t| {
+        let live = t.json(&["scheduler", "status"])["live"].as_u64().unwrap();
+        max_live = max_live.max(live);
+        all.iter().all(|b| t.bead_status(b) == "merging")
+    });
+    t.ok(&["down"]);
+    assert!(max_live <= 2, "{max_live} live sessions");
+    let order: Vec<String> = t
+        .json(&["trail", "--kind", "sling", "-n", "100"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["bead"].as_str().unwrap().to_string())
+        .collect();
+    if order.len() != 5 {
+        eprintln!(
+            "{}",
+            String::from_utf8_lossy(&t.run(&["trail", "--bead", &urgent, "-n", "100"]).stdout)
+        );
+        eprintln!(
+            "{}",
+            String::from_utf8_lossy(&t.run(&["trail", "--kind", "deacon", "-n", "100"]).stdout)
+        );
+    }
+    assert_eq!(
+        order,
+        [
+            first.clone(),
+            second.clone(),
+            urgent.clone(),
+            mid.clone(),
+            low.clone()
+        ]
+    );
+}
+
+#[test]
+fn up_down_and_status() {
+    let t = TestTown::new();
+    assert_eq!(t.json(&["deacon", "status"])["up"], false);
+    let up = t.json(&["up"]);
+    assert_eq!(up["already_running"], false);
+    let pid = up["pid"].as_u64().unwrap();
+    let st = t.json(&["deacon", "status"]);
+    assert_eq!(st["up"], true, "{st}");
+    assert_eq!(st["pid"], pid);
+    // Twice is fine and says so.
+    assert_eq!(t.json(&["up"])["already_running"], true);
+    let down = t.json(&["down"]);
+    assert_eq!(down["was_running"], true);
+    assert_eq!(t.json(&["deacon", "status"])["up"], false);
+    let kinds: Vec<String> = t
+        .json(&["trail", "--kind", "deacon", "-n", "10"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["deacon.started", "deacon.stopped"]);
+    assert!(std::fs::metadata(t.root.join(".gt/logs/deacon.log")).is_ok());
+}
+
+#[test]
+fn down_all_saves_work_and_ends_sessions() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let s = sling(&t, "hold", "standin-hang");
+    let wt = t
+        .root
+        .join("r/polecats")
+        .join(s["polecat"].as_str().unwrap());
+    std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
+    let d = t.json(&["down", "--all"]);
+    assert_eq!(d["sessions_ended"].as_array().unwrap().len(), 1);
+    assert_eq!(d["work_saved"].as_array().unwrap().len(), 1);
+    let files = git(
+        &t.repo("r"),
+        &[
+            "show",
+            "--name-only",
+            "--format=",
+            s["branch"].as_str().unwrap(),
+        ],
+    );
+    assert!(files.contains("unsaved.txt"), "{files}");
+    assert_eq!(open_sessions(&t, s["bead"].as_str().unwrap()), 0);
+}
+
+#[test]
+fn kill_9_during_patrols_never_duplicates_or_loses_work() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    t.ok(&["config", "set", "deacon.max_restarts", "20"]);
+    let mut beads = Vec::new();
+    for i in 0..3 {
+        beads.push(sling(&t, &format!("crashy {i}"), "standin-crash"));
+    }
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..8 {
+        t.ok(&["up"]);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_millis(300 + seed % 1500));
+        let pid = t.json(&["deacon", "status"])["pid"].as_u64();
+        if let Some(pid) = pid {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+        t.wait_for(10, "the killed deacon to let go of its lock", |t| {
+            t.json(&["deacon", "status"])["pid"].is_null()
+        });
+    }
+    // Invariants: one open session at most per bead and per polecat, every
+    // live tmux session has an open record, no bead is held by nobody, and
+    // every crash's file is committed on its branch or still in the worktree.
+    let agents = t.json(&["agents", "--recent", "0"]);
+    let open: Vec<&Value> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["ended_at"].is_null())
+        .collect();
+    for b in &beads {
+        let id = b["bead"].as_str().unwrap();
+        assert!(
+            open.iter().filter(|a| a["bead"] == id).count() <= 1,
+            "two open sessions for {id}"
+        );
+        let status = t.bead_status(id);
+        if status == "in_progress" || status == "hooked" {
+            let pc = t.json(&["polecat", "show", b["agent"].as_str().unwrap()]);
+            assert_eq!(
+                pc["bead"], id,
+                "{id} is {status} but its polecat does not hold it"
+            );
+        }
+        let wt = t
+            .root
+            .join("r/polecats")
+            .join(b["polecat"].as_str().unwrap());
+        let file = format!("standin/{id}.md");
+        let committed = git(
+            &t.repo("r"),
+            &[
+                "log",
+                "--format=%H",
+                b["branch"].as_str().unwrap(),
+                "--",
+                &file,
+            ],
+        );
+        assert!(
+            !committed.trim().is_empty() || wt.join(&file).exists(),
+            "the work of {id} is gone"
+        );
+    }
+    let mut polecats: Vec<&str> = open.iter().map(|a| a["agent"].as_str().unwrap()).collect();
+    let n = polecats.len();
+    polecats.sort();
+    polecats.dedup();
+    assert_eq!(n, polecats.len(), "a polecat has two open sessions");
+    let sock = gt_lib::tmux::socket_name_for(&t.root);
+    let ls = std::process::Command::new("tmux")
+        .args(["-L", &sock, "list-sessions", "-F", "#{session_name}"])
+        .output()
+        .unwrap();
+    for name in String::from_utf8_lossy(&ls.stdout).lines() {
+        assert!(
+            open.iter().any(|a| a["session"] == name),
+            "tmux session {name} has no open record"
+        );
+    }
+}
