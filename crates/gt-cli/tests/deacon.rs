@@ -340,3 +340,111 @@ fn kill_9_during_patrols_never_duplicates_or_loses_work() {
         );
     }
 }
+
+#[test]
+fn hang_is_nudged_then_escalated() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.stall_after", "2s"]);
+    t.ok(&["config", "set", "deacon.escalate_after", "4s"]);
+    let s = sling(&t, "hang forever", "standin-hang");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let kinds_of = |t: &TestTown| -> Vec<String> {
+        t.json(&["trail", "--bead", &bead, "--kind", "deacon", "-n", "100"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    t.wait_for(30, "a nudge", |t| {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        kinds_of(t).contains(&"deacon.nudged".to_string())
+    });
+    // The reminder was typed into the agent's session.
+    t.wait_for(5, "the reminder on screen", |t| {
+        String::from_utf8_lossy(
+            &t.run(&["peek", s["agent"].as_str().unwrap(), "-n", "50"])
+                .stdout,
+        )
+        .contains("gt deacon: you hold")
+    });
+    t.wait_for(30, "an escalation", |t| {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        kinds_of(t).contains(&"deacon.escalated".to_string())
+    });
+    let kinds = kinds_of(&t);
+    // Reminders come at most once per `stall_after` (2s) before the
+    // escalation at `escalate_after` (4s); the escalation comes once.
+    let nudges = kinds.iter().filter(|k| *k == "deacon.nudged").count();
+    assert!((1..=3).contains(&nudges), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "deacon.escalated").count(),
+        1,
+        "{kinds:?}"
+    );
+    for _ in 0..3 {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+    }
+    assert_eq!(
+        kinds_of(&t)
+            .iter()
+            .filter(|k| *k == "deacon.escalated")
+            .count(),
+        1
+    );
+    // Nothing was killed: the agent still holds its bead.
+    assert_eq!(t.bead_status(&bead), "in_progress");
+    let inbox = t.json(&["mail", "inbox", "--all"]);
+    assert!(
+        inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"].as_str().unwrap_or("").contains("stalled")),
+        "{inbox}"
+    );
+}
+
+#[test]
+fn waiting_for_input_mails_human_once_and_approves_nothing() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let s = sling(&t, "ask first", "standin-prompt");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(20, "the question on screen", |t| {
+        String::from_utf8_lossy(&t.run(&["peek", s["agent"].as_str().unwrap()]).stdout)
+            .contains("(y/n)")
+    });
+    for _ in 0..3 {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+    }
+    let inbox = t.json(&["mail", "inbox", "--all"]);
+    let asks: Vec<&Value> = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap_or("")
+                .contains("waits for input")
+        })
+        .collect();
+    assert_eq!(asks.len(), 1, "{inbox}");
+    assert!(
+        asks[0]["body"].as_str().unwrap().contains("(y/n)"),
+        "the screen excerpt is in the mail"
+    );
+    // Never auto-approved: the agent is still waiting, nothing was committed.
+    assert_eq!(t.bead_status(&bead), "in_progress");
+    let log = git(
+        &t.repo("r"),
+        &[
+            "log",
+            "--format=%s",
+            &format!("main..{}", s["branch"].as_str().unwrap()),
+        ],
+    );
+    assert!(log.trim().is_empty(), "{log}");
+}

@@ -116,7 +116,7 @@ enum KeyKind {
     /// A duration under `[deacon]`.
     Duration(&'static str),
     /// A count under `[deacon]`.
-    Count(&'static str),
+    Count,
     /// A count, or `unlimited` to remove the limit.
     MaxPolecats,
 }
@@ -162,7 +162,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "deacon.max_restarts",
-        kind: KeyKind::Count("max_restarts"),
+        kind: KeyKind::Count,
         doc: "restarts of a dead session before its bead is given back (default 3)",
     },
     KeySpec {
@@ -303,7 +303,7 @@ impl TownConfig {
                 "orphan_grace" => self.deacon.orphan_grace.clone(),
                 _ => self.deacon.rate_limit_wait.clone(),
             },
-            KeyKind::Count(_) => self.deacon.max_restarts.to_string(),
+            KeyKind::Count => self.deacon.max_restarts.to_string(),
             KeyKind::MaxPolecats => self
                 .scheduler
                 .max_polecats
@@ -347,7 +347,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
             }
             toml_edit::value(value.trim())
         }
-        KeyKind::Count(_) => {
+        KeyKind::Count => {
             let n: u32 = value
                 .trim()
                 .parse()

@@ -40,6 +40,11 @@ pub mod kind {
     pub const ORPHAN_FOUND: &str = "deacon.orphan_found";
     pub const ORPHAN_CLEANED: &str = "deacon.orphan_cleaned";
     pub const DISPATCHED: &str = "deacon.dispatched";
+    pub const NUDGED: &str = "deacon.nudged";
+    pub const ESCALATED: &str = "deacon.escalated";
+    pub const ASKED_HUMAN: &str = "deacon.asked_human";
+    pub const RATE_LIMITED: &str = "deacon.rate_limited";
+    pub const RATE_LIMIT_OVER: &str = "deacon.rate_limit_over";
 }
 
 /// One thing a patrol did.
@@ -363,8 +368,191 @@ impl Patrol<'_> {
         Ok(())
     }
 
-    fn dispatch(&mut self) -> Result<()> {
-        let d = crate::scheduler::dispatch(self.ws, ACTOR)?;
+    /// Live agents that need something: stalled (nudge, then escalate),
+    /// idle at their prompt holding work (nudge), waiting for input (mail
+    /// `human` once; never approve anything). Marks are keyed by session, so
+    /// "once" means once per session and a nudge's own echo on the screen
+    /// does not restart the clock.
+    fn live_agents(&mut self) -> Result<()> {
+        use crate::problems::{detect, ProblemKind, Thresholds};
+        let cfg = self.ws.town.config.deacon.clone();
+        let std = |d: time::Duration| Duration::from_millis(d.whole_milliseconds().max(0) as u64);
+        let th = Thresholds {
+            stall: std(cfg.duration("stall_after")),
+            idle: std(cfg.duration("stall_after")).min(Duration::from_secs(120)),
+            ..Thresholds::default()
+        };
+        let escalate_after = cfg.duration("escalate_after");
+        for p in detect(self.ws, &th)? {
+            let Some(bead) = p.bead.clone() else { continue };
+            let Some(s) = self
+                .ws
+                .store
+                .list_sessions(&SessionFilter {
+                    open_only: true,
+                    bead: Some(&bead),
+                    ..Default::default()
+                })?
+                .pop()
+            else {
+                continue;
+            };
+            let reminder = format!(
+                "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
+            );
+            match p.kind {
+                // One reminder clock per session, whether the agent looks
+                // stalled or idle at its prompt: nudge, nudge again after
+                // `stall_after`, escalate once `escalate_after` has passed
+                // since the first nudge without the problem going away.
+                ProblemKind::Stalled | ProblemKind::IdleWithWork => {
+                    let why = if p.kind == ProblemKind::Stalled {
+                        "stalled"
+                    } else {
+                        "idle_with_work"
+                    };
+                    let nudge_key = format!("nudge:{}", s.id);
+                    let mark = self.ws.store.mark(&nudge_key)?;
+                    if let Some(m) = &mark {
+                        if self.since(&m.first_at) >= escalate_after {
+                            let esc_key = format!("escalate:{}", s.id);
+                            if self.ws.store.mark(&esc_key)?.is_none() {
+                                crate::escalate::escalate(
+                                    self.ws,
+                                    ACTOR,
+                                    crate::escalate::Severity::High,
+                                    &format!("{} is stalled on {bead} ({}) and did not react to reminders", p.agent, p.detail),
+                                    ACTOR,
+                                )?;
+                                self.act(
+                                    &esc_key,
+                                    kind::ESCALATED,
+                                    Some(&s),
+                                    format!("escalated {} on {bead} to human ({why})", p.agent),
+                                    json!({ "reason": why }),
+                                )?;
+                            }
+                            continue;
+                        }
+                    }
+                    let due = match &mark {
+                        None => true,
+                        Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
+                    };
+                    if due {
+                        let r = crate::nudge::nudge(
+                            self.ws,
+                            &p.agent,
+                            &reminder,
+                            crate::nudge::Mode::Immediate,
+                            ACTOR,
+                        );
+                        self.act(
+                            &nudge_key,
+                            kind::NUDGED,
+                            Some(&s),
+                            format!("nudged {} on {bead} ({why})", p.agent),
+                            json!({ "reason": why, "ok": r.is_ok() }),
+                        )?;
+                    }
+                }
+                ProblemKind::WaitingForInput => {
+                    let key = format!("input-mail:{}", s.id);
+                    if self.ws.store.mark(&key)?.is_none() {
+                        let screen = self
+                            .ws
+                            .tmux
+                            .capture_pane(&s.tmux_session, 15)
+                            .unwrap_or_default();
+                        tell_human(
+                            self.ws,
+                            &format!("{} waits for input on {bead}", p.agent),
+                            &format!(
+                                "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
+                                 Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
+                                p.agent, p.agent, p.agent
+                            ),
+                        )?;
+                        self.act(
+                            &key,
+                            kind::ASKED_HUMAN,
+                            Some(&s),
+                            format!("told human that {} waits for input", p.agent),
+                            json!({ "detail": p.detail }),
+                        )?;
+                    }
+                }
+                ProblemKind::Zombie | ProblemKind::EndedWithoutDone => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Agents showing their runtime's rate-limit message: marked, dispatch for
+    /// that runtime held; after `deacon.rate_limit_wait` they are told to go on.
+    fn rate_limits(&mut self) -> Result<Vec<String>> {
+        let wait = self.ws.town.config.deacon.duration("rate_limit_wait");
+        let mut held = Vec::new();
+        let open = self.ws.store.list_sessions(&SessionFilter {
+            open_only: true,
+            ..Default::default()
+        })?;
+        for s in open {
+            let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
+                continue;
+            };
+            let key = format!("ratelimit:{}", s.id);
+            let mark = self.ws.store.mark(&key)?;
+            if let Some(m) = &mark {
+                if self.since(&m.first_at) >= wait {
+                    let _ = crate::nudge::nudge(
+                        self.ws,
+                        &s.agent(),
+                        "gt deacon: the rate-limit window has passed; continue your work.",
+                        crate::nudge::Mode::Immediate,
+                        ACTOR,
+                    );
+                    self.ws.store.clear_marks(&key)?;
+                    self.act(
+                        &format!("{key}:over"),
+                        kind::RATE_LIMIT_OVER,
+                        Some(&s),
+                        format!("rate limit of {} is over; told it to continue", s.agent()),
+                        json!({ "runtime": s.runtime }),
+                    )?;
+                } else {
+                    held.push(s.runtime.clone());
+                }
+                continue;
+            }
+            let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
+                continue;
+            };
+            let screen = self
+                .ws
+                .tmux
+                .capture_pane(&s.tmux_session, 30)
+                .unwrap_or_default();
+            if screen.contains(pattern) {
+                held.push(s.runtime.clone());
+                self.act(
+                    &key,
+                    kind::RATE_LIMITED,
+                    Some(&s),
+                    format!(
+                        "{} hit the {} rate limit; holding its dispatch",
+                        s.agent(),
+                        s.runtime
+                    ),
+                    json!({ "runtime": s.runtime }),
+                )?;
+            }
+        }
+        Ok(held)
+    }
+
+    fn dispatch(&mut self, held: &[String]) -> Result<()> {
+        let d = crate::scheduler::dispatch_holding(self.ws, ACTOR, held)?;
         for s in d.started {
             self.act(
                 &format!("dispatch:{}:{}", s.bead, s.session_id),
@@ -393,7 +581,8 @@ pub fn tell_human(ws: &Workspace, subject: &str, body: &str) -> Result<()> {
 }
 
 /// One patrol, in order: dead sessions (save, end), restarts or releases,
-/// orphans, dispatch of queued beads.
+/// live agents that need something, rate limits, orphans, dispatch of queued
+/// beads.
 pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
     let started = Instant::now();
     let now = ws.town.clock().now();
@@ -407,8 +596,10 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
     };
     p.end_dead_sessions()?;
     p.restart_or_release()?;
+    p.live_agents()?;
+    let held = p.rate_limits()?;
     p.orphans()?;
-    p.dispatch()?;
+    p.dispatch(&held)?;
     let mut report = p.report;
     report.duration_ms = started.elapsed().as_millis();
     ws.store.deacon_heartbeat(report.actions.len() as u64)?;

@@ -101,6 +101,11 @@ pub struct Dispatch {
 
 /// Starts queued beads, by priority then age, while there is capacity.
 pub fn dispatch(ws: &Workspace, actor: &str) -> Result<Dispatch> {
+    dispatch_holding(ws, actor, &[])
+}
+
+/// [`dispatch`], skipping beads whose runtime is in `held` (rate-limited).
+pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<Dispatch> {
     let mut out = Dispatch::default();
     if ws.store.deacon_state()?.scheduler_paused {
         return Ok(out);
@@ -123,6 +128,16 @@ pub fn dispatch(ws: &Workspace, actor: &str) -> Result<Dispatch> {
             .get(META_AGENT)
             .and_then(|v| v.as_str())
             .map(str::to_string);
+        if !held.is_empty() {
+            let rig_name = rig.as_deref().unwrap_or("").split('/').next().unwrap_or("");
+            let runtime = crate::store::RigStore::get_rig(&ws.store, rig_name)
+                .and_then(|r| crate::sling::select_runtime(ws, &r, agent.as_deref()))
+                .map(|r| r.name)
+                .ok();
+            if runtime.is_some_and(|r| held.contains(&r)) {
+                continue;
+            }
+        }
         let req = SlingRequest {
             work: vec![bead.id.clone()],
             rig,
