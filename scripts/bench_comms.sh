@@ -34,7 +34,10 @@ command -v sqlite3 >/dev/null || { echo "needs sqlite3" >&2; exit 3; }
 tmp=$(mktemp -d)
 town=$tmp/town
 cleanup() {
-  if [ -n "${socket:-}" ]; then tmux -L "$socket" kill-server 2>/dev/null || true; fi
+  if [ -n "${socket:-}" ]; then
+    tmux -L "$socket" kill-server 2>/dev/null || true
+    rm -f "/tmp/tmux-$(id -u)/$socket"
+  fi
   if [ "$keep" = 0 ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
 }
 trap cleanup EXIT
@@ -88,6 +91,7 @@ cd "$town"
 echo "gt --version:               $(median_ms "$gt" --version)"
 echo "gt mail inbox --json:       $(median_ms "$gt" --json mail --as r/p1 inbox)"
 echo "gt mail send:               $(median_ms "$gt" mail --as r/p2 send r/p3 -s hello -m body)"
+echo "gt bead create (reference): $(median_ms "$gt" bead create "a write for comparison")"
 
 # Nudge delivery to an idle agent: a cat agent in tmux.
 "$gt" config agent set catter "sh -c 'stty -icanon -echo; exec cat >> \"\$GT_TOWN/../typed\"'" >/dev/null

@@ -448,3 +448,26 @@ fn waiting_for_input_mails_human_once_and_approves_nothing() {
     );
     assert!(log.trim().is_empty(), "{log}");
 }
+
+#[test]
+fn queued_nudges_are_delivered_when_the_agent_is_idle() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let s = sling(&t, "wait for word", "standin-hang");
+    let agent = s["agent"].as_str().unwrap().to_string();
+    let q = t.json(&["nudge", &agent, "--mode", "queue", "--", "word from the overseer"]);
+    assert_eq!(q["status"], "queued", "{q}");
+    // Not idle yet (no report): the patrol leaves it queued.
+    let _ = t.run(&["deacon", "patrol", "--once"]);
+    assert!(!String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout).contains("word from the overseer"));
+    // The agent's hook reports idle: the next patrol types it in, once.
+    let out = t.cmd().env("GT_AGENT", &agent).args(["agent-report", "--state", "idle"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = t.run(&["deacon", "patrol", "--once"]);
+    t.wait_for(5, "the nudge on screen", |t| {
+        String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout).contains("word from the overseer")
+    });
+    let _ = t.run(&["deacon", "patrol", "--once"]);
+    let delivered = t.json(&["trail", "--kind", "nudge.delivered", "-n", "50"]);
+    assert_eq!(delivered.as_array().unwrap().len(), 1, "{delivered}");
+}

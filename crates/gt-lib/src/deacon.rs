@@ -488,6 +488,32 @@ impl Patrol<'_> {
         Ok(())
     }
 
+    /// Queued nudges (`gt nudge --mode queue`, or `wait-idle` that timed out)
+    /// are typed in at the agent's next idle moment.
+    fn deliver_queued_nudges(&mut self) -> Result<()> {
+        use crate::store::mail::MailStore;
+        let open = self.ws.store.list_sessions(&SessionFilter { open_only: true, ..Default::default() })?;
+        for s in open {
+            let agent = s.agent();
+            let pending = self.ws.store.pending_nudges(&agent)?;
+            if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
+                continue;
+            }
+            for n in pending {
+                // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
+                crate::nudge::nudge(self.ws, &agent, &n.message, crate::nudge::Mode::Immediate, &n.from)?;
+                self.ws.store.mark_nudge_delivered(n.id)?;
+                self.report.actions.push(Action {
+                    kind: crate::nudge::kind::DELIVERED.to_string(),
+                    agent: Some(agent.clone()),
+                    bead: Some(s.bead.clone()),
+                    summary: format!("delivered queued nudge {} from {} to {agent}", n.id, n.from),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Agents showing their runtime's rate-limit message: marked, dispatch for
     /// that runtime held; after `deacon.rate_limit_wait` they are told to go on.
     fn rate_limits(&mut self) -> Result<Vec<String>> {
@@ -597,6 +623,7 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
     p.end_dead_sessions()?;
     p.restart_or_release()?;
     p.live_agents()?;
+    p.deliver_queued_nudges()?;
     let held = p.rate_limits()?;
     p.orphans()?;
     p.dispatch(&held)?;
@@ -713,7 +740,7 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
             due = true;
         }
         // Every second, look for panes that died (an agent exit makes no event).
-        if !due && tick % 5 == 0 {
+        if !due && tick.is_multiple_of(5) {
             let open = ws.store.list_sessions(&SessionFilter {
                 open_only: true,
                 ..Default::default()

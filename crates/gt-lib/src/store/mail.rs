@@ -169,6 +169,9 @@ pub trait MailStore {
     fn record_nudge(&self, agent: &str, from: &str, message: &str, actor: &str) -> Result<()>;
     /// Pending nudges of `agent`, oldest first.
     fn pending_nudges(&self, agent: &str) -> Result<Vec<QueuedNudge>>;
+    /// Marks a queued nudge delivered (the delivery itself records its
+    /// `nudge.delivered` event). Returns false when it was already delivered.
+    fn mark_nudge_delivered(&self, id: i64) -> Result<bool>;
 
     /// Records what an agent is doing (observational: no event).
     fn set_agent_state(&self, agent: &str, state: &str, source: &str) -> Result<()>;

@@ -499,6 +499,18 @@ impl MailStore for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn mark_nudge_delivered(&self, id: i64) -> Result<bool> {
+        let now = self.now();
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+                )?
+                .execute(params![id, now])?
+                > 0)
+        })
+    }
+
     fn set_agent_state(&self, agent: &str, state: &str, source: &str) -> Result<()> {
         let now = self.now();
         self.write(|tx| {
