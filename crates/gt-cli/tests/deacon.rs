@@ -471,3 +471,28 @@ fn queued_nudges_are_delivered_when_the_agent_is_idle() {
     let delivered = t.json(&["trail", "--kind", "nudge.delivered", "-n", "50"]);
     assert_eq!(delivered.as_array().unwrap().len(), 1, "{delivered}");
 }
+
+#[test]
+fn the_daemon_lands_a_convoy_by_itself() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    let out = t.ok(&["--json", "sling", "alpha work", "beta work", "gamma work", "r", "--agent", "standin", "--convoy", "launch"]);
+    let slung = lines_json(&out);
+    assert_eq!(slung.len(), 3);
+    assert!(slung.iter().all(|s| s["convoy"] == "launch"), "{out}");
+    t.ok(&["up"]);
+    let beads: Vec<String> = slung.iter().map(|s| s["bead"].as_str().unwrap().to_string()).collect();
+    t.wait_for(90, "all three merged by the deacon's refinery", |t| beads.iter().all(|b| t.bead_status(b) == "closed"));
+    t.ok(&["down"]);
+    let log = git(&t.repo("r"), &["log", "--format=%s", "main"]);
+    for b in &beads {
+        assert!(log.contains(b.as_str()), "{b} is not on main:\n{log}");
+    }
+    let convoy = t.json(&["convoy", "show", "launch"]);
+    assert_eq!(convoy["status"], "landed", "{convoy}");
+    // Without --convoy, two or more items still travel together.
+    let two = lines_json(&t.ok(&["--json", "sling", "one", "two", "r", "--agent", "standin-hang"]));
+    assert!(two[0]["convoy"].is_string() && two[0]["convoy"] == two[1]["convoy"]);
+    t.refuses(&["sling", "x", "r", "--agent", "standin", "--convoy=-bad"]);
+}

@@ -365,3 +365,48 @@ fn refinery_squash_strategy_and_rebase_command() {
     // gt rebase outside a polecat is refused.
     t.refuses(&["rebase"]);
 }
+
+#[test]
+fn refinery_pushes_upstream_and_records_merged_only_after_the_push() {
+    let t = TestTown::new();
+    // A bare upstream the user can push to.
+    let work = common::source_repo(t.dir.path(), "upstream-work");
+    let bare = t.dir.path().join("upstream.git");
+    git(
+        t.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
+    t.with_rig("other"); // registers the stand-in agents
+    t.ok(&["rig", "config", "p", "push", "true"]);
+    let beads = sling(&t, "p", "standin", &["pushed work"]);
+    wait_merging(&t, &beads);
+    let r = refinery_once(&t, "p");
+    assert_eq!(r["rigs"][0]["merged"].as_array().unwrap().len(), 1, "{r}");
+    let local = git(&t.repo("p"), &["rev-parse", "main"]);
+    let remote = git(&bare, &["rev-parse", "main"]);
+    assert_eq!(local, remote);
+
+    // A rejected push: not merged, and the local target is put back.
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'rejected by policy' >&2\nexit 1\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let beads = sling(&t, "p", "standin", &["refused work"]);
+    wait_merging(&t, &beads);
+    let r = refinery_once(&t, "p");
+    assert_eq!(r["rigs"][0]["failed"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(git(&t.repo("p"), &["rev-parse", "main"]), local);
+    let m = mr_of(&mq(&t, "p"), &beads[0])[0].clone();
+    assert_eq!(m["status"], "failed");
+    assert!(m["failure"].as_str().unwrap().contains("push"), "{m}");
+    assert_eq!(t.bead_status(&beads[0]), "open");
+}

@@ -577,6 +577,32 @@ impl Patrol<'_> {
         Ok(held)
     }
 
+    /// The refinery lands what `gt done` queued (every rig with merge work).
+    /// It records its own `merge.*` events; the patrol only reports it.
+    fn refinery(&mut self) -> Result<()> {
+        let r = crate::refinery::run_once(self.ws, None, ACTOR)?;
+        for rig in &r.rigs {
+            let n = rig.merged.len() + rig.failed.len() + rig.conflicts.len() + rig.requeued.len() + rig.recovered.len();
+            if n == 0 {
+                continue;
+            }
+            self.report.actions.push(Action {
+                kind: "deacon.refinery".into(),
+                agent: None,
+                bead: None,
+                summary: format!(
+                    "refinery {}: {} merged, {} failed, {} conflicts, {} re-slung",
+                    rig.rig,
+                    rig.merged.len(),
+                    rig.failed.len(),
+                    rig.conflicts.len(),
+                    rig.reslung.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn dispatch(&mut self, held: &[String]) -> Result<()> {
         let d = crate::scheduler::dispatch_holding(self.ws, ACTOR, held)?;
         for s in d.started {
@@ -607,8 +633,8 @@ pub fn tell_human(ws: &Workspace, subject: &str, body: &str) -> Result<()> {
 }
 
 /// One patrol, in order: dead sessions (save, end), restarts or releases,
-/// live agents that need something, rate limits, orphans, dispatch of queued
-/// beads.
+/// live agents that need something, queued nudges, rate limits, orphans, the
+/// refinery, dispatch of queued beads.
 pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
     let started = Instant::now();
     let now = ws.town.clock().now();
@@ -626,6 +652,7 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
     p.deliver_queued_nudges()?;
     let held = p.rate_limits()?;
     p.orphans()?;
+    p.refinery()?;
     p.dispatch(&held)?;
     let mut report = p.report;
     report.duration_ms = started.elapsed().as_millis();

@@ -180,13 +180,20 @@ pub trait Git: Send + Sync {
         Err(Error::Internal("reset_detached is not supported".into()))
     }
 
-    /// Rebases the commits of `HEAD` (a branch or a detached `HEAD`) onto
+    /// Rebases the commits of `HEAD` (a branch or a detached `HEAD`) — or,
+    /// with `start`, of that commit, checked out detached first — onto
     /// `onto` in worktree `wt`. `prefer_mine` resolves conflicting hunks in
     /// favour of the commits being rebased (`-X theirs`). On a conflict the
     /// rebase is aborted (`HEAD` is back where it was) and the conflicting
     /// files are returned.
-    fn rebase(&self, wt: &Path, onto: &str, prefer_mine: bool) -> Result<Integration> {
-        let _ = (wt, onto, prefer_mine);
+    fn rebase(
+        &self,
+        wt: &Path,
+        onto: &str,
+        start: Option<&str>,
+        prefer_mine: bool,
+    ) -> Result<Integration> {
+        let _ = (wt, onto, start, prefer_mine);
         Err(Error::Internal("rebase is not supported".into()))
     }
 
@@ -772,8 +779,17 @@ impl Git for GitCli {
             .map(drop)
     }
 
-    fn rebase(&self, wt: &Path, onto: &str, prefer_mine: bool) -> Result<Integration> {
+    fn rebase(
+        &self,
+        wt: &Path,
+        onto: &str,
+        start: Option<&str>,
+        prefer_mine: bool,
+    ) -> Result<Integration> {
         validate_rev(onto)?;
+        if let Some(s) = start {
+            validate_oid(s)?;
+        }
         let mut config = self.identity_overrides(wt)?;
         config.push("rebase.autoSquash=false".into());
         config.push("rebase.autoStash=false".into());
@@ -783,6 +799,9 @@ impl Git for GitCli {
             args.extend([os("-X"), os("theirs")]);
         }
         args.push(os(onto));
+        if let Some(s) = start {
+            args.push(os(s));
+        }
         let out = self.exec(Some(wt), &config, "rebase", &args)?;
         if out.status.success() {
             return self.head_of(wt).map(Integration::Done);

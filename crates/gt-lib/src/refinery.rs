@@ -515,10 +515,10 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
         .take(200)
         .collect();
     match cx.settings.strategy {
-        Strategy::Rebase => {
-            cx.ws.git.reset_detached(&cx.wt, &e.mr.head_commit)?;
-            cx.ws.git.rebase(&cx.wt, top, false)
-        }
+        Strategy::Rebase => cx
+            .ws
+            .git
+            .rebase(&cx.wt, top, Some(&e.mr.head_commit), false),
         Strategy::Merge => {
             cx.ws.git.reset_detached(&cx.wt, top)?;
             let msg = format!(
@@ -1163,7 +1163,7 @@ pub fn rebase_polecat(ws: &Workspace, cwd: &Path, prefer_mine: bool) -> Result<R
         .ok_or_else(|| {
             Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
         })?;
-    match ws.git.rebase(wt, &onto, prefer_mine)? {
+    match ws.git.rebase(wt, &onto, None, prefer_mine)? {
         Integration::Done(new) => Ok(RebaseReport {
             agent: h.agent,
             commits: ws.git.count_commits_between(&repo, &onto, &new)?,

@@ -145,6 +145,7 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
             force: false,
             cwd: ws.town.root().to_path_buf(),
             dispatching: true,
+            convoy: None,
         };
         match crate::sling::sling(ws, &req, actor) {
             Ok(mut s) => out.started.append(&mut s),

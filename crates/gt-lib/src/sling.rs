@@ -35,6 +35,9 @@ pub struct SlingRequest {
     pub cwd: PathBuf,
     /// Set by the scheduler's dispatch, which has already checked capacity.
     pub dispatching: bool,
+    /// Join (or create) the convoy of this name; two or more items make a
+    /// convoy even without one.
+    pub convoy: Option<String>,
 }
 
 /// One slung item (`gt sling --json` prints one per line).
@@ -57,6 +60,8 @@ pub struct Slung {
     /// `queued` and the deacon starts it later. Polecat, agent, branch,
     /// session and worktree are empty then.
     pub queued: bool,
+    /// The convoy the bead travels in, if any.
+    pub convoy: Option<String>,
 }
 
 enum Target {
@@ -391,7 +396,10 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
             ));
         }
     }
-    let mut out = Vec::new();
+    if let Some(c) = &req.convoy {
+        crate::store::merge::validate_convoy_name(c)?;
+    }
+    let mut out: Vec<Slung> = Vec::new();
     let mut used = Vec::new();
     for item in &work {
         let (bead, created) = resolve_work(ws, &rig, item, actor)?;
@@ -416,6 +424,7 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
                 worktree: PathBuf::new(),
                 created_bead: created,
                 queued: true,
+                convoy: None,
             });
             continue;
         }
@@ -427,6 +436,12 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
         out.push(sling_one(
             ws, &rig, &polecat, &bead, &runtime, req.force, false, actor, created,
         )?);
+    }
+    let beads: Vec<String> = out.iter().map(|s| s.bead.clone()).collect();
+    if let Some(c) = crate::convoy::for_sling(&ws.store, req.convoy.as_deref(), &beads, actor)? {
+        for s in &mut out {
+            s.convoy = Some(c.name.clone());
+        }
     }
     Ok(out)
 }
@@ -517,6 +532,7 @@ fn sling_one(
             worktree: wt,
             created_bead: created,
             queued: false,
+            convoy: None,
         }),
         Err(e) => {
             let _ = ws.tmux.kill_session(&tmux_session);

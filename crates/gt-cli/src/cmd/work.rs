@@ -22,6 +22,10 @@ pub struct SlingArgs {
     /// Take over a bead hooked to a live agent.
     #[arg(long)]
     force: bool,
+    /// Put the items in this convoy (created when new); two or more items
+    /// always travel in a convoy.
+    #[arg(long)]
+    convoy: Option<String>,
 }
 
 fn cwd() -> Result<std::path::PathBuf, Error> {
@@ -37,6 +41,7 @@ pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
         force: a.force,
         cwd: cwd()?,
         dispatching: false,
+        convoy: a.convoy,
     };
     let slung = sling::sling(&ws, &req, &ctx.actor()?)?;
     for s in &slung {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::refinery::MergeRequest;
 
 /// A merge request with the refinery's bookkeeping.
@@ -128,4 +128,26 @@ pub trait MergeStore {
     /// Marks `landed` every open convoy whose beads are all closed (beads may
     /// be closed by hand); returns those that landed now.
     fn refresh_convoys(&self, actor: &str) -> Result<Vec<Convoy>>;
+}
+
+pub fn validate_convoy_name(name: &str) -> Result<()> {
+    if name.trim().is_empty()
+        || name.len() > 200
+        || name.chars().any(char::is_control)
+        || name.starts_with('-')
+    {
+        return Err(Error::invalid(
+            "a convoy name is 1-200 characters of text without control characters, not starting with '-'",
+        ));
+    }
+    if name.parse::<i64>().is_ok()
+        || name
+            .strip_prefix("cv-")
+            .is_some_and(|r| r.parse::<i64>().is_ok())
+    {
+        return Err(Error::invalid(format!(
+            "convoy name '{name}' looks like a convoy id; choose a name with letters"
+        )));
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::bead::Status;
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::refinery::{kind, mr_status, MergeRequest};
-use crate::store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
+use crate::store::merge::{validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
 /// Migration 4.
 pub(super) const SCHEMA: &str = r#"
@@ -232,27 +232,6 @@ fn add_beads(
     Ok(added)
 }
 
-fn validate_convoy_name(name: &str) -> Result<()> {
-    if name.trim().is_empty()
-        || name.len() > 200
-        || name.chars().any(char::is_control)
-        || name.starts_with('-')
-    {
-        return Err(Error::invalid(
-            "a convoy name is 1-200 characters of text without control characters, not starting with '-'",
-        ));
-    }
-    if name.parse::<i64>().is_ok()
-        || name
-            .strip_prefix("cv-")
-            .is_some_and(|r| r.parse::<i64>().is_ok())
-    {
-        return Err(Error::invalid(format!(
-            "convoy name '{name}' looks like a convoy id; choose a name with letters"
-        )));
-    }
-    Ok(())
-}
 
 impl MergeStore for SqliteStore {
     fn rig_config(&self, rig: &str) -> Result<Map<String, Value>> {
