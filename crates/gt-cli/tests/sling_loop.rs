@@ -555,3 +555,38 @@ fn demo_runs_the_loop_and_cleans_up() {
     assert!(human.status.success());
     assert!(String::from_utf8_lossy(&human.stdout).contains("stand-in, not an AI"));
 }
+
+#[test]
+fn agent_selection_order_and_custom_agents() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let runtime_of = |t: &TestTown, args: &[&str]| -> String {
+        let mut all = vec!["--json", "sling"];
+        all.extend_from_slice(args);
+        let out = t.ok(&all);
+        lines_json(&out)[0]["runtime"].as_str().unwrap().to_string()
+    };
+    // Nothing configured: claude (not installed here, so the sling fails and says so).
+    let err = t.fails(&["sling", "x", "r"], 1);
+    assert!(err.contains("'claude'"), "{err}");
+    // Town default, then rig default, then --agent.
+    t.ok(&["config", "default-agent", "standin-hang"]);
+    assert_eq!(runtime_of(&t, &["a", "r"]), "standin-hang");
+    t.ok(&["rig", "config", "r", "agent", "standin-slow"]);
+    assert_eq!(runtime_of(&t, &["b", "r"]), "standin-slow");
+    assert_eq!(runtime_of(&t, &["c", "r", "--agent", "standin-prompt"]), "standin-prompt");
+    // Custom agents are listed, refused when malformed, removable.
+    let list = t.json(&["config", "agent", "list"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for n in ["claude", "codex", "gemini", "opencode", "aider", "amp", "standin"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    t.refuses(&["config", "agent", "set", "Bad Name", "x"]);
+    t.refuses(&["config", "agent", "set", "claude", "my-claude"]);
+    t.refuses(&["config", "agent", "set", "empty", ""]);
+    t.refuses(&["config", "default-agent", "nobody"]);
+    t.refuses(&["rig", "config", "r", "agent", "nobody"]);
+    t.ok(&["config", "agent", "set", "gone", "true"]);
+    t.ok(&["config", "agent", "remove", "gone"]);
+    t.refuses(&["config", "agent", "remove", "gone"]);
+}

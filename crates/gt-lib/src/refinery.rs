@@ -135,6 +135,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "push",
     "gates.timeout",
     "gates.<name>",
+    "agent",
 ];
 
 /// Checks `key` and turns the text `value` into the value stored.
@@ -162,6 +163,7 @@ pub fn parse_config_value(key: &str, value: &str) -> Result<Value> {
             Ok(n @ 1..=86_400) => Ok(Value::from(n)),
             _ => Err(bad("seconds, from 1 to 86400")),
         },
+        "agent" => crate::runtime::validate_agent_name(value).map(|_| Value::from(value)),
         "push" => match value {
             "true" | "yes" | "on" | "1" => Ok(Value::Bool(true)),
             "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
@@ -257,6 +259,10 @@ pub fn set_config(
     ws.store.get_rig(rig)?;
     check_config_key(key)?;
     let v = value.map(|v| parse_config_value(key, v)).transpose()?;
+    if let (Some(name), "agent") = (value, key) {
+        // The rig's default agent must be one the town knows.
+        ws.town.config.runtime(name)?;
+    }
     ws.store.set_rig_config(rig, key, v, actor)
 }
 
