@@ -163,10 +163,12 @@ fn scheduler_caps_live_sessions_and_dispatches_by_priority() {
     t.ok(&["up"]);
     let all = [&first, &second, &low, &urgent, &mid];
     let mut max_live = 0;
-    t.wait_for(90, "all five merging", |t| {
+    // The deacon's refinery lands them too: merging, then closed.
+    t.wait_for(90, "all five done", |t| {
         let live = t.json(&["scheduler", "status"])["live"].as_u64().unwrap();
         max_live = max_live.max(live);
-        all.iter().all(|b| t.bead_status(b) == "merging")
+        all.iter()
+            .all(|b| matches!(t.bead_status(b).as_str(), "merging" | "closed"))
     });
     t.ok(&["down"]);
     assert!(max_live <= 2, "{max_live} live sessions");
@@ -455,17 +457,37 @@ fn queued_nudges_are_delivered_when_the_agent_is_idle() {
     t.with_rig("r");
     let s = sling(&t, "wait for word", "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
-    let q = t.json(&["nudge", &agent, "--mode", "queue", "--", "word from the overseer"]);
+    let q = t.json(&[
+        "nudge",
+        &agent,
+        "--mode",
+        "queue",
+        "--",
+        "word from the overseer",
+    ]);
     assert_eq!(q["status"], "queued", "{q}");
     // Not idle yet (no report): the patrol leaves it queued.
     let _ = t.run(&["deacon", "patrol", "--once"]);
-    assert!(!String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout).contains("word from the overseer"));
+    assert!(
+        !String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout)
+            .contains("word from the overseer")
+    );
     // The agent's hook reports idle: the next patrol types it in, once.
-    let out = t.cmd().env("GT_AGENT", &agent).args(["agent-report", "--state", "idle"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = t
+        .cmd()
+        .env("GT_AGENT", &agent)
+        .args(["agent-report", "--state", "idle"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = t.run(&["deacon", "patrol", "--once"]);
     t.wait_for(5, "the nudge on screen", |t| {
-        String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout).contains("word from the overseer")
+        String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout)
+            .contains("word from the overseer")
     });
     let _ = t.run(&["deacon", "patrol", "--once"]);
     let delivered = t.json(&["trail", "--kind", "nudge.delivered", "-n", "50"]);
@@ -477,13 +499,29 @@ fn the_daemon_lands_a_convoy_by_itself() {
     let t = TestTown::new();
     t.with_rig("r");
     t.ok(&["config", "set", "deacon.interval", "1s"]);
-    let out = t.ok(&["--json", "sling", "alpha work", "beta work", "gamma work", "r", "--agent", "standin", "--convoy", "launch"]);
+    let out = t.ok(&[
+        "--json",
+        "sling",
+        "alpha work",
+        "beta work",
+        "gamma work",
+        "r",
+        "--agent",
+        "standin",
+        "--convoy",
+        "launch",
+    ]);
     let slung = lines_json(&out);
     assert_eq!(slung.len(), 3);
     assert!(slung.iter().all(|s| s["convoy"] == "launch"), "{out}");
     t.ok(&["up"]);
-    let beads: Vec<String> = slung.iter().map(|s| s["bead"].as_str().unwrap().to_string()).collect();
-    t.wait_for(90, "all three merged by the deacon's refinery", |t| beads.iter().all(|b| t.bead_status(b) == "closed"));
+    let beads: Vec<String> = slung
+        .iter()
+        .map(|s| s["bead"].as_str().unwrap().to_string())
+        .collect();
+    t.wait_for(90, "all three merged by the deacon's refinery", |t| {
+        beads.iter().all(|b| t.bead_status(b) == "closed")
+    });
     t.ok(&["down"]);
     let log = git(&t.repo("r"), &["log", "--format=%s", "main"]);
     for b in &beads {
@@ -492,7 +530,15 @@ fn the_daemon_lands_a_convoy_by_itself() {
     let convoy = t.json(&["convoy", "show", "launch"]);
     assert_eq!(convoy["status"], "landed", "{convoy}");
     // Without --convoy, two or more items still travel together.
-    let two = lines_json(&t.ok(&["--json", "sling", "one", "two", "r", "--agent", "standin-hang"]));
+    let two = lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "one",
+        "two",
+        "r",
+        "--agent",
+        "standin-hang",
+    ]));
     assert!(two[0]["convoy"].is_string() && two[0]["convoy"] == two[1]["convoy"]);
     t.refuses(&["sling", "x", "r", "--agent", "standin", "--convoy=-bad"]);
 }

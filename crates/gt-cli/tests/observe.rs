@@ -67,7 +67,7 @@ fn killed_session_is_a_zombie_at_once() {
     assert_eq!(st["rigs"][0]["name"], "r");
     assert_eq!(st["rigs"][0]["polecats"]["working"], 1, "{st}");
     assert_eq!(st["beads"]["in_progress"], 1);
-    assert_eq!(st["deacon"]["state"].as_str().is_some(), true);
+    assert!(st["deacon"]["state"].is_string());
 
     // Kill the agent's tmux session by hand: the very next status says so.
     assert!(tmux(
@@ -266,6 +266,10 @@ fn feed_plain_follows_the_loop_live() {
         assert!(kinds.iter().any(|x| x == k), "feed missed {k}: {kinds:?}");
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, no repeats");
+    // Mail shows up as it is sent.
+    t.ok(&["mail", "send", &agent, "-s", "well done"]);
+    let seen = feed.until(10, "mail.sent", |l| l.contains("\"mail.sent\""));
+    assert!(seen.last().unwrap().contains("well done") || seen.last().unwrap().contains(&agent));
     // Events by the agent itself reach the feed too.
     let trail = t.json(&["trail", "--agent", &agent, "-n", "50"]);
     assert!(!trail.as_array().unwrap().is_empty());

@@ -574,11 +574,21 @@ fn agent_selection_order_and_custom_agents() {
     assert_eq!(runtime_of(&t, &["a", "r"]), "standin-hang");
     t.ok(&["rig", "config", "r", "agent", "standin-slow"]);
     assert_eq!(runtime_of(&t, &["b", "r"]), "standin-slow");
-    assert_eq!(runtime_of(&t, &["c", "r", "--agent", "standin-prompt"]), "standin-prompt");
+    assert_eq!(
+        runtime_of(&t, &["c", "r", "--agent", "standin-prompt"]),
+        "standin-prompt"
+    );
     // Custom agents are listed, refused when malformed, removable.
     let list = t.json(&["config", "agent", "list"]);
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for n in ["claude", "codex", "gemini", "opencode", "aider", "amp", "standin"] {
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "claude", "codex", "gemini", "opencode", "aider", "amp", "standin",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     t.refuses(&["config", "agent", "set", "Bad Name", "x"]);

@@ -492,7 +492,10 @@ impl Patrol<'_> {
     /// are typed in at the agent's next idle moment.
     fn deliver_queued_nudges(&mut self) -> Result<()> {
         use crate::store::mail::MailStore;
-        let open = self.ws.store.list_sessions(&SessionFilter { open_only: true, ..Default::default() })?;
+        let open = self.ws.store.list_sessions(&SessionFilter {
+            open_only: true,
+            ..Default::default()
+        })?;
         for s in open {
             let agent = s.agent();
             let pending = self.ws.store.pending_nudges(&agent)?;
@@ -501,7 +504,13 @@ impl Patrol<'_> {
             }
             for n in pending {
                 // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
-                crate::nudge::nudge(self.ws, &agent, &n.message, crate::nudge::Mode::Immediate, &n.from)?;
+                crate::nudge::nudge(
+                    self.ws,
+                    &agent,
+                    &n.message,
+                    crate::nudge::Mode::Immediate,
+                    &n.from,
+                )?;
                 self.ws.store.mark_nudge_delivered(n.id)?;
                 self.report.actions.push(Action {
                     kind: crate::nudge::kind::DELIVERED.to_string(),
@@ -582,7 +591,11 @@ impl Patrol<'_> {
     fn refinery(&mut self) -> Result<()> {
         let r = crate::refinery::run_once(self.ws, None, ACTOR)?;
         for rig in &r.rigs {
-            let n = rig.merged.len() + rig.failed.len() + rig.conflicts.len() + rig.requeued.len() + rig.recovered.len();
+            let n = rig.merged.len()
+                + rig.failed.len()
+                + rig.conflicts.len()
+                + rig.requeued.len()
+                + rig.recovered.len();
             if n == 0 {
                 continue;
             }

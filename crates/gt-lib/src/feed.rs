@@ -153,12 +153,14 @@ pub struct TownStatus {
     pub rigs: Vec<RigStatus>,
     /// Beads by status, plus `total`.
     pub beads: BTreeMap<&'static str, u64>,
-    /// Queued merge requests, all rigs.
+    /// Merge requests queued or landing, all rigs.
     pub merge_queue: u64,
     /// Unread mail addressed to `human`; `null` when this town has no mail.
     pub unread_mail_for_human: Option<u64>,
     /// Escalations not yet acknowledged; `null` when this town has none.
     pub open_escalations: Option<u64>,
+    /// Convoys not yet landed; `null` when this town has no convoys table.
+    pub open_convoys: Option<u64>,
     /// Agents that need someone, most urgent first.
     pub problems: Vec<Problem>,
 }
@@ -258,6 +260,7 @@ pub fn status_from(
         beads,
         unread_mail_for_human: extras.unread_mail_for_human,
         open_escalations: extras.open_escalations,
+        open_convoys: extras.open_convoys,
         problems,
     })
 }

@@ -4,7 +4,8 @@
 //! inferred from old records. "Last activity" is the latest of: a screen
 //! change gt observed (samples are stored in `agent_activity`), an event
 //! caused by the agent (its `gt` commands), a commit on its branch (the
-//! branch ref's modification time), and the start of its session.
+//! branch ref's modification time), a report of its runtime hooks
+//! (`agent_state`), and the start of its session.
 //!
 //! An agent is a problem when:
 //! - **zombie**: it holds a hooked / in-progress bead but has no live tmux
@@ -29,7 +30,7 @@ use crate::clock::{format_ts, parse_ts};
 use crate::error::Result;
 use crate::polecat::{Polecat, PolecatState};
 use crate::session::{end_reason, Session};
-use crate::store::observe::{ObserveStore, ScreenObservation, ScreenSample};
+use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample};
 use crate::store::{BeadStore, RigStore, SessionFilter, WorkStore};
 use crate::tmux::SessionInfo;
 use crate::workspace::Workspace;
@@ -166,9 +167,33 @@ pub struct AgentActivity {
     pub exit_code: Option<i32>,
     /// Latest of screen change, own event, commit on its branch, session start.
     pub last_activity: Option<String>,
-    /// Which of those it was: `screen`, `command`, `commit` or `session`.
+    /// Which of those it was: `screen`, `command`, `commit`, `hook` (a
+    /// runtime hook's report) or `session`.
     pub activity_source: Option<&'static str>,
     pub problem: Option<Problem>,
+}
+
+impl Screen {
+    /// Stored form (with an observation).
+    pub fn encode(&self) -> String {
+        match self {
+            Screen::Busy => "busy".into(),
+            Screen::Question(q) => format!("question:{q}"),
+            Screen::AtPrompt => "prompt".into(),
+            Screen::Unknown => "unknown".into(),
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Screen> {
+        match s {
+            "busy" => Some(Screen::Busy),
+            "prompt" => Some(Screen::AtPrompt),
+            "unknown" => Some(Screen::Unknown),
+            _ => s
+                .strip_prefix("question:")
+                .map(|q| Screen::Question(q.to_string())),
+        }
+    }
 }
 
 /// What a screen shows, read from its last lines.
@@ -292,6 +317,12 @@ pub fn observe_with(
             }
         }
     }
+    let hooks: HashMap<String, HookState> = ws
+        .store
+        .hook_states()?
+        .into_iter()
+        .map(|h| (h.agent.clone(), h))
+        .collect();
     let observations: HashMap<String, ScreenObservation> = ws
         .store
         .screen_observations()?
@@ -315,7 +346,19 @@ pub fn observe_with(
             .and_then(|s| tmux.iter().find(|i| i.name == s.tmux_session).cloned());
         let (mut screen, mut hash) = (None, None);
         if let (Some(s), Some(i)) = (&session, &info) {
-            if !i.pane_dead {
+            // No output since the last sample of this session: its screen
+            // cannot have changed, so the last sample stands (one tmux call
+            // for every agent instead of one per agent).
+            let unchanged = observations.get(&p.address()).filter(|o| {
+                o.session_id == Some(s.id)
+                    && crate::clock::parse_ts(&o.observed_at)
+                        .is_ok_and(|t| i.activity > 0 && i.activity < t.unix_timestamp())
+            });
+            if let Some(o) = unchanged.filter(|_| !i.pane_dead) {
+                screen = o.screen_kind.as_deref().and_then(Screen::decode);
+                hash = screen.as_ref().map(|_| o.screen_hash.clone());
+            }
+            if !i.pane_dead && screen.is_none() {
                 if let Ok(text) = ws.tmux.capture_pane(&s.tmux_session, SCREEN_LINES) {
                     let ready = ws
                         .town
@@ -337,14 +380,20 @@ pub fn observe_with(
         });
     }
     let agents: Vec<String> = pending.iter().map(|p| p.polecat.address()).collect();
+    let kinds: Vec<Option<String>> = pending
+        .iter()
+        .map(|p| p.screen.as_ref().map(Screen::encode))
+        .collect();
     let samples: Vec<ScreenSample<'_>> = pending
         .iter()
         .zip(&agents)
-        .filter_map(|(p, a)| {
+        .zip(&kinds)
+        .filter_map(|((p, a), k)| {
             Some(ScreenSample {
                 agent: a,
                 session_id: p.session.as_ref().map(|s| s.id),
                 screen_hash: p.hash.as_deref()?,
+                screen_kind: k.as_deref()?,
             })
         })
         .collect();
@@ -391,6 +440,15 @@ pub fn observe_with(
             .and_then(|b| branch_commit_time(ws, &pc.rig, b))
         {
             candidates.push((t, "commit"));
+        }
+        // The runtime hooks' last report, when it belongs to this session.
+        let hook = hooks.get(&agent).filter(|h| {
+            session
+                .as_ref()
+                .is_some_and(|s| h.updated_at >= s.started_at)
+        });
+        if let Some(h) = hook {
+            candidates.push((h.updated_at.clone(), "hook"));
         }
         if let Some(s) = &session {
             let t = s.running_at.clone().unwrap_or_else(|| s.started_at.clone());
@@ -472,7 +530,16 @@ pub fn observe_with(
                     .as_deref()
                     .and_then(|t| age(now, t))
                     .unwrap_or(Duration::ZERO);
-                match &p.screen {
+                let screen = match (&p.screen, hook.map(|h| h.state.as_str())) {
+                    (Some(Screen::Question(q)), _) => Some(Screen::Question(q.clone())),
+                    (_, Some("waiting-for-input")) => Some(Screen::Question(
+                        "(its hooks report a permission or question dialog)".to_string(),
+                    )),
+                    (Some(Screen::Busy), _) => Some(Screen::Busy),
+                    (_, Some("idle")) => Some(Screen::AtPrompt),
+                    (other, _) => other.clone(),
+                };
+                match &screen {
                     Some(Screen::Question(q)) => (
                         AgentState::WaitingForInput,
                         Some(problem(

@@ -77,6 +77,9 @@ pub struct SessionInfo {
     /// Signal that killed a dead pane's command (tmux 3.3+), like
     /// `dead_status` possibly a moment late.
     pub dead_signal: Option<i32>,
+    /// Last time the window had output, seconds since the Unix epoch
+    /// (tmux's `window_activity`): a screen cannot have changed since.
+    pub activity: i64,
     /// Name of the program running in the pane (tmux's `pane_current_command`).
     pub current_command: String,
 }
@@ -577,6 +580,7 @@ impl Tmux for TmuxCli {
             "#{pane_dead}",
             "#{pane_dead_status}",
             "#{pane_dead_signal}",
+            "#{window_activity}",
             "#{pane_current_command}",
         ]
         .join(&SEP.to_string());
@@ -781,7 +785,7 @@ impl Tmux for TmuxCli {
 }
 
 fn parse_session(line: &str) -> Option<SessionInfo> {
-    let mut f = line.splitn(8, SEP);
+    let mut f = line.splitn(9, SEP);
     let name = f.next()?.to_string();
     let created = f.next()?.parse().unwrap_or(0);
     let attached = f.next()?.parse::<u32>().unwrap_or(0) > 0;
@@ -789,6 +793,7 @@ fn parse_session(line: &str) -> Option<SessionInfo> {
     let pane_dead = f.next()? == "1";
     let dead_status = f.next()?.parse().ok().filter(|_| pane_dead);
     let dead_signal = f.next()?.parse().ok().filter(|_| pane_dead);
+    let activity = f.next()?.parse().unwrap_or(0);
     let current_command = f.next().unwrap_or("").to_string();
     Some(SessionInfo {
         name,
@@ -798,6 +803,7 @@ fn parse_session(line: &str) -> Option<SessionInfo> {
         pane_dead,
         dead_status,
         dead_signal,
+        activity,
         current_command,
     })
 }

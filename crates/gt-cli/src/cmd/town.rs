@@ -220,12 +220,18 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
     } else {
         out.push(format!("Beads: {} ({total} in all)", parts.join(", ")));
     }
-    out.push(format!("Merge queue: {} queued", st.merge_queue));
+    out.push(format!(
+        "Merge queue: {} waiting or landing",
+        st.merge_queue
+    ));
     if let Some(n) = st.unread_mail_for_human {
         out.push(format!("Mail for human: {n} unread"));
     }
     if let Some(n) = st.open_escalations {
         out.push(format!("Escalations: {n} open"));
+    }
+    if let Some(n) = st.open_convoys.filter(|n| *n > 0) {
+        out.push(format!("Convoys: {n} open"));
     }
     out
 }
@@ -329,6 +335,7 @@ mod tests {
             merge_queue: 2,
             unread_mail_for_human: Some(1),
             open_escalations: None,
+            open_convoys: Some(0),
             problems: vec![zombie],
         }
     }
@@ -365,6 +372,7 @@ mod tests {
             "merge_queue",
             "unread_mail_for_human",
             "open_escalations",
+            "open_convoys",
             "problems",
         ] {
             assert!(v.get(k).is_some(), "status JSON lacks {k}");

@@ -24,6 +24,9 @@ pub struct ScreenObservation {
     pub screen_changed_at: Option<String>,
     /// The latest sample.
     pub observed_at: String,
+    /// What the latest sample showed ([`crate::problems::Screen`] encoded),
+    /// reused while the pane has had no output since.
+    pub screen_kind: Option<String>,
 }
 
 /// One screen sample to record.
@@ -32,6 +35,7 @@ pub struct ScreenSample<'a> {
     pub agent: &'a str,
     pub session_id: Option<i64>,
     pub screen_hash: &'a str,
+    pub screen_kind: &'a str,
 }
 
 /// Counts kept by other parts of gt, read when their tables exist in this
@@ -42,10 +46,17 @@ pub struct TownExtras {
     pub unread_mail_for_human: Option<u64>,
     /// Escalations not yet resolved.
     pub open_escalations: Option<u64>,
-    /// The deacon's latest heartbeat (canonical timestamp).
-    pub deacon_heartbeat: Option<Option<String>>,
     /// Convoys not yet closed.
     pub open_convoys: Option<u64>,
+}
+
+/// What an agent's runtime hooks last reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookState {
+    pub agent: String,
+    /// `working`, `idle` or `waiting-for-input`.
+    pub state: String,
+    pub updated_at: String,
 }
 
 pub trait ObserveStore {
@@ -63,10 +74,13 @@ pub trait ObserveStore {
     fn last_event_id(&self) -> Result<i64>;
     /// The id of the first event at or after `time` (canonical), if any.
     fn first_event_id_since(&self, time: &str) -> Result<Option<i64>>;
+    /// The states agents' runtime hooks reported (`agent_state`, kept by
+    /// `gt agent-report`); empty when the table does not exist.
+    fn hook_states(&self) -> Result<Vec<HookState>>;
     /// Changes whenever another connection commits (SQLite `data_version`):
     /// a free check before querying for new events.
     fn data_version(&self) -> Result<i64>;
-    /// Queued merge requests per rig (status `queued`).
+    /// Merge requests waiting or landing, per rig (status `queued` or `landing`).
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>>;
     /// Counts from other features' tables, when they exist.
     fn town_extras(&self) -> Result<TownExtras>;

@@ -9,7 +9,9 @@ use crate::bead::Status;
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::refinery::{kind, mr_status, MergeRequest};
-use crate::store::merge::{validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore};
+use crate::store::merge::{
+    validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore,
+};
 
 /// Migration 4.
 pub(super) const SCHEMA: &str = r#"
@@ -231,7 +233,6 @@ fn add_beads(
     }
     Ok(added)
 }
-
 
 impl MergeStore for SqliteStore {
     fn rig_config(&self, rig: &str) -> Result<Map<String, Value>> {

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{event_from_row, SqliteStore};
 use crate::error::Result;
 use crate::event::Event;
-use crate::store::observe::{ObserveStore, ScreenObservation, ScreenSample, TownExtras};
+use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
 
 /// Migration 6.
 pub(super) const SCHEMA: &str = r#"
@@ -16,12 +16,13 @@ CREATE TABLE agent_activity (
     screen_hash       TEXT NOT NULL,
     first_observed_at TEXT NOT NULL,
     screen_changed_at TEXT,
-    observed_at       TEXT NOT NULL
+    observed_at       TEXT NOT NULL,
+    screen_kind       TEXT
 ) WITHOUT ROWID;
 "#;
 
 const COLS: &str =
-    "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at";
+    "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at, screen_kind";
 
 fn obs_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScreenObservation> {
     Ok(ScreenObservation {
@@ -31,6 +32,7 @@ fn obs_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScreenObservation> {
         first_observed_at: r.get(3)?,
         screen_changed_at: r.get(4)?,
         observed_at: r.get(5)?,
+        screen_kind: r.get(6)?,
     })
 }
 
@@ -84,6 +86,7 @@ impl ObserveStore for SqliteStore {
                                 p.screen_changed_at
                             },
                             observed_at: now.clone(),
+                            screen_kind: Some(s.screen_kind.to_string()),
                             ..p
                         }
                     }
@@ -94,10 +97,11 @@ impl ObserveStore for SqliteStore {
                         first_observed_at: now.clone(),
                         screen_changed_at: None,
                         observed_at: now.clone(),
+                        screen_kind: Some(s.screen_kind.to_string()),
                     },
                 };
                 tx.prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO agent_activity ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    "INSERT OR REPLACE INTO agent_activity ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                 ))?
                 .execute(params![
                     obs.agent,
@@ -105,7 +109,8 @@ impl ObserveStore for SqliteStore {
                     obs.screen_hash,
                     obs.first_observed_at,
                     obs.screen_changed_at,
-                    obs.observed_at
+                    obs.observed_at,
+                    obs.screen_kind
                 ])?;
                 out.push(obs);
             }
@@ -159,6 +164,25 @@ impl ObserveStore for SqliteStore {
             .query_row([time], |r| r.get(0))?)
     }
 
+    fn hook_states(&self) -> Result<Vec<HookState>> {
+        if !self.table_exists("agent_state")? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT agent, state, updated_at FROM agent_state")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(HookState {
+                    agent: r.get(0)?,
+                    state: r.get(1)?,
+                    updated_at: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     fn data_version(&self) -> Result<i64> {
         Ok(self
             .conn()
@@ -167,7 +191,7 @@ impl ObserveStore for SqliteStore {
 
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT rig, count(*) FROM merge_requests WHERE status = 'queued' GROUP BY rig ORDER BY rig",
+            "SELECT rig, count(*) FROM merge_requests WHERE status IN ('queued', 'landing') GROUP BY rig ORDER BY rig",
         )?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
@@ -187,17 +211,19 @@ impl ObserveStore for SqliteStore {
             let have = self.columns_of(t)?;
             Ok(cols.iter().all(|c| have.iter().any(|h| h == c)))
         };
-        if has("mail", &["recipient", "read_at"])? {
+        if has("mailbox", &["owner", "state"])? {
             extras.unread_mail_for_human = Some(self.count_if(
-                "SELECT count(*) FROM mail WHERE recipient = 'human' AND read_at IS NULL",
+                "SELECT count(*) FROM mailbox WHERE owner = 'human' AND state = 'unread'",
             )?);
         }
-        if has("escalations", &["status"])? {
+        if has("escalations", &["acked_at"])? {
             extras.open_escalations =
-                Some(self.count_if("SELECT count(*) FROM escalations WHERE status = 'open'")?);
+                Some(self.count_if("SELECT count(*) FROM escalations WHERE acked_at IS NULL")?);
         }
-        let _ = &mut extras.deacon_heartbeat;
-        let _ = &mut extras.open_convoys;
+        if has("convoys", &["status"])? {
+            extras.open_convoys =
+                Some(self.count_if("SELECT count(*) FROM convoys WHERE status = 'open'")?);
+        }
         Ok(extras)
     }
 }
