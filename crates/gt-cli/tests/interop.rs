@@ -804,13 +804,13 @@ fn export_to_an_unwritable_place_fails_cleanly() {
         v
     };
 
-    // A directory that does not exist: an environment error (exit 3).
+    // A directory that does not exist: a user error (a bad path, exit 1).
     let missing = base.join("nope/out.jsonl");
     let (code, err) = fails_cleanly(
         &t,
         &["bead", "export", "--output", missing.to_str().unwrap()],
     );
-    assert_eq!(code, 3, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("nope/out.jsonl"), "{err}");
     assert!(!base.join("nope").exists());
 

@@ -429,7 +429,13 @@ fn parse_issue_fields(
         bead::validate_assignee(a).map_err(|e| e.to_string())?;
     }
     let created_by = take_actor(&mut obj, "created_by")?;
-    let created_at = take_ts(&mut obj, "created_at")?.unwrap_or_else(|| now.to_string());
+    let given_created_at = take_ts(&mut obj, "created_at")?;
+    // A comment without a time takes its issue's, or a fixed time when the
+    // issue has none either, so that a re-import finds it again.
+    let comment_time = given_created_at
+        .clone()
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_string());
+    let created_at = given_created_at.unwrap_or_else(|| now.to_string());
     let updated_at = take_ts(&mut obj, "updated_at")?.unwrap_or_else(|| now.to_string());
     let mut closed_at = take_ts(&mut obj, "closed_at")?;
     let close_reason = non_empty(take_str(&mut obj, "close_reason")?);
@@ -448,7 +454,7 @@ fn parse_issue_fields(
     let labels = take_labels(&mut obj)?;
     let dependencies = take_dependencies(&mut obj, id, now, report)?;
     // A comment without a time takes its issue's, so a re-import finds it again.
-    let comments = take_comments(&mut obj, id, &created_at, report)?;
+    let comments = take_comments(&mut obj, id, &comment_time, report)?;
 
     for (key, value) in obj {
         if key.is_empty()
