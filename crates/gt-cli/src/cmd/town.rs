@@ -166,7 +166,7 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
                 problems::ago(now, st.deacon.heartbeat_at.as_deref())
             ),
         ),
-        _ => "not started (gt deacon start)".to_string(),
+        _ => "not started (gt up)".to_string(),
     };
     out.push(format!("Deacon: {deacon}"));
     if !st.problems.is_empty() {
