@@ -25,7 +25,6 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
 use crate::store::mail::MailStore;
-use crate::store::{SessionFilter, WorkStore};
 use crate::workspace::Workspace;
 
 pub use crate::store::mail::AgentState;
@@ -179,16 +178,7 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
             });
         }
     }
-    let runtime = ws
-        .store
-        .list_sessions(&SessionFilter {
-            rig: Some(&rig),
-            polecat: Some(&name),
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .pop()
-        .and_then(|s| ws.town.config.runtime(&s.runtime).ok());
+    let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
     let first = ws.tmux.capture_pane(&session, 15)?;
     std::thread::sleep(std::time::Duration::from_millis(150));
     let second = ws.tmux.capture_pane(&session, 15)?;

@@ -8,7 +8,6 @@
 //! serialized across processes by a file lock, so their text never
 //! interleaves.
 
-use std::fs::File;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -128,16 +127,7 @@ fn target(ws: &Workspace, agent: &str, live: bool) -> Result<Target> {
             )));
         }
     }
-    let runtime = ws
-        .store
-        .list_sessions(&SessionFilter {
-            rig: Some(&rig),
-            polecat: Some(&name),
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .pop()
-        .and_then(|s| ws.town.config.runtime(&s.runtime).ok());
+    let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
     Ok(Target {
         agent,
         session,
@@ -145,23 +135,8 @@ fn target(ws: &Workspace, agent: &str, live: bool) -> Result<Target> {
     })
 }
 
-/// Holds the per-agent nudge lock until dropped.
-struct NudgeLock {
-    _file: File,
-}
-
-fn lock(ws: &Workspace, agent: &str) -> Result<NudgeLock> {
-    let dir = ws.town.state_dir().join("run");
-    let path = dir.join(format!("nudge-{}.lock", agent.replace('/', "~")));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
-    Ok(NudgeLock { _file: file })
+fn lock(ws: &Workspace, agent: &str) -> Result<crate::workspace::RigLock> {
+    ws.lock(&format!("nudge-{}", agent.replace('/', "~")))
 }
 
 /// Types `text` and Enter under the agent's lock.

@@ -862,6 +862,20 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
     Ok(out)
 }
 
+/// The runtime of a polecat's latest session, if it still exists.
+pub fn last_runtime(ws: &Workspace, rig: &str, polecat: &str) -> Result<Option<Runtime>> {
+    Ok(ws
+        .store
+        .list_sessions(&SessionFilter {
+            rig: Some(rig),
+            polecat: Some(polecat),
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .pop()
+        .and_then(|s| ws.town.config.runtime(&s.runtime).ok()))
+}
+
 /// The tmux session of an agent address (`rig/polecat`).
 pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
     let (rig, pc) = parse_address(agent)?;

@@ -77,11 +77,16 @@ impl Workspace {
     /// Serializes worktree operations on one rig across processes. The lock
     /// is released when the returned guard is dropped.
     pub fn lock_rig(&self, rig: &str) -> Result<RigLock> {
-        let path = self
-            .town
-            .state_dir()
-            .join("run")
-            .join(format!("rig-{rig}.lock"));
+        self.lock(&format!("rig-{rig}"))
+    }
+
+    /// An exclusive lock across processes on `.gt/run/<name>.lock`, held
+    /// until the guard is dropped (waits while another process holds it).
+    pub fn lock(&self, name: &str) -> Result<RigLock> {
+        let dir = self.town.state_dir().join("run");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(format!("{name}.lock"));
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -94,7 +99,7 @@ impl Workspace {
     }
 }
 
-/// Held while a rig's worktrees change.
+/// Held while a rig's worktrees change (or another named lock is held).
 pub struct RigLock {
     _file: File,
 }

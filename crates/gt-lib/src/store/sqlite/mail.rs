@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
+use super::work::fetch_session;
 use super::{insert_event, SqliteStore};
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
@@ -266,32 +267,6 @@ fn set_state(
         }
     }
     Ok(changed)
-}
-
-fn fetch_session(conn: &rusqlite::Connection, id: i64) -> Result<Session> {
-    conn.prepare_cached(
-        "SELECT id, rig, polecat, bead, tmux_session, runtime, branch, base_commit, started_at,
-                running_at, ended_at, end_reason, head_commit FROM sessions WHERE id = ?1",
-    )?
-    .query_row([id], |r| {
-        Ok(Session {
-            id: r.get(0)?,
-            rig: r.get(1)?,
-            polecat: r.get(2)?,
-            bead: r.get(3)?,
-            tmux_session: r.get(4)?,
-            runtime: r.get(5)?,
-            branch: r.get(6)?,
-            base_commit: r.get(7)?,
-            started_at: r.get(8)?,
-            running_at: r.get(9)?,
-            ended_at: r.get(10)?,
-            end_reason: r.get(11)?,
-            head_commit: r.get(12)?,
-        })
-    })
-    .optional()?
-    .ok_or_else(|| Error::not_found("session", id.to_string()))
 }
 
 impl MailStore for SqliteStore {

@@ -17,9 +17,11 @@ use crate::store::{
     DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, WorkStore,
 };
 
-const SESSION_COLS: &str = "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
+pub(super) const SESSION_COLS: &str =
+    "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
     started_at, running_at, ended_at, end_reason, head_commit";
-const MR_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
+pub(super) const MR_COLS: &str =
+    "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at";
 
 fn rig_from_row(r: &Row<'_>) -> rusqlite::Result<Rig> {
@@ -46,7 +48,7 @@ fn polecat_from_row(r: &Row<'_>) -> rusqlite::Result<Polecat> {
     })
 }
 
-fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+pub(super) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         id: r.get(0)?,
         rig: r.get(1)?,
@@ -64,7 +66,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
-fn mr_from_row(r: &Row<'_>) -> rusqlite::Result<MergeRequest> {
+pub(super) fn mr_from_row(r: &Row<'_>) -> rusqlite::Result<MergeRequest> {
     Ok(MergeRequest {
         id: r.get(0)?,
         rig: r.get(1)?,
@@ -89,7 +91,7 @@ fn fetch_rig(tx: &rusqlite::Connection, name: &str) -> Result<Rig> {
     .ok_or_else(|| Error::not_found("rig", name))
 }
 
-fn fetch_polecat(tx: &rusqlite::Connection, rig: &str, name: &str) -> Result<Polecat> {
+pub(super) fn fetch_polecat(tx: &rusqlite::Connection, rig: &str, name: &str) -> Result<Polecat> {
     tx.prepare_cached(
         "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
          WHERE rig = ?1 AND name = ?2",
@@ -99,7 +101,7 @@ fn fetch_polecat(tx: &rusqlite::Connection, rig: &str, name: &str) -> Result<Pol
     .ok_or_else(|| Error::not_found("polecat", format!("{rig}/{name}")))
 }
 
-fn fetch_session(tx: &rusqlite::Connection, id: i64) -> Result<Session> {
+pub(super) fn fetch_session(tx: &rusqlite::Connection, id: i64) -> Result<Session> {
     tx.prepare_cached(&format!(
         "SELECT {SESSION_COLS} FROM sessions WHERE id = ?1"
     ))?
