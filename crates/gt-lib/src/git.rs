@@ -30,6 +30,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -231,6 +232,62 @@ pub trait Git: Send + Sync {
         let _ = (repo, commit, branch);
         Err(Error::Internal("push is not supported".into()))
     }
+
+    /// [`Git::resolve`] for several revisions at once, in order.
+    fn resolve_many(&self, repo: &Path, revs: &[&str]) -> Result<Vec<Option<String>>> {
+        revs.iter().map(|r| self.resolve(repo, r)).collect()
+    }
+
+    /// Whether every commit of `ancestors` is an ancestor of (or equal to)
+    /// `descendant` ([`Git::is_ancestor`] for several at once).
+    fn all_ancestors(&self, repo: &Path, ancestors: &[&str], descendant: &str) -> Result<bool> {
+        for a in ancestors {
+            if !self.is_ancestor(repo, a, descendant)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// [`Git::delete_ref`] for several `(refname, expected_old)` at once:
+    /// one result per ref, in order (each ref is deleted only if it still
+    /// points to its expected value).
+    fn delete_refs(&self, repo: &Path, refs: &[(&str, &str)]) -> Vec<Result<()>> {
+        refs.iter()
+            .map(|(r, old)| self.delete_ref(repo, r, old))
+            .collect()
+    }
+
+    /// While the returned guard lives, the implementation may remember what
+    /// it looked up about the committer identity of a worktree (instead of
+    /// asking git again for every rebase or merge there). For a caller doing
+    /// many integrations in one worktree in a short time (the refinery).
+    fn identity_cache(&self) -> IdentityCacheGuard {
+        IdentityCacheGuard(None)
+    }
+}
+
+/// Keeps an identity cache alive (see [`Git::identity_cache`]); the cache is
+/// dropped with the last guard.
+pub struct IdentityCacheGuard(Option<Arc<Mutex<IdentityCache>>>);
+
+impl Drop for IdentityCacheGuard {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+            c.users = c.users.saturating_sub(1);
+            if c.users == 0 {
+                c.entries.clear();
+            }
+        }
+    }
+}
+
+/// Identity overrides per worktree, kept while a guard lives.
+#[derive(Debug, Default)]
+pub struct IdentityCache {
+    users: usize,
+    entries: Vec<(PathBuf, Vec<String>)>,
 }
 
 /// What a rebase or merge in a worktree produced.
@@ -263,6 +320,8 @@ pub struct GitCli {
     env: Vec<(OsString, Option<OsString>)>,
     fallback_name: String,
     fallback_email: String,
+    /// See [`Git::identity_cache`] (shared by clones).
+    identity: Arc<Mutex<IdentityCache>>,
 }
 
 impl Default for GitCli {
@@ -286,24 +345,31 @@ impl GitCli {
             env: Vec::new(),
             fallback_name: "Gas Town".to_string(),
             fallback_email: "gt@gastown.invalid".to_string(),
+            identity: Arc::default(),
         }
     }
 
     /// Uses another git executable.
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = program.into();
+        // What the identity depends on changed: a cache of its own.
+        self.identity = Arc::default();
         self
     }
 
     /// Sets an environment variable for every git command.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), Some(value.into())));
+        // What the identity depends on changed: a cache of its own.
+        self.identity = Arc::default();
         self
     }
 
     /// Removes an environment variable for every git command.
     pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
         self.env.push((key.into(), None));
+        // What the identity depends on changed: a cache of its own.
+        self.identity = Arc::default();
         self
     }
 
@@ -311,6 +377,8 @@ impl GitCli {
     pub fn with_fallback_identity(mut self, name: &str, email: &str) -> Self {
         self.fallback_name = name.to_string();
         self.fallback_email = email.to_string();
+        // What the identity depends on changed: a cache of its own.
+        self.identity = Arc::default();
         self
     }
 
@@ -387,8 +455,38 @@ impl GitCli {
         }
     }
 
-    /// `-c user.name=...`/`-c user.email=...` for what git lacks.
+    /// `-c user.name=...`/`-c user.email=...` for what git lacks. Remembered
+    /// per worktree while an [`Git::identity_cache`] guard lives.
     fn identity_overrides(&self, wt: &Path) -> Result<Vec<String>> {
+        {
+            let c = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+            if c.users > 0 {
+                if let Some((_, v)) = c.entries.iter().find(|(p, _)| p == wt) {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let config = self.lookup_identity_overrides(wt)?;
+        let mut c = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+        if c.users > 0 && !c.entries.iter().any(|(p, _)| p == wt) {
+            c.entries.push((wt.to_path_buf(), config.clone()));
+        }
+        Ok(config)
+    }
+
+    fn lookup_identity_overrides(&self, wt: &Path) -> Result<Vec<String>> {
+        // One `git config` for both keys: which of them are set (to anything).
+        let args = [os("--get-regexp"), os(r"^user\.(name|email)$")];
+        let out = self.exec(Some(wt), &[], "config", &args)?;
+        let set: Vec<&str> = match out.status.code() {
+            Some(0) => out
+                .stdout
+                .lines()
+                .map(|l| l.split_once(' ').map_or(l, |(k, _)| k))
+                .collect(),
+            Some(1) => Vec::new(),
+            _ => return Err(command_error("config", &out)),
+        };
         let mut config = Vec::new();
         let checks = [
             (
@@ -403,7 +501,7 @@ impl GitCli {
             ),
         ];
         for (key, vars, fallback) in checks {
-            let configured = self.run_yes_no(wt, "config", &[os("--get"), os(key)])?;
+            let configured = set.iter().any(|k| k.eq_ignore_ascii_case(key));
             let from_env = vars.iter().any(|v| self.effective_env(v).is_some());
             if !configured && !from_env {
                 config.push(format!("{key}={fallback}"));
@@ -768,9 +866,18 @@ impl Git for GitCli {
 
     fn reset_detached(&self, wt: &Path, commit: &str) -> Result<()> {
         validate_rev(commit)?;
-        // Whatever an interrupted run left in progress is given up.
-        for (sub, arg) in [("rebase", "--abort"), ("merge", "--abort")] {
-            let _ = self.exec(Some(wt), &[], sub, &[os(arg)]);
+        // Whatever an interrupted run left in progress is given up (no
+        // `--abort` when the worktree's git dir shows none in progress).
+        let dir = worktree_git_dir(wt);
+        let pending = |names: &[&str]| match &dir {
+            Some(d) => names.iter().any(|n| d.join(n).symlink_metadata().is_ok()),
+            None => true,
+        };
+        if pending(&["rebase-merge", "rebase-apply"]) {
+            let _ = self.exec(Some(wt), &[], "rebase", &[os("--abort")]);
+        }
+        if pending(&["MERGE_HEAD"]) {
+            let _ = self.exec(Some(wt), &[], "merge", &[os("--abort")]);
         }
         let args = [os("--quiet"), os("--force"), os("--detach"), os(commit)];
         self.run(wt, "checkout", &args)?;
@@ -887,11 +994,137 @@ impl Git for GitCli {
         let args = [os("--quiet"), os("--porcelain"), os("origin"), os(&spec)];
         self.run(repo, "push", &args).map(drop)
     }
+
+    fn resolve_many(&self, repo: &Path, revs: &[&str]) -> Result<Vec<Option<String>>> {
+        if revs.len() < 2 {
+            return revs.iter().map(|r| self.resolve(repo, r)).collect();
+        }
+        let mut input = String::new();
+        for r in revs {
+            validate_rev(r)?;
+            input.push_str(r);
+            input.push_str("^{commit}\n");
+        }
+        // One line out per line in: `<oid> commit <size>`, or `<rev>
+        // missing` / `<rev> ambiguous` for what is not a commit here.
+        let args = [os("--batch-check=%(objectname) %(objecttype)")];
+        let out = self.exec_input(repo, "cat-file", &args, &input)?;
+        if !out.status.success() {
+            return Err(command_error("cat-file", &out));
+        }
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        if lines.len() != revs.len() {
+            return Err(Error::Internal(format!(
+                "git cat-file answered {} lines for {} revisions",
+                lines.len(),
+                revs.len()
+            )));
+        }
+        Ok(lines
+            .iter()
+            .map(|l| match l.split_once(' ') {
+                Some((oid, "commit")) if validate_oid(oid).is_ok() => Some(oid.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn all_ancestors(&self, repo: &Path, ancestors: &[&str], descendant: &str) -> Result<bool> {
+        if ancestors.len() < 2 {
+            return match ancestors.first() {
+                Some(a) => self.is_ancestor(repo, a, descendant),
+                None => Ok(true),
+            };
+        }
+        validate_rev(descendant)?;
+        // Commits reachable from any of them but not from `descendant`: none
+        // exactly when each of them is an ancestor of (or is) `descendant`.
+        let mut args = vec![os("-n"), os("1")];
+        for a in ancestors {
+            validate_rev(a)?;
+            args.push(os(*a));
+        }
+        args.extend([os("--not"), os(descendant), os("--")]);
+        let out = self.run(repo, "rev-list", &args)?;
+        Ok(out.trim().is_empty())
+    }
+
+    fn delete_refs(&self, repo: &Path, refs: &[(&str, &str)]) -> Vec<Result<()>> {
+        if refs.len() < 2 {
+            return refs
+                .iter()
+                .map(|(r, old)| self.delete_ref(repo, r, old))
+                .collect();
+        }
+        // All of them in one transaction; when that fails (one moved or is
+        // gone), each on its own so each gets its own answer.
+        let mut input = String::new();
+        let mut valid = true;
+        for (r, old) in refs {
+            valid &= validate_ref_name(r).is_ok() && validate_oid(old).is_ok();
+            input.push_str(&format!("delete {r} {old}\n"));
+        }
+        if valid {
+            let args = [os("-m"), os("gt"), os("--stdin")];
+            if let Ok(out) = self.exec_input(repo, "update-ref", &args, &input) {
+                if out.status.success() {
+                    return refs.iter().map(|_| Ok(())).collect();
+                }
+            }
+        }
+        refs.iter()
+            .map(|(r, old)| self.delete_ref(repo, r, old))
+            .collect()
+    }
+
+    fn identity_cache(&self) -> IdentityCacheGuard {
+        let mut c = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+        c.users += 1;
+        IdentityCacheGuard(Some(self.identity.clone()))
+    }
 }
 
 impl GitCli {
+    /// Runs `git -C dir sub args...` with `input` on its standard input.
+    fn exec_input(&self, dir: &Path, sub: &str, args: &[&OsStr], input: &str) -> Result<Output> {
+        use std::io::Write;
+        let mut cmd = self.command(Some(dir), &[], sub);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        let mut stdin = child.stdin.take();
+        // Written from another thread: git may answer before it read all.
+        let out = std::thread::scope(|s| {
+            s.spawn(move || {
+                if let Some(w) = stdin.as_mut() {
+                    let _ = w.write_all(input.as_bytes());
+                }
+                drop(stdin);
+            });
+            child.wait_with_output()
+        })
+        .map_err(|e| spawn_error(&self.program, e))?;
+        Ok(Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     /// The commit `HEAD` of `wt` points to.
     fn head_of(&self, wt: &Path) -> Result<String> {
+        // A detached `HEAD` is a file holding the object id (files ref
+        // backend): read it without a process. Anything else asks git.
+        if let Some(dir) = worktree_git_dir(wt) {
+            if let Ok(text) = std::fs::read_to_string(dir.join("HEAD")) {
+                let oid = text.trim_end_matches('\n');
+                if validate_oid(oid).is_ok() {
+                    return Ok(oid.to_string());
+                }
+            }
+        }
         let out = self.run(wt, "rev-parse", &[os("--verify"), os("HEAD")])?;
         Ok(out.trim().to_string())
     }
@@ -923,6 +1156,28 @@ impl GitCli {
             _ => Err(command_error("rev-parse", &out)),
         }
     }
+}
+
+/// The git dir of worktree `wt` (its `.git` folder, or the folder a `.git`
+/// file points to), when it can be read without git.
+fn worktree_git_dir(wt: &Path) -> Option<PathBuf> {
+    let dotgit = wt.join(".git");
+    let meta = dotgit.symlink_metadata().ok()?;
+    if meta.is_dir() {
+        return Some(dotgit);
+    }
+    if !meta.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dotgit).ok()?;
+    let dir = text
+        .strip_prefix("gitdir: ")?
+        .trim_end_matches(['\n', '\r']);
+    if dir.is_empty() {
+        return None;
+    }
+    let dir = wt.join(dir);
+    dir.is_dir().then_some(dir)
 }
 
 fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
@@ -1392,6 +1647,86 @@ mod tests {
         git.worktree_prune(bare).unwrap();
         assert_eq!(git.worktree_list(bare).unwrap().len(), 1);
         assert!(f.src.exists());
+    }
+
+    #[test]
+    fn git_batched_lookups_answer_like_single_ones() {
+        let f = fixture();
+        let (git, bare) = (&f.git, f.bare.as_path());
+        let main = git.resolve(bare, "main").unwrap().unwrap();
+        let wt = f.root.join("wt");
+        git.worktree_add_detached(bare, &wt, &main).unwrap();
+        // A detached HEAD is read from its file, a branch through git.
+        assert_eq!(git.head_of(&wt).unwrap(), main);
+        std::fs::write(wt.join("a.txt"), "a").unwrap();
+        git.commit_all(&wt, "a").unwrap().unwrap();
+        let a = git.head_of(&wt).unwrap();
+        assert_eq!(a, git_ok(git, &wt, &["rev-parse", "HEAD"]).trim());
+        assert_ne!(a, main);
+        let tree = git_ok(git, &wt, &["rev-parse", "HEAD^{tree}"]);
+        let missing = "1".repeat(40);
+        let found = git
+            .resolve_many(bare, &[&main, &missing, tree.trim(), &a])
+            .unwrap();
+        assert_eq!(found, vec![Some(main.clone()), None, None, Some(a.clone())]);
+
+        assert!(git.all_ancestors(bare, &[&main, &a], &a).unwrap());
+        assert!(!git.all_ancestors(bare, &[&main, &a], &main).unwrap());
+        assert!(git.all_ancestors(bare, &[], &main).unwrap());
+
+        // Branch deletion: all at once, or each with its own answer.
+        for b in ["x", "y", "z"] {
+            git.update_ref(bare, &format!("refs/heads/{b}"), &a, None)
+                .unwrap();
+        }
+        let r = git.delete_refs(bare, &[("refs/heads/x", &a), ("refs/heads/y", &a)]);
+        assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
+        assert!(!git.branch_exists(bare, "x").unwrap());
+        assert!(!git.branch_exists(bare, "y").unwrap());
+        let r = git.delete_refs(
+            bare,
+            &[
+                ("refs/heads/z", &main),
+                ("refs/heads/y", &a),
+                ("refs/heads/main", &main),
+            ],
+        );
+        assert!(matches!(r[0], Err(Error::Refused(_))), "{r:?}");
+        assert!(r[1].is_ok() && r[2].is_ok(), "{r:?}");
+        assert!(git.branch_exists(bare, "z").unwrap());
+        assert!(!git.branch_exists(bare, "main").unwrap());
+
+        // Identity: looked up again unless a cache guard lives.
+        let fallback = vec![
+            "user.name=Gas Town".to_string(),
+            "user.email=gt@gastown.invalid".to_string(),
+        ];
+        assert_eq!(git.identity_overrides(&wt).unwrap(), fallback);
+        let guard = git.identity_cache();
+        assert_eq!(git.identity_overrides(&wt).unwrap(), fallback);
+        git_ok(git, &wt, &["config", "user.name", "Someone"]);
+        assert_eq!(git.identity_overrides(&wt).unwrap(), fallback);
+        drop(guard);
+        assert_eq!(
+            git.identity_overrides(&wt).unwrap(),
+            vec!["user.email=gt@gastown.invalid".to_string()]
+        );
+
+        // Nothing in progress: reset without aborting; a merge in progress
+        // is aborted.
+        git.reset_detached(&wt, &main).unwrap();
+        assert_eq!(git.head_of(&wt).unwrap(), main);
+        std::fs::write(wt.join("a.txt"), "b").unwrap();
+        git.commit_all(&wt, "b").unwrap().unwrap();
+        let ident = git.identity_overrides(&wt).unwrap();
+        let out = git.exec(Some(&wt), &ident, "merge", &[os(&a)]).unwrap();
+        assert!(!out.status.success());
+        let dir = worktree_git_dir(&wt).unwrap();
+        assert!(dir.join("MERGE_HEAD").exists());
+        git.reset_detached(&wt, &main).unwrap();
+        assert!(!dir.join("MERGE_HEAD").exists());
+        assert_eq!(git.head_of(&wt).unwrap(), main);
+        assert!(!git.is_dirty(&wt).unwrap());
     }
 
     #[test]

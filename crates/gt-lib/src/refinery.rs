@@ -385,6 +385,9 @@ fn process_rig(
     convoys: &mut Vec<Convoy>,
 ) -> Result<()> {
     let _lock = lock_refinery(ws, rig_name)?;
+    // Every rebase of this run is in the refinery's worktree: the committer
+    // identity is looked up once for the run, not once per rebase.
+    let _identity = ws.git.identity_cache();
     let rig = ws.store.get_rig(rig_name)?;
     let settings = RigSettings::from_config(&ws.store.rig_config(rig_name)?);
     let cx = Ctx {
@@ -509,17 +512,20 @@ fn prepare_worktree(cx: &Ctx<'_>, commit: &str) -> Result<()> {
 
 /// Puts one request on top of `top` in the refinery worktree.
 fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
-    let title = cx
-        .ws
-        .store
-        .get_bead(&e.mr.bead)
-        .map(|b| b.title)
-        .unwrap_or_default();
-    let title: String = title
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    // The bead's title is only needed for the message of a new commit.
+    let title = || -> String {
+        let title = cx
+            .ws
+            .store
+            .get_bead(&e.mr.bead)
+            .map(|b| b.title)
+            .unwrap_or_default();
+        title
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect()
+    };
     match cx.settings.strategy {
         Strategy::Rebase => cx
             .ws
@@ -528,8 +534,11 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
         Strategy::Merge => {
             cx.ws.git.reset_detached(&cx.wt, top)?;
             let msg = format!(
-                "Merge {} ({}): {title}\n\nmerge request {}",
-                e.mr.branch, e.mr.bead, e.mr.id
+                "Merge {} ({}): {}\n\nmerge request {}",
+                e.mr.branch,
+                e.mr.bead,
+                title(),
+                e.mr.id
             );
             cx.ws
                 .git
@@ -538,8 +547,11 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
         Strategy::Squash => {
             cx.ws.git.reset_detached(&cx.wt, top)?;
             let msg = format!(
-                "{}: {title}\n\nSquashed from {} (merge request {})",
-                e.mr.bead, e.mr.branch, e.mr.id
+                "{}: {}\n\nSquashed from {} (merge request {})",
+                e.mr.bead,
+                title(),
+                e.mr.branch,
+                e.mr.id
             );
             cx.ws
                 .git
@@ -560,8 +572,11 @@ fn round(
     let batch_no = cx.ws.store.next_batch()?;
     rr.batches += 1;
     let mut stack: Vec<(&MergeEntry, String)> = Vec::new();
-    for e in batch {
-        if cx.ws.git.resolve(&cx.repo, &e.mr.head_commit)?.is_none() {
+    // Whether each head is in the rig repository, asked once for the batch.
+    let heads: Vec<&str> = batch.iter().map(|e| e.mr.head_commit.as_str()).collect();
+    let found = cx.ws.git.resolve_many(&cx.repo, &heads)?;
+    for (e, found) in batch.iter().zip(found) {
+        if found.is_none() {
             let msg = format!(
                 "the head commit {} of {} is not in the rig repository",
                 e.mr.head_commit, e.mr.branch
@@ -671,13 +686,14 @@ fn land(
     // Verify: the target is what we set and contains every landed commit
     // (and, for merge commits, the request's own head).
     let now = cx.target_tip()?;
-    let mut verified = now == top;
+    let mut must_contain: Vec<&str> = Vec::new();
     for (e, c) in stack {
-        verified = verified && cx.ws.git.is_ancestor(&cx.repo, c, &now)?;
+        must_contain.push(c);
         if cx.settings.strategy == Strategy::Merge {
-            verified = verified && cx.ws.git.is_ancestor(&cx.repo, &e.mr.head_commit, &now)?;
+            must_contain.push(&e.mr.head_commit);
         }
     }
+    let verified = now == top && cx.ws.git.all_ancestors(&cx.repo, &must_contain, &now)?;
     if !verified {
         requeue_all("the target did not verify after the move")?;
         return Ok(Round::TargetMoved);
@@ -759,8 +775,20 @@ fn followups(cx: &Ctx<'_>, rr: &mut RigReport) {
             return;
         }
     };
+    // The merged requests' branches are deleted together: one rig lock, one
+    // look at the worktrees and one ref transaction for all of them.
+    let merged: Vec<&MergeEntry> = pending
+        .iter()
+        .filter(|e| e.mr.status == mr_status::MERGED)
+        .collect();
+    let mut deleted = delete_branches(cx, &merged).into_iter();
     for e in pending {
-        if let Err(err) = followup(cx, &e, rr) {
+        let branch_deleted = if e.mr.status == mr_status::MERGED {
+            deleted.next()
+        } else {
+            None
+        };
+        if let Err(err) = followup(cx, &e, branch_deleted, rr) {
             rr.warnings
                 .push(format!("merge request {}: {err}", e.mr.id));
         }
@@ -771,7 +799,13 @@ fn followups(cx: &Ctx<'_>, rr: &mut RigReport) {
     }
 }
 
-fn followup(cx: &Ctx<'_>, e: &MergeEntry, rr: &mut RigReport) -> Result<()> {
+/// `branch_deleted`: how deleting the branch of a merged request went.
+fn followup(
+    cx: &Ctx<'_>,
+    e: &MergeEntry,
+    branch_deleted: Option<std::result::Result<(), String>>,
+    rr: &mut RigReport,
+) -> Result<()> {
     let polecat_addr = e.mr.polecat.as_ref().map(|p| format!("{}/{p}", e.mr.rig));
     let mut to: Vec<String> = polecat_addr.iter().cloned().collect();
     if let Some(s) = slinger(cx.ws, &e.mr.bead) {
@@ -782,7 +816,7 @@ fn followup(cx: &Ctx<'_>, e: &MergeEntry, rr: &mut RigReport) -> Result<()> {
     match e.mr.status.as_str() {
         mr_status::MERGED => {
             let commit = e.merged_commit.clone().unwrap_or_default();
-            if let Err(err) = delete_branch(cx, e) {
+            if let Some(Err(err)) = branch_deleted {
                 rr.warnings.push(format!(
                     "branch {} of merge request {} kept: {err}",
                     e.mr.branch, e.mr.id
@@ -855,24 +889,79 @@ fn followup(cx: &Ctx<'_>, e: &MergeEntry, rr: &mut RigReport) -> Result<()> {
     Ok(())
 }
 
-/// Deletes a merged request's branch if it still points at the request's
-/// head. An idle polecat's worktree still on it is detached first (its files
-/// are untouched); a branch in use is kept.
-fn delete_branch(cx: &Ctx<'_>, e: &MergeEntry) -> Result<()> {
-    let refname = format!("refs/heads/{}", e.mr.branch);
-    let _lock = cx.ws.lock_rig(&cx.rig)?;
-    let Some(tip) = cx.ws.git.resolve(&cx.repo, &refname)? else {
-        return Ok(());
-    };
-    if tip != e.mr.head_commit {
-        return Err(Error::refused("it has commits beyond the merged head"));
+/// Deletes merged requests' branches, each only if it still points at its
+/// request's head (a compare-and-swap). An idle polecat's worktree still on
+/// one is detached first (its files are untouched); a branch in use is kept.
+/// One answer per entry, in order.
+fn delete_branches(cx: &Ctx<'_>, entries: &[&MergeEntry]) -> Vec<std::result::Result<(), String>> {
+    if entries.is_empty() {
+        return Vec::new();
     }
-    for w in cx.ws.git.worktree_list(&cx.repo)? {
+    let mut answers: Vec<Option<std::result::Result<(), String>>> = vec![None; entries.len()];
+    let all_failed = |err: Error| entries.iter().map(|_| Err(err.to_string())).collect();
+    let _lock = match cx.ws.lock_rig(&cx.rig) {
+        Ok(l) => l,
+        Err(err) => return all_failed(err),
+    };
+    let mut worktrees = match cx.ws.git.worktree_list(&cx.repo) {
+        Ok(w) => w,
+        Err(err) => return all_failed(err),
+    };
+    let refnames: Vec<String> = entries
+        .iter()
+        .map(|e| format!("refs/heads/{}", e.mr.branch))
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        if let Err(err) = free_branch(cx, e, &refnames[i], &mut worktrees) {
+            answers[i] = Some(err);
+        }
+    }
+    let todo: Vec<usize> = (0..entries.len())
+        .filter(|i| answers[*i].is_none())
+        .collect();
+    let refs: Vec<(&str, &str)> = todo
+        .iter()
+        .map(|&i| (refnames[i].as_str(), entries[i].mr.head_commit.as_str()))
+        .collect();
+    let results = cx.ws.git.delete_refs(&cx.repo, &refs);
+    for (i, r) in todo.into_iter().zip(results) {
+        answers[i] = Some(r.map_err(|e| e.to_string()));
+    }
+    answers.into_iter().map(|a| a.unwrap_or(Ok(()))).collect()
+}
+
+/// Makes sure no worktree has the branch of merged request `e` checked out
+/// (detaching an idle polecat's clean worktree). `Err(Ok(()))` when there is
+/// nothing to delete (the branch is gone), `Err(Err(why))` when it is kept.
+fn free_branch(
+    cx: &Ctx<'_>,
+    e: &MergeEntry,
+    refname: &str,
+    worktrees: &mut [crate::git::WorktreeInfo],
+) -> std::result::Result<(), std::result::Result<(), String>> {
+    let keep = |err: Error| Err(Err(err.to_string()));
+    if !worktrees
+        .iter()
+        .any(|w| w.branch.as_deref() == Some(e.mr.branch.as_str()))
+    {
+        // Nobody has it checked out: the compare-and-swap delete decides.
+        return Ok(());
+    }
+    // Before touching a worktree: the branch must still be the merged head.
+    match cx.ws.git.resolve(&cx.repo, refname) {
+        Ok(None) => return Err(Ok(())),
+        Ok(Some(tip)) if tip != e.mr.head_commit => {
+            return keep(Error::refused("it has commits beyond the merged head"))
+        }
+        Ok(Some(_)) => {}
+        Err(err) => return keep(err),
+    }
+    for w in worktrees.iter_mut() {
         if w.branch.as_deref() != Some(e.mr.branch.as_str()) {
             continue;
         }
         let Some((rig, pc)) = cx.ws.polecat_at(&w.path) else {
-            return Err(Error::refused(format!(
+            return keep(Error::refused(format!(
                 "it is checked out in {}",
                 w.path.display()
             )));
@@ -883,14 +972,26 @@ fn delete_branch(cx: &Ctx<'_>, e: &MergeEntry) -> Result<()> {
             .get_polecat(&rig, &pc)
             .map(|p| p.state != crate::polecat::PolecatState::Idle)
             .unwrap_or(false);
-        if busy || cx.ws.git.is_dirty(&w.path)? {
-            return Err(Error::refused(format!(
-                "it is checked out by {rig}/{pc}, which is busy or has changes"
-            )));
+        match if busy {
+            Ok(true)
+        } else {
+            cx.ws.git.is_dirty(&w.path)
+        } {
+            Ok(false) => {}
+            Ok(true) => {
+                return keep(Error::refused(format!(
+                    "it is checked out by {rig}/{pc}, which is busy or has changes"
+                )))
+            }
+            Err(err) => return keep(err),
         }
-        cx.ws.git.detach_head(&w.path)?;
+        if let Err(err) = cx.ws.git.detach_head(&w.path) {
+            return keep(err);
+        }
+        w.branch = None;
+        w.detached = true;
     }
-    cx.ws.git.delete_ref(&cx.repo, &refname, &e.mr.head_commit)
+    Ok(())
 }
 
 /// Slings a failed bead back to the same polecat with its last runtime.
