@@ -329,25 +329,8 @@ pub fn run_once(ws: &Workspace, rig: Option<&str>, actor: &str) -> Result<Refine
     Ok(report)
 }
 
-/// Holds the refinery lock of a rig.
-struct RefineryLock {
-    _file: File,
-}
-
-fn lock_refinery(ws: &Workspace, rig: &str) -> Result<RefineryLock> {
-    let dir = ws.town.state_dir().join("run");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let path = dir.join(format!("refinery-{rig}.lock"));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
-    Ok(RefineryLock { _file: file })
+fn lock_refinery(ws: &Workspace, rig: &str) -> Result<crate::workspace::RigLock> {
+    ws.lock(&format!("refinery-{rig}"))
 }
 
 /// The refinery's worktree of a rig.

@@ -8,7 +8,7 @@ use super::{insert_event, SqliteStore};
 use crate::bead::Status;
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
-use crate::refinery::{kind, mr_status, MergeRequest};
+use crate::refinery::{kind, mr_status};
 use crate::store::merge::{
     validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore,
 };
@@ -53,19 +53,8 @@ const MAX_FAILURE_BYTES: usize = 16 * 1024;
 fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<MergeEntry> {
     let files: String = r.get(17)?;
     Ok(MergeEntry {
-        mr: MergeRequest {
-            id: r.get(0)?,
-            rig: r.get(1)?,
-            bead: r.get(2)?,
-            polecat: r.get(3)?,
-            branch: r.get(4)?,
-            base_commit: r.get(5)?,
-            head_commit: r.get(6)?,
-            status: r.get(7)?,
-            note: r.get(8)?,
-            created_at: r.get(9)?,
-            updated_at: r.get(10)?,
-        },
+        // The first eleven columns are a merge request's, as everywhere.
+        mr: super::work::mr_from_row(r)?,
         attempts: r.get(11)?,
         target_from: r.get(12)?,
         landing_commit: r.get(13)?,
