@@ -542,3 +542,23 @@ fn the_daemon_lands_a_convoy_by_itself() {
     assert!(two[0]["convoy"].is_string() && two[0]["convoy"] == two[1]["convoy"]);
     t.refuses(&["sling", "x", "r", "--agent", "standin", "--convoy=-bad"]);
 }
+
+#[test]
+fn a_deacon_whose_town_is_removed_exits() {
+    let t = TestTown::new();
+    let pid = t.json(&["up"])["pid"].as_u64().unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists());
+    std::fs::remove_dir_all(&t.root).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The daemon is not our child: it is gone when /proc shows no process or a zombie.
+    let alive = || {
+        std::fs::read_to_string(proc_dir.join("stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!alive(), "the deacon of a removed town is still running");
+}

@@ -764,6 +764,15 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
         if stop_path(&ws.town).exists() {
             break;
         }
+        // The town was removed (or its state folder): nothing left to guard.
+        if !ws.town.db_path().exists() {
+            let _ = writeln!(
+                log,
+                "{} town is gone; deacon exits",
+                format_ts(ws.town.clock().now())
+            );
+            return Ok(());
+        }
         let mut due = Instant::now() >= next_patrol;
         // Something happened (not by the deacon itself)?
         let new = ws.store.events(&EventQuery {

@@ -37,6 +37,13 @@ pub struct TestTown {
 /// panics — so no test leaves a server or session behind.
 impl Drop for TestTown {
     fn drop(&mut self) {
+        // A deacon started by the test (`gt up`) stops with it, even on panic.
+        let _ = clean_cmd(&self.home)
+            .arg("--town")
+            .arg(&self.root)
+            .arg("down")
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
         let socket = gt_lib::tmux::socket_name_for(&self.root);
         let _ = std::process::Command::new("tmux")
             .args(["-L", &socket, "kill-server"])
