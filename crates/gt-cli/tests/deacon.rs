@@ -484,6 +484,16 @@ fn queued_nudges_are_delivered_when_the_agent_is_idle() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `gt agents` says how it knows: from the hook.
+    let view = t.json(&["agents"]);
+    let me = view
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == agent.as_str() && a["ended_at"].is_null())
+        .unwrap()
+        .clone();
+    assert_eq!(me["state_source"], "hook", "{me}");
     let _ = t.run(&["deacon", "patrol", "--once"]);
     t.wait_for(5, "the nudge on screen", |t| {
         String::from_utf8_lossy(&t.run(&["peek", &agent, "-n", "50"]).stdout)

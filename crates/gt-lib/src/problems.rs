@@ -170,6 +170,8 @@ pub struct AgentActivity {
     /// Which of those it was: `screen`, `command`, `commit`, `hook` (a
     /// runtime hook's report) or `session`.
     pub activity_source: Option<&'static str>,
+    /// How `state` was learned: `tmux`, `hook` or `screen`.
+    pub state_source: Option<&'static str>,
     pub problem: Option<Problem>,
 }
 
@@ -479,6 +481,9 @@ pub fn observe_with(
 
         let mut live = Liveness::None;
         let mut exit_code = None;
+        // How the state was learned: tmux itself (liveness), the runtime's
+        // hooks, or the screen; replaced below for live agents.
+        let mut state_source: Option<&'static str> = session.as_ref().map(|_| "tmux");
         let (state, prob) = match (&session, &p.info) {
             (Some(s), None) => {
                 live = Liveness::Vanished;
@@ -530,15 +535,19 @@ pub fn observe_with(
                     .as_deref()
                     .and_then(|t| age(now, t))
                     .unwrap_or(Duration::ZERO);
-                let screen = match (&p.screen, hook.map(|h| h.state.as_str())) {
-                    (Some(Screen::Question(q)), _) => Some(Screen::Question(q.clone())),
-                    (_, Some("waiting-for-input")) => Some(Screen::Question(
-                        "(its hooks report a permission or question dialog)".to_string(),
-                    )),
-                    (Some(Screen::Busy), _) => Some(Screen::Busy),
-                    (_, Some("idle")) => Some(Screen::AtPrompt),
-                    (other, _) => other.clone(),
+                let (screen, source) = match (&p.screen, hook.map(|h| h.state.as_str())) {
+                    (Some(Screen::Question(q)), _) => (Some(Screen::Question(q.clone())), "screen"),
+                    (_, Some("waiting-for-input")) => (
+                        Some(Screen::Question(
+                            "(its hooks report a permission or question dialog)".to_string(),
+                        )),
+                        "hook",
+                    ),
+                    (Some(Screen::Busy), _) => (Some(Screen::Busy), "screen"),
+                    (_, Some("idle")) => (Some(Screen::AtPrompt), "hook"),
+                    (other, _) => (other.clone(), "screen"),
                 };
+                state_source = Some(source);
                 match &screen {
                     Some(Screen::Question(q)) => (
                         AgentState::WaitingForInput,
@@ -628,6 +637,7 @@ pub fn observe_with(
             exit_code,
             last_activity,
             activity_source,
+            state_source,
             problem: prob,
         });
     }

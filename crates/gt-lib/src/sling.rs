@@ -803,6 +803,8 @@ pub struct AgentView {
     /// Latest screen change, own event, commit or session start (open sessions only).
     pub last_activity: Option<String>,
     /// The problem this agent has, if any (open sessions only).
+    /// How `state` was learned: `tmux`, `hook` or `screen`.
+    pub state_source: Option<&'static str>,
     pub problem: Option<crate::problems::ProblemKind>,
 }
 
@@ -857,6 +859,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             state: act.map(|a| a.state),
             last_activity: act.and_then(|a| a.last_activity.clone()),
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
+            state_source: act.and_then(|a| a.state_source),
         });
     }
     Ok(out)

@@ -41,7 +41,7 @@ pub fn render_agents(
     now: time::OffsetDateTime,
 ) -> Vec<String> {
     let mut out = vec![ctx.dim(&format!(
-        "{:<22} {:<10} {:<12} {:<18} {:<14} {:<19} {:<10} {}",
+        "{:<22} {:<10} {:<12} {:<26} {:<14} {:<19} {:<10} {}",
         "AGENT", "BEAD", "LIVE", "STATE", "LAST ACTIVITY", "PROBLEM", "RUNTIME", "ENDED"
     ))];
     for v in list {
@@ -54,6 +54,11 @@ pub fn render_agents(
             .map(|s| s.as_str())
             .or(v.polecat_state.map(|s| s.as_str()))
             .unwrap_or("-");
+        // How it was learned, e.g. `idle (hook)`, `waiting_for_input (screen)`.
+        let state = match v.state_source.filter(|_| v.state.is_some()) {
+            Some(src) => format!("{state} ({src})"),
+            None => state.to_string(),
+        };
         let last = if v.last_activity.is_some() {
             problems::ago(now, v.last_activity.as_deref())
         } else {
@@ -67,7 +72,7 @@ pub fn render_agents(
             None => format!("{:<19}", "-"),
         };
         out.push(format!(
-            "{} {:<10} {:<12} {:<18} {:<14} {} {:<10} {}",
+            "{} {:<10} {:<12} {:<26} {:<14} {} {:<10} {}",
             ctx.bold(&format!("{:<22}", one_line(&v.agent))),
             one_line(&v.bead),
             live,

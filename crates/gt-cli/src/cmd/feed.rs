@@ -769,6 +769,7 @@ mod tui {
                 exit_code: None,
                 last_activity: Some(last.into()),
                 activity_source: Some("screen"),
+                state_source: Some("screen"),
                 problem: None,
             }
         }

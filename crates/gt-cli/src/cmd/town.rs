@@ -276,6 +276,7 @@ mod tests {
             exit_code: None,
             last_activity: Some(last.into()),
             activity_source: Some("screen"),
+            state_source: Some("screen"),
             problem,
         };
         let mut polecats = BTreeMap::new();
