@@ -65,7 +65,16 @@ hf_flag=()
 if [ "$use_hf" = 1 ] && command -v hyperfine >/dev/null 2>&1; then hf_flag=(--hyperfine); fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gt-bench.XXXXXX")
+work=$(cd "$work" && pwd -P)
+# The town's private tmux server (`gt-` + 8 hex of sha256 of the canonical
+# town path): nothing here should start one, but never leave one behind.
+town_sock="gt-$(printf '%s' "$work/town" | sha256sum | cut -c1-8)"
 cleanup() {
+  local sock_path
+  if sock_path=$(tmux -L "$town_sock" -f /dev/null display-message -p '#{socket_path}' 2>/dev/null); then
+    tmux -L "$town_sock" -f /dev/null kill-server 2>/dev/null || true
+    case "$sock_path" in /*) rm -f -- "$sock_path" ;; esac
+  fi
   if [ "$keep" = 1 ]; then
     echo "kept: $work (town: $work/town, db: $work/town/.gt/town.db)" >&2
   else
