@@ -204,10 +204,10 @@ fn prepare_worktree(
     polecat: &str,
     branch: &str,
     base: &str,
+    exists: bool,
 ) -> Result<PathBuf> {
     let repo = ws.repo_dir(&rig.name);
     let wt = ws.worktree(&rig.name, polecat);
-    let exists = ws.git.branch_exists(&repo, branch)?;
     if wt.join(".git").exists() {
         if ws.git.is_dirty(&wt)? {
             ws.git.commit_all(
@@ -230,11 +230,17 @@ fn prepare_worktree(
                 rig.name
             )));
         }
-        ws.git.worktree_prune(&repo)?;
-        if exists {
-            ws.git.worktree_add_existing(&repo, &wt, branch)?;
-        } else {
-            ws.git.worktree_add(&repo, &wt, branch, base)?;
+        let add = || {
+            if exists {
+                ws.git.worktree_add_existing(&repo, &wt, branch)
+            } else {
+                ws.git.worktree_add(&repo, &wt, branch, base)
+            }
+        };
+        // A worktree removed by hand is still registered: prune, then retry.
+        if add().is_err() {
+            ws.git.worktree_prune(&repo)?;
+            add()?;
         }
     }
     Ok(wt)
@@ -318,12 +324,15 @@ fn start_agent(
     }
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
-    // A stale session of the same polecat (dead pane, crashed agent) is replaced.
-    if ws.tmux.has_session(&s.tmux_session)? {
-        ws.tmux.kill_session(&s.tmux_session)?;
+    match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
+        // A stale session of the same polecat (dead pane, crashed agent) is
+        // replaced; asking only on conflict saves a tmux call per sling.
+        Err(Error::Refused(_)) => {
+            ws.tmux.kill_session(&s.tmux_session)?;
+            ws.tmux.new_session(&s.tmux_session, wt, &env, &argv)
+        }
+        other => other,
     }
-    ws.tmux.new_session(&s.tmux_session, wt, &env, &argv)?;
-    Ok(())
 }
 
 /// Watches a just-started session: an agent that exits at once without
@@ -496,12 +505,19 @@ fn sling_one(
     let branch = branch_for(&polecat.name, &bead.id);
     let supersede = supersedable(ws, &bead.id, force)?;
     let lock = ws.lock_rig(&rig.name)?;
-    let base = ws
-        .git
-        .resolve(&repo, &format!("refs/heads/{}", rig.branch))?
-        .ok_or_else(|| {
-            Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
-        })?;
+    // The current tip of the target, and whether the bead's branch exists
+    // already (its commits are kept), in one git call.
+    let refs = ws.git.resolve_many(
+        &repo,
+        &[
+            &format!("refs/heads/{}", rig.branch),
+            &format!("refs/heads/{branch}"),
+        ],
+    )?;
+    let base = refs.first().cloned().flatten().ok_or_else(|| {
+        Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
+    })?;
+    let branch_exists = refs.get(1).is_some_and(Option::is_some);
     let tmux_session = Workspace::session_name(&rig.name, &polecat.name);
     // 1. Claim atomically: bead hooked, polecat working, session recorded.
     let session = ws.store.hook(
@@ -519,7 +535,7 @@ fn sling_one(
     )?;
     // 2..4. Worktree, session, running — released on any failure.
     let started = (|| -> Result<PathBuf> {
-        let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base)?;
+        let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
         drop(lock);
         start_agent(ws, &session, bead, runtime, resume, &wt)?;
         ws.store.mark_running(session.id, actor)?;

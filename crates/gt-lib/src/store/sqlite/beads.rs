@@ -111,10 +111,14 @@ pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -
     if found.is_empty() && !query.contains('-') {
         found = by_prefix(&format!("{default_prefix}-{query}"))?;
         if found.is_empty() {
-            // Hash part under any prefix (imported ledgers): a scan, used last.
+            // Hash part under any prefix (imported ledgers), used last.
+            // A range on the indexed hash part (migration 7).
             let mut stmt = conn.prepare_cached(
-                "SELECT id FROM beads WHERE instr(id, '-') > 0
-                 AND substr(id, instr(id, '-') + 1, length(?1)) = ?1 ORDER BY id LIMIT 11",
+                "SELECT id FROM beads
+                 WHERE substr(id, instr(id, '-') + 1) >= ?1
+                   AND substr(id, instr(id, '-') + 1) < ?1 || char(1114111)
+                   AND instr(id, '-') > 0
+                 ORDER BY id LIMIT 11",
             )?;
             let rows = stmt.query_map([query], |r| r.get(0))?;
             found = rows.collect::<rusqlite::Result<_>>()?;
