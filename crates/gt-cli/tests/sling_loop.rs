@@ -600,3 +600,72 @@ fn agent_selection_order_and_custom_agents() {
     t.ok(&["config", "agent", "remove", "gone"]);
     t.refuses(&["config", "agent", "remove", "gone"]);
 }
+
+#[test]
+fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
+    let t = TestTown::new();
+    let src = t.with_rig("r");
+    // A fake `codex` (a preset without lifecycle hooks; instructions file AGENTS.md).
+    let bin = t.dir.path().join("fakebin");
+    std::fs::create_dir(&bin).unwrap();
+    let codex = bin.join("codex");
+    std::fs::write(&codex, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = t
+        .cmd()
+        .env("PATH", &path)
+        .args(["--json", "sling", "use codex", "r", "--agent", "codex"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = &lines_json(&String::from_utf8_lossy(&out.stdout))[0];
+    let wt = t
+        .root
+        .join("r/polecats")
+        .join(s["polecat"].as_str().unwrap());
+    let rules = std::fs::read_to_string(wt.join("AGENTS.md")).unwrap();
+    assert!(
+        rules.contains("gt done") && rules.contains("gt prime"),
+        "{rules}"
+    );
+    // Never part of the work: git sees a clean worktree.
+    assert_eq!(
+        git(&wt, &["status", "--porcelain", "--untracked-files=all"]).trim(),
+        ""
+    );
+
+    // A repository that tracks its own AGENTS.md is never touched.
+    let t2 = TestTown::new();
+    let src2 = common::source_repo(t2.dir.path(), "own");
+    std::fs::write(src2.join("AGENTS.md"), "# the project's own rules\n").unwrap();
+    git(&src2, &["add", "-A"]);
+    git(&src2, &["commit", "-q", "-m", "rules"]);
+    t2.ok(&["rig", "add", "own", src2.to_str().unwrap()]);
+    let out = t2
+        .cmd()
+        .env("PATH", &path)
+        .args(["--json", "sling", "use codex", "own", "--agent", "codex"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = &lines_json(&String::from_utf8_lossy(&out.stdout))[0];
+    let wt = t2
+        .root
+        .join("own/polecats")
+        .join(s["polecat"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(wt.join("AGENTS.md")).unwrap(),
+        "# the project's own rules\n"
+    );
+    assert_eq!(git(&wt, &["status", "--porcelain"]).trim(), "");
+}

@@ -233,6 +233,11 @@ pub trait Git: Send + Sync {
         Err(Error::Internal("push is not supported".into()))
     }
 
+    /// Whether `path` (relative to the worktree) is tracked in `wt`.
+    fn is_tracked(&self, _wt: &Path, _path: &str) -> Result<bool> {
+        Err(Error::Internal("is_tracked is not supported".into()))
+    }
+
     /// [`Git::resolve`] for several revisions at once, in order.
     fn resolve_many(&self, repo: &Path, revs: &[&str]) -> Result<Vec<Option<String>>> {
         revs.iter().map(|r| self.resolve(repo, r)).collect()
@@ -993,6 +998,11 @@ impl Git for GitCli {
         let spec = format!("{commit}:refs/heads/{branch}");
         let args = [os("--quiet"), os("--porcelain"), os("origin"), os(&spec)];
         self.run(repo, "push", &args).map(drop)
+    }
+
+    fn is_tracked(&self, wt: &Path, path: &str) -> Result<bool> {
+        let args = [os("--error-unmatch"), os("--"), os(path)];
+        self.run_yes_no(wt, "ls-files", &args)
     }
 
     fn resolve_many(&self, repo: &Path, revs: &[&str]) -> Result<Vec<Option<String>>> {

@@ -88,6 +88,7 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
 /// settings file outside the repository; empty for runtimes without hooks.
 pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> Result<Vec<String>> {
     if !has_hooks(runtime) {
+        write_instructions(ws, runtime, rig, polecat)?;
         return Ok(Vec::new());
     }
     let path = settings_path(ws, rig, polecat);
@@ -112,6 +113,66 @@ pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> R
         "--settings".to_string(),
         path.to_string_lossy().into_owned(),
     ])
+}
+
+/// First line of an instructions file gt wrote (and may rewrite).
+const INSTRUCTIONS_MARKER: &str =
+    "<!-- written by gt for this polecat; not part of the repository -->";
+
+/// The rules a runtime without hooks gets in its instructions file.
+fn instructions_text(agent: &str) -> String {
+    format!(
+        "{INSTRUCTIONS_MARKER}\n# Gas Town polecat {agent}\n\n\
+         - Run `gt prime` first: it shows your bead, your branch and these rules.\n\
+         - Work only in this worktree; commit your work with clear messages.\n\
+         - When finished run `gt done` (`--wip` commits leftovers; `--no-changes` if no code was needed).\n\
+         - Run `gt mail check` between steps: it shows mail and queued nudges for you.\n\
+         - Blocked? `gt escalate \"why\"`.\n"
+    )
+}
+
+/// For runtimes without lifecycle hooks: the rules go into the runtime's
+/// instructions file (`AGENTS.md`, `GEMINI.md`…) in the worktree — but only
+/// when the repository does not track that file (a tracked one is never
+/// touched; `gt prime` carries the rules then), and the file is kept out of
+/// every commit by the rig repository's `info/exclude`.
+fn write_instructions(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> Result<()> {
+    let Some(name) = runtime.instructions_file.as_deref() else {
+        return Ok(());
+    };
+    if name.contains('/') || name.starts_with('.') || name.is_empty() {
+        return Ok(());
+    }
+    let wt = ws.worktree(rig, polecat);
+    if !wt.join(".git").exists() || ws.git.is_tracked(&wt, name)? {
+        return Ok(());
+    }
+    let path = wt.join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if !existing.starts_with(INSTRUCTIONS_MARKER) {
+            // Someone's own untracked file: leave it alone.
+            return Ok(());
+        }
+    }
+    let exclude = ws.repo_dir(rig).join("info").join("exclude");
+    let line = format!("/{name}");
+    let current = std::fs::read_to_string(&exclude).unwrap_or_default();
+    if !current.lines().any(|l| l.trim() == line) {
+        if let Some(dir) = exclude.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        let mut text = current;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("# gt: polecat instructions files\n{line}\n"));
+        crate::fsutil::write_atomic(&exclude, text.as_bytes())?;
+    }
+    crate::fsutil::write_atomic(
+        &path,
+        instructions_text(&format!("{rig}/{polecat}")).as_bytes(),
+    )
 }
 
 /// Validates a state name.
