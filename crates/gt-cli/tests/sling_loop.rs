@@ -604,7 +604,7 @@ fn agent_selection_order_and_custom_agents() {
 #[test]
 fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     let t = TestTown::new();
-    let src = t.with_rig("r");
+    t.with_rig("r");
     // A fake `codex` (a preset without lifecycle hooks; instructions file AGENTS.md).
     let bin = t.dir.path().join("fakebin");
     std::fs::create_dir(&bin).unwrap();
