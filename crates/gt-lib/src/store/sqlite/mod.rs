@@ -88,6 +88,12 @@ impl SqliteStore {
             {
                 Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf())
             }
+            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+                Error::Environment(format!(
+                    "{} is not a gt database (the file is damaged or of another kind)",
+                    path.display()
+                ))
+            }
             other => other,
         })
     }
@@ -124,7 +130,7 @@ impl SqliteStore {
 
     fn migrate(&self) -> Result<()> {
         let latest = schema::latest();
-        let current = self.schema_version().map_err(|e| self.unreadable(e))?;
+        let current = self.schema_version()?;
         if current > latest {
             return Err(Error::SchemaTooNew {
                 path: self.path.clone(),
@@ -151,18 +157,6 @@ impl SqliteStore {
             }
             Ok(())
         })
-    }
-
-    fn unreadable(&self, e: Error) -> Error {
-        match e {
-            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
-                Error::Environment(format!(
-                    "{} is not a gt database (file is corrupt or of another kind)",
-                    self.path.display()
-                ))
-            }
-            other => other,
-        }
     }
 
     pub(crate) fn now(&self) -> String {
@@ -351,5 +345,99 @@ impl EventStore for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bead::NewBead;
+    use crate::clock::SystemClock;
+    use crate::store::BeadStore;
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    #[test]
+    fn a_new_database_is_at_the_latest_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::create(&path, "hq", clock()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_schema_version());
+        let mode: String = store
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Opening again applies nothing and keeps the version.
+        let store = SqliteStore::open(&path, "hq", clock()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_schema_version());
+    }
+
+    #[test]
+    fn an_old_database_is_migrated_forward_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            // A town written by the first release: migration 1 only.
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO beads (id, title, status, priority, type, created_at, updated_at)
+                 VALUES ('hq-old', 'from v1', 'open', 2, 'task', '2026-01-01T00:00:00.000000Z',
+                         '2026-01-01T00:00:00.000000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, "hq", clock()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_schema_version());
+        assert_eq!(store.get_bead("hq-old").unwrap().title, "from v1");
+        // Tables of later migrations are there and usable.
+        let b = store.create_bead(&NewBead::new("after"), "t").unwrap();
+        assert!(b.id.starts_with("hq-"));
+        for table in [
+            "rigs",
+            "sessions",
+            "merge_requests",
+            "deacon",
+            "agent_activity",
+        ] {
+            let n: i64 = store
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "{table} missing after migration");
+        }
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(SqliteStore::create(&path, "hq", clock()).unwrap());
+        set_user_version_for_tests(&path, latest_schema_version() + 1).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
+        assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
+        assert_eq!(err.class(), crate::ErrorClass::Environment);
+        assert_eq!(before, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn not_a_database_is_an_environment_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Environment, "{err}");
     }
 }
