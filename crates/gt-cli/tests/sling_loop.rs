@@ -669,3 +669,27 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     );
     assert_eq!(git(&wt, &["status", "--porcelain"]).trim(), "");
 }
+
+#[test]
+fn a_failing_item_names_the_items_already_slung() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let closed = t.create("closed already", &[]);
+    t.ok(&["close", &closed]);
+    let err = t.fails(
+        &[
+            "sling",
+            "first fine",
+            &closed,
+            "r",
+            "--agent",
+            "standin-hang",
+        ],
+        1,
+    );
+    assert!(
+        err.contains(&closed) && err.contains("already slung: r-"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

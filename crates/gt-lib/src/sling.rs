@@ -451,9 +451,24 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
             Target::Rig(r) => pick_polecat(ws, r, actor, &used)?,
         };
         used.push(polecat.name.clone());
-        out.push(sling_one(
+        match sling_one(
             ws, &rig, &polecat, &bead, &runtime, req.force, false, actor, created,
-        )?);
+        ) {
+            Ok(s) => out.push(s),
+            // Earlier items are running: say which, so nothing is lost from view.
+            Err(e) if !out.is_empty() => {
+                let done: Vec<String> = out
+                    .iter()
+                    .map(|s| format!("{} ({})", s.bead, s.agent))
+                    .collect();
+                return Err(Error::refused(format!(
+                    "{} could not be slung: {e}; already slung: {}",
+                    bead.id,
+                    done.join(", ")
+                )));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let beads: Vec<String> = out.iter().map(|s| s.bead.clone()).collect();
     if let Some(c) = crate::convoy::for_sling(&ws.store, req.convoy.as_deref(), &beads, actor)? {
