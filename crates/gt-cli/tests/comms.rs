@@ -720,3 +720,68 @@ fn killed_mail_sends_leave_whole_messages_or_none() {
     t.ok(&["mail", "send", "human", "-s", "after"]);
     let _ = Path::new("");
 }
+
+/// `wait-idle` with a runtime that has a ready pattern: the nudge waits while
+/// the agent is busy and is typed once the pattern shows on two observations.
+#[test]
+fn wait_idle_waits_for_the_ready_pattern() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    // A fake `codex` (preset ready pattern "? for shortcuts"): busy for 2 s,
+    // then shows its prompt and records what is typed.
+    let bin = t.dir.path().join("fakebin");
+    std::fs::create_dir(&bin).unwrap();
+    let codex = bin.join("codex");
+    std::fs::write(
+        &codex,
+        "#!/bin/sh\nstty -icanon -echo\necho working...\nsleep 2\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = t
+        .cmd()
+        .env("PATH", &path)
+        .args(["sling", "busy first", "r/nux", "--agent", "codex"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    let out = t
+        .cmd()
+        .env("PATH", &path)
+        .args([
+            "--json",
+            "nudge",
+            "r/nux",
+            "--mode",
+            "wait-idle",
+            "--",
+            "after you are ready",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "delivered", "{v}");
+    // It waited for the prompt rather than typing into the busy agent.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "typed too early: {:?}",
+        start.elapsed()
+    );
+    assert!(v["waited_ms"].as_u64().unwrap() >= 1000, "{v}");
+    assert_eq!(
+        wait_typed(&t, "nux", "after you are ready\n".len()),
+        "after you are ready\n"
+    );
+}
