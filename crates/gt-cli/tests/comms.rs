@@ -61,15 +61,6 @@ fn wait_typed(t: &TestTown, polecat: &str, len: usize) -> String {
     }
 }
 
-fn kinds(t: &TestTown) -> Vec<String> {
-    t.json(&["trail", "-n", "500"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn mail_between_polecats_and_human() {
     let t = TestTown::new();
@@ -269,7 +260,7 @@ fn mail_between_polecats_and_human() {
         &"b".repeat(64 * 1024),
     ]);
 
-    let k = kinds(&t);
+    let k = t.kinds(&[]);
     for want in ["mail.sent", "mail.read", "mail.archived"] {
         assert!(k.iter().any(|x| x == want), "no {want} in {k:?}");
     }
@@ -340,7 +331,7 @@ fn nudges_arrive_verbatim_and_run_nothing() {
     assert_eq!(inbox[0]["body"], "wake up");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(typed(&t, "nux"), expected);
-    assert!(kinds(&t).iter().any(|k| k == "nudge.delivered"));
+    assert!(t.kinds(&[]).iter().any(|k| k == "nudge.delivered"));
 }
 
 #[test]
@@ -400,7 +391,7 @@ fn queued_nudges_and_mail_notices() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(kinds(&t).iter().any(|k| k == "nudge.queued"));
+    assert!(t.kinds(&[]).iter().any(|k| k == "nudge.queued"));
 
     // An agent whose hooks report it idle is told about new mail, once.
     t.ok(&["agent-report", "--as", "r/nux", "--state", "idle"]);
@@ -515,7 +506,7 @@ fn escalate_creates_a_bead_and_mails_mayor_and_human() {
     t.refuses(&["escalate", "ack", &bead]);
     t.refuses(&["escalate", "ack", "nope"]);
     t.refuses(&["escalate", "-s", "low", "x"]);
-    let k = kinds(&t);
+    let k = t.kinds(&[]);
     assert!(k.iter().any(|k| k == "escalation") && k.iter().any(|k| k == "escalation.acked"));
     // A human escalates too (no hooked bead).
     let e = t.json(&["escalate", "-s", "medium", "disk is full"]);
@@ -560,7 +551,7 @@ fn handoff_restarts_the_session_with_the_note() {
         .unwrap();
     let prime = String::from_utf8(prime.stdout).unwrap();
     assert!(prime.contains("next: finish the parser"), "{prime}");
-    assert!(kinds(&t).iter().any(|k| k == "handoff"));
+    assert!(t.kinds(&[]).iter().any(|k| k == "handoff"));
     // Not inside an agent: refused.
     t.refuses(&["handoff"]);
 }
@@ -729,17 +720,10 @@ fn wait_idle_waits_for_the_ready_pattern() {
     t.with_rig("r");
     // A fake `codex` (preset ready pattern "? for shortcuts"): busy for 2 s,
     // then shows its prompt and records what is typed.
-    let bin = t.dir.path().join("fakebin");
-    std::fs::create_dir(&bin).unwrap();
-    let codex = bin.join("codex");
-    std::fs::write(
-        &codex,
-        "#!/bin/sh\nstty -icanon -echo\necho working...\nsleep 2\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let path = t.fake_program(
+        "codex",
+        "stty -icanon -echo\necho working...\nsleep 2\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
+    );
     let out = t
         .cmd()
         .env("PATH", &path)

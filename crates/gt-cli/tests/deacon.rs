@@ -3,14 +3,8 @@
 
 mod common;
 
-use common::{git, TestTown};
+use common::{git, lines_json, TestTown};
 use serde_json::Value;
-
-fn lines_json(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn sling(t: &TestTown, what: &str, agent: &str) -> Value {
     lines_json(&t.ok(&["--json", "sling", what, "r", "--agent", agent])).remove(0)
@@ -98,13 +92,7 @@ fn exit_without_done_is_released_after_max_restarts_with_an_escalation() {
     });
     let pc = t.json(&["polecat", "show", &agent]);
     assert_eq!(pc["state"], "stuck");
-    let kinds: Vec<String> = t
-        .json(&["trail", "--bead", &bead, "-n", "200"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect();
+    let kinds = t.kinds(&["--bead", &bead]);
     assert_eq!(
         kinds.iter().filter(|k| *k == "deacon.restarted").count(),
         1,
@@ -216,13 +204,7 @@ fn up_down_and_status() {
     let down = t.json(&["down"]);
     assert_eq!(down["was_running"], true);
     assert_eq!(t.json(&["deacon", "status"])["up"], false);
-    let kinds: Vec<String> = t
-        .json(&["trail", "--kind", "deacon", "-n", "10"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect();
+    let kinds = t.kinds(&["--kind", "deacon"]);
     assert_eq!(kinds, ["deacon.started", "deacon.stopped"]);
     assert!(std::fs::metadata(t.root.join(".gt/logs/deacon.log")).is_ok());
 }
@@ -351,14 +333,7 @@ fn hang_is_nudged_then_escalated() {
     t.ok(&["config", "set", "deacon.escalate_after", "4s"]);
     let s = sling(&t, "hang forever", "standin-hang");
     let bead = s["bead"].as_str().unwrap().to_string();
-    let kinds_of = |t: &TestTown| -> Vec<String> {
-        t.json(&["trail", "--bead", &bead, "--kind", "deacon", "-n", "100"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let kinds_of = |t: &TestTown| t.kinds(&["--bead", &bead, "--kind", "deacon"]);
     t.wait_for(30, "a nudge", |t| {
         let _ = t.run(&["deacon", "patrol", "--once"]);
         kinds_of(t).contains(&"deacon.nudged".to_string())

@@ -215,13 +215,7 @@ fn bead_lifecycle_and_events() {
     assert_eq!(r["status"], "open");
     assert!(r["closed_at"].is_null());
 
-    let kinds: Vec<String> = t
-        .json(&["trail", "-n", "100"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect();
+    let kinds = t.kinds(&[]);
     assert_eq!(
         kinds,
         [

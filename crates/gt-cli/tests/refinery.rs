@@ -6,14 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{git, gt_bin, TestTown};
+use common::{git, gt_bin, lines_json, TestTown};
 use serde_json::Value;
-
-fn lines_json(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Slings tasks (one polecat each) and returns the bead ids.
 fn sling(t: &TestTown, rig: &str, agent: &str, tasks: &[&str]) -> Vec<String> {
@@ -124,13 +118,7 @@ fn refinery_lands_five_polecats_and_the_convoy() {
         .unwrap()
         .iter()
         .all(|i| i["merge"] == "merged" && i["status"] == "closed"));
-    let kinds: Vec<String> = t
-        .json(&["trail", "-n", "200"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect();
+    let kinds = t.kinds(&[]);
     assert_eq!(kinds.iter().filter(|k| *k == "merge.landed").count(), 5);
     // Two convoys: the one the sling made and "five"; each lands once.
     assert_eq!(kinds.iter().filter(|k| *k == "convoy.landed").count(), 2);

@@ -4,23 +4,8 @@
 
 mod common;
 
-use common::{git, TestTown};
+use common::{git, lines_json, TestTown};
 use serde_json::Value;
-
-fn lines_json(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn kinds_for(t: &TestTown, bead: &str) -> Vec<String> {
-    t.json(&["trail", "--bead", bead, "-n", "100"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn five_tasks_sling_to_done() {
@@ -89,7 +74,7 @@ fn five_tasks_sling_to_done() {
         let files = git(&repo, &["show", "--name-only", "--format=", branch]);
         assert_eq!(files.trim(), format!("standin/{bead}.md"));
         // Events in order.
-        let kinds = kinds_for(&t, bead);
+        let kinds = t.kinds(&["--bead", bead]);
         assert_eq!(
             kinds,
             [
@@ -606,13 +591,7 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     let t = TestTown::new();
     t.with_rig("r");
     // A fake `codex` (a preset without lifecycle hooks; instructions file AGENTS.md).
-    let bin = t.dir.path().join("fakebin");
-    std::fs::create_dir(&bin).unwrap();
-    let codex = bin.join("codex");
-    std::fs::write(&codex, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let path = t.fake_program("codex", "exec sleep 600\n");
     let out = t
         .cmd()
         .env("PATH", &path)

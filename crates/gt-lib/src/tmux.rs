@@ -183,6 +183,47 @@ pub trait Tmux: Send + Sync {
     fn kill_server(&self) -> Result<()>;
 }
 
+/// Checks what a new or respawned pane is to run — a program name env can
+/// exec, no NUL anywhere, plain environment variable names — and returns its
+/// working directory, absolute, existing and UTF-8.
+fn checked_launch(cwd: &Path, env: &[(String, String)], argv: &[String]) -> Result<String> {
+    let Some(program) = argv.first() else {
+        return Err(Error::invalid("a session needs a command to run"));
+    };
+    if program.is_empty() || program.contains('=') {
+        return Err(Error::invalid(format!(
+            "invalid program name '{}'",
+            program.escape_debug()
+        )));
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(Error::invalid("command arguments must not contain NUL"));
+    }
+    for (k, v) in env {
+        let key_ok = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !key_ok || v.contains('\0') {
+            return Err(Error::invalid(format!(
+                "invalid environment variable '{}'",
+                k.escape_debug()
+            )));
+        }
+    }
+    let cwd = std::path::absolute(cwd)
+        .map_err(|e| Error::io(format!("bad directory {}", cwd.display()), e))?;
+    if !cwd.is_dir() {
+        return Err(Error::not_found("directory", cwd.display().to_string()));
+    }
+    let Some(cwd) = cwd.to_str() else {
+        return Err(Error::invalid(format!(
+            "directory {} is not valid UTF-8",
+            cwd.display()
+        )));
+    };
+    Ok(cwd.to_string())
+}
+
 fn require(info: Option<SessionInfo>, name: &str) -> Result<SessionInfo> {
     info.ok_or_else(|| Error::not_found("tmux session", name))
 }
@@ -403,40 +444,8 @@ impl Tmux for TmuxCli {
         argv: &[String],
     ) -> Result<()> {
         validate_session_name(name)?;
-        let Some(program) = argv.first() else {
-            return Err(Error::invalid("a session needs a command to run"));
-        };
-        if program.is_empty() || program.contains('=') {
-            return Err(Error::invalid(format!(
-                "invalid program name '{}'",
-                program.escape_debug()
-            )));
-        }
-        if argv.iter().any(|a| a.contains('\0')) {
-            return Err(Error::invalid("command arguments must not contain NUL"));
-        }
-        for (k, v) in env {
-            let key_ok = !k.is_empty()
-                && !k.starts_with(|c: char| c.is_ascii_digit())
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !key_ok || v.contains('\0') {
-                return Err(Error::invalid(format!(
-                    "invalid environment variable '{}'",
-                    k.escape_debug()
-                )));
-            }
-        }
-        let cwd = std::path::absolute(cwd)
-            .map_err(|e| Error::io(format!("bad directory {}", cwd.display()), e))?;
-        if !cwd.is_dir() {
-            return Err(Error::not_found("directory", cwd.display().to_string()));
-        }
-        let Some(cwd) = cwd.to_str() else {
-            return Err(Error::invalid(format!(
-                "directory {} is not valid UTF-8",
-                cwd.display()
-            )));
-        };
+        let cwd = checked_launch(cwd, env, argv)?;
+        let cwd = cwd.as_str();
 
         let target = pane_target(name);
         let mut args: Vec<String> = [
@@ -681,26 +690,8 @@ impl Tmux for TmuxCli {
         argv: &[String],
     ) -> Result<()> {
         validate_session_name(name)?;
-        let Some(program) = argv.first() else {
-            return Err(Error::invalid("a session needs a command to run"));
-        };
-        if program.is_empty() || program.contains('=') || argv.iter().any(|a| a.contains('\0')) {
-            return Err(Error::invalid(format!(
-                "invalid command '{}'",
-                program.escape_debug()
-            )));
-        }
-        let cwd = std::path::absolute(cwd)
-            .map_err(|e| Error::io(format!("bad directory {}", cwd.display()), e))?;
-        if !cwd.is_dir() {
-            return Err(Error::not_found("directory", cwd.display().to_string()));
-        }
-        let Some(cwd) = cwd.to_str() else {
-            return Err(Error::invalid(format!(
-                "directory {} is not valid UTF-8",
-                cwd.display()
-            )));
-        };
+        let cwd = checked_launch(cwd, env, argv)?;
+        let cwd = cwd.as_str();
         let target = pane_target(name);
         let mut args: Vec<String> = ["respawn-pane", "-k", "-t", &target, "-c"]
             .iter()

@@ -275,3 +275,40 @@ impl TestTown {
         self.root.join(rig).join(".repo.git")
     }
 }
+
+/// Parses JSON Lines (`gt sling --json` prints one object per line).
+pub fn lines_json(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+impl TestTown {
+    /// Event kinds of the trail, oldest first (`--bead`/`--kind` filters as given).
+    pub fn kinds(&self, filters: &[&str]) -> Vec<String> {
+        let mut args = vec!["trail", "-n", "1000"];
+        args.extend_from_slice(filters);
+        self.json(&args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Puts an executable `name` running `script` (sh) in a folder of its
+    /// own and returns a PATH with that folder first.
+    pub fn fake_program(&self, name: &str, script: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.dir.path().join("fakebin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{script}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+}
