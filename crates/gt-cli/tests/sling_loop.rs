@@ -523,10 +523,21 @@ fn demo_runs_the_loop_and_cleans_up() {
     let beads = r["beads"].as_array().unwrap();
     assert_eq!(beads.len(), 3);
     for b in beads {
-        assert_eq!(b["status"], "merging");
+        // Landed by the refinery: closed, and its commit is on main.
+        assert_eq!(b["status"], "closed");
         assert_eq!(b["commits"].as_array().unwrap().len(), 1);
+        let id = b["id"].as_str().unwrap();
+        assert!(
+            r["main_log"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["subject"].as_str().unwrap().starts_with(id)),
+            "{id} is not on main: {r}"
+        );
     }
     assert_eq!(r["merge_requests"], 3);
+    assert_eq!(r["main_log"].as_array().unwrap().len(), 3);
     // Its tmux server is gone.
     let town = dir.join("town");
     let sock = gt_lib::tmux::socket_name_for(&town);

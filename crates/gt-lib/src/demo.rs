@@ -60,6 +60,8 @@ pub struct DemoReport {
     pub kept: bool,
     pub beads: Vec<DemoBead>,
     pub merge_requests: usize,
+    /// The newest commits on the rig's `main` after the refinery ran.
+    pub main_log: Vec<CommitInfo>,
     pub events: usize,
     pub elapsed_ms: u128,
 }
@@ -211,30 +213,40 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     }
 
     let repo = ws.repo_dir("sample");
+    // What the agents committed, per branch, before the refinery lands it.
+    let mut commits_of = std::collections::HashMap::new();
+    for s in &slung {
+        let branch = format!("refs/heads/{}", s.branch);
+        let c = ws.git.commits_between(&repo, "refs/heads/main", &branch)?;
+        commits_of.insert(s.bead.clone(), c);
+    }
+    on(DemoEvent::Step(
+        "Running the refinery: rebase each branch on main, verify, land, close the beads".into(),
+    ));
+    crate::refinery::run_once(&ws, Some("sample"), actor)?;
     let mut beads = Vec::new();
     for s in &slung {
         let b = ws.store.get_bead(&s.bead)?;
-        let commits = ws.git.commits_between(
-            &repo,
-            "refs/heads/main",
-            &format!("refs/heads/{}", s.branch),
-        )?;
         beads.push(DemoBead {
             id: b.id,
             title: b.title,
             status: b.status,
             agent: s.agent.clone(),
             branch: s.branch.clone(),
-            commits,
+            commits: commits_of.remove(&s.bead).unwrap_or_default(),
         });
     }
     let merge_requests = ws.store.list_merge_requests(Some("sample"))?.len();
+    // The landed commits: main beyond the sample's first commit.
+    let first = ws.git.resolve(&src, "HEAD")?.unwrap_or_default();
+    let main_log = ws.git.commits_between(&repo, &first, "refs/heads/main")?;
     let events = ws.store.events(&Default::default())?.len();
     Ok(DemoReport {
         town: ws.town.root().to_path_buf(),
         kept: !cleanup.remove,
         beads,
         merge_requests,
+        main_log,
         events,
         elapsed_ms: started.elapsed().as_millis(),
     })

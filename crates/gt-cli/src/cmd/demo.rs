@@ -78,8 +78,16 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), Error> {
             ));
         }
     }
+    ctx.out(&ctx.bold("On main now (landed by the refinery, verified)"));
+    for c in &report.main_log {
+        ctx.out(&format!(
+            "  {} {}",
+            &c.id[..c.id.len().min(10)],
+            one_line(&c.subject)
+        ));
+    }
     ctx.out(&format!(
-        "  {} merge requests queued for the refinery; {} events recorded; {:.1}s in all.",
+        "  {} merge requests; {} events recorded; {:.1}s in all.",
         report.merge_requests,
         report.events,
         report.elapsed_ms as f64 / 1000.0
