@@ -569,6 +569,7 @@ fn agent_selection_order_and_custom_agents() {
     t.ok(&["config", "default-agent", "standin-hang"]);
     assert_eq!(runtime_of(&t, &["a", "r"]), "standin-hang");
     t.ok(&["rig", "config", "r", "agent", "standin-slow"]);
+    assert_eq!(t.json(&["rig", "show", "r"])["agent"], "standin-slow");
     assert_eq!(runtime_of(&t, &["b", "r"]), "standin-slow");
     assert_eq!(
         runtime_of(&t, &["c", "r", "--agent", "standin-prompt"]),

@@ -259,9 +259,18 @@ pub fn set_config(
     ws.store.get_rig(rig)?;
     check_config_key(key)?;
     let v = value.map(|v| parse_config_value(key, v)).transpose()?;
-    if let (Some(name), "agent") = (value, key) {
-        // The rig's default agent must be one the town knows.
-        ws.town.config.runtime(name)?;
+    if key == "agent" {
+        // The rig's default agent (a column of the rig, shown by `gt rig
+        // show`); it must be one the town knows.
+        if let Some(name) = value {
+            ws.town.config.runtime(name)?;
+        }
+        ws.store.set_rig_agent(rig, value, actor)?;
+        let mut map = ws.store.rig_config(rig)?;
+        if let Some(name) = value {
+            map.insert("agent".into(), Value::from(name));
+        }
+        return Ok(map);
     }
     ws.store.set_rig_config(rig, key, v, actor)
 }

@@ -133,17 +133,8 @@ fn split_target(ws: &Workspace, req: &SlingRequest) -> Result<(Vec<String>, Targ
 
 /// The runtime for a sling: `--agent` > rig default > town default > claude.
 pub fn select_runtime(ws: &Workspace, rig: &Rig, agent: Option<&str>) -> Result<Runtime> {
-    let rig_default = {
-        use crate::store::merge::MergeStore;
-        ws.store
-            .rig_config(&rig.name)?
-            .get("agent")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
     let name = agent
         .map(str::to_string)
-        .or(rig_default)
         .or_else(|| rig.agent.clone())
         .or_else(|| ws.town.config.default_agent().map(str::to_string))
         .unwrap_or_else(|| "claude".to_string());

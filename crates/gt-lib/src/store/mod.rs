@@ -125,6 +125,8 @@ pub trait RigStore {
     fn get_polecat(&self, rig: &str, name: &str) -> Result<Polecat>;
     fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>>;
     fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()>;
+    /// Sets (or clears) a rig's default agent runtime.
+    fn set_rig_agent(&self, rig: &str, agent: Option<&str>, actor: &str) -> Result<()>;
     /// Sets a polecat's state (e.g. `stuck` when the deacon gives up on it).
     fn set_polecat_state(
         &self,

@@ -320,6 +320,29 @@ impl RigStore for SqliteStore {
         self.set_polecat_state_tx(rig, name, state, actor)
     }
 
+    fn set_rig_agent(&self, rig: &str, agent: Option<&str>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            fetch_rig(tx, rig)?;
+            tx.execute(
+                "UPDATE rigs SET agent = ?2 WHERE name = ?1",
+                params![rig, agent],
+            )?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &NewEvent::new(
+                    crate::refinery::kind::RIG_CONFIG_SET,
+                    format!("rig {rig} agent = {}", agent.unwrap_or("(town default)")),
+                )
+                .rig(rig)
+                .payload(json!({ "key": "agent", "value": agent })),
+            )?;
+            Ok(())
+        })
+    }
+
     fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
