@@ -724,22 +724,14 @@ fn wait_idle_waits_for_the_ready_pattern() {
         "codex",
         "stty -icanon -echo\necho working...\nsleep 2\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
     );
-    let out = t
-        .cmd()
-        .env("PATH", &path)
-        .args(["sling", "busy first", "r/nux", "--agent", "codex"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    t.ok_env(
+        &[("PATH", &path)],
+        &["sling", "busy first", "r/nux", "--agent", "codex"],
     );
     let start = Instant::now();
-    let out = t
-        .cmd()
-        .env("PATH", &path)
-        .args([
+    let out = t.ok_env(
+        &[("PATH", &path)],
+        &[
             "--json",
             "nudge",
             "r/nux",
@@ -747,15 +739,9 @@ fn wait_idle_waits_for_the_ready_pattern() {
             "wait-idle",
             "--",
             "after you are ready",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "delivered", "{v}");
     // It waited for the prompt rather than typing into the busy agent.
     assert!(

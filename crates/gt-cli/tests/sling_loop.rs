@@ -134,13 +134,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     ]))[0];
     let bead = s["bead"].as_str().unwrap().to_string();
     let agent = s["agent"].as_str().unwrap().to_string();
-    t.wait_for(20, "crash seen", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
-    });
+    t.wait_for(20, "crash seen", |t| t.session_is(&bead, "exited"));
     let a = t.json(&["agents"]);
     let view = a
         .as_array()
@@ -150,10 +144,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
         .unwrap();
     assert_eq!(view["exit_code"], 3);
     assert_eq!(t.bead_status(&bead), "in_progress");
-    let wt = t
-        .root
-        .join("r/polecats")
-        .join(s["polecat"].as_str().unwrap());
+    let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     let status = git(&wt, &["status", "--porcelain", "--untracked-files=all"]);
     assert!(
         status.contains(&format!("standin/{bead}.md")),
@@ -189,13 +180,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     ]))[0];
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
-    t.wait_for(20, "exit seen", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
-    });
+    t.wait_for(20, "exit seen", |t| t.session_is(&bead, "exited"));
     assert_eq!(t.bead_status(&bead), "in_progress");
     let log = git(
         &t.repo("r"),
@@ -260,9 +245,7 @@ fn hostile_sling_input_is_inert() {
     t.wait_for(30, "merging", |t| t.bead_status(&bead) == "merging");
     for dir in [
         t.root.clone(),
-        t.root
-            .join("r/polecats")
-            .join(s["polecat"].as_str().unwrap()),
+        t.worktree("r", s["polecat"].as_str().unwrap()),
         t.home.clone(),
     ] {
         for f in ["PWNED", "PWNED2", "PWNED3"] {
@@ -360,10 +343,7 @@ fn hook_prime_peek_and_done_rules() {
     let id = t.create("Hold this", &["-d", "The description.\nSecond line."]);
     let s = &lines_json(&t.ok(&["--json", "sling", &id, "r", "--agent", "standin-hang"]))[0];
     let agent = s["agent"].as_str().unwrap().to_string();
-    let wt = t
-        .root
-        .join("r/polecats")
-        .join(s["polecat"].as_str().unwrap());
+    let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     // Inside the agent's world: GT_AGENT, or just the worktree as cwd.
     let hook: Value = serde_json::from_slice(
         &t.cmd()
@@ -456,16 +436,9 @@ fn deferred_and_no_changes_outcomes() {
     let a = t.create("No code needed", &[]);
     let s = &lines_json(&t.ok(&["--json", "sling", &a, "r", "--agent", "standin-hang"]))[0];
     let agent = s["agent"].as_str().unwrap().to_string();
-    let out = t
-        .cmd()
-        .env("GT_AGENT", &agent)
-        .args(["done", "--no-changes", "-m", "already fixed upstream"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    t.ok_env(
+        &[("GT_AGENT", &agent)],
+        &["done", "--no-changes", "-m", "already fixed upstream"],
     );
     let b = t.json(&["show", &a]);
     assert_eq!(b["status"], "closed");
@@ -480,16 +453,9 @@ fn deferred_and_no_changes_outcomes() {
     let d = t.create("Later", &[]);
     let s = &lines_json(&t.ok(&["--json", "sling", &d, "r", "--agent", "standin-hang"]))[0];
     let agent = s["agent"].as_str().unwrap().to_string();
-    let out = t
-        .cmd()
-        .env("GT_AGENT", &agent)
-        .args(["done", "--status", "deferred", "-m", "needs a decision"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    t.ok_env(
+        &[("GT_AGENT", &agent)],
+        &["done", "--status", "deferred", "-m", "needs a decision"],
     );
     let b = t.json(&["show", &d]);
     assert_eq!(b["status"], "open");
@@ -604,22 +570,12 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     t.with_rig("r");
     // A fake `codex` (a preset without lifecycle hooks; instructions file AGENTS.md).
     let path = t.fake_program("codex", "exec sleep 600\n");
-    let out = t
-        .cmd()
-        .env("PATH", &path)
-        .args(["--json", "sling", "use codex", "r", "--agent", "codex"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = t.ok_env(
+        &[("PATH", &path)],
+        &["--json", "sling", "use codex", "r", "--agent", "codex"],
     );
-    let s = &lines_json(&String::from_utf8_lossy(&out.stdout))[0];
-    let wt = t
-        .root
-        .join("r/polecats")
-        .join(s["polecat"].as_str().unwrap());
+    let s = &lines_json(&out)[0];
+    let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     let rules = std::fs::read_to_string(wt.join("AGENTS.md")).unwrap();
     assert!(
         rules.contains("gt done") && rules.contains("gt prime"),
@@ -638,22 +594,12 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     git(&src2, &["add", "-A"]);
     git(&src2, &["commit", "-q", "-m", "rules"]);
     t2.ok(&["rig", "add", "own", src2.to_str().unwrap()]);
-    let out = t2
-        .cmd()
-        .env("PATH", &path)
-        .args(["--json", "sling", "use codex", "own", "--agent", "codex"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = t2.ok_env(
+        &[("PATH", &path)],
+        &["--json", "sling", "use codex", "own", "--agent", "codex"],
     );
-    let s = &lines_json(&String::from_utf8_lossy(&out.stdout))[0];
-    let wt = t2
-        .root
-        .join("own/polecats")
-        .join(s["polecat"].as_str().unwrap());
+    let s = &lines_json(&out)[0];
+    let wt = t2.worktree("own", s["polecat"].as_str().unwrap());
     assert_eq!(
         std::fs::read_to_string(wt.join("AGENTS.md")).unwrap(),
         "# the project's own rules\n"

@@ -114,6 +114,25 @@ pub struct Bead {
     pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
+impl Bead {
+    /// Moves the bead to `to` at `now`: `updated_at` is stamped, and
+    /// `closed_at`/`close_reason` stay consistent with the status (set when
+    /// it closes, cleared when it leaves `closed`). Callers set a close reason
+    /// after closing.
+    pub fn set_status(&mut self, to: Status, now: &str) {
+        if to == Status::Closed {
+            if self.status != Status::Closed {
+                self.closed_at = Some(now.to_string());
+            }
+        } else {
+            self.closed_at = None;
+            self.close_reason = None;
+        }
+        self.status = to;
+        self.updated_at = now.to_string();
+    }
+}
+
 /// One edge of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dependency {
@@ -381,6 +400,41 @@ mod tests {
             assert_eq!(d.as_str().parse::<DepType>().unwrap(), *d);
         }
         assert!("blocked".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn set_status_keeps_closed_fields_consistent() {
+        let mut b = Bead {
+            id: "hq-1".into(),
+            title: "t".into(),
+            description: String::new(),
+            status: Status::Open,
+            priority: 2,
+            bead_type: BeadType::Task,
+            assignee: None,
+            labels: vec![],
+            parent: None,
+            created_at: "a".into(),
+            updated_at: "a".into(),
+            closed_at: None,
+            close_reason: None,
+            created_by: None,
+            metadata: Default::default(),
+        };
+        b.set_status(Status::Closed, "t1");
+        b.close_reason = Some("done".into());
+        assert_eq!(
+            (b.closed_at.as_deref(), b.updated_at.as_str()),
+            (Some("t1"), "t1")
+        );
+        // Closing again keeps the first close time.
+        b.set_status(Status::Closed, "t2");
+        assert_eq!(b.closed_at.as_deref(), Some("t1"));
+        b.set_status(Status::Open, "t3");
+        assert_eq!(
+            (b.closed_at, b.close_reason, b.updated_at.as_str()),
+            (None, None, "t3")
+        );
     }
 
     #[test]

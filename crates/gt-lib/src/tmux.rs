@@ -337,6 +337,21 @@ impl Output {
 }
 
 impl TmuxCli {
+    /// Runs `sub -t =NAME`: `true` when it worked, `false` when there is no
+    /// such session (or no server).
+    fn on_session(&self, sub: &str, name: &str) -> Result<bool> {
+        validate_session_name(name)?;
+        let t = session_target(name);
+        let out = self.exec(&[os(sub), os("-t"), os(&t)])?;
+        if out.status.success() {
+            Ok(true)
+        } else if out.is_missing() {
+            Ok(false)
+        } else {
+            Err(command_error(sub, &out))
+        }
+    }
+
     /// `tmux` from `PATH` on the private server `socket` (letters, digits,
     /// `-`, `_`).
     pub fn new(socket: impl Into<String>) -> Result<Self> {
@@ -510,29 +525,11 @@ impl Tmux for TmuxCli {
     }
 
     fn has_session(&self, name: &str) -> Result<bool> {
-        validate_session_name(name)?;
-        let t = session_target(name);
-        let out = self.exec(&[os("has-session"), os("-t"), os(&t)])?;
-        if out.status.success() {
-            Ok(true)
-        } else if out.is_missing() {
-            Ok(false)
-        } else {
-            Err(command_error("has-session", &out))
-        }
+        self.on_session("has-session", name)
     }
 
     fn kill_session(&self, name: &str) -> Result<bool> {
-        validate_session_name(name)?;
-        let t = session_target(name);
-        let out = self.exec(&[os("kill-session"), os("-t"), os(&t)])?;
-        if out.status.success() {
-            Ok(true)
-        } else if out.is_missing() {
-            Ok(false)
-        } else {
-            Err(command_error("kill-session", &out))
-        }
+        self.on_session("kill-session", name)
     }
 
     fn kill_session_later(&self, name: &str, delay_secs: u32) -> Result<()> {

@@ -104,6 +104,39 @@ impl TestTown {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs with extra environment (e.g. `GT_AGENT`, `PATH`), asserts
+    /// success and returns stdout.
+    pub fn ok_env(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+        let mut c = self.cmd();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "gt {args:?} with {env:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A polecat's worktree.
+    pub fn worktree(&self, rig: &str, polecat: &str) -> PathBuf {
+        self.root.join(rig).join("polecats").join(polecat)
+    }
+
+    /// Whether `gt agents` shows a session of `bead` whose liveness is `live`
+    /// (`running`, `exited`, `vanished`, `ended`).
+    pub fn session_is(&self, bead: &str, live: &str) -> bool {
+        self.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead && a["live"] == live)
+    }
+
     /// Runs with `--json` and parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];

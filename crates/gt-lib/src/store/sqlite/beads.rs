@@ -469,13 +469,7 @@ impl BeadStore for SqliteStore {
                 changed.insert("description".into(), json!(d.chars().count()));
             }
             if let Some(s) = patch.status {
-                if s == Status::Closed && b.status != Status::Closed {
-                    b.closed_at = Some(now.to_string());
-                } else if s != Status::Closed {
-                    b.closed_at = None;
-                    b.close_reason = None;
-                }
-                b.status = s;
+                b.set_status(s, now);
                 changed.insert("status".into(), json!(s));
             }
             if let Some(p) = patch.priority {
@@ -522,7 +516,7 @@ impl BeadStore for SqliteStore {
 
     fn claim_bead(&self, id: &str, assignee: &str, actor: &str) -> Result<Bead> {
         crate::bead::validate_assignee(assignee)?;
-        self.mutate(id, actor, |_, b, _| {
+        self.mutate(id, actor, |_, b, now| {
             if b.status != Status::Open {
                 return Err(Error::refused(format!(
                     "cannot claim {}: it is {}, not open",
@@ -536,7 +530,7 @@ impl BeadStore for SqliteStore {
                 )));
             }
             b.assignee = Some(assignee.to_string());
-            b.status = Status::InProgress;
+            b.set_status(Status::InProgress, now);
             Ok(
                 NewEvent::new(kind::BEAD_CLAIMED, format!("{assignee} claimed {}", b.id))
                     .payload(json!({ "assignee": assignee })),
@@ -554,8 +548,7 @@ impl BeadStore for SqliteStore {
             if b.status == Status::Closed {
                 return Err(Error::refused(format!("{} is already closed", b.id)));
             }
-            b.status = Status::Closed;
-            b.closed_at = Some(now.to_string());
+            b.set_status(Status::Closed, now);
             b.close_reason = reason.map(str::to_string);
             Ok(NewEvent::new(
                 kind::BEAD_CLOSED,
@@ -569,16 +562,14 @@ impl BeadStore for SqliteStore {
     }
 
     fn reopen_bead(&self, id: &str, actor: &str) -> Result<Bead> {
-        self.mutate(id, actor, |_, b, _| {
+        self.mutate(id, actor, |_, b, now| {
             if b.status != Status::Closed {
                 return Err(Error::refused(format!(
                     "{} is not closed (it is {})",
                     b.id, b.status
                 )));
             }
-            b.status = Status::Open;
-            b.closed_at = None;
-            b.close_reason = None;
+            b.set_status(Status::Open, now);
             Ok(NewEvent::new(
                 kind::BEAD_REOPENED,
                 format!("reopened {}", b.id),

@@ -373,10 +373,8 @@ impl MergeStore for SqliteStore {
                 let short = &l.commit[..l.commit.len().min(12)];
                 let mut bead = fetch_bead(tx, &e.mr.bead)?;
                 if bead.status != Status::Closed {
-                    bead.status = Status::Closed;
-                    bead.closed_at = Some(now.clone());
+                    bead.set_status(Status::Closed, &now);
                     bead.close_reason = Some(format!("merged: {short}"));
-                    bead.updated_at = now.clone();
                     bead.metadata
                         .insert("merged_commit".into(), json!(l.commit));
                     write_bead_row(tx, &bead)?;
@@ -449,9 +447,8 @@ impl MergeStore for SqliteStore {
             )?;
             let mut bead = fetch_bead(tx, &e.mr.bead)?;
             if bead.status == Status::Merging {
-                bead.status = Status::Open;
+                bead.set_status(Status::Open, &now);
                 bead.assignee = None;
-                bead.updated_at = now.clone();
                 write_bead_row(tx, &bead)?;
             }
             add_comment(tx, &e.mr.bead, actor, note, &now)?;
@@ -510,8 +507,7 @@ impl MergeStore for SqliteStore {
             )?;
             if bead.status == Status::Open {
                 let mut bead = bead;
-                bead.status = Status::Merging;
-                bead.updated_at = now.clone();
+                bead.set_status(Status::Merging, &now);
                 write_bead_row(tx, &bead)?;
             }
             insert_event(
@@ -549,9 +545,8 @@ impl MergeStore for SqliteStore {
             )?;
             let mut bead = fetch_bead(tx, &e.mr.bead)?;
             if bead.status == Status::Merging {
-                bead.status = Status::Open;
+                bead.set_status(Status::Open, &now);
                 bead.assignee = None;
-                bead.updated_at = now.clone();
                 write_bead_row(tx, &bead)?;
                 add_comment(
                     tx,

@@ -193,7 +193,7 @@ fn reopen_for_others(tx: &Transaction<'_>, bead: &mut Bead, now: &str) -> Result
         bead.status,
         Status::Hooked | Status::InProgress | Status::Queued
     ) {
-        bead.status = Status::Open;
+        bead.set_status(Status::Open, now);
     }
     bead.assignee = None;
     bead.updated_at = now.to_string();
@@ -469,9 +469,8 @@ impl WorkStore for SqliteStore {
                 )));
             }
             let agent = polecat.address();
-            bead.status = Status::Hooked;
+            bead.set_status(Status::Hooked, &now);
             bead.assignee = Some(agent.clone());
-            bead.updated_at = now.clone();
             bead.metadata.insert("rig".into(), json!(req.rig));
             bead.metadata.insert("polecat".into(), json!(req.polecat));
             bead.metadata.insert("branch".into(), json!(req.branch));
@@ -529,8 +528,7 @@ impl WorkStore for SqliteStore {
             )?;
             let mut bead = fetch_bead(tx, &s.bead)?;
             if bead.status == Status::Hooked {
-                bead.status = Status::InProgress;
-                bead.updated_at = now.clone();
+                bead.set_status(Status::InProgress, &now);
                 write_bead_row(tx, &bead)?;
             }
             insert_event(
@@ -612,19 +610,16 @@ impl WorkStore for SqliteStore {
             let mut mr = None;
             match req.status {
                 DoneStatus::Completed if req.no_changes => {
-                    bead.status = Status::Closed;
-                    bead.closed_at = Some(now.clone());
+                    bead.set_status(Status::Closed, &now);
                     bead.close_reason = Some(
                         req.note
                             .map(|n| format!("done without code changes: {n}"))
                             .unwrap_or_else(|| "done without code changes".into()),
                     );
-                    bead.updated_at = now.clone();
                     write_bead_row(tx, &bead)?;
                 }
                 DoneStatus::Completed => {
-                    bead.status = Status::Merging;
-                    bead.updated_at = now.clone();
+                    bead.set_status(Status::Merging, &now);
                     write_bead_row(tx, &bead)?;
                     tx.execute(
                         "INSERT INTO merge_requests (rig, bead, polecat, branch, base_commit, head_commit,
