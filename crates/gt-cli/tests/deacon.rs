@@ -36,13 +36,7 @@ fn crash_is_saved_in_a_wip_commit_and_restarted() {
     let s = sling(&t, "crash me", "standin-crash");
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
-    t.wait_for(20, "the crash", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["bead"] == bead.as_str() && a["live"] == "exited")
-    });
+    t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
     let kinds = patrol(&t);
     assert!(
         kinds.contains(&"deacon.saved_work".to_string()),
@@ -214,10 +208,7 @@ fn down_all_saves_work_and_ends_sessions() {
     let t = TestTown::new();
     t.with_rig("r");
     let s = sling(&t, "hold", "standin-hang");
-    let wt = t
-        .root
-        .join("r/polecats")
-        .join(s["polecat"].as_str().unwrap());
+    let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
     let d = t.json(&["down", "--all"]);
     assert_eq!(d["sessions_ended"].as_array().unwrap().len(), 1);
@@ -287,10 +278,7 @@ fn kill_9_during_patrols_never_duplicates_or_loses_work() {
                 "{id} is {status} but its polecat does not hold it"
             );
         }
-        let wt = t
-            .root
-            .join("r/polecats")
-            .join(b["polecat"].as_str().unwrap());
+        let wt = t.worktree("r", b["polecat"].as_str().unwrap());
         let file = format!("standin/{id}.md");
         let committed = git(
             &t.repo("r"),
@@ -448,16 +436,9 @@ fn queued_nudges_are_delivered_when_the_agent_is_idle() {
             .contains("word from the overseer")
     );
     // The agent's hook reports idle: the next patrol types it in, once.
-    let out = t
-        .cmd()
-        .env("GT_AGENT", &agent)
-        .args(["agent-report", "--state", "idle"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    t.ok_env(
+        &[("GT_AGENT", &agent)],
+        &["agent-report", "--state", "idle"],
     );
     // `gt agents` says how it knows: from the hook.
     let view = t.json(&["agents"]);
@@ -546,4 +527,67 @@ fn a_deacon_whose_town_is_removed_exits() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!alive(), "the deacon of a removed town is still running");
+}
+
+#[test]
+fn a_rate_limited_runtime_holds_its_dispatch_until_the_window_passes() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.rate_limit_wait", "3s"]);
+    t.ok(&["config", "set", "scheduler.max_polecats", "2"]);
+    // A fake `codex` (preset rate-limit message "hit your usage limit").
+    let path = t.fake_program(
+        "codex",
+        "echo \"You've hit your usage limit. Try again later.\"\nexec sleep 600\n",
+    );
+    let env = [("PATH", path.as_str())];
+    let sling_codex = |what: &str| {
+        lines_json(&t.ok_env(&env, &["--json", "sling", what, "r", "--agent", "codex"])).remove(0)
+    };
+    let patrol_kinds = || -> Vec<String> {
+        let out = t.ok_env(&env, &["--json", "deacon", "patrol", "--once"]);
+        serde_json::from_str::<Value>(&out).unwrap()["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = sling_codex("limited");
+    sling(&t, "someone else", "standin-hang");
+    // At capacity: the next codex bead is queued.
+    let queued = sling_codex("waits");
+    assert_eq!(queued["queued"], true, "{queued}");
+    let bead = queued["bead"].as_str().unwrap().to_string();
+    t.wait_for(10, "the limit message on screen", |t| {
+        String::from_utf8_lossy(&t.run(&["peek", first["agent"].as_str().unwrap()]).stdout)
+            .contains("usage limit")
+    });
+    let seen = std::time::Instant::now();
+    let kinds = patrol_kinds();
+    assert!(
+        kinds.contains(&"deacon.rate_limited".to_string()),
+        "{kinds:?}"
+    );
+    // Places free up, but codex stays held while its window lasts, even
+    // though the session that hit the limit is gone.
+    t.ok(&["down", "--all"]);
+    let kinds = patrol_kinds();
+    assert!(
+        !kinds.contains(&"deacon.dispatched".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(t.bead_status(&bead), "queued");
+    // After the window: dispatch resumes.
+    std::thread::sleep(std::time::Duration::from_millis(3100).saturating_sub(seen.elapsed()));
+    let kinds = patrol_kinds();
+    assert!(
+        kinds.contains(&"deacon.rate_limit_over".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"deacon.dispatched".to_string()),
+        "{kinds:?}"
+    );
+    assert_ne!(t.bead_status(&bead), "queued");
 }

@@ -26,6 +26,9 @@ use crate::store::{EventStore, RigStore, SessionFilter, WorkStore};
 use crate::town::Town;
 use crate::workspace::Workspace;
 
+/// Prefix of rate-limit marks: `ratelimit:<runtime>:<session id>`.
+const RATE_LIMIT_MARK: &str = "ratelimit:";
+
 /// The actor of everything the deacon does.
 pub const ACTOR: &str = "deacon";
 
@@ -290,7 +293,7 @@ impl Patrol<'_> {
             if open.iter().any(|s| s.tmux_session == t.name) {
                 self.ws
                     .store
-                    .clear_marks(&format!("orphan-session:{}", t.name))?;
+                    .forget_mark(&format!("orphan-session:{}", t.name))?;
                 continue;
             }
             let key = format!("orphan-session:{}", t.name);
@@ -306,7 +309,7 @@ impl Patrol<'_> {
                     // A session's files live in git worktrees; ending the
                     // tmux session loses nothing.
                     self.ws.tmux.kill_session(&t.name)?;
-                    self.ws.store.clear_marks(&key)?;
+                    self.ws.store.forget_mark(&key)?;
                     self.act(
                         &format!("cleaned:{key}"),
                         kind::ORPHAN_CLEANED,
@@ -351,7 +354,7 @@ impl Patrol<'_> {
                                 &wt,
                                 false,
                             )?;
-                            self.ws.store.clear_marks(&key)?;
+                            self.ws.store.forget_mark(&key)?;
                             self.act(
                                 &format!("cleaned:{key}"),
                                 kind::ORPHAN_CLEANED,
@@ -523,8 +526,12 @@ impl Patrol<'_> {
         Ok(())
     }
 
-    /// Agents showing their runtime's rate-limit message: marked, dispatch for
-    /// that runtime held; after `deacon.rate_limit_wait` they are told to go on.
+    /// Agents showing their runtime's rate-limit message: marked (per runtime
+    /// and session), and dispatch for that runtime is held for
+    /// `deacon.rate_limit_wait` from the first sighting — also after that
+    /// session ended, since the limit belongs to the runtime's account. When
+    /// the window has passed, the agent (if still there) is told to go on.
+    /// Returns the runtimes on hold.
     fn rate_limits(&mut self) -> Result<Vec<String>> {
         let wait = self.ws.town.config.deacon.duration("rate_limit_wait");
         let mut held = Vec::new();
@@ -532,37 +539,65 @@ impl Patrol<'_> {
             open_only: true,
             ..Default::default()
         })?;
-        for s in open {
+        for m in self.ws.store.marks(RATE_LIMIT_MARK)? {
+            let mut parts = m.key[RATE_LIMIT_MARK.len()..].splitn(2, ':');
+            let (Some(runtime), Some(session)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if self.since(&m.first_at) < wait {
+                held.push(runtime.to_string());
+                continue;
+            }
+            let s = open.iter().find(|s| s.id.to_string() == session);
+            if let Some(s) = s {
+                let _ = crate::nudge::nudge(
+                    self.ws,
+                    &s.agent(),
+                    "gt deacon: the rate-limit window has passed; continue your work.",
+                    crate::nudge::Mode::Immediate,
+                    ACTOR,
+                );
+            }
+            self.ws.store.forget_mark(&m.key)?;
+            self.act(
+                &format!("{}:over", m.key),
+                kind::RATE_LIMIT_OVER,
+                s,
+                format!("the {runtime} rate-limit window has passed; dispatch resumes"),
+                json!({ "runtime": runtime }),
+            )?;
+        }
+        if open.is_empty() {
+            return Ok(held);
+        }
+        // A pane with no output since the last patrol cannot newly show the
+        // message: only those with output are read (one tmux call for all).
+        let last_patrol = self
+            .ws
+            .store
+            .deacon_state()?
+            .last_patrol_at
+            .and_then(|t| parse_ts(&t).ok())
+            .map(|t| t.unix_timestamp());
+        let tmux = self.ws.tmux.list_sessions()?;
+        for s in &open {
+            let key = format!("{RATE_LIMIT_MARK}{}:{}", s.runtime, s.id);
+            if self.ws.store.mark(&key)?.is_some() {
+                continue;
+            }
             let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
                 continue;
             };
-            let key = format!("ratelimit:{}", s.id);
-            let mark = self.ws.store.mark(&key)?;
-            if let Some(m) = &mark {
-                if self.since(&m.first_at) >= wait {
-                    let _ = crate::nudge::nudge(
-                        self.ws,
-                        &s.agent(),
-                        "gt deacon: the rate-limit window has passed; continue your work.",
-                        crate::nudge::Mode::Immediate,
-                        ACTOR,
-                    );
-                    self.ws.store.clear_marks(&key)?;
-                    self.act(
-                        &format!("{key}:over"),
-                        kind::RATE_LIMIT_OVER,
-                        Some(&s),
-                        format!("rate limit of {} is over; told it to continue", s.agent()),
-                        json!({ "runtime": s.runtime }),
-                    )?;
-                } else {
-                    held.push(s.runtime.clone());
-                }
-                continue;
-            }
             let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
                 continue;
             };
+            let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
+                continue;
+            };
+            if info.pane_dead || last_patrol.is_some_and(|p| info.activity > 0 && info.activity < p)
+            {
+                continue;
+            }
             let screen = self
                 .ws
                 .tmux
@@ -573,7 +608,7 @@ impl Patrol<'_> {
                 self.act(
                     &key,
                     kind::RATE_LIMITED,
-                    Some(&s),
+                    Some(s),
                     format!(
                         "{} hit the {} rate limit; holding its dispatch",
                         s.agent(),

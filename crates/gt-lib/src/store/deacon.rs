@@ -36,9 +36,11 @@ pub trait DeaconStore {
     fn deacon_heartbeat(&self, actions: u64) -> Result<()>;
     fn set_scheduler_paused(&self, paused: bool, actor: &str) -> Result<()>;
     fn mark(&self, key: &str) -> Result<Option<DeaconMark>>;
+    /// Every mark whose key starts with `prefix`.
+    fn marks(&self, prefix: &str) -> Result<Vec<DeaconMark>>;
     /// Records an action: bumps its mark and appends its event, in one
     /// transaction. Returns the mark after the update.
     fn record_action(&self, key: &str, event: NewEvent, actor: &str) -> Result<DeaconMark>;
-    /// Forgets marks whose key starts with `prefix` (the condition is over).
-    fn clear_marks(&self, prefix: &str) -> Result<usize>;
+    /// Forgets the mark `key` (the condition is over). Returns whether it existed.
+    fn forget_mark(&self, key: &str) -> Result<bool>;
 }

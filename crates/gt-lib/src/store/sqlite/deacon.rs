@@ -127,6 +127,15 @@ impl DeaconStore for SqliteStore {
         fetch_mark(self.conn(), key)
     }
 
+    fn marks(&self, prefix: &str) -> Result<Vec<DeaconMark>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT key, first_at, last_at, count FROM deacon_marks
+             WHERE key >= ?1 AND key < ?1 || char(1114111) ORDER BY key",
+        )?;
+        let rows = stmt.query_map([prefix], mark_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn record_action(&self, key: &str, event: NewEvent, actor: &str) -> Result<DeaconMark> {
         let now = self.now();
         self.write(|tx| {
@@ -140,12 +149,7 @@ impl DeaconStore for SqliteStore {
         })
     }
 
-    fn clear_marks(&self, prefix: &str) -> Result<usize> {
-        self.write(|tx| {
-            Ok(tx.execute(
-                "DELETE FROM deacon_marks WHERE key >= ?1 AND key < ?1 || char(1114111)",
-                [prefix],
-            )?)
-        })
+    fn forget_mark(&self, key: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM deacon_marks WHERE key = ?1", [key])? > 0))
     }
 }
