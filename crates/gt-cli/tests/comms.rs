@@ -571,11 +571,7 @@ fn claude_gets_hook_settings_outside_the_repository() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", bin.display(), common::system_path());
     let out = t
         .cmd()
         .env("PATH", &path)
@@ -659,7 +655,7 @@ fn killed_mail_sends_leave_whole_messages_or_none() {
         let mut c = std::process::Command::new(common::gt_bin());
         c.env_clear()
             .env("HOME", &t.home)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", common::system_path())
             .env("GT_ACTOR", "tester")
             .current_dir(&t.root)
             .args([

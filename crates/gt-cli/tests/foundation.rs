@@ -470,7 +470,7 @@ fn read_only_town_is_refused_cleanly() {
         std::process::Command::new("unshare")
             .args(["-rm", "sh", "-c", &script])
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", common::system_path())
             .env("HOME", &t.home)
             .env("GT_ACTOR", "tester")
             .env("GT_TOWN", &t.root)

@@ -1,6 +1,6 @@
 //! Interoperability with classic Beads (`bd`) JSONL ledgers: `gt bead import`
 //! and `gt bead export` through the real binary, against a real ledger that
-//! this project did not write (`shared/fixtures/beads-classic.jsonl`).
+//! this project did not write (`testdata/beads-classic.jsonl`, see `testdata/README.md`).
 
 mod common;
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/beads-classic.jsonl"
+    "/../../testdata/beads-classic.jsonl"
 );
 
 /// The fixture ledger, which must exist (it is read, never written).

@@ -183,7 +183,7 @@ impl Feed {
         let mut child = std::process::Command::new(gt_bin())
             .env_clear()
             .env("HOME", &t.home)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", common::system_path())
             .env("GT_ACTOR", "tester")
             .env("NO_COLOR", "1")
             .env("LANG", "C.UTF-8")

@@ -259,7 +259,7 @@ fn refinery_survives_kill_9_and_never_leaves_main_unverified() {
             .args(["refinery", "run", "--once", "--rig", "k"])
             .current_dir(&t.root)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", common::system_path())
             .env("HOME", &t.home)
             .env("GT_ACTOR", "tester")
             .stdout(std::process::Stdio::null())

@@ -16,7 +16,7 @@ fn eight_processes_create_forty_beads_each() {
             std::process::Command::new("sh")
                 .args(["-c", &script])
                 .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("PATH", common::system_path())
                 .env("HOME", &t.home)
                 .env("GT", common::gt_bin())
                 .env("GT_TOWN", &t.root)

@@ -811,7 +811,7 @@ mod tests {
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/beads-classic.jsonl"
+        "/../../testdata/beads-classic.jsonl"
     );
     const NOW: &str = "2026-02-01T00:00:00Z";
 

@@ -19,7 +19,7 @@ pub fn clean_cmd(home: &Path) -> Command {
     let mut c = Command::new(gt_bin());
     c.env_clear()
         .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", system_path())
         .env("GT_ACTOR", "tester")
         .env("NO_COLOR", "1")
         .env("LANG", "C.UTF-8")
@@ -338,10 +338,101 @@ impl TestTown {
         let path = bin.join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{script}")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        format!("{}:{}", bin.display(), system_path())
+    }
+}
+
+/// Real agent CLIs that a test must never start, whatever is installed.
+pub const REAL_AGENTS: &[&str] = &[
+    "claude",
+    "codex",
+    "gemini",
+    "opencode",
+    "aider",
+    "amp",
+    "cursor-agent",
+    "goose",
+];
+
+/// The system directories a test town's PATH is made of.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The PATH of every test town: one directory of links to the programs of the
+/// system directories, less the real agent CLIs ([`REAL_AGENTS`]), so a test
+/// never starts an agent that happens to be installed (npm puts them in
+/// /usr/bin). Made once per test binary under the target's tmp dir.
+pub fn system_path() -> String {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dirs: Vec<PathBuf> = SYSTEM_DIRS.iter().map(PathBuf::from).collect();
+        let bin = filtered_bin(base, &dirs, REAL_AGENTS).expect("cannot make the test PATH");
+        bin.display().to_string()
+    })
+    .clone()
+}
+
+/// A directory under `base` with a link to each program in `dirs` (the first
+/// of a name wins, as on a PATH) except those named in `deny`. Built in a
+/// private directory and renamed into place, so test binaries running at
+/// once never see a half-made one.
+pub fn filtered_bin(base: &Path, dirs: &[PathBuf], deny: &[&str]) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut programs: Vec<(String, PathBuf)> = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<(String, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let path = e.path();
+                let meta = std::fs::metadata(&path).ok()?;
+                (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some((name, path))
+            })
+            .collect();
+        names.sort();
+        for (name, path) in names {
+            if !deny.contains(&name.as_str()) && !programs.iter().any(|(n, _)| *n == name) {
+                programs.push((name, path));
+            }
+        }
+    }
+    // The directory's name says what it holds: a changed system gets a new one.
+    let mut listing = String::new();
+    for (n, p) in &programs {
+        listing.push_str(&format!("{n}={}\n", p.display()));
+    }
+    let digest = listing.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let dest = base.join(format!("test-path-{digest:016x}"));
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    std::fs::create_dir_all(base)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".test-path-")
+        .tempdir_in(base)?;
+    for (name, path) in &programs {
+        std::os::unix::fs::symlink(path, tmp.path().join(name))?;
+    }
+    let tmp = tmp.keep();
+    match std::fs::rename(&tmp, &dest) {
+        Ok(()) => Ok(dest),
+        // Another test binary made it first: use theirs.
+        Err(_) if dest.is_dir() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(dest)
+        }
+        Err(e) => Err(e),
     }
 }
