@@ -15,7 +15,7 @@ use crate::runtime::{PromptDelivery, Runtime};
 use crate::session::{end_reason, Session};
 use crate::store::{
     BeadStore, DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter,
-    WorkStore,
+    SlingUndo, WorkStore,
 };
 use crate::workspace::{find_program, Workspace};
 
@@ -158,26 +158,61 @@ fn resolve_work(ws: &Workspace, rig: &Rig, work: &str, actor: &str) -> Result<(B
     Ok((ws.store.create_bead(&nb, actor)?, true))
 }
 
-/// Idle polecat of a rig (its clean worktree is reused), or a new one.
-fn pick_polecat(ws: &Workspace, rig: &str, actor: &str, exclude: &[String]) -> Result<Polecat> {
+/// Idle polecat of a rig (its clean worktree is reused), or a new one
+/// (`true`). Called inside the town's sling lock, so two slings never pick
+/// the same polecat or name.
+fn pick_polecat(
+    ws: &Workspace,
+    rig: &str,
+    actor: &str,
+    exclude: &[String],
+) -> Result<(Polecat, bool)> {
     let all = ws.store.list_polecats(Some(rig))?;
     if let Some(p) = all
         .iter()
         .find(|p| p.state == PolecatState::Idle && !exclude.contains(&p.name))
     {
-        return Ok(p.clone());
+        return Ok((p.clone(), false));
     }
     let taken: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
-    ws.store.add_polecat(rig, &next_name(&taken), actor)
+    Ok((ws.store.add_polecat(rig, &next_name(&taken), actor)?, true))
 }
 
-fn polecat_for(ws: &Workspace, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
+/// The named polecat, created (`true`) when it does not exist yet.
+fn polecat_for(ws: &Workspace, rig: &str, name: &str, actor: &str) -> Result<(Polecat, bool)> {
     validate_name("polecat", name)?;
     match ws.store.get_polecat(rig, name) {
-        Ok(p) => Ok(p),
-        Err(Error::NotFound { .. }) => ws.store.add_polecat(rig, name, actor),
+        Ok(p) => Ok((p, false)),
+        Err(Error::NotFound { .. }) => Ok((ws.store.add_polecat(rig, name, actor)?, true)),
         Err(e) => Err(e),
     }
+}
+
+/// The town-wide critical section of a sling: choosing the polecat (or its
+/// name), the capacity check and the hook happen while it is held, so
+/// parallel slings from several processes never pick the same polecat and
+/// never start more agents than `scheduler.max_polecats`.
+pub fn sling_lock(ws: &Workspace) -> Result<crate::workspace::RigLock> {
+    ws.lock("sling")
+}
+
+/// What one sling created, so a failed start can take it back.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fresh {
+    bead: bool,
+    polecat: bool,
+}
+
+/// Fails before anything is written when the runtime's agent command is
+/// not on PATH.
+fn check_agent_command(runtime: &Runtime) -> Result<()> {
+    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
+        return Err(Error::invalid(format!(
+            "agent command '{}' of runtime '{}' was not found on PATH",
+            runtime.command, runtime.name
+        )));
+    }
+    Ok(())
 }
 
 /// The branch a polecat works on for a bead.
@@ -307,12 +342,7 @@ fn start_agent(
     resume: bool,
     wt: &Path,
 ) -> Result<()> {
-    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
-        return Err(Error::invalid(format!(
-            "agent command '{}' of runtime '{}' was not found on PATH",
-            runtime.command, runtime.name
-        )));
-    }
+    check_agent_command(runtime)?;
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
@@ -408,11 +438,22 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     if let Some(c) = &req.convoy {
         crate::store::merge::validate_convoy_name(c)?;
     }
+    // Nothing is written for an agent that cannot start.
+    check_agent_command(&runtime)?;
     let mut out: Vec<Slung> = Vec::new();
     let mut used = Vec::new();
     for item in &work {
+        let lock = sling_lock(ws)?;
         let (bead, created) = resolve_work(ws, &rig, item, actor)?;
-        if !req.dispatching && crate::scheduler::free_places(ws)? == Some(0) {
+        let full = crate::scheduler::free_places(ws)? == Some(0);
+        if full && req.dispatching {
+            // The deacon's dispatch: the bead stays queued for a later round.
+            return Err(Error::refused(format!(
+                "the town is at capacity (scheduler.max_polecats); {} stays queued",
+                bead.id
+            )));
+        }
+        if full {
             crate::scheduler::enqueue(
                 ws,
                 &bead.id,
@@ -437,13 +478,46 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
             });
             continue;
         }
-        let polecat = match &target {
-            Target::Polecat(r, p) => polecat_for(ws, r, p, actor)?,
-            Target::Rig(r) => pick_polecat(ws, r, actor, &used)?,
+        let chosen = match &target {
+            Target::Polecat(r, p) => polecat_for(ws, r, p, actor),
+            Target::Rig(r) => pick_polecat(ws, r, actor, &used),
+        };
+        let (polecat, new_polecat) = match chosen {
+            Ok(c) => c,
+            Err(e) => {
+                if created {
+                    // Nothing was hooked yet: the new bead goes again.
+                    let note = format!("no polecat for it: {e}");
+                    ws.store.discard_sling(
+                        &SlingUndo {
+                            bead: &bead.id,
+                            session: None,
+                            drop_bead: true,
+                            new_polecat: None,
+                            note: &note,
+                        },
+                        actor,
+                    )?;
+                }
+                return Err(e);
+            }
         };
         used.push(polecat.name.clone());
+        let fresh = Fresh {
+            bead: created,
+            polecat: new_polecat,
+        };
         match sling_one(
-            ws, &rig, &polecat, &bead, &runtime, req.force, false, actor, created,
+            ws,
+            &rig,
+            &polecat,
+            &bead,
+            &runtime,
+            req.force,
+            false,
+            actor,
+            fresh,
+            Some(lock),
         ) {
             Ok(s) => out.push(s),
             // Earlier items are running: say which, so nothing is lost from view.
@@ -505,41 +579,88 @@ fn sling_one(
     force: bool,
     resume: bool,
     actor: &str,
-    created: bool,
+    fresh: Fresh,
+    town_lock: Option<crate::workspace::RigLock>,
 ) -> Result<Slung> {
     let repo = ws.repo_dir(&rig.name);
     let branch = branch_for(&polecat.name, &bead.id);
-    let supersede = supersedable(ws, &bead.id, force)?;
-    let lock = ws.lock_rig(&rig.name)?;
-    // The current tip of the target, and whether the bead's branch exists
-    // already (its commits are kept), in one git call.
-    let refs = ws.git.resolve_many(
-        &repo,
-        &[
-            &format!("refs/heads/{}", rig.branch),
-            &format!("refs/heads/{branch}"),
-        ],
-    )?;
-    let base = refs.first().cloned().flatten().ok_or_else(|| {
-        Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
-    })?;
-    let branch_exists = refs.get(1).is_some_and(Option::is_some);
     let tmux_session = Workspace::session_name(&rig.name, &polecat.name);
-    // 1. Claim atomically: bead hooked, polecat working, session recorded.
-    let session = ws.store.hook(
-        &HookRequest {
-            bead: &bead.id,
-            rig: &rig.name,
-            polecat: &polecat.name,
-            tmux_session: &tmux_session,
-            runtime: &runtime.name,
-            branch: &branch,
-            base_commit: &base,
-            supersede,
-        },
-        actor,
-    )?;
-    // 2..4. Worktree, session, running — released on any failure.
+    let wt_existed = ws.worktree(&rig.name, &polecat.name).exists();
+    // Takes back what this sling created (the bead, the polecat, its
+    // worktree and branch) or releases the bead, after a failure.
+    let undo = |session: Option<i64>, branch_created: bool, e: &Error| -> Result<()> {
+        let note = format!("sling to {} failed: {e}", polecat.address());
+        if session.is_some() {
+            let _ = ws.tmux.kill_session(&tmux_session);
+        }
+        if fresh.polecat && !wt_existed {
+            let wt = ws.worktree(&rig.name, &polecat.name);
+            if wt.exists() {
+                let _ = ws.git.worktree_remove(&repo, &wt, true);
+            }
+            let _ = ws.git.worktree_prune(&repo);
+            if branch_created {
+                let _ = ws.git.delete_branch(&repo, &branch, true);
+            }
+        }
+        if session.is_none() && !fresh.bead && !fresh.polecat {
+            return Ok(());
+        }
+        ws.store.discard_sling(
+            &SlingUndo {
+                bead: &bead.id,
+                session,
+                drop_bead: fresh.bead,
+                new_polecat: fresh
+                    .polecat
+                    .then_some((rig.name.as_str(), polecat.name.as_str())),
+                note: &note,
+            },
+            actor,
+        )
+    };
+    // 1. Claim atomically: bead hooked, polecat working, session recorded
+    //    (still inside the town's sling lock when the caller holds it).
+    let claimed = (|| -> Result<(Session, bool, String, crate::workspace::RigLock)> {
+        let supersede = supersedable(ws, &bead.id, force)?;
+        let lock = ws.lock_rig(&rig.name)?;
+        // The current tip of the target, and whether the bead's branch
+        // exists already (its commits are kept), in one git call.
+        let refs = ws.git.resolve_many(
+            &repo,
+            &[
+                &format!("refs/heads/{}", rig.branch),
+                &format!("refs/heads/{branch}"),
+            ],
+        )?;
+        let base = refs.first().cloned().flatten().ok_or_else(|| {
+            Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
+        })?;
+        let branch_exists = refs.get(1).is_some_and(Option::is_some);
+        let session = ws.store.hook(
+            &HookRequest {
+                bead: &bead.id,
+                rig: &rig.name,
+                polecat: &polecat.name,
+                tmux_session: &tmux_session,
+                runtime: &runtime.name,
+                branch: &branch,
+                base_commit: &base,
+                supersede,
+            },
+            actor,
+        )?;
+        Ok((session, branch_exists, base, lock))
+    })();
+    drop(town_lock);
+    let (session, branch_exists, base, lock) = match claimed {
+        Ok(c) => c,
+        Err(e) => {
+            undo(None, false, &e)?;
+            return Err(e);
+        }
+    };
+    // 2..4. Worktree, session, running — taken back on any failure.
     let started = (|| -> Result<PathBuf> {
         let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
         drop(lock);
@@ -561,15 +682,12 @@ fn sling_one(
             session: tmux_session,
             session_id: session.id,
             worktree: wt,
-            created_bead: created,
+            created_bead: fresh.bead,
             queued: false,
             convoy: None,
         }),
         Err(e) => {
-            let _ = ws.tmux.kill_session(&tmux_session);
-            let note = format!("sling to {} failed: {e}", polecat.address());
-            let reason = end_reason::FAILED_TO_START;
-            ws.store.release(session.id, reason, Some(&note), actor)?;
+            undo(Some(session.id), !branch_exists, &e)?;
             Err(e)
         }
     }
@@ -797,7 +915,16 @@ pub fn resume(ws: &Workspace, bead: &str, agent: Option<&str>, actor: &str) -> R
         None => ws.town.config.runtime(&last.runtime)?,
     };
     sling_one(
-        ws, &rig, &polecat, &bead, &runtime, false, true, actor, false,
+        ws,
+        &rig,
+        &polecat,
+        &bead,
+        &runtime,
+        false,
+        true,
+        actor,
+        Fresh::default(),
+        None,
     )
 }
 
