@@ -155,3 +155,82 @@ fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     assert_eq!(t.bead_status(&id), "open");
     assert!(array(t.json(&["polecat", "list"])).is_empty());
 }
+
+fn deacon_states(t: &TestTown) -> (String, String, Value, Value) {
+    let d = t.json(&["deacon", "status"]);
+    let s = t.json(&["status"]);
+    (
+        d["state"].as_str().unwrap().to_string(),
+        s["deacon"]["state"].as_str().unwrap().to_string(),
+        d["pid"].clone(),
+        s["deacon"]["pid"].clone(),
+    )
+}
+
+#[test]
+fn four_gt_up_at_once_start_one_deacon_and_all_report_it() {
+    let t = TestTown::new();
+    let runs: Vec<Vec<String>> = (0..4)
+        .map(|_| vec!["--json".to_string(), "up".to_string()])
+        .collect();
+    let outs = parallel(&t, &runs);
+    let mut pids = BTreeSet::new();
+    let mut fresh = 0;
+    for o in &outs {
+        assert!(o.status.success(), "a gt up failed:\n{}", text(o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let pid = v["pid"].as_u64().unwrap();
+        assert_ne!(pid, 0, "{v}");
+        pids.insert(pid);
+        if v["already_running"] == false {
+            fresh += 1;
+        }
+    }
+    assert_eq!(pids.len(), 1, "several deacons reported: {pids:?}");
+    assert_eq!(fresh, 1, "exactly one gt up started it");
+    let pid = *pids.iter().next().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let st = t.json(&["deacon", "status"]);
+    assert_eq!(st["pid"].as_u64(), Some(pid), "{st}");
+    assert_eq!(st["state"], "up", "{st}");
+    t.ok(&["down"]);
+}
+
+#[test]
+fn deacon_up_means_the_same_in_gt_status_and_gt_deacon_status() {
+    let t = TestTown::new();
+    // A patrol run by hand leaves a fresh heartbeat but no deacon.
+    t.ok(&["deacon", "patrol", "--once"]);
+    let (d, s, dp, sp) = deacon_states(&t);
+    assert_eq!((d.as_str(), s.as_str()), ("never_started", "never_started"));
+    assert!(dp.is_null() && sp.is_null());
+    assert_eq!(t.json(&["status"])["healthy"], true);
+
+    let pid = t.json(&["up"])["pid"].as_u64().unwrap();
+    let (d, s, dp, sp) = deacon_states(&t);
+    assert_eq!((d.as_str(), s.as_str()), ("up", "up"));
+    assert_eq!((dp.as_u64(), sp.as_u64()), (Some(pid), Some(pid)));
+
+    t.ok(&["down"]);
+    let (d, s, _, _) = deacon_states(&t);
+    assert_eq!((d.as_str(), s.as_str()), ("stopped", "stopped"));
+    assert_eq!(t.json(&["status"])["healthy"], true);
+
+    // A deacon killed outright is down, and the town is not healthy.
+    let pid = t.json(&["up"])["pid"].as_u64().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    t.wait_for(10, "the killed deacon to release its lock", |t| {
+        deacon_states(t).0 != "up"
+    });
+    let (d, s, dp, sp) = deacon_states(&t);
+    assert_eq!((d.as_str(), s.as_str()), ("down", "down"));
+    assert!(dp.is_null() && sp.is_null());
+    let st = t.json(&["status"]);
+    assert_eq!(st["healthy"], false, "{st}");
+    let human = t.ok(&["deacon", "status"]);
+    assert!(human.contains("DOWN"), "{human}");
+}

@@ -740,6 +740,47 @@ pub fn is_running(town: &Town) -> Result<bool> {
     }
 }
 
+/// The pid of the deacon that holds the town's lock, read from the lock
+/// file it wrote; `None` when no deacon holds the lock. A deacon that has
+/// just taken the lock writes its pid a moment later: this waits for it
+/// (up to a second).
+pub fn running_pid(town: &Town) -> Result<Option<u32>> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if !is_running(town)? {
+            return Ok(None);
+        }
+        let pid = std::fs::read_to_string(lock_path(town))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        if pid.is_some() || Instant::now() >= deadline {
+            return Ok(pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Takes the deacon lock. Checkers ([`is_running`]) hold it for an instant,
+/// so a busy lock is tried again for a while before it counts as taken by
+/// another deacon.
+fn take_lock(lock: &File) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::refused("the deacon is already running"))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("cannot take the deacon lock", e))
+            }
+        }
+    }
+}
+
 /// Event kinds that make the daemon patrol at once.
 const WAKE_KINDS: &[&str] = &[
     "session.ended",
@@ -752,20 +793,20 @@ const WAKE_KINDS: &[&str] = &[
 /// The daemon: holds the lock, patrols every `deacon.interval` and whenever
 /// something happens, until `gt down` asks it to stop.
 pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
-    let lock = File::options()
+    let mut lock = File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(lock_path(&town))
         .map_err(|e| Error::io("cannot open the deacon lock", e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::refused("the deacon is already running"))
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::io("cannot take the deacon lock", e))
-        }
+    take_lock(&lock)?;
+    // Who holds the lock, for `gt up` and `gt deacon status`.
+    {
+        use std::io::Write as _;
+        let pid = std::process::id();
+        lock.set_len(0)
+            .and_then(|()| writeln!(lock, "{pid}"))
+            .map_err(|e| Error::io("cannot write the deacon lock", e))?;
     }
     let _ = std::fs::remove_file(stop_path(&town));
     let interval = town.config.deacon.duration("interval");
@@ -868,11 +909,26 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
 }
 
 /// `gt up`: starts the daemon in the background (`gt deacon run`), detached
-/// from the terminal. Returns the pid, and whether it was already up.
+/// from the terminal. Returns the pid of the deacon that runs, and whether
+/// it was already up. Several `gt up` at once start one deacon: they take
+/// turns (a lock), and each reports the deacon that holds the town's lock.
 pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
     use std::os::unix::process::CommandExt;
-    if is_running(town)? {
-        let pid = town.store()?.deacon_state()?.pid.unwrap_or(0);
+    let ws_lock = {
+        let dir = run_dir(town);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("deacon-up.lock"))
+            .map_err(|e| Error::io("cannot open the deacon start lock", e))?;
+        f.lock()
+            .map_err(|e| Error::io("cannot take the deacon start lock", e))?;
+        f
+    };
+    if let Some(pid) = running_pid(town)? {
         return Ok((pid, true));
     }
     let log = File::options()
@@ -883,7 +939,7 @@ pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
     let err = log
         .try_clone()
         .map_err(|e| Error::io("cannot open the deacon log", e))?;
-    let child = std::process::Command::new(gt_exe)
+    let mut child = std::process::Command::new(gt_exe)
         .arg("--town")
         .arg(town.root())
         .args(["deacon", "run"])
@@ -895,10 +951,22 @@ pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
         .spawn()
         .map_err(|e| Error::io("cannot start the deacon", e))?;
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if is_running(town)? && town.store()?.deacon_state()?.pid == Some(pid) {
-            return Ok((pid, false));
+        let exited = child
+            .try_wait()
+            .map_err(|e| Error::io("cannot wait for the deacon", e))?
+            .is_some();
+        match running_pid(town)? {
+            // Ours, with its start recorded.
+            Some(p) if p == pid && town.store()?.deacon_state()?.pid == Some(pid) => {
+                drop(ws_lock);
+                return Ok((pid, false));
+            }
+            // Another deacon (started by hand with `gt deacon run`) won.
+            Some(p) if p != pid && exited => return Ok((p, true)),
+            _ if exited => break,
+            _ => {}
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -960,15 +1028,26 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
     Ok(out)
 }
 
-/// `gt deacon status`.
+/// `gt deacon status`, and the deacon part of `gt status`: the one place
+/// that decides whether the deacon is up.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeaconStatus {
+    /// `up`: a live process holds the deacon lock and its heartbeat is
+    /// fresh (within three intervals). `stale`: it holds the lock but its
+    /// heartbeat is old. `down`: no process holds the lock although the
+    /// last one never said it stopped (it crashed or was killed).
+    /// `stopped`: stopped by `gt down`. `never_started`: no deacon ever ran
+    /// here (patrols run by hand with `gt deacon patrol --once` do not make
+    /// it up).
+    pub state: &'static str,
     pub up: bool,
-    /// The heartbeat is older than three intervals (or missing) while "up".
+    /// The heartbeat is older than three intervals (or missing) while running.
     pub stale: bool,
+    /// The pid of the process holding the lock (none when it is not running).
     pub pid: Option<u32>,
     pub started_at: Option<String>,
     pub uptime_secs: Option<i64>,
+    pub heartbeat_at: Option<String>,
     pub last_patrol_at: Option<String>,
     pub patrols: u64,
     pub actions: u64,
@@ -978,6 +1057,7 @@ pub struct DeaconStatus {
 
 pub fn status(town: &Town) -> Result<DeaconStatus> {
     let st = town.store()?.deacon_state()?;
+    let pid = running_pid(town)?;
     let running = is_running(town)?;
     let now = town.clock().now();
     let interval = town.config.deacon.duration("interval");
@@ -986,10 +1066,19 @@ pub fn status(town: &Town) -> Result<DeaconStatus> {
         .as_deref()
         .and_then(|h| parse_ts(h).ok())
         .is_some_and(|h| now - h <= interval * 3 + time::Duration::seconds(5));
+    let state = match (running, fresh) {
+        (true, true) => "up",
+        (true, false) => "stale",
+        // The last deacon recorded its start and never its stop.
+        (false, _) if st.pid.is_some() => "down",
+        (false, _) if st.started_at.is_some() => "stopped",
+        (false, _) => "never_started",
+    };
     Ok(DeaconStatus {
-        up: running && fresh,
-        stale: running && !fresh,
-        pid: st.pid.filter(|_| running),
+        state,
+        up: state == "up",
+        stale: state == "stale",
+        pid: pid.filter(|_| running),
         uptime_secs: st
             .started_at
             .as_deref()
@@ -997,6 +1086,7 @@ pub fn status(town: &Town) -> Result<DeaconStatus> {
             .and_then(|s| parse_ts(s).ok())
             .map(|s| (now - s).whole_seconds()),
         started_at: st.started_at,
+        heartbeat_at: st.heartbeat_at,
         last_patrol_at: st.last_patrol_at,
         patrols: st.patrols,
         actions: st.actions,

@@ -99,9 +99,16 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
                     s.interval
                 ));
             } else if s.stale {
-                ctx.out("deacon: STALE (running but its heartbeat is old)");
+                ctx.out(&format!(
+                    "deacon: STALE (pid {} holds the lock but its heartbeat is old)",
+                    s.pid.unwrap_or(0)
+                ));
+            } else if s.state == "down" {
+                ctx.out("deacon: DOWN (it did not stop cleanly; start it with gt up)");
+            } else if s.state == "stopped" {
+                ctx.out("deacon: stopped (start it with gt up)");
             } else {
-                ctx.out("deacon: down (start it with gt up)");
+                ctx.out("deacon: down (never started; start it with gt up)");
             }
             ctx.out(&format!(
                 "last patrol: {}   patrols: {}   actions: {}",
