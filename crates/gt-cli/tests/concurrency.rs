@@ -234,3 +234,45 @@ fn deacon_up_means_the_same_in_gt_status_and_gt_deacon_status() {
     let human = t.ok(&["deacon", "status"]);
     assert!(human.contains("DOWN"), "{human}");
 }
+
+#[test]
+fn a_session_that_just_ran_gt_done_is_not_an_orphan() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    // Finishes at once and stays alive: its tmux session is ended by gt
+    // (one second after `gt done`), not by the agent exiting.
+    let gt = common::gt_bin();
+    t.ok(&[
+        "config",
+        "agent",
+        "set",
+        "quick",
+        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
+    ]);
+    for i in 0..3 {
+        let s = &lines_json(&t.ok(&[
+            "--json",
+            "sling",
+            &format!("quick task {i}"),
+            "r",
+            "--agent",
+            "quick",
+        ]))[0];
+        let bead = s["bead"].as_str().unwrap().to_string();
+        let tmux = s["session"].as_str().unwrap().to_string();
+        t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");
+        let socket = gt_lib::tmux::socket_name_for(&t.root);
+        let alive = std::process::Command::new("tmux")
+            .args(["-L", &socket, "has-session", "-t", &format!("={tmux}")])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        let actions = t.json(&["deacon", "patrol", "--once"])["actions"].clone();
+        assert!(
+            !actions.to_string().contains("orphan"),
+            "finished session {tmux} (alive: {alive}) reported as an orphan: {actions}"
+        );
+    }
+    assert!(!t.kinds(&[]).iter().any(|k| k.starts_with("deacon.orphan")));
+}

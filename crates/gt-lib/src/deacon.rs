@@ -29,6 +29,10 @@ use crate::workspace::Workspace;
 /// Prefix of rate-limit marks: `ratelimit:<runtime>:<session id>`.
 const RATE_LIMIT_MARK: &str = "ratelimit:";
 
+/// How long a tmux session whose record just ended is left to gt, which is
+/// ending it, before it counts as an orphan.
+const ENDING_GRACE_SECS: i64 = 30;
+
 /// The actor of everything the deacon does.
 pub const ACTOR: &str = "deacon";
 
@@ -289,12 +293,38 @@ impl Patrol<'_> {
             open_only: true,
             ..Default::default()
         })?;
+        let polecats = self.ws.store.list_polecats(None)?;
         for t in self.ws.tmux.list_sessions()? {
             if open.iter().any(|s| s.tmux_session == t.name) {
                 self.ws
                     .store
                     .forget_mark(&format!("orphan-session:{}", t.name))?;
                 continue;
+            }
+            // A session whose record ended a moment ago is being ended by gt
+            // itself (`gt done` kills its tmux session a second later; a
+            // failed start or a dead agent is killed right after its record
+            // ends): not an orphan.
+            if let Some(p) = polecats
+                .iter()
+                .find(|p| Workspace::session_name(&p.rig, &p.name) == t.name)
+            {
+                let last = self
+                    .ws
+                    .store
+                    .list_sessions(&SessionFilter {
+                        rig: Some(&p.rig),
+                        polecat: Some(&p.name),
+                        limit: Some(1),
+                        ..Default::default()
+                    })?
+                    .pop();
+                if last
+                    .and_then(|s| s.ended_at)
+                    .is_some_and(|e| self.since(&e) < time::Duration::seconds(ENDING_GRACE_SECS))
+                {
+                    continue;
+                }
             }
             let key = format!("orphan-session:{}", t.name);
             match self.ws.store.mark(&key)? {
