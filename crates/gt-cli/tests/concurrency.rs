@@ -276,3 +276,42 @@ fn a_session_that_just_ran_gt_done_is_not_an_orphan() {
     }
     assert!(!t.kinds(&[]).iter().any(|k| k.starts_with("deacon.orphan")));
 }
+
+#[test]
+fn agents_stopped_by_down_all_are_stopped_not_zombies_and_gt_up_resumes_them() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let s = &lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "held work",
+        "r",
+        "--agent",
+        "standin-hang",
+    ]))[0];
+    let bead = s["bead"].as_str().unwrap().to_string();
+    let agent = s["agent"].as_str().unwrap().to_string();
+    t.ok(&["up"]);
+    t.ok(&["down", "--all"]);
+    let st = t.json(&["status"]);
+    assert_eq!(st["healthy"], true, "{st}");
+    assert!(st["problems"].as_array().unwrap().is_empty(), "{st}");
+    assert_eq!(st["rigs"][0]["polecats"]["stopped"], 1, "{st}");
+    assert!(st["rigs"][0]["polecats"].get("zombie").is_none(), "{st}");
+    let human = t.ok(&["status"]);
+    assert!(!human.contains("zombie"), "{human}");
+    assert!(human.contains("stopped"), "{human}");
+    let rows = array(t.json(&["agents"]));
+    let row = rows.iter().find(|r| r["bead"] == bead.as_str()).unwrap();
+    assert_eq!(row["end_reason"], "stopped", "{row}");
+    // `gt up` resumes it.
+    let up = t.json(&["up"]);
+    assert_eq!(up["resumed"][0]["bead"], bead.as_str(), "{up}");
+    assert_eq!(up["resumed"][0]["agent"], agent.as_str(), "{up}");
+    assert!(t.session_is(&bead, "running"));
+    // A second `gt up` finds nothing left to resume.
+    let again = t.json(&["up"]);
+    assert_eq!(again["already_running"], true);
+    assert!(again["resumed"].as_array().unwrap().is_empty(), "{again}");
+    t.ok(&["down", "--all"]);
+}

@@ -1051,7 +1051,7 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
                     out.work_saved.push(s.agent());
                 }
             }
-            ws.store.end_session(s.id, "stopped", "human")?;
+            ws.store.end_session(s.id, end_reason::STOPPED, "human")?;
             out.sessions_ended.push(s.agent());
         }
     }

@@ -353,7 +353,7 @@ impl Dashboard {
 pub fn is_trouble(s: AgentState) -> bool {
     !matches!(
         s,
-        AgentState::Idle | AgentState::Working | AgentState::Starting
+        AgentState::Idle | AgentState::Working | AgentState::Starting | AgentState::Stopped
     )
 }
 

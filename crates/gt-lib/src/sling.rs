@@ -1038,3 +1038,57 @@ pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
     }
     Ok(name)
 }
+
+/// A bead `gt up` could not resume, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotResumed {
+    pub agent: String,
+    pub bead: String,
+    pub error: String,
+}
+
+/// What [`resume_stopped`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResumedStopped {
+    pub resumed: Vec<Slung>,
+    pub not_resumed: Vec<NotResumed>,
+}
+
+/// `gt up`: resumes every agent that `gt down --all` stopped — a polecat
+/// still holding the bead of its last session, which ended `stopped`.
+pub fn resume_stopped(ws: &Workspace, actor: &str) -> Result<ResumedStopped> {
+    let mut out = ResumedStopped::default();
+    // Several `gt up` at once resume each agent once: the second sees the
+    // first one's new session.
+    let _lock = sling_lock(ws)?;
+    for p in ws.store.list_polecats(None)? {
+        let Some(bead) = p.bead.clone() else { continue };
+        if p.state != PolecatState::Working {
+            continue;
+        }
+        let last = ws
+            .store
+            .list_sessions(&SessionFilter {
+                rig: Some(&p.rig),
+                polecat: Some(&p.name),
+                limit: Some(1),
+                ..Default::default()
+            })?
+            .pop();
+        let stopped = last.is_some_and(|s| {
+            s.bead == bead && s.end_reason.as_deref() == Some(end_reason::STOPPED)
+        });
+        if !stopped {
+            continue;
+        }
+        match resume(ws, &bead, None, actor) {
+            Ok(s) => out.resumed.push(s),
+            Err(e) => out.not_resumed.push(NotResumed {
+                agent: p.address(),
+                bead,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
