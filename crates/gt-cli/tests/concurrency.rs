@@ -315,3 +315,76 @@ fn agents_stopped_by_down_all_are_stopped_not_zombies_and_gt_up_resumes_them() {
     assert!(again["resumed"].as_array().unwrap().is_empty(), "{again}");
     t.ok(&["down", "--all"]);
 }
+
+/// The real tmux, for a wrapper that stands in for it.
+fn real_tmux() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v tmux"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn has_tmux_session(t: &TestTown, name: &str) -> bool {
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    std::process::Command::new("tmux")
+        .args(["-L", &socket, "has-session", "-t", &format!("={name}")])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn a_sling_killed_after_starting_tmux_is_adopted_by_the_next_patrol() {
+    use std::os::unix::process::CommandExt;
+    let t = TestTown::new();
+    t.with_rig("r");
+    // A tmux that hangs right after it started a session: `gt sling` is
+    // stuck between starting tmux and recording the start, and is killed
+    // there, as a crash or a Ctrl-C would.
+    let path = t.fake_program(
+        "tmux",
+        &format!(
+            "{} \"$@\"; rc=$?\ncase \"$*\" in *new-session*) sleep 60;; esac\nexit $rc\n",
+            real_tmux()
+        ),
+    );
+    let mut child = std::process::Command::new(common::gt_bin())
+        .env_clear()
+        .env("HOME", &t.home)
+        .env("PATH", &path)
+        .env("GT_ACTOR", "tester")
+        .env("LANG", "C.UTF-8")
+        .current_dir(&t.root)
+        .args(["sling", "interrupted work", "r", "--agent", "standin-hang"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    t.wait_for(20, "the agent's tmux session", |t| {
+        has_tmux_session(t, "gt-r-P-nux")
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{pgid}")])
+        .status();
+    let _ = child.wait();
+    let beads = array(t.json(&["bead", "list", "--all"]));
+    assert_eq!(beads.len(), 1);
+    let bead = beads[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(t.bead_status(&bead), "hooked");
+    // The next patrol (after the sling's short grace) adopts the live agent.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    assert!(r["actions"].to_string().contains("deacon.adopted"), "{r}");
+    assert_eq!(t.bead_status(&bead), "in_progress");
+    assert!(t.session_is(&bead, "running"));
+    let agents = array(t.json(&["agents"]));
+    let row = agents.iter().find(|a| a["bead"] == bead.as_str()).unwrap();
+    assert_ne!(row["state"], "starting", "{row}");
+    // Once only.
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    assert!(!r["actions"].to_string().contains("adopted"), "{r}");
+}

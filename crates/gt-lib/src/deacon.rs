@@ -52,6 +52,7 @@ pub mod kind {
     pub const ASKED_HUMAN: &str = "deacon.asked_human";
     pub const RATE_LIMITED: &str = "deacon.rate_limited";
     pub const RATE_LIMIT_OVER: &str = "deacon.rate_limit_over";
+    pub const ADOPTED: &str = "deacon.adopted";
 }
 
 /// One thing a patrol did.
@@ -725,6 +726,7 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
         },
     };
     p.end_dead_sessions()?;
+    p.report.actions.extend(crate::sling::adopt_unrecorded(ws)?);
     p.restart_or_release()?;
     p.live_agents()?;
     p.deliver_queued_nudges()?;

@@ -1092,3 +1092,65 @@ pub fn resume_stopped(ws: &Workspace, actor: &str) -> Result<ResumedStopped> {
     }
     Ok(out)
 }
+
+/// How long a live tmux session of a recorded session that was never marked
+/// running is left to the `gt sling` that started it before the deacon
+/// adopts it.
+pub const ADOPT_AFTER_SECS: i64 = 3;
+
+/// A patrol step: open sessions whose agent runs in tmux but whose start
+/// was never recorded (the `gt sling` that started them was killed between
+/// starting tmux and recording the start) are adopted — marked running,
+/// the bead `in_progress` — so the bead is not `hooked` for good and the
+/// usual watch (stalls, exits, restarts) applies. One `deacon.adopted`
+/// action each.
+pub fn adopt_unrecorded(ws: &Workspace) -> Result<Vec<crate::deacon::Action>> {
+    use crate::store::deacon::DeaconStore;
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    let mut out = Vec::new();
+    if open.iter().all(|s| s.running_at.is_some()) {
+        return Ok(out);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let tmux = ws.tmux.list_sessions()?;
+    for s in open.iter().filter(|s| s.running_at.is_none()) {
+        let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
+            continue;
+        };
+        if info.pane_dead || now - info.created < ADOPT_AFTER_SECS {
+            continue;
+        }
+        // Re-read: the sling may have recorded it meanwhile.
+        if ws.store.get_session(s.id)?.running_at.is_some() {
+            continue;
+        }
+        ws.store.mark_running(s.id, crate::deacon::ACTOR)?;
+        let summary = format!(
+            "adopted {} on {}: its agent runs in {} but its start was never recorded",
+            s.agent(),
+            s.bead,
+            s.tmux_session
+        );
+        ws.store.record_action(
+            &format!("adopt:{}", s.id),
+            crate::event::NewEvent::new(crate::deacon::kind::ADOPTED, summary.clone())
+                .rig(&s.rig)
+                .bead(&s.bead)
+                .payload(serde_json::json!({ "session": s.id, "tmux": s.tmux_session })),
+            crate::deacon::ACTOR,
+        )?;
+        out.push(crate::deacon::Action {
+            kind: crate::deacon::kind::ADOPTED.to_string(),
+            agent: Some(s.agent()),
+            bead: Some(s.bead.clone()),
+            summary,
+        });
+    }
+    Ok(out)
+}
