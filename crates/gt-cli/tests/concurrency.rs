@@ -388,3 +388,44 @@ fn a_sling_killed_after_starting_tmux_is_adopted_by_the_next_patrol() {
     let r = t.json(&["deacon", "patrol", "--once"]);
     assert!(!r["actions"].to_string().contains("adopted"), "{r}");
 }
+
+fn socket_file(t: &TestTown) -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    std::path::Path::new(&format!("/tmp/tmux-{uid}")).join(gt_lib::tmux::socket_name_for(&t.root))
+}
+
+#[test]
+fn the_tmux_socket_file_goes_when_the_last_session_ends() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    // Ended by gt killing the sessions (`gt down --all`).
+    t.ok(&["sling", "one", "r", "--agent", "standin-hang"]);
+    t.ok(&["sling", "two", "r", "--agent", "standin-hang"]);
+    let sock = socket_file(&t);
+    assert!(sock.exists(), "{} missing while agents run", sock.display());
+    t.ok(&["down", "--all"]);
+    assert!(
+        !sock.exists(),
+        "{} left after the last session",
+        sock.display()
+    );
+    // Ended by `gt done` (tmux kills the session a second later): gone at
+    // gt's next look at tmux.
+    let gt = common::gt_bin();
+    t.ok(&[
+        "config",
+        "agent",
+        "set",
+        "quick",
+        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
+    ]);
+    let s = &lines_json(&t.ok(&["--json", "sling", "three", "r", "--agent", "quick"]))[0];
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");
+    t.wait_for(10, "the session to end", |t| {
+        !has_tmux_session(t, s["session"].as_str().unwrap())
+    });
+    t.ok(&["agents"]);
+    assert!(!sock.exists(), "{} left after gt done", sock.display());
+}
