@@ -429,3 +429,36 @@ fn the_tmux_socket_file_goes_when_the_last_session_ends() {
     t.ok(&["agents"]);
     assert!(!sock.exists(), "{} left after gt done", sock.display());
 }
+
+#[test]
+fn ended_rows_of_gt_agents_show_their_own_end_in_text_and_json_alike() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let a = &lines_json(&t.ok(&["--json", "sling", "first", "r", "--agent", "standin"]))[0];
+    let first = a["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "first done", |t| t.bead_status(&first) == "merging");
+    // The same polecat takes new work: it is `working` again.
+    let b = &lines_json(&t.ok(&["--json", "sling", "second", "r", "--agent", "standin-hang"]))[0];
+    assert_eq!(a["polecat"], b["polecat"]);
+    let rows = array(t.json(&["agents"]));
+    let ended = rows.iter().find(|r| r["bead"] == first.as_str()).unwrap();
+    assert_eq!(ended["live"], "ended", "{ended}");
+    assert_eq!(ended["end_reason"], "done", "{ended}");
+    assert!(ended["state"].is_null(), "{ended}");
+    assert_eq!(ended["last_activity"], ended["ended_at"], "{ended}");
+    let text = t.ok(&["agents"]);
+    let line = text
+        .lines()
+        .find(|l| l.contains(first.as_str()))
+        .unwrap_or_else(|| panic!("no row for {first}:\n{text}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    // AGENT BEAD LIVE STATE LAST-ACTIVITY... RUNTIME ENDED
+    assert_eq!(cols[2], "ended", "{line}");
+    assert_eq!(
+        cols[3], "-",
+        "an ended row shows its polecat's current state: {line}"
+    );
+    assert_ne!(cols[4], "-", "{line}");
+    assert_eq!(*cols.last().unwrap(), "done", "{line}");
+    assert!(!line.contains("working"), "{line}");
+}

@@ -934,6 +934,7 @@ pub struct AgentView {
     pub agent: String,
     pub rig: String,
     pub polecat: String,
+    /// The polecat's state now (for an ended row it may hold other work).
     pub polecat_state: Option<PolecatState>,
     pub bead: String,
     pub runtime: String,
@@ -949,11 +950,12 @@ pub struct AgentView {
     /// What the agent is doing, checked now (open sessions only): see
     /// [`crate::problems::AgentState`].
     pub state: Option<crate::problems::AgentState>,
-    /// Latest screen change, own event, commit or session start (open sessions only).
+    /// Latest screen change, own event, commit or session start; for an
+    /// ended session, when it ended.
     pub last_activity: Option<String>,
-    /// The problem this agent has, if any (open sessions only).
     /// How `state` was learned: `tmux`, `hook` or `screen`.
     pub state_source: Option<&'static str>,
+    /// The problem this agent has, if any (open sessions only).
     pub problem: Option<crate::problems::ProblemKind>,
 }
 
@@ -1006,7 +1008,12 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             live: live.to_string(),
             exit_code,
             state: act.map(|a| a.state),
-            last_activity: act.and_then(|a| a.last_activity.clone()),
+            // An ended row's last sign of life is its own end.
+            last_activity: if s.is_open() {
+                act.and_then(|a| a.last_activity.clone())
+            } else {
+                s.ended_at.clone()
+            },
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
             state_source: act.and_then(|a| a.state_source),
         });
