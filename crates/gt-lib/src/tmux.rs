@@ -971,20 +971,27 @@ mod tests {
         let cwd = srv.dir.path();
         let sock = t.socket_path().unwrap();
         assert!(sock.starts_with(srv.dir.path()), "{}", sock.display());
-        t.new_session("a", cwd, &[], &argv(&["sleep", "30"])).unwrap();
-        t.new_session("b", cwd, &[], &argv(&["sleep", "30"])).unwrap();
+        t.new_session("a", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        t.new_session("b", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
         assert!(sock.exists());
         // A server still listening keeps its socket.
         assert!(!t.remove_stale_socket());
         assert!(t.kill_session("a").unwrap());
         assert!(sock.exists(), "removed while session b runs");
         assert!(t.kill_session("b").unwrap());
-        assert!(!sock.exists(), "{} left after the last session", sock.display());
+        assert!(
+            !sock.exists(),
+            "{} left after the last session",
+            sock.display()
+        );
         let mut lock = sock.clone().into_os_string();
         lock.push(".lock");
         assert!(!std::path::Path::new(&lock).exists());
         // A new server on the same socket works as before.
-        t.new_session("c", cwd, &[], &argv(&["sleep", "30"])).unwrap();
+        t.new_session("c", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
         assert!(t.has_session("c").unwrap());
         assert!(sock.exists());
     }
