@@ -154,6 +154,23 @@ fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     t.fails(&["sling", &id, "r", "--agent", "dies"], 1);
     assert_eq!(t.bead_status(&id), "open");
     assert!(array(t.json(&["polecat", "list"])).is_empty());
+    // A reused idle polecat keeps its worktree; the new bead and its branch go.
+    let a = &lines_json(&t.ok(&["--json", "sling", "good", "r", "--agent", "standin"]))[0];
+    let good = a["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "good done", |t| t.bead_status(&good) == "merging");
+    t.fails(&["sling", "doomed again", "r", "--agent", "dies"], 1);
+    let beads = array(t.json(&["bead", "list", "--all"]));
+    assert_eq!(beads.len(), 2, "{beads:?}");
+    let pcs = array(t.json(&["polecat", "list"]));
+    assert_eq!(pcs.len(), 1, "{pcs:?}");
+    assert_eq!(pcs[0]["state"], "idle");
+    assert!(t.worktree("r", "nux").join(".git").exists());
+    let branches = common::git(&t.repo("r"), &["branch", "--list", "polecat/*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+    assert!(branches.contains(&good), "{branches}");
+    // The polecat takes the next work as usual.
+    let b = &lines_json(&t.ok(&["--json", "sling", "next", "r", "--agent", "standin-hang"]))[0];
+    assert_eq!(b["polecat"], "nux");
 }
 
 fn deacon_states(t: &TestTown) -> (String, String, Value, Value) {

@@ -602,6 +602,14 @@ fn sling_one(
             if branch_created {
                 let _ = ws.git.delete_branch(&repo, &branch, true);
             }
+        } else if branch_created {
+            // A reused worktree was switched to the new branch: leave it
+            // detached where it is and drop the branch unless it holds
+            // commits (`-d`, never forced).
+            let wt = ws.worktree(&rig.name, &polecat.name);
+            if ws.git.detach_head(&wt).is_ok() {
+                let _ = ws.git.delete_branch(&repo, &branch, false);
+            }
         }
         if session.is_none() && !fresh.bead && !fresh.polecat {
             return Ok(());
