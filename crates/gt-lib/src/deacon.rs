@@ -29,6 +29,10 @@ use crate::workspace::Workspace;
 /// Prefix of rate-limit marks: `ratelimit:<runtime>:<session id>`.
 const RATE_LIMIT_MARK: &str = "ratelimit:";
 
+/// How long a tmux session whose record just ended is left to gt, which is
+/// ending it, before it counts as an orphan.
+const ENDING_GRACE_SECS: i64 = 30;
+
 /// The actor of everything the deacon does.
 pub const ACTOR: &str = "deacon";
 
@@ -48,6 +52,7 @@ pub mod kind {
     pub const ASKED_HUMAN: &str = "deacon.asked_human";
     pub const RATE_LIMITED: &str = "deacon.rate_limited";
     pub const RATE_LIMIT_OVER: &str = "deacon.rate_limit_over";
+    pub const ADOPTED: &str = "deacon.adopted";
 }
 
 /// One thing a patrol did.
@@ -289,12 +294,38 @@ impl Patrol<'_> {
             open_only: true,
             ..Default::default()
         })?;
+        let polecats = self.ws.store.list_polecats(None)?;
         for t in self.ws.tmux.list_sessions()? {
             if open.iter().any(|s| s.tmux_session == t.name) {
                 self.ws
                     .store
                     .forget_mark(&format!("orphan-session:{}", t.name))?;
                 continue;
+            }
+            // A session whose record ended a moment ago is being ended by gt
+            // itself (`gt done` kills its tmux session a second later; a
+            // failed start or a dead agent is killed right after its record
+            // ends): not an orphan.
+            if let Some(p) = polecats
+                .iter()
+                .find(|p| Workspace::session_name(&p.rig, &p.name) == t.name)
+            {
+                let last = self
+                    .ws
+                    .store
+                    .list_sessions(&SessionFilter {
+                        rig: Some(&p.rig),
+                        polecat: Some(&p.name),
+                        limit: Some(1),
+                        ..Default::default()
+                    })?
+                    .pop();
+                if last
+                    .and_then(|s| s.ended_at)
+                    .is_some_and(|e| self.since(&e) < time::Duration::seconds(ENDING_GRACE_SECS))
+                {
+                    continue;
+                }
             }
             let key = format!("orphan-session:{}", t.name);
             match self.ws.store.mark(&key)? {
@@ -695,6 +726,7 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
         },
     };
     p.end_dead_sessions()?;
+    p.report.actions.extend(crate::sling::adopt_unrecorded(ws)?);
     p.restart_or_release()?;
     p.live_agents()?;
     p.deliver_queued_nudges()?;
@@ -728,7 +760,8 @@ fn stop_path(town: &Town) -> PathBuf {
 
 /// Whether a deacon process holds the town's lock right now.
 pub fn is_running(town: &Town) -> Result<bool> {
-    let f = match File::options().read(true).write(true).open(lock_path(town)) {
+    // Read-only is enough for a lock test, so a read-only town can be asked.
+    let f = match File::options().read(true).open(lock_path(town)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::io("cannot open the deacon lock", e)),
@@ -737,6 +770,47 @@ pub fn is_running(town: &Town) -> Result<bool> {
         Ok(()) => Ok(false),
         Err(std::fs::TryLockError::WouldBlock) => Ok(true),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io("cannot check the deacon lock", e)),
+    }
+}
+
+/// The pid of the deacon that holds the town's lock, read from the lock
+/// file it wrote; `None` when no deacon holds the lock. A deacon that has
+/// just taken the lock writes its pid a moment later: this waits for it
+/// (up to a second).
+pub fn running_pid(town: &Town) -> Result<Option<u32>> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if !is_running(town)? {
+            return Ok(None);
+        }
+        let pid = std::fs::read_to_string(lock_path(town))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        if pid.is_some() || Instant::now() >= deadline {
+            return Ok(pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Takes the deacon lock. Checkers ([`is_running`]) hold it for an instant,
+/// so a busy lock is tried again for a while before it counts as taken by
+/// another deacon.
+fn take_lock(lock: &File) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::refused("the deacon is already running"))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("cannot take the deacon lock", e))
+            }
+        }
     }
 }
 
@@ -752,20 +826,20 @@ const WAKE_KINDS: &[&str] = &[
 /// The daemon: holds the lock, patrols every `deacon.interval` and whenever
 /// something happens, until `gt down` asks it to stop.
 pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
-    let lock = File::options()
+    let mut lock = File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(lock_path(&town))
         .map_err(|e| Error::io("cannot open the deacon lock", e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::refused("the deacon is already running"))
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::io("cannot take the deacon lock", e))
-        }
+    take_lock(&lock)?;
+    // Who holds the lock, for `gt up` and `gt deacon status`.
+    {
+        use std::io::Write as _;
+        let pid = std::process::id();
+        lock.set_len(0)
+            .and_then(|()| writeln!(lock, "{pid}"))
+            .map_err(|e| Error::io("cannot write the deacon lock", e))?;
     }
     let _ = std::fs::remove_file(stop_path(&town));
     let interval = town.config.deacon.duration("interval");
@@ -868,11 +942,26 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
 }
 
 /// `gt up`: starts the daemon in the background (`gt deacon run`), detached
-/// from the terminal. Returns the pid, and whether it was already up.
+/// from the terminal. Returns the pid of the deacon that runs, and whether
+/// it was already up. Several `gt up` at once start one deacon: they take
+/// turns (a lock), and each reports the deacon that holds the town's lock.
 pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
     use std::os::unix::process::CommandExt;
-    if is_running(town)? {
-        let pid = town.store()?.deacon_state()?.pid.unwrap_or(0);
+    let ws_lock = {
+        let dir = run_dir(town);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("deacon-up.lock"))
+            .map_err(|e| Error::io("cannot open the deacon start lock", e))?;
+        f.lock()
+            .map_err(|e| Error::io("cannot take the deacon start lock", e))?;
+        f
+    };
+    if let Some(pid) = running_pid(town)? {
         return Ok((pid, true));
     }
     let log = File::options()
@@ -883,7 +972,7 @@ pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
     let err = log
         .try_clone()
         .map_err(|e| Error::io("cannot open the deacon log", e))?;
-    let child = std::process::Command::new(gt_exe)
+    let mut child = std::process::Command::new(gt_exe)
         .arg("--town")
         .arg(town.root())
         .args(["deacon", "run"])
@@ -895,10 +984,22 @@ pub fn up(town: &Town, gt_exe: &std::path::Path) -> Result<(u32, bool)> {
         .spawn()
         .map_err(|e| Error::io("cannot start the deacon", e))?;
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if is_running(town)? && town.store()?.deacon_state()?.pid == Some(pid) {
-            return Ok((pid, false));
+        let exited = child
+            .try_wait()
+            .map_err(|e| Error::io("cannot wait for the deacon", e))?
+            .is_some();
+        match running_pid(town)? {
+            // Ours, with its start recorded.
+            Some(p) if p == pid && town.store()?.deacon_state()?.pid == Some(pid) => {
+                drop(ws_lock);
+                return Ok((pid, false));
+            }
+            // Another deacon (started by hand with `gt deacon run`) won.
+            Some(p) if p != pid && exited => return Ok((p, true)),
+            _ if exited => break,
+            _ => {}
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -953,22 +1054,33 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
                     out.work_saved.push(s.agent());
                 }
             }
-            ws.store.end_session(s.id, "stopped", "human")?;
+            ws.store.end_session(s.id, end_reason::STOPPED, "human")?;
             out.sessions_ended.push(s.agent());
         }
     }
     Ok(out)
 }
 
-/// `gt deacon status`.
+/// `gt deacon status`, and the deacon part of `gt status`: the one place
+/// that decides whether the deacon is up.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeaconStatus {
+    /// `up`: a live process holds the deacon lock and its heartbeat is
+    /// fresh (within three intervals). `stale`: it holds the lock but its
+    /// heartbeat is old. `down`: no process holds the lock although the
+    /// last one never said it stopped (it crashed or was killed).
+    /// `stopped`: stopped by `gt down`. `never_started`: no deacon ever ran
+    /// here (patrols run by hand with `gt deacon patrol --once` do not make
+    /// it up).
+    pub state: &'static str,
     pub up: bool,
-    /// The heartbeat is older than three intervals (or missing) while "up".
+    /// The heartbeat is older than three intervals (or missing) while running.
     pub stale: bool,
+    /// The pid of the process holding the lock (none when it is not running).
     pub pid: Option<u32>,
     pub started_at: Option<String>,
     pub uptime_secs: Option<i64>,
+    pub heartbeat_at: Option<String>,
     pub last_patrol_at: Option<String>,
     pub patrols: u64,
     pub actions: u64,
@@ -978,6 +1090,7 @@ pub struct DeaconStatus {
 
 pub fn status(town: &Town) -> Result<DeaconStatus> {
     let st = town.store()?.deacon_state()?;
+    let pid = running_pid(town)?;
     let running = is_running(town)?;
     let now = town.clock().now();
     let interval = town.config.deacon.duration("interval");
@@ -986,10 +1099,19 @@ pub fn status(town: &Town) -> Result<DeaconStatus> {
         .as_deref()
         .and_then(|h| parse_ts(h).ok())
         .is_some_and(|h| now - h <= interval * 3 + time::Duration::seconds(5));
+    let state = match (running, fresh) {
+        (true, true) => "up",
+        (true, false) => "stale",
+        // The last deacon recorded its start and never its stop.
+        (false, _) if st.pid.is_some() => "down",
+        (false, _) if st.started_at.is_some() => "stopped",
+        (false, _) => "never_started",
+    };
     Ok(DeaconStatus {
-        up: running && fresh,
-        stale: running && !fresh,
-        pid: st.pid.filter(|_| running),
+        state,
+        up: state == "up",
+        stale: state == "stale",
+        pid: pid.filter(|_| running),
         uptime_secs: st
             .started_at
             .as_deref()
@@ -997,6 +1119,7 @@ pub fn status(town: &Town) -> Result<DeaconStatus> {
             .and_then(|s| parse_ts(s).ok())
             .map(|s| (now - s).whole_seconds()),
         started_at: st.started_at,
+        heartbeat_at: st.heartbeat_at,
         last_patrol_at: st.last_patrol_at,
         patrols: st.patrols,
         actions: st.actions,

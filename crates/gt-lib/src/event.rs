@@ -22,6 +22,7 @@ pub mod kind {
     pub const POLECAT_REMOVED: &str = "polecat.removed";
     pub const POLECAT_STATE: &str = "polecat.state";
     pub const SLING: &str = "sling";
+    pub const SLING_FAILED: &str = "sling.failed";
     pub const SESSION_STARTED: &str = "session.started";
     pub const SESSION_ENDED: &str = "session.ended";
     pub const BEAD_RELEASED: &str = "bead.released";

@@ -11,7 +11,6 @@ use crate::bead::{BeadFilter, Status};
 use crate::error::Result;
 use crate::event::{Event, EventQuery};
 use crate::problems::{self, AgentActivity, AgentState, Problem, Thresholds};
-use crate::store::deacon::DeaconStore;
 use crate::store::observe::ObserveStore;
 use crate::store::{BeadStore, EventStore, RigStore};
 use crate::workspace::Workspace;
@@ -173,8 +172,8 @@ pub struct TownRef {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeaconStatus {
-    /// `up` (fresh heartbeat), `down` (stale or none since it started) or
-    /// `never_started`.
+    /// As `gt deacon status` decides it ([`crate::deacon::DeaconStatus`]):
+    /// `up`, `stale`, `down`, `stopped` or `never_started`.
     pub state: &'static str,
     pub heartbeat_at: Option<String>,
     pub pid: Option<u32>,
@@ -198,7 +197,9 @@ pub fn town_status(ws: &Workspace, th: &Thresholds) -> Result<TownStatus> {
 /// [`town_status`] from agents the caller already observed.
 pub fn status_from(
     ws: &Workspace,
-    th: &Thresholds,
+    // The agents were observed with these; the deacon's liveness is its own
+    // (see `crate::deacon::status`).
+    _th: &Thresholds,
     agents: Vec<AgentActivity>,
 ) -> Result<TownStatus> {
     let now = ws.town.clock().now();
@@ -228,21 +229,10 @@ pub fn status_from(
             r.agents.push(a);
         }
     }
-    let d = ws.store.deacon_state()?;
-    let fresh = d.heartbeat_at.as_deref().is_some_and(|h| {
-        crate::clock::parse_ts(h).is_ok_and(|t| {
-            let age = now - t;
-            age <= time::Duration::try_from(th.deacon_stale).unwrap_or(time::Duration::MAX)
-        })
-    });
+    // Whether the deacon is up is decided in one place (`gt deacon status`).
+    let d = crate::deacon::status(&ws.town)?;
     let deacon = DeaconStatus {
-        state: if fresh {
-            "up"
-        } else if d.heartbeat_at.is_none() && d.started_at.is_none() {
-            "never_started"
-        } else {
-            "down"
-        },
+        state: d.state,
         heartbeat_at: d.heartbeat_at,
         pid: d.pid,
     };
@@ -253,7 +243,7 @@ pub fn status_from(
             path: ws.town.root().to_path_buf(),
         },
         checked_at: crate::clock::format_ts(now),
-        healthy: problems.is_empty() && deacon.state != "down",
+        healthy: problems.is_empty() && !matches!(deacon.state, "down" | "stale"),
         deacon,
         merge_queue: queues.values().sum(),
         rigs,
@@ -363,7 +353,7 @@ impl Dashboard {
 pub fn is_trouble(s: AgentState) -> bool {
     !matches!(
         s,
-        AgentState::Idle | AgentState::Working | AgentState::Starting
+        AgentState::Idle | AgentState::Working | AgentState::Starting | AgentState::Stopped
     )
 }
 

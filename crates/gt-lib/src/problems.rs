@@ -119,6 +119,9 @@ pub enum AgentState {
     Zombie,
     /// The agent process ended without `gt done`.
     Exited,
+    /// Holds work whose session was ended on purpose by `gt down --all`:
+    /// not a problem; `gt up` resumes it.
+    Stopped,
 }
 
 impl AgentState {
@@ -132,6 +135,7 @@ impl AgentState {
             AgentState::Stalled => "stalled",
             AgentState::Zombie => "zombie",
             AgentState::Exited => "exited",
+            AgentState::Stopped => "stopped",
         }
     }
 }
@@ -591,7 +595,9 @@ pub fn observe_with(
                     })?
                     .pop();
                 let reason = last.as_ref().and_then(|s| s.end_reason.clone());
-                if reason.as_deref() == Some(end_reason::EXITED) {
+                if reason.as_deref() == Some(end_reason::STOPPED) {
+                    (AgentState::Stopped, None)
+                } else if reason.as_deref() == Some(end_reason::EXITED) {
                     (
                         AgentState::Exited,
                         Some(problem(

@@ -22,7 +22,16 @@ pub mod kind {
 pub const META_RIG: &str = "queue_rig";
 pub const META_AGENT: &str = "queue_agent";
 
-/// Sessions that are open and whose agent is alive in tmux.
+/// How long a recorded session that has no tmux session yet counts as
+/// starting (a sling between its hook and its tmux start) — the deacon's
+/// grace for such sessions too.
+pub const START_GRACE_SECS: i64 = 30;
+
+/// Sessions that take a place: open and alive in tmux, or just hooked and
+/// still starting (no tmux session yet, recorded less than
+/// [`START_GRACE_SECS`] ago). Counting the starting ones is what keeps
+/// parallel slings within `max_polecats`: the capacity check and the hook
+/// happen inside one lock, the tmux start after it.
 pub fn live_sessions(ws: &Workspace) -> Result<usize> {
     let open = ws.store.list_sessions(&SessionFilter {
         open_only: true,
@@ -32,11 +41,16 @@ pub fn live_sessions(ws: &Workspace) -> Result<usize> {
         return Ok(0);
     }
     let tmux = ws.tmux.list_sessions()?;
+    let now = ws.town.clock().now();
     Ok(open
         .iter()
-        .filter(|s| {
-            tmux.iter()
-                .any(|t| t.name == s.tmux_session && !t.pane_dead)
+        .filter(|s| match tmux.iter().find(|t| t.name == s.tmux_session) {
+            Some(t) => !t.pane_dead,
+            None => {
+                s.running_at.is_none()
+                    && crate::clock::parse_ts(&s.started_at)
+                        .is_ok_and(|t| (now - t).whole_seconds() < START_GRACE_SECS)
+            }
         })
         .count())
 }

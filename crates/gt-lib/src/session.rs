@@ -16,6 +16,14 @@ pub mod end_reason {
     pub const SUPERSEDED: &str = "superseded";
     /// The agent asked for a fresh session.
     pub const HANDOFF: &str = "handoff";
+    /// Ended on purpose by `gt down --all` (its work saved first); the bead
+    /// and polecat keep their state and `gt up` resumes it.
+    pub const STOPPED: &str = "stopped";
+    /// The deacon gave up after `deacon.max_restarts` failed sessions: the
+    /// bead is `open` again, the polecat `stuck`.
+    pub const GAVE_UP: &str = "gave_up";
+    /// The polecat was removed (`gt polecat remove --force`).
+    pub const POLECAT_REMOVED: &str = "polecat_removed";
 }
 
 /// A session as stored.

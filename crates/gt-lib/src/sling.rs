@@ -15,7 +15,7 @@ use crate::runtime::{PromptDelivery, Runtime};
 use crate::session::{end_reason, Session};
 use crate::store::{
     BeadStore, DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter,
-    WorkStore,
+    SlingUndo, WorkStore,
 };
 use crate::workspace::{find_program, Workspace};
 
@@ -158,26 +158,61 @@ fn resolve_work(ws: &Workspace, rig: &Rig, work: &str, actor: &str) -> Result<(B
     Ok((ws.store.create_bead(&nb, actor)?, true))
 }
 
-/// Idle polecat of a rig (its clean worktree is reused), or a new one.
-fn pick_polecat(ws: &Workspace, rig: &str, actor: &str, exclude: &[String]) -> Result<Polecat> {
+/// Idle polecat of a rig (its clean worktree is reused), or a new one
+/// (`true`). Called inside the town's sling lock, so two slings never pick
+/// the same polecat or name.
+fn pick_polecat(
+    ws: &Workspace,
+    rig: &str,
+    actor: &str,
+    exclude: &[String],
+) -> Result<(Polecat, bool)> {
     let all = ws.store.list_polecats(Some(rig))?;
     if let Some(p) = all
         .iter()
         .find(|p| p.state == PolecatState::Idle && !exclude.contains(&p.name))
     {
-        return Ok(p.clone());
+        return Ok((p.clone(), false));
     }
     let taken: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
-    ws.store.add_polecat(rig, &next_name(&taken), actor)
+    Ok((ws.store.add_polecat(rig, &next_name(&taken), actor)?, true))
 }
 
-fn polecat_for(ws: &Workspace, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
+/// The named polecat, created (`true`) when it does not exist yet.
+fn polecat_for(ws: &Workspace, rig: &str, name: &str, actor: &str) -> Result<(Polecat, bool)> {
     validate_name("polecat", name)?;
     match ws.store.get_polecat(rig, name) {
-        Ok(p) => Ok(p),
-        Err(Error::NotFound { .. }) => ws.store.add_polecat(rig, name, actor),
+        Ok(p) => Ok((p, false)),
+        Err(Error::NotFound { .. }) => Ok((ws.store.add_polecat(rig, name, actor)?, true)),
         Err(e) => Err(e),
     }
+}
+
+/// The town-wide critical section of a sling: choosing the polecat (or its
+/// name), the capacity check and the hook happen while it is held, so
+/// parallel slings from several processes never pick the same polecat and
+/// never start more agents than `scheduler.max_polecats`.
+pub fn sling_lock(ws: &Workspace) -> Result<crate::workspace::RigLock> {
+    ws.lock("sling")
+}
+
+/// What one sling created, so a failed start can take it back.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fresh {
+    bead: bool,
+    polecat: bool,
+}
+
+/// Fails before anything is written when the runtime's agent command is
+/// not on PATH.
+fn check_agent_command(runtime: &Runtime) -> Result<()> {
+    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
+        return Err(Error::invalid(format!(
+            "agent command '{}' of runtime '{}' was not found on PATH",
+            runtime.command, runtime.name
+        )));
+    }
+    Ok(())
 }
 
 /// The branch a polecat works on for a bead.
@@ -307,12 +342,7 @@ fn start_agent(
     resume: bool,
     wt: &Path,
 ) -> Result<()> {
-    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
-        return Err(Error::invalid(format!(
-            "agent command '{}' of runtime '{}' was not found on PATH",
-            runtime.command, runtime.name
-        )));
-    }
+    check_agent_command(runtime)?;
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
@@ -408,11 +438,22 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     if let Some(c) = &req.convoy {
         crate::store::merge::validate_convoy_name(c)?;
     }
+    // Nothing is written for an agent that cannot start.
+    check_agent_command(&runtime)?;
     let mut out: Vec<Slung> = Vec::new();
     let mut used = Vec::new();
     for item in &work {
+        let lock = sling_lock(ws)?;
         let (bead, created) = resolve_work(ws, &rig, item, actor)?;
-        if !req.dispatching && crate::scheduler::free_places(ws)? == Some(0) {
+        let full = crate::scheduler::free_places(ws)? == Some(0);
+        if full && req.dispatching {
+            // The deacon's dispatch: the bead stays queued for a later round.
+            return Err(Error::refused(format!(
+                "the town is at capacity (scheduler.max_polecats); {} stays queued",
+                bead.id
+            )));
+        }
+        if full {
             crate::scheduler::enqueue(
                 ws,
                 &bead.id,
@@ -437,13 +478,46 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
             });
             continue;
         }
-        let polecat = match &target {
-            Target::Polecat(r, p) => polecat_for(ws, r, p, actor)?,
-            Target::Rig(r) => pick_polecat(ws, r, actor, &used)?,
+        let chosen = match &target {
+            Target::Polecat(r, p) => polecat_for(ws, r, p, actor),
+            Target::Rig(r) => pick_polecat(ws, r, actor, &used),
+        };
+        let (polecat, new_polecat) = match chosen {
+            Ok(c) => c,
+            Err(e) => {
+                if created {
+                    // Nothing was hooked yet: the new bead goes again.
+                    let note = format!("no polecat for it: {e}");
+                    ws.store.discard_sling(
+                        &SlingUndo {
+                            bead: &bead.id,
+                            session: None,
+                            drop_bead: true,
+                            new_polecat: None,
+                            note: &note,
+                        },
+                        actor,
+                    )?;
+                }
+                return Err(e);
+            }
         };
         used.push(polecat.name.clone());
+        let fresh = Fresh {
+            bead: created,
+            polecat: new_polecat,
+        };
         match sling_one(
-            ws, &rig, &polecat, &bead, &runtime, req.force, false, actor, created,
+            ws,
+            &rig,
+            &polecat,
+            &bead,
+            &runtime,
+            req.force,
+            false,
+            actor,
+            fresh,
+            Some(lock),
         ) {
             Ok(s) => out.push(s),
             // Earlier items are running: say which, so nothing is lost from view.
@@ -505,41 +579,96 @@ fn sling_one(
     force: bool,
     resume: bool,
     actor: &str,
-    created: bool,
+    fresh: Fresh,
+    town_lock: Option<crate::workspace::RigLock>,
 ) -> Result<Slung> {
     let repo = ws.repo_dir(&rig.name);
     let branch = branch_for(&polecat.name, &bead.id);
-    let supersede = supersedable(ws, &bead.id, force)?;
-    let lock = ws.lock_rig(&rig.name)?;
-    // The current tip of the target, and whether the bead's branch exists
-    // already (its commits are kept), in one git call.
-    let refs = ws.git.resolve_many(
-        &repo,
-        &[
-            &format!("refs/heads/{}", rig.branch),
-            &format!("refs/heads/{branch}"),
-        ],
-    )?;
-    let base = refs.first().cloned().flatten().ok_or_else(|| {
-        Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
-    })?;
-    let branch_exists = refs.get(1).is_some_and(Option::is_some);
     let tmux_session = Workspace::session_name(&rig.name, &polecat.name);
-    // 1. Claim atomically: bead hooked, polecat working, session recorded.
-    let session = ws.store.hook(
-        &HookRequest {
-            bead: &bead.id,
-            rig: &rig.name,
-            polecat: &polecat.name,
-            tmux_session: &tmux_session,
-            runtime: &runtime.name,
-            branch: &branch,
-            base_commit: &base,
-            supersede,
-        },
-        actor,
-    )?;
-    // 2..4. Worktree, session, running — released on any failure.
+    let wt_existed = ws.worktree(&rig.name, &polecat.name).exists();
+    // Takes back what this sling created (the bead, the polecat, its
+    // worktree and branch) or releases the bead, after a failure.
+    let undo = |session: Option<i64>, branch_created: bool, e: &Error| -> Result<()> {
+        let note = format!("sling to {} failed: {e}", polecat.address());
+        if session.is_some() {
+            let _ = ws.tmux.kill_session(&tmux_session);
+        }
+        if fresh.polecat && !wt_existed {
+            let wt = ws.worktree(&rig.name, &polecat.name);
+            if wt.exists() {
+                let _ = ws.git.worktree_remove(&repo, &wt, true);
+            }
+            let _ = ws.git.worktree_prune(&repo);
+            if branch_created {
+                let _ = ws.git.delete_branch(&repo, &branch, true);
+            }
+        } else if branch_created {
+            // A reused worktree was switched to the new branch: leave it
+            // detached where it is and drop the branch unless it holds
+            // commits (`-d`, never forced).
+            let wt = ws.worktree(&rig.name, &polecat.name);
+            if ws.git.detach_head(&wt).is_ok() {
+                let _ = ws.git.delete_branch(&repo, &branch, false);
+            }
+        }
+        if session.is_none() && !fresh.bead && !fresh.polecat {
+            return Ok(());
+        }
+        ws.store.discard_sling(
+            &SlingUndo {
+                bead: &bead.id,
+                session,
+                drop_bead: fresh.bead,
+                new_polecat: fresh
+                    .polecat
+                    .then_some((rig.name.as_str(), polecat.name.as_str())),
+                note: &note,
+            },
+            actor,
+        )
+    };
+    // 1. Claim atomically: bead hooked, polecat working, session recorded
+    //    (still inside the town's sling lock when the caller holds it).
+    let claimed = (|| -> Result<(Session, bool, String, crate::workspace::RigLock)> {
+        let supersede = supersedable(ws, &bead.id, force)?;
+        let lock = ws.lock_rig(&rig.name)?;
+        // The current tip of the target, and whether the bead's branch
+        // exists already (its commits are kept), in one git call.
+        let refs = ws.git.resolve_many(
+            &repo,
+            &[
+                &format!("refs/heads/{}", rig.branch),
+                &format!("refs/heads/{branch}"),
+            ],
+        )?;
+        let base = refs.first().cloned().flatten().ok_or_else(|| {
+            Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
+        })?;
+        let branch_exists = refs.get(1).is_some_and(Option::is_some);
+        let session = ws.store.hook(
+            &HookRequest {
+                bead: &bead.id,
+                rig: &rig.name,
+                polecat: &polecat.name,
+                tmux_session: &tmux_session,
+                runtime: &runtime.name,
+                branch: &branch,
+                base_commit: &base,
+                supersede,
+            },
+            actor,
+        )?;
+        Ok((session, branch_exists, base, lock))
+    })();
+    drop(town_lock);
+    let (session, branch_exists, base, lock) = match claimed {
+        Ok(c) => c,
+        Err(e) => {
+            undo(None, false, &e)?;
+            return Err(e);
+        }
+    };
+    // 2..4. Worktree, session, running — taken back on any failure.
     let started = (|| -> Result<PathBuf> {
         let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
         drop(lock);
@@ -561,15 +690,12 @@ fn sling_one(
             session: tmux_session,
             session_id: session.id,
             worktree: wt,
-            created_bead: created,
+            created_bead: fresh.bead,
             queued: false,
             convoy: None,
         }),
         Err(e) => {
-            let _ = ws.tmux.kill_session(&tmux_session);
-            let note = format!("sling to {} failed: {e}", polecat.address());
-            let reason = end_reason::FAILED_TO_START;
-            ws.store.release(session.id, reason, Some(&note), actor)?;
+            undo(Some(session.id), !branch_exists, &e)?;
             Err(e)
         }
     }
@@ -797,7 +923,16 @@ pub fn resume(ws: &Workspace, bead: &str, agent: Option<&str>, actor: &str) -> R
         None => ws.town.config.runtime(&last.runtime)?,
     };
     sling_one(
-        ws, &rig, &polecat, &bead, &runtime, false, true, actor, false,
+        ws,
+        &rig,
+        &polecat,
+        &bead,
+        &runtime,
+        false,
+        true,
+        actor,
+        Fresh::default(),
+        None,
     )
 }
 
@@ -807,6 +942,7 @@ pub struct AgentView {
     pub agent: String,
     pub rig: String,
     pub polecat: String,
+    /// The polecat's state now (for an ended row it may hold other work).
     pub polecat_state: Option<PolecatState>,
     pub bead: String,
     pub runtime: String,
@@ -822,11 +958,12 @@ pub struct AgentView {
     /// What the agent is doing, checked now (open sessions only): see
     /// [`crate::problems::AgentState`].
     pub state: Option<crate::problems::AgentState>,
-    /// Latest screen change, own event, commit or session start (open sessions only).
+    /// Latest screen change, own event, commit or session start; for an
+    /// ended session, when it ended.
     pub last_activity: Option<String>,
-    /// The problem this agent has, if any (open sessions only).
     /// How `state` was learned: `tmux`, `hook` or `screen`.
     pub state_source: Option<&'static str>,
+    /// The problem this agent has, if any (open sessions only).
     pub problem: Option<crate::problems::ProblemKind>,
 }
 
@@ -879,7 +1016,12 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             live: live.to_string(),
             exit_code,
             state: act.map(|a| a.state),
-            last_activity: act.and_then(|a| a.last_activity.clone()),
+            // An ended row's last sign of life is its own end.
+            last_activity: if s.is_open() {
+                act.and_then(|a| a.last_activity.clone())
+            } else {
+                s.ended_at.clone()
+            },
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
             state_source: act.and_then(|a| a.state_source),
         });
@@ -910,4 +1052,120 @@ pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
         return Err(Error::refused(format!("{agent} has no live session")));
     }
     Ok(name)
+}
+
+/// A bead `gt up` could not resume, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotResumed {
+    pub agent: String,
+    pub bead: String,
+    pub error: String,
+}
+
+/// What [`resume_stopped`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResumedStopped {
+    pub resumed: Vec<Slung>,
+    pub not_resumed: Vec<NotResumed>,
+}
+
+/// `gt up`: resumes every agent that `gt down --all` stopped — a polecat
+/// still holding the bead of its last session, which ended `stopped`.
+pub fn resume_stopped(ws: &Workspace, actor: &str) -> Result<ResumedStopped> {
+    let mut out = ResumedStopped::default();
+    // Several `gt up` at once resume each agent once: the second sees the
+    // first one's new session.
+    let _lock = sling_lock(ws)?;
+    for p in ws.store.list_polecats(None)? {
+        let Some(bead) = p.bead.clone() else { continue };
+        if p.state != PolecatState::Working {
+            continue;
+        }
+        let last = ws
+            .store
+            .list_sessions(&SessionFilter {
+                rig: Some(&p.rig),
+                polecat: Some(&p.name),
+                limit: Some(1),
+                ..Default::default()
+            })?
+            .pop();
+        let stopped = last.is_some_and(|s| {
+            s.bead == bead && s.end_reason.as_deref() == Some(end_reason::STOPPED)
+        });
+        if !stopped {
+            continue;
+        }
+        match resume(ws, &bead, None, actor) {
+            Ok(s) => out.resumed.push(s),
+            Err(e) => out.not_resumed.push(NotResumed {
+                agent: p.address(),
+                bead,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// How long a live tmux session of a recorded session that was never marked
+/// running is left to the `gt sling` that started it before the deacon
+/// adopts it.
+pub const ADOPT_AFTER_SECS: i64 = 3;
+
+/// A patrol step: open sessions whose agent runs in tmux but whose start
+/// was never recorded (the `gt sling` that started them was killed between
+/// starting tmux and recording the start) are adopted — marked running,
+/// the bead `in_progress` — so the bead is not `hooked` for good and the
+/// usual watch (stalls, exits, restarts) applies. One `deacon.adopted`
+/// action each.
+pub fn adopt_unrecorded(ws: &Workspace) -> Result<Vec<crate::deacon::Action>> {
+    use crate::store::deacon::DeaconStore;
+    let open = ws.store.list_sessions(&SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    let mut out = Vec::new();
+    if open.iter().all(|s| s.running_at.is_some()) {
+        return Ok(out);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let tmux = ws.tmux.list_sessions()?;
+    for s in open.iter().filter(|s| s.running_at.is_none()) {
+        let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
+            continue;
+        };
+        if info.pane_dead || now - info.created < ADOPT_AFTER_SECS {
+            continue;
+        }
+        // Re-read: the sling may have recorded it meanwhile.
+        if ws.store.get_session(s.id)?.running_at.is_some() {
+            continue;
+        }
+        ws.store.mark_running(s.id, crate::deacon::ACTOR)?;
+        let summary = format!(
+            "adopted {} on {}: its agent runs in {} but its start was never recorded",
+            s.agent(),
+            s.bead,
+            s.tmux_session
+        );
+        ws.store.record_action(
+            &format!("adopt:{}", s.id),
+            crate::event::NewEvent::new(crate::deacon::kind::ADOPTED, summary.clone())
+                .rig(&s.rig)
+                .bead(&s.bead)
+                .payload(serde_json::json!({ "session": s.id, "tmux": s.tmux_session })),
+            crate::deacon::ACTOR,
+        )?;
+        out.push(crate::deacon::Action {
+            kind: crate::deacon::kind::ADOPTED.to_string(),
+            agent: Some(s.agent()),
+            bead: Some(s.bead.clone()),
+            summary,
+        });
+    }
+    Ok(out)
 }

@@ -416,6 +416,91 @@ impl TmuxCli {
         })
     }
 
+    /// Where the server's socket file is: `$TMUX_TMPDIR` (this client's
+    /// setting, else the process's, else `/tmp`), `tmux-<uid>/<socket>`, as
+    /// tmux itself computes it. `None` where the uid cannot be read.
+    fn socket_path(&self) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let dir = self
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "TMUX_TMPDIR")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var_os("TMUX_TMPDIR"))
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        Some(dir.join(format!("tmux-{uid}")).join(&self.socket))
+    }
+
+    /// Removes the socket file of a server that is gone (tmux 3.3 leaves it
+    /// behind when its last session ends). Only a socket nothing listens on
+    /// is removed, under tmux's own start lock (`<socket>.lock`, which a
+    /// starting server holds until its socket is ready), so a server being
+    /// started at that moment is never cut off. Returns whether it removed
+    /// the file.
+    fn remove_stale_socket(&self) -> bool {
+        let Some(path) = self.socket_path() else {
+            return false;
+        };
+        let stale = |p: &Path| {
+            matches!(
+                std::os::unix::net::UnixStream::connect(p),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+        };
+        if !stale(&path) {
+            return false;
+        }
+        let mut lock_name = path.clone().into_os_string();
+        lock_name.push(".lock");
+        let lock_path = PathBuf::from(lock_name);
+        let Ok(lock) = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+        else {
+            return false;
+        };
+        if lock.lock().is_err() {
+            return false;
+        }
+        let removed = stale(&path) && std::fs::remove_file(&path).is_ok();
+        // tmux removes its lock file the same way once a server is up.
+        let _ = std::fs::remove_file(&lock_path);
+        drop(lock);
+        removed
+    }
+
+    /// After a kill: when no session is left, the server exits (a moment
+    /// later) and its socket file goes with it.
+    fn forget_server_if_empty(&self) {
+        let Ok(out) = self.exec(&[os("list-sessions"), os("-F"), os("#{session_name}")]) else {
+            return;
+        };
+        let empty = if out.status.success() {
+            out.stdout.trim().is_empty()
+        } else {
+            out.is_missing()
+        };
+        if !empty {
+            return;
+        }
+        for _ in 0..25 {
+            if self.remove_stale_socket() {
+                return;
+            }
+            match self.socket_path() {
+                Some(p) if p.exists() => {}
+                _ => return,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Runs a command about session `name`: a missing session is `NotFound`.
     fn run_on(&self, name: &str, sub: &str, args: &[&OsStr]) -> Result<String> {
         let out = self.exec(args)?;
@@ -529,7 +614,11 @@ impl Tmux for TmuxCli {
     }
 
     fn kill_session(&self, name: &str) -> Result<bool> {
-        self.on_session("kill-session", name)
+        let killed = self.on_session("kill-session", name)?;
+        if killed {
+            self.forget_server_if_empty();
+        }
+        Ok(killed)
     }
 
     fn kill_session_later(&self, name: &str, delay_secs: u32) -> Result<()> {
@@ -594,6 +683,8 @@ impl Tmux for TmuxCli {
             let out = self.exec(&[os("list-sessions"), os("-F"), os(&format)])?;
             if !out.status.success() {
                 return if out.is_missing() {
+                    // No server: a socket file it left behind goes.
+                    self.remove_stale_socket();
                     Ok(Vec::new())
                 } else {
                     Err(command_error("list-sessions", &out))
@@ -871,6 +962,38 @@ mod tests {
 
     fn argv(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tmux_socket_file_goes_with_the_last_session_only() {
+        let srv = TestServer::new();
+        let t = &srv.tmux;
+        let cwd = srv.dir.path();
+        let sock = t.socket_path().unwrap();
+        assert!(sock.starts_with(srv.dir.path()), "{}", sock.display());
+        t.new_session("a", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        t.new_session("b", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        assert!(sock.exists());
+        // A server still listening keeps its socket.
+        assert!(!t.remove_stale_socket());
+        assert!(t.kill_session("a").unwrap());
+        assert!(sock.exists(), "removed while session b runs");
+        assert!(t.kill_session("b").unwrap());
+        assert!(
+            !sock.exists(),
+            "{} left after the last session",
+            sock.display()
+        );
+        let mut lock = sock.clone().into_os_string();
+        lock.push(".lock");
+        assert!(!std::path::Path::new(&lock).exists());
+        // A new server on the same socket works as before.
+        t.new_session("c", cwd, &[], &argv(&["sleep", "30"]))
+            .unwrap();
+        assert!(t.has_session("c").unwrap());
+        assert!(sock.exists());
     }
 
     #[test]

@@ -49,10 +49,12 @@ pub fn render_agents(
             ("exited", Some(c)) => format!("exited({c})"),
             (l, _) => l.to_string(),
         };
+        // An ended row shows its own end, never what its polecat does now.
+        let ended = v.ended_at.is_some();
         let state = v
             .state
             .map(|s| s.as_str())
-            .or(v.polecat_state.map(|s| s.as_str()))
+            .or(v.polecat_state.filter(|_| !ended).map(|s| s.as_str()))
             .unwrap_or("-");
         // How it was learned, e.g. `idle (hook)`, `waiting_for_input (screen)`.
         let state = match v.state_source.filter(|_| v.state.is_some()) {

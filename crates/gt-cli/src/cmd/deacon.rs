@@ -44,8 +44,18 @@ pub fn up(ctx: &Ctx) -> Result<(), Error> {
     let town = ctx.town()?;
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the gt binary", e))?;
     let (pid, already) = deacon::up(&town, &exe)?;
+    // Agents stopped by `gt down --all` go on where they were.
+    let ws = Workspace::open(town.clone())?;
+    let r = gt_lib::sling::resume_stopped(&ws, &ctx.actor()?)?;
     if ctx.json {
-        return ctx.print_json(&serde_json::json!({ "pid": pid, "already_running": already }));
+        return ctx.print_json(&serde_json::json!({
+            "pid": pid,
+            "already_running": already,
+            "resumed": r.resumed.iter().map(|s| serde_json::json!({
+                "agent": s.agent, "bead": s.bead, "session": s.session,
+            })).collect::<Vec<_>>(),
+            "not_resumed": r.not_resumed,
+        }));
     }
     if already {
         ctx.say(&format!("The deacon is already up (pid {pid})."));
@@ -53,6 +63,22 @@ pub fn up(ctx: &Ctx) -> Result<(), Error> {
         ctx.say(&format!(
             "The deacon is up (pid {pid}); log: {}",
             deacon::log_path(&town).display()
+        ));
+    }
+    for s in &r.resumed {
+        ctx.say(&format!(
+            "Resumed {} on {} (stopped by gt down --all).",
+            one_line(&s.agent),
+            one_line(&s.bead)
+        ));
+    }
+    for n in &r.not_resumed {
+        ctx.say(&format!(
+            "Could not resume {} on {}: {}; try gt resume {}",
+            one_line(&n.agent),
+            one_line(&n.bead),
+            one_line(&n.error),
+            one_line(&n.bead)
         ));
     }
     Ok(())
@@ -99,9 +125,16 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
                     s.interval
                 ));
             } else if s.stale {
-                ctx.out("deacon: STALE (running but its heartbeat is old)");
+                ctx.out(&format!(
+                    "deacon: STALE (pid {} holds the lock but its heartbeat is old)",
+                    s.pid.unwrap_or(0)
+                ));
+            } else if s.state == "down" {
+                ctx.out("deacon: DOWN (it did not stop cleanly; start it with gt up)");
+            } else if s.state == "stopped" {
+                ctx.out("deacon: stopped (start it with gt up)");
             } else {
-                ctx.out("deacon: down (start it with gt up)");
+                ctx.out("deacon: down (never started; start it with gt up)");
             }
             ctx.out(&format!(
                 "last patrol: {}   patrols: {}   actions: {}",

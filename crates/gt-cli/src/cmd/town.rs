@@ -166,6 +166,14 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
                 problems::ago(now, st.deacon.heartbeat_at.as_deref())
             ),
         ),
+        "stale" => ctx.paint(
+            Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            &format!(
+                "STALE (running, but its last heartbeat was {})",
+                problems::ago(now, st.deacon.heartbeat_at.as_deref())
+            ),
+        ),
+        "stopped" => "stopped (gt up starts it)".to_string(),
         _ => "not started (gt up)".to_string(),
     };
     out.push(format!("Deacon: {deacon}"));

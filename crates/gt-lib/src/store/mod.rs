@@ -162,6 +162,21 @@ impl std::str::FromStr for DoneStatus {
 }
 
 /// Hooking a bead to a polecat: the first, atomic step of a sling.
+/// What a failed sling takes back.
+#[derive(Debug, Clone)]
+pub struct SlingUndo<'a> {
+    pub bead: &'a str,
+    /// The session it recorded, if it got that far: ended
+    /// `failed_to_start`, the bead released with `note`.
+    pub session: Option<i64>,
+    /// The bead was created by this sling: it is deleted with its sessions.
+    pub drop_bead: bool,
+    /// `(rig, name)` of a polecat this sling created: deleted when it has
+    /// no other session; else the polecat holding the bead goes idle.
+    pub new_polecat: Option<(&'a str, &'a str)>,
+    pub note: &'a str,
+}
+
 #[derive(Debug, Clone)]
 pub struct HookRequest<'a> {
     pub bead: &'a str,
@@ -211,6 +226,9 @@ pub trait WorkStore {
     /// Undoes a hook (start failed, or work given up): session ended with
     /// `reason`, bead back to `open` and unassigned, polecat `idle`.
     fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()>;
+    /// Undoes a sling that failed, in one transaction with a `sling.failed`
+    /// event (see [`SlingUndo`]).
+    fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()>;
     /// Records that a session ended without `gt done`; bead and polecat keep
     /// their state so the work can be resumed.
     fn end_session(&self, session: i64, reason: &str, actor: &str) -> Result<()>;

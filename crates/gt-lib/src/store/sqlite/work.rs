@@ -14,7 +14,8 @@ use crate::refinery::{mr_status, MergeRequest};
 use crate::rig::Rig;
 use crate::session::{end_reason, Session};
 use crate::store::{
-    DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, WorkStore,
+    DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, SlingUndo,
+    WorkStore,
 };
 
 pub(super) const SESSION_COLS: &str =
@@ -575,6 +576,104 @@ impl WorkStore for SqliteStore {
                 .bead(&s.bead)
                 .payload(json!({ "session": s.id, "reason": reason, "note": note })),
             )?;
+            Ok(())
+        })
+    }
+
+    fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), undo.bead)?;
+            let session = match undo.session {
+                Some(sid) => Some(fetch_session(tx, sid)?),
+                None => None,
+            };
+            let holder = session.as_ref().map(|s| (s.rig.clone(), s.polecat.clone()));
+            if undo.drop_bead {
+                for sql in [
+                    "DELETE FROM sessions WHERE bead = ?1",
+                    "DELETE FROM comments WHERE bead_id = ?1",
+                    "DELETE FROM labels WHERE bead_id = ?1",
+                    "DELETE FROM deps WHERE bead_id = ?1 OR depends_on = ?1",
+                    "DELETE FROM beads WHERE id = ?1",
+                ] {
+                    tx.execute(sql, [&id])?;
+                }
+            } else if let Some(s) = &session {
+                if s.is_open() {
+                    close_session(tx, s, end_reason::FAILED_TO_START, None, &now, actor)?;
+                }
+                let mut bead = fetch_bead(tx, &id)?;
+                reopen_for_others(tx, &mut bead, &now)?;
+                add_note(tx, &id, actor, undo.note, &now)?;
+                let reason = end_reason::FAILED_TO_START;
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(
+                        kind::BEAD_RELEASED,
+                        format!("{id} released by {}: {reason}", s.agent()),
+                    )
+                    .rig(&s.rig)
+                    .bead(&id)
+                    .payload(json!({ "session": s.id, "reason": reason, "note": undo.note })),
+                )?;
+            }
+            let mut polecat_removed = false;
+            if let Some((rig, name)) = undo.new_polecat {
+                let others: i64 = tx.query_row(
+                    "SELECT count(*) FROM sessions WHERE rig = ?1 AND polecat = ?2",
+                    params![rig, name],
+                    |r| r.get(0),
+                )?;
+                let sid = undo.session.unwrap_or(-1);
+                let own: i64 =
+                    tx.query_row("SELECT count(*) FROM sessions WHERE id = ?1", [sid], |r| {
+                        r.get(0)
+                    })?;
+                if others - own == 0 {
+                    tx.execute(
+                        "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
+                        params![rig, name],
+                    )?;
+                    polecat_removed = true;
+                }
+            }
+            if let Some((rig, name)) = holder {
+                if let Ok(p) = fetch_polecat(tx, &rig, &name) {
+                    if p.bead.as_deref() == Some(id.as_str()) {
+                        set_polecat(tx, &rig, &name, PolecatState::Idle, None, None, &now)?;
+                    }
+                }
+            }
+            let agent = session.as_ref().map(Session::agent);
+            let mut ev = NewEvent::new(
+                kind::SLING_FAILED,
+                format!(
+                    "sling of {id}{} failed: {}",
+                    agent
+                        .as_deref()
+                        .map(|a| format!(" to {a}"))
+                        .unwrap_or_default(),
+                    undo.note
+                ),
+            )
+            .payload(json!({
+                "session": undo.session,
+                "bead": id,
+                "agent": agent,
+                "bead_removed": undo.drop_bead,
+                "polecat_removed": polecat_removed,
+                "note": undo.note,
+            }));
+            if let Some(s) = &session {
+                ev = ev.rig(&s.rig);
+            }
+            if !undo.drop_bead {
+                ev = ev.bead(&id);
+            }
+            insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
     }
