@@ -16,7 +16,14 @@
 //! - **idle with work**: it sits at its prompt holding a bead, quiet for the
 //!   idle threshold;
 //! - **stalled**: alive, but nothing changed for the stall threshold (the
-//!   screen must have been observed unchanged that long).
+//!   screen must have been observed unchanged that long);
+//! - **agent failing**: a patrol step of the deacon fails for this agent
+//!   (e.g. its worktree is broken, so its work cannot be saved); the rest of
+//!   the town is still served. The error is in the problem's detail.
+//!
+//! Besides agents, a **rig failing** problem is a rig whose refinery (or
+//! another per-rig step) fails, and **patrol failing** a patrol step that
+//! fails for the whole town (tmux or the database cannot be read).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,6 +37,7 @@ use crate::clock::{format_ts, parse_ts};
 use crate::error::Result;
 use crate::polecat::{Polecat, PolecatState};
 use crate::session::{end_reason, Session};
+use crate::store::deacon::{DeaconStore, Fault};
 use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample};
 use crate::store::{BeadStore, RigStore, SessionFilter, WorkStore};
 use crate::tmux::SessionInfo;
@@ -64,6 +72,9 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
+    PatrolFailing,
+    RigFailing,
+    AgentFailing,
     Zombie,
     EndedWithoutDone,
     WaitingForInput,
@@ -74,6 +85,9 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ProblemKind::PatrolFailing => "patrol_failing",
+            ProblemKind::RigFailing => "rig_failing",
+            ProblemKind::AgentFailing => "agent_failing",
             ProblemKind::Zombie => "zombie",
             ProblemKind::EndedWithoutDone => "ended_without_done",
             ProblemKind::WaitingForInput => "waiting_for_input",
@@ -325,6 +339,7 @@ pub fn observe_with(
         .into_iter()
         .map(|h| (h.agent.clone(), h))
         .collect();
+    let faults: Vec<Fault> = ws.store.faults()?;
     let observations: HashMap<String, ScreenObservation> = ws
         .store
         .screen_observations()?
@@ -622,6 +637,24 @@ pub fn observe_with(
             }
             (None, _) => (AgentState::Idle, None),
         };
+        // A step of the deacon that fails for this agent is what keeps the
+        // other problems from being handled: it is the one shown.
+        let prob = match faults
+            .iter()
+            .find(|f| f.scope == "agent" && f.subject == agent)
+        {
+            Some(f) => {
+                let mut p = fault_problem(f);
+                p.bead = bead.clone();
+                p.session = session.as_ref().map(|s| s.tmux_session.clone());
+                p.last_activity = last_activity.clone();
+                if let Some(other) = &prob {
+                    p.detail = format!("{} (also {}: {})", p.detail, other.kind.as_str(), other.detail);
+                }
+                Some(p)
+            }
+            None => prob,
+        };
         out.push(AgentActivity {
             agent: agent.clone(),
             rig: pc.rig.clone(),
@@ -651,6 +684,53 @@ pub fn problems_of(agents: &[AgentActivity]) -> Vec<Problem> {
     v
 }
 
+/// A fault as a problem.
+pub fn fault_problem(f: &Fault) -> Problem {
+    let kind = match f.scope.as_str() {
+        "agent" => ProblemKind::AgentFailing,
+        "rig" => ProblemKind::RigFailing,
+        _ => ProblemKind::PatrolFailing,
+    };
+    let times = if f.count > 1 {
+        format!(" ({} times since {})", f.count, f.first_at)
+    } else {
+        String::new()
+    };
+    Problem {
+        agent: f.subject.clone(),
+        rig: f.rig.clone().unwrap_or_default(),
+        polecat: f.polecat.clone().unwrap_or_default(),
+        kind,
+        bead: None,
+        session: None,
+        since: Some(f.first_at.clone()),
+        last_activity: Some(f.last_at.clone()),
+        detail: format!("{} failed: {}{times}", f.step, truncate(&f.error, 300)),
+        suggested_action: match kind {
+            ProblemKind::AgentFailing => "fix what the error names (e.g. its worktree), then the deacon goes on by itself; gt trail --kind deacon.agent_failed".to_string(),
+            ProblemKind::RigFailing => format!(
+                "fix what the error names in rig {}, then the deacon goes on by itself; gt trail --kind deacon.rig_failed",
+                f.subject
+            ),
+            _ => "see the deacon log (gt deacon status); gt trail --kind deacon.patrol_failed".to_string(),
+        },
+    }
+}
+
+/// Problems that are no agent's: rigs and patrol steps that fail, and
+/// faults of agents that are not among `agents` (e.g. removed since).
+pub fn fault_problems(ws: &Workspace, agents: &[AgentActivity]) -> Result<Vec<Problem>> {
+    let mut v: Vec<Problem> = ws
+        .store
+        .faults()?
+        .iter()
+        .filter(|f| f.scope != "agent" || !agents.iter().any(|a| a.agent == f.subject))
+        .map(fault_problem)
+        .collect();
+    v.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.agent.cmp(&b.agent)));
+    Ok(v)
+}
+
 /// Every agent that needs someone, most urgent first, checked against tmux
 /// now. (The deacon calls this on each patrol.)
 pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
@@ -668,6 +748,9 @@ pub fn suggest(kind: ProblemKind, agent: &str, bead: Option<&str>) -> String {
         ProblemKind::WaitingForInput => format!("gt attach {agent} and answer"),
         ProblemKind::IdleWithWork => format!("gt nudge {agent} \"continue with {bead}\""),
         ProblemKind::Stalled => format!("gt peek {agent}; gt nudge {agent} or gt resume {bead}"),
+        ProblemKind::AgentFailing | ProblemKind::RigFailing | ProblemKind::PatrolFailing => {
+            "fix what the error names; the deacon goes on by itself".to_string()
+        }
     }
 }
 

@@ -828,6 +828,8 @@ pub struct AgentView {
     /// How `state` was learned: `tmux`, `hook` or `screen`.
     pub state_source: Option<&'static str>,
     pub problem: Option<crate::problems::ProblemKind>,
+    /// What was seen, e.g. the error of a deacon step that fails for it.
+    pub problem_detail: Option<String>,
 }
 
 /// Open sessions and the `recent` most recent ended ones.
@@ -881,6 +883,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             state: act.map(|a| a.state),
             last_activity: act.and_then(|a| a.last_activity.clone()),
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
+            problem_detail: act.and_then(|a| a.problem.as_ref().map(|p| p.detail.clone())),
             state_source: act.and_then(|a| a.state_source),
         });
     }

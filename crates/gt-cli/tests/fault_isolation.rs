@@ -1,0 +1,305 @@
+//! Issue 10 (part B): one fault never stops the town. A broken worktree or a
+//! broken rig is that agent's or rig's problem, everything else is served in
+//! the same patrol; the refinery runs beside the patrol; gate process groups
+//! are recorded and never outlive the refinery that started them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{git, lines_json, TestTown};
+use serde_json::Value;
+
+fn sling(t: &TestTown, rig: &str, what: &str, agent: &str) -> Value {
+    lines_json(&t.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
+}
+
+fn kinds_of(report: &Value) -> Vec<String> {
+    report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Points a worktree's `.git` at nothing; returns what it held.
+fn break_worktree(wt: &Path) -> String {
+    let dotgit = wt.join(".git");
+    let before = std::fs::read_to_string(&dotgit).unwrap();
+    std::fs::write(&dotgit, "gitdir: /nonexistent/gt-broken-worktree\n").unwrap();
+    before
+}
+
+#[test]
+fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    // Rig b: finished work waiting to merge.
+    let done_b = sling(&t, "b", "b work", "standin");
+    let done_a = sling(&t, "a", "a work", "standin");
+    let (bead_b, bead_a) = (
+        done_b["bead"].as_str().unwrap().to_string(),
+        done_a["bead"].as_str().unwrap().to_string(),
+    );
+    t.wait_for(60, "both merging", |t| {
+        t.bead_status(&bead_b) == "merging" && t.bead_status(&bead_a) == "merging"
+    });
+    // Rig a: an agent that crashes with unsaved work, then its worktree breaks.
+    let crash = sling(&t, "a", "a crash", "standin-crash");
+    let crash_bead = crash["bead"].as_str().unwrap().to_string();
+    let agent = crash["agent"].as_str().unwrap().to_string();
+    t.wait_for(20, "the crash", |t| t.session_is(&crash_bead, "exited"));
+    let wt = t.worktree("a", crash["polecat"].as_str().unwrap());
+    let dotgit = break_worktree(&wt);
+    // Rig a's target branch is gone: its refinery cannot land anything.
+    let main_a = git(&t.repo("a"), &["rev-parse", "refs/heads/main"]);
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    // A queued bead for rig b (the town is at capacity when it is slung).
+    t.ok(&["config", "set", "scheduler.max_polecats", "1"]);
+    let queued = sling(&t, "b", "queued work", "standin-hang");
+    assert_eq!(queued["queued"], true, "{queued}");
+    let queued_bead = queued["bead"].as_str().unwrap().to_string();
+    t.ok(&["config", "set", "scheduler.max_polecats", "3"]);
+
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let kinds = kinds_of(&r);
+    // Everything else was served in this very patrol.
+    assert!(kinds.contains(&"deacon.dispatched".to_string()), "{r}");
+    assert_ne!(t.bead_status(&queued_bead), "queued");
+    assert_eq!(t.bead_status(&bead_b), "closed", "{r}");
+    let main_b = git(&t.repo("b"), &["log", "--format=%s", "main"]);
+    assert!(main_b.contains(&bead_b), "{main_b}");
+    // The failures are reported, each for its own subject.
+    let failures = r["failures"].as_array().unwrap();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["subject"] == agent.as_str() && f["step"] == "dead_sessions"),
+        "{r}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["subject"] == "a" && f["scope"] == "rig" && f["step"] == "refinery"),
+        "{r}"
+    );
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f["subject"].as_str().unwrap().starts_with('b')),
+        "{r}"
+    );
+    // The unsaved work was not lost: the session stays open until it can be saved.
+    assert!(t.session_is(&crash_bead, "exited"));
+    assert!(wt.join(format!("standin/{crash_bead}.md")).exists());
+
+    // gt status: both problems, with their errors.
+    let st = t.json(&["status"]);
+    assert_eq!(st["healthy"], false);
+    let problems = st["problems"].as_array().unwrap();
+    let agent_p = problems
+        .iter()
+        .find(|p| p["kind"] == "agent_failing" && p["agent"] == agent.as_str())
+        .unwrap_or_else(|| panic!("no agent_failing problem: {st}"));
+    assert!(
+        agent_p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dead_sessions failed"),
+        "{agent_p}"
+    );
+    let rig_p = problems
+        .iter()
+        .find(|p| p["kind"] == "rig_failing" && p["agent"] == "a")
+        .unwrap_or_else(|| panic!("no rig_failing problem: {st}"));
+    assert!(
+        rig_p["detail"].as_str().unwrap().contains("no branch main"),
+        "{rig_p}"
+    );
+    // gt agents: the agent shows the problem and its error.
+    let agents = t.json(&["agents"]);
+    let row = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["bead"] == crash_bead.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["problem"], "agent_failing", "{row}");
+    assert!(
+        row["problem_detail"]
+            .as_str()
+            .unwrap()
+            .contains("dead_sessions failed"),
+        "{row}"
+    );
+    // gt trail: one event per fault (a second failing patrol adds none).
+    let _ = t.json(&["deacon", "patrol", "--once"]);
+    let trail = t.kinds(&[]);
+    assert_eq!(
+        trail.iter().filter(|k| *k == "deacon.agent_failed").count(),
+        1,
+        "{trail:?}"
+    );
+    assert_eq!(
+        trail.iter().filter(|k| *k == "deacon.rig_failed").count(),
+        1,
+        "{trail:?}"
+    );
+    let ev = &t.json(&["trail", "--kind", "deacon.agent_failed"])[0];
+    assert_eq!(ev["payload"]["subject"], agent.as_str(), "{ev}");
+    assert!(!ev["payload"]["error"].as_str().unwrap().is_empty(), "{ev}");
+    // The human text view says so too.
+    let text = t.ok(&["status"]);
+    assert!(text.contains("agent_failing"), "{text}");
+
+    // Repaired: the next patrol saves the work, the problems are over.
+    std::fs::write(wt.join(".git"), dotgit).unwrap();
+    git(&t.repo("a"), &["update-ref", "refs/heads/main", main_a.trim()]);
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let kinds = kinds_of(&r);
+    assert!(kinds.contains(&"deacon.saved_work".to_string()), "{r}");
+    assert!(r["failures"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(t.bead_status(&bead_a), "closed", "{r}");
+    let st = t.json(&["status"]);
+    assert!(
+        !st["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "agent_failing" || p["kind"] == "rig_failing"),
+        "{st}"
+    );
+    assert!(t.kinds(&[]).contains(&"deacon.recovered".to_string()));
+}
+
+/// The pids a gate script appended to `file` (`start PID` lines).
+fn gate_pids(file: &Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("start ")?.trim().parse().ok())
+        .collect()
+}
+
+/// A process that runs (not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+            !matches!(state, Some("Z") | Some("X"))
+        })
+        .unwrap_or(false)
+}
+
+fn deacon_pid(t: &TestTown) -> u32 {
+    t.json(&["deacon", "status"])["pid"].as_u64().unwrap() as u32
+}
+
+/// A gate that records its pid, refuses to run beside an earlier one, and
+/// sleeps `secs`.
+fn slow_gate(t: &TestTown, rig: &str, secs: u32) -> PathBuf {
+    let file = t.dir.path().join(format!("gate-{rig}.log"));
+    let script = t.dir.path().join(format!("gate-{rig}.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "for p in $(sed -n 's/^start //p' {f}); do\n  \
+             if [ -e /proc/$p ] && ! grep -q ') [ZX] ' /proc/$p/stat; then echo \"overlap $p\" >> {f}; fi\n\
+             done\necho \"start $$\" >> {f}\nsleep {secs}\necho \"end $$\" >> {f}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    t.ok(&[
+        "rig",
+        "config",
+        rig,
+        "gates.slow",
+        &format!("sh {}", script.display()),
+    ]);
+    file
+}
+
+#[test]
+fn an_agent_is_saved_and_restarted_while_a_long_gate_runs() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    let gate = slow_gate(&t, "r", 25);
+    let done = sling(&t, "r", "merge me", "standin");
+    let bead = done["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    t.ok(&["up"]);
+    t.wait_for(20, "the gate to start", |_| !gate_pids(&gate).is_empty());
+    let gate_started = Instant::now();
+    let crash = sling(&t, "r", "crash during the gate", "standin-crash");
+    let crash_bead = crash["bead"].as_str().unwrap().to_string();
+    t.wait_for(20, "the crash saved and restarted", |t| {
+        let k = t.kinds(&["--bead", &crash_bead]);
+        k.contains(&"deacon.saved_work".to_string()) && k.contains(&"deacon.restarted".to_string())
+    });
+    // All of it while the gate still runs.
+    assert!(
+        gate_started.elapsed() < Duration::from_secs(24),
+        "took {:?}",
+        gate_started.elapsed()
+    );
+    let text = std::fs::read_to_string(&gate).unwrap();
+    assert!(!text.contains("end "), "the gate ended already: {text}");
+    assert_eq!(t.bead_status(&bead), "merging");
+    // And the merge lands once the gate passes.
+    t.wait_for(40, "the merge", |t| t.bead_status(&bead) == "closed");
+    t.ok(&["down"]);
+}
+
+#[test]
+fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
+    let t = TestTown::new();
+    t.with_rig("g");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    let gate = slow_gate(&t, "g", 60);
+    let done = sling(&t, "g", "gate me", "standin");
+    let bead = done["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    t.ok(&["up"]);
+    t.wait_for(20, "the gate to start", |_| !gate_pids(&gate).is_empty());
+    let old_gate = gate_pids(&gate)[0];
+    let pid = deacon_pid(&t);
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    t.wait_for(10, "the killed deacon to let go of its lock", |t| {
+        t.json(&["deacon", "status"])["pid"].is_null()
+    });
+    // The killed deacon's gate runs on: nothing else would ever stop it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(old_gate), "the old gate died with the deacon");
+    // Main was not moved by the interrupted run.
+    assert_eq!(t.bead_status(&bead), "merging");
+    t.ok(&["up"]);
+    t.wait_for(20, "a second gate", |_| gate_pids(&gate).len() >= 2);
+    let text = std::fs::read_to_string(&gate).unwrap();
+    assert!(!text.contains("overlap"), "two gates at once: {text}");
+    assert!(!alive(old_gate), "the old gate group is still running");
+    assert!(!text.contains(&format!("end {old_gate}")), "{text}");
+    let killed = t.json(&["trail", "--kind", "merge.gate_killed"]);
+    assert_eq!(killed.as_array().unwrap().len(), 1, "{killed}");
+    assert_eq!(killed[0]["payload"]["pgid"], old_gate, "{killed}");
+    // `gt down` kills the running gate too: nothing outlives the deacon.
+    let new_gate = gate_pids(&gate)[1];
+    t.ok(&["down"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(new_gate) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(new_gate), "gt down left the gate running");
+    assert_eq!(t.bead_status(&bead), "merging", "an interrupted gate lands nothing");
+    let mq = t.json(&["mq", "list", "--rig", "g"]);
+    assert_eq!(mq[0]["status"], "queued", "{mq}");
+}
