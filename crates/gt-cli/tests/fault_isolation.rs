@@ -59,6 +59,10 @@ fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
     let main_a = git(&t.repo("a"), &["rev-parse", "refs/heads/main"]);
     git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
     // A queued bead for rig b (the town is at capacity when it is slung).
+    let busy = sling(&t, "b", "b busy", "standin-hang");
+    t.wait_for(20, "the busy agent", |t| {
+        t.session_is(busy["bead"].as_str().unwrap(), "running")
+    });
     t.ok(&["config", "set", "scheduler.max_polecats", "1"]);
     let queued = sling(&t, "b", "queued work", "standin-hang");
     assert_eq!(queued["queued"], true, "{queued}");
