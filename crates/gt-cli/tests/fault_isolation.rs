@@ -307,3 +307,45 @@ fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
     let mq = t.json(&["mq", "list", "--rig", "g"]);
     assert_eq!(mq[0]["status"], "queued", "{mq}");
 }
+
+#[test]
+fn down_all_and_rig_remove_go_on_past_a_broken_worktree() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let broken = sling(&t, "r", "broken one", "standin-hang");
+    let fine = sling(&t, "r", "fine one", "standin-hang");
+    let (wt_broken, wt_fine) = (
+        t.worktree("r", broken["polecat"].as_str().unwrap()),
+        t.worktree("r", fine["polecat"].as_str().unwrap()),
+    );
+    for wt in [&wt_broken, &wt_fine] {
+        std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
+    }
+    break_worktree(&wt_broken);
+    let d = t.json(&["down", "--all"]);
+    // Both sessions ended; the fine one saved; the broken one reported.
+    assert_eq!(d["sessions_ended"].as_array().unwrap().len(), 2, "{d}");
+    assert_eq!(d["work_saved"][0], fine["agent"], "{d}");
+    assert_eq!(d["not_saved"][0]["agent"], broken["agent"], "{d}");
+    assert!(!d["not_saved"][0]["error"].as_str().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(wt_broken.join("unsaved.txt")).unwrap(),
+        "precious\n"
+    );
+    let files = git(
+        &t.repo("r"),
+        &["show", "--name-only", "--format=", fine["branch"].as_str().unwrap()],
+    );
+    assert!(files.contains("unsaved.txt"), "{files}");
+    // rig remove: refused while a worktree cannot be read, names it, writes nothing.
+    let err = t.refuses(&["rig", "remove", "r"]);
+    assert!(err.contains("cannot be read"), "{err}");
+    // With --force the rig goes, and the unreadable worktree is kept as it was.
+    let r = t.json(&["rig", "remove", "r", "--force"]);
+    let kept = PathBuf::from(r["kept_worktrees"][0].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(kept.join("unsaved.txt")).unwrap(),
+        "precious\n"
+    );
+    assert!(!t.root.join("r").exists());
+}

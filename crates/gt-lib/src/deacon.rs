@@ -1392,6 +1392,17 @@ pub struct Down {
     pub was_running: bool,
     pub sessions_ended: Vec<String>,
     pub work_saved: Vec<String>,
+    /// Agents whose work could not be saved (e.g. a broken worktree), with
+    /// why; their worktrees are left exactly as they were.
+    pub not_saved: Vec<NotSaved>,
+}
+
+/// Work `gt down --all` could not commit; nothing of it was touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotSaved {
+    pub agent: String,
+    pub worktree: PathBuf,
+    pub error: String,
 }
 
 /// `gt down`: asks the daemon to stop and waits for it. With `all`, also
@@ -1421,15 +1432,27 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
         })? {
             let wt = ws.worktree(&s.rig, &s.polecat);
             let _ = ws.tmux.kill_session(&s.tmux_session);
-            if wt.join(".git").exists() && ws.git.is_dirty(&wt)? {
-                let msg = format!(
-                    "WIP: saved by gt down --all ({})\n\nBead {}.",
-                    s.agent(),
-                    s.bead
-                );
-                if ws.git.commit_all(&wt, &msg)?.is_some() {
-                    out.work_saved.push(s.agent());
+            // A worktree that cannot be saved is reported and left as it is;
+            // the other agents are still stopped.
+            let saved = (|| -> Result<bool> {
+                if wt.join(".git").exists() && ws.git.is_dirty(&wt)? {
+                    let msg = format!(
+                        "WIP: saved by gt down --all ({})\n\nBead {}.",
+                        s.agent(),
+                        s.bead
+                    );
+                    return Ok(ws.git.commit_all(&wt, &msg)?.is_some());
                 }
+                Ok(false)
+            })();
+            match saved {
+                Ok(true) => out.work_saved.push(s.agent()),
+                Ok(false) => {}
+                Err(e) => out.not_saved.push(NotSaved {
+                    agent: s.agent(),
+                    worktree: wt.clone(),
+                    error: error_line(&e),
+                }),
             }
             ws.store.end_session(s.id, "stopped", "human")?;
             out.sessions_ended.push(s.agent());
