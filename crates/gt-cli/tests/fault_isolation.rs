@@ -163,7 +163,10 @@ fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
 
     // Repaired: the next patrol saves the work, the problems are over.
     std::fs::write(wt.join(".git"), dotgit).unwrap();
-    git(&t.repo("a"), &["update-ref", "refs/heads/main", main_a.trim()]);
+    git(
+        &t.repo("a"),
+        &["update-ref", "refs/heads/main", main_a.trim()],
+    );
     let r = t.json(&["deacon", "patrol", "--once"]);
     let kinds = kinds_of(&r);
     assert!(kinds.contains(&"deacon.saved_work".to_string()), "{r}");
@@ -303,7 +306,11 @@ fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!alive(new_gate), "gt down left the gate running");
-    assert_eq!(t.bead_status(&bead), "merging", "an interrupted gate lands nothing");
+    assert_eq!(
+        t.bead_status(&bead),
+        "merging",
+        "an interrupted gate lands nothing"
+    );
     let mq = t.json(&["mq", "list", "--rig", "g"]);
     assert_eq!(mq[0]["status"], "queued", "{mq}");
 }
@@ -334,7 +341,12 @@ fn down_all_and_rig_remove_go_on_past_a_broken_worktree() {
     );
     let files = git(
         &t.repo("r"),
-        &["show", "--name-only", "--format=", fine["branch"].as_str().unwrap()],
+        &[
+            "show",
+            "--name-only",
+            "--format=",
+            fine["branch"].as_str().unwrap(),
+        ],
     );
     assert!(files.contains("unsaved.txt"), "{files}");
     // rig remove: refused while a worktree cannot be read, names it, writes nothing.

@@ -23,9 +23,9 @@ use crate::error::{Error, Result};
 use crate::event::{EventQuery, NewEvent};
 use crate::polecat::PolecatState;
 use crate::session::{end_reason, Session};
-use crate::tmux::SessionInfo;
 use crate::store::deacon::DeaconStore;
 use crate::store::{EventStore, RigStore, SessionFilter, WorkStore};
+use crate::tmux::SessionInfo;
 use crate::town::Town;
 use crate::workspace::Workspace;
 
@@ -170,11 +170,8 @@ pub fn record_fault(ws: &Workspace, subject: &Subject, step: &str, error: &str) 
 
 /// Forgets the fault of `subject` in `step` (it works again), with an event.
 pub fn clear_fault(ws: &Workspace, subject: &str, step: &str) -> Result<bool> {
-    let ev = NewEvent::new(
-        kind::RECOVERED,
-        format!("{step} works again for {subject}"),
-    )
-    .payload(json!({ "subject": subject, "step": step }));
+    let ev = NewEvent::new(kind::RECOVERED, format!("{step} works again for {subject}"))
+        .payload(json!({ "subject": subject, "step": step }));
     ws.store.clear_fault(subject, step, ev, ACTOR)
 }
 
@@ -580,11 +577,9 @@ impl Patrol<'_> {
                         let is_wt = wt.join(".git").exists();
                         if is_wt && !self.ws.git.is_dirty(&wt)? {
                             // Its branch stays in the rig repository.
-                            self.ws.git.worktree_remove(
-                                &self.ws.repo_dir(rig),
-                                &wt,
-                                false,
-                            )?;
+                            self.ws
+                                .git
+                                .worktree_remove(&self.ws.repo_dir(rig), &wt, false)?;
                             self.ws.store.forget_mark(&key)?;
                             self.act(
                                 &format!("cleaned:{key}"),
@@ -608,7 +603,7 @@ impl Patrol<'_> {
     /// "once" means once per session and a nudge's own echo on the screen
     /// does not restart the clock.
     fn live_agents(&mut self) -> Result<()> {
-        use crate::problems::{detect, ProblemKind, Thresholds};
+        use crate::problems::{detect_own, Thresholds};
         let cfg = self.ws.town.config.deacon.clone();
         let std = |d: time::Duration| Duration::from_millis(d.whole_milliseconds().max(0) as u64);
         let th = Thresholds {
@@ -617,15 +612,8 @@ impl Patrol<'_> {
             ..Thresholds::default()
         };
         let escalate_after = cfg.duration("escalate_after");
-        for p in detect(self.ws, &th)? {
+        for p in detect_own(self.ws, &th)? {
             let subject = Subject::agent(&p.rig, &p.polecat);
-            if matches!(
-                p.kind,
-                ProblemKind::AgentFailing | ProblemKind::RigFailing | ProblemKind::PatrolFailing
-            ) {
-                // The step that fails keeps its fault: not this step's to clear.
-                continue;
-            }
             self.guard(subject, step::LIVE_AGENTS, |me| {
                 me.live_agent(&p, &cfg, escalate_after)
             });
@@ -939,7 +927,10 @@ impl Patrol<'_> {
                         .map(|r| r.split('/').next().unwrap_or("").to_string())
                 })
                 .filter(|r| !r.is_empty());
-            let subject = rig.as_deref().map(Subject::rig).unwrap_or_else(Subject::town);
+            let subject = rig
+                .as_deref()
+                .map(Subject::rig)
+                .unwrap_or_else(Subject::town);
             if self
                 .report
                 .failures
@@ -1118,7 +1109,12 @@ fn refinery_beside(town: Town, rig: &str, stop: &AtomicBool) -> Vec<String> {
     let ts = || format_ts(town.clock().now());
     let ws = match Workspace::open(town.clone()) {
         Ok(ws) => ws,
-        Err(e) => return vec![format!("{} refinery {rig}: cannot open the town: {e}", ts())],
+        Err(e) => {
+            return vec![format!(
+                "{} refinery {rig}: cannot open the town: {e}",
+                ts()
+            )]
+        }
     };
     match crate::refinery::run_once_with(&ws, Some(rig), ACTOR, Some(stop)) {
         Ok(r) => {

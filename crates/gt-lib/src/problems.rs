@@ -317,6 +317,17 @@ pub fn observe_with(
     th: &Thresholds,
     tmux: &[SessionInfo],
 ) -> Result<Vec<AgentActivity>> {
+    observe_inner(ws, th, tmux, true)
+}
+
+/// `with_faults`: an agent's fault (a deacon step failing for it) is shown as
+/// its problem; without, the problem is what the agent itself shows.
+fn observe_inner(
+    ws: &Workspace,
+    th: &Thresholds,
+    tmux: &[SessionInfo],
+    with_faults: bool,
+) -> Result<Vec<AgentActivity>> {
     let now = ws.town.clock().now();
     let polecats = ws.store.list_polecats(None)?;
     let open = ws.store.list_sessions(&SessionFilter {
@@ -339,7 +350,11 @@ pub fn observe_with(
         .into_iter()
         .map(|h| (h.agent.clone(), h))
         .collect();
-    let faults: Vec<Fault> = ws.store.faults()?;
+    let faults: Vec<Fault> = if with_faults {
+        ws.store.faults()?
+    } else {
+        Vec::new()
+    };
     let observations: HashMap<String, ScreenObservation> = ws
         .store
         .screen_observations()?
@@ -649,7 +664,12 @@ pub fn observe_with(
                 p.session = session.as_ref().map(|s| s.tmux_session.clone());
                 p.last_activity = last_activity.clone();
                 if let Some(other) = &prob {
-                    p.detail = format!("{} (also {}: {})", p.detail, other.kind.as_str(), other.detail);
+                    p.detail = format!(
+                        "{} (also {}: {})",
+                        p.detail,
+                        other.kind.as_str(),
+                        other.detail
+                    );
                 }
                 Some(p)
             }
@@ -735,6 +755,13 @@ pub fn fault_problems(ws: &Workspace, agents: &[AgentActivity]) -> Result<Vec<Pr
 /// now. (The deacon calls this on each patrol.)
 pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
     Ok(problems_of(&observe(ws, thresholds)?))
+}
+
+/// [`detect`] without the agents' faults: what each agent itself shows (the
+/// deacon acts on these; a fault is another step's business).
+pub fn detect_own(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
+    let tmux = ws.tmux.list_sessions()?;
+    Ok(problems_of(&observe_inner(ws, thresholds, &tmux, false)?))
 }
 
 /// The command that addresses a problem.
@@ -837,6 +864,41 @@ mod tests {
         assert_eq!(ago(now, Some("2026-01-01T11:49:00.000000Z")), "11m ago");
         assert_eq!(ago(now, None), "-");
         assert_eq!(ago(now, Some("garbage")), "-");
+    }
+
+    #[test]
+    fn problems_a_fault_is_a_problem_with_its_error() {
+        let f = Fault {
+            scope: "rig".into(),
+            subject: "web".into(),
+            rig: Some("web".into()),
+            polecat: None,
+            step: "refinery".into(),
+            error: "rig web has no branch main".into(),
+            first_at: "2026-01-01T11:00:00.000000Z".into(),
+            last_at: "2026-01-01T11:05:00.000000Z".into(),
+            count: 3,
+        };
+        let p = fault_problem(&f);
+        assert_eq!(p.kind, ProblemKind::RigFailing);
+        assert_eq!(p.agent, "web");
+        assert!(p
+            .detail
+            .starts_with("refinery failed: rig web has no branch main"));
+        assert!(p.detail.contains("3 times"), "{}", p.detail);
+        assert_eq!(p.since.as_deref(), Some("2026-01-01T11:00:00.000000Z"));
+        let a = fault_problem(&Fault {
+            scope: "agent".into(),
+            count: 1,
+            ..f.clone()
+        });
+        assert_eq!(a.kind, ProblemKind::AgentFailing);
+        assert!(!a.detail.contains("times"));
+        assert!(ProblemKind::AgentFailing < ProblemKind::Zombie);
+        assert_eq!(
+            serde_json::to_value(ProblemKind::PatrolFailing).unwrap(),
+            "patrol_failing"
+        );
     }
 
     #[test]

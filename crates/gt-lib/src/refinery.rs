@@ -18,8 +18,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -1597,6 +1597,86 @@ mod tests {
             .unwrap(),
             GateOutcome::Failed(..)
         ));
+    }
+
+    #[test]
+    fn refinery_proc_stat_is_parsed_past_odd_command_names() {
+        let line =
+            "1234 (sh) x (y)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(
+            parse_proc_stat(line),
+            Some(ProcStat {
+                zombie: false,
+                pgrp: 1234,
+                start_ticks: 98765
+            })
+        );
+        assert!(parse_proc_stat("garbage").is_none());
+        let me = proc_stat(std::process::id()).unwrap();
+        assert!(!me.zombie);
+    }
+
+    #[test]
+    fn refinery_gate_group_is_recorded_and_nothing_outlives_it() {
+        use std::cell::RefCell;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let pidfile = dir.path().join("bg.pid");
+        let seen = RefCell::new(Vec::new());
+        let started = |pid: u32| {
+            seen.borrow_mut().push(("started", pid));
+            Ok(())
+        };
+        let finished = |pid: u32| {
+            seen.borrow_mut().push(("finished", pid));
+            Ok(())
+        };
+        let w = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: None,
+        };
+        // The gate passes but leaves a child behind: the child goes with it.
+        let cmd = format!("sh -c 'sleep 30 & echo $! > {}'", pidfile.display());
+        let r = run_gate(dir.path(), &cmd, Duration::from_secs(10), &log, &w).unwrap();
+        assert!(matches!(r, GateOutcome::Passed));
+        let bg: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proc_stat(bg).is_some_and(|s| !s.zombie) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            proc_stat(bg).is_none_or(|s| s.zombie),
+            "the gate's child lives on"
+        );
+        let calls = seen.borrow().clone();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[0].0, "started");
+        assert_eq!(calls[1], ("finished", calls[0].1));
+        // A stop kills a running gate at once and is an error (nothing passed).
+        let stop = AtomicBool::new(true);
+        let w = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: Some(&stop),
+        };
+        let t = Instant::now();
+        assert!(run_gate(dir.path(), "sleep 30", Duration::from_secs(60), &log, &w).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // A gate that cannot be recorded does not run on.
+        let refuse = |_: u32| Err(Error::refused("no store"));
+        let w = GateWatch {
+            started: &refuse,
+            finished: &finished,
+            stop: None,
+        };
+        let t = Instant::now();
+        assert!(run_gate(dir.path(), "sleep 30", Duration::from_secs(60), &log, &w).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -92,7 +92,8 @@ pub trait DeaconStore {
     /// Records (or bumps) a fault. `event` is appended, in the same
     /// transaction, only when the fault is new or its error changed. Returns
     /// the fault and whether the event was appended.
-    fn record_fault(&self, f: &NewFault<'_>, event: NewEvent, actor: &str) -> Result<(Fault, bool)>;
+    fn record_fault(&self, f: &NewFault<'_>, event: NewEvent, actor: &str)
+        -> Result<(Fault, bool)>;
     /// Forgets the fault of `subject` in `step`, appending `event` with it
     /// when there was one. Returns whether there was one.
     fn clear_fault(&self, subject: &str, step: &str, event: NewEvent, actor: &str) -> Result<bool>;
@@ -102,8 +103,13 @@ pub trait DeaconStore {
     fn gate_started(&self, g: &GateRun) -> Result<()>;
     /// The gate group of `rig` is over (ended or killed); `event`, when
     /// given, is appended in the same transaction.
-    fn gate_finished(&self, rig: &str, pgid: u32, event: Option<NewEvent>, actor: &str)
-        -> Result<()>;
+    fn gate_finished(
+        &self,
+        rig: &str,
+        pgid: u32,
+        event: Option<NewEvent>,
+        actor: &str,
+    ) -> Result<()>;
     /// Gate groups recorded as running.
     fn gate_runs(&self) -> Result<Vec<GateRun>>;
 }

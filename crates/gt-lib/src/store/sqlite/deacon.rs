@@ -56,8 +56,7 @@ CREATE TABLE gate_runs (
 ) WITHOUT ROWID;
 "#;
 
-const FAULT_COLS: &str =
-    "scope, subject, rig, polecat, step, error, first_at, last_at, count";
+const FAULT_COLS: &str = "scope, subject, rig, polecat, step, error, first_at, last_at, count";
 
 fn fault_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Fault> {
     Ok(Fault {
@@ -197,7 +196,12 @@ impl DeaconStore for SqliteStore {
         self.write(|tx| Ok(tx.execute("DELETE FROM deacon_marks WHERE key = ?1", [key])? > 0))
     }
 
-    fn record_fault(&self, f: &NewFault<'_>, event: NewEvent, actor: &str) -> Result<(Fault, bool)> {
+    fn record_fault(
+        &self,
+        f: &NewFault<'_>,
+        event: NewEvent,
+        actor: &str,
+    ) -> Result<(Fault, bool)> {
         let now = self.now();
         self.write(|tx| {
             let before: Option<String> = tx
@@ -305,5 +309,90 @@ impl DeaconStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::event::EventQuery;
+    use crate::store::EventStore;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::create(&dir.path().join("t.db"), "hq", Arc::new(SystemClock)).unwrap();
+        (dir, s)
+    }
+
+    fn events(s: &SqliteStore) -> Vec<String> {
+        s.events(&EventQuery::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    #[test]
+    fn deacon_store_a_fault_makes_one_event_until_its_error_changes() {
+        let (_d, s) = store();
+        let f = |error| NewFault {
+            scope: "agent",
+            subject: "r/nux",
+            rig: Some("r"),
+            polecat: Some("nux"),
+            step: "dead_sessions",
+            error,
+        };
+        let ev = || NewEvent::new("deacon.agent_failed", "x");
+        let (a, new) = s.record_fault(&f("broken"), ev(), "deacon").unwrap();
+        assert!(new);
+        assert_eq!(a.count, 1);
+        let (b, new) = s.record_fault(&f("broken"), ev(), "deacon").unwrap();
+        assert!(!new);
+        assert_eq!((b.count, b.first_at.clone()), (2, a.first_at.clone()));
+        let (c, new) = s.record_fault(&f("worse"), ev(), "deacon").unwrap();
+        assert!(new);
+        assert_eq!(c.error, "worse");
+        assert_eq!(events(&s), ["deacon.agent_failed", "deacon.agent_failed"]);
+        assert_eq!(s.faults().unwrap(), vec![c]);
+        let rec = || NewEvent::new("deacon.recovered", "y");
+        assert!(s
+            .clear_fault("r/nux", "dead_sessions", rec(), "deacon")
+            .unwrap());
+        assert!(!s
+            .clear_fault("r/nux", "dead_sessions", rec(), "deacon")
+            .unwrap());
+        assert!(s.faults().unwrap().is_empty());
+        assert_eq!(events(&s).len(), 3);
+    }
+
+    #[test]
+    fn deacon_store_gate_runs_are_recorded_until_finished() {
+        let (_d, s) = store();
+        let g = GateRun {
+            rig: "r".into(),
+            pgid: 4242,
+            start_ticks: Some(99),
+            gate: "test".into(),
+            command: "cargo test".into(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+        };
+        s.gate_started(&g).unwrap();
+        assert_eq!(s.gate_runs().unwrap(), vec![g.clone()]);
+        // Another group's end does not forget this one.
+        s.gate_finished("r", 1, None, "deacon").unwrap();
+        assert_eq!(s.gate_runs().unwrap().len(), 1);
+        s.gate_finished(
+            "r",
+            4242,
+            Some(NewEvent::new("merge.gate_killed", "k")),
+            "deacon",
+        )
+        .unwrap();
+        assert!(s.gate_runs().unwrap().is_empty());
+        assert_eq!(events(&s), ["merge.gate_killed"]);
     }
 }
