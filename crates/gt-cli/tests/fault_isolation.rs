@@ -207,18 +207,23 @@ fn deacon_pid(t: &TestTown) -> u32 {
     t.json(&["deacon", "status"])["pid"].as_u64().unwrap() as u32
 }
 
-/// A gate that records its pid, refuses to run beside an earlier one, and
-/// sleeps `secs`.
-fn slow_gate(t: &TestTown, rig: &str, secs: u32) -> PathBuf {
+/// A gate that records its pid, notes any earlier gate still running
+/// (`overlap PID`), and sleeps `secs` on its runs number `long` (counted from
+/// 0), one second on the others.
+fn slow_gate(t: &TestTown, rig: &str, secs: u32, long: &[usize]) -> PathBuf {
     let file = t.dir.path().join(format!("gate-{rig}.log"));
     let script = t.dir.path().join(format!("gate-{rig}.sh"));
+    let long: Vec<String> = long.iter().map(|n| n.to_string()).collect();
+    std::fs::write(&file, "").unwrap();
     std::fs::write(
         &script,
         format!(
             "for p in $(sed -n 's/^start //p' {f}); do\n  \
              if [ -e /proc/$p ] && ! grep -q ') [ZX] ' /proc/$p/stat; then echo \"overlap $p\" >> {f}; fi\n\
-             done\necho \"start $$\" >> {f}\nsleep {secs}\necho \"end $$\" >> {f}\n",
-            f = file.display()
+             done\nn=$(grep -c '^start ' {f})\necho \"start $$\" >> {f}\n\
+             case \"$n\" in {long}) sleep {secs};; *) sleep 1;; esac\necho \"end $$\" >> {f}\n",
+            f = file.display(),
+            long = long.join("|"),
         ),
     )
     .unwrap();
@@ -238,7 +243,7 @@ fn an_agent_is_saved_and_restarted_while_a_long_gate_runs() {
     t.with_rig("r");
     t.ok(&["config", "set", "deacon.interval", "1s"]);
     t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let gate = slow_gate(&t, "r", 25);
+    let gate = slow_gate(&t, "r", 25, &[0]);
     let done = sling(&t, "r", "merge me", "standin");
     let bead = done["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
@@ -270,10 +275,12 @@ fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
     let t = TestTown::new();
     t.with_rig("g");
     t.ok(&["config", "set", "deacon.interval", "1s"]);
-    let gate = slow_gate(&t, "g", 60);
+    // Gate runs 0 and 2 take a minute, run 1 a second.
+    let gate = slow_gate(&t, "g", 60, &[0, 2]);
     let done = sling(&t, "g", "gate me", "standin");
     let bead = done["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    let main_before = git(&t.repo("g"), &["rev-parse", "main"]);
     t.ok(&["up"]);
     t.wait_for(20, "the gate to start", |_| !gate_pids(&gate).is_empty());
     let old_gate = gate_pids(&gate)[0];
@@ -287,7 +294,8 @@ fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
     // The killed deacon's gate runs on: nothing else would ever stop it.
     std::thread::sleep(Duration::from_millis(500));
     assert!(alive(old_gate), "the old gate died with the deacon");
-    // Main was not moved by the interrupted run.
+    // Nothing landed: main was not moved to an unverified commit.
+    assert_eq!(git(&t.repo("g"), &["rev-parse", "main"]), main_before);
     assert_eq!(t.bead_status(&bead), "merging");
     t.ok(&["up"]);
     t.wait_for(20, "a second gate", |_| gate_pids(&gate).len() >= 2);
@@ -298,21 +306,49 @@ fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
     let killed = t.json(&["trail", "--kind", "merge.gate_killed"]);
     assert_eq!(killed.as_array().unwrap().len(), 1, "{killed}");
     assert_eq!(killed[0]["payload"]["pgid"], old_gate, "{killed}");
-    // `gt down` kills the running gate too: nothing outlives the deacon.
-    let new_gate = gate_pids(&gate)[1];
+    // The request was retried and landed once.
+    t.wait_for(30, "the merge", |t| t.bead_status(&bead) == "closed");
+    let log = git(
+        &t.repo("g"),
+        &[
+            "log",
+            "--format=%s",
+            &format!("{}..main", main_before.trim()),
+        ],
+    );
+    assert_eq!(log.lines().count(), 1, "{log}");
+
+    // `gt down` kills a running gate too: nothing outlives the deacon.
+    let next = sling(&t, "g", "gate me too", "standin");
+    let next_bead = next["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "a third gate", |_| gate_pids(&gate).len() >= 3);
+    let running = gate_pids(&gate)[2];
     t.ok(&["down"]);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(new_gate) && Instant::now() < deadline {
+    while alive(running) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!alive(new_gate), "gt down left the gate running");
+    assert!(!alive(running), "gt down left the gate running");
     assert_eq!(
-        t.bead_status(&bead),
+        t.bead_status(&next_bead),
         "merging",
         "an interrupted gate lands nothing"
     );
     let mq = t.json(&["mq", "list", "--rig", "g"]);
-    assert_eq!(mq[0]["status"], "queued", "{mq}");
+    let m = mq
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["bead"] == next_bead.as_str())
+        .unwrap();
+    assert_eq!(m["status"], "queued", "{mq}");
+    assert!(gate_runs_empty(&t), "a stopped gate is still recorded");
+}
+
+/// Whether the store records no running gate group.
+fn gate_runs_empty(t: &TestTown) -> bool {
+    use gt_lib::store::deacon::DeaconStore;
+    t.store().gate_runs().unwrap().is_empty()
 }
 
 #[test]

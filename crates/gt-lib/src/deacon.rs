@@ -1266,34 +1266,44 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
         if collect_refineries(&ws, &mut refineries, false, log) {
             due = true;
         }
-        // Something happened (not by the deacon itself)?
-        let new = ws.store.events(&EventQuery {
+        // Something happened (not by the deacon itself)? A store or tmux
+        // that cannot be read now does not end the daemon: the patrol
+        // (due at once) records it as the town's fault and goes on.
+        match ws.store.events(&EventQuery {
             after_id: Some(last_event),
             ..Default::default()
-        })?;
-        if let Some(e) = new.last() {
-            last_event = e.id;
-        }
-        if new
-            .iter()
-            .any(|e| e.actor != ACTOR && WAKE_KINDS.contains(&e.kind.as_str()))
-        {
-            due = true;
+        }) {
+            Ok(new) => {
+                if let Some(e) = new.last() {
+                    last_event = e.id;
+                }
+                if new
+                    .iter()
+                    .any(|e| e.actor != ACTOR && WAKE_KINDS.contains(&e.kind.as_str()))
+                {
+                    due = true;
+                }
+            }
+            Err(_) => due = due || tick.is_multiple_of(25),
         }
         // Every second, look for panes that died (an agent exit makes no event).
         if !due && tick.is_multiple_of(5) {
             let open = ws.store.list_sessions(&SessionFilter {
                 open_only: true,
                 ..Default::default()
-            })?;
-            if !open.is_empty() {
-                let tmux = ws.tmux.list_sessions()?;
-                due = open.iter().any(|s| {
-                    !tmux
-                        .iter()
-                        .any(|t| t.name == s.tmux_session && !t.pane_dead)
-                });
-            }
+            });
+            due = match open {
+                Ok(open) if open.is_empty() => false,
+                Ok(open) => match ws.tmux.list_sessions() {
+                    Ok(tmux) => open.iter().any(|s| {
+                        !tmux
+                            .iter()
+                            .any(|t| t.name == s.tmux_session && !t.pane_dead)
+                    }),
+                    Err(_) => tick.is_multiple_of(25),
+                },
+                Err(_) => tick.is_multiple_of(25),
+            };
         }
         if due {
             if let Err(e) = start_refineries(&ws, &mut refineries, &stop_refineries) {
