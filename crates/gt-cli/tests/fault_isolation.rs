@@ -397,3 +397,27 @@ fn down_all_and_rig_remove_go_on_past_a_broken_worktree() {
     );
     assert!(!t.root.join("r").exists());
 }
+
+#[test]
+fn refinery_run_goes_on_past_a_broken_rig() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    let a = sling(&t, "a", "a work", "standin");
+    let b = sling(&t, "b", "b work", "standin");
+    let (bead_a, bead_b) = (
+        a["bead"].as_str().unwrap().to_string(),
+        b["bead"].as_str().unwrap().to_string(),
+    );
+    t.wait_for(60, "both merging", |t| {
+        t.bead_status(&bead_a) == "merging" && t.bead_status(&bead_b) == "merging"
+    });
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    // Rig a (first by name) fails; rig b still lands; the failure is reported.
+    let out = t.run(&["refinery", "run", "--once"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no branch main"), "{stderr}");
+    assert_eq!(t.bead_status(&bead_b), "closed");
+    assert_eq!(t.bead_status(&bead_a), "merging");
+}

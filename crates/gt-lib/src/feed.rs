@@ -300,7 +300,8 @@ impl Dashboard {
     /// Replaces agents, work and problems with a fresh check.
     pub fn refresh(&mut self, ws: &Workspace, th: &Thresholds) -> Result<()> {
         let agents = problems::observe(ws, th)?;
-        self.problems = problems::problems_of(&agents);
+        self.problems = problems::fault_problems(ws, &agents)?;
+        self.problems.extend(problems::problems_of(&agents));
         let mut rigs: Vec<RigTree> = ws
             .store
             .list_rigs()?
