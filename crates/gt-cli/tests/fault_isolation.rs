@@ -421,3 +421,45 @@ fn refinery_run_goes_on_past_a_broken_rig() {
     assert_eq!(t.bead_status(&bead_b), "closed");
     assert_eq!(t.bead_status(&bead_a), "merging");
 }
+
+#[test]
+fn the_daemon_reports_a_broken_rig_and_lands_the_others() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    let a = sling(&t, "a", "a work", "standin");
+    let bead_a = a["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "a merging", |t| t.bead_status(&bead_a) == "merging");
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    t.ok(&["up"]);
+    let rig_failing = |t: &TestTown| {
+        t.json(&["status"])["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "rig_failing" && p["agent"] == "a")
+    };
+    t.wait_for(20, "rig a failing", rig_failing);
+    // Meanwhile rig b's work is slung, done and landed by the same deacon.
+    let b = sling(&t, "b", "b work", "standin");
+    let bead_b = b["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "b landed", |t| t.bead_status(&bead_b) == "closed");
+    assert!(rig_failing(&t));
+    assert_eq!(t.json(&["deacon", "status"])["up"], true);
+    // Nothing left to do for rig a: its fault is over.
+    let id = t.json(&["mq", "list", "--rig", "a"])[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    t.ok(&["mq", "remove", &id]);
+    t.wait_for(20, "rig a's fault over", |t| !rig_failing(t));
+    t.ok(&["down"]);
+    let kinds = t.kinds(&[]);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "deacon.rig_failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"deacon.recovered".to_string()), "{kinds:?}");
+}

@@ -244,7 +244,8 @@ impl Patrol<'_> {
         let faults = match self.ws.store.faults() {
             Ok(f) => f,
             Err(e) => {
-                self.failed(Subject::town(), "faults", &e);
+                // Kept as they are; the next patrol tries again.
+                tracing::warn!(%e, "cannot read the faults");
                 return;
             }
         };
@@ -1152,6 +1153,16 @@ fn start_refineries(
     rigs.extend(ws.store.gate_runs()?.into_iter().map(|g| g.rig));
     rigs.sort();
     rigs.dedup();
+    // A rig's refinery fault is over once it has nothing left to do (its
+    // requests were removed, or the rig was).
+    for f in ws.store.faults()? {
+        if f.step == step::REFINERY
+            && !rigs.contains(&f.subject)
+            && !running.iter().any(|(r, _)| *r == f.subject)
+        {
+            clear_fault(ws, &f.subject, step::REFINERY)?;
+        }
+    }
     for rig in rigs {
         if running.iter().any(|(r, _)| *r == rig) {
             continue;
@@ -1162,16 +1173,24 @@ fn start_refineries(
 }
 
 /// Logs what finished refinery threads did; returns whether one finished.
+/// With `wait`, waits up to 10 s for all (a stopped refinery kills its gate
+/// at once; one still waiting for another process's refinery lock is left).
 fn collect_refineries(
     ws: &Workspace,
     running: &mut Vec<RefineryThread>,
     wait: bool,
     log: &mut dyn std::io::Write,
 ) -> bool {
+    if wait {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running.iter().any(|(_, h)| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let mut any = false;
     let mut i = 0;
     while i < running.len() {
-        if !wait && !running[i].1.is_finished() {
+        if !running[i].1.is_finished() {
             i += 1;
             continue;
         }
