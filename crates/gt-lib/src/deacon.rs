@@ -321,37 +321,35 @@ impl Patrol<'_> {
     /// One open session: when its agent is gone, save its work and end it.
     /// Work that cannot be saved keeps the session open (nothing is lost).
     fn end_dead_session(&mut self, s: &Session, info: Option<&SessionInfo>) -> Result<()> {
+        let (reason, code) = match info {
+            Some(i) if !i.pane_dead => return Ok(()),
+            Some(i) => (end_reason::EXITED, i.dead_status),
+            None => (end_reason::VANISHED, None),
+        };
+        // A just-hooked session whose tmux start is still in flight.
+        if info.is_none()
+            && s.running_at.is_none()
+            && self.since(&s.started_at) < time::Duration::seconds(30)
         {
-            let (reason, code) = match info {
-                Some(i) if !i.pane_dead => return Ok(()),
-                Some(i) => (end_reason::EXITED, i.dead_status),
-                None => (end_reason::VANISHED, None),
-            };
-            // A just-hooked session whose tmux start is still in flight.
-            if info.is_none()
-                && s.running_at.is_none()
-                && self.since(&s.started_at) < time::Duration::seconds(30)
-            {
-                return Ok(());
-            }
-            self.save_work(s, reason, code)?;
-            self.ws.store.end_session(s.id, reason, ACTOR)?;
-            if info.is_some() {
-                let _ = self.ws.tmux.kill_session(&s.tmux_session);
-            }
-            let what = match code {
-                Some(c) => format!("exited with code {c}"),
-                None if reason == end_reason::EXITED => "exited".to_string(),
-                None => "has no tmux session".to_string(),
-            };
-            self.act(
-                &format!("dead:{}", s.id),
-                kind::SESSION_DEAD,
-                Some(s),
-                format!("{} on {} {what} without gt done", s.agent(), s.bead),
-                json!({ "session": s.id, "reason": reason, "exit_code": code }),
-            )?;
+            return Ok(());
         }
+        self.save_work(s, reason, code)?;
+        self.ws.store.end_session(s.id, reason, ACTOR)?;
+        if info.is_some() {
+            let _ = self.ws.tmux.kill_session(&s.tmux_session);
+        }
+        let what = match code {
+            Some(c) => format!("exited with code {c}"),
+            None if reason == end_reason::EXITED => "exited".to_string(),
+            None => "has no tmux session".to_string(),
+        };
+        self.act(
+            &format!("dead:{}", s.id),
+            kind::SESSION_DEAD,
+            Some(s),
+            format!("{} on {} {what} without gt done", s.agent(), s.bead),
+            json!({ "session": s.id, "reason": reason, "exit_code": code }),
+        )?;
         Ok(())
     }
 
@@ -407,63 +405,65 @@ impl Patrol<'_> {
         max: usize,
         backoff: time::Duration,
     ) -> Result<()> {
-        {
-            let Some(bead) = p.bead.clone() else {
-                return Ok(());
-            };
-            if p.state != PolecatState::Working {
-                return Ok(());
-            }
-            let sessions = self.ws.store.list_sessions(&SessionFilter {
-                bead: Some(&bead),
-                ..Default::default()
-            })?;
-            let Some(last) = sessions.last() else {
-                return Ok(());
-            };
-            if last.is_open() || last.end_reason.as_deref() == Some(end_reason::DONE) {
-                return Ok(());
-            }
-            // Failures since the bead last went well (a `done` resets the count).
-            let failures = sessions
-                .iter()
-                .rev()
-                .take_while(|s| s.end_reason.as_deref() != Some(end_reason::DONE))
-                .filter(|s| {
-                    matches!(
-                        s.end_reason.as_deref(),
-                        Some(end_reason::EXITED)
-                            | Some(end_reason::VANISHED)
-                            | Some(end_reason::FAILED_TO_START)
-                    )
-                })
-                .count();
-            if failures == 0 {
-                return Ok(());
-            }
-            if failures > max {
-                return self.give_up(last, failures);
-            }
-            let wait = backoff * 2i32.pow((failures as u32).saturating_sub(1).min(10));
-            if self.since(last.ended_at.as_deref().unwrap_or(&last.started_at)) < wait {
-                return Ok(());
-            }
-            match crate::sling::resume(self.ws, &bead, None, ACTOR) {
-                Ok(slung) => self.act(
-                    &format!("restart:{}:{}", bead, slung.session_id),
-                    kind::RESTARTED,
-                    Some(last),
-                    format!("restarted {} on {} (restart {failures} of {max})", last.agent(), bead),
-                    json!({ "session": slung.session_id, "restart": failures, "max_restarts": max }),
-                )?,
-                Err(e) => self.act(
-                    &format!("restart-failed:{}:{}", bead, last.id),
-                    kind::RESTART_FAILED,
-                    Some(last),
-                    format!("could not restart {} on {}: {e}", last.agent(), bead),
-                    json!({ "error": e.to_string() }),
-                )?,
-            }
+        let Some(bead) = p.bead.clone() else {
+            return Ok(());
+        };
+        if p.state != PolecatState::Working {
+            return Ok(());
+        }
+        let sessions = self.ws.store.list_sessions(&SessionFilter {
+            bead: Some(&bead),
+            ..Default::default()
+        })?;
+        let Some(last) = sessions.last() else {
+            return Ok(());
+        };
+        if last.is_open() || last.end_reason.as_deref() == Some(end_reason::DONE) {
+            return Ok(());
+        }
+        // Failures since the bead last went well (a `done` resets the count).
+        let failures = sessions
+            .iter()
+            .rev()
+            .take_while(|s| s.end_reason.as_deref() != Some(end_reason::DONE))
+            .filter(|s| {
+                matches!(
+                    s.end_reason.as_deref(),
+                    Some(end_reason::EXITED)
+                        | Some(end_reason::VANISHED)
+                        | Some(end_reason::FAILED_TO_START)
+                )
+            })
+            .count();
+        if failures == 0 {
+            return Ok(());
+        }
+        if failures > max {
+            return self.give_up(last, failures);
+        }
+        let wait = backoff * 2i32.pow((failures as u32).saturating_sub(1).min(10));
+        if self.since(last.ended_at.as_deref().unwrap_or(&last.started_at)) < wait {
+            return Ok(());
+        }
+        match crate::sling::resume(self.ws, &bead, None, ACTOR) {
+            Ok(slung) => self.act(
+                &format!("restart:{}:{}", bead, slung.session_id),
+                kind::RESTARTED,
+                Some(last),
+                format!(
+                    "restarted {} on {} (restart {failures} of {max})",
+                    last.agent(),
+                    bead
+                ),
+                json!({ "session": slung.session_id, "restart": failures, "max_restarts": max }),
+            )?,
+            Err(e) => self.act(
+                &format!("restart-failed:{}:{}", bead, last.id),
+                kind::RESTART_FAILED,
+                Some(last),
+                format!("could not restart {} on {}: {e}", last.agent(), bead),
+                json!({ "error": e.to_string() }),
+            )?,
         }
         Ok(())
     }
@@ -553,46 +553,44 @@ impl Patrol<'_> {
 
     /// Polecat worktrees of one rig with no polecat.
     fn orphan_worktrees(&mut self, rig: &str, grace: time::Duration) -> Result<()> {
-        {
-            let dir = self.ws.rig_dir(rig).join(crate::workspace::POLECATS_DIR);
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                return Ok(());
-            };
-            let polecats = self.ws.store.list_polecats(Some(rig))?;
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if polecats.iter().any(|p| p.name == name) {
-                    continue;
-                }
-                let key = format!("orphan-worktree:{rig}/{name}");
-                let wt = e.path();
-                match self.ws.store.mark(&key)? {
-                    None => self.act(
-                        &key,
-                        kind::ORPHAN_FOUND,
-                        None,
-                        format!("worktree {} belongs to no polecat", wt.display()),
-                        json!({ "worktree": wt }),
-                    )?,
-                    Some(m) if self.since(&m.first_at) >= grace => {
-                        let is_wt = wt.join(".git").exists();
-                        if is_wt && !self.ws.git.is_dirty(&wt)? {
-                            // Its branch stays in the rig repository.
-                            self.ws
-                                .git
-                                .worktree_remove(&self.ws.repo_dir(rig), &wt, false)?;
-                            self.ws.store.forget_mark(&key)?;
-                            self.act(
-                                &format!("cleaned:{key}"),
-                                kind::ORPHAN_CLEANED,
-                                None,
-                                format!("removed orphaned clean worktree {}", wt.display()),
-                                json!({ "worktree": wt }),
-                            )?;
-                        }
+        let dir = self.ws.rig_dir(rig).join(crate::workspace::POLECATS_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let polecats = self.ws.store.list_polecats(Some(rig))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if polecats.iter().any(|p| p.name == name) {
+                continue;
+            }
+            let key = format!("orphan-worktree:{rig}/{name}");
+            let wt = e.path();
+            match self.ws.store.mark(&key)? {
+                None => self.act(
+                    &key,
+                    kind::ORPHAN_FOUND,
+                    None,
+                    format!("worktree {} belongs to no polecat", wt.display()),
+                    json!({ "worktree": wt }),
+                )?,
+                Some(m) if self.since(&m.first_at) >= grace => {
+                    let is_wt = wt.join(".git").exists();
+                    if is_wt && !self.ws.git.is_dirty(&wt)? {
+                        // Its branch stays in the rig repository.
+                        self.ws
+                            .git
+                            .worktree_remove(&self.ws.repo_dir(rig), &wt, false)?;
+                        self.ws.store.forget_mark(&key)?;
+                        self.act(
+                            &format!("cleaned:{key}"),
+                            kind::ORPHAN_CLEANED,
+                            None,
+                            format!("removed orphaned clean worktree {}", wt.display()),
+                            json!({ "worktree": wt }),
+                        )?;
                     }
-                    Some(_) => {}
                 }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -630,113 +628,114 @@ impl Patrol<'_> {
         escalate_after: time::Duration,
     ) -> Result<()> {
         use crate::problems::ProblemKind;
-        {
-            let Some(bead) = p.bead.clone() else {
-                return Ok(());
-            };
-            let Some(s) = self
-                .ws
-                .store
-                .list_sessions(&SessionFilter {
-                    open_only: true,
-                    bead: Some(&bead),
-                    ..Default::default()
-                })?
-                .pop()
-            else {
-                return Ok(());
-            };
-            let reminder = format!(
-                "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
-            );
-            match p.kind {
-                // One reminder clock per session, whether the agent looks
-                // stalled or idle at its prompt: nudge, nudge again after
-                // `stall_after`, escalate once `escalate_after` has passed
-                // since the first nudge without the problem going away.
-                ProblemKind::Stalled | ProblemKind::IdleWithWork => {
-                    let why = if p.kind == ProblemKind::Stalled {
-                        "stalled"
-                    } else {
-                        "idle_with_work"
-                    };
-                    let nudge_key = format!("nudge:{}", s.id);
-                    let mark = self.ws.store.mark(&nudge_key)?;
-                    if let Some(m) = &mark {
-                        if self.since(&m.first_at) >= escalate_after {
-                            let esc_key = format!("escalate:{}", s.id);
-                            if self.ws.store.mark(&esc_key)?.is_none() {
-                                crate::escalate::escalate(
-                                    self.ws,
-                                    ACTOR,
-                                    crate::escalate::Severity::High,
-                                    &format!("{} is stalled on {bead} ({}) and did not react to reminders", p.agent, p.detail),
-                                    ACTOR,
-                                )?;
-                                self.act(
-                                    &esc_key,
-                                    kind::ESCALATED,
-                                    Some(&s),
-                                    format!("escalated {} on {bead} to human ({why})", p.agent),
-                                    json!({ "reason": why }),
-                                )?;
-                            }
-                            return Ok(());
+        let Some(bead) = p.bead.clone() else {
+            return Ok(());
+        };
+        let Some(s) = self
+            .ws
+            .store
+            .list_sessions(&SessionFilter {
+                open_only: true,
+                bead: Some(&bead),
+                ..Default::default()
+            })?
+            .pop()
+        else {
+            return Ok(());
+        };
+        let reminder = format!(
+            "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
+        );
+        match p.kind {
+            // One reminder clock per session, whether the agent looks
+            // stalled or idle at its prompt: nudge, nudge again after
+            // `stall_after`, escalate once `escalate_after` has passed
+            // since the first nudge without the problem going away.
+            ProblemKind::Stalled | ProblemKind::IdleWithWork => {
+                let why = if p.kind == ProblemKind::Stalled {
+                    "stalled"
+                } else {
+                    "idle_with_work"
+                };
+                let nudge_key = format!("nudge:{}", s.id);
+                let mark = self.ws.store.mark(&nudge_key)?;
+                if let Some(m) = &mark {
+                    if self.since(&m.first_at) >= escalate_after {
+                        let esc_key = format!("escalate:{}", s.id);
+                        if self.ws.store.mark(&esc_key)?.is_none() {
+                            crate::escalate::escalate(
+                                self.ws,
+                                ACTOR,
+                                crate::escalate::Severity::High,
+                                &format!(
+                                    "{} is stalled on {bead} ({}) and did not react to reminders",
+                                    p.agent, p.detail
+                                ),
+                                ACTOR,
+                            )?;
+                            self.act(
+                                &esc_key,
+                                kind::ESCALATED,
+                                Some(&s),
+                                format!("escalated {} on {bead} to human ({why})", p.agent),
+                                json!({ "reason": why }),
+                            )?;
                         }
-                    }
-                    let due = match &mark {
-                        None => true,
-                        Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
-                    };
-                    if due {
-                        let r = crate::nudge::nudge(
-                            self.ws,
-                            &p.agent,
-                            &reminder,
-                            crate::nudge::Mode::Immediate,
-                            ACTOR,
-                        );
-                        self.act(
-                            &nudge_key,
-                            kind::NUDGED,
-                            Some(&s),
-                            format!("nudged {} on {bead} ({why})", p.agent),
-                            json!({ "reason": why, "ok": r.is_ok() }),
-                        )?;
+                        return Ok(());
                     }
                 }
-                ProblemKind::WaitingForInput => {
-                    let key = format!("input-mail:{}", s.id);
-                    if self.ws.store.mark(&key)?.is_none() {
-                        let screen = self
-                            .ws
-                            .tmux
-                            .capture_pane(&s.tmux_session, 15)
-                            .unwrap_or_default();
-                        tell_human(
-                            self.ws,
-                            &format!("{} waits for input on {bead}", p.agent),
-                            &format!(
-                                "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
-                                 Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
-                                p.agent, p.agent, p.agent
-                            ),
-                        )?;
-                        self.act(
-                            &key,
-                            kind::ASKED_HUMAN,
-                            Some(&s),
-                            format!("told human that {} waits for input", p.agent),
-                            json!({ "detail": p.detail }),
-                        )?;
-                    }
+                let due = match &mark {
+                    None => true,
+                    Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
+                };
+                if due {
+                    let r = crate::nudge::nudge(
+                        self.ws,
+                        &p.agent,
+                        &reminder,
+                        crate::nudge::Mode::Immediate,
+                        ACTOR,
+                    );
+                    self.act(
+                        &nudge_key,
+                        kind::NUDGED,
+                        Some(&s),
+                        format!("nudged {} on {bead} ({why})", p.agent),
+                        json!({ "reason": why, "ok": r.is_ok() }),
+                    )?;
                 }
-                ProblemKind::Zombie
-                | ProblemKind::EndedWithoutDone
-                | ProblemKind::AgentFailing
-                | ProblemKind::RigFailing
-                | ProblemKind::PatrolFailing => {}
             }
+            ProblemKind::WaitingForInput => {
+                let key = format!("input-mail:{}", s.id);
+                if self.ws.store.mark(&key)?.is_none() {
+                    let screen = self
+                        .ws
+                        .tmux
+                        .capture_pane(&s.tmux_session, 15)
+                        .unwrap_or_default();
+                    tell_human(
+                        self.ws,
+                        &format!("{} waits for input on {bead}", p.agent),
+                        &format!(
+                            "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
+                             Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
+                            p.agent, p.agent, p.agent
+                        ),
+                    )?;
+                    self.act(
+                        &key,
+                        kind::ASKED_HUMAN,
+                        Some(&s),
+                        format!("told human that {} waits for input", p.agent),
+                        json!({ "detail": p.detail }),
+                    )?;
+                }
+            }
+            ProblemKind::Zombie
+            | ProblemKind::EndedWithoutDone
+            | ProblemKind::AgentFailing
+            | ProblemKind::RigFailing
+            | ProblemKind::PatrolFailing => {}
         }
         Ok(())
     }
@@ -758,29 +757,27 @@ impl Patrol<'_> {
 
     fn deliver_nudges_to(&mut self, s: &Session) -> Result<()> {
         use crate::store::mail::MailStore;
-        {
-            let agent = s.agent();
-            let pending = self.ws.store.pending_nudges(&agent)?;
-            if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
-                return Ok(());
-            }
-            for n in pending {
-                // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
-                crate::nudge::nudge(
-                    self.ws,
-                    &agent,
-                    &n.message,
-                    crate::nudge::Mode::Immediate,
-                    &n.from,
-                )?;
-                self.ws.store.mark_nudge_delivered(n.id)?;
-                self.report.actions.push(Action {
-                    kind: crate::nudge::kind::DELIVERED.to_string(),
-                    agent: Some(agent.clone()),
-                    bead: Some(s.bead.clone()),
-                    summary: format!("delivered queued nudge {} from {} to {agent}", n.id, n.from),
-                });
-            }
+        let agent = s.agent();
+        let pending = self.ws.store.pending_nudges(&agent)?;
+        if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
+            return Ok(());
+        }
+        for n in pending {
+            // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
+            crate::nudge::nudge(
+                self.ws,
+                &agent,
+                &n.message,
+                crate::nudge::Mode::Immediate,
+                &n.from,
+            )?;
+            self.ws.store.mark_nudge_delivered(n.id)?;
+            self.report.actions.push(Action {
+                kind: crate::nudge::kind::DELIVERED.to_string(),
+                agent: Some(agent.clone()),
+                bead: Some(s.bead.clone()),
+                summary: format!("delivered queued nudge {} from {} to {agent}", n.id, n.from),
+            });
         }
         Ok(())
     }
@@ -859,43 +856,40 @@ impl Patrol<'_> {
         tmux: &[SessionInfo],
         last_patrol: Option<i64>,
     ) -> Result<bool> {
-        {
-            let key = format!("{RATE_LIMIT_MARK}{}:{}", s.runtime, s.id);
-            if self.ws.store.mark(&key)?.is_some() {
-                return Ok(false);
-            }
-            let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
-                return Ok(false);
-            };
-            let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
-                return Ok(false);
-            };
-            let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
-                return Ok(false);
-            };
-            if info.pane_dead || last_patrol.is_some_and(|p| info.activity > 0 && info.activity < p)
-            {
-                return Ok(false);
-            }
-            let screen = self
-                .ws
-                .tmux
-                .capture_pane(&s.tmux_session, 30)
-                .unwrap_or_default();
-            if screen.contains(pattern) {
-                self.act(
-                    &key,
-                    kind::RATE_LIMITED,
-                    Some(s),
-                    format!(
-                        "{} hit the {} rate limit; holding its dispatch",
-                        s.agent(),
-                        s.runtime
-                    ),
-                    json!({ "runtime": s.runtime }),
-                )?;
-                return Ok(true);
-            }
+        let key = format!("{RATE_LIMIT_MARK}{}:{}", s.runtime, s.id);
+        if self.ws.store.mark(&key)?.is_some() {
+            return Ok(false);
+        }
+        let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
+            return Ok(false);
+        };
+        let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
+            return Ok(false);
+        };
+        let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
+            return Ok(false);
+        };
+        if info.pane_dead || last_patrol.is_some_and(|p| info.activity > 0 && info.activity < p) {
+            return Ok(false);
+        }
+        let screen = self
+            .ws
+            .tmux
+            .capture_pane(&s.tmux_session, 30)
+            .unwrap_or_default();
+        if screen.contains(pattern) {
+            self.act(
+                &key,
+                kind::RATE_LIMITED,
+                Some(s),
+                format!(
+                    "{} hit the {} rate limit; holding its dispatch",
+                    s.agent(),
+                    s.runtime
+                ),
+                json!({ "runtime": s.runtime }),
+            )?;
+            return Ok(true);
         }
         Ok(false)
     }
