@@ -10,6 +10,8 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -23,6 +25,7 @@ use crate::polecat::PolecatState;
 use crate::session::{end_reason, Session};
 use crate::store::deacon::DeaconStore;
 use crate::store::{EventStore, RigStore, SessionFilter, WorkStore};
+use crate::tmux::SessionInfo;
 use crate::town::Town;
 use crate::workspace::Workspace;
 
@@ -53,6 +56,129 @@ pub mod kind {
     pub const RATE_LIMITED: &str = "deacon.rate_limited";
     pub const RATE_LIMIT_OVER: &str = "deacon.rate_limit_over";
     pub const ADOPTED: &str = "deacon.adopted";
+    /// A patrol step failed for one agent (payload: step, error).
+    pub const AGENT_FAILED: &str = "deacon.agent_failed";
+    /// A per-rig step (the refinery, orphan worktrees, dispatch) failed for one rig.
+    pub const RIG_FAILED: &str = "deacon.rig_failed";
+    /// A patrol step failed for the whole town (tmux or the store unreadable).
+    pub const PATROL_FAILED: &str = "deacon.patrol_failed";
+    /// A step that failed for an agent, a rig or the town works again.
+    pub const RECOVERED: &str = "deacon.recovered";
+}
+
+/// Names of the patrol steps, as faults record them.
+pub mod step {
+    pub const DEAD_SESSIONS: &str = "dead_sessions";
+    pub const ADOPT: &str = "adopt_unrecorded";
+    pub const RESTART: &str = "restart";
+    pub const LIVE_AGENTS: &str = "live_agents";
+    pub const NUDGES: &str = "queued_nudges";
+    pub const RATE_LIMITS: &str = "rate_limits";
+    pub const ORPHANS: &str = "orphans";
+    pub const REFINERY: &str = "refinery";
+    pub const DISPATCH: &str = "dispatch";
+}
+
+/// What a fault is about: one agent, one rig, or the whole town.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// `agent`, `rig` or `town`.
+    pub scope: &'static str,
+    /// `rig/polecat`, the rig, or `town`.
+    pub subject: String,
+    #[serde(skip)]
+    pub rig: Option<String>,
+    #[serde(skip)]
+    pub polecat: Option<String>,
+}
+
+impl Subject {
+    pub fn agent(rig: &str, polecat: &str) -> Subject {
+        Subject {
+            scope: "agent",
+            subject: format!("{rig}/{polecat}"),
+            rig: Some(rig.to_string()),
+            polecat: Some(polecat.to_string()),
+        }
+    }
+
+    pub fn rig(rig: &str) -> Subject {
+        Subject {
+            scope: "rig",
+            subject: rig.to_string(),
+            rig: Some(rig.to_string()),
+            polecat: None,
+        }
+    }
+
+    pub fn town() -> Subject {
+        Subject {
+            scope: "town",
+            subject: "town".to_string(),
+            rig: None,
+            polecat: None,
+        }
+    }
+}
+
+/// One step that failed for one subject during a patrol; the rest went on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub step: &'static str,
+    pub error: String,
+}
+
+/// An error as one line (git's messages span several), at most 2000 chars.
+fn error_line(e: &Error) -> String {
+    let text = e.to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    line.join("; ").chars().take(2000).collect()
+}
+
+/// Records that `step` failed for `subject` (a problem in `gt status`, an
+/// event when it is new or its error changed).
+pub fn record_fault(ws: &Workspace, subject: &Subject, step: &str, error: &str) -> Result<bool> {
+    use crate::store::deacon::NewFault;
+    let kind = match subject.scope {
+        "agent" => kind::AGENT_FAILED,
+        "rig" => kind::RIG_FAILED,
+        _ => kind::PATROL_FAILED,
+    };
+    let mut ev = NewEvent::new(
+        kind,
+        format!("{step} failed for {}: {error}", subject.subject),
+    )
+    .payload(json!({
+        "scope": subject.scope,
+        "subject": subject.subject,
+        "step": step,
+        "error": error,
+    }));
+    if let Some(r) = &subject.rig {
+        ev = ev.rig(r);
+    }
+    let f = NewFault {
+        scope: subject.scope,
+        subject: &subject.subject,
+        rig: subject.rig.as_deref(),
+        polecat: subject.polecat.as_deref(),
+        step,
+        error,
+    };
+    ws.store.record_fault(&f, ev, ACTOR).map(|(_, new)| new)
+}
+
+/// Forgets the fault of `subject` in `step` (it works again), with an event.
+pub fn clear_fault(ws: &Workspace, subject: &str, step: &str) -> Result<bool> {
+    let ev = NewEvent::new(kind::RECOVERED, format!("{step} works again for {subject}"))
+        .payload(json!({ "subject": subject, "step": step }));
+    ws.store.clear_fault(subject, step, ev, ACTOR)
 }
 
 /// One thing a patrol did.
@@ -70,15 +196,83 @@ pub struct PatrolReport {
     pub duration_ms: u128,
     pub sessions_checked: usize,
     pub actions: Vec<Action>,
+    /// Steps that failed for one agent, rig or the town; everything else was served.
+    pub failures: Vec<Failure>,
 }
 
 struct Patrol<'a> {
     ws: &'a Workspace,
     now: OffsetDateTime,
     report: PatrolReport,
+    /// Steps whose town-wide part ran (their faults of subjects that did
+    /// not fail again this patrol are over).
+    ran: Vec<&'static str>,
 }
 
 impl Patrol<'_> {
+    /// Runs `f` for one subject: an error becomes that subject's fault and
+    /// the patrol goes on.
+    fn guard(
+        &mut self,
+        subject: Subject,
+        step: &'static str,
+        f: impl FnOnce(&mut Self) -> Result<()>,
+    ) {
+        if let Err(e) = f(self) {
+            self.failed(subject, step, &e);
+        }
+    }
+
+    fn failed(&mut self, subject: Subject, step: &'static str, e: &Error) {
+        let error = error_line(e);
+        let error = match record_fault(self.ws, &subject, step, &error) {
+            Ok(_) => error,
+            Err(e2) => format!("{error} (could not record it: {e2})"),
+        };
+        tracing::warn!(step, subject = %subject.subject, %error, "patrol step failed");
+        self.report.failures.push(Failure {
+            subject,
+            step,
+            error,
+        });
+    }
+
+    /// Runs one step; a failure of its town-wide part is the town's fault.
+    fn step(&mut self, step: &'static str, f: impl FnOnce(&mut Self) -> Result<()>) {
+        match f(self) {
+            Ok(()) => self.ran.push(step),
+            Err(e) => self.failed(Subject::town(), step, &e),
+        }
+    }
+
+    /// Faults of steps that ran, for subjects that did not fail this time, are over.
+    fn clear_recovered(&mut self) {
+        let faults = match self.ws.store.faults() {
+            Ok(f) => f,
+            Err(e) => {
+                // Kept as they are; the next patrol tries again.
+                tracing::warn!(%e, "cannot read the faults");
+                return;
+            }
+        };
+        for f in faults {
+            let Some(step) = self.ran.iter().copied().find(|s| *s == f.step) else {
+                continue;
+            };
+            if self
+                .report
+                .failures
+                .iter()
+                .any(|x| x.step == step && x.subject.subject == f.subject)
+            {
+                continue;
+            }
+            if let Err(e) = clear_fault(self.ws, &f.subject, step) {
+                tracing::warn!(%e, "cannot clear a fault");
+            }
+        }
+    }
+
     /// Records an action (event + mark) and adds it to the report.
     fn act(
         &mut self,
@@ -120,37 +314,48 @@ impl Patrol<'_> {
         }
         let tmux = self.ws.tmux.list_sessions()?;
         for s in open {
-            let info = tmux.iter().find(|t| t.name == s.tmux_session);
-            let (reason, code) = match info {
-                Some(i) if !i.pane_dead => continue,
-                Some(i) => (end_reason::EXITED, i.dead_status),
-                None => (end_reason::VANISHED, None),
-            };
-            // A just-hooked session whose tmux start is still in flight.
-            if info.is_none()
-                && s.running_at.is_none()
-                && self.since(&s.started_at) < time::Duration::seconds(30)
-            {
-                continue;
-            }
-            self.save_work(&s, reason, code)?;
-            self.ws.store.end_session(s.id, reason, ACTOR)?;
-            if info.is_some() {
-                let _ = self.ws.tmux.kill_session(&s.tmux_session);
-            }
-            let what = match code {
-                Some(c) => format!("exited with code {c}"),
-                None if reason == end_reason::EXITED => "exited".to_string(),
-                None => "has no tmux session".to_string(),
-            };
-            self.act(
-                &format!("dead:{}", s.id),
-                kind::SESSION_DEAD,
-                Some(&s),
-                format!("{} on {} {what} without gt done", s.agent(), s.bead),
-                json!({ "session": s.id, "reason": reason, "exit_code": code }),
-            )?;
+            let info = tmux.iter().find(|t| t.name == s.tmux_session).cloned();
+            self.guard(
+                Subject::agent(&s.rig, &s.polecat),
+                step::DEAD_SESSIONS,
+                |p| p.end_dead_session(&s, info.as_ref()),
+            );
         }
+        Ok(())
+    }
+
+    /// One open session: when its agent is gone, save its work and end it.
+    /// Work that cannot be saved keeps the session open (nothing is lost).
+    fn end_dead_session(&mut self, s: &Session, info: Option<&SessionInfo>) -> Result<()> {
+        let (reason, code) = match info {
+            Some(i) if !i.pane_dead => return Ok(()),
+            Some(i) => (end_reason::EXITED, i.dead_status),
+            None => (end_reason::VANISHED, None),
+        };
+        // A just-hooked session whose tmux start is still in flight.
+        if info.is_none()
+            && s.running_at.is_none()
+            && self.since(&s.started_at) < time::Duration::seconds(30)
+        {
+            return Ok(());
+        }
+        self.save_work(s, reason, code)?;
+        self.ws.store.end_session(s.id, reason, ACTOR)?;
+        if info.is_some() {
+            let _ = self.ws.tmux.kill_session(&s.tmux_session);
+        }
+        let what = match code {
+            Some(c) => format!("exited with code {c}"),
+            None if reason == end_reason::EXITED => "exited".to_string(),
+            None => "has no tmux session".to_string(),
+        };
+        self.act(
+            &format!("dead:{}", s.id),
+            kind::SESSION_DEAD,
+            Some(s),
+            format!("{} on {} {what} without gt done", s.agent(), s.bead),
+            json!({ "session": s.id, "reason": reason, "exit_code": code }),
+        )?;
         Ok(())
     }
 
@@ -192,61 +397,79 @@ impl Patrol<'_> {
         let max = cfg.max_restarts as usize;
         let backoff = cfg.duration("restart_backoff");
         for p in self.ws.store.list_polecats(None)? {
-            let Some(bead) = p.bead.clone() else { continue };
-            if p.state != PolecatState::Working {
-                continue;
-            }
-            let sessions = self.ws.store.list_sessions(&SessionFilter {
-                bead: Some(&bead),
-                ..Default::default()
-            })?;
-            let Some(last) = sessions.last() else {
-                continue;
-            };
-            if last.is_open() || last.end_reason.as_deref() == Some(end_reason::DONE) {
-                continue;
-            }
-            // Failures since the bead last went well (a `done` resets the count).
-            let failures = sessions
-                .iter()
-                .rev()
-                .take_while(|s| s.end_reason.as_deref() != Some(end_reason::DONE))
-                .filter(|s| {
-                    matches!(
-                        s.end_reason.as_deref(),
-                        Some(end_reason::EXITED)
-                            | Some(end_reason::VANISHED)
-                            | Some(end_reason::FAILED_TO_START)
-                    )
-                })
-                .count();
-            if failures == 0 {
-                continue;
-            }
-            if failures > max {
-                self.give_up(last, failures)?;
-                continue;
-            }
-            let wait = backoff * 2i32.pow((failures as u32).saturating_sub(1).min(10));
-            if self.since(last.ended_at.as_deref().unwrap_or(&last.started_at)) < wait {
-                continue;
-            }
-            match crate::sling::resume(self.ws, &bead, None, ACTOR) {
-                Ok(slung) => self.act(
-                    &format!("restart:{}:{}", bead, slung.session_id),
-                    kind::RESTARTED,
-                    Some(last),
-                    format!("restarted {} on {} (restart {failures} of {max})", last.agent(), bead),
-                    json!({ "session": slung.session_id, "restart": failures, "max_restarts": max }),
-                )?,
-                Err(e) => self.act(
-                    &format!("restart-failed:{}:{}", bead, last.id),
-                    kind::RESTART_FAILED,
-                    Some(last),
-                    format!("could not restart {} on {}: {e}", last.agent(), bead),
-                    json!({ "error": e.to_string() }),
-                )?,
-            }
+            self.guard(Subject::agent(&p.rig, &p.name), step::RESTART, |me| {
+                me.restart_one(&p, max, backoff)
+            });
+        }
+        Ok(())
+    }
+
+    /// One polecat of [`Self::restart_or_release`].
+    fn restart_one(
+        &mut self,
+        p: &crate::polecat::Polecat,
+        max: usize,
+        backoff: time::Duration,
+    ) -> Result<()> {
+        let Some(bead) = p.bead.clone() else {
+            return Ok(());
+        };
+        if p.state != PolecatState::Working {
+            return Ok(());
+        }
+        let sessions = self.ws.store.list_sessions(&SessionFilter {
+            bead: Some(&bead),
+            ..Default::default()
+        })?;
+        let Some(last) = sessions.last() else {
+            return Ok(());
+        };
+        if last.is_open() || last.end_reason.as_deref() == Some(end_reason::DONE) {
+            return Ok(());
+        }
+        // Failures since the bead last went well (a `done` resets the count).
+        let failures = sessions
+            .iter()
+            .rev()
+            .take_while(|s| s.end_reason.as_deref() != Some(end_reason::DONE))
+            .filter(|s| {
+                matches!(
+                    s.end_reason.as_deref(),
+                    Some(end_reason::EXITED)
+                        | Some(end_reason::VANISHED)
+                        | Some(end_reason::FAILED_TO_START)
+                )
+            })
+            .count();
+        if failures == 0 {
+            return Ok(());
+        }
+        if failures > max {
+            return self.give_up(last, failures);
+        }
+        let wait = backoff * 2i32.pow((failures as u32).saturating_sub(1).min(10));
+        if self.since(last.ended_at.as_deref().unwrap_or(&last.started_at)) < wait {
+            return Ok(());
+        }
+        match crate::sling::resume(self.ws, &bead, None, ACTOR) {
+            Ok(slung) => self.act(
+                &format!("restart:{}:{}", bead, slung.session_id),
+                kind::RESTARTED,
+                Some(last),
+                format!(
+                    "restarted {} on {} (restart {failures} of {max})",
+                    last.agent(),
+                    bead
+                ),
+                json!({ "session": slung.session_id, "restart": failures, "max_restarts": max }),
+            )?,
+            Err(e) => self.act(
+                &format!("restart-failed:{}:{}", bead, last.id),
+                kind::RESTART_FAILED,
+                Some(last),
+                format!("could not restart {} on {}: {e}", last.agent(), bead),
+                json!({ "error": e.to_string() }),
+            )?,
         }
         Ok(())
     }
@@ -353,50 +576,53 @@ impl Patrol<'_> {
             }
         }
         for rig in self.ws.store.list_rigs()? {
-            let dir = self
-                .ws
-                .rig_dir(&rig.name)
-                .join(crate::workspace::POLECATS_DIR);
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+            self.guard(Subject::rig(&rig.name), step::ORPHANS, |p| {
+                p.orphan_worktrees(&rig.name, grace)
+            });
+        }
+        Ok(())
+    }
+
+    /// Polecat worktrees of one rig with no polecat.
+    fn orphan_worktrees(&mut self, rig: &str, grace: time::Duration) -> Result<()> {
+        let dir = self.ws.rig_dir(rig).join(crate::workspace::POLECATS_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let polecats = self.ws.store.list_polecats(Some(rig))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if polecats.iter().any(|p| p.name == name) {
                 continue;
-            };
-            let polecats = self.ws.store.list_polecats(Some(&rig.name))?;
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if polecats.iter().any(|p| p.name == name) {
-                    continue;
-                }
-                let key = format!("orphan-worktree:{}/{}", rig.name, name);
-                let wt = e.path();
-                match self.ws.store.mark(&key)? {
-                    None => self.act(
-                        &key,
-                        kind::ORPHAN_FOUND,
-                        None,
-                        format!("worktree {} belongs to no polecat", wt.display()),
-                        json!({ "worktree": wt }),
-                    )?,
-                    Some(m) if self.since(&m.first_at) >= grace => {
-                        let is_wt = wt.join(".git").exists();
-                        if is_wt && !self.ws.git.is_dirty(&wt)? {
-                            // Its branch stays in the rig repository.
-                            self.ws.git.worktree_remove(
-                                &self.ws.repo_dir(&rig.name),
-                                &wt,
-                                false,
-                            )?;
-                            self.ws.store.forget_mark(&key)?;
-                            self.act(
-                                &format!("cleaned:{key}"),
-                                kind::ORPHAN_CLEANED,
-                                None,
-                                format!("removed orphaned clean worktree {}", wt.display()),
-                                json!({ "worktree": wt }),
-                            )?;
-                        }
+            }
+            let key = format!("orphan-worktree:{rig}/{name}");
+            let wt = e.path();
+            match self.ws.store.mark(&key)? {
+                None => self.act(
+                    &key,
+                    kind::ORPHAN_FOUND,
+                    None,
+                    format!("worktree {} belongs to no polecat", wt.display()),
+                    json!({ "worktree": wt }),
+                )?,
+                Some(m) if self.since(&m.first_at) >= grace => {
+                    let is_wt = wt.join(".git").exists();
+                    if is_wt && !self.ws.git.is_dirty(&wt)? {
+                        // Its branch stays in the rig repository.
+                        self.ws
+                            .git
+                            .worktree_remove(&self.ws.repo_dir(rig), &wt, false)?;
+                        self.ws.store.forget_mark(&key)?;
+                        self.act(
+                            &format!("cleaned:{key}"),
+                            kind::ORPHAN_CLEANED,
+                            None,
+                            format!("removed orphaned clean worktree {}", wt.display()),
+                            json!({ "worktree": wt }),
+                        )?;
                     }
-                    Some(_) => {}
                 }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -408,7 +634,7 @@ impl Patrol<'_> {
     /// "once" means once per session and a nudge's own echo on the screen
     /// does not restart the clock.
     fn live_agents(&mut self) -> Result<()> {
-        use crate::problems::{detect, ProblemKind, Thresholds};
+        use crate::problems::{detect_own, Thresholds};
         let cfg = self.ws.town.config.deacon.clone();
         let std = |d: time::Duration| Duration::from_millis(d.whole_milliseconds().max(0) as u64);
         let th = Thresholds {
@@ -417,107 +643,131 @@ impl Patrol<'_> {
             ..Thresholds::default()
         };
         let escalate_after = cfg.duration("escalate_after");
-        for p in detect(self.ws, &th)? {
-            let Some(bead) = p.bead.clone() else { continue };
-            let Some(s) = self
-                .ws
-                .store
-                .list_sessions(&SessionFilter {
-                    open_only: true,
-                    bead: Some(&bead),
-                    ..Default::default()
-                })?
-                .pop()
-            else {
-                continue;
-            };
-            let reminder = format!(
-                "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
-            );
-            match p.kind {
-                // One reminder clock per session, whether the agent looks
-                // stalled or idle at its prompt: nudge, nudge again after
-                // `stall_after`, escalate once `escalate_after` has passed
-                // since the first nudge without the problem going away.
-                ProblemKind::Stalled | ProblemKind::IdleWithWork => {
-                    let why = if p.kind == ProblemKind::Stalled {
-                        "stalled"
-                    } else {
-                        "idle_with_work"
-                    };
-                    let nudge_key = format!("nudge:{}", s.id);
-                    let mark = self.ws.store.mark(&nudge_key)?;
-                    if let Some(m) = &mark {
-                        if self.since(&m.first_at) >= escalate_after {
-                            let esc_key = format!("escalate:{}", s.id);
-                            if self.ws.store.mark(&esc_key)?.is_none() {
-                                crate::escalate::escalate(
-                                    self.ws,
-                                    ACTOR,
-                                    crate::escalate::Severity::High,
-                                    &format!("{} is stalled on {bead} ({}) and did not react to reminders", p.agent, p.detail),
-                                    ACTOR,
-                                )?;
-                                self.act(
-                                    &esc_key,
-                                    kind::ESCALATED,
-                                    Some(&s),
-                                    format!("escalated {} on {bead} to human ({why})", p.agent),
-                                    json!({ "reason": why }),
-                                )?;
-                            }
-                            continue;
+        for p in detect_own(self.ws, &th)? {
+            let subject = Subject::agent(&p.rig, &p.polecat);
+            self.guard(subject, step::LIVE_AGENTS, |me| {
+                me.live_agent(&p, &cfg, escalate_after)
+            });
+        }
+        Ok(())
+    }
+
+    /// One live agent with a problem of [`Self::live_agents`].
+    fn live_agent(
+        &mut self,
+        p: &crate::problems::Problem,
+        cfg: &crate::config::DeaconConfig,
+        escalate_after: time::Duration,
+    ) -> Result<()> {
+        use crate::problems::ProblemKind;
+        let Some(bead) = p.bead.clone() else {
+            return Ok(());
+        };
+        let Some(s) = self
+            .ws
+            .store
+            .list_sessions(&SessionFilter {
+                open_only: true,
+                bead: Some(&bead),
+                ..Default::default()
+            })?
+            .pop()
+        else {
+            return Ok(());
+        };
+        let reminder = format!(
+            "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
+        );
+        match p.kind {
+            // One reminder clock per session, whether the agent looks
+            // stalled or idle at its prompt: nudge, nudge again after
+            // `stall_after`, escalate once `escalate_after` has passed
+            // since the first nudge without the problem going away.
+            ProblemKind::Stalled | ProblemKind::IdleWithWork => {
+                let why = if p.kind == ProblemKind::Stalled {
+                    "stalled"
+                } else {
+                    "idle_with_work"
+                };
+                let nudge_key = format!("nudge:{}", s.id);
+                let mark = self.ws.store.mark(&nudge_key)?;
+                if let Some(m) = &mark {
+                    if self.since(&m.first_at) >= escalate_after {
+                        let esc_key = format!("escalate:{}", s.id);
+                        if self.ws.store.mark(&esc_key)?.is_none() {
+                            crate::escalate::escalate(
+                                self.ws,
+                                ACTOR,
+                                crate::escalate::Severity::High,
+                                &format!(
+                                    "{} is stalled on {bead} ({}) and did not react to reminders",
+                                    p.agent, p.detail
+                                ),
+                                ACTOR,
+                            )?;
+                            self.act(
+                                &esc_key,
+                                kind::ESCALATED,
+                                Some(&s),
+                                format!("escalated {} on {bead} to human ({why})", p.agent),
+                                json!({ "reason": why }),
+                            )?;
                         }
-                    }
-                    let due = match &mark {
-                        None => true,
-                        Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
-                    };
-                    if due {
-                        let r = crate::nudge::nudge(
-                            self.ws,
-                            &p.agent,
-                            &reminder,
-                            crate::nudge::Mode::Immediate,
-                            ACTOR,
-                        );
-                        self.act(
-                            &nudge_key,
-                            kind::NUDGED,
-                            Some(&s),
-                            format!("nudged {} on {bead} ({why})", p.agent),
-                            json!({ "reason": why, "ok": r.is_ok() }),
-                        )?;
+                        return Ok(());
                     }
                 }
-                ProblemKind::WaitingForInput => {
-                    let key = format!("input-mail:{}", s.id);
-                    if self.ws.store.mark(&key)?.is_none() {
-                        let screen = self
-                            .ws
-                            .tmux
-                            .capture_pane(&s.tmux_session, 15)
-                            .unwrap_or_default();
-                        tell_human(
-                            self.ws,
-                            &format!("{} waits for input on {bead}", p.agent),
-                            &format!(
-                                "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
-                                 Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
-                                p.agent, p.agent, p.agent
-                            ),
-                        )?;
-                        self.act(
-                            &key,
-                            kind::ASKED_HUMAN,
-                            Some(&s),
-                            format!("told human that {} waits for input", p.agent),
-                            json!({ "detail": p.detail }),
-                        )?;
-                    }
+                let due = match &mark {
+                    None => true,
+                    Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
+                };
+                if due {
+                    let r = crate::nudge::nudge(
+                        self.ws,
+                        &p.agent,
+                        &reminder,
+                        crate::nudge::Mode::Immediate,
+                        ACTOR,
+                    );
+                    self.act(
+                        &nudge_key,
+                        kind::NUDGED,
+                        Some(&s),
+                        format!("nudged {} on {bead} ({why})", p.agent),
+                        json!({ "reason": why, "ok": r.is_ok() }),
+                    )?;
                 }
-                ProblemKind::Zombie | ProblemKind::EndedWithoutDone => {}
             }
+            ProblemKind::WaitingForInput => {
+                let key = format!("input-mail:{}", s.id);
+                if self.ws.store.mark(&key)?.is_none() {
+                    let screen = self
+                        .ws
+                        .tmux
+                        .capture_pane(&s.tmux_session, 15)
+                        .unwrap_or_default();
+                    tell_human(
+                        self.ws,
+                        &format!("{} waits for input on {bead}", p.agent),
+                        &format!(
+                            "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
+                             Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
+                            p.agent, p.agent, p.agent
+                        ),
+                    )?;
+                    self.act(
+                        &key,
+                        kind::ASKED_HUMAN,
+                        Some(&s),
+                        format!("told human that {} waits for input", p.agent),
+                        json!({ "detail": p.detail }),
+                    )?;
+                }
+            }
+            ProblemKind::Zombie
+            | ProblemKind::EndedWithoutDone
+            | ProblemKind::AgentFailing
+            | ProblemKind::RigFailing
+            | ProblemKind::PatrolFailing => {}
         }
         Ok(())
     }
@@ -525,34 +775,41 @@ impl Patrol<'_> {
     /// Queued nudges (`gt nudge --mode queue`, or `wait-idle` that timed out)
     /// are typed in at the agent's next idle moment.
     fn deliver_queued_nudges(&mut self) -> Result<()> {
-        use crate::store::mail::MailStore;
         let open = self.ws.store.list_sessions(&SessionFilter {
             open_only: true,
             ..Default::default()
         })?;
         for s in open {
-            let agent = s.agent();
-            let pending = self.ws.store.pending_nudges(&agent)?;
-            if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
-                continue;
-            }
-            for n in pending {
-                // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
-                crate::nudge::nudge(
-                    self.ws,
-                    &agent,
-                    &n.message,
-                    crate::nudge::Mode::Immediate,
-                    &n.from,
-                )?;
-                self.ws.store.mark_nudge_delivered(n.id)?;
-                self.report.actions.push(Action {
-                    kind: crate::nudge::kind::DELIVERED.to_string(),
-                    agent: Some(agent.clone()),
-                    bead: Some(s.bead.clone()),
-                    summary: format!("delivered queued nudge {} from {} to {agent}", n.id, n.from),
-                });
-            }
+            self.guard(Subject::agent(&s.rig, &s.polecat), step::NUDGES, |p| {
+                p.deliver_nudges_to(&s)
+            });
+        }
+        Ok(())
+    }
+
+    fn deliver_nudges_to(&mut self, s: &Session) -> Result<()> {
+        use crate::store::mail::MailStore;
+        let agent = s.agent();
+        let pending = self.ws.store.pending_nudges(&agent)?;
+        if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
+            return Ok(());
+        }
+        for n in pending {
+            // Deliver, then mark: at worst a crash in between delivers twice, never loses it.
+            crate::nudge::nudge(
+                self.ws,
+                &agent,
+                &n.message,
+                crate::nudge::Mode::Immediate,
+                &n.from,
+            )?;
+            self.ws.store.mark_nudge_delivered(n.id)?;
+            self.report.actions.push(Action {
+                kind: crate::nudge::kind::DELIVERED.to_string(),
+                agent: Some(agent.clone()),
+                bead: Some(s.bead.clone()),
+                summary: format!("delivered queued nudge {} from {} to {agent}", n.id, n.from),
+            });
         }
         Ok(())
     }
@@ -612,71 +869,73 @@ impl Patrol<'_> {
             .map(|t| t.unix_timestamp());
         let tmux = self.ws.tmux.list_sessions()?;
         for s in &open {
-            let key = format!("{RATE_LIMIT_MARK}{}:{}", s.runtime, s.id);
-            if self.ws.store.mark(&key)?.is_some() {
-                continue;
-            }
-            let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
-                continue;
-            };
-            let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
-                continue;
-            };
-            let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
-                continue;
-            };
-            if info.pane_dead || last_patrol.is_some_and(|p| info.activity > 0 && info.activity < p)
-            {
-                continue;
-            }
-            let screen = self
-                .ws
-                .tmux
-                .capture_pane(&s.tmux_session, 30)
-                .unwrap_or_default();
-            if screen.contains(pattern) {
+            let mut hit = false;
+            self.guard(Subject::agent(&s.rig, &s.polecat), step::RATE_LIMITS, |p| {
+                hit = p.rate_limit_of(s, &tmux, last_patrol)?;
+                Ok(())
+            });
+            if hit {
                 held.push(s.runtime.clone());
-                self.act(
-                    &key,
-                    kind::RATE_LIMITED,
-                    Some(s),
-                    format!(
-                        "{} hit the {} rate limit; holding its dispatch",
-                        s.agent(),
-                        s.runtime
-                    ),
-                    json!({ "runtime": s.runtime }),
-                )?;
             }
         }
         Ok(held)
     }
 
-    /// The refinery lands what `gt done` queued (every rig with merge work).
+    /// Whether the screen of `s` newly shows its runtime's rate-limit message.
+    fn rate_limit_of(
+        &mut self,
+        s: &Session,
+        tmux: &[SessionInfo],
+        last_patrol: Option<i64>,
+    ) -> Result<bool> {
+        let key = format!("{RATE_LIMIT_MARK}{}:{}", s.runtime, s.id);
+        if self.ws.store.mark(&key)?.is_some() {
+            return Ok(false);
+        }
+        let Ok(rt) = self.ws.town.config.runtime(&s.runtime) else {
+            return Ok(false);
+        };
+        let Some(pattern) = rt.rate_limit_pattern.as_deref() else {
+            return Ok(false);
+        };
+        let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
+            return Ok(false);
+        };
+        if info.pane_dead || last_patrol.is_some_and(|p| info.activity > 0 && info.activity < p) {
+            return Ok(false);
+        }
+        let screen = self
+            .ws
+            .tmux
+            .capture_pane(&s.tmux_session, 30)
+            .unwrap_or_default();
+        if screen.contains(pattern) {
+            self.act(
+                &key,
+                kind::RATE_LIMITED,
+                Some(s),
+                format!(
+                    "{} hit the {} rate limit; holding its dispatch",
+                    s.agent(),
+                    s.runtime
+                ),
+                json!({ "runtime": s.runtime }),
+            )?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The refinery lands what `gt done` queued, rig by rig (every rig with
+    /// merge work); a rig that fails is that rig's fault, the others land.
     /// It records its own `merge.*` events; the patrol only reports it.
     fn refinery(&mut self) -> Result<()> {
-        let r = crate::refinery::run_once(self.ws, None, ACTOR)?;
-        for rig in &r.rigs {
-            let n = rig.merged.len()
-                + rig.failed.len()
-                + rig.conflicts.len()
-                + rig.requeued.len()
-                + rig.recovered.len();
-            if n == 0 {
-                continue;
-            }
-            self.report.actions.push(Action {
-                kind: "deacon.refinery".into(),
-                agent: None,
-                bead: None,
-                summary: format!(
-                    "refinery {}: {} merged, {} failed, {} conflicts, {} re-slung",
-                    rig.rig,
-                    rig.merged.len(),
-                    rig.failed.len(),
-                    rig.conflicts.len(),
-                    rig.reslung.len()
-                ),
+        use crate::store::merge::MergeStore;
+        for rig in self.ws.store.rigs_with_merge_work()? {
+            self.guard(Subject::rig(&rig), step::REFINERY, |p| {
+                let r = crate::refinery::run_once(p.ws, Some(&rig), ACTOR)?;
+                p.report.actions.extend(refinery_actions(&r));
+                Ok(())
             });
         }
         Ok(())
@@ -684,6 +943,35 @@ impl Patrol<'_> {
 
     fn dispatch(&mut self, held: &[String]) -> Result<()> {
         let d = crate::scheduler::dispatch_holding(self.ws, ACTOR, held)?;
+        // A bead that cannot start is its rig's fault (it stays queued).
+        for (bead, error) in &d.failed {
+            let rig = crate::store::BeadStore::get_bead(&self.ws.store, bead)
+                .ok()
+                .and_then(|b| {
+                    b.metadata
+                        .get(crate::scheduler::META_RIG)
+                        .and_then(|v| v.as_str())
+                        .map(|r| r.split('/').next().unwrap_or("").to_string())
+                })
+                .filter(|r| !r.is_empty());
+            let subject = rig
+                .as_deref()
+                .map(Subject::rig)
+                .unwrap_or_else(Subject::town);
+            if self
+                .report
+                .failures
+                .iter()
+                .any(|f| f.step == step::DISPATCH && f.subject == subject)
+            {
+                continue;
+            }
+            self.failed(
+                subject,
+                step::DISPATCH,
+                &Error::Refused(format!("queued {bead} cannot start: {error}")),
+            );
+        }
         for s in d.started {
             self.act(
                 &format!("dispatch:{}:{}", s.bead, s.session_id),
@@ -711,10 +999,50 @@ pub fn tell_human(ws: &Workspace, subject: &str, body: &str) -> Result<()> {
     .map(drop)
 }
 
+/// Report actions of a refinery run (rigs where something happened).
+fn refinery_actions(r: &crate::refinery::RefineryReport) -> Vec<Action> {
+    let mut out = Vec::new();
+    for rig in &r.rigs {
+        let n = rig.merged.len()
+            + rig.failed.len()
+            + rig.conflicts.len()
+            + rig.requeued.len()
+            + rig.recovered.len();
+        if n == 0 {
+            continue;
+        }
+        out.push(Action {
+            kind: "deacon.refinery".into(),
+            agent: None,
+            bead: None,
+            summary: format!(
+                "refinery {}: {} merged, {} failed, {} conflicts, {} re-slung",
+                rig.rig,
+                rig.merged.len(),
+                rig.failed.len(),
+                rig.conflicts.len(),
+                rig.reslung.len()
+            ),
+        });
+    }
+    out
+}
+
 /// One patrol, in order: dead sessions (save, end), restarts or releases,
 /// live agents that need something, queued nudges, rate limits, orphans, the
 /// refinery, dispatch of queued beads.
+///
+/// One fault never stops the town: a step that fails for one agent or one
+/// rig becomes that agent's or rig's fault (a problem in `gt status`, an
+/// event), and everything else is still served in the same patrol. A fault
+/// is forgotten once its step works again for its subject.
 pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
+    patrol_with(ws, true)
+}
+
+/// [`patrol`]; `with_refinery: false` leaves the refinery out (the daemon
+/// runs it beside the patrol, one thread per rig).
+pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> {
     let started = Instant::now();
     let now = ws.town.clock().now();
     let mut p = Patrol {
@@ -724,16 +1052,28 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
             started_at: format_ts(now),
             ..Default::default()
         },
+        ran: Vec::new(),
     };
-    p.end_dead_sessions()?;
-    p.report.actions.extend(crate::sling::adopt_unrecorded(ws)?);
-    p.restart_or_release()?;
-    p.live_agents()?;
-    p.deliver_queued_nudges()?;
-    let held = p.rate_limits()?;
-    p.orphans()?;
-    p.refinery()?;
-    p.dispatch(&held)?;
+    p.step(step::DEAD_SESSIONS, |p| p.end_dead_sessions());
+    p.step(step::ADOPT, |p| {
+        let adopted = crate::sling::adopt_unrecorded(p.ws)?;
+        p.report.actions.extend(adopted);
+        Ok(())
+    });
+    p.step(step::RESTART, |p| p.restart_or_release());
+    p.step(step::LIVE_AGENTS, |p| p.live_agents());
+    p.step(step::NUDGES, |p| p.deliver_queued_nudges());
+    let mut held = Vec::new();
+    p.step(step::RATE_LIMITS, |p| {
+        held = p.rate_limits()?;
+        Ok(())
+    });
+    p.step(step::ORPHANS, |p| p.orphans());
+    if with_refinery {
+        p.step(step::REFINERY, |p| p.refinery());
+    }
+    p.step(step::DISPATCH, |p| p.dispatch(&held));
+    p.clear_recovered();
     let mut report = p.report;
     report.duration_ms = started.elapsed().as_millis();
     ws.store.deacon_heartbeat(report.actions.len() as u64)?;
@@ -823,8 +1163,136 @@ const WAKE_KINDS: &[&str] = &[
     "sling",
 ];
 
+/// A refinery running beside the patrol: one thread per rig, each with its
+/// own connection to the store. Returns the lines for the log.
+type RefineryThread = (String, std::thread::JoinHandle<Vec<String>>);
+
+fn spawn_refinery(town: &Town, rig: &str, stop: &Arc<AtomicBool>) -> Result<RefineryThread> {
+    let (town, name, stop) = (town.clone(), rig.to_string(), Arc::clone(stop));
+    let handle = std::thread::Builder::new()
+        .name(format!("refinery-{rig}"))
+        .spawn(move || refinery_beside(town, &name, &stop))
+        .map_err(|e| Error::io("cannot start a refinery thread", e))?;
+    Ok((rig.to_string(), handle))
+}
+
+/// One refinery run of one rig, beside the patrol. A failure is the rig's
+/// fault; a run that works clears it. Crash safety is the refinery's own
+/// (see `docs/refinery.md`): a deacon killed meanwhile loses nothing.
+fn refinery_beside(town: Town, rig: &str, stop: &AtomicBool) -> Vec<String> {
+    let ts = || format_ts(town.clock().now());
+    let ws = match Workspace::open(town.clone()) {
+        Ok(ws) => ws,
+        Err(e) => {
+            return vec![format!(
+                "{} refinery {rig}: cannot open the town: {e}",
+                ts()
+            )]
+        }
+    };
+    match crate::refinery::run_once_with(&ws, Some(rig), ACTOR, Some(stop)) {
+        Ok(r) => {
+            if let Err(e) = clear_fault(&ws, rig, step::REFINERY) {
+                tracing::warn!(%e, "cannot clear a refinery fault");
+            }
+            refinery_actions(&r)
+                .into_iter()
+                .map(|a| format!("{} {}: {}", ts(), a.kind, a.summary))
+                .collect()
+        }
+        Err(e) if stop.load(Ordering::Relaxed) => {
+            vec![format!("{} refinery {rig} stopped: {e}", ts())]
+        }
+        Err(e) => {
+            let error = error_line(&e);
+            let mut out = vec![format!("{} refinery {rig} failed: {error}", ts())];
+            if let Err(e2) = record_fault(&ws, &Subject::rig(rig), step::REFINERY, &error) {
+                out.push(format!("{} cannot record it: {e2}", ts()));
+            }
+            out
+        }
+    }
+}
+
+/// Starts a refinery thread for every rig with merge work (or a recorded
+/// gate group to reap) that has none running.
+fn start_refineries(
+    ws: &Workspace,
+    running: &mut Vec<RefineryThread>,
+    stop: &Arc<AtomicBool>,
+) -> Result<()> {
+    use crate::store::merge::MergeStore;
+    let mut rigs = ws.store.rigs_with_merge_work()?;
+    rigs.extend(ws.store.gate_runs()?.into_iter().map(|g| g.rig));
+    rigs.sort();
+    rigs.dedup();
+    // A rig's refinery fault is over once it has nothing left to do (its
+    // requests were removed, or the rig was).
+    for f in ws.store.faults()? {
+        if f.step == step::REFINERY
+            && !rigs.contains(&f.subject)
+            && !running.iter().any(|(r, _)| *r == f.subject)
+        {
+            clear_fault(ws, &f.subject, step::REFINERY)?;
+        }
+    }
+    for rig in rigs {
+        if running.iter().any(|(r, _)| *r == rig) {
+            continue;
+        }
+        running.push(spawn_refinery(&ws.town, &rig, stop)?);
+    }
+    Ok(())
+}
+
+/// Logs what finished refinery threads did; returns whether one finished.
+/// With `wait`, waits up to 10 s for all (a stopped refinery kills its gate
+/// at once; one still waiting for another process's refinery lock is left).
+fn collect_refineries(
+    ws: &Workspace,
+    running: &mut Vec<RefineryThread>,
+    wait: bool,
+    log: &mut dyn std::io::Write,
+) -> bool {
+    if wait {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running.iter().any(|(_, h)| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut any = false;
+    let mut i = 0;
+    while i < running.len() {
+        if !running[i].1.is_finished() {
+            i += 1;
+            continue;
+        }
+        let (rig, handle) = running.swap_remove(i);
+        any = true;
+        match handle.join() {
+            Ok(lines) => {
+                for l in lines {
+                    let _ = writeln!(log, "{l}");
+                }
+            }
+            Err(_) => {
+                let error = "the refinery thread panicked";
+                let _ = writeln!(
+                    log,
+                    "{} refinery {rig}: {error}",
+                    format_ts(ws.town.clock().now())
+                );
+                let _ = record_fault(ws, &Subject::rig(&rig), step::REFINERY, error);
+            }
+        }
+    }
+    any
+}
+
 /// The daemon: holds the lock, patrols every `deacon.interval` and whenever
-/// something happens, until `gt down` asks it to stop.
+/// something happens, until `gt down` asks it to stop. Each rig's refinery
+/// runs beside the patrol (a thread per rig), so a long gate never holds up
+/// saving and restarting agents.
 pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
     let mut lock = File::options()
         .create(true)
@@ -869,6 +1337,8 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
         .unwrap_or(0);
     let mut next_patrol = Instant::now();
     let mut tick: u64 = 0;
+    let stop_refineries = Arc::new(AtomicBool::new(false));
+    let mut refineries: Vec<RefineryThread> = Vec::new();
     loop {
         if stop_path(&ws.town).exists() {
             break;
@@ -883,40 +1353,69 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
             return Ok(());
         }
         let mut due = Instant::now() >= next_patrol;
-        // Something happened (not by the deacon itself)?
-        let new = ws.store.events(&EventQuery {
+        // A refinery that finished may have left more to do (and its rig's
+        // agents may have new work): patrol now.
+        if collect_refineries(&ws, &mut refineries, false, log) {
+            due = true;
+        }
+        // Something happened (not by the deacon itself)? A store or tmux
+        // that cannot be read now does not end the daemon: the patrol
+        // (due at once) records it as the town's fault and goes on.
+        match ws.store.events(&EventQuery {
             after_id: Some(last_event),
             ..Default::default()
-        })?;
-        if let Some(e) = new.last() {
-            last_event = e.id;
-        }
-        if new
-            .iter()
-            .any(|e| e.actor != ACTOR && WAKE_KINDS.contains(&e.kind.as_str()))
-        {
-            due = true;
+        }) {
+            Ok(new) => {
+                if let Some(e) = new.last() {
+                    last_event = e.id;
+                }
+                if new
+                    .iter()
+                    .any(|e| e.actor != ACTOR && WAKE_KINDS.contains(&e.kind.as_str()))
+                {
+                    due = true;
+                }
+            }
+            Err(_) => due = due || tick.is_multiple_of(25),
         }
         // Every second, look for panes that died (an agent exit makes no event).
         if !due && tick.is_multiple_of(5) {
             let open = ws.store.list_sessions(&SessionFilter {
                 open_only: true,
                 ..Default::default()
-            })?;
-            if !open.is_empty() {
-                let tmux = ws.tmux.list_sessions()?;
-                due = open.iter().any(|s| {
-                    !tmux
-                        .iter()
-                        .any(|t| t.name == s.tmux_session && !t.pane_dead)
-                });
-            }
+            });
+            due = match open {
+                Ok(open) if open.is_empty() => false,
+                Ok(open) => match ws.tmux.list_sessions() {
+                    Ok(tmux) => open.iter().any(|s| {
+                        !tmux
+                            .iter()
+                            .any(|t| t.name == s.tmux_session && !t.pane_dead)
+                    }),
+                    Err(_) => tick.is_multiple_of(25),
+                },
+                Err(_) => tick.is_multiple_of(25),
+            };
         }
         if due {
-            match patrol(&ws) {
+            if let Err(e) = start_refineries(&ws, &mut refineries, &stop_refineries) {
+                let _ = writeln!(
+                    log,
+                    "{} cannot start the refineries: {e}",
+                    format_ts(ws.town.clock().now())
+                );
+            }
+            match patrol_with(&ws, false) {
                 Ok(r) => {
                     for a in &r.actions {
                         let _ = writeln!(log, "{} {}: {}", r.started_at, a.kind, a.summary);
+                    }
+                    for f in &r.failures {
+                        let _ = writeln!(
+                            log,
+                            "{} {} failed for {}: {}",
+                            r.started_at, f.step, f.subject.subject, f.error
+                        );
                     }
                 }
                 Err(e) => {
@@ -932,6 +1431,9 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
         tick += 1;
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Running gates are killed; their requests stay queued for next time.
+    stop_refineries.store(true, Ordering::Relaxed);
+    collect_refineries(&ws, &mut refineries, true, log);
     ws.store.deacon_started(None)?;
     ws.store
         .append_event(NewEvent::new(kind::STOPPED, "deacon stopped"), ACTOR)?;
@@ -1015,6 +1517,17 @@ pub struct Down {
     pub was_running: bool,
     pub sessions_ended: Vec<String>,
     pub work_saved: Vec<String>,
+    /// Agents whose work could not be saved (e.g. a broken worktree), with
+    /// why; their worktrees are left exactly as they were.
+    pub not_saved: Vec<NotSaved>,
+}
+
+/// Work `gt down --all` could not commit; nothing of it was touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotSaved {
+    pub agent: String,
+    pub worktree: PathBuf,
+    pub error: String,
 }
 
 /// `gt down`: asks the daemon to stop and waits for it. With `all`, also
@@ -1044,15 +1557,27 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
         })? {
             let wt = ws.worktree(&s.rig, &s.polecat);
             let _ = ws.tmux.kill_session(&s.tmux_session);
-            if wt.join(".git").exists() && ws.git.is_dirty(&wt)? {
-                let msg = format!(
-                    "WIP: saved by gt down --all ({})\n\nBead {}.",
-                    s.agent(),
-                    s.bead
-                );
-                if ws.git.commit_all(&wt, &msg)?.is_some() {
-                    out.work_saved.push(s.agent());
+            // A worktree that cannot be saved is reported and left as it is;
+            // the other agents are still stopped.
+            let saved = (|| -> Result<bool> {
+                if wt.join(".git").exists() && ws.git.is_dirty(&wt)? {
+                    let msg = format!(
+                        "WIP: saved by gt down --all ({})\n\nBead {}.",
+                        s.agent(),
+                        s.bead
+                    );
+                    return Ok(ws.git.commit_all(&wt, &msg)?.is_some());
                 }
+                Ok(false)
+            })();
+            match saved {
+                Ok(true) => out.work_saved.push(s.agent()),
+                Ok(false) => {}
+                Err(e) => out.not_saved.push(NotSaved {
+                    agent: s.agent(),
+                    worktree: wt.clone(),
+                    error: error_line(&e),
+                }),
             }
             ws.store.end_session(s.id, end_reason::STOPPED, "human")?;
             out.sessions_ended.push(s.agent());

@@ -203,7 +203,8 @@ pub fn status_from(
     agents: Vec<AgentActivity>,
 ) -> Result<TownStatus> {
     let now = ws.town.clock().now();
-    let problems = problems::problems_of(&agents);
+    let mut problems = problems::fault_problems(ws, &agents)?;
+    problems.extend(problems::problems_of(&agents));
     let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut total = 0;
     for (s, n) in ws.store.count_by_status()? {
@@ -289,7 +290,8 @@ impl Dashboard {
     /// Replaces agents, work and problems with a fresh check.
     pub fn refresh(&mut self, ws: &Workspace, th: &Thresholds) -> Result<()> {
         let agents = problems::observe(ws, th)?;
-        self.problems = problems::problems_of(&agents);
+        self.problems = problems::fault_problems(ws, &agents)?;
+        self.problems.extend(problems::problems_of(&agents));
         let mut rigs: Vec<RigTree> = ws
             .store
             .list_rigs()?

@@ -16,7 +16,14 @@
 //! - **idle with work**: it sits at its prompt holding a bead, quiet for the
 //!   idle threshold;
 //! - **stalled**: alive, but nothing changed for the stall threshold (the
-//!   screen must have been observed unchanged that long).
+//!   screen must have been observed unchanged that long);
+//! - **agent failing**: a patrol step of the deacon fails for this agent
+//!   (e.g. its worktree is broken, so its work cannot be saved); the rest of
+//!   the town is still served. The error is in the problem's detail.
+//!
+//! Besides agents, a **rig failing** problem is a rig whose refinery (or
+//! another per-rig step) fails, and **patrol failing** a patrol step that
+//! fails for the whole town (tmux or the database cannot be read).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,6 +37,7 @@ use crate::clock::{format_ts, parse_ts};
 use crate::error::Result;
 use crate::polecat::{Polecat, PolecatState};
 use crate::session::{end_reason, Session};
+use crate::store::deacon::{DeaconStore, Fault};
 use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample};
 use crate::store::{BeadStore, RigStore, SessionFilter, WorkStore};
 use crate::tmux::SessionInfo;
@@ -64,6 +72,9 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
+    PatrolFailing,
+    RigFailing,
+    AgentFailing,
     Zombie,
     EndedWithoutDone,
     WaitingForInput,
@@ -74,6 +85,9 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ProblemKind::PatrolFailing => "patrol_failing",
+            ProblemKind::RigFailing => "rig_failing",
+            ProblemKind::AgentFailing => "agent_failing",
             ProblemKind::Zombie => "zombie",
             ProblemKind::EndedWithoutDone => "ended_without_done",
             ProblemKind::WaitingForInput => "waiting_for_input",
@@ -307,6 +321,17 @@ pub fn observe_with(
     th: &Thresholds,
     tmux: &[SessionInfo],
 ) -> Result<Vec<AgentActivity>> {
+    observe_inner(ws, th, tmux, true)
+}
+
+/// `with_faults`: an agent's fault (a deacon step failing for it) is shown as
+/// its problem; without, the problem is what the agent itself shows.
+fn observe_inner(
+    ws: &Workspace,
+    th: &Thresholds,
+    tmux: &[SessionInfo],
+    with_faults: bool,
+) -> Result<Vec<AgentActivity>> {
     let now = ws.town.clock().now();
     let polecats = ws.store.list_polecats(None)?;
     let open = ws.store.list_sessions(&SessionFilter {
@@ -329,6 +354,11 @@ pub fn observe_with(
         .into_iter()
         .map(|h| (h.agent.clone(), h))
         .collect();
+    let faults: Vec<Fault> = if with_faults {
+        ws.store.faults()?
+    } else {
+        Vec::new()
+    };
     let observations: HashMap<String, ScreenObservation> = ws
         .store
         .screen_observations()?
@@ -628,6 +658,29 @@ pub fn observe_with(
             }
             (None, _) => (AgentState::Idle, None),
         };
+        // A step of the deacon that fails for this agent is what keeps the
+        // other problems from being handled: it is the one shown.
+        let prob = match faults
+            .iter()
+            .find(|f| f.scope == "agent" && f.subject == agent)
+        {
+            Some(f) => {
+                let mut p = fault_problem(f);
+                p.bead = bead.clone();
+                p.session = session.as_ref().map(|s| s.tmux_session.clone());
+                p.last_activity = last_activity.clone();
+                if let Some(other) = &prob {
+                    p.detail = format!(
+                        "{} (also {}: {})",
+                        p.detail,
+                        other.kind.as_str(),
+                        other.detail
+                    );
+                }
+                Some(p)
+            }
+            None => prob,
+        };
         out.push(AgentActivity {
             agent: agent.clone(),
             rig: pc.rig.clone(),
@@ -657,10 +710,64 @@ pub fn problems_of(agents: &[AgentActivity]) -> Vec<Problem> {
     v
 }
 
+/// A fault as a problem.
+pub fn fault_problem(f: &Fault) -> Problem {
+    let kind = match f.scope.as_str() {
+        "agent" => ProblemKind::AgentFailing,
+        "rig" => ProblemKind::RigFailing,
+        _ => ProblemKind::PatrolFailing,
+    };
+    let times = if f.count > 1 {
+        format!(" ({} times since {})", f.count, f.first_at)
+    } else {
+        String::new()
+    };
+    Problem {
+        agent: f.subject.clone(),
+        rig: f.rig.clone().unwrap_or_default(),
+        polecat: f.polecat.clone().unwrap_or_default(),
+        kind,
+        bead: None,
+        session: None,
+        since: Some(f.first_at.clone()),
+        last_activity: Some(f.last_at.clone()),
+        detail: format!("{} failed: {}{times}", f.step, truncate(&f.error, 300)),
+        suggested_action: match kind {
+            ProblemKind::AgentFailing => "fix what the error names (e.g. its worktree), then the deacon goes on by itself; gt trail --kind deacon.agent_failed".to_string(),
+            ProblemKind::RigFailing => format!(
+                "fix what the error names in rig {}, then the deacon goes on by itself; gt trail --kind deacon.rig_failed",
+                f.subject
+            ),
+            _ => "see the deacon log (gt deacon status); gt trail --kind deacon.patrol_failed".to_string(),
+        },
+    }
+}
+
+/// Problems that are no agent's: rigs and patrol steps that fail, and
+/// faults of agents that are not among `agents` (e.g. removed since).
+pub fn fault_problems(ws: &Workspace, agents: &[AgentActivity]) -> Result<Vec<Problem>> {
+    let mut v: Vec<Problem> = ws
+        .store
+        .faults()?
+        .iter()
+        .filter(|f| f.scope != "agent" || !agents.iter().any(|a| a.agent == f.subject))
+        .map(fault_problem)
+        .collect();
+    v.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.agent.cmp(&b.agent)));
+    Ok(v)
+}
+
 /// Every agent that needs someone, most urgent first, checked against tmux
 /// now. (The deacon calls this on each patrol.)
 pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
     Ok(problems_of(&observe(ws, thresholds)?))
+}
+
+/// [`detect`] without the agents' faults: what each agent itself shows (the
+/// deacon acts on these; a fault is another step's business).
+pub fn detect_own(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
+    let tmux = ws.tmux.list_sessions()?;
+    Ok(problems_of(&observe_inner(ws, thresholds, &tmux, false)?))
 }
 
 /// The command that addresses a problem.
@@ -674,6 +781,9 @@ pub fn suggest(kind: ProblemKind, agent: &str, bead: Option<&str>) -> String {
         ProblemKind::WaitingForInput => format!("gt attach {agent} and answer"),
         ProblemKind::IdleWithWork => format!("gt nudge {agent} \"continue with {bead}\""),
         ProblemKind::Stalled => format!("gt peek {agent}; gt nudge {agent} or gt resume {bead}"),
+        ProblemKind::AgentFailing | ProblemKind::RigFailing | ProblemKind::PatrolFailing => {
+            "fix what the error names; the deacon goes on by itself".to_string()
+        }
     }
 }
 
@@ -760,6 +870,41 @@ mod tests {
         assert_eq!(ago(now, Some("2026-01-01T11:49:00.000000Z")), "11m ago");
         assert_eq!(ago(now, None), "-");
         assert_eq!(ago(now, Some("garbage")), "-");
+    }
+
+    #[test]
+    fn problems_a_fault_is_a_problem_with_its_error() {
+        let f = Fault {
+            scope: "rig".into(),
+            subject: "web".into(),
+            rig: Some("web".into()),
+            polecat: None,
+            step: "refinery".into(),
+            error: "rig web has no branch main".into(),
+            first_at: "2026-01-01T11:00:00.000000Z".into(),
+            last_at: "2026-01-01T11:05:00.000000Z".into(),
+            count: 3,
+        };
+        let p = fault_problem(&f);
+        assert_eq!(p.kind, ProblemKind::RigFailing);
+        assert_eq!(p.agent, "web");
+        assert!(p
+            .detail
+            .starts_with("refinery failed: rig web has no branch main"));
+        assert!(p.detail.contains("3 times"), "{}", p.detail);
+        assert_eq!(p.since.as_deref(), Some("2026-01-01T11:00:00.000000Z"));
+        let a = fault_problem(&Fault {
+            scope: "agent".into(),
+            count: 1,
+            ..f.clone()
+        });
+        assert_eq!(a.kind, ProblemKind::AgentFailing);
+        assert!(!a.detail.contains("times"));
+        assert!(ProblemKind::AgentFailing < ProblemKind::Zombie);
+        assert_eq!(
+            serde_json::to_value(ProblemKind::PatrolFailing).unwrap(),
+            "patrol_failing"
+        );
     }
 
     #[test]

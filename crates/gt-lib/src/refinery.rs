@@ -19,6 +19,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::event::EventQuery;
 use crate::git::Integration;
+use crate::store::deacon::{DeaconStore, GateRun};
 use crate::store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 use crate::store::{BeadStore, EventStore, RigStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
@@ -57,6 +59,9 @@ pub mod kind {
     pub const CONVOY_UPDATED: &str = "convoy.updated";
     pub const CONVOY_LANDED: &str = "convoy.landed";
     pub const RIG_CONFIG_SET: &str = "rig.config_set";
+    /// A gate process group left by a refinery that died was killed before
+    /// a gate ran again.
+    pub const GATE_KILLED: &str = "merge.gate_killed";
 }
 
 pub use crate::store::merge::MergeEntry as QueueEntry;
@@ -312,6 +317,19 @@ impl RefineryReport {
 /// picked up again and finished correctly. Only one refinery works on a rig
 /// at a time (a file lock; others wait).
 pub fn run_once(ws: &Workspace, rig: Option<&str>, actor: &str) -> Result<RefineryReport> {
+    run_once_with(ws, rig, actor, None)
+}
+
+/// [`run_once`] that gives up (killing a running gate, leaving its requests
+/// queued) as soon as `stop` is set. A rig that fails does not keep the
+/// others from landing: every rig is processed, then the first error is
+/// returned.
+pub fn run_once_with(
+    ws: &Workspace,
+    rig: Option<&str>,
+    actor: &str,
+    stop: Option<&AtomicBool>,
+) -> Result<RefineryReport> {
     let rigs = match rig {
         Some(r) => {
             ws.store.get_rig(r)?;
@@ -320,14 +338,24 @@ pub fn run_once(ws: &Workspace, rig: Option<&str>, actor: &str) -> Result<Refine
         None => ws.store.rigs_with_merge_work()?,
     };
     let mut report = RefineryReport::default();
+    let mut first_error = None;
     for r in rigs {
         let mut rr = RigReport {
             rig: r.clone(),
             ..Default::default()
         };
-        let res = process_rig(ws, &r, actor, &mut rr, &mut report.convoys_landed);
+        let res = process_rig(ws, &r, actor, stop, &mut rr, &mut report.convoys_landed);
         report.rigs.push(rr);
-        res?;
+        if let Err(e) = res {
+            tracing::warn!(rig = %r, %e, "refinery run of a rig failed");
+            first_error.get_or_insert(e);
+        }
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     for c in ws.store.refresh_convoys(actor)? {
         if let (Some(w), Some(last)) = (convoy_landed_mail(ws, &c, actor), report.rigs.last_mut()) {
@@ -356,6 +384,7 @@ struct Ctx<'a> {
     wt: PathBuf,
     settings: RigSettings,
     actor: &'a str,
+    stop: Option<&'a AtomicBool>,
 }
 
 impl Ctx<'_> {
@@ -373,6 +402,7 @@ fn process_rig(
     ws: &Workspace,
     rig_name: &str,
     actor: &str,
+    stop: Option<&AtomicBool>,
     rr: &mut RigReport,
     convoys: &mut Vec<Convoy>,
 ) -> Result<()> {
@@ -391,7 +421,11 @@ fn process_rig(
         wt: worktree(ws, &rig.name),
         settings,
         actor,
+        stop,
     };
+    // A gate group a refinery that died left running is killed before any
+    // gate runs again (we hold the rig's refinery lock: its owner is gone).
+    reap_stale_gates(ws, rig_name, actor)?;
     recover(&cx, rr, convoys)?;
     followups(&cx, rr);
     // Requests queued during this run (re-slung work coming back) wait for
@@ -1102,7 +1136,23 @@ fn run_gates(cx: &Ctx<'_>, commit: &str, rr: &mut RigReport) -> Result<Option<St
         .map_err(|e| Error::io(format!("cannot create {}", log_dir.display()), e))?;
     for (name, command) in &cx.settings.gates {
         let log = log_dir.join(format!("refinery-{}-gate.log", cx.rig));
-        match run_gate(&cx.wt, command, cx.settings.gate_timeout, &log)? {
+        let started = |pid: u32| {
+            cx.ws.store.gate_started(&GateRun {
+                rig: cx.rig.clone(),
+                pgid: pid,
+                start_ticks: proc_stat(pid).map(|s| s.start_ticks),
+                gate: name.clone(),
+                command: command.clone(),
+                started_at: crate::clock::format_ts(cx.ws.town.clock().now()),
+            })
+        };
+        let finished = |pid: u32| cx.ws.store.gate_finished(&cx.rig, pid, None, cx.actor);
+        let watch = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: cx.stop,
+        };
+        match run_gate(&cx.wt, command, cx.settings.gate_timeout, &log, &watch)? {
             GateOutcome::Passed => {}
             GateOutcome::Failed(code, out) => {
                 return Ok(Some(format!(
@@ -1128,9 +1178,27 @@ enum GateOutcome {
     TimedOut(String),
 }
 
+/// Who is told about a gate's process group, and when to give up.
+struct GateWatch<'a> {
+    /// The gate runs as process group `pid` (recorded before it may go on).
+    started: &'a dyn Fn(u32) -> Result<()>,
+    /// The group is over: every process of it was killed or had ended.
+    finished: &'a dyn Fn(u32) -> Result<()>,
+    /// Set when the refinery must stop: the gate is killed, an error returned.
+    stop: Option<&'a AtomicBool>,
+}
+
 /// Runs one gate command (argv split with shell rules, no shell) in its own
-/// process group, output to `log`; kills the group on timeout.
-fn run_gate(dir: &Path, command: &str, timeout: Duration, log: &Path) -> Result<GateOutcome> {
+/// process group, output to `log`. The group is recorded (`watch.started`)
+/// and killed whole when the gate ends, times out or the refinery stops, so
+/// nothing it started outlives it or `gates.timeout`.
+fn run_gate(
+    dir: &Path,
+    command: &str,
+    timeout: Duration,
+    log: &Path,
+    watch: &GateWatch<'_>,
+) -> Result<GateOutcome> {
     use std::os::unix::process::CommandExt;
     let argv = shell_words::split(command)
         .map_err(|e| Error::invalid(format!("gate command cannot be split: {e}")))?;
@@ -1168,10 +1236,28 @@ fn run_gate(dir: &Path, command: &str, timeout: Duration, log: &Path) -> Result<
             ))
         }
     };
+    let pgid = child.id();
+    // Kills the whole group, reaps the leader, and says the group is over.
+    let end = |child: &mut std::process::Child| -> Result<()> {
+        kill_group(pgid);
+        let _ = child.kill();
+        let _ = child.wait();
+        (watch.finished)(pgid)
+    };
+    if let Err(e) = (watch.started)(pgid) {
+        // Never a gate that a later refinery could not find.
+        kill_group(pgid);
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
+                // Whatever it left running in its group goes with it.
+                kill_group(pgid);
+                (watch.finished)(pgid)?;
                 return Ok(if status.success() {
                     GateOutcome::Passed
                 } else {
@@ -1185,19 +1271,118 @@ fn run_gate(dir: &Path, command: &str, timeout: Duration, log: &Path) -> Result<
                 });
             }
             Ok(None) if start.elapsed() >= timeout => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
+                end(&mut child)?;
                 return Ok(GateOutcome::TimedOut(read_log()));
             }
+            Ok(None) if watch.stop.is_some_and(|s| s.load(Ordering::Relaxed)) => {
+                end(&mut child)?;
+                return Err(Error::Environment(
+                    "the refinery was stopped during a gate; its requests stay queued".into(),
+                ));
+            }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::io("cannot wait for a gate", e)),
+            Err(e) => {
+                let _ = end(&mut child);
+                return Err(Error::io("cannot wait for a gate", e));
+            }
         }
     }
+}
+
+/// SIGKILL to every process of group `pgid` (gone already is fine).
+fn kill_group(pgid: u32) {
+    use rustix::process::{kill_process_group, Pid, Signal};
+    if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// What `/proc/PID/stat` says about a process (Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStat {
+    zombie: bool,
+    pgrp: u32,
+    /// Start time, clock ticks after boot.
+    start_ticks: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_proc_stat(&text)
+}
+
+/// Parses `/proc/PID/stat`: the command name (in parentheses, may hold
+/// anything) ends at the last `)`; state is field 3, pgrp 5, starttime 22.
+fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        zombie: matches!(*f.first()?, "Z" | "X"),
+        pgrp: f.get(2)?.parse().ok()?,
+        start_ticks: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// Processes (not zombies) of group `pgid` still running.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| proc_stat(*pid).is_some_and(|s| s.pgrp == pgid && !s.zombie))
+        .collect()
+}
+
+/// Whether `g`'s group still has processes that are the gate's (not a later
+/// process that was given the same pid: a group id is not handed out again
+/// while any process of the group lives, so only the leader can be a stranger).
+fn stale_gate_alive(g: &GateRun) -> bool {
+    match proc_stat(g.pgid) {
+        Some(leader) if leader.pgrp != g.pgid => false,
+        Some(leader) if g.start_ticks.is_some_and(|t| t != leader.start_ticks) => false,
+        _ => !group_members(g.pgid).is_empty(),
+    }
+}
+
+/// Kills the recorded gate groups of `rig` whose refinery died (the caller
+/// holds the rig's refinery lock), waits for them to be gone, and forgets them.
+fn reap_stale_gates(ws: &Workspace, rig: &str, actor: &str) -> Result<()> {
+    for g in ws.store.gate_runs()?.into_iter().filter(|g| g.rig == rig) {
+        let event = if stale_gate_alive(&g) {
+            kill_group(g.pgid);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !group_members(g.pgid).is_empty() {
+                if Instant::now() > deadline {
+                    return Err(Error::Environment(format!(
+                        "gate '{}' of rig {rig} (process group {}) left by a refinery that died does not end",
+                        g.gate, g.pgid
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Some(
+                crate::event::NewEvent::new(
+                    kind::GATE_KILLED,
+                    format!(
+                        "killed gate '{}' of rig {rig} (process group {}, started {}) left by a refinery that died",
+                        g.gate, g.pgid, g.started_at
+                    ),
+                )
+                .rig(rig)
+                .payload(serde_json::json!({
+                    "pgid": g.pgid,
+                    "gate": g.gate,
+                    "command": g.command,
+                    "started_at": g.started_at,
+                })),
+            )
+        } else {
+            None
+        };
+        ws.store.gate_finished(rig, g.pgid, event, actor)?;
+    }
+    Ok(())
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
@@ -1365,11 +1550,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let start = Instant::now();
+        let started = |_: u32| Ok(());
+        let finished = |_: u32| Ok(());
+        let w = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: None,
+        };
         let r = run_gate(
             dir.path(),
             "sh -c 'sleep 30 & sleep 30'",
             Duration::from_millis(300),
             &log,
+            &w,
         )
         .unwrap();
         assert!(matches!(r, GateOutcome::TimedOut(_)));
@@ -1379,6 +1572,7 @@ mod tests {
             "sh -c 'echo boom; exit 3'",
             Duration::from_secs(5),
             &log,
+            &w,
         )
         .unwrap();
         match r {
@@ -1389,7 +1583,7 @@ mod tests {
             _ => panic!("expected a failure"),
         }
         assert!(matches!(
-            run_gate(dir.path(), "true", Duration::from_secs(5), &log).unwrap(),
+            run_gate(dir.path(), "true", Duration::from_secs(5), &log, &w).unwrap(),
             GateOutcome::Passed
         ));
         assert!(matches!(
@@ -1397,11 +1591,92 @@ mod tests {
                 dir.path(),
                 "no-such-program-gt",
                 Duration::from_secs(5),
-                &log
+                &log,
+                &w
             )
             .unwrap(),
             GateOutcome::Failed(..)
         ));
+    }
+
+    #[test]
+    fn refinery_proc_stat_is_parsed_past_odd_command_names() {
+        let line =
+            "1234 (sh) x (y)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(
+            parse_proc_stat(line),
+            Some(ProcStat {
+                zombie: false,
+                pgrp: 1234,
+                start_ticks: 98765
+            })
+        );
+        assert!(parse_proc_stat("garbage").is_none());
+        let me = proc_stat(std::process::id()).unwrap();
+        assert!(!me.zombie);
+    }
+
+    #[test]
+    fn refinery_gate_group_is_recorded_and_nothing_outlives_it() {
+        use std::cell::RefCell;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let pidfile = dir.path().join("bg.pid");
+        let seen = RefCell::new(Vec::new());
+        let started = |pid: u32| {
+            seen.borrow_mut().push(("started", pid));
+            Ok(())
+        };
+        let finished = |pid: u32| {
+            seen.borrow_mut().push(("finished", pid));
+            Ok(())
+        };
+        let w = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: None,
+        };
+        // The gate passes but leaves a child behind: the child goes with it.
+        let cmd = format!("sh -c 'sleep 30 & echo $! > {}'", pidfile.display());
+        let r = run_gate(dir.path(), &cmd, Duration::from_secs(10), &log, &w).unwrap();
+        assert!(matches!(r, GateOutcome::Passed));
+        let bg: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proc_stat(bg).is_some_and(|s| !s.zombie) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            proc_stat(bg).is_none_or(|s| s.zombie),
+            "the gate's child lives on"
+        );
+        let calls = seen.borrow().clone();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[0].0, "started");
+        assert_eq!(calls[1], ("finished", calls[0].1));
+        // A stop kills a running gate at once and is an error (nothing passed).
+        let stop = AtomicBool::new(true);
+        let w = GateWatch {
+            started: &started,
+            finished: &finished,
+            stop: Some(&stop),
+        };
+        let t = Instant::now();
+        assert!(run_gate(dir.path(), "sleep 30", Duration::from_secs(60), &log, &w).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // A gate that cannot be recorded does not run on.
+        let refuse = |_: u32| Err(Error::refused("no store"));
+        let w = GateWatch {
+            started: &refuse,
+            finished: &finished,
+            stop: None,
+        };
+        let t = Instant::now();
+        assert!(run_gate(dir.path(), "sleep 30", Duration::from_secs(60), &log, &w).is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -192,6 +192,9 @@ pub struct RemovedRig {
     /// Bundle file keeping unmerged polecat branches (with `--force`).
     pub bundle: Option<PathBuf>,
     pub kept_branches: Vec<String>,
+    /// Worktrees whose state could not be read (e.g. `.git` points nowhere),
+    /// moved out of the rig, untouched, before it was removed (with `--force`).
+    pub kept_worktrees: Vec<PathBuf>,
 }
 
 /// Removes a rig. Refuses while polecat branches hold unmerged commits or
@@ -203,14 +206,18 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
     let _lock = ws.lock_rig(name)?;
     let polecats = ws.store.list_polecats(Some(name))?;
     let mut dirty = Vec::new();
+    // Worktrees git cannot read: their files may hold work nobody can commit.
+    let mut unreadable = Vec::new();
     for p in &polecats {
         let wt = ws.worktree(name, &p.name);
-        if wt.exists() && ws.git.is_dirty(&wt)? {
-            dirty.push(p.name.clone());
+        match wt.exists().then(|| ws.git.is_dirty(&wt)) {
+            Some(Ok(true)) => dirty.push(p.name.clone()),
+            Some(Err(e)) => unreadable.push((p.name.clone(), e.to_string())),
+            _ => {}
         }
     }
     let unmerged = unmerged_branches(ws, &rig)?;
-    if !force && (!unmerged.is_empty() || !dirty.is_empty()) {
+    if !force && (!unmerged.is_empty() || !dirty.is_empty() || !unreadable.is_empty()) {
         let mut why = Vec::new();
         if !unmerged.is_empty() {
             why.push(format!(
@@ -224,6 +231,12 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
         }
         if !dirty.is_empty() {
             why.push(format!("uncommitted changes in: {}", dirty.join(", ")));
+        }
+        for (p, e) in &unreadable {
+            why.push(format!(
+                "worktree of {p} cannot be read ({})",
+                e.lines().next().unwrap_or("")
+            ));
         }
         return Err(Error::refused(format!(
             "rig {name} still holds work ({}); use --force to keep it in a bundle and remove the rig",
@@ -239,6 +252,24 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
         let wt = ws.worktree(name, p);
         ws.git
             .commit_all(&wt, &format!("WIP: saved by gt before removing rig {name}"))?;
+    }
+    // Unreadable worktrees are kept, as they are, outside the rig.
+    let mut kept_worktrees = Vec::new();
+    if !unreadable.is_empty() {
+        let stamp = crate::clock::format_ts(ws.town.clock().now()).replace([':', '.'], "-");
+        let dir = ws
+            .town
+            .state_dir()
+            .join("kept-worktrees")
+            .join(format!("{name}-{stamp}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        for (p, _) in &unreadable {
+            let to = dir.join(p);
+            std::fs::rename(ws.worktree(name, p), &to)
+                .map_err(|e| Error::io(format!("cannot keep the worktree of {p}"), e))?;
+            kept_worktrees.push(to);
+        }
     }
     let unmerged = unmerged_branches(ws, &rig)?;
     let mut bundle = None;
@@ -259,6 +290,7 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
         name: name.to_string(),
         bundle,
         kept_branches: unmerged.into_iter().map(|(b, _)| b).collect(),
+        kept_worktrees,
     })
 }
 

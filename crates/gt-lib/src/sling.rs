@@ -965,6 +965,8 @@ pub struct AgentView {
     pub state_source: Option<&'static str>,
     /// The problem this agent has, if any (open sessions only).
     pub problem: Option<crate::problems::ProblemKind>,
+    /// What was seen, e.g. the error of a deacon step that fails for it.
+    pub problem_detail: Option<String>,
 }
 
 /// Open sessions and the `recent` most recent ended ones.
@@ -1023,6 +1025,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
                 s.ended_at.clone()
             },
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
+            problem_detail: act.and_then(|a| a.problem.as_ref().map(|p| p.detail.clone())),
             state_source: act.and_then(|a| a.state_source),
         });
     }

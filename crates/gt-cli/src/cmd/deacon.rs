@@ -105,6 +105,14 @@ pub fn down(ctx: &Ctx, a: DownArgs) -> Result<(), Error> {
                 d.work_saved.join(", ")
             }
         ));
+        for n in &d.not_saved {
+            ctx.out(&format!(
+                "Could not save the work of {} (left as it is in {}): {}",
+                crate::output::one_line(&n.agent),
+                n.worktree.display(),
+                crate::output::one_line(&n.error)
+            ));
+        }
     }
     Ok(())
 }

@@ -140,6 +140,12 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
                 return ctx.print_json(&r);
             }
             ctx.say(&format!("Removed rig {}", r.name));
+            for w in &r.kept_worktrees {
+                ctx.out(&format!(
+                    "A worktree git could not read was kept, untouched, in {}",
+                    w.display()
+                ));
+            }
             if let Some(b) = &r.bundle {
                 ctx.out(&format!(
                     "Kept {} unmerged branch(es) in {} (restore with: git clone {} or git fetch {} 'refs/heads/*:refs/heads/*')",

@@ -133,6 +133,8 @@ CREATE INDEX merge_requests_by_status ON merge_requests (rig, status, id);
     // 7: bare partial ids (`4k2m` for `bn-4k2m…`) found by index in ledgers
     // whose prefix is not the town's (imported ones).
     "CREATE INDEX beads_by_hash ON beads (substr(id, instr(id, '-') + 1));",
+    // 8: deacon faults per agent / rig, recorded gate process groups.
+    super::deacon::SCHEMA_FAULTS,
 ];
 
 /// The schema version this build writes.
