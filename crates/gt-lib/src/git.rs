@@ -317,6 +317,94 @@ const SCRUBBED_ENV: &[&str] = &[
     "GIT_PREFIX",
 ];
 
+/// Settings pinned on every git command gt runs (`-c`, which wins over
+/// every config file): the rig repository's config is shared by all its
+/// worktrees, so an agent can write to it; nothing it writes there may run
+/// code inside gt's git processes. See `docs/refinery.md` ("Hostile
+/// repositories") for the full list and why.
+pub const PINNED_CONFIG: &[&str] = &[
+    // Hooks: a path below /dev/null can hold no file, so no hook is ever
+    // found (unlike a directory, which an agent of the same user could fill).
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    // Transports: file, git, http(s) and ssh only; never `ext::` (runs a
+    // command) or `fd::`, whatever the repository config allows.
+    "protocol.allow=never",
+    "protocol.file.allow=always",
+    "protocol.git.allow=always",
+    "protocol.http.allow=always",
+    "protocol.https.allow=always",
+    "protocol.ssh.allow=always",
+    "protocol.ext.allow=never",
+    "protocol.fd.allow=never",
+    // The programs run on the other side of a local or ssh remote.
+    "remote.origin.uploadpack=git-upload-pack",
+    "remote.origin.receivepack=git-receive-pack",
+    // Signing runs `gpg.program`: gt's own commits are not signed.
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "merge.verifySignatures=false",
+    "log.showSignature=false",
+    // Submodules would run their own configuration.
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "push.recurseSubmodules=no",
+    "core.sshCommand=ssh",
+    // Replaced (not added to) by the user's own helpers, see `trusted`.
+    "credential.helper=",
+];
+
+/// Environment pinned on every git command unless gt's own environment sets
+/// it: it overrides the config keys of the same meaning (`core.editor`,
+/// `sequence.editor`, `core.pager`, `core.askPass`, `core.gitProxy`).
+const PINNED_ENV: &[(&str, &str)] = &[
+    ("GIT_EDITOR", ":"),
+    ("GIT_SEQUENCE_EDITOR", ":"),
+    ("GIT_PAGER", "cat"),
+    ("GIT_ASKPASS", ""),
+    ("GIT_PROXY_COMMAND", ""),
+];
+
+/// The user's own settings (global and system config, never a
+/// repository's) for the keys [`PINNED_CONFIG`] resets: `core.sshCommand`
+/// and the credential helpers. Looked up once per [`GitCli`].
+fn lookup_trusted(program: &Path, env: &[(OsString, Option<OsString>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for scope in ["--system", "--global"] {
+        let mut cmd = Command::new(program);
+        for k in SCRUBBED_ENV {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        // Run where no repository can be found, so only `scope` is read.
+        cmd.current_dir("/")
+            .env("GIT_CEILING_DIRECTORIES", "/")
+            .args(["config", scope, "--includes", "--list", "-z"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        let Ok(o) = cmd.output() else { continue };
+        if !o.status.success() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&o.stdout);
+        for entry in text.split('\0').filter(|e| !e.is_empty()) {
+            let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
+            let lower = key.to_ascii_lowercase();
+            let keep = lower == "core.sshcommand"
+                || (lower.starts_with("credential.") && lower.ends_with(".helper"));
+            if keep && !value.contains('\n') {
+                out.push(format!("{key}={value}"));
+            }
+        }
+    }
+    out
+}
+
 /// [`Git`] through the `git` command line.
 #[derive(Debug, Clone)]
 pub struct GitCli {
@@ -327,6 +415,8 @@ pub struct GitCli {
     fallback_email: String,
     /// See [`Git::identity_cache`] (shared by clones).
     identity: Arc<Mutex<IdentityCache>>,
+    /// See [`lookup_trusted`] (shared by clones, looked up on first use).
+    trusted: Arc<std::sync::OnceLock<Vec<String>>>,
 }
 
 impl Default for GitCli {
@@ -351,6 +441,7 @@ impl GitCli {
             fallback_name: "Gas Town".to_string(),
             fallback_email: "gt@gastown.invalid".to_string(),
             identity: Arc::default(),
+            trusted: Arc::default(),
         }
     }
 
@@ -359,6 +450,7 @@ impl GitCli {
         self.program = program.into();
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -367,6 +459,7 @@ impl GitCli {
         self.env.push((key.into(), Some(value.into())));
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -375,6 +468,7 @@ impl GitCli {
         self.env.push((key.into(), None));
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -384,7 +478,14 @@ impl GitCli {
         self.fallback_email = email.to_string();
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
+    }
+
+    /// The user's settings re-applied after [`PINNED_CONFIG`].
+    fn trusted(&self) -> &[String] {
+        self.trusted
+            .get_or_init(|| lookup_trusted(&self.program, &self.env))
     }
 
     /// The value of `key` in the environment git commands will see.
@@ -405,14 +506,32 @@ impl GitCli {
         }
         // Never wait for a password on a terminal nobody watches.
         cmd.env("GIT_TERMINAL_PROMPT", "0");
+        // Programs git would otherwise take from the (agent-writable)
+        // repository config: the environment wins over any config file.
+        // What the user set in gt's own environment is kept.
+        for (k, v) in PINNED_ENV {
+            if self.effective_env(k).is_none() {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("GIT_PROTOCOL_FROM_USER", "0");
         for (k, v) in &self.env {
             match v {
                 Some(v) => cmd.env(k, v),
                 None => cmd.env_remove(k),
             };
         }
+        cmd.arg("--no-pager");
         if let Some(dir) = dir {
             cmd.arg("-C").arg(dir);
+        }
+        // Command-line settings come after every config file, so they win
+        // over what an agent wrote into the repository config.
+        for c in PINNED_CONFIG {
+            cmd.arg("-c").arg(c);
+        }
+        for c in self.trusted().iter() {
+            cmd.arg("-c").arg(c);
         }
         for c in config {
             cmd.arg("-c").arg(c);
@@ -722,13 +841,23 @@ impl Git for GitCli {
             return Err(Error::invalid("commit message must not contain NUL"));
         }
         self.run(wt, "add", &[os("-A")])?;
-        let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+        let staged = !self.run_yes_no(
+            wt,
+            "diff",
+            &[
+                os("--cached"),
+                os("--quiet"),
+                os("--no-ext-diff"),
+                os("--no-textconv"),
+            ],
+        )?;
         if !staged {
             return Ok(None);
         }
         let config = self.identity_overrides(wt)?;
         let args = [
             os("--quiet"),
+            os("--no-verify"),
             os("--no-edit"),
             os("--cleanup=whitespace"),
             os("-m"),
@@ -906,7 +1035,7 @@ impl Git for GitCli {
         config.push("rebase.autoSquash=false".into());
         config.push("rebase.autoStash=false".into());
         config.push("rebase.updateRefs=false".into());
-        let mut args = vec![os("--quiet"), os("--no-autosquash")];
+        let mut args = vec![os("--quiet"), os("--no-verify"), os("--no-autosquash")];
         if prefer_mine {
             args.extend([os("-X"), os("theirs")]);
         }
@@ -938,7 +1067,7 @@ impl Git for GitCli {
             return Err(Error::invalid("merge message must be non-empty text"));
         }
         let config = self.identity_overrides(wt)?;
-        let mut args = vec![os("--quiet"), os("--no-edit")];
+        let mut args = vec![os("--quiet"), os("--no-verify"), os("--no-edit")];
         if squash {
             args.push(os("--squash"));
         } else {
@@ -958,9 +1087,24 @@ impl Git for GitCli {
             return Ok(Integration::Conflict(files));
         }
         if squash {
-            let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+            let staged = !self.run_yes_no(
+                wt,
+                "diff",
+                &[
+                    os("--cached"),
+                    os("--quiet"),
+                    os("--no-ext-diff"),
+                    os("--no-textconv"),
+                ],
+            )?;
             if staged {
-                let args = [os("--quiet"), os("--no-edit"), os("-m"), os(message)];
+                let args = [
+                    os("--quiet"),
+                    os("--no-verify"),
+                    os("--no-edit"),
+                    os("-m"),
+                    os(message),
+                ];
                 let out = self.exec(Some(wt), &config, "commit", &args)?;
                 if !out.status.success() {
                     return Err(command_error("commit", &out));
@@ -996,7 +1140,13 @@ impl Git for GitCli {
         validate_oid(commit)?;
         validate_branch_name(branch)?;
         let spec = format!("{commit}:refs/heads/{branch}");
-        let args = [os("--quiet"), os("--porcelain"), os("origin"), os(&spec)];
+        let args = [
+            os("--quiet"),
+            os("--porcelain"),
+            os("--no-verify"),
+            os("origin"),
+            os(&spec),
+        ];
         self.run(repo, "push", &args).map(drop)
     }
 
@@ -1141,7 +1291,12 @@ impl GitCli {
 
     /// Paths with unresolved conflicts in `wt`.
     fn unmerged_paths(&self, wt: &Path) -> Result<Vec<String>> {
-        let args = [os("--name-only"), os("--diff-filter=U"), os("-z")];
+        let args = [
+            os("--name-only"),
+            os("--no-ext-diff"),
+            os("--diff-filter=U"),
+            os("-z"),
+        ];
         let out = self.exec(Some(wt), &[], "diff", &args)?;
         let mut files: Vec<String> = out
             .stdout
