@@ -256,7 +256,6 @@ fn gt_never_writes_through_a_planted_link() {
         .is_symlink());
 }
 
-#[allow(dead_code)]
 fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
@@ -266,4 +265,426 @@ fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}");
+}
+
+fn patrol_kinds(t: &TestTown) -> Vec<String> {
+    t.json(&["deacon", "patrol", "--once"])["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// Item 2: the rig repository's config is gt's own. A change is reverted by
+/// the next patrol (an event and a `config_tampered` problem), and also
+/// right before a sling cuts a branch and before the refinery works.
+#[test]
+fn tampered_rig_config_is_reverted_recorded_and_shown() {
+    let t = TestTown::new();
+    t.with_rig("g");
+    let cfg = t.repo("g").join("config");
+    let original = std::fs::read(&cfg).unwrap();
+    let file = cfg.to_str().unwrap().to_string();
+    let tamper = |key: &str, value: &str| {
+        raw_git(t.dir.path(), &["config", "--file", &file, key, value]);
+    };
+    // Nothing changed: a patrol reverts nothing, and gt status is healthy.
+    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+    assert!(t.json(&["status"])["problems"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // 1. The deacon patrol.
+    tamper("core.hooksPath", "/tmp/evil");
+    tamper("filter.evil.smudge", "touch /tmp/pwned");
+    let wt_cfg = t.repo("g").join("worktrees");
+    std::fs::create_dir_all(wt_cfg.join("x")).unwrap();
+    std::fs::write(
+        wt_cfg.join("x/config.worktree"),
+        "[core]\n\tfsmonitor = /tmp/evil\n",
+    )
+    .unwrap();
+    let status = t.json(&["status"]);
+    let probs = status["problems"].as_array().unwrap();
+    assert!(
+        probs
+            .iter()
+            .any(|p| p["kind"] == "config_tampered" && p["rig"] == "g"),
+        "a difference not yet reverted is a problem: {status}"
+    );
+    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert_eq!(std::fs::read(&cfg).unwrap(), original, "config put back");
+    assert!(!wt_cfg.join("x/config.worktree").exists());
+    let trail = t.json(&["trail", "--kind", "rig.config_tampered"]);
+    let e = &trail.as_array().unwrap()[0];
+    assert_eq!(e["rig"], "g");
+    let changed: Vec<&str> = e["payload"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["core.hookspath", "filter.evil.smudge"], "{e}");
+    // The revert stays a problem in gt status (and its JSON).
+    let status = t.json(&["status"]);
+    let p = status["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "config_tampered")
+        .unwrap_or_else(|| panic!("no config_tampered problem: {status}"))
+        .clone();
+    assert_eq!(p["rig"], "g");
+    assert!(
+        p["detail"].as_str().unwrap().contains("core.hookspath"),
+        "{p}"
+    );
+    assert_eq!(status["healthy"], false);
+    // A second patrol finds nothing more to revert.
+    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+
+    // 2. Right before a sling cuts a branch.
+    tamper("core.fsmonitor", "/tmp/evil");
+    sling(&t, "g", "after tamper", "standin-hang");
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 2);
+
+    // 3. Right before the refinery works on the rig.
+    tamper("include.path", "/tmp/evil.cfg");
+    t.ok(&["refinery", "run", "--once", "--rig", "g"]);
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 3);
+
+    // A config replaced by a link is put back as a file.
+    let elsewhere = t.dir.path().join("elsewhere.cfg");
+    std::fs::write(&elsewhere, "[core]\n\tbare = true\n").unwrap();
+    std::fs::remove_file(&cfg).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &cfg).unwrap();
+    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert!(cfg.symlink_metadata().unwrap().file_type().is_file());
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        "[core]\n\tbare = true\n"
+    );
+}
+
+/// A git:// server that accepts connections and never answers: a clone
+/// from it hangs until gt gives up. Sends on `accepted` for each connection.
+fn silent_server() -> (String, std::sync::mpsc::Receiver<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+            let _ = tx.send(());
+        }
+    });
+    (format!("git://127.0.0.1:{port}/never.git"), rx)
+}
+
+fn rig_dirs(t: &TestTown) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(&t.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".gt" && n != "gt.toml")
+        .collect();
+    v.sort();
+    v
+}
+
+/// Item 4: `gt rig add` refuses `ext::`/`fd::` (and any `<transport>::`)
+/// at once, with one line and nothing left; gt's own git never uses them
+/// even when the repository config allows them; a clone that hangs ends at
+/// `rig.clone_timeout`; nothing is left, and the name stays usable.
+#[test]
+fn rig_add_refuses_dangerous_transports_and_times_out() {
+    let t = TestTown::new();
+    let marker = t.dir.path().join("pwned");
+    let before = rig_dirs(&t);
+    for url in [
+        format!("ext::sh -c touch% {}", marker.display()),
+        "fd::0".to_string(),
+        "fd::3,4".to_string(),
+        "evil::whatever".to_string(),
+    ] {
+        let start = Instant::now();
+        let err = t.refuses(&["rig", "add", "x", &url]);
+        assert!(start.elapsed() < Duration::from_secs(10), "{url}: slow");
+        assert!(err.contains("transport"), "{url}: {err}");
+        assert_eq!(rig_dirs(&t), before, "{url} left something");
+    }
+    assert!(!marker.exists());
+    assert!(t.json(&["rig", "list"]).as_array().unwrap().is_empty());
+
+    // The policy is in the rig's config for the agents' git, and gt's own
+    // fetch refuses `ext::` even when an agent allows it there.
+    let src = common::source_repo(t.dir.path(), "src-p");
+    t.ok(&["rig", "add", "p", src.to_str().unwrap()]);
+    let cfg = t.repo("p").join("config");
+    let file = cfg.to_str().unwrap();
+    assert_eq!(
+        raw_git(
+            t.dir.path(),
+            &["config", "--file", file, "protocol.ext.allow"]
+        )
+        .trim(),
+        "never"
+    );
+    raw_git(
+        t.dir.path(),
+        &["config", "--file", file, "protocol.ext.allow", "always"],
+    );
+    raw_git(
+        t.dir.path(),
+        &["config", "--file", file, "protocol.allow", "always"],
+    );
+    let evil = format!("ext::sh -c touch% {}", marker.display());
+    raw_git(
+        t.dir.path(),
+        &["config", "--file", file, "remote.origin.url", &evil],
+    );
+    let out = t.run(&["rig", "fetch", "p"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(!marker.exists(), "ext:: ran inside gt");
+    assert!(t.kinds(&["--kind", "rig.fetch_failed"]).len() == 1);
+
+    // A clone that never gets an answer ends at rig.clone_timeout.
+    t.ok(&["config", "set", "rig.clone_timeout", "2s"]);
+    assert_eq!(t.ok(&["config", "get", "rig.clone_timeout"]).trim(), "2s");
+    let (url, accepted) = silent_server();
+    let before = rig_dirs(&t);
+    let start = Instant::now();
+    let err = t.refuses(&["rig", "add", "slow", &url]);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(accepted.try_recv().is_ok(), "git never connected");
+    assert!(err.contains("rig.clone_timeout"), "{err}");
+    assert_eq!(rig_dirs(&t), before);
+    // The name is free.
+    t.ok(&["rig", "add", "slow", src.to_str().unwrap()]);
+}
+
+/// Item 4: SIGTERM (and SIGINT) during a slow clone leave nothing behind,
+/// and the name can be used right away.
+#[test]
+fn rig_add_interrupted_leaves_nothing() {
+    let t = TestTown::new();
+    let src = common::source_repo(t.dir.path(), "src-i");
+    let (url, accepted) = silent_server();
+    for (sig, name) in [("-TERM", "term"), ("-INT", "int")] {
+        let before = rig_dirs(&t);
+        let child = std::process::Command::new(common::gt_bin())
+            .args(["rig", "add", name, &url])
+            .env_clear()
+            .env("HOME", &t.home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GT_ACTOR", "tester")
+            .env("NO_COLOR", "1")
+            .current_dir(&t.root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        accepted
+            .recv_timeout(Duration::from_secs(20))
+            .expect("git connected to the server");
+        assert!(t.root.join(name).exists(), "the add is under way");
+        let start = Instant::now();
+        let st = std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") && err.contains("interrupted"),
+            "{err}"
+        );
+        assert_eq!(rig_dirs(&t), before, "{sig} left something");
+        t.ok(&["rig", "add", name, src.to_str().unwrap()]);
+    }
+    // No git of the interrupted clones is left running.
+    wait_until(10, "the clones to end", || {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&ps.stdout).contains(&url)
+    });
+}
+
+/// An upstream: a bare repository `up.git` and a normal clone `work` that
+/// pushes to it; returns (bare, work).
+fn upstream(t: &TestTown) -> (PathBuf, PathBuf) {
+    let seed = common::source_repo(t.dir.path(), "seed");
+    let bare = t.dir.path().join("up.git");
+    git(
+        t.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            seed.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let work = t.dir.path().join("work");
+    git(
+        t.dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    (bare, work)
+}
+
+fn upstream_commit(work: &Path, file: &str) -> String {
+    std::fs::write(work.join(file), format!("{file}\n")).unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", &format!("upstream {file}")]);
+    git(work, &["push", "-q", "origin", "HEAD:main"]);
+    git(work, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+/// Item 6: a sling branches from the upstream's new tip (fetched first,
+/// rate-limited by rig.fetch_interval); `gt rig fetch` reports; an
+/// unreachable upstream still slings (a warning event).
+#[test]
+fn sling_follows_the_upstream() {
+    let t = TestTown::new();
+    t.with_rig("other"); // the stand-in agents
+    let (bare, work) = upstream(&t);
+    t.ok(&["rig", "add", "u", bare.to_str().unwrap()]);
+    let c1 = upstream_commit(&work, "one.txt");
+    let s = sling(&t, "u", "first", "standin-hang");
+    let branch = s["branch"].as_str().unwrap();
+    git(&t.repo("u"), &["merge-base", "--is-ancestor", &c1, branch]);
+    assert_eq!(git(&t.repo("u"), &["rev-parse", "main"]).trim(), c1);
+    assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
+    // Within rig.fetch_interval: no second fetch.
+    let c2 = upstream_commit(&work, "two.txt");
+    let s = sling(&t, "u", "second", "standin-hang");
+    assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
+    let b2 = s["branch"].as_str().unwrap().to_string();
+    assert_eq!(
+        git(&t.repo("u"), &["rev-parse", &b2]).trim(),
+        c1,
+        "rate-limited: cut from the last fetched tip"
+    );
+    // gt rig fetch, any time.
+    let r = t.json(&["rig", "fetch", "u"]);
+    assert_eq!(r[0]["outcome"], "fast_forwarded", "{r}");
+    assert_eq!(r[0]["after"], c2.as_str());
+    let r = t.json(&["rig", "fetch", "u"]);
+    assert_eq!(r[0]["outcome"], "up_to_date", "{r}");
+    let out = t.ok(&["rig", "fetch"]);
+    assert!(out.contains("up to date"), "{out}");
+    // Past the interval, a sling fetches again.
+    t.ok(&["config", "set", "rig.fetch_interval", "1s"]);
+    let c3 = upstream_commit(&work, "three.txt");
+    std::thread::sleep(Duration::from_millis(1100));
+    let s = sling(&t, "u", "third", "standin-hang");
+    let b3 = s["branch"].as_str().unwrap().to_string();
+    assert_eq!(git(&t.repo("u"), &["rev-parse", &b3]).trim(), c3);
+
+    // The upstream goes away: slings go on from the local main.
+    std::fs::rename(&bare, t.dir.path().join("gone.git")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let s = sling(&t, "u", "fourth", "standin-hang");
+    let b4 = s["branch"].as_str().unwrap().to_string();
+    assert_eq!(git(&t.repo("u"), &["rev-parse", &b4]).trim(), c3);
+    assert_eq!(
+        t.kinds(&["--kind", "rig.fetch_failed", "--rig", "u"]).len(),
+        1
+    );
+    let err = t.fails(&["rig", "fetch", "u"], 3);
+    assert!(
+        err.starts_with("error: ") && err.contains("cannot fetch"),
+        "{err}"
+    );
+    t.refuses(&["rig", "fetch", "nope"]);
+}
+
+/// Item 6: with push on, a request queued while the upstream got commits
+/// lands on top of them and is pushed; and when someone pushes between the
+/// refinery's fetch and its push (here: the gate does), the rejected push
+/// is followed by a fetch and a new landing on the new tip — the request
+/// never fails for that.
+#[test]
+fn refinery_lands_on_the_moving_upstream_and_pushes() {
+    let t = TestTown::new();
+    t.with_rig("other");
+    let (bare, work) = upstream(&t);
+    t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
+    t.ok(&["rig", "config", "p", "push", "true"]);
+    let s = sling(&t, "p", "queued work", "standin");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    let c1 = upstream_commit(&work, "meanwhile.txt");
+    let r = t.json(&["refinery", "run", "--once", "--rig", "p"]);
+    assert_eq!(r["rigs"][0]["merged"].as_array().unwrap().len(), 1, "{r}");
+    let local = git(&t.repo("p"), &["rev-parse", "main"]);
+    assert_eq!(git(&bare, &["rev-parse", "main"]), local, "pushed");
+    git(&bare, &["merge-base", "--is-ancestor", &c1, "main"]);
+    let files = git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(
+        files.contains("meanwhile.txt") && files.contains(&format!("standin/{bead}.md")),
+        "{files}"
+    );
+
+    // Someone pushes while the gate runs: the push is rejected, the
+    // refinery follows the upstream and lands again.
+    let flag = t.dir.path().join("raced");
+    let race = t.dir.path().join("race.sh");
+    std::fs::write(
+        &race,
+        format!(
+            "#!/bin/sh\nif [ ! -e '{flag}' ]; then touch '{flag}'; cd '{work}' && git pull -q --ff-only origin main && echo r > race.txt && git add -A && git -c user.name=R -c user.email=r@example.invalid commit -q -m race && git push -q origin HEAD:main; fi\nexit 0\n",
+            flag = flag.display(),
+            work = work.display()
+        ),
+    )
+    .unwrap();
+    t.ok(&[
+        "rig",
+        "config",
+        "p",
+        "gates.race",
+        &format!("sh {}", race.display()),
+    ]);
+    let s = sling(&t, "p", "raced work", "standin");
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    let r = t.json(&["refinery", "run", "--once", "--rig", "p"]);
+    assert!(flag.exists(), "the gate raced");
+    assert_eq!(r["rigs"][0]["merged"].as_array().unwrap().len(), 1, "{r}");
+    assert!(r["rigs"][0]["failed"].as_array().unwrap().is_empty(), "{r}");
+    let files = git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(
+        files.contains("race.txt") && files.contains(&format!("standin/{bead}.md")),
+        "{files}"
+    );
+    assert_eq!(
+        git(&bare, &["rev-parse", "main"]),
+        git(&t.repo("p"), &["rev-parse", "main"])
+    );
+    assert_eq!(t.bead_status(&bead), "closed");
 }

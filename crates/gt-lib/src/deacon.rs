@@ -485,7 +485,9 @@ impl Patrol<'_> {
                         )?;
                     }
                 }
-                ProblemKind::Zombie | ProblemKind::EndedWithoutDone => {}
+                ProblemKind::Zombie
+                | ProblemKind::EndedWithoutDone
+                | ProblemKind::ConfigTampered => {}
             }
         }
         Ok(())
@@ -694,6 +696,9 @@ pub fn patrol(ws: &Workspace) -> Result<PatrolReport> {
             ..Default::default()
         },
     };
+    p.report
+        .actions
+        .extend(crate::repo_guard::patrol_actions(ws, ACTOR)?);
     p.end_dead_sessions()?;
     p.restart_or_release()?;
     p.live_agents()?;

@@ -202,7 +202,8 @@ pub fn status_from(
     agents: Vec<AgentActivity>,
 ) -> Result<TownStatus> {
     let now = ws.town.clock().now();
-    let problems = problems::problems_of(&agents);
+    let mut problems = problems::problems_of(&agents);
+    problems.splice(0..0, crate::repo_guard::problems(ws)?);
     let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut total = 0;
     for (s, n) in ws.store.count_by_status()? {

@@ -38,6 +38,15 @@ use crate::error::{Error, Result};
 /// [`Git::update_ref`], it means "the ref must not exist yet".
 pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
+/// Bounds of [`Git::clone_bare`].
+#[derive(Debug, Clone, Default)]
+pub struct CloneLimits {
+    /// Give up (and kill git) after this long.
+    pub timeout: Option<std::time::Duration>,
+    /// Give up (and kill git) as soon as this is set (a signal handler's flag).
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
 /// One commit of a range.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CommitInfo {
@@ -79,7 +88,15 @@ pub trait Git: Send + Sync {
     /// to `progress` as they arrive. A bare clone maps the source's branches
     /// one to one onto local `refs/heads/*`, and its `HEAD` names the source's
     /// default branch.
-    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()>;
+    /// `limits` bounds how long it may take and lets a caller interrupt it
+    /// (git and every process it started are killed then).
+    fn clone_bare(
+        &self,
+        source: &str,
+        dest: &Path,
+        limits: &CloneLimits,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()>;
 
     /// Creates a non-bare repository in the existing directory `dir` whose
     /// first branch is `branch` (for sample repositories).
@@ -231,6 +248,35 @@ pub trait Git: Send + Sync {
     fn push(&self, repo: &Path, commit: &str, branch: &str) -> Result<()> {
         let _ = (repo, commit, branch);
         Err(Error::Internal("push is not supported".into()))
+    }
+
+    /// Writes gt's transport policy into the repository config (for the
+    /// agents' own git; gt's commands pin it anyway): only file, git,
+    /// http(s) and ssh.
+    fn pin_protocol_policy(&self, _repo: &Path) -> Result<()> {
+        Err(Error::Internal(
+            "pin_protocol_policy is not supported".into(),
+        ))
+    }
+
+    /// The `(key, value)` entries of a config file, as git reads it (keys in
+    /// git's canonical form, includes not followed).
+    fn config_file_entries(&self, _file: &Path) -> Result<Vec<(String, String)>> {
+        Err(Error::Internal(
+            "config_file_entries is not supported".into(),
+        ))
+    }
+
+    /// Fetches `branch` of remote `origin` into `refs/remotes/origin/<branch>`
+    /// (forced: it mirrors the upstream) and returns the upstream tip. Gives
+    /// up after `timeout`.
+    fn fetch_upstream(
+        &self,
+        _repo: &Path,
+        _branch: &str,
+        _timeout: std::time::Duration,
+    ) -> Result<String> {
+        Err(Error::Internal("fetch is not supported".into()))
     }
 
     /// Whether `path` (relative to the worktree) is tracked in `wt`.
@@ -642,7 +688,15 @@ impl Git for GitCli {
         self.run(dir, "init", &[os("--quiet"), os(&b)]).map(drop)
     }
 
-    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    fn clone_bare(
+        &self,
+        source: &str,
+        dest: &Path,
+        limits: &CloneLimits,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        use std::os::unix::process::CommandExt;
+        use std::sync::atomic::Ordering;
         if source.trim().is_empty() || source.chars().any(char::is_control) {
             return Err(Error::invalid(
                 "clone source must be a non-empty URL or path without control characters",
@@ -653,52 +707,97 @@ impl Git for GitCli {
             .arg(source)
             .arg(dest)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group: a timeout or an interrupt ends git and
+            // every helper it started (ssh, remote helpers, upload-pack).
+            .process_group(0);
         let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
         let Some(mut stderr) = child.stderr.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&mut child);
             return Err(Error::Internal("git clone: no stderr pipe".into()));
         };
         // Git rewrites progress lines in place with '\r'; every '\r' or '\n'
-        // ends a line. The last lines are kept for the error message.
-        let mut tail: Vec<String> = Vec::new();
-        let mut line: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut emit = |line: &mut Vec<u8>, tail: &mut Vec<String>| {
-            let text = String::from_utf8_lossy(line).trim().to_string();
-            line.clear();
-            if !text.is_empty() {
-                progress(&text);
-                tail.push(text);
-                if tail.len() > 20 {
-                    tail.remove(0);
-                }
-            }
-        };
-        loop {
-            let n = match stderr.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(Error::io("cannot read the output of git clone", e));
+        // ends a line. Read on a thread so the wait below can give up.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            let mut line: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 4096];
+            let send = |line: &mut Vec<u8>| {
+                let text = String::from_utf8_lossy(line).trim().to_string();
+                line.clear();
+                if !text.is_empty() {
+                    let _ = tx.send(text);
                 }
             };
-            for &b in &buf[..n] {
-                if b == b'\r' || b == b'\n' {
-                    emit(&mut line, &mut tail);
-                } else {
-                    line.push(b);
+            loop {
+                let n = match stderr.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                for &b in &buf[..n] {
+                    if b == b'\r' || b == b'\n' {
+                        send(&mut line);
+                    } else {
+                        line.push(b);
+                    }
                 }
             }
+            send(&mut line);
+        });
+        // The last lines are kept for the error message.
+        let mut tail: Vec<String> = Vec::new();
+        let mut emit = |text: String, tail: &mut Vec<String>| {
+            progress(&text);
+            tail.push(text);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        };
+        let start = std::time::Instant::now();
+        let status = loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(text) => {
+                    emit(text, &mut tail);
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    // Output is done: git is about to exit.
+                    break child
+                        .wait()
+                        .map_err(|e| Error::io("cannot wait for git clone", e))?;
+                }
+            }
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| Error::io("cannot wait for git clone", e))?
+            {
+                break status;
+            }
+            let cancelled = limits
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::SeqCst));
+            let timed_out = limits.timeout.is_some_and(|t| start.elapsed() >= t);
+            if cancelled || timed_out {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Err(if cancelled {
+                    Error::refused("the clone was interrupted")
+                } else {
+                    Error::invalid(format!(
+                        "the clone took longer than {}s (rig.clone_timeout)",
+                        limits.timeout.map_or(0, |t| t.as_secs())
+                    ))
+                });
+            }
+        };
+        let _ = reader.join();
+        for text in rx.try_iter() {
+            emit(text, &mut tail);
         }
-        emit(&mut line, &mut tail);
-        let status = child
-            .wait()
-            .map_err(|e| Error::io("cannot wait for git clone", e))?;
         if status.success() {
             return Ok(());
         }
@@ -1150,6 +1249,96 @@ impl Git for GitCli {
         self.run(repo, "push", &args).map(drop)
     }
 
+    fn pin_protocol_policy(&self, repo: &Path) -> Result<()> {
+        for entry in PINNED_CONFIG.iter().filter(|c| c.starts_with("protocol.")) {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+            self.run(repo, "config", &[os(key), os(value)])?;
+        }
+        Ok(())
+    }
+
+    fn config_file_entries(&self, file: &Path) -> Result<Vec<(String, String)>> {
+        let file = std::path::absolute(file)
+            .map_err(|e| Error::io(format!("bad config path {}", file.display()), e))?;
+        let args = [os("--file"), file.as_os_str(), os("--list"), os("-z")];
+        let out = self.exec(None, &[], "config", &args)?;
+        if !out.status.success() {
+            return Err(command_error("config", &out));
+        }
+        Ok(out
+            .stdout
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (k, v) = e.split_once('\n').unwrap_or((e, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect())
+    }
+
+    fn fetch_upstream(
+        &self,
+        repo: &Path,
+        branch: &str,
+        timeout: std::time::Duration,
+    ) -> Result<String> {
+        use std::os::unix::process::CommandExt;
+        validate_branch_name(branch)?;
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let spec = format!("+refs/heads/{branch}:{tracking}");
+        let mut cmd = self.command(Some(repo), &[], "fetch");
+        cmd.args([
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--no-recurse-submodules",
+            "origin",
+        ])
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        let mut pipe = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(p) = pipe.as_mut() {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child
+                .try_wait()
+                .map_err(|e| Error::io("cannot wait for git fetch", e))?
+            {
+                break st;
+            }
+            if start.elapsed() >= timeout {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Err(Error::Command {
+                    program: "git fetch".into(),
+                    message: format!("no answer from origin within {}s", timeout.as_secs()),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        let out = Output {
+            status,
+            stdout: String::new(),
+            stderr,
+        };
+        if !out.status.success() {
+            return Err(command_error("fetch", &out));
+        }
+        self.read_ref(repo, &tracking)?
+            .ok_or_else(|| Error::Environment(format!("origin has no branch {branch}")))
+    }
+
     fn is_tracked(&self, wt: &Path, path: &str) -> Result<bool> {
         let args = [os("--error-unmatch"), os("--"), os(path)];
         self.run_yes_no(wt, "ls-files", &args)
@@ -1343,6 +1532,17 @@ fn worktree_git_dir(wt: &Path) -> Option<PathBuf> {
     }
     let dir = wt.join(dir);
     dir.is_dir().then_some(dir)
+}
+
+/// Kills `child` and its process group (it was started as a group leader).
+fn kill_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
@@ -1661,9 +1861,12 @@ mod tests {
         make_source_repo(&git, &src);
         let bare = root.join("rig.git");
         let mut lines = Vec::new();
-        git.clone_bare(src.to_str().unwrap(), &bare, &mut |l| {
-            lines.push(l.to_string())
-        })
+        git.clone_bare(
+            src.to_str().unwrap(),
+            &bare,
+            &CloneLimits::default(),
+            &mut |l| lines.push(l.to_string()),
+        )
         .unwrap();
         assert!(
             lines.iter().any(|l| l.contains("Cloning into")),
@@ -1950,6 +2153,7 @@ mod tests {
             .clone_bare(
                 missing.to_str().unwrap(),
                 &dir.path().join("x.git"),
+                &CloneLimits::default(),
                 &mut |_| {},
             )
             .unwrap_err();
@@ -1965,6 +2169,7 @@ mod tests {
             .clone_bare(
                 "--upload-pack=touch pwned",
                 &dir.path().join("y.git"),
+                &CloneLimits::default(),
                 &mut |_| {},
             )
             .unwrap_err();

@@ -64,6 +64,9 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
+    /// A rig's repository config was changed behind gt's back (see
+    /// [`crate::repo_guard`]); not an agent's state.
+    ConfigTampered,
     Zombie,
     EndedWithoutDone,
     WaitingForInput,
@@ -74,6 +77,7 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ProblemKind::ConfigTampered => "config_tampered",
             ProblemKind::Zombie => "zombie",
             ProblemKind::EndedWithoutDone => "ended_without_done",
             ProblemKind::WaitingForInput => "waiting_for_input",
@@ -661,6 +665,9 @@ pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
 pub fn suggest(kind: ProblemKind, agent: &str, bead: Option<&str>) -> String {
     let bead = bead.unwrap_or("BEAD");
     match kind {
+        ProblemKind::ConfigTampered => format!(
+            "gt trail --kind rig.config_tampered --rig {agent}: find which agent changed it"
+        ),
         ProblemKind::Zombie => format!("gt resume {bead}"),
         ProblemKind::EndedWithoutDone => {
             format!("gt peek {agent} to see why, then gt resume {bead}")

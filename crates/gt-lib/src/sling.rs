@@ -510,6 +510,7 @@ fn sling_one(
     let repo = ws.repo_dir(&rig.name);
     let branch = branch_for(&polecat.name, &bead.id);
     let supersede = supersedable(ws, &bead.id, force)?;
+    crate::rig::before_branch_cut(ws, &rig.name, actor);
     let lock = ws.lock_rig(&rig.name)?;
     // The current tip of the target, and whether the bead's branch exists
     // already (its commits are kept), in one git call.
