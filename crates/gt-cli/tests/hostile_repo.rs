@@ -688,3 +688,83 @@ fn refinery_lands_on_the_moving_upstream_and_pushes() {
     );
     assert_eq!(t.bead_status(&bead), "closed");
 }
+
+/// Item 1: an agent that points its worktree's git metadata at a repository
+/// of its own (a `.git` file, or the `commondir` of its worktree folder in
+/// the rig repository) whose config defines a clean filter its committed
+/// `.gitattributes` uses: gt's git (here `gt down --all` saving work) never
+/// runs it — gt refuses to run git there.
+#[test]
+fn redirected_worktree_metadata_is_refused() {
+    let t = TestTown::new();
+    t.with_rig("w");
+    let marker = t.dir.path().join("ran");
+    // The agent's own repository, with a filter that runs code.
+    let evil = t.dir.path().join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    raw_git(&evil, &["init", "-q"]);
+    let script = t.dir.path().join("filter.sh");
+    write_exe(
+        &script,
+        &format!("#!/bin/sh\necho filter >> '{}'\ncat\n", marker.display()),
+    );
+    raw_git(
+        &evil,
+        &["config", "filter.x.clean", script.to_str().unwrap()],
+    );
+    raw_git(&evil, &["config", "core.bare", "false"]);
+
+    let a = sling(&t, "w", "redirect dotgit", "standin-hang");
+    let b = sling(&t, "w", "redirect commondir", "standin-hang");
+    for s in [&a, &b] {
+        let bead = s["bead"].as_str().unwrap().to_string();
+        t.wait_for(20, "the agent", |t| t.session_is(&bead, "running"));
+        let wt = PathBuf::from(s["worktree"].as_str().unwrap());
+        std::fs::write(wt.join(".gitattributes"), "* filter=x\n").unwrap();
+        std::fs::write(wt.join("work.txt"), "work\n").unwrap();
+    }
+    // a: the .git file leads to the agent's repository.
+    let wa = PathBuf::from(a["worktree"].as_str().unwrap());
+    std::fs::write(
+        wa.join(".git"),
+        format!("gitdir: {}\n", evil.join(".git").display()),
+    )
+    .unwrap();
+    // b: its worktree folder's commondir leads there.
+    let wb = PathBuf::from(b["worktree"].as_str().unwrap());
+    let dotgit = std::fs::read_to_string(wb.join(".git")).unwrap();
+    let admin = PathBuf::from(dotgit.trim().strip_prefix("gitdir: ").unwrap());
+    std::fs::write(
+        admin.join("commondir"),
+        format!("{}\n", evil.join(".git").display()),
+    )
+    .unwrap();
+
+    let mut errors = Vec::new();
+    for wt in [&wa, &wb] {
+        let out = t
+            .cmd()
+            .current_dir(wt)
+            .args(["done", "--wip"])
+            .output()
+            .unwrap();
+        errors.push((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        ));
+    }
+    assert_eq!(marker_text(&marker), "", "the agent's filter ran inside gt");
+    for (ok, err) in errors {
+        assert!(!ok && err.contains("gt runs no git there"), "{err}");
+    }
+    // (A patrol stops at the first worktree whose git fails, today: it
+    // reports the refusal rather than running the filter.)
+    let out = t.run(&["deacon", "patrol", "--once"]);
+    assert!(
+        out.status.success()
+            || String::from_utf8_lossy(&out.stderr).contains("gt runs no git there"),
+        "{out:?}"
+    );
+    let _ = t.run(&["down", "--all"]);
+    assert_eq!(marker_text(&marker), "", "the agent's filter ran inside gt");
+}

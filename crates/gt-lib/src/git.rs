@@ -463,6 +463,8 @@ pub struct GitCli {
     identity: Arc<Mutex<IdentityCache>>,
     /// See [`lookup_trusted`] (shared by clones, looked up on first use).
     trusted: Arc<std::sync::OnceLock<Vec<String>>>,
+    /// The town whose worktrees are checked by [`GitCli::confine`].
+    town: Option<PathBuf>,
 }
 
 impl Default for GitCli {
@@ -488,7 +490,74 @@ impl GitCli {
             fallback_email: "gt@gastown.invalid".to_string(),
             identity: Arc::default(),
             trusted: Arc::default(),
+            town: None,
         }
+    }
+
+    /// Confines git in the worktrees of the town at `root` (see
+    /// [`GitCli::confine`]).
+    pub fn for_town(mut self, root: &Path) -> Self {
+        self.town = Some(root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
+        self
+    }
+
+    /// A worktree of the town (`<town>/<rig>/…`) must be a worktree of its
+    /// own rig repository: its `.git` file must lead into
+    /// `<town>/<rig>/.repo.git/worktrees/`, and that folder's `commondir`
+    /// back to `<town>/<rig>/.repo.git`. An agent can rewrite both (they are
+    /// in its reach); pointed elsewhere, they would make gt's git read a
+    /// config (filters, drivers, includes) the agent wrote. Refused then.
+    fn confine(&self, dir: &Path) -> Result<()> {
+        let Some(town) = &self.town else {
+            return Ok(());
+        };
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let Ok(rel) = dir.strip_prefix(town) else {
+            return Ok(());
+        };
+        let Some(rig) = rel.components().next() else {
+            return Ok(());
+        };
+        let rig_dir = town.join(rig);
+        let repo = rig_dir.join(crate::workspace::REPO_DIR);
+        let refuse = |why: &str| {
+            Err(Error::refused(format!(
+                "{}: {why}; gt runs no git there",
+                dir.display()
+            )))
+        };
+        for at in dir.ancestors().take_while(|a| a.starts_with(&rig_dir)) {
+            if at == repo || at == rig_dir {
+                return Ok(());
+            }
+            let dotgit = at.join(".git");
+            let Ok(meta) = dotgit.symlink_metadata() else {
+                continue;
+            };
+            if !meta.is_file() {
+                return refuse(".git is not a file leading into the rig repository");
+            }
+            let (Some(gitdir), Ok(repo)) = (worktree_git_dir(at), repo.canonicalize()) else {
+                return refuse(".git does not lead to a worktree of the rig repository");
+            };
+            let gitdir = gitdir.canonicalize().unwrap_or(gitdir);
+            if !gitdir.starts_with(repo.join("worktrees")) {
+                return refuse(".git leads outside the rig repository");
+            }
+            let common = std::fs::read_to_string(gitdir.join("commondir"))
+                .ok()
+                .and_then(|c| {
+                    gitdir
+                        .join(c.trim_end_matches(['\n', '\r']))
+                        .canonicalize()
+                        .ok()
+                });
+            if common.as_deref() != Some(repo.as_path()) {
+                return refuse("its git metadata leads outside the rig repository");
+            }
+            return Ok(());
+        }
+        Ok(())
     }
 
     /// Uses another git executable.
@@ -595,6 +664,9 @@ impl GitCli {
         sub: &str,
         args: &[&OsStr],
     ) -> Result<Output> {
+        if let Some(d) = dir {
+            self.confine(d)?;
+        }
         let mut cmd = self.command(dir, config, sub);
         cmd.args(args);
         let out = cmd.output().map_err(|e| spawn_error(&self.program, e))?;
@@ -1286,6 +1358,7 @@ impl Git for GitCli {
         validate_branch_name(branch)?;
         let tracking = format!("refs/remotes/origin/{branch}");
         let spec = format!("+refs/heads/{branch}:{tracking}");
+        self.confine(repo)?;
         let mut cmd = self.command(Some(repo), &[], "fetch");
         cmd.args([
             "--quiet",
@@ -1437,6 +1510,7 @@ impl GitCli {
     /// Runs `git -C dir sub args...` with `input` on its standard input.
     fn exec_input(&self, dir: &Path, sub: &str, args: &[&OsStr], input: &str) -> Result<Output> {
         use std::io::Write;
+        self.confine(dir)?;
         let mut cmd = self.command(Some(dir), &[], sub);
         cmd.args(args)
             .stdin(Stdio::piped())
