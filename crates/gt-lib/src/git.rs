@@ -2219,6 +2219,37 @@ mod tests {
     }
 
     #[test]
+    fn git_runs_only_the_users_own_credential_helpers() {
+        let f = fixture();
+        let home = f.root.join("home");
+        let mine = f.root.join("mine");
+        let theirs = f.root.join("theirs");
+        std::fs::write(
+            home.join(".gitconfig"),
+            format!(
+                "[credential]\n\thelper = \"!f() {{ echo mine >> '{}'; }}; f\"\n[core]\n\tsshCommand = ssh -o BatchMode=yes\n",
+                mine.display()
+            ),
+        )
+        .unwrap();
+        // What an agent writes into the shared repository config.
+        let helper = format!("!f() {{ echo theirs >> '{}'; }}; f", theirs.display());
+        git_ok(&f.git, &f.bare, &["config", "credential.helper", &helper]);
+        let git = isolated_git(&home);
+        assert!(
+            git.trusted()
+                .iter()
+                .any(|c| c == "core.sshcommand=ssh -o BatchMode=yes"),
+            "{:?}",
+            git.trusted()
+        );
+        let input = "protocol=https\nhost=example.invalid\n\n";
+        let _ = git.exec_input(&f.bare, "credential", &[os("fill")], input);
+        assert!(mine.exists(), "the user's helper runs");
+        assert!(!theirs.exists(), "the repository's helper never runs");
+    }
+
+    #[test]
     fn git_errors_are_typed() {
         let dir = tempfile::tempdir().unwrap();
         let git = isolated_git(dir.path());

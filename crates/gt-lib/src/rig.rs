@@ -520,3 +520,26 @@ pub fn before_branch_cut(ws: &Workspace, name: &str, actor: &str) {
     }
     fetch_if_due(ws, name, actor);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rig_transports_of_remote_helpers_are_refused() {
+        for bad in ["ext::sh -c id", "fd::0", "fd::3,4", "foo+bar::x", "EXT::x"] {
+            assert!(check_transport(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "/srv/repo.git",
+            "file:///srv/repo.git",
+            "https://example.org/a.git",
+            "git://example.org/a",
+            "ssh://git@example.org/a",
+            "git@example.org:a.git",
+            "./odd::name",
+        ] {
+            assert!(check_transport(good).is_ok(), "{good}");
+        }
+    }
+}
