@@ -324,6 +324,8 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
     ws.store.remove_rig(name, actor)?;
     std::fs::remove_dir_all(ws.rig_dir(name))
         .map_err(|e| Error::io(format!("cannot remove {}", ws.rig_dir(name).display()), e))?;
+    // gt's records of the rig (config record, last fetch).
+    let _ = std::fs::remove_dir_all(ws.town.state_dir().join("rigs").join(name));
     Ok(RemovedRig {
         name: name.to_string(),
         bundle,
