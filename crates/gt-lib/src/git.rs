@@ -395,7 +395,6 @@ pub const PINNED_CONFIG: &[&str] = &[
     "submodule.recurse=false",
     "fetch.recurseSubmodules=false",
     "push.recurseSubmodules=no",
-    "core.sshCommand=ssh",
     // Replaced (not added to) by the user's own helpers, see `trusted`.
     "credential.helper=",
 ];
@@ -412,8 +411,8 @@ const PINNED_ENV: &[(&str, &str)] = &[
 ];
 
 /// The user's own settings (global and system config, never a
-/// repository's) for the keys [`PINNED_CONFIG`] resets: `core.sshCommand`
-/// and the credential helpers. Looked up once per [`GitCli`].
+/// repository's) for the keys gt resets: `core.sshCommand` and the
+/// credential helpers. Looked up once per [`GitCli`].
 fn lookup_trusted(program: &Path, env: &[(OsString, Option<OsString>)]) -> Vec<String> {
     let mut out = Vec::new();
     for scope in ["--system", "--global"] {
@@ -621,6 +620,12 @@ impl GitCli {
         }
         // Never wait for a password on a terminal nobody watches.
         cmd.env("GIT_TERMINAL_PROMPT", "0");
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
         // Programs git would otherwise take from the (agent-writable)
         // repository config: the environment wins over any config file.
         // What the user set in gt's own environment is kept.
@@ -630,12 +635,6 @@ impl GitCli {
             }
         }
         cmd.env("GIT_PROTOCOL_FROM_USER", "0");
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
         cmd.arg("--no-pager");
         if let Some(dir) = dir {
             cmd.arg("-C").arg(dir);
@@ -644,6 +643,15 @@ impl GitCli {
         // over what an agent wrote into the repository config.
         for c in PINNED_CONFIG {
             cmd.arg("-c").arg(c);
+        }
+        // `core.sshCommand` beats `GIT_SSH` (but not `GIT_SSH_COMMAND`): pinned
+        // to what gt's own environment asks for, else plain `ssh`.
+        if self.effective_env("GIT_SSH_COMMAND").is_none() {
+            let ssh = self
+                .effective_env("GIT_SSH")
+                .map(|p| shell_words::quote(&p.to_string_lossy()).into_owned())
+                .unwrap_or_else(|| "ssh".into());
+            cmd.arg("-c").arg(format!("core.sshCommand={ssh}"));
         }
         for c in self.trusted().iter() {
             cmd.arg("-c").arg(c);
@@ -2216,6 +2224,63 @@ mod tests {
         f.git.commit_all(&wt, "mine").unwrap().unwrap();
         let who = git_ok(&f.git, &wt, &["log", "-1", "--format=%an <%ae>"]);
         assert_eq!(who.trim(), "Ada <ada@example.org>");
+    }
+
+    #[test]
+    fn git_commands_pin_the_code_running_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |git: &GitCli| -> Vec<String> {
+            git.command(Some(dir.path()), &[], "status")
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let envs = |git: &GitCli| -> Vec<(String, Option<String>)> {
+            git.command(None, &[], "status")
+                .get_envs()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.map(|v| v.to_string_lossy().into_owned()),
+                    )
+                })
+                .collect()
+        };
+        let git = isolated_git(dir.path())
+            .env_remove("GIT_SSH_COMMAND")
+            .env("GIT_SSH", "/opt/my ssh")
+            .env_remove("GIT_EDITOR");
+        let a = args(&git);
+        for pin in [
+            "core.hooksPath=/dev/null",
+            "core.fsmonitor=false",
+            "protocol.ext.allow=never",
+            "protocol.fd.allow=never",
+            "credential.helper=",
+            "core.sshCommand='/opt/my ssh'",
+        ] {
+            assert!(a.iter().any(|x| x == pin), "{pin} not in {a:?}");
+        }
+        // Pins come before the subcommand, after -C.
+        let sub = a.iter().position(|x| x == "status").unwrap();
+        assert!(
+            a.iter()
+                .position(|x| x == "core.hooksPath=/dev/null")
+                .unwrap()
+                < sub
+        );
+        let e = envs(&git);
+        assert!(
+            e.contains(&("GIT_EDITOR".into(), Some(":".into()))),
+            "{e:?}"
+        );
+        assert!(e.contains(&("GIT_PROTOCOL_FROM_USER".into(), Some("0".into()))));
+        // gt's own environment wins over the pins.
+        let git = isolated_git(dir.path())
+            .env("GIT_SSH_COMMAND", "ssh -F /mine")
+            .env("GIT_EDITOR", "vi");
+        assert!(!args(&git).iter().any(|x| x.starts_with("core.sshCommand=")));
+        assert!(envs(&git).contains(&("GIT_EDITOR".into(), Some("vi".into()))));
     }
 
     #[test]

@@ -373,6 +373,9 @@ pub mod kind {
 
 /// How long one fetch of the upstream may take.
 const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// ... when a sling waits for it (an unanswering upstream delays a sling at
+/// most this long, once per `rig.fetch_interval`).
+const SLING_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What a fetch of a rig's upstream did to its target branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -414,6 +417,15 @@ fn fetch_stamp(ws: &Workspace, rig: &str) -> PathBuf {
 /// (`rig.fetched`, the time for [`fetch_if_due`]); a failure is an error
 /// here and a `rig.fetch_failed` event.
 pub fn fetch(ws: &Workspace, name: &str, actor: &str) -> Result<FetchReport> {
+    fetch_within(ws, name, actor, FETCH_TIMEOUT)
+}
+
+fn fetch_within(
+    ws: &Workspace,
+    name: &str,
+    actor: &str,
+    timeout: std::time::Duration,
+) -> Result<FetchReport> {
     use crate::event::NewEvent;
     use crate::store::EventStore;
     let rig = ws.store.get_rig(name)?;
@@ -427,7 +439,7 @@ pub fn fetch(ws: &Workspace, name: &str, actor: &str) -> Result<FetchReport> {
     // Tried now, whatever the answer: an unreachable upstream is not asked
     // again on every sling.
     crate::fsutil::write_atomic(&stamp, now.as_bytes())?;
-    let upstream = match ws.git.fetch_upstream(&repo, &rig.branch, FETCH_TIMEOUT) {
+    let upstream = match ws.git.fetch_upstream(&repo, &rig.branch, timeout) {
         Ok(u) => u,
         Err(e) => {
             let msg = format!("cannot fetch the upstream of rig {name}: {e}");
@@ -504,7 +516,7 @@ pub fn fetch_if_due(ws: &Workspace, name: &str, actor: &str) -> Option<FetchRepo
             return None;
         }
     }
-    match fetch(ws, name, actor) {
+    match fetch_within(ws, name, actor, SLING_FETCH_TIMEOUT) {
         Ok(r) => Some(r),
         Err(e) => {
             tracing::warn!("{e}");
