@@ -458,6 +458,8 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
     assert!(t.kinds(&["--kind", "rig.fetch_failed"]).len() == 1);
 
     // A clone that never gets an answer ends at rig.clone_timeout.
+    t.refuses(&["config", "set", "rig.clone_timeout", "0s"]);
+    t.refuses(&["config", "set", "rig.fetch_interval", "soon"]);
     t.ok(&["config", "set", "rig.clone_timeout", "2s"]);
     assert_eq!(t.ok(&["config", "get", "rig.clone_timeout"]).trim(), "2s");
     let (url, accepted) = silent_server();
@@ -518,6 +520,41 @@ fn rig_add_interrupted_leaves_nothing() {
         assert_eq!(rig_dirs(&t), before, "{sig} left something");
         t.ok(&["rig", "add", name, src.to_str().unwrap()]);
     }
+    // SIGKILL: gt cannot clean up, but the next add of the name ends the
+    // clone it left running, removes its folder, and succeeds.
+    let child = std::process::Command::new(common::gt_bin())
+        .args(["rig", "add", "killed", &url])
+        .env_clear()
+        .env("HOME", &t.home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GT_ACTOR", "tester")
+        .current_dir(&t.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    accepted
+        .recv_timeout(Duration::from_secs(20))
+        .expect("git connected to the server");
+    std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait_with_output();
+    assert!(
+        t.root.join("killed").exists(),
+        "a SIGKILL leaves the folder"
+    );
+    t.ok(&["rig", "add", "killed", src.to_str().unwrap()]);
+    // A folder that holds anything else is never taken for a leftover.
+    std::fs::create_dir_all(t.root.join("mine")).unwrap();
+    std::fs::write(t.root.join("mine/.gt-adding"), "").unwrap();
+    std::fs::write(t.root.join("mine/notes.txt"), "keep\n").unwrap();
+    t.refuses(&["rig", "add", "mine", src.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(t.root.join("mine/notes.txt")).unwrap(),
+        "keep\n"
+    );
     // No git of the interrupted clones is left running.
     wait_until(10, "the clones to end", || {
         let ps = std::process::Command::new("ps")

@@ -45,6 +45,9 @@ pub struct CloneLimits {
     pub timeout: Option<std::time::Duration>,
     /// Give up (and kill git) as soon as this is set (a signal handler's flag).
     pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Where to write git's process id (also its process group id) once it
+    /// runs, so what a killed caller left running can be found and ended.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// One commit of a range.
@@ -395,6 +398,8 @@ pub const PINNED_CONFIG: &[&str] = &[
     "submodule.recurse=false",
     "fetch.recurseSubmodules=false",
     "push.recurseSubmodules=no",
+    // A worktree add must not write an extension into the (recorded) config.
+    "worktree.useRelativePaths=false",
     // Replaced (not added to) by the user's own helpers, see `trusted`.
     "credential.helper=",
 ];
@@ -792,6 +797,12 @@ impl Git for GitCli {
             // every helper it started (ssh, remote helpers, upload-pack).
             .process_group(0);
         let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        if let Some(f) = &limits.pid_file {
+            if let Err(e) = crate::fsutil::write_atomic(f, format!("{}\n", child.id()).as_bytes()) {
+                kill_group(&mut child);
+                return Err(e);
+            }
+        }
         let Some(mut stderr) = child.stderr.take() else {
             kill_group(&mut child);
             return Err(Error::Internal("git clone: no stderr pipe".into()));

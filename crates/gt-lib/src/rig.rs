@@ -92,9 +92,10 @@ pub fn add(
         return Err(Error::refused(format!("rig '{}' already exists", req.name)));
     }
     let dir = ws.rig_dir(req.name);
-    // What an add killed before it could clean up left behind (marked as
-    // ours): it never blocks the name.
-    if dir.join(ADDING_MARKER).is_file() && req.name != crate::town::STATE_DIR {
+    // What an add killed before it could clean up left behind: it never
+    // blocks the name.
+    if is_leftover_of_add(&dir) && req.name != crate::town::STATE_DIR {
+        end_leftover_clone(&dir);
         std::fs::remove_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
     }
@@ -127,13 +128,18 @@ pub fn add(
     // SIGINT/SIGTERM during the add stop the clone and clean up (the
     // handlers live until the add returns).
     let cancel = Arc::new(AtomicBool::new(false));
-    let handlers: Vec<_> = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
-        .into_iter()
-        .filter_map(|sig| signal_hook::flag::register(sig, cancel.clone()).ok())
-        .collect();
+    // Once the add is over, the signals act as before (their default action;
+    // signal-hook cannot give the original disposition back otherwise).
+    let restore = Arc::new(AtomicBool::new(false));
+    let mut handlers = Vec::new();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_default(sig, restore.clone());
+        handlers.extend(signal_hook::flag::register(sig, cancel.clone()).ok());
+    }
     let limits = CloneLimits {
         timeout: Some(ws.town.config.rig.duration("clone_timeout")),
         cancel: Some(cancel.clone()),
+        pid_file: Some(dir.join(ADDING_MARKER)),
     };
     let interrupted = || -> Result<()> {
         if cancel.load(Ordering::SeqCst) {
@@ -146,7 +152,7 @@ pub fn add(
     let result = (|| -> Result<Rig> {
         std::fs::create_dir(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        crate::fsutil::write_new(&dir.join(ADDING_MARKER), b"gt rig add in progress\n")?;
+        crate::fsutil::write_new(&dir.join(ADDING_MARKER), b"")?;
         let repo = ws.repo_dir(req.name);
         ws.git
             .clone_bare(&source, &repo, &limits, progress)
@@ -208,6 +214,7 @@ pub fn add(
                 .unwrap_or(&dir),
         );
     }
+    restore.store(true, Ordering::SeqCst);
     for h in handlers {
         signal_hook::low_level::unregister(h);
     }
@@ -216,6 +223,60 @@ pub fn add(
 
 /// A file in a rig folder while `gt rig add` fills it.
 const ADDING_MARKER: &str = ".gt-adding";
+
+/// Ends the `git clone` a killed `gt rig add` may have left running into
+/// `dir` (its process group id is in the marker): otherwise it would go on
+/// writing there — and remove the folder when it fails, even once a new rig
+/// lives in it. Only a process that is a clone into this folder is killed.
+fn end_leftover_clone(dir: &std::path::Path) {
+    let Some(pid) = std::fs::read_to_string(dir.join(ADDING_MARKER))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let repo = dir.join(crate::workspace::REPO_DIR);
+    let is_that_clone = || {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            args.contains(&&b"clone"[..]) && args.contains(&repo.as_os_str().as_encoded_bytes())
+        })
+    };
+    if !is_that_clone() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while is_that_clone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether `dir` is what an interrupted `gt rig add` left: the marker, maybe
+/// a (partial) clone and an empty polecats folder — nothing else, so a
+/// folder of someone else's is never removed for holding a marker.
+fn is_leftover_of_add(dir: &std::path::Path) -> bool {
+    if !dir.join(ADDING_MARKER).is_file() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        name == ADDING_MARKER
+            || (name == crate::workspace::REPO_DIR && is_dir)
+            || (name == crate::workspace::POLECATS_DIR
+                && is_dir
+                && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_none()))
+    })
+}
 
 /// Refuses transports gt never uses: remote helpers named in the URL
 /// (`ext::` runs a command, `fd::` reads a descriptor and hangs) — every
