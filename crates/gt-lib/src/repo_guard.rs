@@ -142,8 +142,9 @@ fn changed_keys(ws: &Workspace, a: &Path, b: &[u8]) -> Vec<String> {
 }
 
 /// How the rig's repository config differs from the record, if it does
-/// (reads two small files; asks git only when they differ). For `gt
-/// doctor` and the checks below.
+/// (reads two small files; asks git only when they differ). Changes nothing
+/// (except recording a rig that has no record yet). For `gt doctor` and the
+/// checks below.
 pub fn check(ws: &Workspace, rig: &str) -> Result<Option<Drift>> {
     let kept = record_path(ws, rig);
     let Some(recorded) = read_config(&kept) else {
@@ -169,6 +170,16 @@ pub fn check(ws: &Workspace, rig: &str) -> Result<Option<Drift>> {
         changed,
         worktree_configs: wt_configs,
     }))
+}
+
+/// [`check`] for every rig, without changing anything (for `gt doctor`):
+/// the rigs whose repository config differs from gt's record.
+pub fn check_all(ws: &Workspace) -> Result<Vec<Drift>> {
+    let mut out = Vec::new();
+    for r in ws.store.list_rigs()? {
+        out.extend(check(ws, &r.name)?);
+    }
+    Ok(out)
 }
 
 /// Puts the recorded config back when it differs, and records the revert
