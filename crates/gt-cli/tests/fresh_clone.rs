@@ -28,7 +28,7 @@ fn test_path_hides_real_agent_clis() {
     }
     // Not executable: not a program.
     std::fs::write(sys.join("notes.txt"), "x").unwrap();
-    let bin = filtered_bin(tmp.path(), &[sys.clone()], REAL_AGENTS).unwrap();
+    let bin = filtered_bin(tmp.path(), std::slice::from_ref(&sys), REAL_AGENTS).unwrap();
     assert!(bin.join("ls-like").exists());
     for name in ["claude", "codex", "gemini", "notes.txt"] {
         assert!(!bin.join(name).exists(), "{name} is on the test PATH");

@@ -15,6 +15,8 @@ pub struct TownConfig {
     pub deacon: DeaconConfig,
     #[serde(default, skip_serializing_if = "SchedulerConfig::is_default")]
     pub scheduler: SchedulerConfig,
+    #[serde(default, skip_serializing_if = "RigDefaults::is_default")]
+    pub rig: RigDefaults,
     /// Custom agents: name → command line (`gt config agent set`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
@@ -72,6 +74,43 @@ impl DeaconConfig {
     }
 }
 
+/// Settings of every rig (`rig.*`); durations like `30s`, `10m`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RigDefaults {
+    /// `gt rig add` gives up on a clone that takes longer.
+    pub clone_timeout: String,
+    /// A sling fetches the rig's upstream at most this often.
+    pub fetch_interval: String,
+}
+
+impl Default for RigDefaults {
+    fn default() -> Self {
+        RigDefaults {
+            clone_timeout: "10m".into(),
+            fetch_interval: "60s".into(),
+        }
+    }
+}
+
+impl RigDefaults {
+    fn is_default(&self) -> bool {
+        *self == RigDefaults::default()
+    }
+
+    /// `clone_timeout` or `fetch_interval` as a duration.
+    pub fn duration(&self, which: &str) -> std::time::Duration {
+        let (text, fallback) = match which {
+            "clone_timeout" => (&self.clone_timeout, 600),
+            _ => (&self.fetch_interval, 60),
+        };
+        crate::clock::parse_duration(text)
+            .ok()
+            .and_then(|d| std::time::Duration::try_from(d).ok())
+            .unwrap_or(std::time::Duration::from_secs(fallback))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
@@ -119,6 +158,8 @@ enum KeyKind {
     Count,
     /// A count, or `unlimited` to remove the limit.
     MaxPolecats,
+    /// A duration under `[rig]`.
+    RigDuration(&'static str),
 }
 
 /// A settable key.
@@ -185,6 +226,16 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyKind::MaxPolecats,
         doc: "most live agent sessions at once, or unlimited (default)",
     },
+    KeySpec {
+        key: "rig.clone_timeout",
+        kind: KeyKind::RigDuration("clone_timeout"),
+        doc: "gt rig add gives up on a clone taking longer (default 10m)",
+    },
+    KeySpec {
+        key: "rig.fetch_interval",
+        kind: KeyKind::RigDuration("fetch_interval"),
+        doc: "a sling fetches the rig's upstream at most this often (default 60s)",
+    },
 ];
 
 fn spec(key: &str) -> Result<&'static KeySpec> {
@@ -218,6 +269,7 @@ impl TownConfig {
             },
             deacon: Default::default(),
             scheduler: Default::default(),
+            rig: Default::default(),
             agents: Default::default(),
         })
     }
@@ -309,6 +361,10 @@ impl TownConfig {
                 .max_polecats
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "unlimited".into()),
+            KeyKind::RigDuration(which) => match which {
+                "clone_timeout" => self.rig.clone_timeout.clone(),
+                _ => self.rig.fetch_interval.clone(),
+            },
         })
     }
 
@@ -337,7 +393,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
             crate::runtime::validate_agent_name(value)?;
             toml_edit::value(value)
         }
-        KeyKind::Duration(_) => {
+        KeyKind::Duration(_) | KeyKind::RigDuration(_) => {
             let d = crate::clock::parse_duration(value)?;
             if d <= time::Duration::ZERO || d > time::Duration::days(30) {
                 return Err(Error::invalid(format!(

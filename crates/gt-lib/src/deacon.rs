@@ -68,6 +68,7 @@ pub mod kind {
 
 /// Names of the patrol steps, as faults record them.
 pub mod step {
+    pub const REPO_CONFIG: &str = "repo_config";
     pub const DEAD_SESSIONS: &str = "dead_sessions";
     pub const ADOPT: &str = "adopt_unrecorded";
     pub const RESTART: &str = "restart";
@@ -583,6 +584,25 @@ impl Patrol<'_> {
         Ok(())
     }
 
+    /// Each rig's repository config is gt's own: a change behind gt's back is
+    /// reverted and recorded (see [`crate::repo_guard`]), rig by rig.
+    fn guard_repo_configs(&mut self) -> Result<()> {
+        for rig in self.ws.store.list_rigs()? {
+            self.guard(Subject::rig(&rig.name), step::REPO_CONFIG, |p| {
+                if let Some(d) = crate::repo_guard::enforce(p.ws, &rig.name, ACTOR)? {
+                    p.report.actions.push(Action {
+                        kind: crate::repo_guard::RIG_CONFIG_TAMPERED.to_string(),
+                        agent: None,
+                        bead: None,
+                        summary: format!("reverted the {}", d.summary()),
+                    });
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    }
+
     /// Polecat worktrees of one rig with no polecat.
     fn orphan_worktrees(&mut self, rig: &str, grace: time::Duration) -> Result<()> {
         let dir = self.ws.rig_dir(rig).join(crate::workspace::POLECATS_DIR);
@@ -767,7 +787,8 @@ impl Patrol<'_> {
             | ProblemKind::EndedWithoutDone
             | ProblemKind::AgentFailing
             | ProblemKind::RigFailing
-            | ProblemKind::PatrolFailing => {}
+            | ProblemKind::PatrolFailing
+            | ProblemKind::ConfigTampered => {}
         }
         Ok(())
     }
@@ -1054,6 +1075,7 @@ pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> 
         },
         ran: Vec::new(),
     };
+    p.step(step::REPO_CONFIG, |p| p.guard_repo_configs());
     p.step(step::DEAD_SESSIONS, |p| p.end_dead_sessions());
     p.step(step::ADOPT, |p| {
         let adopted = crate::sling::adopt_unrecorded(p.ws)?;

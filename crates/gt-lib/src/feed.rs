@@ -203,7 +203,8 @@ pub fn status_from(
     agents: Vec<AgentActivity>,
 ) -> Result<TownStatus> {
     let now = ws.town.clock().now();
-    let mut problems = problems::fault_problems(ws, &agents)?;
+    let mut problems = crate::repo_guard::problems(ws)?;
+    problems.extend(problems::fault_problems(ws, &agents)?);
     problems.extend(problems::problems_of(&agents));
     let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut total = 0;

@@ -38,6 +38,18 @@ use crate::error::{Error, Result};
 /// [`Git::update_ref`], it means "the ref must not exist yet".
 pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
+/// Bounds of [`Git::clone_bare`].
+#[derive(Debug, Clone, Default)]
+pub struct CloneLimits {
+    /// Give up (and kill git) after this long.
+    pub timeout: Option<std::time::Duration>,
+    /// Give up (and kill git) as soon as this is set (a signal handler's flag).
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Where to write git's process id (also its process group id) once it
+    /// runs, so what a killed caller left running can be found and ended.
+    pub pid_file: Option<PathBuf>,
+}
+
 /// One commit of a range.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CommitInfo {
@@ -79,7 +91,15 @@ pub trait Git: Send + Sync {
     /// to `progress` as they arrive. A bare clone maps the source's branches
     /// one to one onto local `refs/heads/*`, and its `HEAD` names the source's
     /// default branch.
-    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()>;
+    /// `limits` bounds how long it may take and lets a caller interrupt it
+    /// (git and every process it started are killed then).
+    fn clone_bare(
+        &self,
+        source: &str,
+        dest: &Path,
+        limits: &CloneLimits,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()>;
 
     /// Creates a non-bare repository in the existing directory `dir` whose
     /// first branch is `branch` (for sample repositories).
@@ -233,6 +253,35 @@ pub trait Git: Send + Sync {
         Err(Error::Internal("push is not supported".into()))
     }
 
+    /// Writes gt's transport policy into the repository config (for the
+    /// agents' own git; gt's commands pin it anyway): only file, git,
+    /// http(s) and ssh.
+    fn pin_protocol_policy(&self, _repo: &Path) -> Result<()> {
+        Err(Error::Internal(
+            "pin_protocol_policy is not supported".into(),
+        ))
+    }
+
+    /// The `(key, value)` entries of a config file, as git reads it (keys in
+    /// git's canonical form, includes not followed).
+    fn config_file_entries(&self, _file: &Path) -> Result<Vec<(String, String)>> {
+        Err(Error::Internal(
+            "config_file_entries is not supported".into(),
+        ))
+    }
+
+    /// Fetches `branch` of remote `origin` into `refs/remotes/origin/<branch>`
+    /// (forced: it mirrors the upstream) and returns the upstream tip. Gives
+    /// up after `timeout`.
+    fn fetch_upstream(
+        &self,
+        _repo: &Path,
+        _branch: &str,
+        _timeout: std::time::Duration,
+    ) -> Result<String> {
+        Err(Error::Internal("fetch is not supported".into()))
+    }
+
     /// Whether `path` (relative to the worktree) is tracked in `wt`.
     fn is_tracked(&self, _wt: &Path, _path: &str) -> Result<bool> {
         Err(Error::Internal("is_tracked is not supported".into()))
@@ -317,6 +366,95 @@ const SCRUBBED_ENV: &[&str] = &[
     "GIT_PREFIX",
 ];
 
+/// Settings pinned on every git command gt runs (`-c`, which wins over
+/// every config file): the rig repository's config is shared by all its
+/// worktrees, so an agent can write to it; nothing it writes there may run
+/// code inside gt's git processes. See `docs/refinery.md` ("Hostile
+/// repositories") for the full list and why.
+pub const PINNED_CONFIG: &[&str] = &[
+    // Hooks: a path below /dev/null can hold no file, so no hook is ever
+    // found (unlike a directory, which an agent of the same user could fill).
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    // Transports: file, git, http(s) and ssh only; never `ext::` (runs a
+    // command) or `fd::`, whatever the repository config allows.
+    "protocol.allow=never",
+    "protocol.file.allow=always",
+    "protocol.git.allow=always",
+    "protocol.http.allow=always",
+    "protocol.https.allow=always",
+    "protocol.ssh.allow=always",
+    "protocol.ext.allow=never",
+    "protocol.fd.allow=never",
+    // The programs run on the other side of a local or ssh remote.
+    "remote.origin.uploadpack=git-upload-pack",
+    "remote.origin.receivepack=git-receive-pack",
+    // Signing runs `gpg.program`: gt's own commits are not signed.
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "merge.verifySignatures=false",
+    "log.showSignature=false",
+    // Submodules would run their own configuration.
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "push.recurseSubmodules=no",
+    // A worktree add must not write an extension into the (recorded) config.
+    "worktree.useRelativePaths=false",
+    // Replaced (not added to) by the user's own helpers, see `trusted`.
+    "credential.helper=",
+];
+
+/// Environment pinned on every git command unless gt's own environment sets
+/// it: it overrides the config keys of the same meaning (`core.editor`,
+/// `sequence.editor`, `core.pager`, `core.askPass`, `core.gitProxy`).
+const PINNED_ENV: &[(&str, &str)] = &[
+    ("GIT_EDITOR", ":"),
+    ("GIT_SEQUENCE_EDITOR", ":"),
+    ("GIT_PAGER", "cat"),
+    ("GIT_ASKPASS", ""),
+    ("GIT_PROXY_COMMAND", ""),
+];
+
+/// The user's own settings (global and system config, never a
+/// repository's) for the keys gt resets: `core.sshCommand` and the
+/// credential helpers. Looked up once per [`GitCli`].
+fn lookup_trusted(program: &Path, env: &[(OsString, Option<OsString>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for scope in ["--system", "--global"] {
+        let mut cmd = Command::new(program);
+        for k in SCRUBBED_ENV {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        // Run where no repository can be found, so only `scope` is read.
+        cmd.current_dir("/")
+            .env("GIT_CEILING_DIRECTORIES", "/")
+            .args(["config", scope, "--includes", "--list", "-z"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        let Ok(o) = cmd.output() else { continue };
+        if !o.status.success() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&o.stdout);
+        for entry in text.split('\0').filter(|e| !e.is_empty()) {
+            let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
+            let lower = key.to_ascii_lowercase();
+            let keep = lower == "core.sshcommand"
+                || (lower.starts_with("credential.") && lower.ends_with(".helper"));
+            if keep && !value.contains('\n') {
+                out.push(format!("{key}={value}"));
+            }
+        }
+    }
+    out
+}
+
 /// [`Git`] through the `git` command line.
 #[derive(Debug, Clone)]
 pub struct GitCli {
@@ -327,6 +465,10 @@ pub struct GitCli {
     fallback_email: String,
     /// See [`Git::identity_cache`] (shared by clones).
     identity: Arc<Mutex<IdentityCache>>,
+    /// See [`lookup_trusted`] (shared by clones, looked up on first use).
+    trusted: Arc<std::sync::OnceLock<Vec<String>>>,
+    /// The town whose worktrees are checked by [`GitCli::confine`].
+    town: Option<PathBuf>,
 }
 
 impl Default for GitCli {
@@ -351,7 +493,75 @@ impl GitCli {
             fallback_name: "Gas Town".to_string(),
             fallback_email: "gt@gastown.invalid".to_string(),
             identity: Arc::default(),
+            trusted: Arc::default(),
+            town: None,
         }
+    }
+
+    /// Confines git in the worktrees of the town at `root` (see
+    /// [`GitCli::confine`]).
+    pub fn for_town(mut self, root: &Path) -> Self {
+        self.town = Some(root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
+        self
+    }
+
+    /// A worktree of the town (`<town>/<rig>/…`) must be a worktree of its
+    /// own rig repository: its `.git` file must lead into
+    /// `<town>/<rig>/.repo.git/worktrees/`, and that folder's `commondir`
+    /// back to `<town>/<rig>/.repo.git`. An agent can rewrite both (they are
+    /// in its reach); pointed elsewhere, they would make gt's git read a
+    /// config (filters, drivers, includes) the agent wrote. Refused then.
+    fn confine(&self, dir: &Path) -> Result<()> {
+        let Some(town) = &self.town else {
+            return Ok(());
+        };
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let Ok(rel) = dir.strip_prefix(town) else {
+            return Ok(());
+        };
+        let Some(rig) = rel.components().next() else {
+            return Ok(());
+        };
+        let rig_dir = town.join(rig);
+        let repo = rig_dir.join(crate::workspace::REPO_DIR);
+        let refuse = |why: &str| {
+            Err(Error::refused(format!(
+                "{}: {why}; gt runs no git there",
+                dir.display()
+            )))
+        };
+        for at in dir.ancestors().take_while(|a| a.starts_with(&rig_dir)) {
+            if at == repo || at == rig_dir {
+                return Ok(());
+            }
+            let dotgit = at.join(".git");
+            let Ok(meta) = dotgit.symlink_metadata() else {
+                continue;
+            };
+            if !meta.is_file() {
+                return refuse(".git is not a file leading into the rig repository");
+            }
+            let (Some(gitdir), Ok(repo)) = (worktree_git_dir(at), repo.canonicalize()) else {
+                return refuse(".git does not lead to a worktree of the rig repository");
+            };
+            let gitdir = gitdir.canonicalize().unwrap_or(gitdir);
+            if !gitdir.starts_with(repo.join("worktrees")) {
+                return refuse(".git leads outside the rig repository");
+            }
+            let common = std::fs::read_to_string(gitdir.join("commondir"))
+                .ok()
+                .and_then(|c| {
+                    gitdir
+                        .join(c.trim_end_matches(['\n', '\r']))
+                        .canonicalize()
+                        .ok()
+                });
+            if common.as_deref() != Some(repo.as_path()) {
+                return refuse("its git metadata leads outside the rig repository");
+            }
+            return Ok(());
+        }
+        Ok(())
     }
 
     /// Uses another git executable.
@@ -359,6 +569,7 @@ impl GitCli {
         self.program = program.into();
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -367,6 +578,7 @@ impl GitCli {
         self.env.push((key.into(), Some(value.into())));
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -375,6 +587,7 @@ impl GitCli {
         self.env.push((key.into(), None));
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
     }
 
@@ -384,7 +597,14 @@ impl GitCli {
         self.fallback_email = email.to_string();
         // What the identity depends on changed: a cache of its own.
         self.identity = Arc::default();
+        self.trusted = Arc::default();
         self
+    }
+
+    /// The user's settings re-applied after [`PINNED_CONFIG`].
+    fn trusted(&self) -> &[String] {
+        self.trusted
+            .get_or_init(|| lookup_trusted(&self.program, &self.env))
     }
 
     /// The value of `key` in the environment git commands will see.
@@ -411,8 +631,35 @@ impl GitCli {
                 None => cmd.env_remove(k),
             };
         }
+        // Programs git would otherwise take from the (agent-writable)
+        // repository config: the environment wins over any config file.
+        // What the user set in gt's own environment is kept.
+        for (k, v) in PINNED_ENV {
+            if self.effective_env(k).is_none() {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("GIT_PROTOCOL_FROM_USER", "0");
+        cmd.arg("--no-pager");
         if let Some(dir) = dir {
             cmd.arg("-C").arg(dir);
+        }
+        // Command-line settings come after every config file, so they win
+        // over what an agent wrote into the repository config.
+        for c in PINNED_CONFIG {
+            cmd.arg("-c").arg(c);
+        }
+        // `core.sshCommand` beats `GIT_SSH` (but not `GIT_SSH_COMMAND`): pinned
+        // to what gt's own environment asks for, else plain `ssh`.
+        if self.effective_env("GIT_SSH_COMMAND").is_none() {
+            let ssh = self
+                .effective_env("GIT_SSH")
+                .map(|p| shell_words::quote(&p.to_string_lossy()).into_owned())
+                .unwrap_or_else(|| "ssh".into());
+            cmd.arg("-c").arg(format!("core.sshCommand={ssh}"));
+        }
+        for c in self.trusted().iter() {
+            cmd.arg("-c").arg(c);
         }
         for c in config {
             cmd.arg("-c").arg(c);
@@ -430,6 +677,9 @@ impl GitCli {
         sub: &str,
         args: &[&OsStr],
     ) -> Result<Output> {
+        if let Some(d) = dir {
+            self.confine(d)?;
+        }
         let mut cmd = self.command(dir, config, sub);
         cmd.args(args);
         let out = cmd.output().map_err(|e| spawn_error(&self.program, e))?;
@@ -523,7 +773,15 @@ impl Git for GitCli {
         self.run(dir, "init", &[os("--quiet"), os(&b)]).map(drop)
     }
 
-    fn clone_bare(&self, source: &str, dest: &Path, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    fn clone_bare(
+        &self,
+        source: &str,
+        dest: &Path,
+        limits: &CloneLimits,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        use std::os::unix::process::CommandExt;
+        use std::sync::atomic::Ordering;
         if source.trim().is_empty() || source.chars().any(char::is_control) {
             return Err(Error::invalid(
                 "clone source must be a non-empty URL or path without control characters",
@@ -534,52 +792,103 @@ impl Git for GitCli {
             .arg(source)
             .arg(dest)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group: a timeout or an interrupt ends git and
+            // every helper it started (ssh, remote helpers, upload-pack).
+            .process_group(0);
         let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        if let Some(f) = &limits.pid_file {
+            if let Err(e) = crate::fsutil::write_atomic(f, format!("{}\n", child.id()).as_bytes()) {
+                kill_group(&mut child);
+                return Err(e);
+            }
+        }
         let Some(mut stderr) = child.stderr.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&mut child);
             return Err(Error::Internal("git clone: no stderr pipe".into()));
         };
         // Git rewrites progress lines in place with '\r'; every '\r' or '\n'
-        // ends a line. The last lines are kept for the error message.
-        let mut tail: Vec<String> = Vec::new();
-        let mut line: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut emit = |line: &mut Vec<u8>, tail: &mut Vec<String>| {
-            let text = String::from_utf8_lossy(line).trim().to_string();
-            line.clear();
-            if !text.is_empty() {
-                progress(&text);
-                tail.push(text);
-                if tail.len() > 20 {
-                    tail.remove(0);
-                }
-            }
-        };
-        loop {
-            let n = match stderr.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(Error::io("cannot read the output of git clone", e));
+        // ends a line. Read on a thread so the wait below can give up.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            let mut line: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 4096];
+            let send = |line: &mut Vec<u8>| {
+                let text = String::from_utf8_lossy(line).trim().to_string();
+                line.clear();
+                if !text.is_empty() {
+                    let _ = tx.send(text);
                 }
             };
-            for &b in &buf[..n] {
-                if b == b'\r' || b == b'\n' {
-                    emit(&mut line, &mut tail);
-                } else {
-                    line.push(b);
+            loop {
+                let n = match stderr.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                for &b in &buf[..n] {
+                    if b == b'\r' || b == b'\n' {
+                        send(&mut line);
+                    } else {
+                        line.push(b);
+                    }
                 }
             }
+            send(&mut line);
+        });
+        // The last lines are kept for the error message.
+        let mut tail: Vec<String> = Vec::new();
+        let mut emit = |text: String, tail: &mut Vec<String>| {
+            progress(&text);
+            tail.push(text);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        };
+        let start = std::time::Instant::now();
+        let status = loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(text) => {
+                    emit(text, &mut tail);
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    // Output is done: git is about to exit.
+                    break child
+                        .wait()
+                        .map_err(|e| Error::io("cannot wait for git clone", e))?;
+                }
+            }
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| Error::io("cannot wait for git clone", e))?
+            {
+                break status;
+            }
+            let cancelled = limits
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::SeqCst));
+            let timed_out = limits.timeout.is_some_and(|t| start.elapsed() >= t);
+            if cancelled || timed_out {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Err(if cancelled {
+                    Error::refused("the clone was interrupted")
+                } else {
+                    Error::invalid(format!(
+                        "the clone took longer than {}s (rig.clone_timeout)",
+                        limits.timeout.map_or(0, |t| t.as_secs())
+                    ))
+                });
+            }
+        };
+        let _ = reader.join();
+        for text in rx.try_iter() {
+            emit(text, &mut tail);
         }
-        emit(&mut line, &mut tail);
-        let status = child
-            .wait()
-            .map_err(|e| Error::io("cannot wait for git clone", e))?;
         if status.success() {
             return Ok(());
         }
@@ -722,13 +1031,23 @@ impl Git for GitCli {
             return Err(Error::invalid("commit message must not contain NUL"));
         }
         self.run(wt, "add", &[os("-A")])?;
-        let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+        let staged = !self.run_yes_no(
+            wt,
+            "diff",
+            &[
+                os("--cached"),
+                os("--quiet"),
+                os("--no-ext-diff"),
+                os("--no-textconv"),
+            ],
+        )?;
         if !staged {
             return Ok(None);
         }
         let config = self.identity_overrides(wt)?;
         let args = [
             os("--quiet"),
+            os("--no-verify"),
             os("--no-edit"),
             os("--cleanup=whitespace"),
             os("-m"),
@@ -906,7 +1225,7 @@ impl Git for GitCli {
         config.push("rebase.autoSquash=false".into());
         config.push("rebase.autoStash=false".into());
         config.push("rebase.updateRefs=false".into());
-        let mut args = vec![os("--quiet"), os("--no-autosquash")];
+        let mut args = vec![os("--quiet"), os("--no-verify"), os("--no-autosquash")];
         if prefer_mine {
             args.extend([os("-X"), os("theirs")]);
         }
@@ -938,7 +1257,7 @@ impl Git for GitCli {
             return Err(Error::invalid("merge message must be non-empty text"));
         }
         let config = self.identity_overrides(wt)?;
-        let mut args = vec![os("--quiet"), os("--no-edit")];
+        let mut args = vec![os("--quiet"), os("--no-verify"), os("--no-edit")];
         if squash {
             args.push(os("--squash"));
         } else {
@@ -958,9 +1277,24 @@ impl Git for GitCli {
             return Ok(Integration::Conflict(files));
         }
         if squash {
-            let staged = !self.run_yes_no(wt, "diff", &[os("--cached"), os("--quiet")])?;
+            let staged = !self.run_yes_no(
+                wt,
+                "diff",
+                &[
+                    os("--cached"),
+                    os("--quiet"),
+                    os("--no-ext-diff"),
+                    os("--no-textconv"),
+                ],
+            )?;
             if staged {
-                let args = [os("--quiet"), os("--no-edit"), os("-m"), os(message)];
+                let args = [
+                    os("--quiet"),
+                    os("--no-verify"),
+                    os("--no-edit"),
+                    os("-m"),
+                    os(message),
+                ];
                 let out = self.exec(Some(wt), &config, "commit", &args)?;
                 if !out.status.success() {
                     return Err(command_error("commit", &out));
@@ -996,8 +1330,105 @@ impl Git for GitCli {
         validate_oid(commit)?;
         validate_branch_name(branch)?;
         let spec = format!("{commit}:refs/heads/{branch}");
-        let args = [os("--quiet"), os("--porcelain"), os("origin"), os(&spec)];
+        let args = [
+            os("--quiet"),
+            os("--porcelain"),
+            os("--no-verify"),
+            os("origin"),
+            os(&spec),
+        ];
         self.run(repo, "push", &args).map(drop)
+    }
+
+    fn pin_protocol_policy(&self, repo: &Path) -> Result<()> {
+        for entry in PINNED_CONFIG.iter().filter(|c| c.starts_with("protocol.")) {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+            self.run(repo, "config", &[os(key), os(value)])?;
+        }
+        Ok(())
+    }
+
+    fn config_file_entries(&self, file: &Path) -> Result<Vec<(String, String)>> {
+        let file = std::path::absolute(file)
+            .map_err(|e| Error::io(format!("bad config path {}", file.display()), e))?;
+        let args = [os("--file"), file.as_os_str(), os("--list"), os("-z")];
+        let out = self.exec(None, &[], "config", &args)?;
+        if !out.status.success() {
+            return Err(command_error("config", &out));
+        }
+        Ok(out
+            .stdout
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (k, v) = e.split_once('\n').unwrap_or((e, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect())
+    }
+
+    fn fetch_upstream(
+        &self,
+        repo: &Path,
+        branch: &str,
+        timeout: std::time::Duration,
+    ) -> Result<String> {
+        use std::os::unix::process::CommandExt;
+        validate_branch_name(branch)?;
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let spec = format!("+refs/heads/{branch}:{tracking}");
+        self.confine(repo)?;
+        let mut cmd = self.command(Some(repo), &[], "fetch");
+        cmd.args([
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--no-recurse-submodules",
+            "origin",
+        ])
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        let mut pipe = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(p) = pipe.as_mut() {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child
+                .try_wait()
+                .map_err(|e| Error::io("cannot wait for git fetch", e))?
+            {
+                break st;
+            }
+            if start.elapsed() >= timeout {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Err(Error::Command {
+                    program: "git fetch".into(),
+                    message: format!("no answer from origin within {}s", timeout.as_secs()),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        let out = Output {
+            status,
+            stdout: String::new(),
+            stderr,
+        };
+        if !out.status.success() {
+            return Err(command_error("fetch", &out));
+        }
+        self.read_ref(repo, &tracking)?
+            .ok_or_else(|| Error::Environment(format!("origin has no branch {branch}")))
     }
 
     fn is_tracked(&self, wt: &Path, path: &str) -> Result<bool> {
@@ -1098,6 +1529,7 @@ impl GitCli {
     /// Runs `git -C dir sub args...` with `input` on its standard input.
     fn exec_input(&self, dir: &Path, sub: &str, args: &[&OsStr], input: &str) -> Result<Output> {
         use std::io::Write;
+        self.confine(dir)?;
         let mut cmd = self.command(Some(dir), &[], sub);
         cmd.args(args)
             .stdin(Stdio::piped())
@@ -1141,7 +1573,12 @@ impl GitCli {
 
     /// Paths with unresolved conflicts in `wt`.
     fn unmerged_paths(&self, wt: &Path) -> Result<Vec<String>> {
-        let args = [os("--name-only"), os("--diff-filter=U"), os("-z")];
+        let args = [
+            os("--name-only"),
+            os("--no-ext-diff"),
+            os("--diff-filter=U"),
+            os("-z"),
+        ];
         let out = self.exec(Some(wt), &[], "diff", &args)?;
         let mut files: Vec<String> = out
             .stdout
@@ -1188,6 +1625,17 @@ fn worktree_git_dir(wt: &Path) -> Option<PathBuf> {
     }
     let dir = wt.join(dir);
     dir.is_dir().then_some(dir)
+}
+
+/// Kills `child` and its process group (it was started as a group leader).
+fn kill_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
@@ -1506,9 +1954,12 @@ mod tests {
         make_source_repo(&git, &src);
         let bare = root.join("rig.git");
         let mut lines = Vec::new();
-        git.clone_bare(src.to_str().unwrap(), &bare, &mut |l| {
-            lines.push(l.to_string())
-        })
+        git.clone_bare(
+            src.to_str().unwrap(),
+            &bare,
+            &CloneLimits::default(),
+            &mut |l| lines.push(l.to_string()),
+        )
         .unwrap();
         assert!(
             lines.iter().any(|l| l.contains("Cloning into")),
@@ -1787,6 +2238,94 @@ mod tests {
     }
 
     #[test]
+    fn git_commands_pin_the_code_running_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |git: &GitCli| -> Vec<String> {
+            git.command(Some(dir.path()), &[], "status")
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let envs = |git: &GitCli| -> Vec<(String, Option<String>)> {
+            git.command(None, &[], "status")
+                .get_envs()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.map(|v| v.to_string_lossy().into_owned()),
+                    )
+                })
+                .collect()
+        };
+        let git = isolated_git(dir.path())
+            .env_remove("GIT_SSH_COMMAND")
+            .env("GIT_SSH", "/opt/my ssh")
+            .env_remove("GIT_EDITOR");
+        let a = args(&git);
+        for pin in [
+            "core.hooksPath=/dev/null",
+            "core.fsmonitor=false",
+            "protocol.ext.allow=never",
+            "protocol.fd.allow=never",
+            "credential.helper=",
+            "core.sshCommand='/opt/my ssh'",
+        ] {
+            assert!(a.iter().any(|x| x == pin), "{pin} not in {a:?}");
+        }
+        // Pins come before the subcommand, after -C.
+        let sub = a.iter().position(|x| x == "status").unwrap();
+        assert!(
+            a.iter()
+                .position(|x| x == "core.hooksPath=/dev/null")
+                .unwrap()
+                < sub
+        );
+        let e = envs(&git);
+        assert!(
+            e.contains(&("GIT_EDITOR".into(), Some(":".into()))),
+            "{e:?}"
+        );
+        assert!(e.contains(&("GIT_PROTOCOL_FROM_USER".into(), Some("0".into()))));
+        // gt's own environment wins over the pins.
+        let git = isolated_git(dir.path())
+            .env("GIT_SSH_COMMAND", "ssh -F /mine")
+            .env("GIT_EDITOR", "vi");
+        assert!(!args(&git).iter().any(|x| x.starts_with("core.sshCommand=")));
+        assert!(envs(&git).contains(&("GIT_EDITOR".into(), Some("vi".into()))));
+    }
+
+    #[test]
+    fn git_runs_only_the_users_own_credential_helpers() {
+        let f = fixture();
+        let home = f.root.join("home");
+        let mine = f.root.join("mine");
+        let theirs = f.root.join("theirs");
+        std::fs::write(
+            home.join(".gitconfig"),
+            format!(
+                "[credential]\n\thelper = \"!f() {{ echo mine >> '{}'; }}; f\"\n[core]\n\tsshCommand = ssh -o BatchMode=yes\n",
+                mine.display()
+            ),
+        )
+        .unwrap();
+        // What an agent writes into the shared repository config.
+        let helper = format!("!f() {{ echo theirs >> '{}'; }}; f", theirs.display());
+        git_ok(&f.git, &f.bare, &["config", "credential.helper", &helper]);
+        let git = isolated_git(&home);
+        assert!(
+            git.trusted()
+                .iter()
+                .any(|c| c == "core.sshcommand=ssh -o BatchMode=yes"),
+            "{:?}",
+            git.trusted()
+        );
+        let input = "protocol=https\nhost=example.invalid\n\n";
+        let _ = git.exec_input(&f.bare, "credential", &[os("fill")], input);
+        assert!(mine.exists(), "the user's helper runs");
+        assert!(!theirs.exists(), "the repository's helper never runs");
+    }
+
+    #[test]
     fn git_errors_are_typed() {
         let dir = tempfile::tempdir().unwrap();
         let git = isolated_git(dir.path());
@@ -1795,6 +2334,7 @@ mod tests {
             .clone_bare(
                 missing.to_str().unwrap(),
                 &dir.path().join("x.git"),
+                &CloneLimits::default(),
                 &mut |_| {},
             )
             .unwrap_err();
@@ -1810,6 +2350,7 @@ mod tests {
             .clone_bare(
                 "--upload-pack=touch pwned",
                 &dir.path().join("y.git"),
+                &CloneLimits::default(),
                 &mut |_| {},
             )
             .unwrap_err();

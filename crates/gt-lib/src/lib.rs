@@ -22,6 +22,7 @@ pub mod nudge;
 pub mod polecat;
 pub mod problems;
 pub mod refinery;
+pub mod repo_guard;
 pub mod rig;
 pub mod runtime;
 pub mod scheduler;

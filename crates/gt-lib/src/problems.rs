@@ -75,6 +75,9 @@ pub enum ProblemKind {
     PatrolFailing,
     RigFailing,
     AgentFailing,
+    /// A rig's repository config was changed behind gt's back (see
+    /// [`crate::repo_guard`]); not an agent's state.
+    ConfigTampered,
     Zombie,
     EndedWithoutDone,
     WaitingForInput,
@@ -88,6 +91,7 @@ impl ProblemKind {
             ProblemKind::PatrolFailing => "patrol_failing",
             ProblemKind::RigFailing => "rig_failing",
             ProblemKind::AgentFailing => "agent_failing",
+            ProblemKind::ConfigTampered => "config_tampered",
             ProblemKind::Zombie => "zombie",
             ProblemKind::EndedWithoutDone => "ended_without_done",
             ProblemKind::WaitingForInput => "waiting_for_input",
@@ -774,6 +778,9 @@ pub fn detect_own(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem
 pub fn suggest(kind: ProblemKind, agent: &str, bead: Option<&str>) -> String {
     let bead = bead.unwrap_or("BEAD");
     match kind {
+        ProblemKind::ConfigTampered => format!(
+            "gt trail --kind rig.config_tampered --rig {agent}: find which agent changed it"
+        ),
         ProblemKind::Zombie => format!("gt resume {bead}"),
         ProblemKind::EndedWithoutDone => {
             format!("gt peek {agent} to see why, then gt resume {bead}")

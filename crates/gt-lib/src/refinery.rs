@@ -426,6 +426,10 @@ fn process_rig(
     // A gate group a refinery that died left running is killed before any
     // gate runs again (we hold the rig's refinery lock: its owner is gone).
     reap_stale_gates(ws, rig_name, actor)?;
+    if let Err(e) = crate::repo_guard::enforce(ws, rig_name, actor) {
+        rr.warnings
+            .push(format!("cannot check the repository config: {e}"));
+    }
     recover(&cx, rr, convoys)?;
     followups(&cx, rr);
     // Requests queued during this run (re-slung work coming back) wait for
@@ -436,6 +440,12 @@ fn process_rig(
         .last()
         .map(|e| e.mr.id)
         .unwrap_or(0);
+    // Land on top of the upstream: fetch first (a failure is a warning).
+    if horizon > 0 {
+        if let Err(e) = crate::rig::fetch(ws, rig_name, actor) {
+            rr.warnings.push(e.to_string());
+        }
+    }
     let mut lost_races = 0;
     loop {
         let mut queued = ws
@@ -731,6 +741,14 @@ fn land(
                 .ws
                 .git
                 .update_ref(&cx.repo, &cx.target_ref, t0, Some(&top));
+            // Someone else pushed first: follow the upstream and stack the
+            // batch again on its new tip (bounded like any moved target).
+            if let Ok(f) = crate::rig::fetch(cx.ws, &cx.rig, cx.actor) {
+                if f.outcome == crate::rig::FetchOutcome::FastForwarded {
+                    requeue_all("the upstream moved; landing again on its new tip")?;
+                    return Ok(Round::TargetMoved);
+                }
+            }
             for (e, _) in stack {
                 cx.ws.store.requeue(e.mr.id, "push failed", cx.actor)?;
                 let msg = format!("push of {} to origin failed: {err}", cx.target);

@@ -440,6 +440,10 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     }
     // Nothing is written for an agent that cannot start.
     check_agent_command(&runtime)?;
+    // The rig's config is gt's own and its branch follows the upstream
+    // (rate-limited), before any branch is cut — outside the town's sling
+    // lock, so parallel slings never wait on each other's network.
+    crate::rig::before_branch_cut(ws, &rig.name, actor);
     let mut out: Vec<Slung> = Vec::new();
     let mut used = Vec::new();
     for item in &work {

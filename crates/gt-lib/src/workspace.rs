@@ -33,10 +33,11 @@ impl Workspace {
         let tmux = TmuxCli::for_town(town.root());
         let gt_exe = std::env::current_exe()
             .map_err(|e| Error::io("cannot find the running gt binary", e))?;
+        let git = GitCli::new().for_town(town.root());
         Ok(Workspace {
             town,
             store,
-            git: Arc::new(GitCli::new()),
+            git: Arc::new(git),
             tmux: Arc::new(tmux),
             gt_exe,
         })

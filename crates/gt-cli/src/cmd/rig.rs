@@ -25,6 +25,9 @@ pub enum RigCmd {
     },
     /// Read or set a rig's refinery settings (merge.*, push, gates.*).
     Config(crate::cmd::mq::RigConfigArgs),
+    /// Fetch a rig's upstream (every rig without RIG) and fast-forward its
+    /// target branch when it has nothing the upstream lacks.
+    Fetch { rig: Option<String> },
     /// List rigs.
     List,
     /// Show a rig: branch, prefix, polecats, open beads.
@@ -82,6 +85,37 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             Ok(())
         }
         RigCmd::Config(a) => crate::cmd::mq::rig_config(ctx, &ws, a),
+        RigCmd::Fetch { rig } => {
+            let names = match rig {
+                Some(r) => vec![ws.store.get_rig(&r)?.name],
+                None => ws.store.list_rigs()?.into_iter().map(|r| r.name).collect(),
+            };
+            let actor = ctx.actor()?;
+            let mut reports = Vec::new();
+            for n in &names {
+                reports.push(rig::fetch(&ws, n, &actor)?);
+            }
+            if ctx.json {
+                return ctx.print_json(&reports);
+            }
+            for r in &reports {
+                let what = match r.outcome {
+                    rig::FetchOutcome::UpToDate => "up to date".to_string(),
+                    rig::FetchOutcome::FastForwarded => format!(
+                        "{} {} → {}",
+                        r.branch,
+                        &r.before[..r.before.len().min(12)],
+                        &r.after[..r.after.len().min(12)]
+                    ),
+                    rig::FetchOutcome::Ahead => format!("{} is ahead of its upstream", r.branch),
+                    rig::FetchOutcome::Diverged => {
+                        format!("{} and its upstream diverged (left alone)", r.branch)
+                    }
+                };
+                ctx.out(&format!("{:<16} {what}", ctx.bold(&r.rig)));
+            }
+            Ok(())
+        }
         RigCmd::List => {
             let rigs = ws.store.list_rigs()?;
             if ctx.json {
