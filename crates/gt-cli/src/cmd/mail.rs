@@ -74,7 +74,8 @@ enum MailCmd {
     },
     /// For hooks and scripts: print unread mail (and queued nudges) as one
     /// block for an agent's context and mark it delivered. Exit 0 if there
-    /// was any, 1 if none.
+    /// was any, 1 if none; with --inject always 0 (a prompt hook must not
+    /// fail because the inbox is empty).
     Check {
         /// Print the block meant to be injected into an agent's context.
         #[arg(long)]
@@ -185,7 +186,7 @@ pub fn run(ctx: &Ctx, a: MailArgs) -> Result<(), Error> {
                 let _ = std::io::stdout().lock().write_all(block.as_bytes());
             }
             let _ = std::io::stdout().flush();
-            if empty {
+            if empty && !inject {
                 std::process::exit(1);
             }
             Ok(())
