@@ -106,13 +106,19 @@ impl Ctx {
     }
 }
 
+/// Bidirectional controls: they reorder what a terminal shows (an id or a
+/// command can be made to read as another), so they are shown escaped.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 /// Text from users or other programs, made safe for a terminal: control
-/// characters (escape sequences included) are shown escaped; newlines and tabs
-/// are kept.
+/// characters (escape sequences and C1 controls included) and bidirectional
+/// controls are shown escaped; newlines and tabs are kept.
 pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        if (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -124,4 +130,19 @@ pub fn clean(text: &str) -> String {
 /// Like [`clean`], on one line.
 pub fn one_line(text: &str) -> String {
     clean(text).replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_are_escaped() {
+        assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(clean("x\u{9b}y"), "x\\u{9b}y");
+        assert_eq!(clean("ok\u{202E}txt.exe"), "ok\\u{202e}txt.exe");
+        assert_eq!(clean("\u{2066}\u{2069}"), "\\u{2066}\\u{2069}");
+        assert_eq!(clean("line\n\ttab é"), "line\n\ttab é");
+        assert_eq!(one_line("a\nb"), "a b");
+    }
 }

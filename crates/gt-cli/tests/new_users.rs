@@ -70,7 +70,11 @@ fn a_missing_database_is_refused_with_a_hint() {
     assert!(err.contains("missing"), "{err}");
     assert!(db_files(&t.root).is_empty(), "a database was created");
     // gt init still refuses an existing town rather than starting it over.
-    let out = clean_cmd(&t.home).arg("init").arg(&t.root).output().unwrap();
+    let out = clean_cmd(&t.home)
+        .arg("init")
+        .arg(&t.root)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
 }
 
@@ -109,4 +113,127 @@ fn mail_check_inject_exits_zero_without_mail() {
     assert!(out.contains("hello"), "{out}");
     let out = t.run(&["mail", "check", "--inject"]);
     assert_eq!(out.status.code(), Some(0));
+}
+
+// §6.4 ---------------------------------------------------------------------
+
+/// No raw escape, C1 or bidirectional control reaches the terminal.
+fn assert_inert(text: &str) {
+    for c in text.chars() {
+        let bad = c == '\u{1b}'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        assert!(!bad, "raw {:?} in output:\n{}", c, text.escape_debug());
+    }
+}
+
+#[test]
+fn bidi_controls_in_titles_are_shown_escaped() {
+    let t = TestTown::new();
+    let title = "invoice\u{202E}fdp.exe \u{2066}x\u{2069}";
+    let id = t.create(title, &[]);
+    for args in [&["bead", "list"][..], &["show", &id], &["trail"]] {
+        let out = t.ok(args);
+        assert_inert(&out);
+        assert!(out.contains("\\u{202e}"), "{args:?}: {out}");
+    }
+    // Stored verbatim: --json carries the real characters.
+    let v = t.json(&["show", &id]);
+    assert_eq!(v["title"], title);
+}
+
+#[test]
+fn usage_errors_escape_the_arguments_they_echo() {
+    let t = TestTown::new();
+    for arg in [
+        "\u{1b}]0;pwned\u{7}x",
+        "sub\u{9b}31m\u{202E}",
+        "--flag\u{1b}[2J\u{85}",
+    ] {
+        let out = t.run(&["bead", arg]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(err.starts_with("error: "), "{err}");
+        assert_inert(&err);
+        assert!(!err.contains('\u{7}'), "{}", err.escape_debug());
+    }
+    let err = stderr_of(&t.run(&["bead", "sub\u{9b}\u{202E}"]));
+    assert!(
+        err.contains("\\u{9b}") && err.contains("\\u{202e}"),
+        "{err}"
+    );
+    // Help and version still print normally, exit 0.
+    let out = t.run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout_of(&out).starts_with("Gas Town: run many AI coding agents"));
+    assert!(!stdout_of(&out).contains("thin CLI"));
+    let out = t.run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout_of(&out).starts_with("gt "));
+}
+
+// §7.6 ---------------------------------------------------------------------
+
+#[test]
+fn completions_for_every_shell() {
+    let t = TestTown::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef gt"),
+        ("fish", "complete -c gt"),
+        ("elvish", "edit:completion:arg-completer[gt]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = t.ok(&["completions", shell]);
+        assert!(out.contains(marker), "{shell}: no {marker:?}");
+        // Subcommands are in there.
+        assert!(out.contains("sling") && out.contains("mail"), "{shell}");
+    }
+    let out = t.run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_page_renders_and_writes_pages() {
+    let t = TestTown::new();
+    let page = t.ok(&["man"]);
+    assert!(page.contains(".TH gt 1"), "{page}");
+    assert!(page.contains(".SH NAME") && page.contains("Gas Town"));
+    assert!(page.contains("sling"));
+    let dir = t.dir.path().join("man1");
+    std::fs::create_dir(&dir).unwrap();
+    let v = t.json(&["man", "--dir", dir.to_str().unwrap()]);
+    let pages: Vec<&str> = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        pages.contains(&"gt.1") && pages.contains(&"gt-bead.1"),
+        "{pages:?}"
+    );
+    assert!(pages.contains(&"gt-bead-create.1"), "{pages:?}");
+    // The hidden stand-in agent has no page.
+    assert!(!pages.iter().any(|p| p.contains("standin")), "{pages:?}");
+    assert!(dir.join("gt-mail.1").is_file());
+    let err = t.refuses(&["man", "--dir", "/nonexistent/man"]);
+    assert!(err.contains("not a directory"), "{err}");
+}
+
+#[test]
+fn version_text_and_json() {
+    let t = TestTown::new();
+    let text = t.ok(&["version"]);
+    assert!(
+        text.starts_with(&format!("gt {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let v = t.json(&["version"]);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["schema_version"].as_i64().unwrap() >= 1);
+    // Works outside a town too.
+    let out = clean_cmd(&t.home).args(["version"]).output().unwrap();
+    assert!(out.status.success());
 }

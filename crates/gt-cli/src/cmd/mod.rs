@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod bead;
 pub mod comms;
+pub mod completions;
 pub mod config;
 pub mod convoy;
 pub mod deacon;

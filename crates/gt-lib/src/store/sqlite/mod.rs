@@ -77,7 +77,9 @@ impl SqliteStore {
             // silently start the town over with nothing in it.
             Ok(m) if m.len() == 0 => return Err(damaged("is empty (0 bytes)")),
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(damaged("is missing")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(damaged("is missing"))
+            }
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
         let conn = Connection::open_with_flags(
