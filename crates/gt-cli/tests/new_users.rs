@@ -237,3 +237,61 @@ fn version_text_and_json() {
     let out = clean_cmd(&t.home).args(["version"]).output().unwrap();
     assert!(out.status.success());
 }
+
+// §6.2 ---------------------------------------------------------------------
+
+fn dep(id: &str, on: &str, ty: &str) -> String {
+    format!(r#"{{"issue_id":"{id}","depends_on_id":"{on}","type":"{ty}"}}"#)
+}
+
+fn issue(id: &str, deps: &[String]) -> String {
+    format!(
+        r#"{{"id":"{id}","title":"t {id}","dependencies":[{}]}}"#,
+        deps.join(",")
+    )
+}
+
+#[test]
+fn import_refuses_dependency_cycles_with_line_numbers() {
+    let t = TestTown::new();
+    let file = t.dir.path().join("cycle.jsonl");
+    let text = [
+        issue("bd-1", &[dep("bd-1", "bd-2", "blocks")]),
+        String::new(),
+        issue("bd-2", &[dep("bd-2", "bd-3", "parent-child")]),
+        issue("bd-3", &[dep("bd-3", "bd-1", "blocks")]),
+        issue("bd-4", &[dep("bd-4", "bd-1", "related")]),
+    ]
+    .join("\n");
+    std::fs::write(&file, text).unwrap();
+    let err = t.refuses(&["bead", "import", file.to_str().unwrap()]);
+    assert!(err.contains("dependency cycle"), "{err}");
+    for (id, line) in [("bd-1", 1), ("bd-2", 3), ("bd-3", 4)] {
+        assert!(err.contains(&format!("{id} (line {line})")), "{err}");
+    }
+    assert!(t
+        .json(&["bead", "list", "--all"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // `related` edges are not structural: a related loop imports fine.
+    let ok = t.dir.path().join("related.jsonl");
+    let text = [
+        issue("bd-5", &[dep("bd-5", "bd-6", "related")]),
+        issue("bd-6", &[dep("bd-6", "bd-5", "related")]),
+    ]
+    .join("\n");
+    std::fs::write(&ok, text).unwrap();
+    t.ok(&["bead", "import", ok.to_str().unwrap()]);
+
+    // A cycle through an edge already in the ledger.
+    let a = t.create("a", &[]);
+    let b = t.create("b", &[]);
+    t.ok(&["bead", "dep", "add", &a, &b]);
+    let file = t.dir.path().join("ledger.jsonl");
+    std::fs::write(&file, issue(&b, &[dep(&b, &a, "blocks")])).unwrap();
+    let err = t.refuses(&["bead", "import", file.to_str().unwrap()]);
+    assert!(err.contains(&format!("{b} (line 1)")), "{err}");
+    assert!(err.contains(&format!("{a} (in the ledger)")), "{err}");
+}
