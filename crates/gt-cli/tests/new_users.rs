@@ -295,3 +295,57 @@ fn import_refuses_dependency_cycles_with_line_numbers() {
     assert!(err.contains(&format!("{b} (line 1)")), "{err}");
     assert!(err.contains(&format!("{a} (in the ledger)")), "{err}");
 }
+
+// §6.3 ---------------------------------------------------------------------
+
+#[test]
+fn bad_durations_are_refused_by_set_and_in_gt_toml() {
+    let t = TestTown::new();
+    for (key, bad) in [
+        ("deacon.interval", "0s"),
+        ("deacon.interval", "1ms"),
+        ("deacon.interval", "2h"),
+        ("deacon.restart_backoff", "500ms"),
+        ("deacon.stall_after", "0m"),
+        ("deacon.orphan_grace", "60d"),
+        ("deacon.max_restarts", "101"),
+        ("scheduler.max_polecats", "0"),
+    ] {
+        let err = t.refuses(&["config", "set", key, bad]);
+        assert!(err.contains(key), "{err}");
+    }
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+
+    let toml = t.root.join("gt.toml");
+    let good = std::fs::read_to_string(&toml).unwrap();
+    for (section, line, key) in [
+        ("deacon", "interval = \"0s\"", "deacon.interval"),
+        ("deacon", "stall_after = \"1ms\"", "deacon.stall_after"),
+        (
+            "deacon",
+            "escalate_after = \"soon\"",
+            "deacon.escalate_after",
+        ),
+        ("deacon", "max_restarts = 5000", "deacon.max_restarts"),
+        ("scheduler", "max_polecats = 0", "scheduler.max_polecats"),
+    ] {
+        let text = format!("[town]\nname = \"test\"\nprefix = \"hq\"\n\n[{section}]\n{line}\n");
+        std::fs::write(&toml, &text).unwrap();
+        for args in [
+            &["status"][..],
+            &["bead", "list"],
+            &["deacon", "patrol", "--once"],
+        ] {
+            let err = t.fails(args, 3);
+            let lines: Vec<&str> = err.lines().collect();
+            assert_eq!(lines.len(), 1, "{err}");
+            assert!(lines[0].starts_with("error: "), "{err}");
+            assert!(
+                err.contains("gt.toml") && err.contains(key),
+                "{line}: {err}"
+            );
+        }
+    }
+    std::fs::write(&toml, &good).unwrap();
+    t.ok(&["status"]);
+}
