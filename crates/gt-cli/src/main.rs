@@ -124,6 +124,8 @@ enum Command {
     /// Convoys: beads that belong together.
     #[command(subcommand)]
     Convoy(cmd::convoy::ConvoyCmd),
+    /// Check the machine and the town: tools, database, sockets, agents.
+    Doctor(cmd::doctor::DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::CompletionsArgs),
     /// Print the man page (roff), or write one page per command with --dir.
@@ -172,6 +174,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Refinery(c) => cmd::mq::refinery(ctx, c),
         Command::Rebase(a) => cmd::mq::rebase(ctx, a),
         Command::Convoy(c) => cmd::convoy::run(ctx, c),
+        Command::Doctor(a) => cmd::doctor::run(ctx, a),
         Command::Completions(a) => cmd::completions::completions(ctx, a),
         Command::Man(a) => cmd::completions::man(ctx, a),
         Command::Version => cmd::completions::version(ctx),

@@ -349,3 +349,185 @@ fn bad_durations_are_refused_by_set_and_in_gt_toml() {
     std::fs::write(&toml, &good).unwrap();
     t.ok(&["status"]);
 }
+
+// §7.8 ---------------------------------------------------------------------
+
+fn doctor_json(t: &TestTown, extra: &[&str], path: Option<&str>) -> (i32, serde_json::Value) {
+    let mut c = t.cmd();
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    let out = c.arg("--json").arg("doctor").args(extra).output().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout_of(&out)));
+    (out.status.code().unwrap(), v)
+}
+
+fn check<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {v}"))
+}
+
+/// Ends a spawned process when dropped, also when the test fails.
+struct Reap(std::process::Child);
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn doctor_on_a_healthy_town() {
+    let t = TestTown::new();
+    let (code, v) = doctor_json(&t, &[], None);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["ok"], true);
+    for c in v["checks"].as_array().unwrap() {
+        assert!(c["name"].is_string() && c["detail"].is_string(), "{c}");
+        assert!(
+            ["ok", "warn"].contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        if c["status"] != "ok" {
+            assert!(c["hint"].is_string(), "{c}");
+        }
+    }
+    for name in [
+        "tmux",
+        "git",
+        "database",
+        "tmux-socket",
+        "orphan-processes",
+        "runtimes",
+    ] {
+        check(&v, name);
+    }
+    assert!(check(&v, "database")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("quick_check ok"));
+    // A runtime on PATH is found.
+    let bin = t.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["tmux", "git"] {
+        let real =
+            gt_lib::workspace::find_program(tool, std::env::var_os("PATH").as_deref()).unwrap();
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    let claude = bin.join("claude");
+    std::fs::write(&claude, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, v) = doctor_json(&t, &[], Some(bin.to_str().unwrap()));
+    assert_eq!(code, 0, "{v}");
+    let r = check(&v, "runtimes");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(r["detail"].as_str().unwrap().contains("claude"), "{r}");
+    // Human output: one line per check, and a summary.
+    let text = t.ok(&["doctor"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("database")),
+        "{text}"
+    );
+    assert!(text.contains("0 failed"), "{text}");
+}
+
+#[test]
+fn doctor_fails_on_a_damaged_database_and_missing_tmux() {
+    let t = TestTown::new();
+    std::fs::write(t.root.join(".gt/town.db"), b"").unwrap();
+    for f in db_files(&t.root) {
+        if f != "town.db" {
+            std::fs::remove_file(t.root.join(".gt").join(f)).unwrap();
+        }
+    }
+    let (code, v) = doctor_json(&t, &["--fix"], None);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ok"], false);
+    let db = check(&v, "database");
+    assert_eq!(db["status"], "fail");
+    assert!(db["detail"].as_str().unwrap().contains("empty"), "{db}");
+    assert!(db["hint"].is_string());
+    // --fix never touches a database.
+    assert_eq!(
+        std::fs::metadata(t.root.join(".gt/town.db")).unwrap().len(),
+        0
+    );
+
+    let t = TestTown::new();
+    let empty = t.dir.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, v) = doctor_json(&t, &[], Some(empty.to_str().unwrap()));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(check(&v, "tmux")["status"], "fail");
+    assert_eq!(check(&v, "git")["status"], "fail");
+}
+
+#[test]
+fn doctor_finds_stale_sockets_and_orphans_and_fixes_only_what_loses_nothing() {
+    let t = TestTown::new();
+    // A socket file with no tmux server behind it.
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid()
+    };
+    let dir = Path::new("/tmp").join(format!("tmux-{uid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(&socket);
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    // A process of an agent whose session is gone.
+    let child = std::process::Command::new("sleep")
+        .arg("60")
+        .env("GT_TOWN", &t.root)
+        .env("GT_SESSION", "gt-app-P-gone")
+        .spawn()
+        .unwrap();
+    let reap = Reap(child);
+    let pid = reap.0.id();
+
+    let (code, v) = doctor_json(&t, &[], None);
+    assert_eq!(code, 0, "warnings do not fail: {v}");
+    let s = check(&v, "tmux-socket");
+    assert_eq!(s["status"], "warn", "{s}");
+    assert!(s["hint"].as_str().unwrap().contains("--fix"));
+    let o = check(&v, "orphan-processes");
+    assert_eq!(o["status"], "warn", "{o}");
+    assert!(
+        o["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{pid} (gt-app-P-gone)")),
+        "{o}"
+    );
+
+    let (_, v) = doctor_json(&t, &["--fix"], None);
+    let s = check(&v, "tmux-socket");
+    assert_eq!(s["fixed"], true, "{s}");
+    assert!(!path.exists(), "the stale socket is still there");
+    // The process is left alone: ending it could lose work.
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(check(&v, "orphan-processes")["status"], "warn");
+    let (_, v) = doctor_json(&t, &[], None);
+    assert_eq!(check(&v, "tmux-socket")["status"], "ok");
+}
+
+#[test]
+fn doctor_outside_a_town_checks_the_machine() {
+    let t = TestTown::new();
+    let out = clean_cmd(&t.home)
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(check(&v, "town")["status"], "warn");
+    assert_eq!(check(&v, "tmux")["status"], "ok");
+}

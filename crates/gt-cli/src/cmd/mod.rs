@@ -8,6 +8,7 @@ pub mod config;
 pub mod convoy;
 pub mod deacon;
 pub mod demo;
+pub mod doctor;
 pub mod feed;
 pub mod mail;
 pub mod mq;

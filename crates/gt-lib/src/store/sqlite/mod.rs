@@ -144,6 +144,18 @@ impl SqliteStore {
         &self.path
     }
 
+    /// `PRAGMA quick_check`: empty when the database is sound, else SQLite's
+    /// findings (at most `limit` of them).
+    pub fn quick_check(&self, limit: u32) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA quick_check({})", limit.max(1)))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
