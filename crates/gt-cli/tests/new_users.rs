@@ -531,3 +531,189 @@ fn doctor_outside_a_town_checks_the_machine() {
     assert_eq!(check(&v, "town")["status"], "warn");
     assert_eq!(check(&v, "tmux")["status"], "ok");
 }
+
+// §7.7 ---------------------------------------------------------------------
+
+#[test]
+fn agent_set_warns_when_the_command_is_not_on_path() {
+    let t = TestTown::new();
+    let out = t.run(&[
+        "config",
+        "agent",
+        "set",
+        "ghost",
+        "no-such-agent-xyz --flag",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with("warning: no-such-agent-xyz is not on PATH"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // It is saved all the same.
+    assert!(t.ok(&["config", "agent", "list"]).contains("ghost"));
+    // A command that is on PATH: no warning.
+    let out = t.run(&["config", "agent", "set", "shelly", "sh -c true"]);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn attach_without_a_terminal_is_one_error_line() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let s = common::lines_json(&t.ok(&["--json", "sling", "wait", "r", "--agent", "standin-hang"]))
+        .remove(0);
+    let agent = s["agent"].as_str().unwrap().to_string();
+    let err = t.refuses(&["attach", &agent]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("needs a terminal"), "{err}");
+    assert!(err.contains("gt peek"), "{err}");
+}
+
+#[test]
+fn rig_config_shows_effective_settings_with_defaults() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["rig", "config", "r", "merge.batch", "8"]);
+    t.ok(&["rig", "config", "r", "gates.test", "true"]);
+    let out = t.ok(&["rig", "config", "r"]);
+    let line = |k: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{k} = ")))
+            .unwrap_or_else(|| panic!("no {k}:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("merge.batch"), "merge.batch = 8");
+    assert_eq!(line("merge.strategy"), "merge.strategy = rebase  (default)");
+    assert_eq!(
+        line("merge.on_failure"),
+        "merge.on_failure = resling  (default)"
+    );
+    assert_eq!(line("push"), "push = false  (default)");
+    assert_eq!(line("gates.timeout"), "gates.timeout = 600  (default)");
+    assert_eq!(line("gates.test"), "gates.test = true");
+    // --json is still the stored object.
+    let v = t.json(&["rig", "config", "r"]);
+    assert_eq!(v["merge.batch"], 8);
+    assert!(v.get("merge.strategy").is_none(), "{v}");
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with nothing after the seconds.
+fn has_human_time(line: &str) -> bool {
+    line.as_bytes().windows(19).any(|w| {
+        let s = std::str::from_utf8(w).unwrap_or("");
+        s.len() == 19
+            && s.chars().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                10 => c == ' ',
+                13 | 16 => c == ':',
+                _ => c.is_ascii_digit(),
+            })
+    })
+}
+
+#[test]
+fn one_timestamp_format_for_humans() {
+    let t = TestTown::new();
+    let id = t.create("timed", &[]);
+    t.ok(&["bead", "comment", &id, "a note"]);
+    t.ok(&["close", &id, "--reason", "done"]);
+    t.ok(&["mail", "send", "human", "-s", "subject", "-m", "body"]);
+    let show = t.ok(&["show", &id]);
+    let inbox = t.ok(&["mail", "inbox"]);
+    let read = t.ok(&["mail", "read", "1"]);
+    let trail = t.ok(&["trail"]);
+    for (what, text) in [
+        ("show", &show),
+        ("inbox", &inbox),
+        ("read", &read),
+        ("trail", &trail),
+    ] {
+        assert!(
+            !text.contains(".000") && !text.contains("Z "),
+            "{what}: {text}"
+        );
+        assert!(
+            !text
+                .chars()
+                .collect::<Vec<_>>()
+                .windows(3)
+                .any(|w| w[0].is_ascii_digit() && w[1] == 'T' && w[2].is_ascii_digit()),
+            "{what} shows an RFC 3339 time: {text}"
+        );
+        assert!(text.lines().any(has_human_time), "{what}: {text}");
+    }
+    for key in ["created:", "closed:"] {
+        let l = show.lines().find(|l| l.starts_with(key)).unwrap();
+        assert!(has_human_time(l), "{l}");
+    }
+    assert!(
+        read.lines()
+            .any(|l| l.starts_with("Date: ") && has_human_time(l)),
+        "{read}"
+    );
+}
+
+#[test]
+fn mail_send_says_what_it_did() {
+    let t = TestTown::new();
+    let out = t.ok(&[
+        "mail",
+        "send",
+        "human",
+        "mayor",
+        "-s",
+        "status report",
+        "-m",
+        "all fine",
+    ]);
+    assert_eq!(out.trim(), "Sent mail 1 to human, mayor: status report");
+    let out = t.ok(&["mail", "reply", "1", "-m", "thanks"]);
+    assert!(
+        out.starts_with("Sent mail 2 to human in reply to 1"),
+        "{out}"
+    );
+    // --quiet: the id only.
+    assert_eq!(
+        t.ok(&["-q", "mail", "send", "human", "-s", "x", "-m", "y"])
+            .trim(),
+        "3"
+    );
+}
+
+#[test]
+fn mq_list_has_a_header() {
+    let t = TestTown::new();
+    assert_eq!(t.ok(&["mq", "list"]).trim(), "The merge queue is empty.");
+    t.with_rig("r");
+    let s = common::lines_json(&t.ok(&["--json", "sling", "land it", "r", "--agent", "standin"]))
+        .remove(0);
+    let bead = s["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "a merge request", |t| {
+        !t.json(&["mq", "list"]).as_array().unwrap().is_empty()
+    });
+    let out = t.ok(&["mq", "list"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("ID") && lines[0].contains("STATUS") && lines[0].contains("BEAD"),
+        "{out}"
+    );
+    assert!(lines[1].contains(&bead), "{out}");
+    // --quiet and --json have no header.
+    assert!(!t.ok(&["-q", "mq", "list"]).contains("STATUS"));
+}
+
+#[test]
+fn placeholder_ids_get_a_hint() {
+    let t = TestTown::new();
+    for id in ["hq-abc", "hq-def", "ID", "<id>"] {
+        let err = t.refuses(&["show", id]);
+        one_error_with_hint(&err);
+        assert!(err.contains("looks like an example"), "{err}");
+    }
+    // A real-looking id that does not exist: no hint.
+    let err = t.refuses(&["show", "hq-zz9q"]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -167,6 +167,11 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::NotInTown => Some("run gt init".into()),
+            Error::NotFound { what, id } if looks_like_placeholder(id) => Some(format!(
+                "'{}' looks like an example from the docs; use a real {what} id (gt bead list, \
+                 gt agents, gt mq list show them)",
+                id.escape_debug()
+            )),
             Error::Ambiguous { .. } => Some("give more characters of the id".into()),
             Error::SchemaTooNew { .. } => Some("upgrade gt; this database was not modified".into()),
             Error::ReadOnly(_) => Some("check the permissions of the town directory".into()),
@@ -178,6 +183,27 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// `hq-abc`, `ID`, `<id>`, `<bead-id>`, `hq-xxx`...: ids copied from
+/// documentation rather than from gt's own output.
+pub fn looks_like_placeholder(id: &str) -> bool {
+    let id = id.trim();
+    if id.starts_with('<') && id.ends_with('>') {
+        return true;
+    }
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c == '_' || c == '-')
+    {
+        return true;
+    }
+    let tail = id.rsplit_once('-').map(|(_, t)| t).unwrap_or(id);
+    matches!(
+        tail,
+        "abc" | "def" | "ghi" | "xyz" | "xxx" | "xxxx" | "123" | "1234" | "foo" | "bar" | "id"
+    ) || id == "..."
 }
 
 const DAMAGED_HINT: &str = "only gt init creates a database; restore .gt/town.db from a backup \
@@ -196,4 +222,29 @@ fn is_readonly(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_ids_get_a_hint() {
+        for id in [
+            "hq-abc",
+            "hq-def",
+            "ID",
+            "<id>",
+            "<bead-id>",
+            "BEAD_ID",
+            "hq-xxx",
+        ] {
+            assert!(looks_like_placeholder(id), "{id}");
+            assert!(Error::not_found("bead", id).hint().is_some(), "{id}");
+        }
+        for id in ["hq-4k2m", "hq-x62", "app-7", "nux"] {
+            assert!(!looks_like_placeholder(id), "{id}");
+            assert!(Error::not_found("bead", id).hint().is_none(), "{id}");
+        }
+    }
 }

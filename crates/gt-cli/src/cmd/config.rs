@@ -1,5 +1,7 @@
 //! `gt config get|set|list`.
 
+use std::io::Write;
+
 use clap::Subcommand;
 use gt_lib::Error;
 use serde_json::json;
@@ -44,6 +46,17 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
         ConfigCmd::Agent(AgentCmd::Set { name, command }) => {
             town.set_agent(&name, &command, &ctx.actor()?)?;
             let rt = town.config.runtime(&name)?;
+            let path = std::env::var_os("PATH");
+            if gt_lib::workspace::find_program(&rt.command, path.as_deref()).is_none() {
+                // Saved all the same: it may be installed later, or be on
+                // the PATH agents get but not on this one.
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(
+                    err,
+                    "warning: {} is not on PATH (or not executable); sessions of agent {name} will fail to start until it is",
+                    one_line(&rt.command)
+                );
+            }
             if ctx.json {
                 return ctx.print_json(&rt);
             }

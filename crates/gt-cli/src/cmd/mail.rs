@@ -7,7 +7,7 @@ use gt_lib::mail::{self, Mail, Priority};
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
-use crate::output::{clean, one_line, Ctx};
+use crate::output::{clean, one_line, ts, Ctx};
 
 #[derive(Debug, Args)]
 pub struct MailArgs {
@@ -206,7 +206,16 @@ fn sent(ctx: &Ctx, m: &Mail) -> Result<(), Error> {
         ctx.out(&m.id.to_string());
         return Ok(());
     }
-    ctx.out(&m.id.to_string());
+    let to = one_line(&m.to.join(", "));
+    let reply = m
+        .reply_to
+        .map(|r| format!(" in reply to {r}"))
+        .unwrap_or_default();
+    ctx.out(&format!(
+        "Sent mail {} to {to}{reply}: {}",
+        m.id,
+        one_line(&m.subject)
+    ));
     Ok(())
 }
 
@@ -233,7 +242,7 @@ fn print_list(ctx: &Ctx, list: &[Mail], empty: &str) -> Result<(), Error> {
         ctx.out(&format!(
             "{mark}{:>6}  {}  {:<16} {}{}",
             m.id,
-            ctx.dim(&m.sent_at[..m.sent_at.len().min(19)]),
+            ctx.dim(&ts(&m.sent_at)),
             one_line(&m.from),
             prio,
             ctx.bold(&one_line(&m.subject))
@@ -246,7 +255,7 @@ fn print_full(ctx: &Ctx, m: &Mail) {
     ctx.out(&format!("Mail {} ({})", m.id, m.priority.as_str()));
     ctx.out(&format!("From: {}", one_line(&m.from)));
     ctx.out(&format!("To: {}", one_line(&m.to.join(", "))));
-    ctx.out(&format!("Date: {}", m.sent_at));
+    ctx.out(&format!("Date: {}", ts(&m.sent_at)));
     if let Some(r) = m.reply_to {
         ctx.out(&format!("In-Reply-To: {r}"));
     }
