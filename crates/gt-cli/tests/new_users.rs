@@ -517,6 +517,14 @@ fn doctor_finds_stale_sockets_and_orphans_and_fixes_only_what_loses_nothing() {
     assert_eq!(check(&v, "orphan-processes")["status"], "warn");
     let (_, v) = doctor_json(&t, &[], None);
     assert_eq!(check(&v, "tmux-socket")["status"], "ok");
+
+    // Missing state folders: --fix makes them again.
+    std::fs::remove_dir(t.root.join(".gt/logs")).unwrap();
+    let (_, v) = doctor_json(&t, &[], None);
+    assert_eq!(check(&v, "state-dirs")["status"], "warn", "{v}");
+    let (_, v) = doctor_json(&t, &["--fix"], None);
+    assert_eq!(check(&v, "state-dirs")["fixed"], true, "{v}");
+    assert!(t.root.join(".gt/logs").is_dir());
 }
 
 #[test]

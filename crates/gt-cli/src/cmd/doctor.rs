@@ -85,6 +85,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("git", check_git),
     ("town", check_town),
     ("database", check_database),
+    ("state-dirs", check_state_dirs),
     ("tmux-socket", check_socket),
     ("orphan-processes", check_orphans),
     ("runtimes", check_runtimes),
@@ -262,6 +263,39 @@ fn check_database(env: &Env) -> Finding {
             "restore .gt/town.db from a backup",
         ),
     }
+}
+
+/// `.gt/logs` and `.gt/run`, which `gt init` made; `--fix` makes them again
+/// (empty folders: nothing to lose).
+fn check_state_dirs(env: &Env) -> Finding {
+    let Some(t) = town(env) else {
+        return not_in_town();
+    };
+    let missing: Vec<PathBuf> = ["logs", "run"]
+        .iter()
+        .map(|d| t.state_dir().join(d))
+        .filter(|p| !p.is_dir())
+        .collect();
+    if missing.is_empty() {
+        return Finding::ok(".gt/logs and .gt/run are there");
+    }
+    let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+    let detail = format!("missing: {}", names.join(", "));
+    if env.fix {
+        for p in &missing {
+            if let Err(e) = std::fs::create_dir(p) {
+                return Finding::warn(
+                    format!("{detail}; cannot create {}: {e}", p.display()),
+                    "check the permissions of the town directory",
+                );
+            }
+        }
+        return Finding {
+            fixed: true,
+            ..Finding::ok(detail)
+        };
+    }
+    Finding::warn(detail, "gt doctor --fix creates them (nothing is lost)")
 }
 
 /// Where tmux keeps the socket of `-L name`.
