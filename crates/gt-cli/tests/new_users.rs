@@ -633,11 +633,14 @@ fn one_timestamp_format_for_humans() {
     let inbox = t.ok(&["mail", "inbox"]);
     let read = t.ok(&["mail", "read", "1"]);
     let trail = t.ok(&["trail"]);
+    t.ok(&["deacon", "patrol", "--once"]);
+    let deacon = t.ok(&["deacon", "status"]);
     for (what, text) in [
         ("show", &show),
         ("inbox", &inbox),
         ("read", &read),
         ("trail", &trail),
+        ("deacon status", &deacon),
     ] {
         assert!(
             !text.contains(".000") && !text.contains("Z "),

@@ -105,7 +105,9 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
             }
             ctx.out(&format!(
                 "last patrol: {}   patrols: {}   actions: {}",
-                s.last_patrol_at.as_deref().unwrap_or("never"),
+                s.last_patrol_at
+                    .as_deref()
+                    .map_or("never".into(), crate::output::ts),
                 s.patrols,
                 s.actions
             ));
