@@ -167,8 +167,11 @@ fn version_of(env: &Env, program: &str, args: &[&str]) -> Result<String, String>
     let Some(exe) = find_program(program, env.path.as_deref()) else {
         return Err(format!("{program} is not on PATH"));
     };
+    // From `/`: nothing of a worktree doctor may run in (its repo config)
+    // is read.
     let out = Command::new(&exe)
         .args(args)
+        .current_dir("/")
         .env_remove("TMUX")
         .output()
         .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
