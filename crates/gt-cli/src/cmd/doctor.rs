@@ -458,3 +458,18 @@ fn check_runtimes(env: &Env) -> Finding {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_tool_output() {
+        assert_eq!(major_minor("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(major_minor("tmux next-3.5"), Some((3, 5)));
+        assert_eq!(major_minor("git version 2.47.3"), Some((2, 47)));
+        assert_eq!(major_minor("tmux 2"), Some((2, 0)));
+        assert_eq!(major_minor("no digits"), None);
+        assert!((2, 47) >= (2, 30) && (2, 9) < (2, 30));
+    }
+}
