@@ -43,7 +43,12 @@ fn a_zero_byte_database_is_refused_not_recreated() {
         std::fs::remove_file(t.root.join(".gt").join(f)).unwrap();
     }
     std::fs::write(&db, b"").unwrap();
-    for args in [&["bead", "list"][..], &["status"], &["bead", "create", "x"]] {
+    for args in [
+        &["bead", "list"][..],
+        &["status"],
+        &["bead", "create", "x"],
+        &["up"],
+    ] {
         let err = t.fails(args, 3);
         one_error_with_hint(&err);
         assert!(err.contains("empty"), "{err}");

@@ -42,6 +42,8 @@ pub enum SchedulerCmd {
 
 pub fn up(ctx: &Ctx) -> Result<(), Error> {
     let town = ctx.town()?;
+    // A damaged database is told here, not as "did not come up" from the log.
+    drop(town.store()?);
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the gt binary", e))?;
     let (pid, already) = deacon::up(&town, &exe)?;
     if ctx.json {
