@@ -566,6 +566,14 @@ fn agent_set_warns_when_the_command_is_not_on_path() {
     assert_eq!(err.lines().count(), 1, "{err}");
     // It is saved all the same.
     assert!(t.ok(&["config", "agent", "list"]).contains("ghost"));
+    // Making it the default warns too.
+    let out = t.run(&["config", "default-agent", "ghost"]);
+    assert!(out.status.success());
+    assert!(
+        stderr_of(&out).starts_with("warning: no-such-agent-xyz is not on PATH"),
+        "{}",
+        stderr_of(&out)
+    );
     // A command that is on PATH: no warning.
     let out = t.run(&["config", "agent", "set", "shelly", "sh -c true"]);
     assert!(out.status.success());
