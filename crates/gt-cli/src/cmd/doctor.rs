@@ -358,10 +358,16 @@ fn check_orphans(env: &Env) -> Finding {
         return not_in_town();
     };
     use gt_lib::tmux::Tmux;
-    let live: Vec<String> = gt_lib::tmux::TmuxCli::for_town(t.root())
-        .list_sessions()
-        .map(|l| l.into_iter().map(|s| s.name).collect())
-        .unwrap_or_default();
+    let live: Vec<String> = match gt_lib::tmux::TmuxCli::for_town(t.root()).list_sessions() {
+        Ok(l) => l.into_iter().map(|s| s.name).collect(),
+        // Without the list every agent would look orphaned.
+        Err(e) => {
+            return Finding::warn(
+                format!("skipped: cannot list the town's tmux sessions: {e}"),
+                "check tmux (see the tmux check)",
+            )
+        }
+    };
     let root = t.root().to_string_lossy().into_owned();
     let me = std::process::id();
     let mut orphans: Vec<(u32, String)> = Vec::new();
