@@ -12,9 +12,18 @@ use gt_lib::{Error, ErrorClass};
 
 use crate::output::Ctx;
 
-/// Gas Town: run many AI coding agents in parallel on real repositories.
+/// Gas Town: run many AI coding agents in parallel on your git repositories.
+///
+/// You describe work as beads; gt hands each bead to an agent (Claude Code,
+/// Codex, ... or your own command) working in its own git worktree, watches
+/// the agents, and lands their finished work on main through a merge queue
+/// that runs your gates.
+///
+/// Start here: `gt init ~/gt`, `gt rig add NAME URL`, `gt bead create "..."`,
+/// `gt sling ID NAME`, `gt up`, then `gt status` or `gt feed`. Try the whole
+/// loop with no setup: `gt demo`.
 #[derive(Debug, Parser)]
-#[command(name = "gt", version, about, propagate_version = true)]
+#[command(name = "gt", version, propagate_version = true)]
 pub struct Cli {
     /// The town to use (default: $GT_TOWN, else the town containing the current directory).
     #[arg(long, global = true, value_name = "PATH")]
@@ -115,6 +124,14 @@ enum Command {
     /// Convoys: beads that belong together.
     #[command(subcommand)]
     Convoy(cmd::convoy::ConvoyCmd),
+    /// Check the machine and the town: tools, database, sockets, agents.
+    Doctor(cmd::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --dir.
+    Man(cmd::completions::ManArgs),
+    /// This gt's version and the database schema it supports.
+    Version,
     /// The scripted stand-in agent (for tests and gt demo).
     #[command(hide = true)]
     AgentStandin(cmd::standin::StandinArgs),
@@ -157,6 +174,10 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Refinery(c) => cmd::mq::refinery(ctx, c),
         Command::Rebase(a) => cmd::mq::rebase(ctx, a),
         Command::Convoy(c) => cmd::convoy::run(ctx, c),
+        Command::Doctor(a) => cmd::doctor::run(ctx, a),
+        Command::Completions(a) => cmd::completions::completions(ctx, a),
+        Command::Man(a) => cmd::completions::man(ctx, a),
+        Command::Version => cmd::completions::version(ctx),
         Command::AgentStandin(_) => unreachable!("handled in main"),
     }
 }
@@ -164,8 +185,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Help and version exit 0; usage errors exit 2 (clap's convention).
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let ctx = Ctx::new(cli.town.clone(), cli.json, cli.quiet, cli.no_color);
     if let Command::AgentStandin(a) = cli.command {
@@ -188,4 +208,24 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// Help and version print as clap renders them (exit 0). A usage error
+/// (exit 2, clap's convention) echoes the user's arguments, so it is printed
+/// with control and bidirectional characters escaped.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        // Text of gt's own, never the user's arguments.
+        e.exit()
+    }
+    let text = e.render().to_string();
+    let mut stderr = std::io::stderr().lock();
+    let _ = std::io::Write::write_all(&mut stderr, output::clean(&text).as_bytes());
+    ExitCode::from(2)
 }

@@ -90,9 +90,10 @@ impl Ctx {
     /// Renders an error: `error: …` and an optional `hint: …` on stderr, or a
     /// JSON object on stdout with `--json`.
     pub fn error(&self, e: &Error) {
+        let hint = e.hint().or_else(|| placeholder_hint(e));
         if self.json {
             let mut err = serde_json::json!({ "kind": e.kind(), "message": e.to_string() });
-            if let Some(h) = e.hint() {
+            if let Some(h) = hint.clone() {
                 err["hint"] = h.into();
             }
             self.out(&serde_json::json!({ "error": err }).to_string());
@@ -100,19 +101,64 @@ impl Ctx {
         }
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "error: {}", one_line(&e.to_string()));
-        if let Some(h) = e.hint() {
+        if let Some(h) = hint {
             let _ = writeln!(stderr, "hint: {}", one_line(&h));
         }
     }
 }
 
+/// Bidirectional controls: they reorder what a terminal shows (an id or a
+/// command can be made to read as another), so they are shown escaped.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// An id refused as malformed (`'<id>' is not a bead id`) that was copied
+/// from the docs gets the same hint as a placeholder that was not found.
+fn placeholder_hint(e: &Error) -> Option<String> {
+    let Error::Invalid(msg) = e else {
+        return None;
+    };
+    if !msg.contains(" id") {
+        return None;
+    }
+    let quoted = msg.split('\'').nth(1)?;
+    gt_lib::error::looks_like_placeholder(quoted).then(|| {
+        format!(
+            "'{}' looks like an example from the docs; use a real id (gt bead list, gt agents, \
+             gt mq list show them)",
+            quoted.escape_debug()
+        )
+    })
+}
+
+/// Refuses to go on unless stdin and stdout are a terminal (`what` needs one
+/// to take over the screen, e.g. tmux attach).
+pub fn require_terminal(what: &str, alternative: &str) -> Result<(), Error> {
+    let (stdin, stdout) = (
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    );
+    if stdin && stdout {
+        return Ok(());
+    }
+    let which = if stdin {
+        "standard output"
+    } else {
+        "standard input"
+    };
+    Err(Error::refused(format!(
+        "{what} needs a terminal, and {which} is not one; {alternative}"
+    )))
+}
+
 /// Text from users or other programs, made safe for a terminal: control
-/// characters (escape sequences included) are shown escaped; newlines and tabs
-/// are kept.
+/// characters (escape sequences and C1 controls included) and bidirectional
+/// controls are shown escaped; newlines and tabs are kept.
 pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        if (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -121,7 +167,36 @@ pub fn clean(text: &str) -> String {
     out
 }
 
+/// A stored timestamp (RFC 3339 UTC, `2026-11-24T04:50:34.767984Z`) as
+/// humans see it everywhere: `2026-11-24 04:50:34` (UTC, to the second).
+/// `--json` keeps the stored form.
+pub fn ts(t: &str) -> String {
+    let b = t.as_bytes();
+    if b.len() >= 19 && b[10] == b'T' && t.is_char_boundary(19) {
+        t[..19].replace('T', " ")
+    } else {
+        one_line(t)
+    }
+}
+
 /// Like [`clean`], on one line.
 pub fn one_line(text: &str) -> String {
     clean(text).replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_are_escaped() {
+        assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(clean("x\u{9b}y"), "x\\u{9b}y");
+        assert_eq!(clean("ok\u{202E}txt.exe"), "ok\\u{202e}txt.exe");
+        assert_eq!(clean("\u{2066}\u{2069}"), "\\u{2066}\\u{2069}");
+        assert_eq!(clean("line\n\ttab é"), "line\n\ttab é");
+        assert_eq!(one_line("a\nb"), "a b");
+        assert_eq!(ts("2026-11-24T04:50:34.767984Z"), "2026-11-24 04:50:34");
+        assert_eq!(ts("never"), "never");
+    }
 }

@@ -361,6 +361,44 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 3);
 
+    // 4. gt doctor names the drift (exit 1) and --fix puts the config back.
+    tamper("core.sshCommand", "touch /tmp/pwned-ssh");
+    let out = t.run(&["--json", "doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rig-config")
+        .unwrap_or_else(|| panic!("no rig-config check: {report}"))
+        .clone();
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("core.sshcommand"),
+        "{check}"
+    );
+    assert_ne!(
+        std::fs::read(&cfg).unwrap(),
+        original,
+        "doctor alone changes nothing"
+    );
+    let out = t.run(&["--json", "doctor", "--fix"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rig-config")
+        .unwrap()
+        .clone();
+    assert_eq!(check["fixed"], true, "{check}");
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 4);
+
     // A config replaced by a link is put back as a file.
     let elsewhere = t.dir.path().join("elsewhere.cfg");
     std::fs::write(&elsewhere, "[core]\n\tbare = true\n").unwrap();

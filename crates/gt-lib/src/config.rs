@@ -61,16 +61,19 @@ impl DeaconConfig {
         *self == DeaconConfig::default()
     }
 
-    pub fn duration(&self, which: &str) -> time::Duration {
-        let text = match which {
+    fn text(&self, which: &str) -> &str {
+        match which {
             "interval" => &self.interval,
             "stall_after" => &self.stall_after,
             "escalate_after" => &self.escalate_after,
             "restart_backoff" => &self.restart_backoff,
             "orphan_grace" => &self.orphan_grace,
             _ => &self.rate_limit_wait,
-        };
-        crate::clock::parse_duration(text).unwrap_or(time::Duration::seconds(30))
+        }
+    }
+
+    pub fn duration(&self, which: &str) -> time::Duration {
+        crate::clock::parse_duration(self.text(which)).unwrap_or(time::Duration::seconds(30))
     }
 }
 
@@ -110,6 +113,72 @@ impl RigDefaults {
             .unwrap_or(std::time::Duration::from_secs(fallback))
     }
 }
+
+/// The range a `[deacon]` duration must lie in. The patrol interval and the
+/// restart backoff are short by nature; the rest may be long. One second is
+/// the least anything may be (`0s` would patrol in a busy loop).
+pub fn duration_range(which: &str) -> (time::Duration, time::Duration) {
+    let max = match which {
+        "interval" | "restart_backoff" | "fetch_interval" => time::Duration::hours(1),
+        "clone_timeout" => time::Duration::days(1),
+        _ => time::Duration::days(30),
+    };
+    (time::Duration::seconds(1), max)
+}
+
+fn show_duration(d: time::Duration) -> String {
+    let s = d.whole_seconds();
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Checks one value of `key` as `gt config set` and reading gt.toml both do;
+/// the message names the key.
+fn check_value(spec: &KeySpec, value: &str) -> Result<()> {
+    let key = spec.key;
+    match spec.kind {
+        KeyKind::TownName => validate_town_name(value),
+        KeyKind::Prefix => crate::id::validate_prefix(value),
+        KeyKind::Agent => crate::runtime::validate_agent_name(value),
+        KeyKind::Duration(which) | KeyKind::RigDuration(which) => {
+            let (min, max) = duration_range(which);
+            let d = crate::clock::parse_duration(value)
+                .map_err(|e| Error::invalid(format!("{key}: {e}")))?;
+            if d < min || d > max {
+                return Err(Error::invalid(format!(
+                    "{key} must be from {} to {}, not '{}'",
+                    show_duration(min),
+                    show_duration(max),
+                    value.escape_debug()
+                )));
+            }
+            Ok(())
+        }
+        KeyKind::Count => match value.trim().parse::<u32>() {
+            Ok(n) if n <= 100 => Ok(()),
+            _ => Err(Error::invalid(format!(
+                "{key} must be a whole number from 0 to 100, not '{}'",
+                value.escape_debug()
+            ))),
+        },
+        KeyKind::MaxPolecats => match value.trim() {
+            "unlimited" => Ok(()),
+            v => match v.parse::<u32>() {
+                Ok(n) if (1..=10_000).contains(&n) => Ok(()),
+                _ => Err(Error::invalid(format!(
+                    "{key} must be a whole number from 1 to 10000, or unlimited, not '{}'",
+                    value.escape_debug()
+                ))),
+            },
+        },
+    }
+}
+
+impl DeaconConfig {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -274,10 +343,17 @@ impl TownConfig {
         })
     }
 
+    /// Reads and validates gt.toml. A value `gt config set` would refuse is
+    /// refused here too (exit 3), naming the file and the key.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Environment(format!("cannot read {}: {e}", path.display())))?;
-        Self::parse(&text, path)
+        Self::parse(&text, path).map_err(|e| match e {
+            Error::Invalid(m) => {
+                Error::Environment(format!("{}: {m}; edit the file to fix it", path.display()))
+            }
+            other => other,
+        })
     }
 
     fn parse(text: &str, path: &Path) -> Result<Self> {
@@ -295,6 +371,17 @@ impl TownConfig {
     pub fn validate(&self) -> Result<()> {
         validate_town_name(&self.town.name)?;
         crate::id::validate_prefix(&self.town.prefix)?;
+        for spec in KEYS {
+            if matches!(
+                spec.kind,
+                KeyKind::Duration(_)
+                    | KeyKind::RigDuration(_)
+                    | KeyKind::Count
+                    | KeyKind::MaxPolecats
+            ) {
+                check_value(spec, &self.get(spec.key)?)?;
+            }
+        }
         for (name, a) in &self.agents {
             crate::runtime::custom(name, &a.command)?;
         }
@@ -380,38 +467,12 @@ impl TownConfig {
 /// layout, after validating both the value and the resulting file.
 pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
     let spec = spec(key)?;
+    check_value(spec, value)?;
     let item = match spec.kind {
-        KeyKind::TownName => {
-            validate_town_name(value)?;
-            toml_edit::value(value)
-        }
-        KeyKind::Prefix => {
-            crate::id::validate_prefix(value)?;
-            toml_edit::value(value)
-        }
-        KeyKind::Agent => {
-            crate::runtime::validate_agent_name(value)?;
-            toml_edit::value(value)
-        }
-        KeyKind::Duration(_) | KeyKind::RigDuration(_) => {
-            let d = crate::clock::parse_duration(value)?;
-            if d <= time::Duration::ZERO || d > time::Duration::days(30) {
-                return Err(Error::invalid(format!(
-                    "{key} must be between 1s and 30d, not '{}'",
-                    value.escape_debug()
-                )));
-            }
-            toml_edit::value(value.trim())
-        }
+        KeyKind::TownName | KeyKind::Prefix | KeyKind::Agent => toml_edit::value(value),
+        KeyKind::Duration(_) | KeyKind::RigDuration(_) => toml_edit::value(value.trim()),
         KeyKind::Count => {
-            let n: u32 = value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n <= 100)
-                .ok_or_else(|| {
-                    Error::invalid(format!("{key} must be a whole number from 0 to 100"))
-                })?;
+            let n: u32 = value.trim().parse().unwrap_or_default();
             toml_edit::value(i64::from(n))
         }
         KeyKind::MaxPolecats => {
@@ -423,16 +484,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
                     Ok(())
                 });
             }
-            let n: u32 = value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{key} must be a whole number from 1 to 10000, or unlimited"
-                    ))
-                })?;
+            let n: u32 = value.trim().parse().unwrap_or(1);
             toml_edit::value(i64::from(n))
         }
     };
@@ -526,6 +578,43 @@ mod tests {
         assert!(set(&path, "town.prefix", "Bad!").is_err());
         assert!(set(&path, "town.nope", "x").is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn durations_have_ranges_on_set_and_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gt.toml");
+        std::fs::write(&path, "[town]\nname = \"a\"\n").unwrap();
+        for bad in ["0s", "1ms", "999ms", "2h", "x", "-1s"] {
+            let e = set(&path, "deacon.interval", bad).unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{bad}: {e}");
+            assert!(e.to_string().contains("deacon.interval"), "{e}");
+        }
+        for good in ["1s", "1500ms", "1h"] {
+            set(&path, "deacon.interval", good).unwrap();
+        }
+        set(&path, "deacon.stall_after", "30d").unwrap();
+        assert!(set(&path, "deacon.stall_after", "31d").is_err());
+        std::fs::write(&path, "[town]\nname = \"a\"\n[deacon]\ninterval = \"0s\"\n").unwrap();
+        let e = TownConfig::load(&path).unwrap_err();
+        assert_eq!(e.class(), crate::ErrorClass::Environment);
+        let m = e.to_string();
+        assert!(
+            m.contains("gt.toml") && m.contains("deacon.interval") && m.contains("'0s'"),
+            "{m}"
+        );
+        std::fs::write(
+            &path,
+            "[town]\nname = \"a\"\n[scheduler]\nmax_polecats = 0\n",
+        )
+        .unwrap();
+        assert!(TownConfig::load(&path).is_err());
+        std::fs::write(
+            &path,
+            "[town]\nname = \"a\"\n[deacon]\nmax_restarts = 1000\n",
+        )
+        .unwrap();
+        assert!(TownConfig::load(&path).is_err());
     }
 
     #[test]

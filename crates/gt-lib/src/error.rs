@@ -55,6 +55,11 @@ pub enum Error {
         supported: i64,
     },
 
+    /// The town's database is missing, empty or damaged. Only `gt init`
+    /// creates a database, so this is refused rather than repaired.
+    #[error("town database {}: {problem}", path.display())]
+    DamagedDatabase { path: PathBuf, problem: String },
+
     /// Something the machine lacks or that cannot be read (tmux, git, an unreadable file).
     #[error("{0}")]
     Environment(String),
@@ -110,22 +115,20 @@ impl Error {
             | Error::Cycle(_)
             | Error::NotInTown
             | Error::ReadOnly(_) => ErrorClass::User,
-            Error::SchemaTooNew { .. } | Error::Environment(_) | Error::Command { .. } => {
-                ErrorClass::Environment
-            }
+            Error::SchemaTooNew { .. }
+            | Error::DamagedDatabase { .. }
+            | Error::Environment(_)
+            | Error::Command { .. } => ErrorClass::Environment,
             Error::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                     ErrorClass::User
                 }
                 _ => ErrorClass::Environment,
             },
-            Error::Database(e) => {
-                if is_readonly(e) {
-                    ErrorClass::User
-                } else {
-                    ErrorClass::Internal
-                }
-            }
+            Error::Database(e) if is_readonly(e) => ErrorClass::User,
+            // A damaged file is the machine's state, not a bug in gt.
+            Error::Database(e) if is_damaged(e) => ErrorClass::Environment,
+            Error::Database(_) => ErrorClass::Internal,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }
@@ -141,6 +144,7 @@ impl Error {
             Error::NotInTown => "not_in_town",
             Error::ReadOnly(_) => "read_only",
             Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::DamagedDatabase { .. } => "damaged_database",
             Error::Environment(_) => "environment",
             Error::Command { .. } => "command_failed",
             Error::Io { source, .. }
@@ -153,6 +157,7 @@ impl Error {
             }
             Error::Io { .. } => "io",
             Error::Database(e) if is_readonly(e) => "read_only",
+            Error::Database(e) if is_damaged(e) => "damaged_database",
             Error::Database(_) => "database",
             Error::Internal(_) => "internal",
         }
@@ -162,9 +167,16 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::NotInTown => Some("run gt init".into()),
+            Error::NotFound { what, id } if looks_like_placeholder(id) => Some(format!(
+                "'{}' looks like an example from the docs; use a real {what} id (gt bead list, \
+                 gt agents, gt mq list show them)",
+                id.escape_debug()
+            )),
             Error::Ambiguous { .. } => Some("give more characters of the id".into()),
             Error::SchemaTooNew { .. } => Some("upgrade gt; this database was not modified".into()),
             Error::ReadOnly(_) => Some("check the permissions of the town directory".into()),
+            Error::DamagedDatabase { .. } => Some(DAMAGED_HINT.into()),
+            Error::Database(e) if is_damaged(e) => Some(DAMAGED_HINT.into()),
             Error::Database(e) if is_readonly(e) => {
                 Some("check the permissions of the town directory".into())
             }
@@ -173,9 +185,66 @@ impl Error {
     }
 }
 
+/// `hq-abc`, `ID`, `<id>`, `<bead-id>`, `hq-xxx`...: ids copied from
+/// documentation rather than from gt's own output.
+pub fn looks_like_placeholder(id: &str) -> bool {
+    let id = id.trim();
+    if id.starts_with('<') && id.ends_with('>') {
+        return true;
+    }
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c == '_' || c == '-')
+    {
+        return true;
+    }
+    let tail = id.rsplit_once('-').map(|(_, t)| t).unwrap_or(id);
+    matches!(
+        tail,
+        "abc" | "def" | "ghi" | "xyz" | "xxx" | "xxxx" | "123" | "1234" | "foo" | "bar" | "id"
+    ) || id == "..."
+}
+
+const DAMAGED_HINT: &str = "only gt init creates a database; restore .gt/town.db from a backup \
+     (gt doctor checks it; nothing was changed)";
+
+/// SQLite found the file damaged or not a database at all.
+fn is_damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
 fn is_readonly(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_ids_get_a_hint() {
+        for id in [
+            "hq-abc",
+            "hq-def",
+            "ID",
+            "<id>",
+            "<bead-id>",
+            "BEAD_ID",
+            "hq-xxx",
+        ] {
+            assert!(looks_like_placeholder(id), "{id}");
+            assert!(Error::not_found("bead", id).hint().is_some(), "{id}");
+        }
+        for id in ["hq-4k2m", "hq-x62", "app-7", "nux"] {
+            assert!(!looks_like_placeholder(id), "{id}");
+            assert!(Error::not_found("bead", id).hint().is_none(), "{id}");
+        }
+    }
 }

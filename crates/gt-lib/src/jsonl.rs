@@ -68,6 +68,8 @@ const AFTER_ASSIGNEE: &[&str] = &["owner", "estimated_minutes"];
 #[derive(Debug, Clone)]
 pub struct ImportPlan {
     pub records: Vec<BeadRecord>,
+    /// The input line of each record (of the last line, for a repeated id).
+    pub lines: Vec<usize>,
     pub report: MappingReport,
 }
 
@@ -142,6 +144,7 @@ pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
     let now = checked_ts(now).map_err(|e| Error::invalid(format!("current time: {e}")))?;
     let mut report = MappingReport::default();
     let mut records: Vec<BeadRecord> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut buf = Vec::new();
     let mut line_no = 0usize;
@@ -184,10 +187,12 @@ pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
             Some(&i) => {
                 report.duplicate_ids += 1;
                 records[i] = rec;
+                lines[i] = line_no;
             }
             None => {
                 index.insert(rec.bead.id.clone(), records.len());
                 records.push(rec);
+                lines.push(line_no);
             }
         }
     }
@@ -204,7 +209,11 @@ pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
             .filter(|d| !index.contains_key(&d.depends_on))
             .count();
     }
-    Ok(ImportPlan { records, report })
+    Ok(ImportPlan {
+        records,
+        lines,
+        report,
+    })
 }
 
 /// Writes one issue as a JSON object on one line, fields in a stable order.
@@ -1326,12 +1335,36 @@ pub fn import_file(
         format!("imported {} beads from {name}", plan.records.len()),
     )
     .payload(serde_json::json!({ "file": name, "report": plan.report }));
-    let counts = store.import_records(&plan.records, event, actor)?;
+    let counts = store
+        .import_records(&plan.records, event, actor)
+        .map_err(|e| match e {
+            Error::Cycle(path) => Error::Cycle(with_line_numbers(&plan, &path)),
+            other => other,
+        })?;
     Ok(ImportSummary {
         file: name,
         counts,
         report: plan.report,
     })
+}
+
+/// `a -> b -> a` as `a (line 3) -> b (line 7) -> a (line 3)`; ids not in
+/// the input (already in the ledger) are marked so.
+fn with_line_numbers(plan: &ImportPlan, path: &str) -> String {
+    let line_of: HashMap<&str, usize> = plan
+        .records
+        .iter()
+        .zip(&plan.lines)
+        .map(|(r, l)| (r.bead.id.as_str(), *l))
+        .collect();
+    let steps: Vec<String> = path
+        .split(" -> ")
+        .map(|id| match line_of.get(id) {
+            Some(l) => format!("{id} (line {l})"),
+            None => format!("{id} (in the ledger)"),
+        })
+        .collect();
+    format!("{}; nothing was imported", steps.join(" -> "))
 }
 
 /// Writes every bead as classic Beads JSONL; returns how many.

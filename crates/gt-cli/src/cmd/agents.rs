@@ -119,6 +119,7 @@ pub fn attach(ctx: &Ctx, a: AttachArgs) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
     let ws = Workspace::open(ctx.town()?)?;
     let name = sling::agent_session(&ws, &a.agent)?;
+    crate::output::require_terminal("gt attach", "gt peek AGENT shows the screen without one")?;
     let argv = ws.tmux.attach_command(&name)?;
     let err = std::process::Command::new(&argv[0])
         .args(&argv[1..])

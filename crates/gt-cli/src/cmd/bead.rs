@@ -372,16 +372,17 @@ pub fn render_details(ctx: &Ctx, d: &BeadDetails) -> Vec<String> {
     }
     out.push(format!(
         "created: {} by {}   updated: {}",
-        b.created_at,
+        crate::output::ts(&b.created_at),
         b.created_by
             .as_deref()
             .map(one_line)
             .unwrap_or_else(|| "-".into()),
-        b.updated_at
+        crate::output::ts(&b.updated_at)
     ));
     if let Some(c) = &b.closed_at {
         out.push(format!(
-            "closed: {c}{}",
+            "closed: {}{}",
+            crate::output::ts(c),
             b.close_reason
                 .as_deref()
                 .map(|r| format!("  reason: {}", one_line(r)))
@@ -419,7 +420,7 @@ pub fn render_details(ctx: &Ctx, d: &BeadDetails) -> Vec<String> {
         for c in &d.comments {
             out.push(format!(
                 "  {} {}:",
-                ctx.dim(&c.created_at),
+                ctx.dim(&crate::output::ts(&c.created_at)),
                 one_line(&c.author)
             ));
             out.extend(clean(&c.text).lines().map(|l| format!("    {l}")));

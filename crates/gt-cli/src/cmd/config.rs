@@ -1,5 +1,7 @@
 //! `gt config get|set|list`.
 
+use std::io::Write;
+
 use clap::Subcommand;
 use gt_lib::Error;
 use serde_json::json;
@@ -44,6 +46,7 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
         ConfigCmd::Agent(AgentCmd::Set { name, command }) => {
             town.set_agent(&name, &command, &ctx.actor()?)?;
             let rt = town.config.runtime(&name)?;
+            warn_if_missing(&rt);
             if ctx.json {
                 return ctx.print_json(&rt);
             }
@@ -90,6 +93,9 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
             let actor = ctx.actor()?;
             town.set_config(&key, &value, &actor)?;
             let v = town.config.get(&key)?;
+            if key == "town.default_agent" {
+                warn_if_missing(&town.config.runtime(&v)?);
+            }
             if ctx.json {
                 ctx.print_json(&json!({ "key": key, "value": v }))
             } else {
@@ -115,5 +121,20 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
             }
             Ok(())
         }
+    }
+}
+
+/// Warns on stderr when an agent's program cannot be found on PATH. The
+/// setting is saved all the same: the program may be installed later.
+fn warn_if_missing(rt: &gt_lib::runtime::Runtime) {
+    let path = std::env::var_os("PATH");
+    if gt_lib::workspace::find_program(&rt.command, path.as_deref()).is_none() {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "warning: {} is not on PATH (or not executable); sessions of agent {} will fail to start until it is",
+            one_line(&rt.command),
+            rt.name
+        );
     }
 }

@@ -42,6 +42,8 @@ pub enum SchedulerCmd {
 
 pub fn up(ctx: &Ctx) -> Result<(), Error> {
     let town = ctx.town()?;
+    // A damaged database is told here, not as "did not come up" from the log.
+    drop(town.store()?);
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the gt binary", e))?;
     let (pid, already) = deacon::up(&town, &exe)?;
     // Agents stopped by `gt down --all` go on where they were.
@@ -146,7 +148,9 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
             }
             ctx.out(&format!(
                 "last patrol: {}   patrols: {}   actions: {}",
-                s.last_patrol_at.as_deref().unwrap_or("never"),
+                s.last_patrol_at
+                    .as_deref()
+                    .map_or("never".into(), crate::output::ts),
                 s.patrols,
                 s.actions
             ));

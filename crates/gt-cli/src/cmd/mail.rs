@@ -7,7 +7,7 @@ use gt_lib::mail::{self, Mail, Priority};
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
-use crate::output::{clean, one_line, Ctx};
+use crate::output::{clean, one_line, ts, Ctx};
 
 #[derive(Debug, Args)]
 pub struct MailArgs {
@@ -74,7 +74,8 @@ enum MailCmd {
     },
     /// For hooks and scripts: print unread mail (and queued nudges) as one
     /// block for an agent's context and mark it delivered. Exit 0 if there
-    /// was any, 1 if none.
+    /// was any, 1 if none; with --inject always 0 (a prompt hook must not
+    /// fail because the inbox is empty).
     Check {
         /// Print the block meant to be injected into an agent's context.
         #[arg(long)]
@@ -185,7 +186,7 @@ pub fn run(ctx: &Ctx, a: MailArgs) -> Result<(), Error> {
                 let _ = std::io::stdout().lock().write_all(block.as_bytes());
             }
             let _ = std::io::stdout().flush();
-            if empty {
+            if empty && !inject {
                 std::process::exit(1);
             }
             Ok(())
@@ -205,7 +206,16 @@ fn sent(ctx: &Ctx, m: &Mail) -> Result<(), Error> {
         ctx.out(&m.id.to_string());
         return Ok(());
     }
-    ctx.out(&m.id.to_string());
+    let to = one_line(&m.to.join(", "));
+    let reply = m
+        .reply_to
+        .map(|r| format!(" in reply to {r}"))
+        .unwrap_or_default();
+    ctx.out(&format!(
+        "Sent mail {} to {to}{reply}: {}",
+        m.id,
+        one_line(&m.subject)
+    ));
     Ok(())
 }
 
@@ -232,7 +242,7 @@ fn print_list(ctx: &Ctx, list: &[Mail], empty: &str) -> Result<(), Error> {
         ctx.out(&format!(
             "{mark}{:>6}  {}  {:<16} {}{}",
             m.id,
-            ctx.dim(&m.sent_at[..m.sent_at.len().min(19)]),
+            ctx.dim(&ts(&m.sent_at)),
             one_line(&m.from),
             prio,
             ctx.bold(&one_line(&m.subject))
@@ -245,7 +255,7 @@ fn print_full(ctx: &Ctx, m: &Mail) {
     ctx.out(&format!("Mail {} ({})", m.id, m.priority.as_str()));
     ctx.out(&format!("From: {}", one_line(&m.from)));
     ctx.out(&format!("To: {}", one_line(&m.to.join(", "))));
-    ctx.out(&format!("Date: {}", m.sent_at));
+    ctx.out(&format!("Date: {}", ts(&m.sent_at)));
     if let Some(r) = m.reply_to {
         ctx.out(&format!("In-Reply-To: {r}"));
     }

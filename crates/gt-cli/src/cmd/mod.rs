@@ -3,10 +3,12 @@
 pub mod agents;
 pub mod bead;
 pub mod comms;
+pub mod completions;
 pub mod config;
 pub mod convoy;
 pub mod deacon;
 pub mod demo;
+pub mod doctor;
 pub mod feed;
 pub mod mail;
 pub mod mq;

@@ -6,7 +6,7 @@ use gt_lib::refinery::{self, QueueEntry, RefineryReport};
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
-use crate::output::{one_line, Ctx};
+use crate::output::{one_line, ts, Ctx};
 
 #[derive(Debug, Subcommand)]
 pub enum MqCmd {
@@ -83,6 +83,11 @@ pub fn run(ctx: &Ctx, c: MqCmd) -> Result<(), Error> {
             }
             if all.is_empty() {
                 ctx.say("The merge queue is empty.");
+            } else if !ctx.quiet {
+                ctx.out(&ctx.dim(&format!(
+                    "{:>4}  {:<9} {:<10} {:<12} {}",
+                    "ID", "STATUS", "RIG", "BEAD", "BRANCH"
+                )));
             }
             for e in &all {
                 print_line(ctx, e);
@@ -105,7 +110,9 @@ pub fn run(ctx: &Ctx, c: MqCmd) -> Result<(), Error> {
             }
             ctx.out(&format!(
                 "attempts {}  created {}  updated {}",
-                e.attempts, e.mr.created_at, e.mr.updated_at
+                e.attempts,
+                ts(&e.mr.created_at),
+                ts(&e.mr.updated_at)
             ));
             if !e.conflict_files.is_empty() {
                 ctx.out(&format!(
@@ -217,6 +224,43 @@ pub fn rebase(ctx: &Ctx, a: RebaseArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Every setting the refinery uses for the rig, marking the ones left at
+/// their default.
+fn print_effective(ctx: &Ctx, set: &serde_json::Map<String, serde_json::Value>) {
+    let s = refinery::RigSettings::from_config(set);
+    let text = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let mut rows: Vec<(String, String)> = vec![
+        (
+            "merge.strategy".into(),
+            text(serde_json::to_value(s.strategy).unwrap_or_default()),
+        ),
+        ("merge.batch".into(), s.batch.to_string()),
+        (
+            "merge.on_failure".into(),
+            text(serde_json::to_value(s.on_failure).unwrap_or_default()),
+        ),
+        ("push".into(), s.push.to_string()),
+        ("gates.timeout".into(), s.gate_timeout.as_secs().to_string()),
+    ];
+    for (name, cmd) in &s.gates {
+        rows.push((format!("gates.{name}"), cmd.clone()));
+    }
+    for (k, v) in rows {
+        let origin = if set.contains_key(&k) {
+            ""
+        } else {
+            "  (default)"
+        };
+        ctx.out(&format!("{k} = {}{}", one_line(&v), ctx.dim(origin)));
+    }
+    if s.gates.is_empty() {
+        ctx.out(&ctx.dim("no gates: gt rig config RIG gates.NAME \"COMMAND\" adds one"));
+    }
+}
+
 pub fn rig_config(ctx: &Ctx, ws: &Workspace, a: RigConfigArgs) -> Result<(), Error> {
     use gt_lib::store::merge::MergeStore;
     let Some(key) = a.key else {
@@ -225,9 +269,7 @@ pub fn rig_config(ctx: &Ctx, ws: &Workspace, a: RigConfigArgs) -> Result<(), Err
         if ctx.json {
             return ctx.print_json(&all);
         }
-        for (k, v) in &all {
-            ctx.out(&format!("{k} = {}", one_line(&v.to_string())));
-        }
+        print_effective(ctx, &all);
         return Ok(());
     };
     if a.value.is_none() && !a.unset {

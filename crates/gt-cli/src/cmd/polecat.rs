@@ -6,7 +6,7 @@ use gt_lib::store::RigStore;
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
-use crate::output::Ctx;
+use crate::output::{ts, Ctx};
 
 #[derive(Debug, Subcommand)]
 pub enum PolecatCmd {
@@ -88,11 +88,8 @@ pub fn run(ctx: &Ctx, c: PolecatCmd) -> Result<(), Error> {
                         "  #{:<4} {} {} → {} {}",
                         s.id,
                         s.bead,
-                        s.started_at.get(..19).unwrap_or(&s.started_at),
-                        s.ended_at
-                            .as_deref()
-                            .and_then(|e| e.get(..19))
-                            .unwrap_or("(open)"),
+                        ts(&s.started_at),
+                        s.ended_at.as_deref().map(ts).unwrap_or("(open)".into()),
                         s.end_reason.as_deref().unwrap_or("")
                     ));
                 }

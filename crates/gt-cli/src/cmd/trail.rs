@@ -57,7 +57,7 @@ pub fn run(ctx: &Ctx, a: TrailArgs) -> Result<(), Error> {
 
 /// One human line: time, actor, summary.
 pub fn render_event(ctx: &Ctx, e: &Event) -> String {
-    let time = e.time.get(..19).unwrap_or(&e.time).replace('T', " ");
+    let time = crate::output::ts(&e.time);
     format!(
         "{}  {:<14} {}",
         ctx.dim(&time),

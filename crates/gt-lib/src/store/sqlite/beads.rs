@@ -863,6 +863,15 @@ impl BeadStore for SqliteStore {
                         counts.dangling_dependencies += 1;
                         continue;
                     }
+                    // The same rule as `dep add`: no structural cycle, with
+                    // the ledger's edges and the ones imported so far.
+                    if d.dep_type.is_structural() {
+                        if let Some(path) = structural_path(tx, &d.depends_on, &d.bead)? {
+                            let mut cycle = vec![d.bead.clone()];
+                            cycle.extend(path);
+                            return Err(Error::Cycle(cycle.join(" -> ")));
+                        }
+                    }
                     if insert_dep(tx, d)? {
                         counts.dependencies += 1;
                     }

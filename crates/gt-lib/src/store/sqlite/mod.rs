@@ -61,17 +61,26 @@ impl SqliteStore {
         )
         .map_err(|e| open_error(path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::finish_open(conn, path, prefix, clock)
+        Self::finish_open(conn, path, prefix, clock, true)
     }
 
     /// Opens an existing database, applying pending migrations. A database
     /// from a newer `gt` is refused and left untouched.
     pub fn open(path: &Path, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        if !path.is_file() {
-            return Err(Error::Environment(format!(
-                "town database is missing: {}",
-                path.display()
-            )));
+        let damaged = |problem: &str| Error::DamagedDatabase {
+            path: path.to_path_buf(),
+            problem: problem.to_string(),
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => return Err(damaged("is not a file")),
+            // SQLite would take an empty file for a new database and
+            // silently start the town over with nothing in it.
+            Ok(m) if m.len() == 0 => return Err(damaged("is empty (0 bytes)")),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(damaged("is missing"))
+            }
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
         let conn = Connection::open_with_flags(
             path,
@@ -79,7 +88,7 @@ impl SqliteStore {
         )
         .map_err(|e| open_error(path, e))?;
         // A read-only town shows up only once SQLite needs its WAL files.
-        Self::finish_open(conn, path, prefix, clock).map_err(|e| match e {
+        Self::finish_open(conn, path, prefix, clock, false).map_err(|e| match e {
             Error::Database(ref d)
                 if matches!(
                     d.sqlite_error_code(),
@@ -89,10 +98,10 @@ impl SqliteStore {
                 Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf())
             }
             Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
-                Error::Environment(format!(
-                    "{} is not a gt database (the file is damaged or of another kind)",
-                    path.display()
-                ))
+                damaged("is not a gt database (the file is damaged or of another kind)")
+            }
+            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => {
+                damaged("is damaged (SQLite reports it malformed)")
             }
             other => other,
         })
@@ -103,8 +112,21 @@ impl SqliteStore {
         path: &Path,
         prefix: &str,
         clock: Arc<dyn Clock>,
+        creating: bool,
     ) -> Result<Self> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        if !creating {
+            // A database with no schema at all was never made by gt init.
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if version == 0 && tables == 0 {
+                return Err(Error::DamagedDatabase {
+                    path: path.to_path_buf(),
+                    problem: "holds no gt data (an empty database)".into(),
+                });
+            }
+        }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -120,6 +142,18 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `PRAGMA quick_check`: empty when the database is sound, else SQLite's
+    /// findings (at most `limit` of them).
+    pub fn quick_check(&self, limit: u32) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA quick_check({})", limit.max(1)))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
     }
 
     pub fn schema_version(&self) -> Result<i64> {
@@ -430,6 +464,28 @@ mod tests {
         assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
         assert_eq!(err.class(), crate::ErrorClass::Environment);
         assert_eq!(before, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn an_empty_or_missing_database_is_refused_not_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
+        assert!(matches!(err, Error::DamagedDatabase { .. }), "{err}");
+        assert!(!path.exists());
+        std::fs::write(&path, b"").unwrap();
+        let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
+        assert!(matches!(err, Error::DamagedDatabase { .. }), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        // A valid SQLite file without any of gt's tables.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE x (a); DROP TABLE x;")
+            .unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+        let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
+        assert_eq!(err.class(), crate::ErrorClass::Environment, "{err}");
+        assert!(err.hint().is_some());
     }
 
     #[test]
