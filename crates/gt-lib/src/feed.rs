@@ -203,9 +203,7 @@ pub fn status_from(
     agents: Vec<AgentActivity>,
 ) -> Result<TownStatus> {
     let now = ws.town.clock().now();
-    let mut problems = crate::repo_guard::problems(ws)?;
-    problems.extend(problems::fault_problems(ws, &agents)?);
-    problems.extend(problems::problems_of(&agents));
+    let problems = problems::town_problems(ws, &agents)?;
     let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut total = 0;
     for (s, n) in ws.store.count_by_status()? {
@@ -291,8 +289,7 @@ impl Dashboard {
     /// Replaces agents, work and problems with a fresh check.
     pub fn refresh(&mut self, ws: &Workspace, th: &Thresholds) -> Result<()> {
         let agents = problems::observe(ws, th)?;
-        self.problems = problems::fault_problems(ws, &agents)?;
-        self.problems.extend(problems::problems_of(&agents));
+        self.problems = problems::town_problems(ws, &agents)?;
         let mut rigs: Vec<RigTree> = ws
             .store
             .list_rigs()?
@@ -447,6 +444,67 @@ mod tests {
         };
         assert!(by_actor.matches(&s.events(&Default::default()).unwrap()[2]));
         assert!(!by_actor.matches(&s.events(&Default::default()).unwrap()[0]));
+    }
+
+    #[test]
+    fn feed_dashboard_shows_rig_problems() {
+        use crate::problems::ProblemKind;
+        use crate::rig::Rig;
+        use crate::store::deacon::{DeaconStore, NewFault};
+        use crate::store::RigStore;
+        let dir = tempfile::tempdir().unwrap();
+        let town = crate::town::Town::init(&dir.path().join("t"), None, false, "human").unwrap();
+        let ws = Workspace::open(town).unwrap();
+        ws.store
+            .add_rig(
+                &Rig {
+                    name: "web".into(),
+                    source: "/nowhere".into(),
+                    branch: "main".into(),
+                    prefix: "web".into(),
+                    agent: None,
+                    created_at: String::new(),
+                },
+                "human",
+            )
+            .unwrap();
+        ws.store
+            .append_event(
+                NewEvent::new(
+                    crate::repo_guard::RIG_CONFIG_TAMPERED,
+                    "reverted the config",
+                )
+                .rig("web"),
+                "deacon",
+            )
+            .unwrap();
+        ws.store
+            .record_fault(
+                &NewFault {
+                    scope: "rig",
+                    subject: "web",
+                    rig: Some("web"),
+                    polecat: None,
+                    step: "refinery",
+                    error: "boom",
+                },
+                NewEvent::new("deacon.rig_failed", "refinery failed"),
+                "deacon",
+            )
+            .unwrap();
+        let mut d = Dashboard::default();
+        d.refresh(&ws, &Thresholds::default()).unwrap();
+        let kinds: Vec<ProblemKind> = d.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [ProblemKind::ConfigTampered, ProblemKind::RigFailing],
+            "{:?}",
+            d.problems
+        );
+        assert!(d.problems.iter().all(|p| p.rig == "web"));
+        // `gt status` shows the same.
+        let st = status_from(&ws, &Thresholds::default(), Vec::new()).unwrap();
+        assert_eq!(st.problems.len(), 2);
     }
 
     #[test]

@@ -761,6 +761,16 @@ pub fn fault_problems(ws: &Workspace, agents: &[AgentActivity]) -> Result<Vec<Pr
     Ok(v)
 }
 
+/// Every problem of the town, as `gt status` and `gt feed` show it: rigs
+/// whose repository config was changed behind gt's back, then
+/// [`fault_problems`], then the problems among `agents`.
+pub fn town_problems(ws: &Workspace, agents: &[AgentActivity]) -> Result<Vec<Problem>> {
+    let mut v = crate::repo_guard::problems(ws)?;
+    v.extend(fault_problems(ws, agents)?);
+    v.extend(problems_of(agents));
+    Ok(v)
+}
+
 /// Every agent that needs someone, most urgent first, checked against tmux
 /// now. (The deacon calls this on each patrol.)
 pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
