@@ -463,3 +463,121 @@ fn the_daemon_reports_a_broken_rig_and_lands_the_others() {
     );
     assert!(kinds.contains(&"deacon.recovered".to_string()), "{kinds:?}");
 }
+
+/// Issue 10 follow-up: agents that break their own worktree — `.git` pointed
+/// at another agent's git metadata, `.git` made a symlink, the worktree's
+/// gitdir deleted — are each their own fault; the patrol still saves and
+/// restarts another agent's crash and dispatches a queued bead, and nothing
+/// of theirs lands on another agent's branch.
+#[test]
+fn agents_that_break_their_own_worktree_do_not_stop_the_patrol() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    let slung: Vec<Value> = (0..4)
+        .map(|i| sling(&t, "r", &format!("crash {i}"), "standin-crash"))
+        .collect();
+    let field = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    for s in &slung {
+        let bead = field(s, "bead");
+        t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
+    }
+    let wt = |s: &Value| t.worktree("r", &field(s, "polecat"));
+    let (victim, hostile) = (&slung[0], &slung[1..]);
+    let victim_wt = wt(victim);
+    let victim_dotgit = std::fs::read_to_string(victim_wt.join(".git")).unwrap();
+    let victim_gitdir = victim_dotgit.trim().strip_prefix("gitdir: ").unwrap();
+    // 1: its `.git` leads to the victim's git metadata (same rig repository).
+    std::fs::write(wt(&hostile[0]).join(".git"), &victim_dotgit).unwrap();
+    // 2: its `.git` is a symlink to the victim's `.git`.
+    let dotgit = wt(&hostile[1]).join(".git");
+    std::fs::remove_file(&dotgit).unwrap();
+    std::os::unix::fs::symlink(victim_wt.join(".git"), &dotgit).unwrap();
+    // 3: its gitdir in the rig repository is gone.
+    let own = std::fs::read_to_string(wt(&hostile[2]).join(".git")).unwrap();
+    let own = PathBuf::from(own.trim().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_dir_all(&own).unwrap();
+    assert!(Path::new(victim_gitdir).is_dir());
+    let victim_head = git(&t.repo("r"), &["rev-parse", &field(victim, "branch")]);
+    // A queued bead (the town is at capacity when it is slung).
+    let busy = sling(&t, "r", "busy", "standin-hang");
+    t.wait_for(20, "the busy agent", |t| {
+        t.session_is(&field(&busy, "bead"), "running")
+    });
+    t.ok(&["config", "set", "scheduler.max_polecats", "1"]);
+    let queued = sling(&t, "r", "queued work", "standin-hang");
+    assert_eq!(queued["queued"], true, "{queued}");
+    let queued_bead = field(&queued, "bead");
+    t.ok(&["config", "set", "scheduler.max_polecats", "4"]);
+
+    let failed_for = |r: &Value, s: &Value| {
+        r["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["subject"] == s["agent"] && f["scope"] == "agent")
+    };
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let kinds = kinds_of(&r);
+    assert!(kinds.contains(&"deacon.dispatched".to_string()), "{r}");
+    assert_ne!(t.bead_status(&queued_bead), "queued", "{r}");
+    let saved: Vec<&Value> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "deacon.saved_work")
+        .collect();
+    assert_eq!(saved.len(), 1, "{r}");
+    assert_eq!(saved[0]["agent"], victim["agent"], "{r}");
+    for h in hostile {
+        assert!(failed_for(&r, h), "{h} did not fail: {r}");
+    }
+    assert!(!failed_for(&r, victim), "{r}");
+    // The victim's branch holds its own saved work, nothing of the others.
+    let branch = field(victim, "branch");
+    let files = git(
+        &t.repo("r"),
+        &[
+            "log",
+            "--name-only",
+            "--format=",
+            &format!("{}..{branch}", victim_head.trim()),
+        ],
+    );
+    let victim_file = format!("standin/{}.md", field(victim, "bead"));
+    assert_eq!(files.trim(), victim_file, "{files}");
+    // The hostile agents' unsaved work is still where they left it.
+    for h in hostile {
+        assert!(wt(h)
+            .join(format!("standin/{}.md", field(h, "bead")))
+            .exists());
+        assert!(t.session_is(&field(h, "bead"), "exited"));
+    }
+
+    // After the backoff: the victim is restarted; the broken ones still fail.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let restarted: Vec<&Value> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "deacon.restarted")
+        .collect();
+    assert_eq!(restarted.len(), 1, "{r}");
+    assert_eq!(restarted[0]["agent"], victim["agent"], "{r}");
+    for h in hostile {
+        assert!(failed_for(&r, h), "{h} did not fail: {r}");
+    }
+    // Each broken one is a problem of its own.
+    let st = t.json(&["status"]);
+    for h in hostile {
+        assert!(
+            st["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["kind"] == "agent_failing" && p["agent"] == h["agent"]),
+            "{h}: {st}"
+        );
+    }
+}

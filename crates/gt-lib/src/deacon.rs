@@ -365,7 +365,7 @@ impl Patrol<'_> {
     /// branch. Nothing to commit is fine.
     fn save_work(&mut self, s: &Session, reason: &str, code: Option<i32>) -> Result<()> {
         let wt = self.ws.worktree(&s.rig, &s.polecat);
-        if !wt.join(".git").exists() || !self.ws.git.is_dirty(&wt)? {
+        if !wt.join(".git").exists() || !crate::sling::own_worktree_dirty(self.ws, &wt)? {
             return Ok(());
         }
         let head_branch_ok = self.ws.git.resolve(&wt, "HEAD")?
@@ -627,7 +627,7 @@ impl Patrol<'_> {
                 )?,
                 Some(m) if self.since(&m.first_at) >= grace => {
                     let is_wt = wt.join(".git").exists();
-                    if is_wt && !self.ws.git.is_dirty(&wt)? {
+                    if is_wt && !crate::sling::own_worktree_dirty(self.ws, &wt)? {
                         // Its branch stays in the rig repository.
                         self.ws
                             .git
@@ -1582,7 +1582,7 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
             // A worktree that cannot be saved is reported and left as it is;
             // the other agents are still stopped.
             let saved = (|| -> Result<bool> {
-                if wt.join(".git").exists() && ws.git.is_dirty(&wt)? {
+                if wt.join(".git").exists() && crate::sling::own_worktree_dirty(&ws, &wt)? {
                     let msg = format!(
                         "WIP: saved by gt down --all ({})\n\nBead {}.",
                         s.agent(),

@@ -340,7 +340,10 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
     let mut unreadable = Vec::new();
     for p in &polecats {
         let wt = ws.worktree(name, &p.name);
-        match wt.exists().then(|| ws.git.is_dirty(&wt)) {
+        match wt
+            .exists()
+            .then(|| crate::sling::own_worktree_dirty(ws, &wt))
+        {
             Some(Ok(true)) => dirty.push(p.name.clone()),
             Some(Err(e)) => unreadable.push((p.name.clone(), e.to_string())),
             _ => {}

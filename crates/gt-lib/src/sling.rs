@@ -220,6 +220,44 @@ pub fn branch_for(polecat: &str, bead: &str) -> String {
     format!("polecat/{polecat}/{bead}")
 }
 
+/// Refuses a polecat worktree `wt` whose git metadata is not its own: its
+/// `.git` must be a file whose gitdir names `wt` back (the `gitdir` file git
+/// keeps there). An agent can point its `.git` at another worktree's
+/// metadata; gt would then commit its files onto that worktree's branch.
+/// (That the metadata lies in the rig repository at all, gt's git checks
+/// itself.)
+pub fn check_own_worktree(wt: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::refused(format!(
+            "{}: {why}; gt runs no git there",
+            wt.display()
+        )))
+    };
+    let dotgit = wt.join(".git");
+    if !dotgit.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        return refuse(".git is not a file");
+    }
+    let gitdir = std::fs::read_to_string(&dotgit).ok().and_then(|t| {
+        let d = t.strip_prefix("gitdir: ")?.trim_end_matches(['\n', '\r']);
+        Some(wt.join(d))
+    });
+    let back = gitdir.as_ref().and_then(|d| {
+        let b = std::fs::read_to_string(d.join("gitdir")).ok()?;
+        d.join(b.trim_end_matches(['\n', '\r'])).canonicalize().ok()
+    });
+    if back.is_none() || back != dotgit.canonicalize().ok() {
+        return refuse(".git leads to git metadata that is not this worktree's");
+    }
+    Ok(())
+}
+
+/// Whether the polecat worktree `wt` holds uncommitted changes, once
+/// [`check_own_worktree`] passed.
+pub fn own_worktree_dirty(ws: &Workspace, wt: &Path) -> Result<bool> {
+    check_own_worktree(wt)?;
+    ws.git.is_dirty(wt)
+}
+
 /// Puts the polecat's worktree on `branch`: a fresh branch cut from `base`, or
 /// the existing branch when it already exists (its commits are kept). An idle
 /// worktree with uncommitted changes is first saved in a WIP commit on its
@@ -235,7 +273,7 @@ fn prepare_worktree(
     let repo = ws.repo_dir(&rig.name);
     let wt = ws.worktree(&rig.name, polecat);
     if wt.join(".git").exists() {
-        if ws.git.is_dirty(&wt)? {
+        if own_worktree_dirty(ws, &wt)? {
             ws.git.commit_all(
                 &wt,
                 &format!("WIP: saved by gt before polecat {polecat} took new work"),
