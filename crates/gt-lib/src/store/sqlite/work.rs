@@ -188,6 +188,41 @@ fn add_note(tx: &Transaction<'_>, bead: &str, author: &str, note: &str, now: &st
     Ok(())
 }
 
+/// Gives `bead` (the bead of session `s`) back: ends the session when it is
+/// open, returns the bead to `open` ([`reopen_for_others`]), adds `note`, and
+/// records `bead.released`.
+fn release_bead(
+    tx: &Transaction<'_>,
+    s: &Session,
+    bead: &str,
+    reason: &str,
+    note: Option<&str>,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    if s.is_open() {
+        close_session(tx, s, reason, None, now, actor)?;
+    }
+    let mut b = fetch_bead(tx, bead)?;
+    reopen_for_others(tx, &mut b, now)?;
+    if let Some(n) = note {
+        add_note(tx, bead, actor, n, now)?;
+    }
+    insert_event(
+        tx,
+        now,
+        actor,
+        &NewEvent::new(
+            kind::BEAD_RELEASED,
+            format!("{bead} released by {}: {reason}", s.agent()),
+        )
+        .rig(&s.rig)
+        .bead(bead)
+        .payload(json!({ "session": s.id, "reason": reason, "note": note })),
+    )?;
+    Ok(())
+}
+
 /// Returns the bead to `open`, unassigned, keeping rig/branch metadata.
 fn reopen_for_others(tx: &Transaction<'_>, bead: &mut Bead, now: &str) -> Result<()> {
     if matches!(
@@ -552,31 +587,11 @@ impl WorkStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let s = fetch_session(tx, session)?;
-            if s.is_open() {
-                close_session(tx, &s, reason, None, &now, actor)?;
-            }
-            let mut bead = fetch_bead(tx, &s.bead)?;
-            reopen_for_others(tx, &mut bead, &now)?;
-            if let Some(n) = note {
-                add_note(tx, &s.bead, actor, n, &now)?;
-            }
             let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
             if p.bead.as_deref() == Some(s.bead.as_str()) {
                 set_polecat(tx, &s.rig, &s.polecat, PolecatState::Idle, None, None, &now)?;
             }
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::BEAD_RELEASED,
-                    format!("{} released by {}: {reason}", s.bead, s.agent()),
-                )
-                .rig(&s.rig)
-                .bead(&s.bead)
-                .payload(json!({ "session": s.id, "reason": reason, "note": note })),
-            )?;
-            Ok(())
+            release_bead(tx, &s, &s.bead, reason, note, &now, actor)
         })
     }
 
@@ -600,24 +615,14 @@ impl WorkStore for SqliteStore {
                     tx.execute(sql, [&id])?;
                 }
             } else if let Some(s) = &session {
-                if s.is_open() {
-                    close_session(tx, s, end_reason::FAILED_TO_START, None, &now, actor)?;
-                }
-                let mut bead = fetch_bead(tx, &id)?;
-                reopen_for_others(tx, &mut bead, &now)?;
-                add_note(tx, &id, actor, undo.note, &now)?;
-                let reason = end_reason::FAILED_TO_START;
-                insert_event(
+                release_bead(
                     tx,
+                    s,
+                    &id,
+                    end_reason::FAILED_TO_START,
+                    Some(undo.note),
                     &now,
                     actor,
-                    &NewEvent::new(
-                        kind::BEAD_RELEASED,
-                        format!("{id} released by {}: {reason}", s.agent()),
-                    )
-                    .rig(&s.rig)
-                    .bead(&id)
-                    .payload(json!({ "session": s.id, "reason": reason, "note": undo.note })),
                 )?;
             }
             let mut polecat_removed = false;
