@@ -534,16 +534,7 @@ impl Patrol<'_> {
                 .iter()
                 .find(|p| Workspace::session_name(&p.rig, &p.name) == t.name)
             {
-                let last = self
-                    .ws
-                    .store
-                    .list_sessions(&SessionFilter {
-                        rig: Some(&p.rig),
-                        polecat: Some(&p.name),
-                        limit: Some(1),
-                        ..Default::default()
-                    })?
-                    .pop();
+                let last = self.ws.store.last_session(&p.rig, &p.name)?;
                 if last
                     .and_then(|s| s.ended_at)
                     .is_some_and(|e| self.since(&e) < time::Duration::seconds(ENDING_GRACE_SECS))
@@ -660,7 +651,6 @@ impl Patrol<'_> {
         let th = Thresholds {
             stall: std(cfg.duration("stall_after")),
             idle: std(cfg.duration("stall_after")).min(Duration::from_secs(120)),
-            ..Thresholds::default()
         };
         let escalate_after = cfg.duration("escalate_after");
         for p in detect_own(self.ws, &th)? {

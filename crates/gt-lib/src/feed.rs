@@ -146,7 +146,7 @@ pub struct TownStatus {
     pub town: TownRef,
     /// When the check ran (liveness is as of this moment).
     pub checked_at: String,
-    /// No problems and the deacon (when it was ever started) is up.
+    /// No problems, and the deacon is neither `down` nor `stale` (as in docs/cli.md).
     pub healthy: bool,
     pub deacon: DeaconStatus,
     pub rigs: Vec<RigStatus>,
@@ -191,17 +191,11 @@ pub struct RigStatus {
 /// Everything `gt status` shows, checked against tmux now.
 pub fn town_status(ws: &Workspace, th: &Thresholds) -> Result<TownStatus> {
     let agents = problems::observe(ws, th)?;
-    status_from(ws, th, agents)
+    status_from(ws, agents)
 }
 
 /// [`town_status`] from agents the caller already observed.
-pub fn status_from(
-    ws: &Workspace,
-    // The agents were observed with these; the deacon's liveness is its own
-    // (see `crate::deacon::status`).
-    _th: &Thresholds,
-    agents: Vec<AgentActivity>,
-) -> Result<TownStatus> {
+pub fn status_from(ws: &Workspace, agents: Vec<AgentActivity>) -> Result<TownStatus> {
     let now = ws.town.clock().now();
     let problems = problems::town_problems(ws, &agents)?;
     let mut beads: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -503,7 +497,7 @@ mod tests {
         );
         assert!(d.problems.iter().all(|p| p.rig == "web"));
         // `gt status` shows the same.
-        let st = status_from(&ws, &Thresholds::default(), Vec::new()).unwrap();
+        let st = status_from(&ws, Vec::new()).unwrap();
         assert_eq!(st.problems.len(), 2);
     }
 

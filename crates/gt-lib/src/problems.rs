@@ -55,8 +55,6 @@ pub struct Thresholds {
     pub stall: Duration,
     /// At its prompt, holding work, quiet this long: idle with work.
     pub idle: Duration,
-    /// The deacon is down when its last heartbeat is older than this.
-    pub deacon_stale: Duration,
 }
 
 impl Default for Thresholds {
@@ -64,7 +62,6 @@ impl Default for Thresholds {
         Thresholds {
             stall: Duration::from_secs(10 * 60),
             idle: Duration::from_secs(2 * 60),
-            deacon_stale: Duration::from_secs(3 * 60),
         }
     }
 }
@@ -619,15 +616,7 @@ fn observe_inner(
                 }
             }
             (None, _) if holds_work => {
-                let last = ws
-                    .store
-                    .list_sessions(&SessionFilter {
-                        rig: Some(&pc.rig),
-                        polecat: Some(&pc.name),
-                        limit: Some(1),
-                        ..Default::default()
-                    })?
-                    .pop();
+                let last = ws.store.last_session(&pc.rig, &pc.name)?;
                 let reason = last.as_ref().and_then(|s| s.end_reason.clone());
                 if reason.as_deref() == Some(end_reason::STOPPED) {
                     (AgentState::Stopped, None)

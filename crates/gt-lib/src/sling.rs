@@ -1078,13 +1078,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
 pub fn last_runtime(ws: &Workspace, rig: &str, polecat: &str) -> Result<Option<Runtime>> {
     Ok(ws
         .store
-        .list_sessions(&SessionFilter {
-            rig: Some(rig),
-            polecat: Some(polecat),
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .pop()
+        .last_session(rig, polecat)?
         .and_then(|s| ws.town.config.runtime(&s.runtime).ok()))
 }
 
@@ -1126,15 +1120,7 @@ pub fn resume_stopped(ws: &Workspace, actor: &str) -> Result<ResumedStopped> {
         if p.state != PolecatState::Working {
             continue;
         }
-        let last = ws
-            .store
-            .list_sessions(&SessionFilter {
-                rig: Some(&p.rig),
-                polecat: Some(&p.name),
-                limit: Some(1),
-                ..Default::default()
-            })?
-            .pop();
+        let last = ws.store.last_session(&p.rig, &p.name)?;
         let stopped = last.is_some_and(|s| {
             s.bead == bead && s.end_reason.as_deref() == Some(end_reason::STOPPED)
         });

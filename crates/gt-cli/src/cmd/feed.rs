@@ -64,7 +64,6 @@ pub fn run(ctx: &Ctx, a: FeedArgs) -> Result<(), Error> {
         let th = gt_lib::problems::Thresholds {
             stall: crate::cmd::town::threshold(&a.stall_after)?,
             idle: crate::cmd::town::threshold(&a.idle_after)?,
-            ..Default::default()
         };
         return tui::run(town, filter, since, th);
     }

@@ -83,7 +83,6 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), Error> {
     let th = Thresholds {
         stall: threshold(&a.stall_after)?,
         idle: threshold(&a.idle_after)?,
-        ..Thresholds::default()
     };
     let interval = threshold(&a.interval)?.max(std::time::Duration::from_millis(200));
     let clear = a.watch && !ctx.json && std::io::stdout().is_terminal();

@@ -236,6 +236,17 @@ pub trait WorkStore {
     fn finish(&self, req: &DoneRequest<'_>, actor: &str) -> Result<DoneOutcome>;
     fn get_session(&self, id: i64) -> Result<Session>;
     fn list_sessions(&self, filter: &SessionFilter<'_>) -> Result<Vec<Session>>;
+    /// The latest session of the polecat, open or ended.
+    fn last_session(&self, rig: &str, polecat: &str) -> Result<Option<Session>> {
+        Ok(self
+            .list_sessions(&SessionFilter {
+                rig: Some(rig),
+                polecat: Some(polecat),
+                limit: Some(1),
+                ..Default::default()
+            })?
+            .pop())
+    }
     fn list_merge_requests(&self, rig: Option<&str>) -> Result<Vec<MergeRequest>>;
 }
 
