@@ -1039,9 +1039,10 @@ fn refinery_actions(r: &crate::refinery::RefineryReport) -> Vec<Action> {
     out
 }
 
-/// One patrol, in order: dead sessions (save, end), restarts or releases,
-/// live agents that need something, queued nudges, rate limits, orphans, the
-/// refinery, dispatch of queued beads.
+/// One patrol, in order (the steps of [`step`]): rig repository configs,
+/// dead sessions (save, end), unrecorded sessions adopted, restarts or
+/// releases, live agents that need something, queued nudges, rate limits,
+/// orphans, the refinery, dispatch of queued beads.
 ///
 /// One fault never stops the town: a step that fails for one agent or one
 /// rig becomes that agent's or rig's fault (a problem in `gt status`, an
