@@ -1308,7 +1308,7 @@ fn run_gate(
 }
 
 /// SIGKILL to every process of group `pgid` (gone already is fine).
-fn kill_group(pgid: u32) {
+pub(crate) fn kill_group(pgid: u32) {
     use rustix::process::{kill_process_group, Pid, Signal};
     if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
         let _ = kill_process_group(pid, Signal::KILL);

@@ -245,11 +245,7 @@ fn end_leftover_clone(dir: &std::path::Path) {
     if !is_that_clone() {
         return;
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pid}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
+    crate::refinery::kill_group(pid);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while is_that_clone() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
