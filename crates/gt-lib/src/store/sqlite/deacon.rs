@@ -29,9 +29,8 @@ CREATE TABLE deacon_marks (
 ) WITHOUT ROWID;
 "#;
 
-/// Migration 9 (part B of issue 10; the lead renumbers on merge): faults
-/// the patrol or the refinery met per agent / rig, and the gate process
-/// groups the refinery runs.
+/// Migration 8: faults the patrol or the refinery met per agent / rig, and
+/// the gate process groups the refinery runs.
 pub(super) const SCHEMA_FAULTS: &str = r#"
 CREATE TABLE deacon_faults (
     subject  TEXT NOT NULL,
