@@ -216,7 +216,7 @@ pub fn remove(
     let wt = ws.worktree(rig, name);
     let repo = ws.repo_dir(rig);
     let has_wt = wt.join(".git").exists();
-    let dirty = has_wt && ws.git.is_dirty(&wt)?;
+    let dirty = has_wt && crate::sling::own_worktree_dirty(ws, &wt)?;
     let mut unmerged = Vec::new();
     for b in ws.git.list_branches(&repo, &format!("polecat/{name}/*"))? {
         if ws.git.count_commits_between(
