@@ -882,7 +882,7 @@ pub fn done(ws: &Workspace, cwd: &Path, args: &DoneArgs, actor: &str) -> Result<
     }
     let wt = &h.worktree;
     let mut wip_commit = None;
-    if ws.git.is_dirty(wt)? {
+    if own_worktree_dirty(ws, wt)? {
         if !args.wip {
             return Err(Error::refused(
                 "uncommitted changes in the worktree: commit them, or run gt done --wip to commit them as they are",
