@@ -2,12 +2,10 @@
 //! hooks, through the real `gt` binary, real tmux (a private server per test
 //! town, killed when the test ends) and real git.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::TestTown;
+use crate::common::TestTown;
 use serde_json::Value;
 
 /// A custom agent `catter` whose terminal is non-canonical and whose input
@@ -573,7 +571,7 @@ fn claude_gets_hook_settings_outside_the_repository() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), common::system_path());
+    let path = format!("{}:{}", bin.display(), crate::common::system_path());
     let out = t
         .cmd()
         .env("PATH", &path)
@@ -601,7 +599,7 @@ fn claude_gets_hook_settings_outside_the_repository() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     check_claude_settings(&v);
     // The repository is untouched.
-    assert_eq!(common::git(&wt, &["status", "--porcelain"]), "");
+    assert_eq!(crate::common::git(&wt, &["status", "--porcelain"]), "");
 }
 
 /// The generated settings follow Claude Code's hooks schema:
@@ -654,10 +652,10 @@ fn killed_mail_sends_leave_whole_messages_or_none() {
         rng
     };
     for i in 0..40usize {
-        let mut c = std::process::Command::new(common::gt_bin());
+        let mut c = std::process::Command::new(crate::common::gt_bin());
         c.env_clear()
             .env("HOME", &t.home)
-            .env("PATH", common::system_path())
+            .env("PATH", crate::common::system_path())
             .env("GT_ACTOR", "tester")
             .current_dir(&t.root)
             .args([

@@ -1,10 +1,8 @@
 //! Damaged state, bad input, and what new users hit (issue #10 §6, §7).
 
-mod common;
-
 use std::path::Path;
 
-use common::{clean_cmd, TestTown};
+use crate::common::{clean_cmd, TestTown};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -589,8 +587,7 @@ fn agent_set_warns_when_the_command_is_not_on_path() {
 fn attach_without_a_terminal_is_one_error_line() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = common::lines_json(&t.ok(&["--json", "sling", "wait", "r", "--agent", "standin-hang"]))
-        .remove(0);
+    let s = t.sling("r", "wait", "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let err = t.refuses(&["attach", &agent]);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -717,8 +714,7 @@ fn mq_list_has_a_header() {
     let t = TestTown::new();
     assert_eq!(t.ok(&["mq", "list"]).trim(), "The merge queue is empty.");
     t.with_rig("r");
-    let s = common::lines_json(&t.ok(&["--json", "sling", "land it", "r", "--agent", "standin"]))
-        .remove(0);
+    let s = t.sling("r", "land it", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(30, "a merge request", |t| {
         !t.json(&["mq", "list"]).as_array().unwrap().is_empty()

@@ -3,14 +3,11 @@
 //! keep a tampered rig config; `gt rig add` refuses dangerous transports and
 //! cleans up after itself; a rig follows its upstream.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{git, lines_json, TestTown};
-use serde_json::Value;
+use crate::common::{git, TestTown};
 
 /// Git for test setup with every hook and fsmonitor off, so the planted
 /// hooks never run in the test's own git calls (only gt could run them).
@@ -73,10 +70,6 @@ fn plant_hooks(dir: &Path, marker: &Path, exit: i32) {
     }
 }
 
-fn sling(t: &TestTown, rig: &str, what: &str, agent: &str) -> Value {
-    lines_json(&t.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
-}
-
 fn marker_text(marker: &Path) -> String {
     std::fs::read_to_string(marker).unwrap_or_default()
 }
@@ -91,7 +84,7 @@ fn hostile_hooks_and_config_never_run_in_gt() {
     let t = TestTown::new();
     t.with_rig("h");
     let marker = t.dir.path().join("ran");
-    let s = sling(&t, "h", "evil", "standin-hang");
+    let s = t.sling("h", "evil", "standin-hang");
     let bead = s["bead"].as_str().unwrap().to_string();
     let wt = PathBuf::from(s["worktree"].as_str().unwrap());
     t.wait_for(20, "the agent to run", |t| t.session_is(&bead, "running"));
@@ -145,7 +138,7 @@ fn hostile_hooks_and_config_never_run_in_gt() {
     );
     // A later sling of another agent (worktree add, checkout of its new
     // branch); the agent does no git of its own, so whatever runs is gt's.
-    let s2 = sling(&t, "h", "innocent", "standin-hang");
+    let s2 = t.sling("h", "innocent", "standin-hang");
     let bead2 = s2["bead"].as_str().unwrap().to_string();
     t.wait_for(20, "the second agent", |t| t.session_is(&bead2, "running"));
     std::fs::write(
@@ -179,7 +172,7 @@ fn rejecting_hooks_do_not_stop_the_deacon_saving_work() {
     plant_hooks(&t.repo("r").join("hooks"), &marker, 1);
 
     t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let s = sling(&t, "r", "crash me", "standin-crash");
+    let s = t.sling("r", "crash me", "standin-crash");
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
@@ -218,7 +211,7 @@ fn gt_never_writes_through_a_planted_link() {
         "ln -s '{}' \"{}/.gt.toml.tmp.$$\" && exec '{}' config set deacon.interval 45s",
         victim.display(),
         t.root.display(),
-        common::gt_bin().display()
+        crate::common::gt_bin().display()
     );
     let out = std::process::Command::new("sh")
         .args(["-c", &script])
@@ -351,7 +344,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
 
     // 2. Right before a sling cuts a branch.
     tamper("core.fsmonitor", "/tmp/evil");
-    sling(&t, "g", "after tamper", "standin-hang");
+    t.sling("g", "after tamper", "standin-hang");
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 2);
 
@@ -465,7 +458,7 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
 
     // The policy is in the rig's config for the agents' git, and gt's own
     // fetch refuses `ext::` even when an agent allows it there.
-    let src = common::source_repo(t.dir.path(), "src-p");
+    let src = crate::common::source_repo(t.dir.path(), "src-p");
     t.ok(&["rig", "add", "p", src.to_str().unwrap()]);
     let cfg = t.repo("p").join("config");
     let file = cfg.to_str().unwrap();
@@ -521,11 +514,11 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
 #[test]
 fn rig_add_interrupted_leaves_nothing() {
     let t = TestTown::new();
-    let src = common::source_repo(t.dir.path(), "src-i");
+    let src = crate::common::source_repo(t.dir.path(), "src-i");
     let (url, accepted) = silent_server();
     for (sig, name) in [("-TERM", "term"), ("-INT", "int")] {
         let before = rig_dirs(&t);
-        let child = std::process::Command::new(common::gt_bin())
+        let child = std::process::Command::new(crate::common::gt_bin())
             .args(["rig", "add", name, &url])
             .env_clear()
             .env("HOME", &t.home)
@@ -560,7 +553,7 @@ fn rig_add_interrupted_leaves_nothing() {
     }
     // SIGKILL: gt cannot clean up, but the next add of the name ends the
     // clone it left running, removes its folder, and succeeds.
-    let child = std::process::Command::new(common::gt_bin())
+    let child = std::process::Command::new(crate::common::gt_bin())
         .args(["rig", "add", "killed", &url])
         .env_clear()
         .env("HOME", &t.home)
@@ -606,7 +599,7 @@ fn rig_add_interrupted_leaves_nothing() {
 /// An upstream: a bare repository `up.git` and a normal clone `work` that
 /// pushes to it; returns (bare, work).
 fn upstream(t: &TestTown) -> (PathBuf, PathBuf) {
-    let seed = common::source_repo(t.dir.path(), "seed");
+    let seed = crate::common::source_repo(t.dir.path(), "seed");
     let bare = t.dir.path().join("up.git");
     git(
         t.dir.path(),
@@ -649,14 +642,14 @@ fn sling_follows_the_upstream() {
     let (bare, work) = upstream(&t);
     t.ok(&["rig", "add", "u", bare.to_str().unwrap()]);
     let c1 = upstream_commit(&work, "one.txt");
-    let s = sling(&t, "u", "first", "standin-hang");
+    let s = t.sling("u", "first", "standin-hang");
     let branch = s["branch"].as_str().unwrap();
     git(&t.repo("u"), &["merge-base", "--is-ancestor", &c1, branch]);
     assert_eq!(git(&t.repo("u"), &["rev-parse", "main"]).trim(), c1);
     assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
     // Within rig.fetch_interval: no second fetch.
     let c2 = upstream_commit(&work, "two.txt");
-    let s = sling(&t, "u", "second", "standin-hang");
+    let s = t.sling("u", "second", "standin-hang");
     assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
     let b2 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(
@@ -676,14 +669,14 @@ fn sling_follows_the_upstream() {
     t.ok(&["config", "set", "rig.fetch_interval", "1s"]);
     let c3 = upstream_commit(&work, "three.txt");
     std::thread::sleep(Duration::from_millis(1100));
-    let s = sling(&t, "u", "third", "standin-hang");
+    let s = t.sling("u", "third", "standin-hang");
     let b3 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(git(&t.repo("u"), &["rev-parse", &b3]).trim(), c3);
 
     // The upstream goes away: slings go on from the local main.
     std::fs::rename(&bare, t.dir.path().join("gone.git")).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
-    let s = sling(&t, "u", "fourth", "standin-hang");
+    let s = t.sling("u", "fourth", "standin-hang");
     let b4 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(git(&t.repo("u"), &["rev-parse", &b4]).trim(), c3);
     assert_eq!(
@@ -710,7 +703,7 @@ fn refinery_lands_on_the_moving_upstream_and_pushes() {
     let (bare, work) = upstream(&t);
     t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
     t.ok(&["rig", "config", "p", "push", "true"]);
-    let s = sling(&t, "p", "queued work", "standin");
+    let s = t.sling("p", "queued work", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
     let c1 = upstream_commit(&work, "meanwhile.txt");
@@ -745,7 +738,7 @@ fn refinery_lands_on_the_moving_upstream_and_pushes() {
         "gates.race",
         &format!("sh {}", race.display()),
     ]);
-    let s = sling(&t, "p", "raced work", "standin");
+    let s = t.sling("p", "raced work", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
     let r = t.json(&["refinery", "run", "--once", "--rig", "p"]);
@@ -789,8 +782,8 @@ fn redirected_worktree_metadata_is_refused() {
     );
     raw_git(&evil, &["config", "core.bare", "false"]);
 
-    let a = sling(&t, "w", "redirect dotgit", "standin-hang");
-    let b = sling(&t, "w", "redirect commondir", "standin-hang");
+    let a = t.sling("w", "redirect dotgit", "standin-hang");
+    let b = t.sling("w", "redirect commondir", "standin-hang");
     for s in [&a, &b] {
         let bead = s["bead"].as_str().unwrap().to_string();
         t.wait_for(20, "the agent", |t| t.session_is(&bead, "running"));

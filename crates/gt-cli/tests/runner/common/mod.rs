@@ -436,3 +436,11 @@ pub fn filtered_bin(base: &Path, dirs: &[PathBuf], deny: &[&str]) -> std::io::Re
         Err(e) => Err(e),
     }
 }
+
+impl TestTown {
+    /// `gt sling <what> <rig> --agent <agent>`; returns the first JSON line
+    /// (the slung bead, its polecat and session).
+    pub fn sling(&self, rig: &str, what: &str, agent: &str) -> Value {
+        lines_json(&self.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
+    }
+}

@@ -2,9 +2,7 @@
 //! done, with real git. Every test's tmux server is private to its town and
 //! killed when the test ends (see `TestTown`'s Drop).
 
-mod common;
-
-use common::{git, lines_json, TestTown};
+use crate::common::{git, lines_json, TestTown};
 use serde_json::Value;
 
 #[test]
@@ -124,14 +122,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     let t = TestTown::new();
     t.with_rig("r");
     // Crash: uncommitted work stays in the worktree; the bead stays in progress.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "crashy task",
-        "r",
-        "--agent",
-        "standin-crash",
-    ]))[0];
+    let s = &t.sling("r", "crashy task", "standin-crash");
     let bead = s["bead"].as_str().unwrap().to_string();
     let agent = s["agent"].as_str().unwrap().to_string();
     t.wait_for(20, "crash seen", |t| t.session_is(&bead, "exited"));
@@ -170,14 +161,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     assert_eq!(reasons, ["superseded", "done"]);
 
     // Exit without done: the commit is on the branch, the bead stays in progress.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "quitter task",
-        "r",
-        "--agent",
-        "standin-exit-without-done",
-    ]))[0];
+    let s = &t.sling("r", "quitter task", "standin-exit-without-done");
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "exit seen", |t| t.session_is(&bead, "exited"));
@@ -239,7 +223,7 @@ fn hostile_sling_input_is_inert() {
     let t = TestTown::new();
     t.with_rig("r");
     let text = "$(touch PWNED); touch PWNED2 `touch PWNED3` #{pane_id} ;";
-    let s = &lines_json(&t.ok(&["--json", "sling", text, "r", "--agent", "standin"]))[0];
+    let s = &t.sling("r", text, "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     assert_eq!(t.json(&["show", &bead])["title"], text);
     t.wait_for(30, "merging", |t| t.bead_status(&bead) == "merging");
@@ -312,14 +296,7 @@ fn rigs_and_polecats_commands() {
     let show = t.json(&["rig", "show", "alpha"]);
     assert_eq!(show["polecats"][0]["name"], "rictus");
     // Sling to a chosen polecat.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "chosen work",
-        "alpha/rictus",
-        "--agent",
-        "standin",
-    ]))[0];
+    let s = &t.sling("alpha/rictus", "chosen work", "standin");
     assert_eq!(s["agent"], "alpha/rictus");
     assert!(s["bead"].as_str().unwrap().starts_with("alp-"));
     let bead = s["bead"].as_str().unwrap().to_string();
@@ -341,7 +318,7 @@ fn hook_prime_peek_and_done_rules() {
     let t = TestTown::new();
     t.with_rig("r");
     let id = t.create("Hold this", &["-d", "The description.\nSecond line."]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &id, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &id, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     // Inside the agent's world: GT_AGENT, or just the worktree as cwd.
@@ -434,7 +411,7 @@ fn deferred_and_no_changes_outcomes() {
     let t = TestTown::new();
     t.with_rig("r");
     let a = t.create("No code needed", &[]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &a, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &a, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     t.ok_env(
         &[("GT_AGENT", &agent)],
@@ -451,7 +428,7 @@ fn deferred_and_no_changes_outcomes() {
     });
 
     let d = t.create("Later", &[]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &d, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &d, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     t.ok_env(
         &[("GT_AGENT", &agent)],
@@ -589,7 +566,7 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
 
     // A repository that tracks its own AGENTS.md is never touched.
     let t2 = TestTown::new();
-    let src2 = common::source_repo(t2.dir.path(), "own");
+    let src2 = crate::common::source_repo(t2.dir.path(), "own");
     std::fs::write(src2.join("AGENTS.md"), "# the project's own rules\n").unwrap();
     git(&src2, &["add", "-A"]);
     git(&src2, &["commit", "-q", "-m", "rules"]);

@@ -1,14 +1,16 @@
 //! Issue 6: the deacon and the scheduler, end to end with the stand-in agent
 //! in real tmux (each town's private server is killed when the test ends).
+//!
+//! Issue 10 (part B): one fault never stops the town. A broken worktree or a
+//! broken rig is that agent's or rig's problem, everything else is served in
+//! the same patrol; the refinery runs beside the patrol; gate process groups
+//! are recorded and never outlive the refinery that started them.
 
-mod common;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use common::{git, lines_json, TestTown};
+use crate::common::{git, lines_json, TestTown};
 use serde_json::Value;
-
-fn sling(t: &TestTown, what: &str, agent: &str) -> Value {
-    lines_json(&t.ok(&["--json", "sling", what, "r", "--agent", agent])).remove(0)
-}
 
 fn patrol(t: &TestTown) -> Vec<String> {
     t.json(&["deacon", "patrol", "--once"])["actions"]
@@ -33,7 +35,7 @@ fn crash_is_saved_in_a_wip_commit_and_restarted() {
     let t = TestTown::new();
     t.with_rig("r");
     t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let s = sling(&t, "crash me", "standin-crash");
+    let s = t.sling("r", "crash me", "standin-crash");
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
@@ -77,7 +79,7 @@ fn exit_without_done_is_released_after_max_restarts_with_an_escalation() {
     t.with_rig("r");
     t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
     t.ok(&["config", "set", "deacon.max_restarts", "1"]);
-    let s = sling(&t, "quit early", "standin-exit-without-done");
+    let s = t.sling("r", "quit early", "standin-exit-without-done");
     let bead = s["bead"].as_str().unwrap().to_string();
     let agent = s["agent"].as_str().unwrap().to_string();
     t.wait_for(60, "the bead given back", |t| {
@@ -132,13 +134,11 @@ fn scheduler_caps_live_sessions_and_dispatches_by_priority() {
     let urgent = t.create("urgent", &["-p", "0"]);
     let mid = t.create("mid", &["-p", "1"]);
     for b in [&first, &second] {
-        let s =
-            lines_json(&t.ok(&["--json", "sling", b, "r", "--agent", "standin-slow"])).remove(0);
+        let s = t.sling("r", b, "standin-slow");
         assert_eq!(s["queued"], false);
     }
     for b in [&low, &urgent, &mid] {
-        let s =
-            lines_json(&t.ok(&["--json", "sling", b, "r", "--agent", "standin-slow"])).remove(0);
+        let s = t.sling("r", b, "standin-slow");
         assert_eq!(s["queued"], true, "{s}");
         assert_eq!(t.bead_status(b), "queued");
     }
@@ -207,7 +207,7 @@ fn up_down_and_status() {
 fn down_all_saves_work_and_ends_sessions() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = sling(&t, "hold", "standin-hang");
+    let s = t.sling("r", "hold", "standin-hang");
     let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
     let d = t.json(&["down", "--all"]);
@@ -235,7 +235,7 @@ fn kill_9_during_patrols_never_duplicates_or_loses_work() {
     t.ok(&["config", "set", "deacon.max_restarts", "20"]);
     let mut beads = Vec::new();
     for i in 0..3 {
-        beads.push(sling(&t, &format!("crashy {i}"), "standin-crash"));
+        beads.push(t.sling("r", &format!("crashy {i}"), "standin-crash"));
     }
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..8 {
@@ -319,7 +319,7 @@ fn hang_is_nudged_then_escalated() {
     t.with_rig("r");
     t.ok(&["config", "set", "deacon.stall_after", "2s"]);
     t.ok(&["config", "set", "deacon.escalate_after", "4s"]);
-    let s = sling(&t, "hang forever", "standin-hang");
+    let s = t.sling("r", "hang forever", "standin-hang");
     let bead = s["bead"].as_str().unwrap().to_string();
     let kinds_of = |t: &TestTown| t.kinds(&["--bead", &bead, "--kind", "deacon"]);
     t.wait_for(30, "a nudge", |t| {
@@ -375,7 +375,7 @@ fn hang_is_nudged_then_escalated() {
 fn waiting_for_input_mails_human_once_and_approves_nothing() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = sling(&t, "ask first", "standin-prompt");
+    let s = t.sling("r", "ask first", "standin-prompt");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(20, "the question on screen", |t| {
         String::from_utf8_lossy(&t.run(&["peek", s["agent"].as_str().unwrap()]).stdout)
@@ -418,7 +418,7 @@ fn waiting_for_input_mails_human_once_and_approves_nothing() {
 fn queued_nudges_are_delivered_when_the_agent_is_idle() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = sling(&t, "wait for word", "standin-hang");
+    let s = t.sling("r", "wait for word", "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let q = t.json(&[
         "nudge",
@@ -554,7 +554,7 @@ fn a_rate_limited_runtime_holds_its_dispatch_until_the_window_passes() {
             .collect()
     };
     let first = sling_codex("limited");
-    sling(&t, "someone else", "standin-hang");
+    t.sling("r", "someone else", "standin-hang");
     // At capacity: the next codex bead is queued.
     let queued = sling_codex("waits");
     assert_eq!(queued["queued"], true, "{queued}");
@@ -590,4 +590,455 @@ fn a_rate_limited_runtime_holds_its_dispatch_until_the_window_passes() {
         "{kinds:?}"
     );
     assert_ne!(t.bead_status(&bead), "queued");
+}
+
+// One fault never stops the town (issue 10, part B).
+
+fn kinds_of(report: &Value) -> Vec<String> {
+    report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Points a worktree's `.git` at nothing; returns what it held.
+fn break_worktree(wt: &Path) -> String {
+    let dotgit = wt.join(".git");
+    let before = std::fs::read_to_string(&dotgit).unwrap();
+    std::fs::write(&dotgit, "gitdir: /nonexistent/gt-broken-worktree\n").unwrap();
+    before
+}
+
+#[test]
+fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    // Rig b: finished work waiting to merge.
+    let done_b = t.sling("b", "b work", "standin");
+    let done_a = t.sling("a", "a work", "standin");
+    let (bead_b, bead_a) = (
+        done_b["bead"].as_str().unwrap().to_string(),
+        done_a["bead"].as_str().unwrap().to_string(),
+    );
+    t.wait_for(60, "both merging", |t| {
+        t.bead_status(&bead_b) == "merging" && t.bead_status(&bead_a) == "merging"
+    });
+    // Rig a: an agent that crashes with unsaved work, then its worktree breaks.
+    let crash = t.sling("a", "a crash", "standin-crash");
+    let crash_bead = crash["bead"].as_str().unwrap().to_string();
+    let agent = crash["agent"].as_str().unwrap().to_string();
+    t.wait_for(20, "the crash", |t| t.session_is(&crash_bead, "exited"));
+    let wt = t.worktree("a", crash["polecat"].as_str().unwrap());
+    let dotgit = break_worktree(&wt);
+    // Rig a's target branch is gone: its refinery cannot land anything.
+    let main_a = git(&t.repo("a"), &["rev-parse", "refs/heads/main"]);
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    // A queued bead for rig b (the town is at capacity when it is slung).
+    let busy = t.sling("b", "b busy", "standin-hang");
+    t.wait_for(20, "the busy agent", |t| {
+        t.session_is(busy["bead"].as_str().unwrap(), "running")
+    });
+    t.ok(&["config", "set", "scheduler.max_polecats", "1"]);
+    let queued = t.sling("b", "queued work", "standin-hang");
+    assert_eq!(queued["queued"], true, "{queued}");
+    let queued_bead = queued["bead"].as_str().unwrap().to_string();
+    t.ok(&["config", "set", "scheduler.max_polecats", "3"]);
+
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let kinds = kinds_of(&r);
+    // Everything else was served in this very patrol.
+    assert!(kinds.contains(&"deacon.dispatched".to_string()), "{r}");
+    assert_ne!(t.bead_status(&queued_bead), "queued");
+    assert_eq!(t.bead_status(&bead_b), "closed", "{r}");
+    let main_b = git(&t.repo("b"), &["log", "--format=%s", "main"]);
+    assert!(main_b.contains(&bead_b), "{main_b}");
+    // The failures are reported, each for its own subject.
+    let failures = r["failures"].as_array().unwrap();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["subject"] == agent.as_str() && f["step"] == "dead_sessions"),
+        "{r}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["subject"] == "a" && f["scope"] == "rig" && f["step"] == "refinery"),
+        "{r}"
+    );
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f["subject"].as_str().unwrap().starts_with('b')),
+        "{r}"
+    );
+    // The unsaved work was not lost: the session stays open until it can be saved.
+    assert!(t.session_is(&crash_bead, "exited"));
+    assert!(wt.join(format!("standin/{crash_bead}.md")).exists());
+
+    // gt status: both problems, with their errors.
+    let st = t.json(&["status"]);
+    assert_eq!(st["healthy"], false);
+    let problems = st["problems"].as_array().unwrap();
+    let agent_p = problems
+        .iter()
+        .find(|p| p["kind"] == "agent_failing" && p["agent"] == agent.as_str())
+        .unwrap_or_else(|| panic!("no agent_failing problem: {st}"));
+    assert!(
+        agent_p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dead_sessions failed"),
+        "{agent_p}"
+    );
+    let rig_p = problems
+        .iter()
+        .find(|p| p["kind"] == "rig_failing" && p["agent"] == "a")
+        .unwrap_or_else(|| panic!("no rig_failing problem: {st}"));
+    assert!(
+        rig_p["detail"].as_str().unwrap().contains("no branch main"),
+        "{rig_p}"
+    );
+    // gt agents: the agent shows the problem and its error.
+    let agents = t.json(&["agents"]);
+    let row = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["bead"] == crash_bead.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["problem"], "agent_failing", "{row}");
+    assert!(
+        row["problem_detail"]
+            .as_str()
+            .unwrap()
+            .contains("dead_sessions failed"),
+        "{row}"
+    );
+    // gt trail: one event per fault (a second failing patrol adds none).
+    let _ = t.json(&["deacon", "patrol", "--once"]);
+    let trail = t.kinds(&[]);
+    assert_eq!(
+        trail.iter().filter(|k| *k == "deacon.agent_failed").count(),
+        1,
+        "{trail:?}"
+    );
+    assert_eq!(
+        trail.iter().filter(|k| *k == "deacon.rig_failed").count(),
+        1,
+        "{trail:?}"
+    );
+    let ev = &t.json(&["trail", "--kind", "deacon.agent_failed"])[0];
+    assert_eq!(ev["payload"]["subject"], agent.as_str(), "{ev}");
+    assert!(!ev["payload"]["error"].as_str().unwrap().is_empty(), "{ev}");
+    // The human text view says so too.
+    let text = t.ok(&["status"]);
+    assert!(text.contains("agent_failing"), "{text}");
+
+    // Repaired: the next patrol saves the work, the problems are over.
+    std::fs::write(wt.join(".git"), dotgit).unwrap();
+    git(
+        &t.repo("a"),
+        &["update-ref", "refs/heads/main", main_a.trim()],
+    );
+    let r = t.json(&["deacon", "patrol", "--once"]);
+    let kinds = kinds_of(&r);
+    assert!(kinds.contains(&"deacon.saved_work".to_string()), "{r}");
+    assert!(r["failures"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(t.bead_status(&bead_a), "closed", "{r}");
+    let st = t.json(&["status"]);
+    assert!(
+        !st["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "agent_failing" || p["kind"] == "rig_failing"),
+        "{st}"
+    );
+    assert!(t.kinds(&[]).contains(&"deacon.recovered".to_string()));
+}
+
+/// The pids a gate script appended to `file` (`start PID` lines).
+fn gate_pids(file: &Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("start ")?.trim().parse().ok())
+        .collect()
+}
+
+/// A process that runs (not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+            !matches!(state, Some("Z") | Some("X"))
+        })
+        .unwrap_or(false)
+}
+
+fn deacon_pid(t: &TestTown) -> u32 {
+    t.json(&["deacon", "status"])["pid"].as_u64().unwrap() as u32
+}
+
+/// A gate that records its pid, notes any earlier gate still running
+/// (`overlap PID`), and sleeps `secs` on its runs number `long` (counted from
+/// 0), one second on the others.
+fn slow_gate(t: &TestTown, rig: &str, secs: u32, long: &[usize]) -> PathBuf {
+    let file = t.dir.path().join(format!("gate-{rig}.log"));
+    let script = t.dir.path().join(format!("gate-{rig}.sh"));
+    let long: Vec<String> = long.iter().map(|n| n.to_string()).collect();
+    std::fs::write(&file, "").unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "for p in $(sed -n 's/^start //p' {f}); do\n  \
+             if [ -e /proc/$p ] && ! grep -q ') [ZX] ' /proc/$p/stat; then echo \"overlap $p\" >> {f}; fi\n\
+             done\nn=$(grep -c '^start ' {f})\necho \"start $$\" >> {f}\n\
+             case \"$n\" in {long}) sleep {secs};; *) sleep 1;; esac\necho \"end $$\" >> {f}\n",
+            f = file.display(),
+            long = long.join("|"),
+        ),
+    )
+    .unwrap();
+    t.ok(&[
+        "rig",
+        "config",
+        rig,
+        "gates.slow",
+        &format!("sh {}", script.display()),
+    ]);
+    file
+}
+
+#[test]
+fn an_agent_is_saved_and_restarted_while_a_long_gate_runs() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    let gate = slow_gate(&t, "r", 25, &[0]);
+    let done = t.sling("r", "merge me", "standin");
+    let bead = done["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    t.ok(&["up"]);
+    t.wait_for(20, "the gate to start", |_| !gate_pids(&gate).is_empty());
+    let gate_started = Instant::now();
+    let crash = t.sling("r", "crash during the gate", "standin-crash");
+    let crash_bead = crash["bead"].as_str().unwrap().to_string();
+    t.wait_for(20, "the crash saved and restarted", |t| {
+        let k = t.kinds(&["--bead", &crash_bead]);
+        k.contains(&"deacon.saved_work".to_string()) && k.contains(&"deacon.restarted".to_string())
+    });
+    // All of it while the gate still runs.
+    assert!(
+        gate_started.elapsed() < Duration::from_secs(24),
+        "took {:?}",
+        gate_started.elapsed()
+    );
+    let text = std::fs::read_to_string(&gate).unwrap();
+    assert!(!text.contains("end "), "the gate ended already: {text}");
+    assert_eq!(t.bead_status(&bead), "merging");
+    // And the merge lands once the gate passes.
+    t.wait_for(40, "the merge", |t| t.bead_status(&bead) == "closed");
+    t.ok(&["down"]);
+}
+
+#[test]
+fn a_new_deacon_kills_the_gate_group_of_a_killed_one_before_gating_again() {
+    let t = TestTown::new();
+    t.with_rig("g");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    // Gate runs 0 and 2 take a minute, run 1 a second.
+    let gate = slow_gate(&t, "g", 60, &[0, 2]);
+    let done = t.sling("g", "gate me", "standin");
+    let bead = done["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
+    let main_before = git(&t.repo("g"), &["rev-parse", "main"]);
+    t.ok(&["up"]);
+    t.wait_for(20, "the gate to start", |_| !gate_pids(&gate).is_empty());
+    let old_gate = gate_pids(&gate)[0];
+    let pid = deacon_pid(&t);
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    t.wait_for(10, "the killed deacon to let go of its lock", |t| {
+        t.json(&["deacon", "status"])["pid"].is_null()
+    });
+    // The killed deacon's gate runs on: nothing else would ever stop it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(old_gate), "the old gate died with the deacon");
+    // Nothing landed: main was not moved to an unverified commit.
+    assert_eq!(git(&t.repo("g"), &["rev-parse", "main"]), main_before);
+    assert_eq!(t.bead_status(&bead), "merging");
+    t.ok(&["up"]);
+    t.wait_for(20, "a second gate", |_| gate_pids(&gate).len() >= 2);
+    let text = std::fs::read_to_string(&gate).unwrap();
+    assert!(!text.contains("overlap"), "two gates at once: {text}");
+    assert!(!alive(old_gate), "the old gate group is still running");
+    assert!(!text.contains(&format!("end {old_gate}")), "{text}");
+    let killed = t.json(&["trail", "--kind", "merge.gate_killed"]);
+    assert_eq!(killed.as_array().unwrap().len(), 1, "{killed}");
+    assert_eq!(killed[0]["payload"]["pgid"], old_gate, "{killed}");
+    // The request was retried and landed once.
+    t.wait_for(30, "the merge", |t| t.bead_status(&bead) == "closed");
+    let log = git(
+        &t.repo("g"),
+        &[
+            "log",
+            "--format=%s",
+            &format!("{}..main", main_before.trim()),
+        ],
+    );
+    assert_eq!(log.lines().count(), 1, "{log}");
+
+    // `gt down` kills a running gate too: nothing outlives the deacon.
+    let next = t.sling("g", "gate me too", "standin");
+    let next_bead = next["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "a third gate", |_| gate_pids(&gate).len() >= 3);
+    let running = gate_pids(&gate)[2];
+    t.ok(&["down"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(running) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(running), "gt down left the gate running");
+    assert_eq!(
+        t.bead_status(&next_bead),
+        "merging",
+        "an interrupted gate lands nothing"
+    );
+    let mq = t.json(&["mq", "list", "--rig", "g"]);
+    let m = mq
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["bead"] == next_bead.as_str())
+        .unwrap();
+    assert_eq!(m["status"], "queued", "{mq}");
+    assert!(gate_runs_empty(&t), "a stopped gate is still recorded");
+}
+
+/// Whether the store records no running gate group.
+fn gate_runs_empty(t: &TestTown) -> bool {
+    use gt_lib::store::deacon::DeaconStore;
+    t.store().gate_runs().unwrap().is_empty()
+}
+
+#[test]
+fn down_all_and_rig_remove_go_on_past_a_broken_worktree() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let broken = t.sling("r", "broken one", "standin-hang");
+    let fine = t.sling("r", "fine one", "standin-hang");
+    let (wt_broken, wt_fine) = (
+        t.worktree("r", broken["polecat"].as_str().unwrap()),
+        t.worktree("r", fine["polecat"].as_str().unwrap()),
+    );
+    for wt in [&wt_broken, &wt_fine] {
+        std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
+    }
+    break_worktree(&wt_broken);
+    let d = t.json(&["down", "--all"]);
+    // Both sessions ended; the fine one saved; the broken one reported.
+    assert_eq!(d["sessions_ended"].as_array().unwrap().len(), 2, "{d}");
+    assert_eq!(d["work_saved"][0], fine["agent"], "{d}");
+    assert_eq!(d["not_saved"][0]["agent"], broken["agent"], "{d}");
+    assert!(!d["not_saved"][0]["error"].as_str().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(wt_broken.join("unsaved.txt")).unwrap(),
+        "precious\n"
+    );
+    let files = git(
+        &t.repo("r"),
+        &[
+            "show",
+            "--name-only",
+            "--format=",
+            fine["branch"].as_str().unwrap(),
+        ],
+    );
+    assert!(files.contains("unsaved.txt"), "{files}");
+    // rig remove: refused while a worktree cannot be read, names it, writes nothing.
+    let err = t.refuses(&["rig", "remove", "r"]);
+    assert!(err.contains("cannot be read"), "{err}");
+    // With --force the rig goes, and the unreadable worktree is kept as it was.
+    let r = t.json(&["rig", "remove", "r", "--force"]);
+    let kept = PathBuf::from(r["kept_worktrees"][0].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(kept.join("unsaved.txt")).unwrap(),
+        "precious\n"
+    );
+    assert!(!t.root.join("r").exists());
+}
+
+#[test]
+fn refinery_run_goes_on_past_a_broken_rig() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    let a = t.sling("a", "a work", "standin");
+    let b = t.sling("b", "b work", "standin");
+    let (bead_a, bead_b) = (
+        a["bead"].as_str().unwrap().to_string(),
+        b["bead"].as_str().unwrap().to_string(),
+    );
+    t.wait_for(60, "both merging", |t| {
+        t.bead_status(&bead_a) == "merging" && t.bead_status(&bead_b) == "merging"
+    });
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    // Rig a (first by name) fails; rig b still lands; the failure is reported.
+    let out = t.run(&["refinery", "run", "--once"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no branch main"), "{stderr}");
+    assert_eq!(t.bead_status(&bead_b), "closed");
+    assert_eq!(t.bead_status(&bead_a), "merging");
+}
+
+#[test]
+fn the_daemon_reports_a_broken_rig_and_lands_the_others() {
+    let t = TestTown::new();
+    t.with_rig("a");
+    t.with_rig("b");
+    t.ok(&["config", "set", "deacon.interval", "1s"]);
+    let a = t.sling("a", "a work", "standin");
+    let bead_a = a["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "a merging", |t| t.bead_status(&bead_a) == "merging");
+    git(&t.repo("a"), &["update-ref", "-d", "refs/heads/main"]);
+    t.ok(&["up"]);
+    let rig_failing = |t: &TestTown| {
+        t.json(&["status"])["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "rig_failing" && p["agent"] == "a")
+    };
+    t.wait_for(20, "rig a failing", rig_failing);
+    // Meanwhile rig b's work is slung, done and landed by the same deacon.
+    let b = t.sling("b", "b work", "standin");
+    let bead_b = b["bead"].as_str().unwrap().to_string();
+    t.wait_for(60, "b landed", |t| t.bead_status(&bead_b) == "closed");
+    assert!(rig_failing(&t));
+    assert_eq!(t.json(&["deacon", "status"])["up"], true);
+    // Nothing left to do for rig a: its fault is over.
+    let id = t.json(&["mq", "list", "--rig", "a"])[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    t.ok(&["mq", "remove", &id]);
+    t.wait_for(20, "rig a's fault over", |t| !rig_failing(t));
+    t.ok(&["down"]);
+    let kinds = t.kinds(&[]);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "deacon.rig_failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"deacon.recovered".to_string()), "{kinds:?}");
 }
