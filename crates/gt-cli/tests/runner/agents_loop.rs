@@ -166,10 +166,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "exit seen", |t| t.session_is(&bead, "exited"));
     assert_eq!(t.bead_status(&bead), "in_progress");
-    let log = git(
-        &t.repo("r"),
-        &["log", "--format=%s", &format!("main..{branch}")],
-    );
+    let log = t.subjects_past_main("r", &branch);
     assert!(log.contains(&bead), "commit kept on the branch: {log}");
 }
 
@@ -177,13 +174,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
 fn unknown_agent_command_returns_bead_and_polecat() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "ghost",
-        "definitely-not-installed-agent --go",
-    ]);
+    t.set_agent("ghost", "definitely-not-installed-agent --go");
     let id = t.create("ghost work", &[]);
     let err = t.fails(&["sling", &id, "r", "--agent", "ghost"], 1);
     assert!(
@@ -198,13 +189,7 @@ fn unknown_agent_command_returns_bead_and_polecat() {
         "{pcs}"
     );
     // An agent that dies at once is reported the same way.
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "dies",
-        "sh -c 'echo boom; exit 7'",
-    ]);
+    t.set_agent("dies", "sh -c 'echo boom; exit 7'");
     let err = t.fails(&["sling", &id, "r", "--agent", "dies"], 1);
     assert!(err.contains("exit code 7"), "{err}");
     assert_eq!(t.bead_status(&id), "open");
@@ -490,7 +475,7 @@ fn demo_runs_the_loop_and_cleans_up() {
         .unwrap();
     assert!(!ls.status.success(), "demo left a tmux server");
     // Human output says the agent is a stand-in.
-    let human = t.cmd().args(["demo", "--think-ms", "50"]).output().unwrap();
+    let human = t.run(&["demo", "--think-ms", "50"]);
     assert!(human.status.success());
     assert!(String::from_utf8_lossy(&human.stdout).contains("stand-in, not an AI"));
 }
@@ -536,7 +521,7 @@ fn agent_selection_order_and_custom_agents() {
     t.refuses(&["config", "agent", "set", "empty", ""]);
     t.refuses(&["config", "default-agent", "nobody"]);
     t.refuses(&["rig", "config", "r", "agent", "nobody"]);
-    t.ok(&["config", "agent", "set", "gone", "true"]);
+    t.set_agent("gone", "true");
     t.ok(&["config", "agent", "remove", "gone"]);
     t.refuses(&["config", "agent", "remove", "gone"]);
 }

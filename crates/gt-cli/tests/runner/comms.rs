@@ -11,13 +11,10 @@ use serde_json::Value;
 /// A custom agent `catter` whose terminal is non-canonical and whose input
 /// goes to `<tmp>/typed-<polecat>` (appended), so a test can compare bytes.
 fn with_catter(t: &TestTown) {
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
+    t.set_agent(
         "catter",
         "sh -c 'stty -icanon -echo; echo ready; exec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"'",
-    ]);
+    );
 }
 
 fn typed_path(t: &TestTown, polecat: &str) -> PathBuf {
@@ -206,11 +203,7 @@ fn mail_between_polecats_and_human() {
     assert_eq!(archived["archived"], true);
 
     // check: one block, marks delivered, exit 0 then 1.
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     assert_eq!(out.status.code(), Some(0));
     let block = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -218,11 +211,7 @@ fn mail_between_polecats_and_human() {
         "{block}"
     );
     assert!(block.contains("all hands"), "{block}");
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     // Nothing left: --inject still exits 0 (a prompt hook must not fail).
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
@@ -378,18 +367,10 @@ fn queued_nudges_and_mail_notices() {
     // queue: stored, not typed; `gt mail check` delivers it once.
     let v = t.json(&["nudge", "--mode", "queue", "r/nux", "later please"]);
     assert_eq!(v["status"], "queued");
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("later please"));
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(t.kinds(&[]).iter().any(|k| k == "nudge.queued"));
 

@@ -113,13 +113,7 @@ fn parallel_slings_never_exceed_max_polecats() {
 fn a_sling_whose_agent_command_is_missing_leaves_nothing_behind() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "ghost",
-        "definitely-not-installed-agent --go",
-    ]);
+    t.set_agent("ghost", "definitely-not-installed-agent --go");
     let err = t.refuses(&["sling", "new work for a ghost", "r", "--agent", "ghost"]);
     assert!(err.contains("definitely-not-installed-agent"), "{err}");
     assert!(array(t.json(&["bead", "list", "--all"])).is_empty());
@@ -131,13 +125,7 @@ fn a_sling_whose_agent_command_is_missing_leaves_nothing_behind() {
 fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "dies",
-        "sh -c 'echo boom; exit 7'",
-    ]);
+    t.set_agent("dies", "sh -c 'echo boom; exit 7'");
     let err = t.fails(&["sling", "doomed work", "r", "--agent", "dies"], 1);
     assert!(err.contains("exit code 7"), "{err}");
     assert!(array(t.json(&["bead", "list", "--all"])).is_empty());
@@ -250,29 +238,24 @@ fn deacon_up_means_the_same_in_gt_status_and_gt_deacon_status() {
     assert!(human.contains("DOWN"), "{human}");
 }
 
+/// Agent `quick`: runs `gt done --no-changes` at once and stays alive, so
+/// its tmux session is ended by gt (one second after `gt done`), not by the
+/// agent exiting.
+fn set_quick_agent(t: &TestTown) {
+    let gt = crate::common::gt_bin();
+    t.set_agent(
+        "quick",
+        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
+    );
+}
+
 #[test]
 fn a_session_that_just_ran_gt_done_is_not_an_orphan() {
     let t = TestTown::new();
     t.with_rig("r");
-    // Finishes at once and stays alive: its tmux session is ended by gt
-    // (one second after `gt done`), not by the agent exiting.
-    let gt = crate::common::gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "quick",
-        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
-    ]);
+    set_quick_agent(&t);
     for i in 0..3 {
-        let s = &lines_json(&t.ok(&[
-            "--json",
-            "sling",
-            &format!("quick task {i}"),
-            "r",
-            "--agent",
-            "quick",
-        ]))[0];
+        let s = &t.sling("r", &format!("quick task {i}"), "quick");
         let bead = s["bead"].as_str().unwrap().to_string();
         let tmux = s["session"].as_str().unwrap().to_string();
         t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");
@@ -420,14 +403,7 @@ fn the_tmux_socket_file_goes_when_the_last_session_ends() {
     );
     // Ended by `gt done` (tmux kills the session a second later): gone at
     // gt's next look at tmux.
-    let gt = crate::common::gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "quick",
-        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
-    ]);
+    set_quick_agent(&t);
     let s = &t.sling("r", "three", "quick");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");

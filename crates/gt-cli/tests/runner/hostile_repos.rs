@@ -176,22 +176,14 @@ fn rejecting_hooks_do_not_stop_the_deacon_saving_work() {
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
-    let kinds: Vec<String> = t.json(&["deacon", "patrol", "--once"])["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect();
+    let kinds = t.patrol();
     assert!(
         kinds.contains(&"deacon.saved_work".to_string()),
         "{kinds:?}"
     );
-    let log = git(
-        &t.repo("r"),
-        &["log", "--format=%s", &format!("main..{branch}")],
-    );
+    let log = t.subjects_past_main("r", &branch);
     assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
-    let files = git(&t.repo("r"), &["show", "--name-only", "--format=", &branch]);
+    let files = t.files_of("r", &branch);
     assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
     assert_eq!(marker_text(&marker), "", "a hook ran inside gt");
 }
@@ -260,15 +252,6 @@ fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn patrol_kinds(t: &TestTown) -> Vec<String> {
-    t.json(&["deacon", "patrol", "--once"])["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
 }
@@ -287,7 +270,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
         raw_git(t.dir.path(), &["config", "--file", &file, key, value]);
     };
     // Nothing changed: a patrol reverts nothing, and gt status is healthy.
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 0);
     assert!(t.json(&["status"])["problems"]
         .as_array()
         .unwrap()
@@ -311,7 +294,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
             .any(|p| p["kind"] == "config_tampered" && p["rig"] == "g"),
         "a difference not yet reverted is a problem: {status}"
     );
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 1);
     assert_eq!(std::fs::read(&cfg).unwrap(), original, "config put back");
     assert!(!wt_cfg.join("x/config.worktree").exists());
     let trail = t.json(&["trail", "--kind", "rig.config_tampered"]);
@@ -340,7 +323,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     );
     assert_eq!(status["healthy"], false);
     // A second patrol finds nothing more to revert.
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 0);
 
     // 2. Right before a sling cuts a branch.
     tamper("core.fsmonitor", "/tmp/evil");
@@ -397,7 +380,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     std::fs::write(&elsewhere, "[core]\n\tbare = true\n").unwrap();
     std::fs::remove_file(&cfg).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &cfg).unwrap();
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 1);
     assert!(cfg.symlink_metadata().unwrap().file_type().is_file());
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(
@@ -511,6 +494,27 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
 
 /// Item 4: SIGTERM (and SIGINT) during a slow clone leave nothing behind,
 /// and the name can be used right away.
+/// `gt rig add <name> <url>` started in the background (stdout discarded).
+fn spawn_rig_add(
+    t: &TestTown,
+    name: &str,
+    url: &str,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(crate::common::gt_bin())
+        .args(["rig", "add", name, url])
+        .env_clear()
+        .env("HOME", &t.home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GT_ACTOR", "tester")
+        .env("NO_COLOR", "1")
+        .current_dir(&t.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn rig_add_interrupted_leaves_nothing() {
     let t = TestTown::new();
@@ -518,18 +522,7 @@ fn rig_add_interrupted_leaves_nothing() {
     let (url, accepted) = silent_server();
     for (sig, name) in [("-TERM", "term"), ("-INT", "int")] {
         let before = rig_dirs(&t);
-        let child = std::process::Command::new(crate::common::gt_bin())
-            .args(["rig", "add", name, &url])
-            .env_clear()
-            .env("HOME", &t.home)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GT_ACTOR", "tester")
-            .env("NO_COLOR", "1")
-            .current_dir(&t.root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_rig_add(&t, name, &url, std::process::Stdio::piped());
         accepted
             .recv_timeout(Duration::from_secs(20))
             .expect("git connected to the server");
@@ -553,17 +546,7 @@ fn rig_add_interrupted_leaves_nothing() {
     }
     // SIGKILL: gt cannot clean up, but the next add of the name ends the
     // clone it left running, removes its folder, and succeeds.
-    let child = std::process::Command::new(crate::common::gt_bin())
-        .args(["rig", "add", "killed", &url])
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GT_ACTOR", "tester")
-        .current_dir(&t.root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_rig_add(&t, "killed", &url, std::process::Stdio::null());
     accepted
         .recv_timeout(Duration::from_secs(20))
         .expect("git connected to the server");

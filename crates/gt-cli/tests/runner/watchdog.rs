@@ -9,17 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{git, lines_json, TestTown};
+use crate::common::{action_kinds, git, lines_json, TestTown};
 use serde_json::Value;
-
-fn patrol(t: &TestTown) -> Vec<String> {
-    t.json(&["deacon", "patrol", "--once"])["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect()
-}
 
 fn open_sessions(t: &TestTown, bead: &str) -> usize {
     t.json(&["agents", "--recent", "0"])
@@ -39,7 +30,7 @@ fn crash_is_saved_in_a_wip_commit_and_restarted() {
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
-    let kinds = patrol(&t);
+    let kinds = t.patrol();
     assert!(
         kinds.contains(&"deacon.saved_work".to_string()),
         "{kinds:?}"
@@ -49,23 +40,20 @@ fn crash_is_saved_in_a_wip_commit_and_restarted() {
         "{kinds:?}"
     );
     // The uncommitted file is now in a marked WIP commit on the branch.
-    let log = git(
-        &t.repo("r"),
-        &["log", "--format=%s", &format!("main..{branch}")],
-    );
+    let log = t.subjects_past_main("r", &branch);
     assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
-    let files = git(&t.repo("r"), &["show", "--name-only", "--format=", &branch]);
+    let files = t.files_of("r", &branch);
     assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
     // After the backoff, the next patrol restarts it on the same polecat.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let kinds = patrol(&t);
+    let kinds = t.patrol();
     assert!(kinds.contains(&"deacon.restarted".to_string()), "{kinds:?}");
     assert_eq!(open_sessions(&t, &bead), 1);
     let sessions = t.json(&["polecat", "show", s["agent"].as_str().unwrap()])["sessions"].clone();
     assert_eq!(sessions.as_array().unwrap().len(), 2);
     assert_eq!(sessions[0]["end_reason"], "exited");
     // Patrolling again at once does not restart twice.
-    let kinds = patrol(&t);
+    let kinds = t.patrol();
     assert!(
         !kinds.contains(&"deacon.restarted".to_string()),
         "{kinds:?}"
@@ -96,14 +84,7 @@ fn exit_without_done_is_released_after_max_restarts_with_an_escalation() {
     );
     assert!(kinds.contains(&"deacon.gave_up".to_string()), "{kinds:?}");
     // Its commits stay on the branch; the bead carries a note; human was told.
-    let log = git(
-        &t.repo("r"),
-        &[
-            "log",
-            "--format=%s",
-            &format!("main..{}", s["branch"].as_str().unwrap()),
-        ],
-    );
+    let log = t.subjects_past_main("r", s["branch"].as_str().unwrap());
     assert!(log.contains(&bead), "{log}");
     let shown = t.json(&["show", &bead]);
     assert!(shown["comments"]
@@ -213,15 +194,7 @@ fn down_all_saves_work_and_ends_sessions() {
     let d = t.json(&["down", "--all"]);
     assert_eq!(d["sessions_ended"].as_array().unwrap().len(), 1);
     assert_eq!(d["work_saved"].as_array().unwrap().len(), 1);
-    let files = git(
-        &t.repo("r"),
-        &[
-            "show",
-            "--name-only",
-            "--format=",
-            s["branch"].as_str().unwrap(),
-        ],
-    );
+    let files = t.files_of("r", s["branch"].as_str().unwrap());
     assert!(files.contains("unsaved.txt"), "{files}");
     assert_eq!(open_sessions(&t, s["bead"].as_str().unwrap()), 0);
 }
@@ -403,14 +376,7 @@ fn waiting_for_input_mails_human_once_and_approves_nothing() {
     );
     // Never auto-approved: the agent is still waiting, nothing was committed.
     assert_eq!(t.bead_status(&bead), "in_progress");
-    let log = git(
-        &t.repo("r"),
-        &[
-            "log",
-            "--format=%s",
-            &format!("main..{}", s["branch"].as_str().unwrap()),
-        ],
-    );
+    let log = t.subjects_past_main("r", s["branch"].as_str().unwrap());
     assert!(log.trim().is_empty(), "{log}");
 }
 
@@ -546,12 +512,7 @@ fn a_rate_limited_runtime_holds_its_dispatch_until_the_window_passes() {
     };
     let patrol_kinds = || -> Vec<String> {
         let out = t.ok_env(&env, &["--json", "deacon", "patrol", "--once"]);
-        serde_json::from_str::<Value>(&out).unwrap()["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["kind"].as_str().unwrap().to_string())
-            .collect()
+        action_kinds(&serde_json::from_str::<Value>(&out).unwrap())
     };
     let first = sling_codex("limited");
     t.sling("r", "someone else", "standin-hang");
@@ -593,15 +554,6 @@ fn a_rate_limited_runtime_holds_its_dispatch_until_the_window_passes() {
 }
 
 // One fault never stops the town (issue 10, part B).
-
-fn kinds_of(report: &Value) -> Vec<String> {
-    report["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect()
-}
 
 /// Points a worktree's `.git` at nothing; returns what it held.
 fn break_worktree(wt: &Path) -> String {
@@ -649,7 +601,7 @@ fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
     t.ok(&["config", "set", "scheduler.max_polecats", "3"]);
 
     let r = t.json(&["deacon", "patrol", "--once"]);
-    let kinds = kinds_of(&r);
+    let kinds = action_kinds(&r);
     // Everything else was served in this very patrol.
     assert!(kinds.contains(&"deacon.dispatched".to_string()), "{r}");
     assert_ne!(t.bead_status(&queued_bead), "queued");
@@ -747,7 +699,7 @@ fn a_broken_worktree_and_a_broken_rig_do_not_stop_the_patrol() {
         &["update-ref", "refs/heads/main", main_a.trim()],
     );
     let r = t.json(&["deacon", "patrol", "--once"]);
-    let kinds = kinds_of(&r);
+    let kinds = action_kinds(&r);
     assert!(kinds.contains(&"deacon.saved_work".to_string()), "{r}");
     assert!(r["failures"].as_array().unwrap().is_empty(), "{r}");
     assert_eq!(t.bead_status(&bead_a), "closed", "{r}");
@@ -954,15 +906,7 @@ fn down_all_and_rig_remove_go_on_past_a_broken_worktree() {
         std::fs::read_to_string(wt_broken.join("unsaved.txt")).unwrap(),
         "precious\n"
     );
-    let files = git(
-        &t.repo("r"),
-        &[
-            "show",
-            "--name-only",
-            "--format=",
-            fine["branch"].as_str().unwrap(),
-        ],
-    );
+    let files = t.files_of("r", fine["branch"].as_str().unwrap());
     assert!(files.contains("unsaved.txt"), "{files}");
     // rig remove: refused while a worktree cannot be read, names it, writes nothing.
     let err = t.refuses(&["rig", "remove", "r"]);

@@ -250,13 +250,7 @@ impl TestTown {
         self.ok(&["rig", "add", name, src.to_str().unwrap()]);
         let gt = gt_bin();
         let gt = gt.to_str().unwrap();
-        self.ok(&[
-            "config",
-            "agent",
-            "set",
-            "standin",
-            &format!("{gt} agent-standin --behavior finish"),
-        ]);
+        self.set_agent("standin", &format!("{gt} agent-standin --behavior finish"));
         for b in [
             "crash",
             "hang",
@@ -270,13 +264,10 @@ impl TestTown {
             } else {
                 ""
             };
-            self.ok(&[
-                "config",
-                "agent",
-                "set",
+            self.set_agent(
                 &format!("standin-{b}"),
                 &format!("{gt} agent-standin --behavior {b}{delay}"),
-            ]);
+            );
         }
         src
     }
@@ -442,5 +433,40 @@ impl TestTown {
     /// (the slung bead, its polecat and session).
     pub fn sling(&self, rig: &str, what: &str, agent: &str) -> Value {
         lines_json(&self.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
+    }
+}
+
+/// The `kind` of every action in a patrol report, in order.
+pub fn action_kinds(report: &Value) -> Vec<String> {
+    report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+impl TestTown {
+    /// Runs one `gt deacon patrol --once`; returns its action kinds.
+    pub fn patrol(&self) -> Vec<String> {
+        action_kinds(&self.json(&["deacon", "patrol", "--once"]))
+    }
+
+    /// Subjects of the commits on `branch` past `main` in the rig's repository.
+    pub fn subjects_past_main(&self, rig: &str, branch: &str) -> String {
+        git(
+            &self.repo(rig),
+            &["log", "--format=%s", &format!("main..{branch}")],
+        )
+    }
+
+    /// Names of the files that commit `rev` of the rig's repository touches.
+    pub fn files_of(&self, rig: &str, rev: &str) -> String {
+        git(&self.repo(rig), &["show", "--name-only", "--format=", rev])
+    }
+
+    /// `gt config agent set <name> <command>`: a custom agent of a test.
+    pub fn set_agent(&self, name: &str, command: &str) {
+        self.ok(&["config", "agent", "set", name, command]);
     }
 }
