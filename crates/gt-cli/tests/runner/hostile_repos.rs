@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{git, TestTown};
+use crate::common::{bare_clone, doctor_check, git, TestTown};
 
 /// Git for test setup with every hook and fsmonitor off, so the planted
 /// hooks never run in the test's own git calls (only gt could run them).
@@ -171,20 +171,7 @@ fn rejecting_hooks_do_not_stop_the_deacon_saving_work() {
     raw_git(&t.repo("r"), &["config", "core.hooksPath", ".husky"]);
     plant_hooks(&t.repo("r").join("hooks"), &marker, 1);
 
-    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let s = t.sling("r", "crash me", "standin-crash");
-    let bead = s["bead"].as_str().unwrap().to_string();
-    let branch = s["branch"].as_str().unwrap().to_string();
-    t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
-    let kinds = t.patrol();
-    assert!(
-        kinds.contains(&"deacon.saved_work".to_string()),
-        "{kinds:?}"
-    );
-    let log = t.subjects_past_main("r", &branch);
-    assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
-    let files = t.files_of("r", &branch);
-    assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
+    t.crash_and_save("r");
     assert_eq!(marker_text(&marker), "", "a hook ran inside gt");
 }
 
@@ -342,13 +329,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     let out = t.run(&["--json", "doctor"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "rig-config")
-        .unwrap_or_else(|| panic!("no rig-config check: {report}"))
-        .clone();
+    let check = doctor_check(&report, "rig-config");
     assert_eq!(check["status"], "fail", "{check}");
     assert!(
         check["detail"]
@@ -364,13 +345,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     );
     let out = t.run(&["--json", "doctor", "--fix"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "rig-config")
-        .unwrap()
-        .clone();
+    let check = doctor_check(&report, "rig-config");
     assert_eq!(check["fixed"], true, "{check}");
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 4);
@@ -583,17 +558,7 @@ fn rig_add_interrupted_leaves_nothing() {
 /// pushes to it; returns (bare, work).
 fn upstream(t: &TestTown) -> (PathBuf, PathBuf) {
     let seed = crate::common::source_repo(t.dir.path(), "seed");
-    let bare = t.dir.path().join("up.git");
-    git(
-        t.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            seed.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    let bare = bare_clone(&seed, &t.dir.path().join("up.git"));
     let work = t.dir.path().join("work");
     git(
         t.dir.path(),

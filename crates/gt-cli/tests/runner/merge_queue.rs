@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{git, gt_bin, lines_json, TestTown};
+use crate::common::{bare_clone, git, gt_bin, lines_json, TestTown};
 use serde_json::Value;
 
 /// Slings tasks (one polecat each) and returns the bead ids.
@@ -365,17 +365,7 @@ fn refinery_pushes_upstream_and_records_merged_only_after_the_push() {
     let t = TestTown::new();
     // A bare upstream the user can push to.
     let work = crate::common::source_repo(t.dir.path(), "upstream-work");
-    let bare = t.dir.path().join("upstream.git");
-    git(
-        t.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    let bare = bare_clone(&work, &t.dir.path().join("upstream.git"));
     t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
     t.with_rig("other"); // registers the stand-in agents
     t.ok(&["rig", "config", "p", "push", "true"]);

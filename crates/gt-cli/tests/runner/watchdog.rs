@@ -25,25 +25,13 @@ fn open_sessions(t: &TestTown, bead: &str) -> usize {
 fn crash_is_saved_in_a_wip_commit_and_restarted() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let s = t.sling("r", "crash me", "standin-crash");
+    // The uncommitted file is now in a marked WIP commit on the branch.
+    let (s, kinds) = t.crash_and_save("r");
     let bead = s["bead"].as_str().unwrap().to_string();
-    let branch = s["branch"].as_str().unwrap().to_string();
-    t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
-    let kinds = t.patrol();
-    assert!(
-        kinds.contains(&"deacon.saved_work".to_string()),
-        "{kinds:?}"
-    );
     assert!(
         kinds.contains(&"deacon.session_dead".to_string()),
         "{kinds:?}"
     );
-    // The uncommitted file is now in a marked WIP commit on the branch.
-    let log = t.subjects_past_main("r", &branch);
-    assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
-    let files = t.files_of("r", &branch);
-    assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
     // After the backoff, the next patrol restarts it on the same polecat.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let kinds = t.patrol();

@@ -219,6 +219,22 @@ pub fn source_repo(parent: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// `git clone --bare <src> <dest>`; returns `dest`.
+pub fn bare_clone(src: &Path, dest: &Path) -> PathBuf {
+    let parent = dest.parent().unwrap();
+    git(
+        parent,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            src.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ],
+    );
+    dest.to_path_buf()
+}
+
 /// Runs git with a fixed identity and no user or system config; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
@@ -469,4 +485,38 @@ impl TestTown {
     pub fn set_agent(&self, name: &str, command: &str) {
         self.ok(&["config", "agent", "set", name, command]);
     }
+}
+
+impl TestTown {
+    /// With a 1 s restart backoff, slings a crashing stand-in to `rig`, waits
+    /// for the crash and runs one patrol, which must save the uncommitted
+    /// work in a marked WIP commit on the branch. Returns the sling's JSON
+    /// and the patrol's action kinds.
+    pub fn crash_and_save(&self, rig: &str) -> (Value, Vec<String>) {
+        self.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+        let s = self.sling(rig, "crash me", "standin-crash");
+        let bead = s["bead"].as_str().unwrap().to_string();
+        let branch = s["branch"].as_str().unwrap().to_string();
+        self.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
+        let kinds = self.patrol();
+        assert!(
+            kinds.contains(&"deacon.saved_work".to_string()),
+            "{kinds:?}"
+        );
+        let log = self.subjects_past_main(rig, &branch);
+        assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
+        let files = self.files_of(rig, &branch);
+        assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
+        (s, kinds)
+    }
+}
+
+/// The check `name` of a `gt --json doctor` report.
+pub fn doctor_check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
 }
