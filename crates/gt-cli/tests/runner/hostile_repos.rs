@@ -22,6 +22,18 @@ fn raw_git(dir: &Path, args: &[&str]) -> String {
     git(dir, &all)
 }
 
+/// `cmd` with a cleared environment but the machine's own PATH, run from the
+/// town root as `tester`.
+fn in_town(mut cmd: std::process::Command, t: &TestTown) -> std::process::Command {
+    cmd.env_clear()
+        .env("HOME", &t.home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GT_ACTOR", "tester")
+        .env("NO_COLOR", "1")
+        .current_dir(&t.root);
+    cmd
+}
+
 fn write_exe(path: &Path, script: &str) {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).unwrap();
@@ -192,14 +204,8 @@ fn gt_never_writes_through_a_planted_link() {
         t.root.display(),
         crate::common::gt_bin().display()
     );
-    let out = std::process::Command::new("sh")
+    let out = in_town(std::process::Command::new("sh"), &t)
         .args(["-c", &script])
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GT_ACTOR", "tester")
-        .env("NO_COLOR", "1")
-        .current_dir(&t.root)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -476,14 +482,8 @@ fn spawn_rig_add(
     url: &str,
     stderr: std::process::Stdio,
 ) -> std::process::Child {
-    std::process::Command::new(crate::common::gt_bin())
+    in_town(std::process::Command::new(crate::common::gt_bin()), t)
         .args(["rig", "add", name, url])
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GT_ACTOR", "tester")
-        .env("NO_COLOR", "1")
-        .current_dir(&t.root)
         .stdout(std::process::Stdio::null())
         .stderr(stderr)
         .spawn()
