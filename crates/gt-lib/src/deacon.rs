@@ -1167,6 +1167,19 @@ fn take_lock(lock: &File) -> Result<()> {
     }
 }
 
+/// The daemon's time between patrols (`deacon.interval`, at least 200 ms).
+fn patrol_interval(town: &Town) -> Duration {
+    let interval = town.config.deacon.duration("interval");
+    Duration::from_millis(interval.whole_milliseconds().clamp(200, 86_400_000) as u64)
+}
+
+/// When gt.toml was last written, so the daemon sees changes to it.
+fn config_mtime(town: &Town) -> Option<std::time::SystemTime> {
+    std::fs::metadata(town.config_path())
+        .and_then(|m| m.modified())
+        .ok()
+}
+
 /// Event kinds that make the daemon patrol at once.
 const WAKE_KINDS: &[&str] = &[
     "session.ended",
@@ -1323,10 +1336,9 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
             .map_err(|e| Error::io("cannot write the deacon lock", e))?;
     }
     let _ = std::fs::remove_file(stop_path(&town));
-    let interval = town.config.deacon.duration("interval");
-    let interval =
-        Duration::from_millis(interval.whole_milliseconds().clamp(200, 86_400_000) as u64);
-    let ws = Workspace::open(town)?;
+    let mut interval = patrol_interval(&town);
+    let mut config_seen = config_mtime(&town);
+    let mut ws = Workspace::open(town)?;
     let pid = std::process::id();
     ws.store.deacon_started(Some(pid))?;
     ws.store.append_event(
@@ -1365,7 +1377,31 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
             );
             return Ok(());
         }
-        let mut due = Instant::now() >= next_patrol;
+        // gt.toml changed (an agent added, a setting set): patrol with it.
+        // A file that does not load now keeps the settings in force.
+        let mut due = false;
+        let seen = config_mtime(&ws.town);
+        if seen != config_seen {
+            config_seen = seen;
+            match Town::open(ws.town.root()).and_then(|t| {
+                let i = patrol_interval(&t);
+                Workspace::open(t).map(|w| (w, i))
+            }) {
+                Ok((w, i)) => {
+                    ws = w;
+                    interval = i;
+                    due = true;
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        log,
+                        "{} gt.toml changed but cannot be used ({e}); the settings in force stay",
+                        format_ts(ws.town.clock().now())
+                    );
+                }
+            }
+        }
+        due = due || Instant::now() >= next_patrol;
         // A refinery that finished may have left more to do (and its rig's
         // agents may have new work): patrol now.
         if collect_refineries(&ws, &mut refineries, false, log) {

@@ -2,24 +2,19 @@
 //! hooks, through the real `gt` binary, real tmux (a private server per test
 //! town, killed when the test ends) and real git.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::TestTown;
+use crate::common::TestTown;
 use serde_json::Value;
 
 /// A custom agent `catter` whose terminal is non-canonical and whose input
 /// goes to `<tmp>/typed-<polecat>` (appended), so a test can compare bytes.
 fn with_catter(t: &TestTown) {
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
+    t.set_agent(
         "catter",
         "sh -c 'stty -icanon -echo; echo ready; exec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"'",
-    ]);
+    );
 }
 
 fn typed_path(t: &TestTown, polecat: &str) -> PathBuf {
@@ -208,11 +203,7 @@ fn mail_between_polecats_and_human() {
     assert_eq!(archived["archived"], true);
 
     // check: one block, marks delivered, exit 0 then 1.
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     assert_eq!(out.status.code(), Some(0));
     let block = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -220,11 +211,7 @@ fn mail_between_polecats_and_human() {
         "{block}"
     );
     assert!(block.contains("all hands"), "{block}");
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     // Nothing left: --inject still exits 0 (a prompt hook must not fail).
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
@@ -380,18 +367,10 @@ fn queued_nudges_and_mail_notices() {
     // queue: stored, not typed; `gt mail check` delivers it once.
     let v = t.json(&["nudge", "--mode", "queue", "r/nux", "later please"]);
     assert_eq!(v["status"], "queued");
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check", "--inject"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check", "--inject"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("later please"));
-    let out = t
-        .cmd()
-        .args(["mail", "--as", "r/nux", "check"])
-        .output()
-        .unwrap();
+    let out = t.run(&["mail", "--as", "r/nux", "check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(t.kinds(&[]).iter().any(|k| k == "nudge.queued"));
 
@@ -573,7 +552,7 @@ fn claude_gets_hook_settings_outside_the_repository() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), common::system_path());
+    let path = format!("{}:{}", bin.display(), crate::common::system_path());
     let out = t
         .cmd()
         .env("PATH", &path)
@@ -601,7 +580,7 @@ fn claude_gets_hook_settings_outside_the_repository() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     check_claude_settings(&v);
     // The repository is untouched.
-    assert_eq!(common::git(&wt, &["status", "--porcelain"]), "");
+    assert_eq!(crate::common::git(&wt, &["status", "--porcelain"]), "");
 }
 
 /// The generated settings follow Claude Code's hooks schema:
@@ -654,10 +633,10 @@ fn killed_mail_sends_leave_whole_messages_or_none() {
         rng
     };
     for i in 0..40usize {
-        let mut c = std::process::Command::new(common::gt_bin());
+        let mut c = std::process::Command::new(crate::common::gt_bin());
         c.env_clear()
             .env("HOME", &t.home)
-            .env("PATH", common::system_path())
+            .env("PATH", crate::common::system_path())
             .env("GT_ACTOR", "tester")
             .current_dir(&t.root)
             .args([

@@ -3,20 +3,13 @@
 //! Real tmux (a private server per town, killed when the test ends) and the
 //! stand-in agent.
 
-mod common;
-
 use std::io::BufRead;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{gt_bin, TestTown};
+use crate::common::{gt_bin, TestTown};
 use serde_json::Value;
-
-fn sling(t: &TestTown, work: &str, agent: &str) -> Value {
-    let out = t.ok(&["--json", "sling", work, "r", "--agent", agent]);
-    serde_json::from_str(out.lines().next().unwrap()).unwrap()
-}
 
 fn tmux(t: &TestTown, args: &[&str]) -> bool {
     let socket = gt_lib::tmux::socket_name_for(&t.root);
@@ -57,7 +50,7 @@ fn wait_running(t: &TestTown, agent: &str) {
 fn killed_session_is_a_zombie_at_once() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = sling(&t, "hang around", "standin-hang");
+    let s = t.sling("r", "hang around", "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let bead = s["bead"].as_str().unwrap().to_string();
     wait_running(&t, &agent);
@@ -108,9 +101,9 @@ fn killed_session_is_a_zombie_at_once() {
 fn waiting_idle_stalled_and_ended_without_done() {
     let t = TestTown::new();
     t.with_rig("r");
-    let q = sling(&t, "ask first", "standin-prompt");
-    let h = sling(&t, "then hang", "standin-hang");
-    let x = sling(&t, "exit early", "standin-exit-without-done");
+    let q = t.sling("r", "ask first", "standin-prompt");
+    let h = t.sling("r", "then hang", "standin-hang");
+    let x = t.sling("r", "exit early", "standin-exit-without-done");
     let (qa, ha, xa) = (
         q["agent"].as_str().unwrap(),
         h["agent"].as_str().unwrap(),
@@ -183,7 +176,7 @@ impl Feed {
         let mut child = std::process::Command::new(gt_bin())
             .env_clear()
             .env("HOME", &t.home)
-            .env("PATH", common::system_path())
+            .env("PATH", crate::common::system_path())
             .env("GT_ACTOR", "tester")
             .env("NO_COLOR", "1")
             .env("LANG", "C.UTF-8")
@@ -252,7 +245,7 @@ fn feed_plain_follows_the_loop_live() {
     let bead = t.create("follow me", &[]);
     let seen = feed.until(10, "bead.created", |l| l.contains(&bead));
     assert!(!seen.iter().any(|l| l.contains(&before)), "only new events");
-    let s = sling(&t, &bead, "standin");
+    let s = t.sling("r", &bead, "standin");
     let agent = s["agent"].as_str().unwrap().to_string();
     let mut kinds = Vec::new();
     let mut ids = Vec::new();

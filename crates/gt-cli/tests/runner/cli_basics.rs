@@ -1,10 +1,8 @@
 //! Damaged state, bad input, and what new users hit (issue #10 §6, §7).
 
-mod common;
-
 use std::path::Path;
 
-use common::{clean_cmd, TestTown};
+use crate::common::{clean_cmd, doctor_check, TestTown};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -368,15 +366,6 @@ fn doctor_json(t: &TestTown, extra: &[&str], path: Option<&str>) -> (i32, serde_
     (out.status.code().unwrap(), v)
 }
 
-fn check<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {v}"))
-}
-
 /// Ends a spawned process when dropped, also when the test fails.
 struct Reap(std::process::Child);
 impl Drop for Reap {
@@ -410,9 +399,9 @@ fn doctor_on_a_healthy_town() {
         "orphan-processes",
         "runtimes",
     ] {
-        check(&v, name);
+        doctor_check(&v, name);
     }
-    assert!(check(&v, "database")["detail"]
+    assert!(doctor_check(&v, "database")["detail"]
         .as_str()
         .unwrap()
         .contains("quick_check ok"));
@@ -420,8 +409,11 @@ fn doctor_on_a_healthy_town() {
     let bin = t.dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     for tool in ["tmux", "git"] {
-        let real =
-            gt_lib::workspace::find_program(tool, std::env::var_os("PATH").as_deref()).unwrap();
+        let real = gt_lib::workspace::find_program(
+            tool,
+            Some(std::ffi::OsStr::new(&crate::common::system_path())),
+        )
+        .unwrap();
         std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
     }
     let claude = bin.join("claude");
@@ -430,7 +422,7 @@ fn doctor_on_a_healthy_town() {
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, v) = doctor_json(&t, &[], Some(bin.to_str().unwrap()));
     assert_eq!(code, 0, "{v}");
-    let r = check(&v, "runtimes");
+    let r = doctor_check(&v, "runtimes");
     assert_eq!(r["status"], "ok", "{r}");
     assert!(r["detail"].as_str().unwrap().contains("claude"), "{r}");
     // Human output: one line per check, and a summary.
@@ -455,7 +447,7 @@ fn doctor_fails_on_a_damaged_database_and_missing_tmux() {
     let (code, v) = doctor_json(&t, &["--fix"], None);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["ok"], false);
-    let db = check(&v, "database");
+    let db = doctor_check(&v, "database");
     assert_eq!(db["status"], "fail");
     assert!(db["detail"].as_str().unwrap().contains("empty"), "{db}");
     assert!(db["hint"].is_string());
@@ -470,8 +462,8 @@ fn doctor_fails_on_a_damaged_database_and_missing_tmux() {
     std::fs::create_dir(&empty).unwrap();
     let (code, v) = doctor_json(&t, &[], Some(empty.to_str().unwrap()));
     assert_eq!(code, 1, "{v}");
-    assert_eq!(check(&v, "tmux")["status"], "fail");
-    assert_eq!(check(&v, "git")["status"], "fail");
+    assert_eq!(doctor_check(&v, "tmux")["status"], "fail");
+    assert_eq!(doctor_check(&v, "git")["status"], "fail");
 }
 
 #[test]
@@ -500,10 +492,10 @@ fn doctor_finds_stale_sockets_and_orphans_and_fixes_only_what_loses_nothing() {
 
     let (code, v) = doctor_json(&t, &[], None);
     assert_eq!(code, 0, "warnings do not fail: {v}");
-    let s = check(&v, "tmux-socket");
+    let s = doctor_check(&v, "tmux-socket");
     assert_eq!(s["status"], "warn", "{s}");
     assert!(s["hint"].as_str().unwrap().contains("--fix"));
-    let o = check(&v, "orphan-processes");
+    let o = doctor_check(&v, "orphan-processes");
     assert_eq!(o["status"], "warn", "{o}");
     assert!(
         o["detail"]
@@ -519,21 +511,21 @@ fn doctor_finds_stale_sockets_and_orphans_and_fixes_only_what_loses_nothing() {
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     }
     let (_, v) = doctor_json(&t, &["--fix"], None);
-    let s = check(&v, "tmux-socket");
+    let s = doctor_check(&v, "tmux-socket");
     assert_eq!(s["fixed"], true, "{s}");
     assert!(!path.exists(), "the stale socket is still there");
     // The process is left alone: ending it could lose work.
     assert!(Path::new(&format!("/proc/{pid}")).exists());
-    assert_eq!(check(&v, "orphan-processes")["status"], "warn");
+    assert_eq!(doctor_check(&v, "orphan-processes")["status"], "warn");
     let (_, v) = doctor_json(&t, &[], None);
-    assert_eq!(check(&v, "tmux-socket")["status"], "ok");
+    assert_eq!(doctor_check(&v, "tmux-socket")["status"], "ok");
 
     // Missing state folders: --fix makes them again.
     std::fs::remove_dir(t.root.join(".gt/logs")).unwrap();
     let (_, v) = doctor_json(&t, &[], None);
-    assert_eq!(check(&v, "state-dirs")["status"], "warn", "{v}");
+    assert_eq!(doctor_check(&v, "state-dirs")["status"], "warn", "{v}");
     let (_, v) = doctor_json(&t, &["--fix"], None);
-    assert_eq!(check(&v, "state-dirs")["fixed"], true, "{v}");
+    assert_eq!(doctor_check(&v, "state-dirs")["fixed"], true, "{v}");
     assert!(t.root.join(".gt/logs").is_dir());
 }
 
@@ -546,8 +538,8 @@ fn doctor_outside_a_town_checks_the_machine() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
-    assert_eq!(check(&v, "town")["status"], "warn");
-    assert_eq!(check(&v, "tmux")["status"], "ok");
+    assert_eq!(doctor_check(&v, "town")["status"], "warn");
+    assert_eq!(doctor_check(&v, "tmux")["status"], "ok");
 }
 
 // §7.7 ---------------------------------------------------------------------
@@ -589,8 +581,7 @@ fn agent_set_warns_when_the_command_is_not_on_path() {
 fn attach_without_a_terminal_is_one_error_line() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = common::lines_json(&t.ok(&["--json", "sling", "wait", "r", "--agent", "standin-hang"]))
-        .remove(0);
+    let s = t.sling("r", "wait", "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let err = t.refuses(&["attach", &agent]);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -717,8 +708,7 @@ fn mq_list_has_a_header() {
     let t = TestTown::new();
     assert_eq!(t.ok(&["mq", "list"]).trim(), "The merge queue is empty.");
     t.with_rig("r");
-    let s = common::lines_json(&t.ok(&["--json", "sling", "land it", "r", "--agent", "standin"]))
-        .remove(0);
+    let s = t.sling("r", "land it", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(30, "a merge request", |t| {
         !t.json(&["mq", "list"]).as_array().unwrap().is_empty()

@@ -219,6 +219,22 @@ pub fn source_repo(parent: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// `git clone --bare <src> <dest>`; returns `dest`.
+pub fn bare_clone(src: &Path, dest: &Path) -> PathBuf {
+    let parent = dest.parent().unwrap();
+    git(
+        parent,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            src.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ],
+    );
+    dest.to_path_buf()
+}
+
 /// Runs git with a fixed identity and no user or system config; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
@@ -250,13 +266,7 @@ impl TestTown {
         self.ok(&["rig", "add", name, src.to_str().unwrap()]);
         let gt = gt_bin();
         let gt = gt.to_str().unwrap();
-        self.ok(&[
-            "config",
-            "agent",
-            "set",
-            "standin",
-            &format!("{gt} agent-standin --behavior finish"),
-        ]);
+        self.set_agent("standin", &format!("{gt} agent-standin --behavior finish"));
         for b in [
             "crash",
             "hang",
@@ -270,13 +280,10 @@ impl TestTown {
             } else {
                 ""
             };
-            self.ok(&[
-                "config",
-                "agent",
-                "set",
+            self.set_agent(
                 &format!("standin-{b}"),
                 &format!("{gt} agent-standin --behavior {b}{delay}"),
-            ]);
+            );
         }
         src
     }
@@ -435,4 +442,81 @@ pub fn filtered_bin(base: &Path, dirs: &[PathBuf], deny: &[&str]) -> std::io::Re
         }
         Err(e) => Err(e),
     }
+}
+
+impl TestTown {
+    /// `gt sling <what> <rig> --agent <agent>`; returns the first JSON line
+    /// (the slung bead, its polecat and session).
+    pub fn sling(&self, rig: &str, what: &str, agent: &str) -> Value {
+        lines_json(&self.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
+    }
+}
+
+/// The `kind` of every action in a patrol report, in order.
+pub fn action_kinds(report: &Value) -> Vec<String> {
+    report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+impl TestTown {
+    /// Runs one `gt deacon patrol --once`; returns its action kinds.
+    pub fn patrol(&self) -> Vec<String> {
+        action_kinds(&self.json(&["deacon", "patrol", "--once"]))
+    }
+
+    /// Subjects of the commits on `branch` past `main` in the rig's repository.
+    pub fn subjects_past_main(&self, rig: &str, branch: &str) -> String {
+        git(
+            &self.repo(rig),
+            &["log", "--format=%s", &format!("main..{branch}")],
+        )
+    }
+
+    /// Names of the files that commit `rev` of the rig's repository touches.
+    pub fn files_of(&self, rig: &str, rev: &str) -> String {
+        git(&self.repo(rig), &["show", "--name-only", "--format=", rev])
+    }
+
+    /// `gt config agent set <name> <command>`: a custom agent of a test.
+    pub fn set_agent(&self, name: &str, command: &str) {
+        self.ok(&["config", "agent", "set", name, command]);
+    }
+}
+
+impl TestTown {
+    /// With a 1 s restart backoff, slings a crashing stand-in to `rig`, waits
+    /// for the crash and runs one patrol, which must save the uncommitted
+    /// work in a marked WIP commit on the branch. Returns the sling's JSON
+    /// and the patrol's action kinds.
+    pub fn crash_and_save(&self, rig: &str) -> (Value, Vec<String>) {
+        self.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+        let s = self.sling(rig, "crash me", "standin-crash");
+        let bead = s["bead"].as_str().unwrap().to_string();
+        let branch = s["branch"].as_str().unwrap().to_string();
+        self.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
+        let kinds = self.patrol();
+        assert!(
+            kinds.contains(&"deacon.saved_work".to_string()),
+            "{kinds:?}"
+        );
+        let log = self.subjects_past_main(rig, &branch);
+        assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
+        let files = self.files_of(rig, &branch);
+        assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
+        (s, kinds)
+    }
+}
+
+/// The check `name` of a `gt --json doctor` report.
+pub fn doctor_check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
 }

@@ -1,12 +1,10 @@
 //! Issue 10 §4–§5: concurrency and truthful state, end to end through the
 //! real `gt` binary in a temporary town with its own tmux socket.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Output;
 
-use common::{lines_json, TestTown};
+use crate::common::{lines_json, TestTown};
 use serde_json::Value;
 
 /// Runs every `args` list as its own `gt` process, all at once, and returns
@@ -115,13 +113,7 @@ fn parallel_slings_never_exceed_max_polecats() {
 fn a_sling_whose_agent_command_is_missing_leaves_nothing_behind() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "ghost",
-        "definitely-not-installed-agent --go",
-    ]);
+    t.set_agent("ghost", "definitely-not-installed-agent --go");
     let err = t.refuses(&["sling", "new work for a ghost", "r", "--agent", "ghost"]);
     assert!(err.contains("definitely-not-installed-agent"), "{err}");
     assert!(array(t.json(&["bead", "list", "--all"])).is_empty());
@@ -133,20 +125,14 @@ fn a_sling_whose_agent_command_is_missing_leaves_nothing_behind() {
 fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "dies",
-        "sh -c 'echo boom; exit 7'",
-    ]);
+    t.set_agent("dies", "sh -c 'echo boom; exit 7'");
     let err = t.fails(&["sling", "doomed work", "r", "--agent", "dies"], 1);
     assert!(err.contains("exit code 7"), "{err}");
     assert!(array(t.json(&["bead", "list", "--all"])).is_empty());
     assert!(array(t.json(&["polecat", "list"])).is_empty());
     let wt = t.root.join("r").join("polecats").join("nux");
     assert!(!wt.exists(), "{} was left behind", wt.display());
-    let branches = common::git(&t.repo("r"), &["branch", "--list", "polecat/*"]);
+    let branches = crate::common::git(&t.repo("r"), &["branch", "--list", "polecat/*"]);
     assert!(branches.trim().is_empty(), "{branches}");
     assert!(t.kinds(&[]).contains(&"sling.failed".to_string()));
     // An existing bead slung to a dying agent goes back to `open`.
@@ -155,7 +141,7 @@ fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     assert_eq!(t.bead_status(&id), "open");
     assert!(array(t.json(&["polecat", "list"])).is_empty());
     // A reused idle polecat keeps its worktree; the new bead and its branch go.
-    let a = &lines_json(&t.ok(&["--json", "sling", "good", "r", "--agent", "standin"]))[0];
+    let a = &t.sling("r", "good", "standin");
     let good = a["bead"].as_str().unwrap().to_string();
     t.wait_for(30, "good done", |t| t.bead_status(&good) == "merging");
     t.fails(&["sling", "doomed again", "r", "--agent", "dies"], 1);
@@ -165,11 +151,11 @@ fn a_sling_whose_agent_dies_at_once_leaves_no_bead_polecat_or_worktree() {
     assert_eq!(pcs.len(), 1, "{pcs:?}");
     assert_eq!(pcs[0]["state"], "idle");
     assert!(t.worktree("r", "nux").join(".git").exists());
-    let branches = common::git(&t.repo("r"), &["branch", "--list", "polecat/*"]);
+    let branches = crate::common::git(&t.repo("r"), &["branch", "--list", "polecat/*"]);
     assert_eq!(branches.lines().count(), 1, "{branches}");
     assert!(branches.contains(&good), "{branches}");
     // The polecat takes the next work as usual.
-    let b = &lines_json(&t.ok(&["--json", "sling", "next", "r", "--agent", "standin-hang"]))[0];
+    let b = &t.sling("r", "next", "standin-hang");
     assert_eq!(b["polecat"], "nux");
 }
 
@@ -252,29 +238,24 @@ fn deacon_up_means_the_same_in_gt_status_and_gt_deacon_status() {
     assert!(human.contains("DOWN"), "{human}");
 }
 
+/// Agent `quick`: runs `gt done --no-changes` at once and stays alive, so
+/// its tmux session is ended by gt (one second after `gt done`), not by the
+/// agent exiting.
+fn set_quick_agent(t: &TestTown) {
+    let gt = crate::common::gt_bin();
+    t.set_agent(
+        "quick",
+        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
+    );
+}
+
 #[test]
 fn a_session_that_just_ran_gt_done_is_not_an_orphan() {
     let t = TestTown::new();
     t.with_rig("r");
-    // Finishes at once and stays alive: its tmux session is ended by gt
-    // (one second after `gt done`), not by the agent exiting.
-    let gt = common::gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "quick",
-        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
-    ]);
+    set_quick_agent(&t);
     for i in 0..3 {
-        let s = &lines_json(&t.ok(&[
-            "--json",
-            "sling",
-            &format!("quick task {i}"),
-            "r",
-            "--agent",
-            "quick",
-        ]))[0];
+        let s = &t.sling("r", &format!("quick task {i}"), "quick");
         let bead = s["bead"].as_str().unwrap().to_string();
         let tmux = s["session"].as_str().unwrap().to_string();
         t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");
@@ -298,14 +279,7 @@ fn a_session_that_just_ran_gt_done_is_not_an_orphan() {
 fn agents_stopped_by_down_all_are_stopped_not_zombies_and_gt_up_resumes_them() {
     let t = TestTown::new();
     t.with_rig("r");
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "held work",
-        "r",
-        "--agent",
-        "standin-hang",
-    ]))[0];
+    let s = &t.sling("r", "held work", "standin-hang");
     let bead = s["bead"].as_str().unwrap().to_string();
     let agent = s["agent"].as_str().unwrap().to_string();
     t.ok(&["up"]);
@@ -367,7 +341,7 @@ fn a_sling_killed_after_starting_tmux_is_adopted_by_the_next_patrol() {
             real_tmux()
         ),
     );
-    let mut child = std::process::Command::new(common::gt_bin())
+    let mut child = std::process::Command::new(crate::common::gt_bin())
         .env_clear()
         .env("HOME", &t.home)
         .env("PATH", &path)
@@ -429,15 +403,8 @@ fn the_tmux_socket_file_goes_when_the_last_session_ends() {
     );
     // Ended by `gt done` (tmux kills the session a second later): gone at
     // gt's next look at tmux.
-    let gt = common::gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "quick",
-        &format!("sh -c '{} done --no-changes && sleep 30'", gt.display()),
-    ]);
-    let s = &lines_json(&t.ok(&["--json", "sling", "three", "r", "--agent", "quick"]))[0];
+    set_quick_agent(&t);
+    let s = &t.sling("r", "three", "quick");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(20, "gt done", |t| t.bead_status(&bead) == "closed");
     t.wait_for(10, "the session to end", |t| {
@@ -451,11 +418,11 @@ fn the_tmux_socket_file_goes_when_the_last_session_ends() {
 fn ended_rows_of_gt_agents_show_their_own_end_in_text_and_json_alike() {
     let t = TestTown::new();
     t.with_rig("r");
-    let a = &lines_json(&t.ok(&["--json", "sling", "first", "r", "--agent", "standin"]))[0];
+    let a = &t.sling("r", "first", "standin");
     let first = a["bead"].as_str().unwrap().to_string();
     t.wait_for(30, "first done", |t| t.bead_status(&first) == "merging");
     // The same polecat takes new work: it is `working` again.
-    let b = &lines_json(&t.ok(&["--json", "sling", "second", "r", "--agent", "standin-hang"]))[0];
+    let b = &t.sling("r", "second", "standin-hang");
     assert_eq!(a["polecat"], b["polecat"]);
     let rows = array(t.json(&["agents"]));
     let ended = rows.iter().find(|r| r["bead"] == first.as_str()).unwrap();

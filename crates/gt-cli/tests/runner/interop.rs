@@ -2,12 +2,10 @@
 //! and `gt bead export` through the real binary, against a real ledger that
 //! this project did not write (`testdata/beads-classic.jsonl`, see `testdata/README.md`).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::TestTown;
+use crate::common::TestTown;
 use serde_json::{Map, Value};
 
 const FIXTURE: &str = concat!(

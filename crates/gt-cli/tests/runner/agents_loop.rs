@@ -2,9 +2,7 @@
 //! done, with real git. Every test's tmux server is private to its town and
 //! killed when the test ends (see `TestTown`'s Drop).
 
-mod common;
-
-use common::{git, lines_json, TestTown};
+use crate::common::{git, lines_json, TestTown};
 use serde_json::Value;
 
 #[test]
@@ -124,14 +122,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     let t = TestTown::new();
     t.with_rig("r");
     // Crash: uncommitted work stays in the worktree; the bead stays in progress.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "crashy task",
-        "r",
-        "--agent",
-        "standin-crash",
-    ]))[0];
+    let s = &t.sling("r", "crashy task", "standin-crash");
     let bead = s["bead"].as_str().unwrap().to_string();
     let agent = s["agent"].as_str().unwrap().to_string();
     t.wait_for(20, "crash seen", |t| t.session_is(&bead, "exited"));
@@ -170,22 +161,12 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
     assert_eq!(reasons, ["superseded", "done"]);
 
     // Exit without done: the commit is on the branch, the bead stays in progress.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "quitter task",
-        "r",
-        "--agent",
-        "standin-exit-without-done",
-    ]))[0];
+    let s = &t.sling("r", "quitter task", "standin-exit-without-done");
     let bead = s["bead"].as_str().unwrap().to_string();
     let branch = s["branch"].as_str().unwrap().to_string();
     t.wait_for(20, "exit seen", |t| t.session_is(&bead, "exited"));
     assert_eq!(t.bead_status(&bead), "in_progress");
-    let log = git(
-        &t.repo("r"),
-        &["log", "--format=%s", &format!("main..{branch}")],
-    );
+    let log = t.subjects_past_main("r", &branch);
     assert!(log.contains(&bead), "commit kept on the branch: {log}");
 }
 
@@ -193,13 +174,7 @@ fn crash_and_exit_without_done_keep_work_and_can_resume() {
 fn unknown_agent_command_returns_bead_and_polecat() {
     let t = TestTown::new();
     t.with_rig("r");
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "ghost",
-        "definitely-not-installed-agent --go",
-    ]);
+    t.set_agent("ghost", "definitely-not-installed-agent --go");
     let id = t.create("ghost work", &[]);
     let err = t.fails(&["sling", &id, "r", "--agent", "ghost"], 1);
     assert!(
@@ -214,13 +189,7 @@ fn unknown_agent_command_returns_bead_and_polecat() {
         "{pcs}"
     );
     // An agent that dies at once is reported the same way.
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "dies",
-        "sh -c 'echo boom; exit 7'",
-    ]);
+    t.set_agent("dies", "sh -c 'echo boom; exit 7'");
     let err = t.fails(&["sling", &id, "r", "--agent", "dies"], 1);
     assert!(err.contains("exit code 7"), "{err}");
     assert_eq!(t.bead_status(&id), "open");
@@ -239,7 +208,7 @@ fn hostile_sling_input_is_inert() {
     let t = TestTown::new();
     t.with_rig("r");
     let text = "$(touch PWNED); touch PWNED2 `touch PWNED3` #{pane_id} ;";
-    let s = &lines_json(&t.ok(&["--json", "sling", text, "r", "--agent", "standin"]))[0];
+    let s = &t.sling("r", text, "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     assert_eq!(t.json(&["show", &bead])["title"], text);
     t.wait_for(30, "merging", |t| t.bead_status(&bead) == "merging");
@@ -312,14 +281,7 @@ fn rigs_and_polecats_commands() {
     let show = t.json(&["rig", "show", "alpha"]);
     assert_eq!(show["polecats"][0]["name"], "rictus");
     // Sling to a chosen polecat.
-    let s = &lines_json(&t.ok(&[
-        "--json",
-        "sling",
-        "chosen work",
-        "alpha/rictus",
-        "--agent",
-        "standin",
-    ]))[0];
+    let s = &t.sling("alpha/rictus", "chosen work", "standin");
     assert_eq!(s["agent"], "alpha/rictus");
     assert!(s["bead"].as_str().unwrap().starts_with("alp-"));
     let bead = s["bead"].as_str().unwrap().to_string();
@@ -341,7 +303,7 @@ fn hook_prime_peek_and_done_rules() {
     let t = TestTown::new();
     t.with_rig("r");
     let id = t.create("Hold this", &["-d", "The description.\nSecond line."]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &id, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &id, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     let wt = t.worktree("r", s["polecat"].as_str().unwrap());
     // Inside the agent's world: GT_AGENT, or just the worktree as cwd.
@@ -434,7 +396,7 @@ fn deferred_and_no_changes_outcomes() {
     let t = TestTown::new();
     t.with_rig("r");
     let a = t.create("No code needed", &[]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &a, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &a, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     t.ok_env(
         &[("GT_AGENT", &agent)],
@@ -451,7 +413,7 @@ fn deferred_and_no_changes_outcomes() {
     });
 
     let d = t.create("Later", &[]);
-    let s = &lines_json(&t.ok(&["--json", "sling", &d, "r", "--agent", "standin-hang"]))[0];
+    let s = &t.sling("r", &d, "standin-hang");
     let agent = s["agent"].as_str().unwrap().to_string();
     t.ok_env(
         &[("GT_AGENT", &agent)],
@@ -513,7 +475,7 @@ fn demo_runs_the_loop_and_cleans_up() {
         .unwrap();
     assert!(!ls.status.success(), "demo left a tmux server");
     // Human output says the agent is a stand-in.
-    let human = t.cmd().args(["demo", "--think-ms", "50"]).output().unwrap();
+    let human = t.run(&["demo", "--think-ms", "50"]);
     assert!(human.status.success());
     assert!(String::from_utf8_lossy(&human.stdout).contains("stand-in, not an AI"));
 }
@@ -559,7 +521,7 @@ fn agent_selection_order_and_custom_agents() {
     t.refuses(&["config", "agent", "set", "empty", ""]);
     t.refuses(&["config", "default-agent", "nobody"]);
     t.refuses(&["rig", "config", "r", "agent", "nobody"]);
-    t.ok(&["config", "agent", "set", "gone", "true"]);
+    t.set_agent("gone", "true");
     t.ok(&["config", "agent", "remove", "gone"]);
     t.refuses(&["config", "agent", "remove", "gone"]);
 }
@@ -589,7 +551,7 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
 
     // A repository that tracks its own AGENTS.md is never touched.
     let t2 = TestTown::new();
-    let src2 = common::source_repo(t2.dir.path(), "own");
+    let src2 = crate::common::source_repo(t2.dir.path(), "own");
     std::fs::write(src2.join("AGENTS.md"), "# the project's own rules\n").unwrap();
     git(&src2, &["add", "-A"]);
     git(&src2, &["commit", "-q", "-m", "rules"]);

@@ -2,11 +2,9 @@
 //! real agent CLI installed on the machine), the demo script's toolchain
 //! checks, and documentation that agrees with Cargo.toml.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{filtered_bin, system_path, REAL_AGENTS};
+use crate::common::{filtered_bin, system_path, REAL_AGENTS};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -3,14 +3,11 @@
 //! keep a tampered rig config; `gt rig add` refuses dangerous transports and
 //! cleans up after itself; a rig follows its upstream.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{git, lines_json, TestTown};
-use serde_json::Value;
+use crate::common::{bare_clone, doctor_check, git, TestTown};
 
 /// Git for test setup with every hook and fsmonitor off, so the planted
 /// hooks never run in the test's own git calls (only gt could run them).
@@ -23,6 +20,18 @@ fn raw_git(dir: &Path, args: &[&str]) -> String {
     ];
     all.extend_from_slice(args);
     git(dir, &all)
+}
+
+/// `cmd` with a cleared environment and the test PATH, run from the
+/// town root as `tester`.
+fn in_town(mut cmd: std::process::Command, t: &TestTown) -> std::process::Command {
+    cmd.env_clear()
+        .env("HOME", &t.home)
+        .env("PATH", crate::common::system_path())
+        .env("GT_ACTOR", "tester")
+        .env("NO_COLOR", "1")
+        .current_dir(&t.root);
+    cmd
 }
 
 fn write_exe(path: &Path, script: &str) {
@@ -73,10 +82,6 @@ fn plant_hooks(dir: &Path, marker: &Path, exit: i32) {
     }
 }
 
-fn sling(t: &TestTown, rig: &str, what: &str, agent: &str) -> Value {
-    lines_json(&t.ok(&["--json", "sling", what, rig, "--agent", agent])).remove(0)
-}
-
 fn marker_text(marker: &Path) -> String {
     std::fs::read_to_string(marker).unwrap_or_default()
 }
@@ -91,7 +96,7 @@ fn hostile_hooks_and_config_never_run_in_gt() {
     let t = TestTown::new();
     t.with_rig("h");
     let marker = t.dir.path().join("ran");
-    let s = sling(&t, "h", "evil", "standin-hang");
+    let s = t.sling("h", "evil", "standin-hang");
     let bead = s["bead"].as_str().unwrap().to_string();
     let wt = PathBuf::from(s["worktree"].as_str().unwrap());
     t.wait_for(20, "the agent to run", |t| t.session_is(&bead, "running"));
@@ -145,7 +150,7 @@ fn hostile_hooks_and_config_never_run_in_gt() {
     );
     // A later sling of another agent (worktree add, checkout of its new
     // branch); the agent does no git of its own, so whatever runs is gt's.
-    let s2 = sling(&t, "h", "innocent", "standin-hang");
+    let s2 = t.sling("h", "innocent", "standin-hang");
     let bead2 = s2["bead"].as_str().unwrap().to_string();
     t.wait_for(20, "the second agent", |t| t.session_is(&bead2, "running"));
     std::fs::write(
@@ -178,28 +183,7 @@ fn rejecting_hooks_do_not_stop_the_deacon_saving_work() {
     raw_git(&t.repo("r"), &["config", "core.hooksPath", ".husky"]);
     plant_hooks(&t.repo("r").join("hooks"), &marker, 1);
 
-    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
-    let s = sling(&t, "r", "crash me", "standin-crash");
-    let bead = s["bead"].as_str().unwrap().to_string();
-    let branch = s["branch"].as_str().unwrap().to_string();
-    t.wait_for(20, "the crash", |t| t.session_is(&bead, "exited"));
-    let kinds: Vec<String> = t.json(&["deacon", "patrol", "--once"])["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        kinds.contains(&"deacon.saved_work".to_string()),
-        "{kinds:?}"
-    );
-    let log = git(
-        &t.repo("r"),
-        &["log", "--format=%s", &format!("main..{branch}")],
-    );
-    assert!(log.starts_with("WIP: saved by the deacon"), "{log}");
-    let files = git(&t.repo("r"), &["show", "--name-only", "--format=", &branch]);
-    assert!(files.contains(&format!("standin/{bead}.md")), "{files}");
+    t.crash_and_save("r");
     assert_eq!(marker_text(&marker), "", "a hook ran inside gt");
 }
 
@@ -218,16 +202,10 @@ fn gt_never_writes_through_a_planted_link() {
         "ln -s '{}' \"{}/.gt.toml.tmp.$$\" && exec '{}' config set deacon.interval 45s",
         victim.display(),
         t.root.display(),
-        common::gt_bin().display()
+        crate::common::gt_bin().display()
     );
-    let out = std::process::Command::new("sh")
+    let out = in_town(std::process::Command::new("sh"), &t)
         .args(["-c", &script])
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GT_ACTOR", "tester")
-        .env("NO_COLOR", "1")
-        .current_dir(&t.root)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -267,15 +245,6 @@ fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn patrol_kinds(t: &TestTown) -> Vec<String> {
-    t.json(&["deacon", "patrol", "--once"])["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
 }
@@ -294,7 +263,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
         raw_git(t.dir.path(), &["config", "--file", &file, key, value]);
     };
     // Nothing changed: a patrol reverts nothing, and gt status is healthy.
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 0);
     assert!(t.json(&["status"])["problems"]
         .as_array()
         .unwrap()
@@ -318,7 +287,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
             .any(|p| p["kind"] == "config_tampered" && p["rig"] == "g"),
         "a difference not yet reverted is a problem: {status}"
     );
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 1);
     assert_eq!(std::fs::read(&cfg).unwrap(), original, "config put back");
     assert!(!wt_cfg.join("x/config.worktree").exists());
     let trail = t.json(&["trail", "--kind", "rig.config_tampered"]);
@@ -347,11 +316,11 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     );
     assert_eq!(status["healthy"], false);
     // A second patrol finds nothing more to revert.
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 0);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 0);
 
     // 2. Right before a sling cuts a branch.
     tamper("core.fsmonitor", "/tmp/evil");
-    sling(&t, "g", "after tamper", "standin-hang");
+    t.sling("g", "after tamper", "standin-hang");
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 2);
 
@@ -366,13 +335,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     let out = t.run(&["--json", "doctor"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "rig-config")
-        .unwrap_or_else(|| panic!("no rig-config check: {report}"))
-        .clone();
+    let check = doctor_check(&report, "rig-config");
     assert_eq!(check["status"], "fail", "{check}");
     assert!(
         check["detail"]
@@ -388,13 +351,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     );
     let out = t.run(&["--json", "doctor", "--fix"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "rig-config")
-        .unwrap()
-        .clone();
+    let check = doctor_check(&report, "rig-config");
     assert_eq!(check["fixed"], true, "{check}");
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(t.kinds(&["--kind", "rig.config_tampered"]).len(), 4);
@@ -404,7 +361,7 @@ fn tampered_rig_config_is_reverted_recorded_and_shown() {
     std::fs::write(&elsewhere, "[core]\n\tbare = true\n").unwrap();
     std::fs::remove_file(&cfg).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &cfg).unwrap();
-    assert_eq!(count(&patrol_kinds(&t), "rig.config_tampered"), 1);
+    assert_eq!(count(&t.patrol(), "rig.config_tampered"), 1);
     assert!(cfg.symlink_metadata().unwrap().file_type().is_file());
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert_eq!(
@@ -465,7 +422,7 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
 
     // The policy is in the rig's config for the agents' git, and gt's own
     // fetch refuses `ext::` even when an agent allows it there.
-    let src = common::source_repo(t.dir.path(), "src-p");
+    let src = crate::common::source_repo(t.dir.path(), "src-p");
     t.ok(&["rig", "add", "p", src.to_str().unwrap()]);
     let cfg = t.repo("p").join("config");
     let file = cfg.to_str().unwrap();
@@ -518,25 +475,29 @@ fn rig_add_refuses_dangerous_transports_and_times_out() {
 
 /// Item 4: SIGTERM (and SIGINT) during a slow clone leave nothing behind,
 /// and the name can be used right away.
+/// `gt rig add <name> <url>` started in the background (stdout discarded).
+fn spawn_rig_add(
+    t: &TestTown,
+    name: &str,
+    url: &str,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    in_town(std::process::Command::new(crate::common::gt_bin()), t)
+        .args(["rig", "add", name, url])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn rig_add_interrupted_leaves_nothing() {
     let t = TestTown::new();
-    let src = common::source_repo(t.dir.path(), "src-i");
+    let src = crate::common::source_repo(t.dir.path(), "src-i");
     let (url, accepted) = silent_server();
     for (sig, name) in [("-TERM", "term"), ("-INT", "int")] {
         let before = rig_dirs(&t);
-        let child = std::process::Command::new(common::gt_bin())
-            .args(["rig", "add", name, &url])
-            .env_clear()
-            .env("HOME", &t.home)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GT_ACTOR", "tester")
-            .env("NO_COLOR", "1")
-            .current_dir(&t.root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_rig_add(&t, name, &url, std::process::Stdio::piped());
         accepted
             .recv_timeout(Duration::from_secs(20))
             .expect("git connected to the server");
@@ -560,17 +521,7 @@ fn rig_add_interrupted_leaves_nothing() {
     }
     // SIGKILL: gt cannot clean up, but the next add of the name ends the
     // clone it left running, removes its folder, and succeeds.
-    let child = std::process::Command::new(common::gt_bin())
-        .args(["rig", "add", "killed", &url])
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GT_ACTOR", "tester")
-        .current_dir(&t.root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_rig_add(&t, "killed", &url, std::process::Stdio::null());
     accepted
         .recv_timeout(Duration::from_secs(20))
         .expect("git connected to the server");
@@ -606,18 +557,8 @@ fn rig_add_interrupted_leaves_nothing() {
 /// An upstream: a bare repository `up.git` and a normal clone `work` that
 /// pushes to it; returns (bare, work).
 fn upstream(t: &TestTown) -> (PathBuf, PathBuf) {
-    let seed = common::source_repo(t.dir.path(), "seed");
-    let bare = t.dir.path().join("up.git");
-    git(
-        t.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            seed.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    let seed = crate::common::source_repo(t.dir.path(), "seed");
+    let bare = bare_clone(&seed, &t.dir.path().join("up.git"));
     let work = t.dir.path().join("work");
     git(
         t.dir.path(),
@@ -649,14 +590,14 @@ fn sling_follows_the_upstream() {
     let (bare, work) = upstream(&t);
     t.ok(&["rig", "add", "u", bare.to_str().unwrap()]);
     let c1 = upstream_commit(&work, "one.txt");
-    let s = sling(&t, "u", "first", "standin-hang");
+    let s = t.sling("u", "first", "standin-hang");
     let branch = s["branch"].as_str().unwrap();
     git(&t.repo("u"), &["merge-base", "--is-ancestor", &c1, branch]);
     assert_eq!(git(&t.repo("u"), &["rev-parse", "main"]).trim(), c1);
     assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
     // Within rig.fetch_interval: no second fetch.
     let c2 = upstream_commit(&work, "two.txt");
-    let s = sling(&t, "u", "second", "standin-hang");
+    let s = t.sling("u", "second", "standin-hang");
     assert_eq!(t.kinds(&["--kind", "rig.fetched", "--rig", "u"]).len(), 1);
     let b2 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(
@@ -676,14 +617,14 @@ fn sling_follows_the_upstream() {
     t.ok(&["config", "set", "rig.fetch_interval", "1s"]);
     let c3 = upstream_commit(&work, "three.txt");
     std::thread::sleep(Duration::from_millis(1100));
-    let s = sling(&t, "u", "third", "standin-hang");
+    let s = t.sling("u", "third", "standin-hang");
     let b3 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(git(&t.repo("u"), &["rev-parse", &b3]).trim(), c3);
 
     // The upstream goes away: slings go on from the local main.
     std::fs::rename(&bare, t.dir.path().join("gone.git")).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
-    let s = sling(&t, "u", "fourth", "standin-hang");
+    let s = t.sling("u", "fourth", "standin-hang");
     let b4 = s["branch"].as_str().unwrap().to_string();
     assert_eq!(git(&t.repo("u"), &["rev-parse", &b4]).trim(), c3);
     assert_eq!(
@@ -710,7 +651,7 @@ fn refinery_lands_on_the_moving_upstream_and_pushes() {
     let (bare, work) = upstream(&t);
     t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
     t.ok(&["rig", "config", "p", "push", "true"]);
-    let s = sling(&t, "p", "queued work", "standin");
+    let s = t.sling("p", "queued work", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
     let c1 = upstream_commit(&work, "meanwhile.txt");
@@ -745,7 +686,7 @@ fn refinery_lands_on_the_moving_upstream_and_pushes() {
         "gates.race",
         &format!("sh {}", race.display()),
     ]);
-    let s = sling(&t, "p", "raced work", "standin");
+    let s = t.sling("p", "raced work", "standin");
     let bead = s["bead"].as_str().unwrap().to_string();
     t.wait_for(60, "merging", |t| t.bead_status(&bead) == "merging");
     let r = t.json(&["refinery", "run", "--once", "--rig", "p"]);
@@ -789,8 +730,8 @@ fn redirected_worktree_metadata_is_refused() {
     );
     raw_git(&evil, &["config", "core.bare", "false"]);
 
-    let a = sling(&t, "w", "redirect dotgit", "standin-hang");
-    let b = sling(&t, "w", "redirect commondir", "standin-hang");
+    let a = t.sling("w", "redirect dotgit", "standin-hang");
+    let b = t.sling("w", "redirect commondir", "standin-hang");
     for s in [&a, &b] {
         let bead = s["bead"].as_str().unwrap().to_string();
         t.wait_for(20, "the agent", |t| t.session_is(&bead, "running"));

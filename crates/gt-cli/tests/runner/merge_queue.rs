@@ -2,11 +2,9 @@
 //! agents (real tmux, real git) on the rig's default branch; convoys; the
 //! merge queue CLI; crash safety under kill -9.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{git, gt_bin, lines_json, TestTown};
+use crate::common::{bare_clone, git, gt_bin, lines_json, TestTown};
 use serde_json::Value;
 
 /// Slings tasks (one polecat each) and returns the bead ids.
@@ -259,7 +257,7 @@ fn refinery_survives_kill_9_and_never_leaves_main_unverified() {
             .args(["refinery", "run", "--once", "--rig", "k"])
             .current_dir(&t.root)
             .env_clear()
-            .env("PATH", common::system_path())
+            .env("PATH", crate::common::system_path())
             .env("HOME", &t.home)
             .env("GT_ACTOR", "tester")
             .stdout(std::process::Stdio::null())
@@ -366,18 +364,8 @@ fn refinery_squash_strategy_and_rebase_command() {
 fn refinery_pushes_upstream_and_records_merged_only_after_the_push() {
     let t = TestTown::new();
     // A bare upstream the user can push to.
-    let work = common::source_repo(t.dir.path(), "upstream-work");
-    let bare = t.dir.path().join("upstream.git");
-    git(
-        t.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    let work = crate::common::source_repo(t.dir.path(), "upstream-work");
+    let bare = bare_clone(&work, &t.dir.path().join("upstream.git"));
     t.ok(&["rig", "add", "p", bare.to_str().unwrap()]);
     t.with_rig("other"); // registers the stand-in agents
     t.ok(&["rig", "config", "p", "push", "true"]);

@@ -1,0 +1,18 @@
+//! Every integration test of `gt`, in one test binary (so the test build
+//! links once), one module per capability. Each test drives the real `gt`
+//! binary in a temporary town ([`common::TestTown`]); run one capability with
+//! `cargo test -p gt-cli --test runner watchdog::`.
+
+mod common;
+
+mod agents_loop;
+mod cli_basics;
+mod comms;
+mod concurrency;
+mod fresh_clone;
+mod hostile_repos;
+mod interop;
+mod ledger;
+mod merge_queue;
+mod views;
+mod watchdog;
