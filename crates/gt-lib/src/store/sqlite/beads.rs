@@ -95,7 +95,7 @@ fn bead_exists(conn: &Connection, id: &str) -> Result<bool> {
     let mut stmt = conn
         .prepare_cached("SELECT 1 FROM beads WHERE id = ?1")
         .db()?;
-    Ok(stmt.exists([id]).db()?)
+    stmt.exists([id]).db()
 }
 
 /// Resolves a full or partial id against the ledger.
@@ -110,7 +110,7 @@ pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -
             "SELECT id FROM beads WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11",
         ).db()?;
         let rows = stmt.query_map([p], |r| r.get(0)).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     };
     let mut found = by_prefix(query)?;
     if found.is_empty() && !query.contains('-') {
@@ -182,7 +182,7 @@ fn structural_targets(conn: &Connection, from: &str) -> Result<Vec<String>> {
         )
         .db()?;
     let rows = stmt.query_map([from], |r| r.get(0)).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 /// The path `from -> ... -> to` over structural edges, if there is one.
@@ -406,7 +406,7 @@ impl BeadStore for SqliteStore {
         let query_deps = |sql: &str| -> Result<Vec<Dependency>> {
             let mut stmt = conn.prepare_cached(sql).db()?;
             let rows = stmt.query_map([&bead.id], dep_from_row).db()?;
-            Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+            rows.collect::<rusqlite::Result<_>>().db()
         };
         let dependencies = query_deps(
             "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
@@ -477,7 +477,7 @@ impl BeadStore for SqliteStore {
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), bead_from_row)
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {

@@ -38,7 +38,7 @@ impl<'c> BlockChecker<'c> {
             )
             .db()?;
         let rows = stmt.query_map([id], |r| r.get(0)).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn has_direct_blocker(&self, id: &str) -> Result<bool> {
@@ -49,7 +49,7 @@ impl<'c> BlockChecker<'c> {
              WHERE d.bead_id = ?1 AND d.type = 'blocks' AND t.status <> 'closed' LIMIT 1",
             )
             .db()?;
-        Ok(stmt.exists([id]).db()?)
+        stmt.exists([id]).db()
     }
 
     pub fn parent(&self, id: &str) -> Result<Option<(String, Status)>> {

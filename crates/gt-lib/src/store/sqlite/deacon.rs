@@ -83,17 +83,16 @@ fn mark_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeaconMark> {
 }
 
 fn fetch_mark(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeaconMark>> {
-    Ok(conn
-        .prepare_cached("SELECT key, first_at, last_at, count FROM deacon_marks WHERE key = ?1")
+    conn.prepare_cached("SELECT key, first_at, last_at, count FROM deacon_marks WHERE key = ?1")
         .db()?
         .query_row([key], mark_from_row)
         .optional()
-        .db()?)
+        .db()
 }
 
 impl DeaconStore for SqliteStore {
     fn deacon_state(&self) -> Result<DeaconState> {
-        Ok(self.conn().query_row(
+        self.conn().query_row(
             "SELECT pid, started_at, heartbeat_at, last_patrol_at, patrols, actions, scheduler_paused
              FROM deacon WHERE id = 1",
             [],
@@ -108,7 +107,7 @@ impl DeaconStore for SqliteStore {
                     scheduler_paused: r.get::<_, i64>(6)? != 0,
                 })
             },
-        ).db()?)
+        ).db()
     }
 
     fn deacon_started(&self, pid: Option<u32>) -> Result<()> {
@@ -184,7 +183,7 @@ impl DeaconStore for SqliteStore {
             )
             .db()?;
         let rows = stmt.query_map([prefix], mark_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn record_action(&self, key: &str, event: NewEvent, actor: &str) -> Result<DeaconMark> {
@@ -269,7 +268,7 @@ impl DeaconStore for SqliteStore {
             ))
             .db()?;
         let rows = stmt.query_map([], fault_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn gate_started(&self, g: &GateRun) -> Result<()> {
@@ -331,7 +330,7 @@ impl DeaconStore for SqliteStore {
                 })
             })
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 }
 

@@ -305,7 +305,7 @@ impl MailStore for SqliteStore {
             .db()?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
         let rows = stmt.query_map(params![owner, limit], mail_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn get_mail(&self, id: i64, viewer: &str) -> Result<Mail> {
@@ -432,7 +432,7 @@ impl MailStore for SqliteStore {
         let rows = stmt
             .query_map(params![first.thread, viewer], mail_from_row)
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn search_mail(&self, owner: &str, text: &str, limit: Option<usize>) -> Result<Vec<Mail>> {
@@ -454,7 +454,7 @@ impl MailStore for SqliteStore {
         let rows = stmt
             .query_map(params![owner, pattern, limit], mail_from_row)
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn queue_nudge(
@@ -512,7 +512,7 @@ impl MailStore for SqliteStore {
             )
             .db()?;
         let rows = stmt.query_map([agent], nudge_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn mark_nudge_delivered(&self, id: i64) -> Result<bool> {
@@ -542,8 +542,7 @@ impl MailStore for SqliteStore {
     }
 
     fn agent_state(&self, agent: &str) -> Result<Option<AgentState>> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached(
                 "SELECT agent, state, source, updated_at FROM agent_state WHERE agent = ?1",
             )
@@ -557,7 +556,7 @@ impl MailStore for SqliteStore {
                 })
             })
             .optional()
-            .db()?)
+            .db()
     }
 
     fn add_escalation(
@@ -626,7 +625,7 @@ impl MailStore for SqliteStore {
         let rows = stmt
             .query_map([open_only as i64], escalation_from_row)
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn ack_escalation(&self, id_or_bead: &str, actor: &str) -> Result<Escalation> {

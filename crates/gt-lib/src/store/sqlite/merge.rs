@@ -318,7 +318,7 @@ impl MergeStore for SqliteStore {
         let rows = stmt
             .query_map(params![rig, all as i64, list], entry_from_row)
             .db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn rigs_with_merge_work(&self) -> Result<Vec<String>> {
@@ -330,7 +330,7 @@ impl MergeStore for SqliteStore {
             )
             .db()?;
         let rows = stmt.query_map([], |r| r.get(0)).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn mark_landing(
@@ -702,7 +702,7 @@ impl MergeStore for SqliteStore {
             .prepare_cached(&format!("SELECT {CONVOY_COLS} FROM convoys ORDER BY id"))
             .db()?;
         let rows = stmt.query_map([], |r| convoy_row(conn, r)).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn refresh_convoys(&self, actor: &str) -> Result<Vec<Convoy>> {

@@ -163,10 +163,9 @@ impl SqliteStore {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
+        self.conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .db()?)
+            .db()
     }
 
     fn migrate(&self) -> Result<()> {

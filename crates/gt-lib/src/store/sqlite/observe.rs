@@ -39,12 +39,11 @@ fn obs_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScreenObservation> {
 
 impl SqliteStore {
     fn table_exists(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
             .db()?
             .exists([name])
-            .db()?)
+            .db()
     }
 
     fn columns_of(&self, table: &str) -> Result<Vec<String>> {
@@ -138,13 +137,12 @@ impl ObserveStore for SqliteStore {
     }
 
     fn last_event_time_by(&self, actor: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached("SELECT time FROM events WHERE actor = ?1 ORDER BY id DESC LIMIT 1")
             .db()?
             .query_row([actor], |r| r.get(0))
             .optional()
-            .db()?)
+            .db()
     }
 
     fn events_after(&self, after_id: i64, limit: usize) -> Result<Vec<Event>> {
@@ -167,21 +165,19 @@ impl ObserveStore for SqliteStore {
     }
 
     fn last_event_id(&self) -> Result<i64> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached("SELECT coalesce(max(id), 0) FROM events")
             .db()?
             .query_row([], |r| r.get(0))
-            .db()?)
+            .db()
     }
 
     fn first_event_id_since(&self, time: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached("SELECT min(id) FROM events WHERE time >= ?1")
             .db()?
             .query_row([time], |r| r.get(0))
-            .db()?)
+            .db()
     }
 
     fn hook_states(&self) -> Result<Vec<HookState>> {
@@ -207,10 +203,9 @@ impl ObserveStore for SqliteStore {
     }
 
     fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn()
+        self.conn()
             .pragma_query_value(None, "data_version", |r| r.get(0))
-            .db()?)
+            .db()
     }
 
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>> {

@@ -119,15 +119,14 @@ pub(super) fn fetch_session(tx: &rusqlite::Connection, id: i64) -> Result<Sessio
 }
 
 fn open_session_of_bead(tx: &rusqlite::Connection, bead: &str) -> Result<Option<Session>> {
-    Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE bead = ?1 AND ended_at IS NULL
+    tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE bead = ?1 AND ended_at IS NULL
              ORDER BY id DESC LIMIT 1"
-        ))
-        .db()?
-        .query_row([bead], session_from_row)
-        .optional()
-        .db()?)
+    ))
+    .db()?
+    .query_row([bead], session_from_row)
+    .optional()
+    .db()
 }
 
 fn open_session_of_polecat(
@@ -135,15 +134,14 @@ fn open_session_of_polecat(
     rig: &str,
     polecat: &str,
 ) -> Result<Option<Session>> {
-    Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND polecat = ?2
+    tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND polecat = ?2
              AND ended_at IS NULL ORDER BY id DESC LIMIT 1"
-        ))
-        .db()?
-        .query_row([rig, polecat], session_from_row)
-        .optional()
-        .db()?)
+    ))
+    .db()?
+    .query_row([rig, polecat], session_from_row)
+    .optional()
+    .db()
 }
 
 fn set_polecat(
@@ -270,7 +268,7 @@ impl RigStore for SqliteStore {
             )
             .db()?;
         let rows = stmt.query_map([], rig_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn remove_rig(&self, name: &str, actor: &str) -> Result<()> {
@@ -378,7 +376,7 @@ impl RigStore for SqliteStore {
             )
             .db()?;
         let rows = stmt.query_map([rig], polecat_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()> {
@@ -855,6 +853,6 @@ impl WorkStore for SqliteStore {
             ))
             .db()?;
         let rows = stmt.query_map([rig], mr_from_row).db()?;
-        Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 }
