@@ -3,5 +3,8 @@
 //! and on no storage backend.
 
 pub mod error;
+pub mod event;
+pub mod id;
+pub mod session;
 
 pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};
