@@ -523,7 +523,7 @@ impl GitCli {
             return Ok(());
         };
         let rig_dir = town.join(rig);
-        let repo = rig_dir.join(crate::workspace::REPO_DIR);
+        let repo = rig_dir.join(gt_core::layout::REPO_DIR);
         let refuse = |why: &str| {
             Err(Error::refused(format!(
                 "{}: {why}; gt runs no git there",
