@@ -1,21 +1,27 @@
-//! `gt-lib`: all of Gas Town's domain logic. The `gt` binary only parses
-//! arguments and renders what this library returns.
+//! `gt-lib`: Gas Town's services and its SQLite store. The `gt` binary only
+//! parses arguments and renders what this library returns. Domain types
+//! without I/O live in `gt-core`, this machine's effects in `gt-host`
+//! (see `docs/architecture.md`).
+
+// Moved to their own crates; re-exported here at their old paths.
+pub use gt_core::error;
+pub use gt_core::event;
+pub use gt_core::id;
+pub use gt_core::session;
+pub use gt_host::clock;
+pub use gt_host::fsutil;
+pub use gt_host::git;
+pub use gt_host::tmux;
 
 pub mod actor;
 pub mod bead;
-pub mod clock;
 pub mod config;
 pub mod convoy;
 pub mod deacon;
 pub mod demo;
-pub mod error;
 pub mod escalate;
-pub mod event;
 pub mod feed;
-pub mod fsutil;
-pub mod git;
 pub mod hooks;
-pub mod id;
 pub mod jsonl;
 pub mod mail;
 pub mod nudge;
@@ -26,11 +32,9 @@ pub mod repo_guard;
 pub mod rig;
 pub mod runtime;
 pub mod scheduler;
-pub mod session;
 pub mod sling;
 pub mod standin;
 pub mod store;
-pub mod tmux;
 pub mod town;
 pub mod workspace;
 

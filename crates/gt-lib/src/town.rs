@@ -23,12 +23,6 @@ pub struct Town {
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for dyn Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
-}
-
 /// True when `dir` holds a town.
 pub fn is_town(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).is_file() && dir.join(STATE_DIR).is_dir()

@@ -21,7 +21,7 @@ pub struct Workspace {
 }
 
 /// Folder of a rig's bare repository, inside the rig folder.
-pub const REPO_DIR: &str = ".repo.git";
+pub use gt_core::layout::REPO_DIR;
 /// Folder holding the polecats' worktrees, inside the rig folder.
 pub const POLECATS_DIR: &str = "polecats";
 

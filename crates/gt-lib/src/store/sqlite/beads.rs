@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::blocking::BlockChecker;
+use super::DbResult;
 use super::{insert_event, SqliteStore};
 use crate::bead::{
     validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, BlockedBead, Comment,
@@ -81,16 +82,20 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
 }
 
 pub(super) fn fetch_bead(conn: &Connection, id: &str) -> Result<Bead> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {BEAD_COLS} FROM beads b WHERE b.id = ?1"))?;
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {BEAD_COLS} FROM beads b WHERE b.id = ?1"))
+        .db()?;
     stmt.query_row([id], bead_from_row)
-        .optional()?
+        .optional()
+        .db()?
         .ok_or_else(|| Error::not_found("bead", id))
 }
 
 fn bead_exists(conn: &Connection, id: &str) -> Result<bool> {
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM beads WHERE id = ?1")?;
-    Ok(stmt.exists([id])?)
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM beads WHERE id = ?1")
+        .db()?;
+    stmt.exists([id]).db()
 }
 
 /// Resolves a full or partial id against the ledger.
@@ -103,9 +108,9 @@ pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -
         // Range scan on the primary key: ids starting with `p`.
         let mut stmt = conn.prepare_cached(
             "SELECT id FROM beads WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11",
-        )?;
-        let rows = stmt.query_map([p], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        ).db()?;
+        let rows = stmt.query_map([p], |r| r.get(0)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     };
     let mut found = by_prefix(query)?;
     if found.is_empty() && !query.contains('-') {
@@ -113,15 +118,17 @@ pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -
         if found.is_empty() {
             // Hash part under any prefix (imported ledgers), used last.
             // A range on the indexed hash part (migration 7).
-            let mut stmt = conn.prepare_cached(
-                "SELECT id FROM beads
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id FROM beads
                  WHERE substr(id, instr(id, '-') + 1) >= ?1
                    AND substr(id, instr(id, '-') + 1) < ?1 || char(1114111)
                    AND instr(id, '-') > 0
                  ORDER BY id LIMIT 11",
-            )?;
-            let rows = stmt.query_map([query], |r| r.get(0))?;
-            found = rows.collect::<rusqlite::Result<_>>()?;
+                )
+                .db()?;
+            let rows = stmt.query_map([query], |r| r.get(0)).db()?;
+            found = rows.collect::<rusqlite::Result<_>>().db()?;
         }
     }
     match found.len() {
@@ -141,33 +148,41 @@ pub(crate) fn resolve_id(conn: &Connection, default_prefix: &str, query: &str) -
 }
 
 fn insert_label(tx: &Transaction<'_>, id: &str, label: &str) -> Result<()> {
-    let mut stmt =
-        tx.prepare_cached("INSERT OR IGNORE INTO labels (bead_id, label) VALUES (?1, ?2)")?;
-    stmt.execute(params![id, label])?;
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO labels (bead_id, label) VALUES (?1, ?2)")
+        .db()?;
+    stmt.execute(params![id, label]).db()?;
     Ok(())
 }
 
 fn insert_dep(tx: &Transaction<'_>, d: &Dependency) -> Result<bool> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO deps (bead_id, depends_on, type, created_at, created_by)
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO deps (bead_id, depends_on, type, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    Ok(stmt.execute(params![
-        d.bead,
-        d.depends_on,
-        d.dep_type.as_str(),
-        d.created_at,
-        d.created_by
-    ])? > 0)
+        )
+        .db()?;
+    Ok(stmt
+        .execute(params![
+            d.bead,
+            d.depends_on,
+            d.dep_type.as_str(),
+            d.created_at,
+            d.created_by
+        ])
+        .db()?
+        > 0)
 }
 
 /// Edges `from -> to` that take part in cycles (blocks, parent-child).
 fn structural_targets(conn: &Connection, from: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type IN ('blocks', 'parent-child')",
-    )?;
-    let rows = stmt.query_map([from], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type IN ('blocks', 'parent-child')",
+        )
+        .db()?;
+    let rows = stmt.query_map([from], |r| r.get(0)).db()?;
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 /// The path `from -> ... -> to` over structural edges, if there is one.
@@ -207,7 +222,7 @@ pub(super) fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
             updated_at = excluded.updated_at, closed_at = excluded.closed_at,
             close_reason = excluded.close_reason, created_by = excluded.created_by,
             metadata = excluded.metadata",
-    )?;
+    ).db()?;
     stmt.execute(params![
         b.id,
         b.title,
@@ -222,7 +237,8 @@ pub(super) fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
         b.close_reason,
         b.created_by,
         serde_json::to_string(&b.metadata).map_err(|e| Error::Internal(e.to_string()))?,
-    ])?;
+    ])
+    .db()?;
     Ok(())
 }
 
@@ -235,10 +251,13 @@ impl SqliteStore {
             )));
         }
         if dep.dep_type == DepType::ParentChild {
-            let mut stmt = tx.prepare_cached(
-                "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type = 'parent-child'",
-            )?;
-            let existing: Option<String> = stmt.query_row([&dep.bead], |r| r.get(0)).optional()?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT depends_on FROM deps WHERE bead_id = ?1 AND type = 'parent-child'",
+                )
+                .db()?;
+            let existing: Option<String> =
+                stmt.query_row([&dep.bead], |r| r.get(0)).optional().db()?;
             if let Some(p) = existing {
                 return Err(Error::refused(format!(
                     "{} already has parent {p}; remove that dependency first",
@@ -298,11 +317,13 @@ impl BeadStore for SqliteStore {
             for (t, target) in &new.deps {
                 deps.push((*t, resolve_id(tx, self.default_prefix(), target)?));
             }
-            let count: i64 = tx.query_row(
-                "SELECT count(*) FROM beads WHERE id >= ?1 || '-' AND id < ?1 || '.'",
-                [prefix],
-                |r| r.get(0),
-            )?;
+            let count: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM beads WHERE id >= ?1 || '-' AND id < ?1 || '.'",
+                    [prefix],
+                    |r| r.get(0),
+                )
+                .db()?;
             let mut len = id::hash_len_for(count as u64);
             let mut attempt = 0u32;
             let id = loop {
@@ -383,9 +404,9 @@ impl BeadStore for SqliteStore {
         let bead = self.get_bead(id)?;
         let conn = self.conn();
         let query_deps = |sql: &str| -> Result<Vec<Dependency>> {
-            let mut stmt = conn.prepare_cached(sql)?;
-            let rows = stmt.query_map([&bead.id], dep_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut stmt = conn.prepare_cached(sql).db()?;
+            let rows = stmt.query_map([&bead.id], dep_from_row).db()?;
+            rows.collect::<rusqlite::Result<_>>().db()
         };
         let dependencies = query_deps(
             "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
@@ -395,12 +416,16 @@ impl BeadStore for SqliteStore {
             "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
              WHERE depends_on = ?1 ORDER BY type, bead_id",
         )?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, author, text, created_at FROM comments WHERE bead_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, author, text, created_at FROM comments WHERE bead_id = ?1 ORDER BY id",
+            )
+            .db()?;
         let comments = stmt
-            .query_map([&bead.id], comment_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map([&bead.id], comment_from_row)
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         let mut checker = BlockChecker::new(conn);
         let blocked = checker.is_blocked(&bead.id)?;
         let blocked_by = checker.direct_blockers(&bead.id)?;
@@ -448,9 +473,11 @@ impl BeadStore for SqliteStore {
             sql.push_str(" LIMIT ?");
             args.push((n as i64).into());
         }
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), bead_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self.conn().prepare_cached(&sql).db()?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), bead_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
@@ -487,7 +514,8 @@ impl BeadStore for SqliteStore {
                 tx.execute(
                     "DELETE FROM labels WHERE bead_id = ?1 AND label = ?2",
                     params![b.id, l],
-                )?;
+                )
+                .db()?;
             }
             if !patch.add_labels.is_empty() {
                 changed.insert("add_labels".into(), json!(patch.add_labels));
@@ -586,12 +614,14 @@ impl BeadStore for SqliteStore {
             tx.execute(
                 "INSERT INTO comments (bead_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![id, author, text, now],
-            )?;
+            )
+            .db()?;
             let cid = tx.last_insert_rowid();
             tx.execute(
                 "UPDATE beads SET updated_at = ?2 WHERE id = ?1",
                 params![id, now],
-            )?;
+            )
+            .db()?;
             let first_line: String = text.lines().next().unwrap_or("").chars().take(80).collect();
             insert_event(
                 tx,
@@ -659,14 +689,18 @@ impl BeadStore for SqliteStore {
             let from = resolve_id(tx, self.default_prefix(), bead)?;
             let to = resolve_id(tx, self.default_prefix(), depends_on)?;
             let n = match dep_type {
-                Some(t) => tx.execute(
-                    "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2 AND type = ?3",
-                    params![from, to, t.as_str()],
-                )?,
-                None => tx.execute(
-                    "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2",
-                    params![from, to],
-                )?,
+                Some(t) => tx
+                    .execute(
+                        "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2 AND type = ?3",
+                        params![from, to, t.as_str()],
+                    )
+                    .db()?,
+                None => tx
+                    .execute(
+                        "DELETE FROM deps WHERE bead_id = ?1 AND depends_on = ?2",
+                        params![from, to],
+                    )
+                    .db()?,
             };
             if n == 0 {
                 return Err(Error::not_found("dependency", format!("{from} -> {to}")));
@@ -712,12 +746,14 @@ impl BeadStore for SqliteStore {
             if depth >= max_depth {
                 return Ok(());
             }
-            let mut stmt = conn.prepare_cached(sql)?;
+            let mut stmt = conn.prepare_cached(sql).db()?;
             let rows: Vec<(String, String, String, String)> = stmt
                 .query_map([&node.id], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+                })
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?;
             drop(stmt);
             for (id, t, title, status) in rows {
                 let mut child = DepTreeNode {
@@ -752,13 +788,13 @@ impl BeadStore for SqliteStore {
                AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
                                WHERE d.bead_id = b.id AND d.type = 'blocks' AND t.status <> 'closed')
              ORDER BY b.priority, b.created_at, b.id"
-        ))?;
-        let mut rows = stmt.query([])?;
+        )).db()?;
+        let mut rows = stmt.query([]).db()?;
         let mut checker = BlockChecker::new(conn);
         let mut out = Vec::new();
         while out.len() < limit {
-            let Some(row) = rows.next()? else { break };
-            let bead = bead_from_row(row)?;
+            let Some(row) = rows.next().db()? else { break };
+            let bead = bead_from_row(row).db()?;
             let inherited = match &bead.parent {
                 None => false,
                 Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
@@ -772,18 +808,20 @@ impl BeadStore for SqliteStore {
 
     fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {BEAD_COLS} FROM beads b WHERE b.status NOT IN ('closed', 'deferred')
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {BEAD_COLS} FROM beads b WHERE b.status NOT IN ('closed', 'deferred')
                AND EXISTS (SELECT 1 FROM deps d WHERE d.bead_id = b.id
                            AND d.type IN ('blocks', 'parent-child'))
              ORDER BY b.priority, b.created_at, b.id"
-        ))?;
-        let mut rows = stmt.query([])?;
+            ))
+            .db()?;
+        let mut rows = stmt.query([]).db()?;
         let mut checker = BlockChecker::new(conn);
         let mut out = Vec::new();
         while limit.is_none_or(|l| out.len() < l) {
-            let Some(row) = rows.next()? else { break };
-            let bead = bead_from_row(row)?;
+            let Some(row) = rows.next().db()? else { break };
+            let bead = bead_from_row(row).db()?;
             if !checker.is_blocked(&bead.id)? {
                 continue;
             }
@@ -801,10 +839,13 @@ impl BeadStore for SqliteStore {
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT status, count(*) FROM beads GROUP BY status")?;
+            .prepare_cached("SELECT status, count(*) FROM beads GROUP BY status")
+            .db()?;
         let rows: Vec<(String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         for (s, n) in rows {
             let s: Status = s
@@ -828,7 +869,8 @@ impl BeadStore for SqliteStore {
                 let b = &rec.bead;
                 if bead_exists(tx, &b.id)? {
                     counts.updated += 1;
-                    tx.execute("DELETE FROM labels WHERE bead_id = ?1", [&b.id])?;
+                    tx.execute("DELETE FROM labels WHERE bead_id = ?1", [&b.id])
+                        .db()?;
                 } else {
                     counts.created += 1;
                 }
@@ -837,21 +879,23 @@ impl BeadStore for SqliteStore {
                     insert_label(tx, &b.id, l)?;
                 }
                 for c in &rec.comments {
-                    let mut exists = tx.prepare_cached(
-                        "SELECT 1 FROM comments WHERE bead_id = ?1 AND author = ?2
+                    let mut exists = tx
+                        .prepare_cached(
+                            "SELECT 1 FROM comments WHERE bead_id = ?1 AND author = ?2
                          AND created_at = ?3 AND text = ?4",
-                    )?;
-                    if !exists.exists(params![b.id, c.author, c.created_at, c.text])? {
+                        )
+                        .db()?;
+                    if !exists
+                        .exists(params![b.id, c.author, c.created_at, c.text])
+                        .db()?
+                    {
                         tx.prepare_cached(
                             "INSERT INTO comments (bead_id, author, text, created_at)
                              VALUES (?1, ?2, ?3, ?4)",
-                        )?
-                        .execute(params![
-                            b.id,
-                            c.author,
-                            c.text,
-                            c.created_at
-                        ])?;
+                        )
+                        .db()?
+                        .execute(params![b.id, c.author, c.text, c.created_at])
+                        .db()?;
                         counts.comments += 1;
                     }
                 }
@@ -889,37 +933,45 @@ impl BeadStore for SqliteStore {
     fn export_records(&self, sink: &mut dyn FnMut(BeadRecord) -> Result<()>) -> Result<()> {
         let conn = self.conn();
         let mut deps: HashMap<String, Vec<Dependency>> = HashMap::new();
-        let mut stmt = conn.prepare(
-            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+        let mut stmt = conn
+            .prepare(
+                "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
              ORDER BY bead_id, type, depends_on",
-        )?;
-        for d in stmt.query_map([], dep_from_row)? {
-            let d = d?;
+            )
+            .db()?;
+        for d in stmt.query_map([], dep_from_row).db()? {
+            let d = d.db()?;
             deps.entry(d.bead.clone()).or_default().push(d);
         }
         let mut comments: HashMap<String, Vec<Comment>> = HashMap::new();
-        let mut stmt = conn.prepare(
-            "SELECT bead_id, id, author, text, created_at FROM comments ORDER BY bead_id, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Comment {
-                    id: r.get(1)?,
-                    author: r.get(2)?,
-                    text: r.get(3)?,
-                    created_at: r.get(4)?,
-                },
-            ))
-        })?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT bead_id, id, author, text, created_at FROM comments ORDER BY bead_id, id",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Comment {
+                        id: r.get(1)?,
+                        author: r.get(2)?,
+                        text: r.get(3)?,
+                        created_at: r.get(4)?,
+                    },
+                ))
+            })
+            .db()?;
         for row in rows {
-            let (bead, c) = row?;
+            let (bead, c) = row.db()?;
             comments.entry(bead).or_default().push(c);
         }
-        let mut stmt = conn.prepare(&format!("SELECT {BEAD_COLS} FROM beads b ORDER BY b.id"))?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let bead = bead_from_row(row)?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {BEAD_COLS} FROM beads b ORDER BY b.id"))
+            .db()?;
+        let mut rows = stmt.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let bead = bead_from_row(row).db()?;
             let dependencies = deps.remove(&bead.id).unwrap_or_default();
             let comments = comments.remove(&bead.id).unwrap_or_default();
             sink(BeadRecord {

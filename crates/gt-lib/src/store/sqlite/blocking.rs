@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::DbResult;
 use crate::bead::Status;
 use crate::error::Result;
 
@@ -28,31 +29,41 @@ impl<'c> BlockChecker<'c> {
 
     /// Unclosed beads that `id` depends on with `blocks`.
     pub fn direct_blockers(&self, id: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT d.depends_on FROM deps d JOIN beads t ON t.id = d.depends_on
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.depends_on FROM deps d JOIN beads t ON t.id = d.depends_on
              WHERE d.bead_id = ?1 AND d.type = 'blocks' AND t.status <> 'closed'
              ORDER BY d.depends_on",
-        )?;
-        let rows = stmt.query_map([id], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            )
+            .db()?;
+        let rows = stmt.query_map([id], |r| r.get(0)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn has_direct_blocker(&self, id: &str) -> Result<bool> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
              WHERE d.bead_id = ?1 AND d.type = 'blocks' AND t.status <> 'closed' LIMIT 1",
-        )?;
-        Ok(stmt.exists([id])?)
+            )
+            .db()?;
+        stmt.exists([id]).db()
     }
 
     pub fn parent(&self, id: &str) -> Result<Option<(String, Status)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT d.depends_on, t.status FROM deps d JOIN beads t ON t.id = d.depends_on
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.depends_on, t.status FROM deps d JOIN beads t ON t.id = d.depends_on
              WHERE d.bead_id = ?1 AND d.type = 'parent-child' ORDER BY d.depends_on LIMIT 1",
-        )?;
+            )
+            .db()?;
         let row: Option<(String, String)> = stmt
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+            .optional()
+            .db()?;
         Ok(row.map(|(p, s)| (p, s.parse().unwrap_or(Status::Open))))
     }
 

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::DbResult;
 use super::{insert_event, SqliteStore};
 use crate::error::Result;
 use crate::event::NewEvent;
@@ -81,15 +82,16 @@ fn mark_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeaconMark> {
 }
 
 fn fetch_mark(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeaconMark>> {
-    Ok(conn
-        .prepare_cached("SELECT key, first_at, last_at, count FROM deacon_marks WHERE key = ?1")?
+    conn.prepare_cached("SELECT key, first_at, last_at, count FROM deacon_marks WHERE key = ?1")
+        .db()?
         .query_row([key], mark_from_row)
-        .optional()?)
+        .optional()
+        .db()
 }
 
 impl DeaconStore for SqliteStore {
     fn deacon_state(&self) -> Result<DeaconState> {
-        Ok(self.conn().query_row(
+        self.conn().query_row(
             "SELECT pid, started_at, heartbeat_at, last_patrol_at, patrols, actions, scheduler_paused
              FROM deacon WHERE id = 1",
             [],
@@ -104,7 +106,7 @@ impl DeaconStore for SqliteStore {
                     scheduler_paused: r.get::<_, i64>(6)? != 0,
                 })
             },
-        )?)
+        ).db()
     }
 
     fn deacon_started(&self, pid: Option<u32>) -> Result<()> {
@@ -114,11 +116,11 @@ impl DeaconStore for SqliteStore {
                 Some(p) => tx.execute(
                     "UPDATE deacon SET pid = ?1, started_at = ?2, heartbeat_at = ?2 WHERE id = 1",
                     params![p, now],
-                )?,
+                ).db()?,
                 None => tx.execute(
                     "UPDATE deacon SET pid = NULL, heartbeat_at = NULL WHERE id = 1",
                     [],
-                )?,
+                ).db()?,
             };
             Ok(())
         })
@@ -131,7 +133,8 @@ impl DeaconStore for SqliteStore {
                 "UPDATE deacon SET heartbeat_at = ?1, last_patrol_at = ?1, patrols = patrols + 1,
                  actions = actions + ?2 WHERE id = 1",
                 params![now, actions as i64],
-            )?;
+            )
+            .db()?;
             Ok(())
         })
     }
@@ -142,7 +145,8 @@ impl DeaconStore for SqliteStore {
             tx.execute(
                 "UPDATE deacon SET scheduler_paused = ?1 WHERE id = 1",
                 [paused as i64],
-            )?;
+            )
+            .db()?;
             let kind = if paused {
                 crate::scheduler::kind::PAUSED
             } else {
@@ -170,12 +174,15 @@ impl DeaconStore for SqliteStore {
     }
 
     fn marks(&self, prefix: &str) -> Result<Vec<DeaconMark>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT key, first_at, last_at, count FROM deacon_marks
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT key, first_at, last_at, count FROM deacon_marks
              WHERE key >= ?1 AND key < ?1 || char(1114111) ORDER BY key",
-        )?;
-        let rows = stmt.query_map([prefix], mark_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            )
+            .db()?;
+        let rows = stmt.query_map([prefix], mark_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn record_action(&self, key: &str, event: NewEvent, actor: &str) -> Result<DeaconMark> {
@@ -185,14 +192,20 @@ impl DeaconStore for SqliteStore {
                 "INSERT INTO deacon_marks (key, first_at, last_at, count) VALUES (?1, ?2, ?2, 1)
                  ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, count = count + 1",
                 params![key, now],
-            )?;
+            )
+            .db()?;
             insert_event(tx, &now, actor, &event)?;
             Ok(fetch_mark(tx, key)?.expect("just written"))
         })
     }
 
     fn forget_mark(&self, key: &str) -> Result<bool> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM deacon_marks WHERE key = ?1", [key])? > 0))
+        self.write(|tx| {
+            Ok(tx
+                .execute("DELETE FROM deacon_marks WHERE key = ?1", [key])
+                .db()?
+                > 0)
+        })
     }
 
     fn record_fault(
@@ -209,14 +222,14 @@ impl DeaconStore for SqliteStore {
                     params![f.subject, f.step],
                     |r| r.get(0),
                 )
-                .optional()?;
+                .optional().db()?;
             tx.execute(
                 "INSERT INTO deacon_faults (subject, step, scope, rig, polecat, error, first_at, last_at, count)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)
                  ON CONFLICT (subject, step) DO UPDATE SET error = excluded.error,
                    last_at = excluded.last_at, count = count + 1",
                 params![f.subject, f.step, f.scope, f.rig, f.polecat, f.error, now],
-            )?;
+            ).db()?;
             let changed = before.as_deref() != Some(f.error);
             if changed {
                 insert_event(tx, &now, actor, &event)?;
@@ -225,7 +238,7 @@ impl DeaconStore for SqliteStore {
                 &format!("SELECT {FAULT_COLS} FROM deacon_faults WHERE subject = ?1 AND step = ?2"),
                 params![f.subject, f.step],
                 fault_from_row,
-            )?;
+            ).db()?;
             Ok((fault, changed))
         })
     }
@@ -233,10 +246,12 @@ impl DeaconStore for SqliteStore {
     fn clear_fault(&self, subject: &str, step: &str, event: NewEvent, actor: &str) -> Result<bool> {
         let now = self.now();
         self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM deacon_faults WHERE subject = ?1 AND step = ?2",
-                params![subject, step],
-            )?;
+            let n = tx
+                .execute(
+                    "DELETE FROM deacon_faults WHERE subject = ?1 AND step = ?2",
+                    params![subject, step],
+                )
+                .db()?;
             if n > 0 {
                 insert_event(tx, &now, actor, &event)?;
             }
@@ -245,11 +260,14 @@ impl DeaconStore for SqliteStore {
     }
 
     fn faults(&self) -> Result<Vec<Fault>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {FAULT_COLS} FROM deacon_faults ORDER BY first_at, subject, step"
-        ))?;
-        let rows = stmt.query_map([], fault_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {FAULT_COLS} FROM deacon_faults ORDER BY first_at, subject, step"
+            ))
+            .db()?;
+        let rows = stmt.query_map([], fault_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn gate_started(&self, g: &GateRun) -> Result<()> {
@@ -268,7 +286,8 @@ impl DeaconStore for SqliteStore {
                     g.command,
                     g.started_at
                 ],
-            )?;
+            )
+            .db()?;
             Ok(())
         })
     }
@@ -285,7 +304,8 @@ impl DeaconStore for SqliteStore {
             tx.execute(
                 "DELETE FROM gate_runs WHERE rig = ?1 AND pgid = ?2",
                 params![rig, pgid],
-            )?;
+            )
+            .db()?;
             if let Some(ev) = &event {
                 insert_event(tx, &now, actor, ev)?;
             }
@@ -296,18 +316,20 @@ impl DeaconStore for SqliteStore {
     fn gate_runs(&self) -> Result<Vec<GateRun>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT rig, pgid, start_ticks, gate, command, started_at FROM gate_runs ORDER BY rig",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(GateRun {
-                rig: r.get(0)?,
-                pgid: r.get::<_, i64>(1)? as u32,
-                start_ticks: r.get::<_, Option<i64>>(2)?.map(|t| t as u64),
-                gate: r.get(3)?,
-                command: r.get(4)?,
-                started_at: r.get(5)?,
+        ).db()?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(GateRun {
+                    rig: r.get(0)?,
+                    pgid: r.get::<_, i64>(1)? as u32,
+                    start_ticks: r.get::<_, Option<i64>>(2)?.map(|t| t as u64),
+                    gate: r.get(3)?,
+                    command: r.get(4)?,
+                    started_at: r.get(5)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 }
 

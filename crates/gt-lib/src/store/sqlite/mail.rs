@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::work::fetch_session;
+use super::DbResult;
 use super::{insert_event, SqliteStore};
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
@@ -138,9 +139,11 @@ fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) ->
     }
     let thread = match m.reply_to {
         Some(r) => tx
-            .prepare_cached("SELECT thread FROM mail WHERE id = ?1")?
+            .prepare_cached("SELECT thread FROM mail WHERE id = ?1")
+            .db()?
             .query_row([r], |row| row.get::<_, i64>(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("mail", r.to_string()))?,
         None => 0,
     };
@@ -148,7 +151,8 @@ fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) ->
     tx.prepare_cached(
         "INSERT INTO mail (sender, recipients, subject, body, priority, sent_at, reply_to, thread)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
+    )
+    .db()?
     .execute(params![
         m.from,
         to_json,
@@ -158,22 +162,27 @@ fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) ->
         now,
         m.reply_to,
         thread
-    ])?;
+    ])
+    .db()?;
     let id = tx.last_insert_rowid();
     let thread = if m.reply_to.is_none() {
-        tx.prepare_cached("UPDATE mail SET thread = ?1 WHERE id = ?1")?
-            .execute([id])?;
+        tx.prepare_cached("UPDATE mail SET thread = ?1 WHERE id = ?1")
+            .db()?
+            .execute([id])
+            .db()?;
         id
     } else {
         thread
     };
     {
-        let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO mailbox (owner, mail_id, state, updated_at)
+        let mut ins = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO mailbox (owner, mail_id, state, updated_at)
              VALUES (?1, ?2, 'unread', ?3)",
-        )?;
+            )
+            .db()?;
         for to in m.to {
-            ins.execute(params![to, id, now])?;
+            ins.execute(params![to, id, now]).db()?;
         }
     }
     insert_event(
@@ -226,9 +235,11 @@ fn viewable(conn: &rusqlite::Connection, id: i64, viewer: &str) -> Result<Mail> 
     conn.prepare_cached(&format!(
         "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?2
          WHERE m.id = ?1 AND (b.owner IS NOT NULL OR m.sender = ?2 OR ?2 = 'human')"
-    ))?
+    ))
+    .db()?
     .query_row(params![id, viewer], mail_from_row)
-    .optional()?
+    .optional()
+    .db()?
     .ok_or_else(|| Error::not_found("mail", id.to_string()))
 }
 
@@ -244,9 +255,11 @@ fn set_state(
     let mut changed = Vec::new();
     for &id in ids {
         let cur: Option<String> = tx
-            .prepare_cached("SELECT state FROM mailbox WHERE owner = ?1 AND mail_id = ?2")?
+            .prepare_cached("SELECT state FROM mailbox WHERE owner = ?1 AND mail_id = ?2")
+            .db()?
             .query_row(params![owner, id], |r| r.get(0))
-            .optional()?;
+            .optional()
+            .db()?;
         let Some(cur) = cur else {
             return Err(Error::not_found(
                 "mail",
@@ -261,8 +274,10 @@ fn set_state(
         if forward {
             tx.prepare_cached(
                 "UPDATE mailbox SET state = ?3, updated_at = ?4 WHERE owner = ?1 AND mail_id = ?2",
-            )?
-            .execute(params![owner, id, state, now])?;
+            )
+            .db()?
+            .execute(params![owner, id, state, now])
+            .db()?;
             changed.push(id);
         }
     }
@@ -281,13 +296,16 @@ impl MailStore for SqliteStore {
             InboxFilter::Current => "b.state IN ('unread', 'read')",
             InboxFilter::All => "1 = 1",
         };
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {MAIL_COLS} FROM mailbox b JOIN mail m ON m.id = b.mail_id
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {MAIL_COLS} FROM mailbox b JOIN mail m ON m.id = b.mail_id
              WHERE b.owner = ?1 AND {cond} ORDER BY b.mail_id DESC LIMIT ?2"
-        ))?;
+            ))
+            .db()?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = stmt.query_map(params![owner, limit], mail_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![owner, limit], mail_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn get_mail(&self, id: i64, viewer: &str) -> Result<Mail> {
@@ -336,8 +354,10 @@ impl MailStore for SqliteStore {
                 "SELECT EXISTS (SELECT 1 FROM mailbox WHERE owner = ?1 AND state = 'unread')
                      OR EXISTS (SELECT 1 FROM nudge_queue WHERE agent = ?1
                                 AND delivered_at IS NULL)",
-            )?
-            .query_row([owner], |r| r.get(0))?;
+            )
+            .db()?
+            .query_row([owner], |r| r.get(0))
+            .db()?;
         if !any {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -347,16 +367,22 @@ impl MailStore for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {MAIL_COLS} FROM mailbox b JOIN mail m ON m.id = b.mail_id
                      WHERE b.owner = ?1 AND b.state = 'unread' ORDER BY b.mail_id"
-                ))?
-                .query_map([owner], mail_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                ))
+                .db()?
+                .query_map([owner], mail_from_row)
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?;
             let nudges: Vec<QueuedNudge> = tx
                 .prepare_cached(
                     "SELECT id, agent, sender, message, queued_at FROM nudge_queue
                      WHERE agent = ?1 AND delivered_at IS NULL ORDER BY id",
-                )?
-                .query_map([owner], nudge_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                )
+                .db()?
+                .query_map([owner], nudge_from_row)
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?;
             let ids: Vec<i64> = mails.iter().map(|m| m.id).collect();
             set_state(tx, &ids, owner, "read", &now)?;
             if !ids.is_empty() {
@@ -369,8 +395,10 @@ impl MailStore for SqliteStore {
                 )?;
             }
             for n in &nudges {
-                tx.prepare_cached("UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1")?
-                    .execute(params![n.id, now])?;
+                tx.prepare_cached("UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1")
+                    .db()?
+                    .execute(params![n.id, now])
+                    .db()?;
                 insert_event(
                     tx,
                     &now,
@@ -393,13 +421,18 @@ impl MailStore for SqliteStore {
 
     fn thread(&self, id: i64, viewer: &str) -> Result<Vec<Mail>> {
         let first = viewable(self.conn(), id, viewer)?;
-        let mut stmt = self.conn().prepare_cached(&format!(
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
             "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?2
              WHERE m.thread = ?1 AND (b.owner IS NOT NULL OR m.sender = ?2 OR ?2 = 'human')
              ORDER BY m.id"
-        ))?;
-        let rows = stmt.query_map(params![first.thread, viewer], mail_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![first.thread, viewer], mail_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn search_mail(&self, owner: &str, text: &str, limit: Option<usize>) -> Result<Vec<Mail>> {
@@ -408,15 +441,20 @@ impl MailStore for SqliteStore {
             .replace('%', "\\%")
             .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
-        let mut stmt = self.conn().prepare_cached(&format!(
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
             "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?1
              WHERE (b.owner IS NOT NULL OR m.sender = ?1)
                AND (m.subject LIKE ?2 ESCAPE '\\' OR m.body LIKE ?2 ESCAPE '\\')
              ORDER BY m.id DESC LIMIT ?3"
-        ))?;
+        ))
+            .db()?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = stmt.query_map(params![owner, pattern, limit], mail_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt
+            .query_map(params![owner, pattern, limit], mail_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn queue_nudge(
@@ -430,8 +468,8 @@ impl MailStore for SqliteStore {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO nudge_queue (agent, sender, message, queued_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![agent, from, message, now])?;
+            ).db()?
+            .execute(params![agent, from, message, now]).db()?;
             let id = tx.last_insert_rowid();
             insert_event(
                 tx,
@@ -466,12 +504,15 @@ impl MailStore for SqliteStore {
     }
 
     fn pending_nudges(&self, agent: &str) -> Result<Vec<QueuedNudge>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, agent, sender, message, queued_at FROM nudge_queue
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, agent, sender, message, queued_at FROM nudge_queue
              WHERE agent = ?1 AND delivered_at IS NULL ORDER BY id",
-        )?;
-        let rows = stmt.query_map([agent], nudge_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            )
+            .db()?;
+        let rows = stmt.query_map([agent], nudge_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn mark_nudge_delivered(&self, id: i64) -> Result<bool> {
@@ -480,8 +521,8 @@ impl MailStore for SqliteStore {
             Ok(tx
                 .prepare_cached(
                     "UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
-                )?
-                .execute(params![id, now])?
+                ).db()?
+                .execute(params![id, now]).db()?
                 > 0)
         })
     }
@@ -492,18 +533,20 @@ impl MailStore for SqliteStore {
             tx.prepare_cached(
                 "INSERT INTO agent_state (agent, state, source, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (agent) DO UPDATE SET state = ?2, source = ?3, updated_at = ?4",
-            )?
-            .execute(params![agent, state, source, now])?;
+            )
+            .db()?
+            .execute(params![agent, state, source, now])
+            .db()?;
             Ok(())
         })
     }
 
     fn agent_state(&self, agent: &str) -> Result<Option<AgentState>> {
-        Ok(self
-            .conn()
+        self.conn()
             .prepare_cached(
                 "SELECT agent, state, source, updated_at FROM agent_state WHERE agent = ?1",
-            )?
+            )
+            .db()?
             .query_row([agent], |r| {
                 Ok(AgentState {
                     agent: r.get(0)?,
@@ -512,7 +555,8 @@ impl MailStore for SqliteStore {
                     updated_at: r.get(3)?,
                 })
             })
-            .optional()?)
+            .optional()
+            .db()
     }
 
     fn add_escalation(
@@ -532,7 +576,8 @@ impl MailStore for SqliteStore {
                 "INSERT INTO escalations (bead, sender, severity, message, source_bead, mail_id,
                                           created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
+            )
+            .db()?
             .execute(params![
                 bead,
                 from,
@@ -541,7 +586,8 @@ impl MailStore for SqliteStore {
                 source_bead,
                 sent.id,
                 now
-            ])?;
+            ])
+            .db()?;
             let id = tx.last_insert_rowid();
             let mut ev = NewEvent::new(
                 ESCALATION,
@@ -570,11 +616,16 @@ impl MailStore for SqliteStore {
     }
 
     fn list_escalations(&self, open_only: bool) -> Result<Vec<Escalation>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {ESC_COLS} FROM escalations WHERE ?1 = 0 OR acked_at IS NULL ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([open_only as i64], escalation_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {ESC_COLS} FROM escalations WHERE ?1 = 0 OR acked_at IS NULL ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map([open_only as i64], escalation_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn ack_escalation(&self, id_or_bead: &str, actor: &str) -> Result<Escalation> {
@@ -583,9 +634,11 @@ impl MailStore for SqliteStore {
             let found = tx
                 .prepare_cached(&format!(
                     "SELECT {ESC_COLS} FROM escalations WHERE bead = ?1 OR CAST(id AS TEXT) = ?1"
-                ))?
+                ))
+                .db()?
                 .query_row([id_or_bead], escalation_from_row)
-                .optional()?
+                .optional()
+                .db()?
                 .ok_or_else(|| Error::not_found("escalation", id_or_bead))?;
             if found.acked_at.is_some() {
                 return Err(Error::refused(format!(
@@ -594,8 +647,10 @@ impl MailStore for SqliteStore {
                     found.acked_by.as_deref().unwrap_or("?")
                 )));
             }
-            tx.prepare_cached("UPDATE escalations SET acked_at = ?2, acked_by = ?3 WHERE id = ?1")?
-                .execute(params![found.id, now, actor])?;
+            tx.prepare_cached("UPDATE escalations SET acked_at = ?2, acked_by = ?3 WHERE id = ?1")
+                .db()?
+                .execute(params![found.id, now, actor])
+                .db()?;
             insert_event(
                 tx,
                 &now,
@@ -630,7 +685,8 @@ impl MailStore for SqliteStore {
             tx.execute(
                 "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1",
                 params![old.id, now, end_reason::HANDOFF],
-            )?;
+            )
+            .db()?;
             tx.execute(
                 "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch,
                                        base_commit, started_at, running_at)
@@ -645,7 +701,8 @@ impl MailStore for SqliteStore {
                     old.base_commit,
                     now
                 ],
-            )?;
+            )
+            .db()?;
             let new_id = tx.last_insert_rowid();
             insert_event(
                 tx,

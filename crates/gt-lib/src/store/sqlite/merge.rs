@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::{json, Map, Value};
 
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
+use super::DbResult;
 use super::{insert_event, SqliteStore};
 use crate::bead::Status;
 use crate::error::{Error, Result};
@@ -69,9 +70,11 @@ fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<MergeEntry> {
 fn fetch_entry(conn: &Connection, id: i64) -> Result<MergeEntry> {
     conn.prepare_cached(&format!(
         "SELECT {ENTRY_COLS} FROM merge_requests WHERE id = ?1"
-    ))?
+    ))
+    .db()?
     .query_row([id], entry_from_row)
-    .optional()?
+    .optional()
+    .db()?
     .ok_or_else(|| Error::not_found("merge request", id.to_string()))
 }
 
@@ -79,7 +82,8 @@ fn set_status(tx: &Transaction<'_>, id: i64, status: &str, now: &str) -> Result<
     tx.execute(
         "UPDATE merge_requests SET status = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, status, now],
-    )?;
+    )
+    .db()?;
     Ok(())
 }
 
@@ -93,7 +97,8 @@ fn add_comment(
     tx.execute(
         "INSERT INTO comments (bead_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![bead, author, text, now],
-    )?;
+    )
+    .db()?;
     Ok(())
 }
 
@@ -139,9 +144,10 @@ fn fetch_convoy(conn: &Connection, key: &str) -> Result<Convoy> {
     let by_id = key.strip_prefix("cv-").unwrap_or(key).parse::<i64>().ok();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {CONVOY_COLS} FROM convoys WHERE name = ?1 OR id = ?2 ORDER BY name = ?1 DESC LIMIT 1"
-    ))?;
+    )).db()?;
     stmt.query_row(params![key, by_id], |r| convoy_row(conn, r))
-        .optional()?
+        .optional()
+        .db()?
         .ok_or_else(|| Error::not_found("convoy", key))
 }
 
@@ -153,27 +159,31 @@ fn land_convoys(
     now: &str,
     actor: &str,
 ) -> Result<Vec<Convoy>> {
-    let ids: Vec<i64> = match candidates {
-        Some(beads) => {
-            let mut ids = Vec::new();
-            let mut stmt = tx.prepare_cached(
+    let ids: Vec<i64> =
+        match candidates {
+            Some(beads) => {
+                let mut ids = Vec::new();
+                let mut stmt = tx.prepare_cached(
                 "SELECT cb.convoy_id FROM convoy_beads cb JOIN convoys c ON c.id = cb.convoy_id
                  WHERE cb.bead_id = ?1 AND c.status = 'open'",
-            )?;
-            for b in beads {
-                for id in stmt.query_map([b], |r| r.get::<_, i64>(0))? {
-                    ids.push(id?);
+            ).db()?;
+                for b in beads {
+                    for id in stmt.query_map([b], |r| r.get::<_, i64>(0)).db()? {
+                        ids.push(id.db()?);
+                    }
                 }
+                ids.sort();
+                ids.dedup();
+                ids
             }
-            ids.sort();
-            ids.dedup();
-            ids
-        }
-        None => tx
-            .prepare_cached("SELECT id FROM convoys WHERE status = 'open' ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?,
-    };
+            None => tx
+                .prepare_cached("SELECT id FROM convoys WHERE status = 'open' ORDER BY id")
+                .db()?
+                .query_map([], |r| r.get(0))
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?,
+        };
     let mut out = Vec::new();
     for id in ids {
         let c = fetch_convoy(tx, &id.to_string())?;
@@ -183,7 +193,8 @@ fn land_convoys(
         tx.execute(
             "UPDATE convoys SET status = 'landed', landed_at = ?2, updated_at = ?2 WHERE id = ?1",
             params![id, now],
-        )?;
+        )
+        .db()?;
         insert_event(
             tx,
             now,
@@ -215,7 +226,7 @@ fn add_beads(
         let n = tx.execute(
             "INSERT OR IGNORE INTO convoy_beads (convoy_id, bead_id, added_at) VALUES (?1, ?2, ?3)",
             params![convoy, id, now],
-        )?;
+        ).db()?;
         if n > 0 {
             added.push(id);
         }
@@ -227,9 +238,11 @@ impl MergeStore for SqliteStore {
     fn rig_config(&self, rig: &str) -> Result<Map<String, Value>> {
         let text: String = self
             .conn()
-            .prepare_cached("SELECT config FROM rigs WHERE name = ?1")?
+            .prepare_cached("SELECT config FROM rigs WHERE name = ?1")
+            .db()?
             .query_row([rig], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("rig", rig))?;
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(m)) => Ok(m),
@@ -247,9 +260,11 @@ impl MergeStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let text: String = tx
-                .prepare_cached("SELECT config FROM rigs WHERE name = ?1")?
+                .prepare_cached("SELECT config FROM rigs WHERE name = ?1")
+                .db()?
                 .query_row([rig], |r| r.get(0))
-                .optional()?
+                .optional()
+                .db()?
                 .ok_or_else(|| Error::not_found("rig", rig))?;
             let mut map = match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Object(m)) => m,
@@ -266,7 +281,8 @@ impl MergeStore for SqliteStore {
             tx.execute(
                 "UPDATE rigs SET config = ?2 WHERE name = ?1",
                 params![rig, Value::Object(map.clone()).to_string()],
-            )?;
+            )
+            .db()?;
             let summary = match &value {
                 Some(v) => format!("rig {rig}: {key} = {v}"),
                 None => format!("rig {rig}: {key} unset"),
@@ -290,23 +306,31 @@ impl MergeStore for SqliteStore {
     fn merge_entries(&self, rig: Option<&str>, statuses: &[&str]) -> Result<Vec<MergeEntry>> {
         let all = statuses.is_empty();
         let list = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {ENTRY_COLS} FROM merge_requests
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM merge_requests
              WHERE (?1 IS NULL OR rig = ?1)
                AND (?2 = 1 OR status IN (SELECT value FROM json_each(?3)))
              ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![rig, all as i64, list], entry_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![rig, all as i64, list], entry_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn rigs_with_merge_work(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT DISTINCT m.rig FROM merge_requests m JOIN rigs r ON r.name = m.rig
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT m.rig FROM merge_requests m JOIN rigs r ON r.name = m.rig
              WHERE m.status IN ('queued', 'landing') OR m.followup_pending = 1 ORDER BY m.rig",
-        )?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            )
+            .db()?;
+        let rows = stmt.query_map([], |r| r.get(0)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn mark_landing(
@@ -330,7 +354,8 @@ impl MergeStore for SqliteStore {
                     "UPDATE merge_requests SET status = ?2, landing_commit = ?3, target_from = ?4,
                         batch = ?5, attempts = attempts + 1, updated_at = ?6 WHERE id = ?1",
                     params![l.id, mr_status::LANDING, l.commit, target_from, batch, now],
-                )?;
+                )
+                .db()?;
                 insert_event(
                     tx,
                     &now,
@@ -369,7 +394,7 @@ impl MergeStore for SqliteStore {
                     "UPDATE merge_requests SET status = ?2, merged_commit = ?3, followup_pending = 1,
                         failure = NULL, updated_at = ?4 WHERE id = ?1",
                     params![l.id, mr_status::MERGED, l.commit, now],
-                )?;
+                ).db()?;
                 let short = &l.commit[..l.commit.len().min(12)];
                 let mut bead = fetch_bead(tx, &e.mr.bead)?;
                 if bead.status != Status::Closed {
@@ -444,7 +469,8 @@ impl MergeStore for SqliteStore {
                     serde_json::to_string(files).unwrap_or_else(|_| "[]".into()),
                     now
                 ],
-            )?;
+            )
+            .db()?;
             let mut bead = fetch_bead(tx, &e.mr.bead)?;
             if bead.status == Status::Merging {
                 bead.set_status(Status::Open, &now);
@@ -504,7 +530,7 @@ impl MergeStore for SqliteStore {
                 "UPDATE merge_requests SET status = ?2, landing_commit = NULL, target_from = NULL,
                     followup_pending = 0, updated_at = ?3 WHERE id = ?1",
                 params![id, mr_status::QUEUED, now],
-            )?;
+            ).db()?;
             if bead.status == Status::Open {
                 let mut bead = bead;
                 bead.set_status(Status::Merging, &now);
@@ -542,7 +568,7 @@ impl MergeStore for SqliteStore {
             tx.execute(
                 "UPDATE merge_requests SET followup_pending = 0 WHERE id = ?1",
                 [id],
-            )?;
+            ).db()?;
             let mut bead = fetch_bead(tx, &e.mr.bead)?;
             if bead.status == Status::Merging {
                 bead.set_status(Status::Open, &now);
@@ -580,15 +606,17 @@ impl MergeStore for SqliteStore {
             tx.execute(
                 "UPDATE merge_requests SET followup_pending = 0 WHERE id = ?1",
                 [id],
-            )?;
+            )
+            .db()?;
             Ok(())
         })
     }
 
     fn next_batch(&self) -> Result<i64> {
-        let n: Option<i64> =
-            self.conn()
-                .query_row("SELECT max(batch) FROM merge_requests", [], |r| r.get(0))?;
+        let n: Option<i64> = self
+            .conn()
+            .query_row("SELECT max(batch) FROM merge_requests", [], |r| r.get(0))
+            .db()?;
         Ok(n.unwrap_or(0) + 1)
     }
 
@@ -597,8 +625,10 @@ impl MergeStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let exists: bool = tx
-                .prepare_cached("SELECT 1 FROM convoys WHERE name = ?1")?
-                .exists([name])?;
+                .prepare_cached("SELECT 1 FROM convoys WHERE name = ?1")
+                .db()?
+                .exists([name])
+                .db()?;
             if exists {
                 return Err(Error::refused(format!("convoy '{name}' already exists")));
             }
@@ -606,7 +636,8 @@ impl MergeStore for SqliteStore {
                 "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
                  VALUES (?1, 'open', ?2, ?3, ?3)",
                 params![name, actor, now],
-            )?;
+            )
+            .db()?;
             let id = tx.last_insert_rowid();
             let added = add_beads(tx, self.default_prefix(), id, beads, &now)?;
             insert_event(
@@ -638,7 +669,8 @@ impl MergeStore for SqliteStore {
                     landed_at = CASE WHEN ?3 THEN NULL ELSE landed_at END
                  WHERE id = ?1",
                 params![c.id, now, reopen],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -666,22 +698,26 @@ impl MergeStore for SqliteStore {
 
     fn list_convoys(&self) -> Result<Vec<Convoy>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {CONVOY_COLS} FROM convoys ORDER BY id"))?;
-        let rows = stmt.query_map([], |r| convoy_row(conn, r))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {CONVOY_COLS} FROM convoys ORDER BY id"))
+            .db()?;
+        let rows = stmt.query_map([], |r| convoy_row(conn, r)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn refresh_convoys(&self, actor: &str) -> Result<Vec<Convoy>> {
         // Cheap read first: most calls find nothing to do and write nothing.
-        let due: i64 = self.conn().query_row(
-            "SELECT count(*) FROM convoys c WHERE c.status = 'open'
+        let due: i64 = self
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM convoys c WHERE c.status = 'open'
                AND EXISTS (SELECT 1 FROM convoy_beads cb WHERE cb.convoy_id = c.id)
                AND NOT EXISTS (SELECT 1 FROM convoy_beads cb JOIN beads b ON b.id = cb.bead_id
                                WHERE cb.convoy_id = c.id AND b.status != 'closed')",
-            [],
-            |r| r.get(0),
-        )?;
+                [],
+                |r| r.get(0),
+            )
+            .db()?;
         if due == 0 {
             return Ok(Vec::new());
         }

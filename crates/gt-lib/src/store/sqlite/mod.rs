@@ -17,7 +17,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 
 use crate::clock::{format_ts, Clock};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError, StoreErrorKind};
 use crate::event::{Event, EventQuery, NewEvent};
 use crate::store::EventStore;
 
@@ -60,7 +60,7 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| open_error(path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL").db()?;
         Self::finish_open(conn, path, prefix, clock, true)
     }
 
@@ -89,18 +89,18 @@ impl SqliteStore {
         .map_err(|e| open_error(path, e))?;
         // A read-only town shows up only once SQLite needs its WAL files.
         Self::finish_open(conn, path, prefix, clock, false).map_err(|e| match e {
-            Error::Database(ref d)
+            Error::Store(ref d)
                 if matches!(
-                    d.sqlite_error_code(),
-                    Some(ErrorCode::CannotOpen) | Some(ErrorCode::ReadOnly)
+                    d.kind,
+                    StoreErrorKind::CannotOpen | StoreErrorKind::ReadOnly
                 ) =>
             {
                 Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf())
             }
-            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+            Error::Store(ref d) if d.kind == StoreErrorKind::NotADatabase => {
                 damaged("is not a gt database (the file is damaged or of another kind)")
             }
-            Error::Database(ref d) if d.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => {
+            Error::Store(ref d) if d.kind == StoreErrorKind::Corrupt => {
                 damaged("is damaged (SQLite reports it malformed)")
             }
             other => other,
@@ -114,12 +114,15 @@ impl SqliteStore {
         clock: Arc<dyn Clock>,
         creating: bool,
     ) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(BUSY_TIMEOUT).db()?;
         if !creating {
             // A database with no schema at all was never made by gt init.
-            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            let tables: i64 =
-                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            let version: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .db()?;
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .db()?;
             if version == 0 && tables == 0 {
                 return Err(Error::DamagedDatabase {
                     path: path.to_path_buf(),
@@ -127,8 +130,8 @@ impl SqliteStore {
                 });
             }
         }
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON").db()?;
+        conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.set_prepared_statement_cache_capacity(64);
         let store = SqliteStore {
             conn,
@@ -149,17 +152,20 @@ impl SqliteStore {
     pub fn quick_check(&self, limit: u32) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("PRAGMA quick_check({})", limit.max(1)))?;
+            .prepare(&format!("PRAGMA quick_check({})", limit.max(1)))
+            .db()?;
         let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map([], |r| r.get::<_, String>(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(rows.into_iter().filter(|r| r != "ok").collect())
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .db()
     }
 
     fn migrate(&self) -> Result<()> {
@@ -177,7 +183,9 @@ impl SqliteStore {
         }
         self.write(|tx| {
             // Another process may have migrated while we waited for the lock.
-            let v: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let v: i64 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .db()?;
             if v > latest {
                 return Err(Error::SchemaTooNew {
                     path: self.path.clone(),
@@ -186,8 +194,9 @@ impl SqliteStore {
                 });
             }
             for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(v as usize) {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.execute_batch(sql).db()?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .db()?;
             }
             Ok(())
         })
@@ -206,17 +215,20 @@ impl SqliteStore {
                 let tx = Transaction::new_unchecked(
                     &self.conn,
                     rusqlite::TransactionBehavior::Immediate,
-                )?;
+                )
+                .db()?;
                 let r = f(&tx)?;
-                tx.commit()?;
+                tx.commit().db()?;
                 Ok(r)
             })();
             match result {
-                Err(Error::Database(ref e)) if is_busy(e) && attempt < BUSY_RETRIES => {
+                Err(Error::Store(ref e))
+                    if e.kind == StoreErrorKind::Busy && attempt < BUSY_RETRIES =>
+                {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
                 }
-                Err(Error::Database(e)) if is_readonly(&e) => {
+                Err(Error::Store(ref e)) if e.kind == StoreErrorKind::ReadOnly => {
                     return Err(Error::ReadOnly(
                         self.path.parent().unwrap_or(&self.path).to_path_buf(),
                     ))
@@ -239,20 +251,36 @@ impl SqliteStore {
 /// written by another `gt` version).
 #[doc(hidden)]
 pub fn set_user_version_for_tests(path: &Path, version: i64) -> Result<()> {
-    let conn = Connection::open(path)?;
-    conn.pragma_update(None, "user_version", version)?;
+    let conn = Connection::open(path).db()?;
+    conn.pragma_update(None, "user_version", version).db()?;
     Ok(())
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked)
-    )
+/// Maps a SQLite error onto the backend-neutral [`StoreError`]: the code
+/// decides the kind, the message is SQLite's own.
+pub(crate) fn store_error(e: rusqlite::Error) -> Error {
+    let kind = match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreErrorKind::Busy,
+        Some(ErrorCode::DatabaseCorrupt) => StoreErrorKind::Corrupt,
+        Some(ErrorCode::NotADatabase) => StoreErrorKind::NotADatabase,
+        Some(ErrorCode::ReadOnly) => StoreErrorKind::ReadOnly,
+        Some(ErrorCode::CannotOpen) => StoreErrorKind::CannotOpen,
+        Some(ErrorCode::ConstraintViolation) => StoreErrorKind::Constraint,
+        _ => StoreErrorKind::Other,
+    };
+    Error::Store(StoreError::new(kind, e.to_string()))
 }
 
-fn is_readonly(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(ErrorCode::ReadOnly))
+/// `.db()?` turns a SQLite result into the library's [`Result`] (the orphan
+/// rule allows no `From<rusqlite::Error>` for the core's `Error`).
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> DbResult<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T> {
+        self.map_err(store_error)
+    }
 }
 
 fn open_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -261,7 +289,7 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
             Error::Environment(format!("cannot open town database {}: {e}", path.display()))
         }
         Some(ErrorCode::ReadOnly) => Error::ReadOnly(path.parent().unwrap_or(path).to_path_buf()),
-        _ => Error::Database(e),
+        _ => store_error(e),
     }
 }
 
@@ -272,10 +300,12 @@ pub(crate) fn insert_event(
     actor: &str,
     ev: &NewEvent,
 ) -> Result<i64> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+        )
+        .db()?;
     stmt.execute(params![
         time,
         ev.kind,
@@ -284,7 +314,8 @@ pub(crate) fn insert_event(
         ev.bead,
         ev.summary,
         ev.payload.to_string()
-    ])?;
+    ])
+    .db()?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -334,7 +365,8 @@ impl EventStore for SqliteStore {
                     [since],
                     |r| r.get(0),
                 )
-                .optional()?
+                .optional()
+                .db()?
                 .flatten();
             match first {
                 Some(id) => after = after.max(id - 1),
@@ -373,10 +405,12 @@ impl EventStore for SqliteStore {
             sql.push_str(" LIMIT ?");
             args.push((limit as i64).into());
         }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
         let mut out = stmt
-            .query_map(rusqlite::params_from_iter(args), event_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map(rusqlite::params_from_iter(args), event_from_row)
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         out.reverse();
         Ok(out)
     }

@@ -3,6 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::DbResult;
 use super::{event_from_row, SqliteStore};
 use crate::error::Result;
 use crate::event::Event;
@@ -38,24 +39,28 @@ fn obs_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScreenObservation> {
 
 impl SqliteStore {
     fn table_exists(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-            .exists([name])?)
+        self.conn()
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+            .db()?
+            .exists([name])
+            .db()
     }
 
     fn columns_of(&self, table: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT name FROM pragma_table_info(?1)")?;
+            .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+            .db()?;
         let cols = stmt
-            .query_map([table], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .query_map([table], |r| r.get(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .db()?;
         Ok(cols)
     }
 
     fn count_if(&self, sql: &str) -> Result<u64> {
-        let n: i64 = self.conn().query_row(sql, [], |r| r.get(0))?;
+        let n: i64 = self.conn().query_row(sql, [], |r| r.get(0)).db()?;
         Ok(n.max(0) as u64)
     }
 }
@@ -72,9 +77,9 @@ impl ObserveStore for SqliteStore {
                 let prev = tx
                     .prepare_cached(&format!(
                         "SELECT {COLS} FROM agent_activity WHERE agent = ?1"
-                    ))?
+                    )).db()?
                     .query_row([s.agent], obs_from_row)
-                    .optional()?;
+                    .optional().db()?;
                 let obs = match prev {
                     Some(p) if p.session_id == s.session_id => {
                         let changed = p.screen_hash != s.screen_hash;
@@ -102,7 +107,7 @@ impl ObserveStore for SqliteStore {
                 };
                 tx.prepare_cached(&format!(
                     "INSERT OR REPLACE INTO agent_activity ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                ))?
+                )).db()?
                 .execute(params![
                     obs.agent,
                     obs.session_id,
@@ -111,7 +116,7 @@ impl ObserveStore for SqliteStore {
                     obs.screen_changed_at,
                     obs.observed_at,
                     obs.screen_kind
-                ])?;
+                ]).db()?;
                 out.push(obs);
             }
             Ok(out)
@@ -121,47 +126,58 @@ impl ObserveStore for SqliteStore {
     fn screen_observations(&self) -> Result<Vec<ScreenObservation>> {
         let mut stmt = self
             .conn()
-            .prepare_cached(&format!("SELECT {COLS} FROM agent_activity ORDER BY agent"))?;
+            .prepare_cached(&format!("SELECT {COLS} FROM agent_activity ORDER BY agent"))
+            .db()?;
         let rows = stmt
-            .query_map([], obs_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map([], obs_from_row)
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(rows)
     }
 
     fn last_event_time_by(&self, actor: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT time FROM events WHERE actor = ?1 ORDER BY id DESC LIMIT 1")?
+        self.conn()
+            .prepare_cached("SELECT time FROM events WHERE actor = ?1 ORDER BY id DESC LIMIT 1")
+            .db()?
             .query_row([actor], |r| r.get(0))
-            .optional()?)
+            .optional()
+            .db()
     }
 
     fn events_after(&self, after_id: i64, limit: usize) -> Result<Vec<Event>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events
              WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
+            )
+            .db()?;
         let rows = stmt
             .query_map(
                 params![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
                 event_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            )
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(rows)
     }
 
     fn last_event_id(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT coalesce(max(id), 0) FROM events")?
-            .query_row([], |r| r.get(0))?)
+        self.conn()
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM events")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .db()
     }
 
     fn first_event_id_since(&self, time: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT min(id) FROM events WHERE time >= ?1")?
-            .query_row([time], |r| r.get(0))?)
+        self.conn()
+            .prepare_cached("SELECT min(id) FROM events WHERE time >= ?1")
+            .db()?
+            .query_row([time], |r| r.get(0))
+            .db()
     }
 
     fn hook_states(&self) -> Result<Vec<HookState>> {
@@ -170,7 +186,8 @@ impl ObserveStore for SqliteStore {
         }
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT agent, state, updated_at FROM agent_state")?;
+            .prepare_cached("SELECT agent, state, updated_at FROM agent_state")
+            .db()?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(HookState {
@@ -178,25 +195,29 @@ impl ObserveStore for SqliteStore {
                     state: r.get(1)?,
                     updated_at: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(rows)
     }
 
     fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+        self.conn()
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .db()
     }
 
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT rig, count(*) FROM merge_requests WHERE status IN ('queued', 'landing') GROUP BY rig ORDER BY rig",
-        )?;
+        ).db()?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .db()?
             .map(|r| r.map(|(rig, n)| (rig, n.max(0) as u64)))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(rows)
     }
 

@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
+use super::DbResult;
 use super::{insert_event, SqliteStore};
 use crate::bead::{Bead, Status};
 use crate::error::{Error, Result};
@@ -86,9 +87,11 @@ pub(super) fn mr_from_row(r: &Row<'_>) -> rusqlite::Result<MergeRequest> {
 fn fetch_rig(tx: &rusqlite::Connection, name: &str) -> Result<Rig> {
     tx.prepare_cached(
         "SELECT name, source, branch, prefix, agent, created_at FROM rigs WHERE name = ?1",
-    )?
+    )
+    .db()?
     .query_row([name], rig_from_row)
-    .optional()?
+    .optional()
+    .db()?
     .ok_or_else(|| Error::not_found("rig", name))
 }
 
@@ -96,29 +99,34 @@ pub(super) fn fetch_polecat(tx: &rusqlite::Connection, rig: &str, name: &str) ->
     tx.prepare_cached(
         "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
          WHERE rig = ?1 AND name = ?2",
-    )?
+    )
+    .db()?
     .query_row([rig, name], polecat_from_row)
-    .optional()?
+    .optional()
+    .db()?
     .ok_or_else(|| Error::not_found("polecat", format!("{rig}/{name}")))
 }
 
 pub(super) fn fetch_session(tx: &rusqlite::Connection, id: i64) -> Result<Session> {
     tx.prepare_cached(&format!(
         "SELECT {SESSION_COLS} FROM sessions WHERE id = ?1"
-    ))?
+    ))
+    .db()?
     .query_row([id], session_from_row)
-    .optional()?
+    .optional()
+    .db()?
     .ok_or_else(|| Error::not_found("session", id.to_string()))
 }
 
 fn open_session_of_bead(tx: &rusqlite::Connection, bead: &str) -> Result<Option<Session>> {
-    Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE bead = ?1 AND ended_at IS NULL
+    tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE bead = ?1 AND ended_at IS NULL
              ORDER BY id DESC LIMIT 1"
-        ))?
-        .query_row([bead], session_from_row)
-        .optional()?)
+    ))
+    .db()?
+    .query_row([bead], session_from_row)
+    .optional()
+    .db()
 }
 
 fn open_session_of_polecat(
@@ -126,13 +134,14 @@ fn open_session_of_polecat(
     rig: &str,
     polecat: &str,
 ) -> Result<Option<Session>> {
-    Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND polecat = ?2
+    tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND polecat = ?2
              AND ended_at IS NULL ORDER BY id DESC LIMIT 1"
-        ))?
-        .query_row([rig, polecat], session_from_row)
-        .optional()?)
+    ))
+    .db()?
+    .query_row([rig, polecat], session_from_row)
+    .optional()
+    .db()
 }
 
 fn set_polecat(
@@ -148,7 +157,8 @@ fn set_polecat(
         "UPDATE polecats SET state = ?3, bead = ?4, branch = coalesce(?5, branch), updated_at = ?6
          WHERE rig = ?1 AND name = ?2",
         params![rig, name, state.as_str(), bead, branch, now],
-    )?;
+    )
+    .db()?;
     Ok(())
 }
 
@@ -164,7 +174,7 @@ fn close_session(
         "UPDATE sessions SET ended_at = ?2, end_reason = ?3, head_commit = coalesce(?4, head_commit)
          WHERE id = ?1 AND ended_at IS NULL",
         params![s.id, now, reason, head],
-    )?;
+    ).db()?;
     insert_event(
         tx,
         now,
@@ -184,7 +194,8 @@ fn add_note(tx: &Transaction<'_>, bead: &str, author: &str, note: &str, now: &st
     tx.execute(
         "INSERT INTO comments (bead_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![bead, author, note, now],
-    )?;
+    )
+    .db()?;
     Ok(())
 }
 
@@ -244,8 +255,10 @@ impl RigStore for SqliteStore {
                 return Err(Error::refused(format!("rig '{}' already exists", rig.name)));
             }
             let taken: bool = tx
-                .prepare_cached("SELECT 1 FROM rigs WHERE prefix = ?1")?
-                .exists([&rig.prefix])?;
+                .prepare_cached("SELECT 1 FROM rigs WHERE prefix = ?1")
+                .db()?
+                .exists([&rig.prefix])
+                .db()?;
             if taken || rig.prefix == self.default_prefix() {
                 return Err(Error::refused(format!(
                     "bead prefix '{}' is already used in this town; choose another with --prefix",
@@ -256,7 +269,8 @@ impl RigStore for SqliteStore {
                 "INSERT INTO rigs (name, source, branch, prefix, agent, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![rig.name, rig.source, rig.branch, rig.prefix, rig.agent, now],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -282,11 +296,14 @@ impl RigStore for SqliteStore {
     }
 
     fn list_rigs(&self) -> Result<Vec<Rig>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT name, source, branch, prefix, agent, created_at FROM rigs ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], rig_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT name, source, branch, prefix, agent, created_at FROM rigs ORDER BY name",
+            )
+            .db()?;
+        let rows = stmt.query_map([], rig_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn remove_rig(&self, name: &str, actor: &str) -> Result<()> {
@@ -297,16 +314,20 @@ impl RigStore for SqliteStore {
             let open: Vec<Session> = tx
                 .prepare_cached(&format!(
                     "SELECT {SESSION_COLS} FROM sessions WHERE rig = ?1 AND ended_at IS NULL"
-                ))?
-                .query_map([name], session_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                ))
+                .db()?
+                .query_map([name], session_from_row)
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?;
             for s in &open {
                 close_session(tx, s, "rig_removed", None, &now, actor)?;
                 if let Ok(mut b) = fetch_bead(tx, &s.bead) {
                     reopen_for_others(tx, &mut b, &now)?;
                 }
             }
-            tx.execute("DELETE FROM rigs WHERE name = ?1", [name])?;
+            tx.execute("DELETE FROM rigs WHERE name = ?1", [name])
+                .db()?;
             insert_event(
                 tx,
                 &now,
@@ -331,7 +352,8 @@ impl RigStore for SqliteStore {
                 "INSERT INTO polecats (rig, name, state, created_at, updated_at)
                  VALUES (?1, ?2, 'idle', ?3, ?3)",
                 params![rig, name, now],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -363,7 +385,8 @@ impl RigStore for SqliteStore {
             tx.execute(
                 "UPDATE rigs SET agent = ?2 WHERE name = ?1",
                 params![rig, agent],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -380,12 +403,15 @@ impl RigStore for SqliteStore {
     }
 
     fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT rig, name, state, bead, branch, created_at, updated_at FROM polecats
              WHERE ?1 IS NULL OR rig = ?1 ORDER BY rig, created_at, name",
-        )?;
-        let rows = stmt.query_map([rig], polecat_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            )
+            .db()?;
+        let rows = stmt.query_map([rig], polecat_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()> {
@@ -403,7 +429,8 @@ impl RigStore for SqliteStore {
             tx.execute(
                 "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
                 params![rig, name],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -433,7 +460,8 @@ impl SqliteStore {
             tx.execute(
                 "UPDATE polecats SET state = ?3, updated_at = ?4 WHERE rig = ?1 AND name = ?2",
                 params![rig, name, state.as_str(), now],
-            )?;
+            )
+            .db()?;
             insert_event(
                 tx,
                 &now,
@@ -533,7 +561,7 @@ impl WorkStore for SqliteStore {
                     req.base_commit,
                     now
                 ],
-            )?;
+            ).db()?;
             let sid = tx.last_insert_rowid();
             insert_event(
                 tx,
@@ -561,7 +589,8 @@ impl WorkStore for SqliteStore {
             tx.execute(
                 "UPDATE sessions SET running_at = ?2 WHERE id = ?1",
                 params![session, now],
-            )?;
+            )
+            .db()?;
             let mut bead = fetch_bead(tx, &s.bead)?;
             if bead.status == Status::Hooked {
                 bead.set_status(Status::InProgress, &now);
@@ -612,7 +641,7 @@ impl WorkStore for SqliteStore {
                     "DELETE FROM deps WHERE bead_id = ?1 OR depends_on = ?1",
                     "DELETE FROM beads WHERE id = ?1",
                 ] {
-                    tx.execute(sql, [&id])?;
+                    tx.execute(sql, [&id]).db()?;
                 }
             } else if let Some(s) = &session {
                 release_bead(
@@ -627,21 +656,25 @@ impl WorkStore for SqliteStore {
             }
             let mut polecat_removed = false;
             if let Some((rig, name)) = undo.new_polecat {
-                let others: i64 = tx.query_row(
-                    "SELECT count(*) FROM sessions WHERE rig = ?1 AND polecat = ?2",
-                    params![rig, name],
-                    |r| r.get(0),
-                )?;
+                let others: i64 = tx
+                    .query_row(
+                        "SELECT count(*) FROM sessions WHERE rig = ?1 AND polecat = ?2",
+                        params![rig, name],
+                        |r| r.get(0),
+                    )
+                    .db()?;
                 let sid = undo.session.unwrap_or(-1);
-                let own: i64 =
-                    tx.query_row("SELECT count(*) FROM sessions WHERE id = ?1", [sid], |r| {
+                let own: i64 = tx
+                    .query_row("SELECT count(*) FROM sessions WHERE id = ?1", [sid], |r| {
                         r.get(0)
-                    })?;
+                    })
+                    .db()?;
                 if others - own == 0 {
                     tx.execute(
                         "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
                         params![rig, name],
-                    )?;
+                    )
+                    .db()?;
                     polecat_removed = true;
                 }
             }
@@ -740,13 +773,13 @@ impl WorkStore for SqliteStore {
                             req.note,
                             now
                         ],
-                    )?;
+                    ).db()?;
                     let id = tx.last_insert_rowid();
                     let m = tx
                         .prepare_cached(&format!(
                             "SELECT {MR_COLS} FROM merge_requests WHERE id = ?1"
-                        ))?
-                        .query_row([id], mr_from_row)?;
+                        )).db()?
+                        .query_row([id], mr_from_row).db()?;
                     insert_event(
                         tx,
                         &now,
@@ -796,27 +829,35 @@ impl WorkStore for SqliteStore {
     }
 
     fn list_sessions(&self, f: &SessionFilter<'_>) -> Result<Vec<Session>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLS} FROM sessions
              WHERE (?1 = 0 OR ended_at IS NULL) AND (?2 IS NULL OR rig = ?2)
                AND (?3 IS NULL OR polecat = ?3) AND (?4 IS NULL OR bead = ?4)
              ORDER BY id DESC LIMIT ?5"
-        ))?;
+            ))
+            .db()?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = stmt.query_map(
-            params![f.open_only as i64, f.rig, f.polecat, f.bead, limit],
-            session_from_row,
-        )?;
-        let mut out: Vec<Session> = rows.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt
+            .query_map(
+                params![f.open_only as i64, f.rig, f.polecat, f.bead, limit],
+                session_from_row,
+            )
+            .db()?;
+        let mut out: Vec<Session> = rows.collect::<rusqlite::Result<_>>().db()?;
         out.reverse();
         Ok(out)
     }
 
     fn list_merge_requests(&self, rig: Option<&str>) -> Result<Vec<MergeRequest>> {
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {MR_COLS} FROM merge_requests WHERE ?1 IS NULL OR rig = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([rig], mr_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {MR_COLS} FROM merge_requests WHERE ?1 IS NULL OR rig = ?1 ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([rig], mr_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 }

@@ -1,4 +1,4 @@
-//! Typed errors of the library. The CLI maps each to a short message, an
+//! Typed errors of Gas Town. The CLI maps each to a short message, an
 //! optional hint, and an exit code class ([`ErrorClass`]).
 
 use std::path::PathBuf;
@@ -15,6 +15,59 @@ pub enum ErrorClass {
     Environment,
     /// A bug or an unexpected failure: exit 4.
     Internal,
+}
+
+/// What kind of failure a storage backend reported, in terms that do not
+/// name the backend. The backend maps its own error codes onto these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// Another writer held the database past the busy timeout.
+    Busy,
+    /// The database is damaged (the backend reports it malformed).
+    Corrupt,
+    /// The file is not a database of this backend at all.
+    NotADatabase,
+    /// The database, or a file it needs, cannot be written.
+    ReadOnly,
+    /// The database, or a file it needs (a write-ahead log...), cannot be opened.
+    CannotOpen,
+    /// A uniqueness, foreign-key or check constraint was violated.
+    Constraint,
+    /// Anything else: a bug or an unexpected failure.
+    Other,
+}
+
+/// A storage backend's failure: its kind and the backend's own message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The database file is damaged or not a database at all.
+    pub fn is_damaged(&self) -> bool {
+        matches!(
+            self.kind,
+            StoreErrorKind::Corrupt | StoreErrorKind::NotADatabase
+        )
+    }
+
+    /// The database, or a file it needs, cannot be written or opened.
+    pub fn is_readonly(&self) -> bool {
+        matches!(
+            self.kind,
+            StoreErrorKind::ReadOnly | StoreErrorKind::CannotOpen
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +121,9 @@ pub enum Error {
     #[error("{program} failed: {message}")]
     Command { program: String, message: String },
 
+    /// The storage backend failed; what it reported, without naming the backend.
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
 
     #[error("{context}: {source}")]
     Io {
@@ -125,10 +179,10 @@ impl Error {
                 }
                 _ => ErrorClass::Environment,
             },
-            Error::Database(e) if is_readonly(e) => ErrorClass::User,
+            Error::Store(e) if e.is_readonly() => ErrorClass::User,
             // A damaged file is the machine's state, not a bug in gt.
-            Error::Database(e) if is_damaged(e) => ErrorClass::Environment,
-            Error::Database(_) => ErrorClass::Internal,
+            Error::Store(e) if e.is_damaged() => ErrorClass::Environment,
+            Error::Store(_) => ErrorClass::Internal,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }
@@ -156,9 +210,9 @@ impl Error {
                 "read_only"
             }
             Error::Io { .. } => "io",
-            Error::Database(e) if is_readonly(e) => "read_only",
-            Error::Database(e) if is_damaged(e) => "damaged_database",
-            Error::Database(_) => "database",
+            Error::Store(e) if e.is_readonly() => "read_only",
+            Error::Store(e) if e.is_damaged() => "damaged_database",
+            Error::Store(_) => "database",
             Error::Internal(_) => "internal",
         }
     }
@@ -176,8 +230,8 @@ impl Error {
             Error::SchemaTooNew { .. } => Some("upgrade gt; this database was not modified".into()),
             Error::ReadOnly(_) => Some("check the permissions of the town directory".into()),
             Error::DamagedDatabase { .. } => Some(DAMAGED_HINT.into()),
-            Error::Database(e) if is_damaged(e) => Some(DAMAGED_HINT.into()),
-            Error::Database(e) if is_readonly(e) => {
+            Error::Store(e) if e.is_damaged() => Some(DAMAGED_HINT.into()),
+            Error::Store(e) if e.is_readonly() => {
                 Some("check the permissions of the town directory".into())
             }
             _ => None,
@@ -209,21 +263,6 @@ pub fn looks_like_placeholder(id: &str) -> bool {
 const DAMAGED_HINT: &str = "only gt init creates a database; restore .gt/town.db from a backup \
      (gt doctor checks it; nothing was changed)";
 
-/// SQLite found the file damaged or not a database at all.
-fn is_damaged(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
-    )
-}
-
-fn is_readonly(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +285,63 @@ mod tests {
             assert!(!looks_like_placeholder(id), "{id}");
             assert!(Error::not_found("bead", id).hint().is_none(), "{id}");
         }
+    }
+
+    #[test]
+    fn store_errors_keep_their_class_kind_and_hint() {
+        let e = |kind| Error::Store(StoreError::new(kind, "boom"));
+        for (kind, class, name, hinted) in [
+            (
+                StoreErrorKind::ReadOnly,
+                ErrorClass::User,
+                "read_only",
+                true,
+            ),
+            (
+                StoreErrorKind::CannotOpen,
+                ErrorClass::User,
+                "read_only",
+                true,
+            ),
+            (
+                StoreErrorKind::Corrupt,
+                ErrorClass::Environment,
+                "damaged_database",
+                true,
+            ),
+            (
+                StoreErrorKind::NotADatabase,
+                ErrorClass::Environment,
+                "damaged_database",
+                true,
+            ),
+            (
+                StoreErrorKind::Busy,
+                ErrorClass::Internal,
+                "database",
+                false,
+            ),
+            (
+                StoreErrorKind::Constraint,
+                ErrorClass::Internal,
+                "database",
+                false,
+            ),
+            (
+                StoreErrorKind::Other,
+                ErrorClass::Internal,
+                "database",
+                false,
+            ),
+        ] {
+            assert_eq!(e(kind).class(), class, "{kind:?}");
+            assert_eq!(e(kind).kind(), name, "{kind:?}");
+            assert_eq!(e(kind).hint().is_some(), hinted, "{kind:?}");
+            assert_eq!(e(kind).to_string(), "database error: boom");
+        }
+        assert_eq!(
+            e(StoreErrorKind::Corrupt).hint().as_deref(),
+            Some(DAMAGED_HINT)
+        );
     }
 }

@@ -96,6 +96,13 @@ pub fn parse_duration(s: &str) -> Result<time::Duration> {
     Ok(d)
 }
 
+/// Lets types that hold an `Arc<dyn Clock>` derive `Debug`.
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,11 @@
+//! `gt-core`: Gas Town's domain types that do no I/O. Every other crate
+//! builds on these; this crate depends on no other crate of the workspace
+//! and on no storage backend.
+
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod layout;
+pub mod session;
+
+pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};
