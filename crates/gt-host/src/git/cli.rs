@@ -56,6 +56,19 @@ pub const PINNED_CONFIG: &[&str] = &[
     "credential.helper=",
 ];
 
+/// The git subcommands that may talk to a remote (and so may need the
+/// user's ssh command or credential helpers).
+const NETWORK_SUBCOMMANDS: &[&str] = &[
+    "clone",
+    "fetch",
+    "push",
+    "pull",
+    "ls-remote",
+    "remote",
+    "credential",
+    "submodule",
+];
+
 /// Environment pinned on every git command unless gt's own environment sets
 /// it: it overrides the config keys of the same meaning (`core.editor`,
 /// `sequence.editor`, `core.pager`, `core.askPass`, `core.gitProxy`).
@@ -310,8 +323,13 @@ impl GitCli {
                 .unwrap_or_else(|| "ssh".into());
             cmd.arg("-c").arg(format!("core.sshCommand={ssh}"));
         }
-        for c in self.trusted().iter() {
-            cmd.arg("-c").arg(c);
+        // Only commands that reach a remote need the user's own ssh command
+        // and credential helpers; looking them up costs two git processes,
+        // so local commands (every sling, patrol and merge) skip it.
+        if NETWORK_SUBCOMMANDS.contains(&sub) {
+            for c in self.trusted().iter() {
+                cmd.arg("-c").arg(c);
+            }
         }
         for c in config {
             cmd.arg("-c").arg(c);

@@ -391,6 +391,52 @@ fn git_runs_only_the_users_own_credential_helpers() {
 }
 
 #[test]
+fn only_remote_commands_look_up_the_users_helpers() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    // A git that logs its arguments, then runs the real one.
+    let real = which("git");
+    let log = f.root.join("calls.log");
+    let wrapper = f.root.join("git-logging");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let git = isolated_git(&f.root.join("home")).with_program(&wrapper);
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+    // Local work (what every sling, patrol and merge does): no look-up.
+    git.resolve(&f.bare, "refs/heads/main").unwrap();
+    git.branch_exists(&f.bare, "main").unwrap();
+    assert!(!calls().contains("config --system"), "{}", calls());
+    assert!(!calls().contains("config --global"), "{}", calls());
+    // A command that reaches a remote gets the user's own settings.
+    let _ = git.exec_input(
+        &f.bare,
+        "credential",
+        &[os("fill")],
+        "protocol=https\nhost=x.invalid\n\n",
+    );
+    assert!(calls().contains("config --system"), "{}", calls());
+    assert!(calls().contains("config --global"), "{}", calls());
+}
+
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(program))
+                .find(|c| c.is_file())
+        })
+        .expect("git on PATH")
+}
+
+#[test]
 fn git_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let git = isolated_git(dir.path());
