@@ -1663,7 +1663,13 @@ pub struct DeaconStatus {
 }
 
 pub fn status(town: &Town) -> Result<DeaconStatus> {
-    let st = town.store()?.deacon_state()?;
+    status_in(town, &town.store()?)
+}
+
+/// [`status`] read through a store the caller has open already (`gt status`
+/// opens one connection, not two).
+pub fn status_in(town: &Town, store: &dyn DeaconStore) -> Result<DeaconStatus> {
+    let st = store.deacon_state()?;
     let pid = running_pid(town)?;
     let running = is_running(town)?;
     let now = town.clock().now();

@@ -224,7 +224,7 @@ pub fn status_from(ws: &Workspace, agents: Vec<AgentActivity>) -> Result<TownSta
         }
     }
     // Whether the deacon is up is decided in one place (`gt deacon status`).
-    let d = crate::deacon::status(&ws.town)?;
+    let d = crate::deacon::status_in(&ws.town, &ws.store)?;
     let deacon = DeaconStatus {
         state: d.state,
         heartbeat_at: d.heartbeat_at,
