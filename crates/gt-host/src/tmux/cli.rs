@@ -196,11 +196,14 @@ impl TmuxCli {
         let Some(path) = self.socket_path() else {
             return false;
         };
+        // Refused, and no socket of this machine is bound to the path: a
+        // connect is also refused by a live server whose listen queue is
+        // full (a loaded machine), and that socket must never go.
         let stale = |p: &Path| {
             matches!(
                 std::os::unix::net::UnixStream::connect(p),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
-            )
+            ) && !socket_is_bound(p)
         };
         if !stale(&path) {
             return false;
@@ -646,4 +649,33 @@ pub(super) fn split_chunks(text: &str, max: usize) -> Vec<&str> {
         rest = tail;
     }
     chunks
+}
+
+/// Whether a Unix socket of this machine is bound to `path` (a server
+/// listens there, or is about to): `/proc/net/unix` lists every bound
+/// socket with its path. Where it cannot be read, the answer is yes, so
+/// nothing is removed on a guess.
+fn socket_is_bound(path: &Path) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return true;
+    };
+    let want = path.to_string_lossy();
+    table
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().nth(7) == Some(want.as_ref()))
+}
+
+#[cfg(test)]
+mod bound_tests {
+    #[test]
+    fn a_listening_socket_is_bound_and_a_closed_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(super::socket_is_bound(&path));
+        drop(l);
+        assert!(path.exists(), "the file stays after its server is gone");
+        assert!(!super::socket_is_bound(&path));
+    }
 }
