@@ -1,6 +1,7 @@
 //! The crate graph of `docs/architecture.md`, checked from the manifests:
-//! which workspace crate may depend on which, and that the SQLite driver
-//! stays in the one crate that holds the SQLite backend.
+//! which workspace crate may depend on which, that the SQLite driver stays in
+//! the one crate that holds the SQLite backend, and that the stand-in agent
+//! is outside the domain library and reaches no store backend.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -39,7 +40,7 @@ fn workspace_deps(graph: &BTreeMap<String, BTreeSet<String>>, name: &str) -> BTr
 #[test]
 fn crate_graph_follows_the_architecture() {
     let graph = manifests();
-    for name in ["gt-core", "gt-host", "gt-lib", "gt-cli"] {
+    for name in ["gt-core", "gt-host", "gt-lib", "gt-standin", "gt-cli"] {
         assert!(graph.contains_key(name), "{name} is missing: {graph:?}");
     }
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -50,6 +51,55 @@ fn crate_graph_follows_the_architecture() {
         set(&["gt-core", "gt-host"])
     );
     assert!(!workspace_deps(&graph, "gt-lib").contains("gt-cli"));
+    // The stand-in drives gt through its CLI: it needs the error type only.
+    assert_eq!(workspace_deps(&graph, "gt-standin"), set(&["gt-core"]));
+    assert_eq!(
+        workspace_deps(&graph, "gt-cli"),
+        set(&["gt-lib", "gt-standin"])
+    );
+}
+
+/// The crates `name` reaches through workspace dependencies, itself included.
+fn reach(graph: &BTreeMap<String, BTreeSet<String>>, name: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![name.to_string()];
+    while let Some(n) = todo.pop() {
+        if seen.insert(n.clone()) {
+            todo.extend(workspace_deps(graph, &n));
+        }
+    }
+    seen
+}
+
+#[test]
+fn crate_graph_standin_depends_on_no_store_backend() {
+    let graph = manifests();
+    // A store backend is a crate that names a database driver.
+    let drivers = ["rusqlite", "postgres", "tokio-postgres", "sqlx", "diesel"];
+    let backends: BTreeSet<&String> = graph
+        .iter()
+        .filter(|(_, deps)| drivers.iter().any(|d| deps.contains(*d)))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!backends.is_empty(), "no store backend found: {graph:?}");
+    for n in reach(&graph, "gt-standin") {
+        assert!(
+            !backends.contains(&n),
+            "gt-standin reaches the store backend {n}"
+        );
+        for d in drivers {
+            assert!(!graph[&n].contains(d), "gt-standin reaches {d} through {n}");
+        }
+    }
+    // And the domain library does not carry the stand-in or the demo.
+    assert!(!reach(&graph, "gt-lib").contains("gt-standin"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for moved in ["standin.rs", "demo.rs"] {
+        assert!(
+            !src.join(moved).exists(),
+            "{moved} belongs outside the domain library"
+        );
+    }
 }
 
 #[test]
