@@ -14,13 +14,13 @@ pub use gt_host::git;
 pub use gt_host::tmux;
 
 pub mod actor;
+pub mod agent_hooks;
 pub mod bead;
 pub mod config;
 pub mod convoy;
 pub mod deacon;
 pub mod escalate;
 pub mod feed;
-pub mod hooks;
 pub mod jsonl;
 pub mod mail;
 pub mod nudge;

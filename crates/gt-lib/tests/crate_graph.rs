@@ -1,7 +1,8 @@
 //! The crate graph of `docs/architecture.md`, checked from the manifests:
 //! which workspace crate may depend on which, that the SQLite driver stays in
 //! the one crate that holds the SQLite backend, and that the stand-in agent
-//! is outside the domain library and reaches no store backend.
+//! is outside the domain library and reaches no store backend. Also checked
+//! from the sources: names that used to collide stay apart.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -114,5 +115,78 @@ fn crate_graph_rusqlite_only_in_the_sqlite_backend() {
         users,
         ["gt-lib"],
         "rusqlite belongs to the SQLite backend only"
+    );
+}
+
+/// Every `.rs` file under `crates/*/src`, with its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                out.push((p, text));
+            }
+        }
+    }
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        walk(&entry.unwrap().path().join("src"), &mut out);
+    }
+    out
+}
+
+/// Where a type named `name` is defined (`struct` or `enum`).
+fn definitions(name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in sources() {
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            for kw in ["struct ", "enum "] {
+                if let Some(rest) = l.strip_prefix(kw) {
+                    let ident: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if ident == name {
+                        found.push(format!("{}:{}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn names_do_not_collide() {
+    // "hook" is a bead hooked to a polecat; the runtime's lifecycle hooks
+    // live in `agent_hooks`.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    assert!(!src.join("hooks.rs").exists(), "hooks.rs is agent_hooks.rs");
+    assert!(src.join("agent_hooks.rs").exists());
+    for name in ["AgentState", "DeaconStatus"] {
+        let defs = definitions(name);
+        assert_eq!(defs.len(), 1, "{name} must be one type: {defs:?}");
+    }
+    // `gt attach` and the dashboard's attach share one implementation: the
+    // tmux attach command is built in one place of the CLI.
+    let calls: Vec<String> = sources()
+        .into_iter()
+        .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "gt-cli"))
+        .filter(|(_, t)| t.contains(".attach_command("))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "attach is written more than once: {calls:?}"
     );
 }
