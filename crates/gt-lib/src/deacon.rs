@@ -802,7 +802,7 @@ impl Patrol<'_> {
         use crate::store::mail::MailStore;
         let agent = s.agent();
         let pending = self.ws.store.pending_nudges(&agent)?;
-        if pending.is_empty() || crate::hooks::observe(self.ws, &agent)?.state != "idle" {
+        if pending.is_empty() || crate::agent_hooks::observe(self.ws, &agent)?.state != "idle" {
             return Ok(());
         }
         for n in pending {

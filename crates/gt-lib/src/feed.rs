@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::bead::{BeadFilter, Status};
+use crate::deacon::DeaconStatus;
 use crate::error::Result;
 use crate::event::{Event, EventQuery};
 use crate::problems::{self, AgentActivity, AgentState, Problem, Thresholds};
@@ -148,6 +149,9 @@ pub struct TownStatus {
     pub checked_at: String,
     /// No problems, and the deacon is neither `down` nor `stale` (as in docs/cli.md).
     pub healthy: bool,
+    /// As `gt deacon status` judges it ([`crate::deacon::status`]); the
+    /// JSON shows its `state`, `heartbeat_at` and `pid`.
+    #[serde(serialize_with = "deacon_summary")]
     pub deacon: DeaconStatus,
     pub rigs: Vec<RigStatus>,
     /// Beads by status, plus `total`.
@@ -170,13 +174,18 @@ pub struct TownRef {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DeaconStatus {
-    /// As `gt deacon status` decides it ([`crate::deacon::DeaconStatus`]):
-    /// `up`, `stale`, `down`, `stopped` or `never_started`.
-    pub state: &'static str,
-    pub heartbeat_at: Option<String>,
-    pub pid: Option<u32>,
+/// The deacon part of `gt status --json`: `state` (`up`, `stale`, `down`,
+/// `stopped` or `never_started`), `heartbeat_at` and `pid`.
+fn deacon_summary<S: serde::Serializer>(
+    d: &DeaconStatus,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("DeaconStatus", 3)?;
+    st.serialize_field("state", d.state)?;
+    st.serialize_field("heartbeat_at", &d.heartbeat_at)?;
+    st.serialize_field("pid", &d.pid)?;
+    st.end()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,12 +233,7 @@ pub fn status_from(ws: &Workspace, agents: Vec<AgentActivity>) -> Result<TownSta
         }
     }
     // Whether the deacon is up is decided in one place (`gt deacon status`).
-    let d = crate::deacon::status_in(&ws.town, &ws.store)?;
-    let deacon = DeaconStatus {
-        state: d.state,
-        heartbeat_at: d.heartbeat_at,
-        pid: d.pid,
-    };
+    let deacon = crate::deacon::status_in(&ws.town, &ws.store)?;
     let extras = ws.store.town_extras()?;
     Ok(TownStatus {
         town: TownRef {

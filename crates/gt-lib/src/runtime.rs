@@ -241,7 +241,7 @@ impl Runtime {
     }
 
     /// argv with `extra` arguments (e.g. hook settings from
-    /// `hooks::prepare`) after [`Runtime::args`] and, when resuming,
+    /// `agent_hooks::prepare`) after [`Runtime::args`] and, when resuming,
     /// [`Runtime::resume_args`], before the instruction.
     pub fn argv_with(
         &self,

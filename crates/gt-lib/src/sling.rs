@@ -357,7 +357,7 @@ pub fn first_instruction(bead: &Bead, agent: &str) -> String {
 }
 
 /// The agent's argv for a session: the runtime's, with the hook settings of
-/// `hooks::prepare` (written outside the repository) and the first instruction.
+/// `agent_hooks::prepare` (written outside the repository) and the first instruction.
 pub fn agent_argv(
     ws: &Workspace,
     s: &Session,
@@ -365,7 +365,7 @@ pub fn agent_argv(
     runtime: &Runtime,
     resume: bool,
 ) -> Result<Vec<String>> {
-    let extra = crate::hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    let extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
     let instruction = first_instruction(bead, &s.agent());
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
 }

@@ -1,6 +1,8 @@
 //! The crate graph of `docs/architecture.md`, checked from the manifests:
-//! which workspace crate may depend on which, and that the SQLite driver
-//! stays in the one crate that holds the SQLite backend.
+//! which workspace crate may depend on which, that the SQLite driver stays in
+//! the one crate that holds the SQLite backend, and that the stand-in agent
+//! is outside the domain library and reaches no store backend. Also checked
+//! from the sources: names that used to collide stay apart.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -39,7 +41,7 @@ fn workspace_deps(graph: &BTreeMap<String, BTreeSet<String>>, name: &str) -> BTr
 #[test]
 fn crate_graph_follows_the_architecture() {
     let graph = manifests();
-    for name in ["gt-core", "gt-host", "gt-lib", "gt-cli"] {
+    for name in ["gt-core", "gt-host", "gt-lib", "gt-standin", "gt-cli"] {
         assert!(graph.contains_key(name), "{name} is missing: {graph:?}");
     }
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -50,6 +52,55 @@ fn crate_graph_follows_the_architecture() {
         set(&["gt-core", "gt-host"])
     );
     assert!(!workspace_deps(&graph, "gt-lib").contains("gt-cli"));
+    // The stand-in drives gt through its CLI: it needs the error type only.
+    assert_eq!(workspace_deps(&graph, "gt-standin"), set(&["gt-core"]));
+    assert_eq!(
+        workspace_deps(&graph, "gt-cli"),
+        set(&["gt-lib", "gt-standin"])
+    );
+}
+
+/// The crates `name` reaches through workspace dependencies, itself included.
+fn reach(graph: &BTreeMap<String, BTreeSet<String>>, name: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![name.to_string()];
+    while let Some(n) = todo.pop() {
+        if seen.insert(n.clone()) {
+            todo.extend(workspace_deps(graph, &n));
+        }
+    }
+    seen
+}
+
+#[test]
+fn crate_graph_standin_depends_on_no_store_backend() {
+    let graph = manifests();
+    // A store backend is a crate that names a database driver.
+    let drivers = ["rusqlite", "postgres", "tokio-postgres", "sqlx", "diesel"];
+    let backends: BTreeSet<&String> = graph
+        .iter()
+        .filter(|(_, deps)| drivers.iter().any(|d| deps.contains(*d)))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!backends.is_empty(), "no store backend found: {graph:?}");
+    for n in reach(&graph, "gt-standin") {
+        assert!(
+            !backends.contains(&n),
+            "gt-standin reaches the store backend {n}"
+        );
+        for d in drivers {
+            assert!(!graph[&n].contains(d), "gt-standin reaches {d} through {n}");
+        }
+    }
+    // And the domain library does not carry the stand-in or the demo.
+    assert!(!reach(&graph, "gt-lib").contains("gt-standin"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for moved in ["standin.rs", "demo.rs"] {
+        assert!(
+            !src.join(moved).exists(),
+            "{moved} belongs outside the domain library"
+        );
+    }
 }
 
 #[test]
@@ -64,5 +115,78 @@ fn crate_graph_rusqlite_only_in_the_sqlite_backend() {
         users,
         ["gt-lib"],
         "rusqlite belongs to the SQLite backend only"
+    );
+}
+
+/// Every `.rs` file under `crates/*/src`, with its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                out.push((p, text));
+            }
+        }
+    }
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        walk(&entry.unwrap().path().join("src"), &mut out);
+    }
+    out
+}
+
+/// Where a type named `name` is defined (`struct` or `enum`).
+fn definitions(name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in sources() {
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            for kw in ["struct ", "enum "] {
+                if let Some(rest) = l.strip_prefix(kw) {
+                    let ident: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if ident == name {
+                        found.push(format!("{}:{}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn names_do_not_collide() {
+    // "hook" is a bead hooked to a polecat; the runtime's lifecycle hooks
+    // live in `agent_hooks`.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    assert!(!src.join("hooks.rs").exists(), "hooks.rs is agent_hooks.rs");
+    assert!(src.join("agent_hooks.rs").exists());
+    for name in ["AgentState", "DeaconStatus"] {
+        let defs = definitions(name);
+        assert_eq!(defs.len(), 1, "{name} must be one type: {defs:?}");
+    }
+    // `gt attach` and the dashboard's attach share one implementation: the
+    // tmux attach command is built in one place of the CLI.
+    let calls: Vec<String> = sources()
+        .into_iter()
+        .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "gt-cli"))
+        .filter(|(_, t)| t.contains(".attach_command("))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "attach is written more than once: {calls:?}"
     );
 }

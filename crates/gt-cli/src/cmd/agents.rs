@@ -118,12 +118,19 @@ pub struct AttachArgs {
 pub fn attach(ctx: &Ctx, a: AttachArgs) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
     let ws = Workspace::open(ctx.town()?)?;
-    let name = sling::agent_session(&ws, &a.agent)?;
+    let mut cmd = tmux_attach(&ws, &a.agent)?;
     crate::output::require_terminal("gt attach", "gt peek AGENT shows the screen without one")?;
-    let argv = ws.tmux.attach_command(&name)?;
-    let err = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .env_remove("TMUX")
-        .exec();
+    let err = cmd.exec();
     Err(Error::Environment(format!("cannot run tmux: {err}")))
+}
+
+/// The one way gt attaches a terminal to an agent's session (`gt attach`
+/// replaces itself with it, the dashboard's `a` runs it until detach): tmux
+/// on the town's private socket, outside any tmux the caller is in.
+pub fn tmux_attach(ws: &Workspace, agent: &str) -> Result<std::process::Command, Error> {
+    let name = sling::agent_session(ws, agent)?;
+    let argv = ws.tmux.attach_command(&name)?;
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).env_remove("TMUX");
+    Ok(cmd)
 }

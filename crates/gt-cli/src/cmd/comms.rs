@@ -230,7 +230,7 @@ pub struct AgentReportArgs {
 }
 
 pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
-    gt_lib::hooks::validate_state(&a.state)?;
+    gt_lib::agent_hooks::validate_state(&a.state)?;
     let ws = Workspace::open(ctx.town()?)?;
     let agent = match a.as_ {
         Some(x) => x,
@@ -239,7 +239,7 @@ pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Error::refused("not inside an agent session: give --as RIG/POLECAT"))?,
     };
-    gt_lib::hooks::report(&ws, &agent, &a.state)
+    gt_lib::agent_hooks::report(&ws, &agent, &a.state)
 }
 
 #[derive(Debug, Args)]
@@ -251,7 +251,7 @@ pub struct AgentStateArgs {
 /// `gt agent-state AGENT`: what the agent is doing and how that was learned.
 pub fn agent_state(ctx: &Ctx, a: AgentStateArgs) -> Result<(), Error> {
     let ws = Workspace::open(ctx.town()?)?;
-    let v = gt_lib::hooks::observe(&ws, &a.agent)?;
+    let v = gt_lib::agent_hooks::observe(&ws, &a.agent)?;
     if ctx.json {
         return ctx.print_json(&v);
     }

@@ -4,10 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use gt_lib::demo::{self, DemoEvent, DemoOptions};
 use gt_lib::Error;
 
+use driver::{DemoEvent, DemoOptions};
+
 use crate::output::{one_line, Ctx};
+
+mod driver;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -55,7 +58,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), Error> {
             }
         }
     };
-    let report = demo::run(&opts, &exe, &mut on)?;
+    let report = driver::run(&opts, &exe, &mut on)?;
     if ctx.json {
         return ctx.print_json(&report);
     }

@@ -728,11 +728,7 @@ mod tui {
     }
 
     fn attach(ws: &Workspace, agent: &str) -> Result<(), Error> {
-        let name = gt_lib::sling::agent_session(ws, agent)?;
-        let argv = ws.tmux.attach_command(&name)?;
-        std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .env_remove("TMUX")
+        crate::cmd::agents::tmux_attach(ws, agent)?
             .status()
             .map_err(|e| Error::Environment(format!("cannot run tmux: {e}")))?;
         Ok(())

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use gt_lib::standin::{self, Behavior, StandinOptions};
 use gt_lib::Error;
+use gt_standin::{self as standin, Behavior, StandinOptions};
 
 #[derive(Debug, Args)]
 pub struct StandinArgs {

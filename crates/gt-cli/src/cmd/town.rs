@@ -246,7 +246,8 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gt_lib::feed::{DeaconStatus, RigStatus, TownRef};
+    use gt_lib::deacon::DeaconStatus;
+    use gt_lib::feed::{RigStatus, TownRef};
     use gt_lib::polecat::PolecatState;
     use gt_lib::problems::{AgentActivity, Liveness, ProblemKind};
     use std::collections::BTreeMap;
@@ -308,8 +309,17 @@ mod tests {
             healthy: false,
             deacon: DeaconStatus {
                 state: "down",
-                heartbeat_at: Some("2025-12-31T22:00:00.000000Z".into()),
+                up: false,
+                stale: false,
                 pid: None,
+                started_at: Some("2025-12-31T20:00:00.000000Z".into()),
+                uptime_secs: None,
+                heartbeat_at: Some("2025-12-31T22:00:00.000000Z".into()),
+                last_patrol_at: None,
+                patrols: 3,
+                actions: 0,
+                interval: "30s".into(),
+                log: "/home/me/town/.gt/deacon.log".into(),
             },
             rigs: vec![RigStatus {
                 name: "web".into(),

@@ -736,3 +736,56 @@ fn placeholder_ids_get_a_hint() {
     let err = t.refuses(&["show", "hq-zz9q"]);
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn agent_standin_is_a_hidden_gt_command_with_one_line_errors() {
+    // The stand-in lives in its own crate now; `gt agent-standin` still runs it.
+    let t = TestTown::new();
+    let err = t.refuses(&["agent-standin", "--behavior", "dance"]);
+    assert!(err.contains("unknown stand-in behavior 'dance'"), "{err}");
+    let out = t
+        .cmd()
+        .env("GT_STANDIN_BEHAVIOR", "moonwalk")
+        .arg("agent-standin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).starts_with("error: unknown stand-in behavior 'moonwalk'"));
+    // Outside a polecat it finds no work: said in its pane (stdout), exit 1.
+    let out = t.run(&["agent-standin", "--behavior", "finish"]);
+    assert_eq!(out.status.code(), Some(1));
+    let pane = stdout_of(&out);
+    assert!(pane.contains("NOT an AI"), "{pane}");
+    assert!(pane.contains("no work"), "{pane}");
+    assert!(!t.ok(&["--help"]).contains("agent-standin"));
+}
+
+#[test]
+fn status_json_shows_the_deacon_as_deacon_status_judges_it() {
+    let t = TestTown::new();
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let check = |want: &str| {
+        let d = t.json(&["deacon", "status"]);
+        let s = t.json(&["status"])["deacon"].clone();
+        assert_eq!(keys(&s), ["heartbeat_at", "pid", "state"], "{s}");
+        assert_eq!(d["state"], want, "{d}");
+        // A running deacon may beat between the two calls.
+        let same: &[&str] = if want == "up" {
+            &["state", "pid"]
+        } else {
+            &["state", "heartbeat_at", "pid"]
+        };
+        for k in same {
+            assert_eq!(s[k], d[k], "{k}: {s} vs {d}");
+        }
+    };
+    check("never_started");
+    t.ok(&["up"]);
+    check("up");
+    t.ok(&["down"]);
+    check("stopped");
+}

@@ -96,9 +96,10 @@ pub struct QueuedNudge {
     pub queued_at: String,
 }
 
-/// What an agent is doing, and how `gt` learned it.
+/// What an agent is doing, and how `gt` learned it: the stored row of
+/// `gt agent-report` (not [`crate::problems::AgentState`], the observed state).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentState {
+pub struct AgentStateRecord {
     pub agent: String,
     /// `working`, `idle` or `waiting-for-input`.
     pub state: String,
@@ -175,7 +176,7 @@ pub trait MailStore {
 
     /// Records what an agent is doing (observational: no event).
     fn set_agent_state(&self, agent: &str, state: &str, source: &str) -> Result<()>;
-    fn agent_state(&self, agent: &str) -> Result<Option<AgentState>>;
+    fn agent_state(&self, agent: &str) -> Result<Option<AgentStateRecord>>;
 
     /// Records an escalation of `bead` and its mail, with an `escalation`
     /// event, in one transaction.

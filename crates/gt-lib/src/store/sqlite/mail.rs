@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::session::{end_reason, Session};
 use crate::store::mail::{
-    AgentState, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail, Priority,
+    AgentStateRecord, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail, Priority,
     QueuedNudge,
 };
 
@@ -541,14 +541,14 @@ impl MailStore for SqliteStore {
         })
     }
 
-    fn agent_state(&self, agent: &str) -> Result<Option<AgentState>> {
+    fn agent_state(&self, agent: &str) -> Result<Option<AgentStateRecord>> {
         self.conn()
             .prepare_cached(
                 "SELECT agent, state, source, updated_at FROM agent_state WHERE agent = ?1",
             )
             .db()?
             .query_row([agent], |r| {
-                Ok(AgentState {
+                Ok(AgentStateRecord {
                     agent: r.get(0)?,
                     state: r.get(1)?,
                     source: r.get(2)?,

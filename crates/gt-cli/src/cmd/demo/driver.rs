@@ -1,20 +1,22 @@
-//! `gt demo`: a temporary town with a sample repository as a rig, a few tasks
-//! slung to the scripted stand-in agent, and a report of what happened. It
-//! needs no AI account: the agent is the stand-in (`gt agent-standin`).
+//! The `gt demo` driver: a temporary town with a sample repository as a rig,
+//! a few tasks slung to the scripted stand-in agent, and a report of what
+//! happened. It needs no AI account: the agent is the stand-in
+//! (`gt agent-standin`). It is a script over the library's services, not
+//! domain logic, so it lives with the command that runs it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bead::Status;
-use crate::error::{Error, Result};
-use crate::git::{CommitInfo, Git, GitCli};
-use crate::rig::AddRig;
-use crate::sling::{SlingRequest, Slung};
-use crate::store::{BeadStore, EventStore, WorkStore};
-use crate::town::Town;
-use crate::workspace::Workspace;
+use gt_lib::bead::Status;
+use gt_lib::error::{Error, Result};
+use gt_lib::git::{CommitInfo, Git, GitCli};
+use gt_lib::rig::AddRig;
+use gt_lib::sling::{SlingRequest, Slung};
+use gt_lib::store::{BeadStore, EventStore, WorkStore};
+use gt_lib::town::Town;
+use gt_lib::workspace::Workspace;
 
 /// The tasks the demo slings.
 pub const TASKS: &[&str] = &[
@@ -70,7 +72,7 @@ pub struct DemoReport {
 /// on every exit path.
 struct Cleanup {
     root: PathBuf,
-    ws_tmux: Option<std::sync::Arc<dyn crate::tmux::Tmux>>,
+    ws_tmux: Option<std::sync::Arc<dyn gt_lib::tmux::Tmux>>,
     remove: bool,
 }
 
@@ -118,7 +120,7 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
             let d = std::env::temp_dir().join(format!(
                 "gt-demo-{}-{}",
                 std::process::id(),
-                crate::id::hash36(format!("{:?}", Instant::now()).as_bytes(), 6)
+                gt_lib::id::hash36(format!("{:?}", Instant::now()).as_bytes(), 6)
             ));
             (d, !opts.keep)
         }
@@ -143,7 +145,7 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     ));
     let src = base.join("sample-src");
     sample_repo(&GitCli::new(), &src)?;
-    crate::rig::add(
+    gt_lib::rig::add(
         &ws,
         &AddRig {
             name: "sample",
@@ -168,7 +170,7 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
         "Slinging {} tasks to the stand-in agent (a scripted program, not an AI)",
         TASKS.len()
     )));
-    let slung = crate::sling::sling(
+    let slung = gt_lib::sling::sling(
         &ws,
         &SlingRequest {
             work: TASKS
@@ -223,7 +225,7 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     on(DemoEvent::Step(
         "Running the refinery: rebase each branch on main, verify, land, close the beads".into(),
     ));
-    crate::refinery::run_once(&ws, Some("sample"), actor)?;
+    gt_lib::refinery::run_once(&ws, Some("sample"), actor)?;
     let mut beads = Vec::new();
     for s in &slung {
         let b = ws.store.get_bead(&s.bead)?;

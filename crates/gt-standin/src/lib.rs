@@ -31,7 +31,7 @@ use std::process::{Command, Output, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use gt_core::error::{Error, Result};
 
 /// Environment variable that may name the behaviour (the CLI flag wins).
 pub const BEHAVIOR_ENV: &str = "GT_STANDIN_BEHAVIOR";

@@ -27,7 +27,7 @@ use crate::runtime::Runtime;
 use crate::store::mail::MailStore;
 use crate::workspace::Workspace;
 
-pub use crate::store::mail::AgentState;
+pub use crate::store::mail::AgentStateRecord;
 
 /// The agent states.
 pub const STATES: &[&str] = &["working", "idle", "waiting-for-input"];
