@@ -6,4 +6,5 @@
 #[allow(dead_code)] // helpers shared by the modules; not each uses all
 mod testkit;
 
+mod scheduler;
 mod sling;

@@ -8,7 +8,7 @@ use gt_host::testing::{isolated_git, FakeTmux, SettableClock};
 use gt_lib::event::{Event, EventQuery};
 use gt_lib::git::Git;
 use gt_lib::rig::AddRig;
-use gt_lib::store::EventStore;
+use gt_lib::store::{BeadStore, EventStore, RigStore};
 use gt_lib::town::Town;
 use gt_lib::workspace::{Host, Workspace};
 
@@ -121,6 +121,33 @@ impl Kit {
             },
             ACTOR,
         )
+    }
+
+    /// A new bead of the rig with this priority (0 is the most urgent).
+    pub fn bead(&self, title: &str, priority: u8) -> String {
+        let mut nb = gt_lib::bead::NewBead::new(title);
+        nb.priority = Some(priority);
+        nb.prefix = Some(self.ws.store.get_rig(RIG).unwrap().prefix);
+        self.ws.store.create_bead(&nb, ACTOR).unwrap().id
+    }
+
+    /// What the agent of `s` does at the end: a commit, then `gt done`;
+    /// tmux then ends its session.
+    pub fn finish(&self, s: &gt_lib::sling::Slung) {
+        self.commit_file(&s.worktree, &format!("{}.txt", s.bead), "work\n");
+        gt_lib::sling::done(
+            &self.ws,
+            &s.worktree,
+            &gt_lib::sling::DoneArgs {
+                status: None,
+                note: None,
+                wip: false,
+                no_changes: false,
+            },
+            ACTOR,
+        )
+        .unwrap();
+        self.tmux.remove_session(&s.session);
     }
 
     /// Writes `file` in `dir` and commits everything there.
