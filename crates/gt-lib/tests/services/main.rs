@@ -6,5 +6,6 @@
 #[allow(dead_code)] // helpers shared by the modules; not each uses all
 mod testkit;
 
+mod patrol;
 mod scheduler;
 mod sling;

@@ -54,7 +54,9 @@ impl Kit {
         for (k, v) in config {
             town.set_config(k, v, ACTOR).unwrap();
         }
-        let clock = Arc::new(SettableClock::at_default());
+        // git stamps commits with the real time, and the services compare
+        // commit times with the clock's: start it at the real now.
+        let clock = Arc::new(SettableClock::new(time::OffsetDateTime::now_utc()));
         let tmux = Arc::new(FakeTmux::new(clock.clone()));
         let ws = Workspace::with_host(
             town,
