@@ -7,5 +7,6 @@
 mod testkit;
 
 mod patrol;
+mod refinery;
 mod scheduler;
 mod sling;
