@@ -4,7 +4,7 @@
 
 use gt_lib::deacon::{kind, patrol_with};
 use gt_lib::session::end_reason;
-use gt_lib::store::{SessionFilter, WorkStore};
+use gt_lib::store::{RigStore, SessionFilter, WorkStore};
 
 use crate::testkit::{Kit, RIG};
 
@@ -107,4 +107,58 @@ fn a_stalled_agent_is_nudged_once_per_stall_period() {
     k.clock.advance(time::Duration::minutes(1));
     assert!(kinds(&patrol_with(&k.ws, false).unwrap()).is_empty());
     assert_eq!(k.tmux.sent_text(&s.session).len(), 1);
+}
+
+#[test]
+fn backoff_doubles_and_the_deacon_gives_up_after_max_restarts() {
+    let k = Kit::with_config(&[
+        ("deacon.restart_backoff", "10s"),
+        ("deacon.max_restarts", "2"),
+    ]);
+    let s = k.sling(&["always crashes"]).unwrap().remove(0);
+    let sec = time::Duration::seconds;
+    // Crash 1: restarted 10 s later.
+    k.tmux.kill_pane(&s.session, Some(1)).unwrap();
+    assert_eq!(
+        kinds(&patrol_with(&k.ws, false).unwrap()),
+        vec![kind::SESSION_DEAD]
+    );
+    k.clock.advance(sec(10));
+    assert_eq!(
+        kinds(&patrol_with(&k.ws, false).unwrap()),
+        vec![kind::RESTARTED]
+    );
+    // Crash 2: the backoff doubled; not after 10 s, after 20 s.
+    k.tmux.kill_pane(&s.session, Some(1)).unwrap();
+    assert_eq!(
+        kinds(&patrol_with(&k.ws, false).unwrap()),
+        vec![kind::SESSION_DEAD]
+    );
+    k.clock.advance(sec(10));
+    assert!(kinds(&patrol_with(&k.ws, false).unwrap()).is_empty());
+    k.clock.advance(sec(10));
+    assert_eq!(
+        kinds(&patrol_with(&k.ws, false).unwrap()),
+        vec![kind::RESTARTED]
+    );
+    assert_eq!(k.tmux.starts(&s.session), 3);
+    // Crash 3 is one more than max_restarts: the bead is given back, the
+    // polecat is stuck, a human is told; no fourth start.
+    k.tmux.kill_pane(&s.session, Some(1)).unwrap();
+    let r = patrol_with(&k.ws, false).unwrap();
+    assert_eq!(kinds(&r), vec![kind::SESSION_DEAD, kind::GAVE_UP]);
+    k.clock.advance(sec(3600));
+    assert!(kinds(&patrol_with(&k.ws, false).unwrap()).is_empty());
+    assert_eq!(k.tmux.starts(&s.session), 3);
+    assert_eq!(
+        k.ws.store.get_polecat(RIG, &s.polecat).unwrap().state,
+        gt_lib::polecat::PolecatState::Stuck
+    );
+    assert_eq!(
+        gt_lib::store::BeadStore::get_bead(&k.ws.store, &s.bead)
+            .unwrap()
+            .status,
+        gt_lib::bead::Status::Open
+    );
+    assert_eq!(k.events(kind::GAVE_UP).len(), 1);
 }
