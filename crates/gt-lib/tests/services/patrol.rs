@@ -162,3 +162,45 @@ fn backoff_doubles_and_the_deacon_gives_up_after_max_restarts() {
     );
     assert_eq!(k.events(kind::GAVE_UP).len(), 1);
 }
+
+#[test]
+fn an_agent_at_a_question_is_reported_to_the_human_and_never_answered() {
+    let k = Kit::new();
+    let s = k.sling(&["risky work"]).unwrap().remove(0);
+    k.tmux
+        .set_screen(
+            &s.session,
+            "about to delete build/\nDo you want to proceed? (y/n)",
+        )
+        .unwrap();
+    let r = patrol_with(&k.ws, false).unwrap();
+    assert_eq!(kinds(&r), vec![kind::ASKED_HUMAN]);
+    let mail = gt_lib::mail::inbox(&k.ws, "human", true, None).unwrap();
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].subject.contains("waits for input"),
+        "{}",
+        mail[0].subject
+    );
+    assert!(mail[0].body.contains("Do you want to proceed? (y/n)"));
+    // Once per session, and nothing is ever typed into the pane.
+    k.clock.advance(time::Duration::hours(2));
+    let again = patrol_with(&k.ws, false).unwrap();
+    assert!(
+        !kinds(&again).contains(&kind::ASKED_HUMAN),
+        "{:?}",
+        again.actions
+    );
+    assert_eq!(
+        gt_lib::mail::inbox(&k.ws, "human", true, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(k.tmux.sent_text(&s.session).is_empty());
+    assert!(!k
+        .tmux
+        .calls()
+        .iter()
+        .any(|c| matches!(c, gt_host::testing::TmuxCall::SendEnter(_))));
+}
