@@ -19,8 +19,6 @@ use crate::store::{
 };
 use crate::workspace::{find_program, Workspace};
 
-/// How long a new session is watched for an agent that dies at once.
-const START_WATCH: Duration = Duration::from_millis(400);
 /// How long to wait for a TypeWhenReady agent's ready pattern.
 const READY_WAIT: Duration = Duration::from_secs(60);
 
@@ -397,7 +395,7 @@ fn start_agent(
 /// Watches a just-started session: an agent that exits at once without
 /// `gt done` is a failed start.
 fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
-    let deadline = Instant::now() + START_WATCH;
+    let deadline = Instant::now() + ws.start_watch;
     loop {
         match ws.tmux.session_info(&s.tmux_session)? {
             None => {

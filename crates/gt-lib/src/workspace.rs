@@ -4,7 +4,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::git::{Git, GitCli};
 use crate::store::SqliteStore;
@@ -18,7 +20,27 @@ pub struct Workspace {
     pub tmux: Arc<dyn Tmux>,
     /// The `gt` binary agents call back (first on their PATH).
     pub gt_exe: PathBuf,
+    /// How long a sling watches a new session for an agent that dies at
+    /// once (one look when zero: a fake tmux does not change by itself).
+    pub start_watch: Duration,
 }
+
+/// This machine's effects, as [`Workspace::with_host`] takes them: the real
+/// ones in [`Workspace::open`], fakes (`gt_host::testing`) in unit tests.
+pub struct Host {
+    pub git: Arc<dyn Git>,
+    pub tmux: Arc<dyn Tmux>,
+    /// The one clock of the town: the store stamps with it, the services
+    /// measure ages and backoffs with it.
+    pub clock: Arc<dyn Clock>,
+    /// The `gt` binary agents call back.
+    pub gt_exe: PathBuf,
+    /// See [`Workspace::start_watch`].
+    pub start_watch: Duration,
+}
+
+/// How long a new session is watched for an agent that dies at once.
+pub const START_WATCH: Duration = Duration::from_millis(400);
 
 /// Folder of a rig's bare repository, inside the rig folder.
 pub use gt_core::layout::REPO_DIR;
@@ -40,6 +62,23 @@ impl Workspace {
             git: Arc::new(git),
             tmux: Arc::new(tmux),
             gt_exe,
+            start_watch: START_WATCH,
+        })
+    }
+
+    /// Opens `town` on the given effects (unit tests run the services on
+    /// a fake tmux and a settable clock this way). The town and its store
+    /// share `host.clock`.
+    pub fn with_host(town: Town, host: Host) -> Result<Self> {
+        let town = town.with_clock(host.clock);
+        let store = town.store()?;
+        Ok(Workspace {
+            town,
+            store,
+            git: host.git,
+            tmux: host.tmux,
+            gt_exe: host.gt_exe,
+            start_watch: host.start_watch,
         })
     }
 

@@ -1,27 +1,6 @@
 use super::*;
 
-/// A [`GitCli`] that sees no global/system git configuration and no
-/// identity from the environment: `HOME` and `XDG_CONFIG_HOME` point into
-/// `home` (an empty directory owned by the test).
-pub(crate) fn isolated_git(home: &Path) -> GitCli {
-    let mut git = GitCli::new()
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
-    for var in [
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "EMAIL",
-        "GIT_CONFIG_PARAMETERS",
-        "GIT_CONFIG_COUNT",
-    ] {
-        git = git.env_remove(var);
-    }
-    git
-}
+pub(crate) use crate::testing::isolated_git;
 
 /// Runs any git command for test setup; panics on failure.
 pub(crate) fn git_ok(git: &GitCli, dir: &Path, args: &[&str]) -> String {
