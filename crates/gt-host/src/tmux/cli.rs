@@ -48,6 +48,22 @@ pub(super) fn checked_launch(
     Ok(cwd.to_string())
 }
 
+/// The part of a `new-session` / `respawn-pane` command line that says what
+/// runs where: `-c DIR`, one `-e K=V` per variable, then `-- env -- ARGV`
+/// (two or more arguments: tmux execs them, no shell in between). Checked
+/// by [`checked_launch`] first.
+fn launch_args(cwd: &Path, env: &[(String, String)], argv: &[String]) -> Result<Vec<String>> {
+    let cwd = checked_launch(cwd, env, argv)?;
+    let mut args = vec!["-c".to_string(), escape_arg(&cwd.replace('#', "##"))];
+    for (k, v) in env {
+        args.push("-e".into());
+        args.push(escape_arg(&format!("{k}={v}")));
+    }
+    args.extend(["--".into(), "env".into(), "--".into()]);
+    args.extend(argv.iter().map(|a| escape_arg(a)));
+    Ok(args)
+}
+
 /// [`Tmux`] through the `tmux` command line, on a private server.
 #[derive(Debug, Clone)]
 pub struct TmuxCli {
@@ -288,32 +304,13 @@ impl Tmux for TmuxCli {
         argv: &[String],
     ) -> Result<()> {
         validate_session_name(name)?;
-        let cwd = checked_launch(cwd, env, argv)?;
-        let cwd = cwd.as_str();
-
+        let launch = launch_args(cwd, env, argv)?;
         let target = pane_target(name);
-        let mut args: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            WIDTH,
-            "-y",
-            HEIGHT,
-            "-c",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(escape_arg(&cwd.replace('#', "##")));
-        for (k, v) in env {
-            args.push("-e".into());
-            args.push(escape_arg(&format!("{k}={v}")));
-        }
-        // Two or more arguments: tmux execs them, no shell in between.
-        args.extend(["--".into(), "env".into(), "--".into()]);
-        args.extend(argv.iter().map(|a| escape_arg(a)));
+        let mut args: Vec<String> = ["new-session", "-d", "-s", name, "-x", WIDTH, "-y", HEIGHT]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(launch);
         // Same command line, so it runs before tmux can notice a command that
         // exits at once: the pane stays and keeps its exit status.
         args.extend(
@@ -522,29 +519,12 @@ impl Tmux for TmuxCli {
         argv: &[String],
     ) -> Result<()> {
         validate_session_name(name)?;
-        let cwd = checked_launch(cwd, env, argv)?;
-        let cwd = cwd.as_str();
         let target = pane_target(name);
-        let mut args: Vec<String> = ["respawn-pane", "-k", "-t", &target, "-c"]
+        let mut args: Vec<String> = ["respawn-pane", "-k", "-t", &target]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        args.push(escape_arg(&cwd.replace('#', "##")));
-        for (k, v) in env {
-            let key_ok = !k.is_empty()
-                && !k.starts_with(|c: char| c.is_ascii_digit())
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !key_ok || v.contains('\0') {
-                return Err(Error::invalid(format!(
-                    "invalid environment variable '{}'",
-                    k.escape_debug()
-                )));
-            }
-            args.push("-e".into());
-            args.push(escape_arg(&format!("{k}={v}")));
-        }
-        args.extend(["--".into(), "env".into(), "--".into()]);
-        args.extend(argv.iter().map(|a| escape_arg(a)));
+        args.extend(launch_args(cwd, env, argv)?);
         let mut cmd = Command::new(&self.program);
         cmd.env_remove("TMUX").env_remove("TMUX_PANE");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));

@@ -8,13 +8,7 @@ use super::*;
 /// it also keeps out whitespace, control characters, `;`, `#`, `=` and
 /// target prefixes like `%`, `$`, `@`.
 pub fn validate_session_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
+    if plain_name(name, 100) && !name.starts_with('-') {
         Ok(())
     } else {
         Err(Error::invalid(format!(
@@ -25,12 +19,7 @@ pub fn validate_session_name(name: &str) -> Result<()> {
 }
 
 pub(super) fn validate_socket_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
+    if plain_name(name, 64) {
         Ok(())
     } else {
         Err(Error::invalid(format!(
@@ -38,6 +27,16 @@ pub(super) fn validate_socket_name(name: &str) -> Result<()> {
             name.escape_debug()
         )))
     }
+}
+
+/// 1 to `max` ASCII letters, digits, `-` or `_`: safe in a tmux target and
+/// a file name.
+fn plain_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Protects one argument from tmux's command splitting: an argument ending
