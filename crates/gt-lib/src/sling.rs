@@ -218,36 +218,9 @@ pub fn branch_for(polecat: &str, bead: &str) -> String {
     format!("polecat/{polecat}/{bead}")
 }
 
-/// Refuses a polecat worktree `wt` whose git metadata is not its own: its
-/// `.git` must be a file whose gitdir names `wt` back (the `gitdir` file git
-/// keeps there). An agent can point its `.git` at another worktree's
-/// metadata; gt would then commit its files onto that worktree's branch.
-/// (That the metadata lies in the rig repository at all, gt's git checks
-/// itself.)
-pub fn check_own_worktree(wt: &Path) -> Result<()> {
-    let refuse = |why: &str| {
-        Err(Error::refused(format!(
-            "{}: {why}; gt runs no git there",
-            wt.display()
-        )))
-    };
-    let dotgit = wt.join(".git");
-    if !dotgit.symlink_metadata().is_ok_and(|m| m.is_file()) {
-        return refuse(".git is not a file");
-    }
-    let gitdir = std::fs::read_to_string(&dotgit).ok().and_then(|t| {
-        let d = t.strip_prefix("gitdir: ")?.trim_end_matches(['\n', '\r']);
-        Some(wt.join(d))
-    });
-    let back = gitdir.as_ref().and_then(|d| {
-        let b = std::fs::read_to_string(d.join("gitdir")).ok()?;
-        d.join(b.trim_end_matches(['\n', '\r'])).canonicalize().ok()
-    });
-    if back.is_none() || back != dotgit.canonicalize().ok() {
-        return refuse(".git leads to git metadata that is not this worktree's");
-    }
-    Ok(())
-}
+/// See [`gt_host::git::check_own_worktree`]: gt's git checks it on every
+/// command in a town worktree; callers outside a town's git use it directly.
+pub use crate::git::check_own_worktree;
 
 /// Whether the polecat worktree `wt` holds uncommitted changes, once
 /// [`check_own_worktree`] passed.

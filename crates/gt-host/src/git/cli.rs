@@ -224,7 +224,9 @@ impl GitCli {
             if common.as_deref() != Some(repo.as_path()) {
                 return refuse("its git metadata leads outside the rig repository");
             }
-            return Ok(());
+            // Inside the rig repository, but another worktree's metadata (an
+            // agent pointing its `.git` at a neighbour's) is refused too.
+            return check_own_worktree(at);
         }
         Ok(())
     }
@@ -614,4 +616,34 @@ pub(crate) fn short_message(stderr: &str, stdout: &str, status: ExitStatus) -> S
         start += 1;
     }
     format!("...{}", &text[start..])
+}
+
+/// The worktree `wt`'s `.git` is a file whose git metadata points back at
+/// this same `.git`: what `git worktree add` made. An agent that points its
+/// `.git` at another worktree's metadata (so that gt would commit its files
+/// onto the other's branch), makes it a link, or deletes the metadata, is
+/// refused.
+pub fn check_own_worktree(wt: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::refused(format!(
+            "{}: {why}; gt runs no git there",
+            wt.display()
+        )))
+    };
+    let dotgit = wt.join(".git");
+    if !dotgit.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        return refuse(".git is not a file");
+    }
+    let gitdir = std::fs::read_to_string(&dotgit).ok().and_then(|t| {
+        let d = t.strip_prefix("gitdir: ")?.trim_end_matches(['\n', '\r']);
+        Some(wt.join(d))
+    });
+    let back = gitdir.as_ref().and_then(|d| {
+        let b = std::fs::read_to_string(d.join("gitdir")).ok()?;
+        d.join(b.trim_end_matches(['\n', '\r'])).canonicalize().ok()
+    });
+    if back.is_none() || back != dotgit.canonicalize().ok() {
+        return refuse(".git leads to git metadata that is not this worktree's");
+    }
+    Ok(())
 }

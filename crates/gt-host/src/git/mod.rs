@@ -358,7 +358,7 @@ mod porcelain;
 mod refname;
 
 pub(crate) use cli::short_message;
-pub use cli::{GitCli, PINNED_CONFIG};
+pub use cli::{check_own_worktree, GitCli, PINNED_CONFIG};
 pub use refname::{validate_branch_name, validate_ref_name, validate_rev};
 // The split files share their helpers through the parent (`pub(super)`).
 #[cfg(test)]
