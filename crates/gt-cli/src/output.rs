@@ -92,11 +92,8 @@ impl Ctx {
     pub fn error(&self, e: &Error) {
         let hint = e.hint().or_else(|| placeholder_hint(e));
         if self.json {
-            let mut err = serde_json::json!({ "kind": e.kind(), "message": e.to_string() });
-            if let Some(h) = hint.clone() {
-                err["hint"] = h.into();
-            }
-            self.out(&serde_json::json!({ "error": err }).to_string());
+            let report = gt_lib::views::ErrorReport::new(e, hint);
+            self.out(&serde_json::to_string(&report).unwrap_or_default());
             return;
         }
         let mut stderr = std::io::stderr().lock();

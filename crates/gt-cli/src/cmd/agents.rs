@@ -101,9 +101,11 @@ pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
     let name = sling::agent_session(&ws, &a.agent)?;
     let screen = ws.tmux.capture_pane(&name, a.lines.min(10_000))?;
     if ctx.json {
-        return ctx.print_json(
-            &serde_json::json!({ "agent": a.agent, "session": name, "screen": screen }),
-        );
+        return ctx.print_json(&gt_lib::views::Screen {
+            agent: a.agent,
+            screen,
+            session: name,
+        });
     }
     ctx.out(&clean(&screen));
     Ok(())

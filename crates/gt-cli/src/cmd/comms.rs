@@ -81,14 +81,9 @@ pub fn broadcast(ctx: &Ctx, a: BroadcastArgs) -> Result<(), Error> {
     let ws = Workspace::open(ctx.town()?)?;
     let results = nudge::broadcast(&ws, a.rig.as_deref(), &message, &ctx.actor()?)?;
     if ctx.json {
-        let v: Vec<serde_json::Value> = results
+        let v: Vec<_> = results
             .iter()
-            .map(|r| match r {
-                Ok(o) => serde_json::json!({ "agent": o.agent, "status": o.status, "error": null }),
-                Err((agent, e)) => {
-                    serde_json::json!({ "agent": agent, "status": "failed", "error": e })
-                }
-            })
+            .map(gt_lib::views::BroadcastResult::from_outcome)
             .collect();
         return ctx.print_json(&v);
     }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 use gt_lib::Error;
-use serde_json::json;
 
 use crate::output::Ctx;
 use crate::Cli;
@@ -64,7 +63,7 @@ pub fn man(ctx: &Ctx, a: ManArgs) -> Result<(), Error> {
                 .collect();
             pages.sort();
             if ctx.json {
-                return ctx.print_json(&json!({ "dir": dir, "pages": pages }));
+                return ctx.print_json(&gt_lib::views::ManPagesWritten { dir, pages });
             }
             ctx.say(&format!(
                 "wrote {} man pages to {}",
@@ -81,11 +80,11 @@ pub fn version(ctx: &Ctx) -> Result<(), Error> {
     let version = env!("CARGO_PKG_VERSION");
     let schema = gt_lib::store::sqlite::latest_schema_version();
     if ctx.json {
-        return ctx.print_json(&json!({
-            "name": "gt",
-            "version": version,
-            "schema_version": schema,
-        }));
+        return ctx.print_json(&gt_lib::views::Version {
+            name: "gt",
+            schema_version: schema,
+            version,
+        });
     }
     ctx.out(&format!("gt {version} (database schema {schema})"));
     Ok(())

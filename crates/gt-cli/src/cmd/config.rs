@@ -4,7 +4,6 @@ use std::io::Write;
 
 use clap::Subcommand;
 use gt_lib::Error;
-use serde_json::json;
 
 use crate::output::{one_line, Ctx};
 
@@ -83,7 +82,7 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
         ConfigCmd::Get { key } => {
             let v = town.config.get(&key)?;
             if ctx.json {
-                ctx.print_json(&json!({ "key": key, "value": v }))
+                ctx.print_json(&gt_lib::views::ConfigValue { key, value: v })
             } else {
                 ctx.out(&one_line(&v));
                 Ok(())
@@ -97,7 +96,7 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
                 warn_if_missing(&town.config.runtime(&v)?);
             }
             if ctx.json {
-                ctx.print_json(&json!({ "key": key, "value": v }))
+                ctx.print_json(&gt_lib::views::ConfigValue { key, value: v })
             } else {
                 ctx.say(&format!("{key} = {}", one_line(&v)));
                 Ok(())
@@ -106,9 +105,9 @@ pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
         ConfigCmd::List => {
             let rows = town.config.list();
             if ctx.json {
-                let map: serde_json::Map<String, serde_json::Value> = rows
+                let map: gt_lib::views::ConfigList = rows
                     .iter()
-                    .map(|(k, v, _)| (k.to_string(), json!(v)))
+                    .map(|(k, v, _)| (k.to_string(), v.clone()))
                     .collect();
                 return ctx.print_json(&map);
             }

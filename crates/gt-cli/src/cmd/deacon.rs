@@ -50,14 +50,7 @@ pub fn up(ctx: &Ctx) -> Result<(), Error> {
     let ws = Workspace::open(town.clone())?;
     let r = gt_lib::sling::resume_stopped(&ws, &ctx.actor()?)?;
     if ctx.json {
-        return ctx.print_json(&serde_json::json!({
-            "pid": pid,
-            "already_running": already,
-            "resumed": r.resumed.iter().map(|s| serde_json::json!({
-                "agent": s.agent, "bead": s.bead, "session": s.session,
-            })).collect::<Vec<_>>(),
-            "not_resumed": r.not_resumed,
-        }));
+        return ctx.print_json(&gt_lib::views::DeaconUp::new(pid, already, r));
     }
     if already {
         ctx.say(&format!("The deacon is already up (pid {pid})."));

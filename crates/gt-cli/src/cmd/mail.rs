@@ -163,7 +163,7 @@ pub fn run(ctx: &Ctx, a: MailArgs) -> Result<(), Error> {
                 .collect::<Result<Vec<_>, _>>()?;
             let n = gt_lib::store::mail::MailStore::archive_mail(&ws.store, &ids, &me, &actor)?;
             if ctx.json {
-                return ctx.print_json(&serde_json::json!({ "archived": n, "ids": ids }));
+                return ctx.print_json(&gt_lib::views::MailArchived { archived: n, ids });
             }
             ctx.say(&format!("archived {n} message(s)"));
             Ok(())

@@ -278,7 +278,7 @@ pub fn rig_config(ctx: &Ctx, ws: &Workspace, a: RigConfigArgs) -> Result<(), Err
         let all = ws.store.rig_config(&a.rig)?;
         let v = all.get(&key).cloned().unwrap_or(serde_json::Value::Null);
         if ctx.json {
-            return ctx.print_json(&serde_json::json!({ "key": key, "value": v }));
+            return ctx.print_json(&gt_lib::views::RigConfigValue { key, value: v });
         }
         match v {
             serde_json::Value::Null => ctx.say(&format!("{key} is not set")),

@@ -100,8 +100,10 @@ pub fn run(ctx: &Ctx, c: PolecatCmd) -> Result<(), Error> {
             let (rig, name) = parse_address(&address)?;
             let kept = polecat::remove(&ws, &rig, &name, force, &ctx.actor()?)?;
             if ctx.json {
-                return ctx
-                    .print_json(&serde_json::json!({ "removed": address, "kept_branches": kept }));
+                return ctx.print_json(&gt_lib::views::PolecatRemoved {
+                    kept_branches: kept,
+                    removed: address,
+                });
             }
             ctx.say(&format!("Removed polecat {address}"));
             if !kept.is_empty() {

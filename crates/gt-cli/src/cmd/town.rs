@@ -11,7 +11,6 @@ use gt_lib::problems::{self, AgentState, Problem, Thresholds};
 use gt_lib::town::Town;
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::output::{one_line, Ctx};
@@ -37,11 +36,11 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
     let actor = ctx.actor()?;
     let town = Town::init(&path, a.name.as_deref(), a.force, &actor)?;
     if ctx.json {
-        return ctx.print_json(&json!({
-            "name": town.name(),
-            "path": town.root(),
-            "prefix": town.config.town.prefix,
-        }));
+        return ctx.print_json(&gt_lib::views::TownCreated {
+            name: town.name().to_string(),
+            path: town.root().to_path_buf(),
+            prefix: town.config.town.prefix.clone(),
+        });
     }
     ctx.say(&format!(
         "Created town {} at {}",

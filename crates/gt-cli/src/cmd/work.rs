@@ -108,7 +108,7 @@ pub fn prime(ctx: &Ctx) -> Result<(), Error> {
     let ws = Workspace::open(ctx.town()?)?;
     let md = sling::prime(&ws, &cwd()?)?;
     if ctx.json {
-        return ctx.print_json(&serde_json::json!({ "markdown": md }));
+        return ctx.print_json(&gt_lib::views::Briefing { markdown: md });
     }
     ctx.out(md.trim_end());
     Ok(())

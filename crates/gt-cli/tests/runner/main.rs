@@ -9,6 +9,7 @@ mod agents_loop;
 mod cli_basics;
 mod comms;
 mod concurrency;
+mod contract;
 mod fresh_clone;
 mod hostile_repos;
 mod interop;

@@ -1,0 +1,349 @@
+//! The output contract of the commands: each command's human text (insta
+//! snapshots, with ids, times, paths and hashes replaced by placeholders)
+//! and the shape of its `--json` (every key with the type of its value, so a
+//! renamed, dropped or retyped field shows up as a snapshot diff; docs/json.md
+//! documents the same shapes). One town per capability, driven through the
+//! real `gt` binary; the loop runs the stand-in agent on real tmux and git.
+
+use serde_json::{Map, Value};
+
+use crate::common::TestTown;
+
+/// The shape of a JSON value: scalars become their type name, objects keep
+/// their keys, and an array becomes one element: the merge of its elements'
+/// shapes (`[]` when empty). Where shapes differ, types are joined with `|`.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Number(_) => "number".into(),
+        Value::String(_) => "string".into(),
+        Value::Array(items) => {
+            let merged = items.iter().map(shape).reduce(|a, b| merge(&a, &b));
+            Value::Array(merged.into_iter().collect())
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+    }
+}
+
+/// Two shapes as one (for the elements of an array, and keys some objects
+/// lack). Commutative and associative, so the order of elements (ids are
+/// random) never changes a snapshot: scalar types join as `a|b` in sorted
+/// order, objects merge key by key, arrays merge their elements, and where a
+/// key holds different kinds (a type name, an object, an array) the result is
+/// `{"one_of": [...]}` with one merged alternative per kind.
+fn merge(a: &Value, b: &Value) -> Value {
+    let mut scalars: Vec<String> = Vec::new();
+    let mut object: Option<Map<String, Value>> = None;
+    let mut array: Option<Vec<Value>> = None;
+    let mut alternatives = vec![a.clone(), b.clone()];
+    while let Some(v) = alternatives.pop() {
+        match v {
+            Value::String(t) => scalars.extend(t.split('|').map(str::to_string)),
+            Value::Object(m) if m.contains_key("one_of") && m.len() == 1 => {
+                if let Some(Value::Array(alts)) = m.get("one_of") {
+                    alternatives.extend(alts.iter().cloned());
+                }
+            }
+            Value::Object(m) => {
+                object = Some(match object.take() {
+                    None => m,
+                    Some(o) => {
+                        let keys: std::collections::BTreeSet<String> =
+                            o.keys().chain(m.keys()).cloned().collect();
+                        keys.into_iter()
+                            .map(|k| {
+                                let absent = Value::from("absent");
+                                let v = merge(
+                                    o.get(&k).unwrap_or(&absent),
+                                    m.get(&k).unwrap_or(&absent),
+                                );
+                                (k, v)
+                            })
+                            .collect()
+                    }
+                })
+            }
+            Value::Array(items) => {
+                let mut all = array.take().unwrap_or_default();
+                all.extend(items);
+                let merged = all.into_iter().reduce(|x, y| merge(&x, &y));
+                array = Some(merged.into_iter().collect());
+            }
+            other => scalars.push(other.to_string()),
+        }
+    }
+    scalars.sort_unstable();
+    scalars.dedup();
+    let mut kinds: Vec<Value> = Vec::new();
+    if !scalars.is_empty() {
+        kinds.push(scalars.join("|").into());
+    }
+    if let Some(o) = object {
+        kinds.push(Value::Object(o));
+    }
+    if let Some(a) = array {
+        kinds.push(Value::Array(a));
+    }
+    if kinds.len() == 1 {
+        return kinds.remove(0);
+    }
+    let mut o = Map::new();
+    o.insert("one_of".into(), Value::Array(kinds));
+    Value::Object(o)
+}
+
+fn pretty_shape(json: &str) -> String {
+    // One document, or JSON Lines (`--watch`, `sling`): every value in turn.
+    let values: Vec<Value> = serde_json::Deserializer::from_str(json)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let merged = values
+        .iter()
+        .map(shape)
+        .reduce(|a, b| merge(&a, &b))
+        .unwrap_or(Value::Null);
+    serde_json::to_string_pretty(&merged).unwrap()
+}
+
+/// Filters that make human output repeatable: bead ids, times, durations,
+/// commit hashes, pids, the town's path and socket names.
+fn settings(t: &TestTown) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(&regex_escape(&t.root.display().to_string()), "[TOWN]");
+    s.add_filter(
+        &regex_escape(&t.root.parent().unwrap().display().to_string()),
+        "[TMP]",
+    );
+    s.add_filter(r"\b(hq|app)-[0-9a-z]{3,8}(\.\d+)*\b", "[ID]");
+    s.add_filter(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?(\.\d+)?Z?", "[TIME]");
+    s.add_filter(r"\b\d+(\.\d+)?(ms|s|m|h|d)\b( ago)?", "[DURATION]");
+    s.add_filter(r"\b[0-9a-f]{7,40}\b", "[HASH]");
+    s.add_filter(r"\bpid \d+", "pid [PID]");
+    s.add_filter(r"\bgt-[0-9a-f]{8,}\b", "[SOCKET]");
+    s.set_prepend_module_to_snapshot(false);
+    s.set_snapshot_path("snapshots/contract");
+    s
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+/// Snapshots `gt ARGS` (human) as `NAME` and the shape of `gt --json ARGS`
+/// as `NAME.json`: for commands that change nothing.
+fn both(t: &TestTown, name: &str, args: &[&str]) {
+    human(t, name, args);
+    json(t, name, args);
+}
+
+/// Snapshots `gt ARGS` (human) as `NAME`.
+fn human(t: &TestTown, name: &str, args: &[&str]) {
+    insta::assert_snapshot!(name, t.ok(args));
+}
+
+/// Snapshots the shape of `gt --json ARGS` as `NAME.json`.
+fn json(t: &TestTown, name: &str, args: &[&str]) {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    insta::assert_snapshot!(format!("{name}.json"), pretty_shape(&t.ok(&full)));
+}
+
+#[test]
+fn the_ledger_commands() {
+    let t = TestTown::new();
+    settings(&t).bind(|| {
+        json(
+            &t,
+            "bead_create",
+            &["bead", "create", "Ship the parser", "-t", "epic"],
+        );
+        let epic = t.json(&["bead", "list"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        human(
+            &t,
+            "bead_create",
+            &[
+                "bead", "create", "Lexer", "--parent", &epic, "-p", "0", "-l", "core",
+            ],
+        );
+        let lex = t.create("Lexer v2", &["-p", "1"]);
+        let tok = t.create("Token table", &["-p", "3", "-t", "chore"]);
+        let spare = t.create("Spare", &["-p", "4"]);
+        human(&t, "bead_dep_add", &["bead", "dep", "add", &lex, &tok]);
+        json(&t, "bead_dep_add", &["bead", "dep", "add", &spare, &tok]);
+        human(
+            &t,
+            "bead_comment",
+            &["bead", "comment", &lex, "start with identifiers"],
+        );
+        json(
+            &t,
+            "bead_comment",
+            &["bead", "comment", &tok, "a second one"],
+        );
+        human(&t, "bead_label", &["bead", "label", "add", &tok, "parser"]);
+        json(&t, "bead_label", &["bead", "label", "add", &lex, "parser"]);
+        human(
+            &t,
+            "bead_update",
+            &["bead", "update", &tok, "--priority", "2"],
+        );
+        json(
+            &t,
+            "bead_update",
+            &["bead", "update", &tok, "--priority", "1"],
+        );
+        both(&t, "bead_show", &["bead", "show", &lex]);
+        both(&t, "bead_list", &["bead", "list"]);
+        both(&t, "bead_ready", &["bead", "ready"]);
+        both(&t, "bead_blocked", &["bead", "blocked"]);
+        both(&t, "bead_dep_tree", &["bead", "dep", "tree", &lex]);
+        human(
+            &t,
+            "bead_close",
+            &["bead", "close", &tok, "--reason", "done by hand"],
+        );
+        json(&t, "bead_close", &["bead", "close", &spare]);
+        human(&t, "bead_reopen", &["bead", "reopen", &tok]);
+        json(&t, "bead_reopen", &["bead", "reopen", &spare]);
+        json(&t, "bead_export", &["bead", "export"]);
+        both(&t, "trail", &["trail"]);
+        both(&t, "status", &["status"]);
+        both(&t, "config_get", &["config", "get", "deacon.interval"]);
+        human(
+            &t,
+            "config_set",
+            &["config", "set", "deacon.interval", "45s"],
+        );
+        json(
+            &t,
+            "config_set",
+            &["config", "set", "deacon.interval", "40s"],
+        );
+        json(&t, "config_list", &["config", "list"]);
+        both(&t, "version", &["version"]);
+        json(&t, "doctor", &["doctor"]);
+        // A failure with --json: the error object on stdout.
+        let out = t.run(&["--json", "bead", "show", "hq-zzzzz"]);
+        assert!(!out.status.success(), "{out:?}");
+        insta::assert_snapshot!(
+            "error.json",
+            pretty_shape(&String::from_utf8(out.stdout).unwrap())
+        );
+    });
+}
+
+#[test]
+fn the_loop_and_merge_queue_commands() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    settings(&t).bind(|| {
+        both(&t, "rig_list", &["rig", "list"]);
+        both(&t, "rig_show", &["rig", "show", "app"]);
+        human(&t, "polecat_add", &["polecat", "add", "app/nux"]);
+        json(&t, "polecat_add", &["polecat", "add", "app/rictus"]);
+        both(&t, "polecat_list", &["polecat", "list"]);
+        json(&t, "polecat_show", &["polecat", "show", "app/nux"]);
+        human(&t, "polecat_remove", &["polecat", "remove", "app/nux"]);
+        json(&t, "polecat_remove", &["polecat", "remove", "app/rictus"]);
+        // A polecat that holds its bead: hook, prime and agent-state as it.
+        let held = t.sling("app", "hold this", "standin-hang");
+        let agent = held["agent"].as_str().unwrap().to_string();
+        let bead = held["bead"].as_str().unwrap().to_string();
+        t.wait_for(20, "the agent to run", |t| {
+            t.bead_status(&bead) == "in_progress"
+        });
+        let as_agent = [("GT_AGENT", agent.as_str())];
+        insta::assert_snapshot!("hook", t.ok_env(&as_agent, &["hook"]));
+        insta::assert_snapshot!(
+            "hook.json",
+            pretty_shape(&t.ok_env(&as_agent, &["--json", "hook"]))
+        );
+        insta::assert_snapshot!(
+            "prime.json",
+            pretty_shape(&t.ok_env(&as_agent, &["--json", "prime"]))
+        );
+        json(&t, "agent_state", &["agent-state", &agent]);
+        json(&t, "peek", &["peek", &agent]);
+        // One that finishes: its merge request lands.
+        let done = t.sling("app", "add a feature", "standin");
+        let bead = done["bead"].as_str().unwrap().to_string();
+        t.wait_for(30, "gt done", |t| t.bead_status(&bead) == "merging");
+        json(&t, "agents", &["agents"]);
+        both(&t, "mq_list", &["mq", "list"]);
+        json(&t, "mq_show", &["mq", "show", "1"]);
+        json(
+            &t,
+            "refinery_run",
+            &["refinery", "run", "--once", "--rig", "app"],
+        );
+        json(&t, "polecats_at_work", &["polecat", "list"]);
+        human(&t, "convoy_create", &["convoy", "create", "wave", &bead]);
+        json(&t, "convoy_create", &["convoy", "create", "wave2", &bead]);
+        both(&t, "convoy_list", &["convoy", "list"]);
+        both(&t, "convoy_show", &["convoy", "show", "wave"]);
+        json(&t, "deacon_status", &["deacon", "status"]);
+        json(&t, "patrol", &["deacon", "patrol", "--once"]);
+        json(&t, "status_with_rig", &["status"]);
+        json(&t, "down_all", &["down", "--all"]);
+    });
+}
+
+#[test]
+fn the_comms_commands() {
+    let t = TestTown::new();
+    settings(&t).bind(|| {
+        human(
+            &t,
+            "mail_send",
+            &["mail", "send", "mayor", "-s", "Hello", "-m", "first"],
+        );
+        json(
+            &t,
+            "mail_send",
+            &["mail", "send", "mayor", "-s", "Again", "-m", "second"],
+        );
+        human(&t, "mail_inbox", &["mail", "inbox", "--as", "mayor"]);
+        json(&t, "mail_inbox", &["mail", "inbox", "--as", "mayor"]);
+        human(&t, "mail_read", &["mail", "read", "1", "--as", "mayor"]);
+        json(&t, "mail_read", &["mail", "read", "2", "--as", "mayor"]);
+        human(
+            &t,
+            "mail_reply",
+            &["mail", "reply", "1", "-m", "hi", "--as", "mayor"],
+        );
+        json(
+            &t,
+            "mail_reply",
+            &["mail", "reply", "2", "-m", "hi", "--as", "mayor"],
+        );
+        both(&t, "mail_thread", &["mail", "thread", "3"]);
+        both(&t, "mail_search", &["mail", "search", "hi"]);
+        human(&t, "mail_archive", &["mail", "archive", "3"]);
+        json(&t, "mail_archive", &["mail", "archive", "4"]);
+        human(
+            &t,
+            "escalate",
+            &["escalate", "stuck on the build", "-s", "high"],
+        );
+        json(
+            &t,
+            "escalate",
+            &["escalate", "stuck on the tests", "-s", "medium"],
+        );
+        both(&t, "escalate_list", &["escalate", "list"]);
+        json(&t, "broadcast", &["broadcast", "all hands"]);
+    });
+}
