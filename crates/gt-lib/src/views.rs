@@ -128,7 +128,7 @@ pub struct ConfigValue {
 /// `gt config list --json`: every town key with its value, by key.
 pub type ConfigList = std::collections::BTreeMap<String, String>;
 
-/// `gt mq config RIG KEY --json`: one rig setting (`null` when unset).
+/// `gt rig config RIG KEY --json`: one rig setting (`null` when unset).
 #[derive(Debug, Clone, Serialize)]
 pub struct RigConfigValue {
     pub key: String,
