@@ -34,6 +34,7 @@ pub mod scheduler;
 pub mod sling;
 pub mod store;
 pub mod town;
+pub mod trust;
 pub mod views;
 pub mod workspace;
 

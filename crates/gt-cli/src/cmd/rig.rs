@@ -22,6 +22,9 @@ pub enum RigCmd {
         /// Bead id prefix for the rig (default: derived from its name).
         #[arg(long)]
         prefix: Option<String>,
+        /// Agents may work in this rig unattended: see `gt rig trust`.
+        #[arg(long)]
+        trust: bool,
     },
     /// Read or set a rig's refinery settings (merge.*, push, gates.*).
     Config(crate::cmd::mq::RigConfigArgs),
@@ -32,6 +35,16 @@ pub enum RigCmd {
     List,
     /// Show a rig: branch, prefix, polecats, open beads.
     Show { name: String },
+    /// Agents may work in this rig unattended: writes each installed
+    /// runtime's folder trust (Claude Code, Codex, Gemini CLI) for the rig's
+    /// worktrees, now and for every new one. Without it a runtime's trust
+    /// dialog is reported, never answered.
+    Trust {
+        rig: String,
+        /// Withdraw the trust gt wrote.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Remove a rig (refuses while it holds unmerged work, unless --force).
     Remove {
         name: String,
@@ -49,6 +62,7 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             source,
             branch,
             prefix,
+            trust,
         } => {
             let bar = (!ctx.json && !ctx.quiet && std::io::stderr().is_terminal()).then(|| {
                 let b = indicatif::ProgressBar::new_spinner();
@@ -72,8 +86,14 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
                 b.finish_and_clear();
             }
             let r = result?;
+            let trusted = trust
+                .then(|| gt_lib::trust::trust_rig(&ws, &r.name, &trust_env(), false, &ctx.actor()?))
+                .transpose()?;
             if ctx.json {
                 return ctx.print_json(&rig::details(&ws, &r.name)?);
+            }
+            if let Some(t) = &trusted {
+                say_trust(ctx, t);
             }
             ctx.say(&format!(
                 "Added rig {} from {} (branch {}, bead prefix {})",
@@ -85,6 +105,14 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             Ok(())
         }
         RigCmd::Config(a) => crate::cmd::mq::rig_config(ctx, &ws, a),
+        RigCmd::Trust { rig, revoke } => {
+            let t = gt_lib::trust::trust_rig(&ws, &rig, &trust_env(), revoke, &ctx.actor()?)?;
+            if ctx.json {
+                return ctx.print_json(&t);
+            }
+            say_trust(ctx, &t);
+            Ok(())
+        }
         RigCmd::Fetch { rig } => {
             let names = match rig {
                 Some(r) => vec![ws.store.get_rig(&r)?.name],
@@ -190,6 +218,42 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
                 ));
             }
             Ok(())
+        }
+    }
+}
+
+/// Where the agents' settings are: the caller's HOME, CODEX_HOME and PATH.
+fn trust_env() -> gt_lib::trust::TrustEnv {
+    gt_lib::trust::TrustEnv::from_lookup(|k| std::env::var_os(k))
+}
+
+fn say_trust(ctx: &Ctx, t: &gt_lib::trust::RigTrust) {
+    let what = if t.trusted {
+        "trusted"
+    } else {
+        "no longer trusted"
+    };
+    ctx.say(&format!(
+        "Rig {} is {what} for agents ({} folder(s)).",
+        ctx.bold(&t.rig),
+        t.folders.len()
+    ));
+    if t.runtimes.is_empty() {
+        ctx.say("No agent runtime with folder trust is installed (claude, codex, gemini).");
+    }
+    for w in &t.runtimes {
+        let file = one_line(&w.file.display().to_string());
+        match &w.error {
+            Some(e) => ctx.say(&format!(
+                "{}: left {file} alone: {}",
+                w.runtime.program(),
+                one_line(e)
+            )),
+            None => ctx.say(&format!(
+                "{}: {file} ({} change(s))",
+                w.runtime.program(),
+                w.changed.len()
+            )),
         }
     }
 }

@@ -16,5 +16,6 @@ mod hostile_repos;
 mod interop;
 mod ledger;
 mod merge_queue;
+mod trust;
 mod views;
 mod watchdog;
