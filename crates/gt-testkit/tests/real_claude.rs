@@ -3,37 +3,17 @@
 //! Finds the CLI from `GT_TEST_CLAUDE` (path to the `claude` binary). Without it the test prints one line and
 //! returns — unless `CI` is set, where a missing CLI fails the test.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
-
-fn claude() -> Option<PathBuf> {
-    match std::env::var_os("GT_TEST_CLAUDE") {
-        Some(path) if !path.is_empty() => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "GT_TEST_CLAUDE={} is not a file",
-                path.display()
-            );
-            Some(path)
-        }
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "claude not installed: CI is set, so GT_TEST_CLAUDE must name the claude binary (.ci/install-agents.sh)"
-            );
-            eprintln!("skipped: claude not installed (set GT_TEST_CLAUDE)");
-            None
-        }
-    }
-}
+use gt_testkit::real_cli;
 
 #[test]
 fn claude_runs_one_bash_command_from_the_scripted_model() {
-    let Some(claude) = claude() else { return };
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -54,8 +34,6 @@ fn claude_runs_one_bash_command_from_the_scripted_model() {
         .otherwise(Reply::text("Nothing more to do."));
     let server = ModelServer::start(script).unwrap();
 
-    // The CLI is a node script: keep a PATH that finds node (and sh for its Bash tool).
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     let mut cmd = Command::new(&claude);
     cmd.args([
         "-p",
@@ -66,32 +44,16 @@ fn claude_runs_one_bash_command_from_the_scripted_model() {
     ])
     .current_dir(work.path())
     .env_clear()
-    .env("PATH", path)
+    .env("PATH", real_cli::test_path())
     .env("HOME", home.path())
     .env("ANTHROPIC_BASE_URL", server.base_url())
     .env("ANTHROPIC_AUTH_TOKEN", "scripted-token")
     .env("DISABLE_AUTOUPDATER", "1")
     .env("DISABLE_TELEMETRY", "1")
     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    .env("IS_SANDBOX", "1")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start claude");
-
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "claude did not finish within 120 s; requests seen: {:#?}",
-                server.requests()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    .env("IS_SANDBOX", "1");
+    let out = real_cli::run(cmd, Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
