@@ -208,19 +208,17 @@ fn tool_results_of(api: Option<Api>, item: &Value) -> Vec<String> {
                 }
             }
         }
-        Some(Api::Responses) => {
-            if item.get("type").and_then(Value::as_str) == Some("function_call_output") {
-                let mut text = String::new();
-                collect_strings(item.get("output").unwrap_or(&Value::Null), &mut text);
-                out.push(text);
-            }
+        Some(Api::Responses)
+            if item.get("type").and_then(Value::as_str) == Some("function_call_output") =>
+        {
+            let mut text = String::new();
+            collect_strings(item.get("output").unwrap_or(&Value::Null), &mut text);
+            out.push(text);
         }
-        Some(Api::Chat) => {
-            if item.get("role").and_then(Value::as_str) == Some("tool") {
-                let mut text = String::new();
-                collect_strings(item.get("content").unwrap_or(&Value::Null), &mut text);
-                out.push(text);
-            }
+        Some(Api::Chat) if item.get("role").and_then(Value::as_str) == Some("tool") => {
+            let mut text = String::new();
+            collect_strings(item.get("content").unwrap_or(&Value::Null), &mut text);
+            out.push(text);
         }
         Some(Api::Gemini) => {
             if let Some(Value::Array(parts)) = item.get("parts") {
@@ -236,7 +234,7 @@ fn tool_results_of(api: Option<Api>, item: &Value) -> Vec<String> {
                 }
             }
         }
-        None => {}
+        _ => {}
     }
     out
 }
