@@ -98,7 +98,8 @@ pub fn side_default(kind: SideKind) -> Reply {
     })
 }
 
-/// A running server; it stops (and its thread is joined) when dropped.
+/// A running server. Dropping it stops serving and joins the serving thread; tiny_http's own accept thread
+/// closes the listener moments later (woken by the drop).
 pub struct ModelServer {
     server: Arc<tiny_http::Server>,
     port: u16,
