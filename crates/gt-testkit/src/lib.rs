@@ -1,0 +1,4 @@
+//! Test support for gt (a dev-dependency of tests only, never of the shipped binaries).
+
+pub mod model_server;
+pub mod real_cli;

@@ -1,0 +1,76 @@
+//! The scripted model server driving the real Gemini CLI (`gemini -p … --yolo`, `GOOGLE_GEMINI_BASE_URL`).
+//!
+//! Finds the CLI from `GT_TEST_GEMINI`; skips with one line locally when unset, fails when `CI` is set.
+
+use std::process::Command;
+use std::time::Duration;
+
+use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+#[test]
+fn gemini_runs_one_command_from_the_scripted_model() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".gemini")).unwrap();
+    std::fs::write(
+        home.path().join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+            "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
+            "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}"#,
+    )
+    .unwrap();
+
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("PROOF-OK"),
+            Reply::text("The file is there."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell("touch proof.txt && echo PROOF-OK"),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    let mut cmd = Command::new(&gemini);
+    cmd.args([
+        "-p",
+        "Create the file proof.txt in the current directory.",
+        "--yolo",
+    ])
+    .current_dir(work.path())
+    .env_clear()
+    .env("PATH", real_cli::test_path())
+    .env("HOME", home.path())
+    .env("GOOGLE_GEMINI_BASE_URL", server.base_url())
+    .env("GEMINI_API_KEY", "scripted-token");
+    let out = real_cli::run(cmd, Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "gemini failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+
+    assert!(
+        work.path().join("proof.txt").is_file(),
+        "proof.txt missing; stdout: {stdout}\nstderr: {stderr}"
+    );
+    let turns = server.requests_for(Api::Gemini);
+    assert!(
+        turns
+            .iter()
+            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
+        "the server never saw the functionResponse; {} requests",
+        turns.len()
+    );
+    assert!(turns
+        .iter()
+        .any(|r| r.header("x-goog-api-key") == Some("scripted-token")));
+    assert!(stdout.contains("The file is there."), "stdout: {stdout}");
+}
