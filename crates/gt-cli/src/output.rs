@@ -4,12 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::builder::styling::{AnsiColor, Style};
+use gt_lib::caller::CallerEnv;
 use gt_lib::town::Town;
+use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 use serde::Serialize;
 
 pub struct Ctx {
     pub town_flag: Option<PathBuf>,
+    /// The process environment, read once here: the library is given it.
+    pub caller: CallerEnv,
     pub json: bool,
     pub quiet: bool,
     pub color: bool,
@@ -17,9 +21,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(town_flag: Option<PathBuf>, json: bool, quiet: bool, no_color: bool) -> Self {
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let caller = CallerEnv::from_vars(std::env::vars_os());
+        let no_color_env = caller.var("NO_COLOR").is_some();
         Ctx {
             town_flag,
+            caller,
             json,
             quiet,
             color: !no_color && !no_color_env && !json && std::io::stdout().is_terminal(),
@@ -30,11 +36,20 @@ impl Ctx {
     pub fn town(&self) -> Result<Town, Error> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::io("cannot read the current directory", e))?;
-        Town::discover(self.town_flag.as_deref(), &cwd)
+        Town::discover(
+            self.town_flag.as_deref(),
+            self.caller.town().as_deref(),
+            &cwd,
+        )
+    }
+
+    /// The town opened for work, with the caller's environment.
+    pub fn workspace(&self) -> Result<Workspace, Error> {
+        Workspace::open(self.town()?, self.caller.clone())
     }
 
     pub fn actor(&self) -> Result<String, Error> {
-        gt_lib::actor::from_env()
+        gt_lib::actor::of(&self.caller)
     }
 
     /// Prints `value` as pretty JSON on stdout.

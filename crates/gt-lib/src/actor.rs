@@ -2,12 +2,9 @@
 
 use crate::error::{Error, Result};
 
-/// The actor for this process: `GT_ACTOR`, else `GT_AGENT`, else `human`.
-pub fn from_env() -> Result<String> {
-    let pick = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let actor = pick("GT_ACTOR")
-        .or_else(|| pick("GT_AGENT"))
-        .unwrap_or_else(|| "human".to_string());
+/// The caller's actor: `GT_ACTOR`, else `GT_AGENT`, else `human`.
+pub fn of(caller: &gt_core::caller::CallerEnv) -> Result<String> {
+    let actor = caller.actor().unwrap_or("human").to_string();
     validate(&actor)?;
     Ok(actor)
 }

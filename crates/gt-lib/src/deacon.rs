@@ -9,6 +9,8 @@
 //! bead or a polecat.
 
 use std::fs::File;
+
+use gt_core::caller::CallerEnv;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -1193,11 +1195,17 @@ const WAKE_KINDS: &[&str] = &[
 /// own connection to the store. Returns the lines for the log.
 type RefineryThread = (String, std::thread::JoinHandle<Vec<String>>);
 
-fn spawn_refinery(town: &Town, rig: &str, stop: &Arc<AtomicBool>) -> Result<RefineryThread> {
+fn spawn_refinery(
+    town: &Town,
+    caller: &CallerEnv,
+    rig: &str,
+    stop: &Arc<AtomicBool>,
+) -> Result<RefineryThread> {
     let (town, name, stop) = (town.clone(), rig.to_string(), Arc::clone(stop));
+    let caller = caller.clone();
     let handle = std::thread::Builder::new()
         .name(format!("refinery-{rig}"))
-        .spawn(move || refinery_beside(town, &name, &stop))
+        .spawn(move || refinery_beside(town, caller, &name, &stop))
         .map_err(|e| Error::io("cannot start a refinery thread", e))?;
     Ok((rig.to_string(), handle))
 }
@@ -1205,9 +1213,9 @@ fn spawn_refinery(town: &Town, rig: &str, stop: &Arc<AtomicBool>) -> Result<Refi
 /// One refinery run of one rig, beside the patrol. A failure is the rig's
 /// fault; a run that works clears it. Crash safety is the refinery's own
 /// (see `docs/refinery.md`): a deacon killed meanwhile loses nothing.
-fn refinery_beside(town: Town, rig: &str, stop: &AtomicBool) -> Vec<String> {
+fn refinery_beside(town: Town, caller: CallerEnv, rig: &str, stop: &AtomicBool) -> Vec<String> {
     let ts = || format_ts(town.clock().now());
-    let ws = match Workspace::open(town.clone()) {
+    let ws = match Workspace::open(town.clone(), caller) {
         Ok(ws) => ws,
         Err(e) => {
             return vec![format!(
@@ -1266,7 +1274,7 @@ fn start_refineries(
         if running.iter().any(|(r, _)| *r == rig) {
             continue;
         }
-        running.push(spawn_refinery(&ws.town, &rig, stop)?);
+        running.push(spawn_refinery(&ws.town, &ws.caller, &rig, stop)?);
     }
     Ok(())
 }
@@ -1319,7 +1327,7 @@ fn collect_refineries(
 /// something happens, until `gt down` asks it to stop. Each rig's refinery
 /// runs beside the patrol (a thread per rig), so a long gate never holds up
 /// saving and restarting agents.
-pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
+pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -> Result<()> {
     let mut lock = File::options()
         .create(true)
         .truncate(false)
@@ -1338,7 +1346,7 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
     let _ = std::fs::remove_file(stop_path(&town));
     let mut interval = patrol_interval(&town);
     let mut config_seen = config_mtime(&town);
-    let mut ws = Workspace::open(town)?;
+    let mut ws = Workspace::open(town, caller)?;
     let pid = std::process::id();
     ws.store.deacon_started(Some(pid))?;
     ws.store.append_event(
@@ -1385,7 +1393,7 @@ pub fn run_daemon(town: Town, log: &mut dyn std::io::Write) -> Result<()> {
             config_seen = seen;
             match Town::open(ws.town.root()).and_then(|t| {
                 let i = patrol_interval(&t);
-                Workspace::open(t).map(|w| (w, i))
+                Workspace::open(t, ws.caller.clone()).map(|w| (w, i))
             }) {
                 Ok((w, i)) => {
                     ws = w;
@@ -1581,7 +1589,7 @@ pub struct NotSaved {
 
 /// `gt down`: asks the daemon to stop and waits for it. With `all`, also
 /// ends every agent session, committing their uncommitted work first.
-pub fn down(town: &Town, all: bool) -> Result<Down> {
+pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
     let mut out = Down {
         was_running: is_running(town)?,
         ..Default::default()
@@ -1599,7 +1607,7 @@ pub fn down(town: &Town, all: bool) -> Result<Down> {
         }
     }
     if all {
-        let ws = Workspace::open(town.clone())?;
+        let ws = Workspace::open(town.clone(), caller)?;
         for s in ws.store.list_sessions(&SessionFilter {
             open_only: true,
             ..Default::default()

@@ -452,7 +452,7 @@ mod tests {
         use crate::store::RigStore;
         let dir = tempfile::tempdir().unwrap();
         let town = crate::town::Town::init(&dir.path().join("t"), None, false, "human").unwrap();
-        let ws = Workspace::open(town).unwrap();
+        let ws = Workspace::open(town, Default::default()).unwrap();
         ws.store
             .add_rig(
                 &Rig {

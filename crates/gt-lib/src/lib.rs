@@ -4,6 +4,7 @@
 //! (see `docs/architecture.md`).
 
 // Moved to their own crates; re-exported here at their old paths.
+pub use gt_core::caller;
 pub use gt_core::error;
 pub use gt_core::event;
 pub use gt_core::id;

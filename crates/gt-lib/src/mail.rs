@@ -157,12 +157,9 @@ pub fn resolve(ws: &Workspace, addrs: &[String]) -> Result<Vec<String>> {
 /// The caller's own address: `as_` when given, else `GT_AGENT`, else `human`.
 /// It must be a single address (not a group); a polecat must exist.
 pub fn caller(ws: &Workspace, as_: Option<&str>) -> Result<String> {
-    let env = std::env::var("GT_AGENT")
-        .ok()
-        .filter(|v| !v.trim().is_empty());
     let addr = as_
         .map(str::to_string)
-        .or(env)
+        .or_else(|| ws.caller.agent().map(str::to_string))
         .unwrap_or_else(|| "human".into());
     match parse(&addr)? {
         Address::Rig(_) | Address::All => Err(Error::invalid(format!(

@@ -203,8 +203,8 @@ struct Fresh {
 
 /// Fails before anything is written when the runtime's agent command is
 /// not on PATH.
-fn check_agent_command(runtime: &Runtime) -> Result<()> {
-    if find_program(&runtime.command, std::env::var_os("PATH").as_deref()).is_none() {
+fn check_agent_command(ws: &Workspace, runtime: &Runtime) -> Result<()> {
+    if find_program(&runtime.command, ws.caller.path()).is_none() {
         return Err(Error::invalid(format!(
             "agent command '{}' of runtime '{}' was not found on PATH",
             runtime.command, runtime.name
@@ -297,7 +297,7 @@ pub fn session_env(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut path = gt_dir.into_os_string();
-    if let Some(p) = std::env::var_os("PATH") {
+    if let Some(p) = ws.caller.path() {
         path.push(":");
         path.push(p);
     }
@@ -351,7 +351,7 @@ fn start_agent(
     resume: bool,
     wt: &Path,
 ) -> Result<()> {
-    check_agent_command(runtime)?;
+    check_agent_command(ws, runtime)?;
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
@@ -448,7 +448,7 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
         crate::store::merge::validate_convoy_name(c)?;
     }
     // Nothing is written for an agent that cannot start.
-    check_agent_command(&runtime)?;
+    check_agent_command(ws, &runtime)?;
     // The rig's config is gt's own and its branch follows the upstream
     // (rate-limited), before any branch is cut — outside the town's sling
     // lock, so parallel slings never wait on each other's network.
@@ -716,8 +716,8 @@ fn sling_one(
 
 /// The caller's polecat: `GT_AGENT`, else the worktree containing `cwd`.
 pub fn caller(ws: &Workspace, cwd: &Path) -> Result<Polecat> {
-    if let Some(agent) = std::env::var("GT_AGENT").ok().filter(|a| !a.is_empty()) {
-        let (rig, pc) = parse_address(&agent)?;
+    if let Some(agent) = ws.caller.agent() {
+        let (rig, pc) = parse_address(agent)?;
         return ws.store.get_polecat(&rig, &pc);
     }
     let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());

@@ -137,13 +137,11 @@ impl Town {
         })
     }
 
-    /// Finds the town: `explicit` (`--town`) > `GT_TOWN` > walking up from `cwd`.
-    pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Town> {
-        if let Some(p) = explicit {
+    /// Finds the town: `explicit` (`--town`) > `from_env` (`GT_TOWN`) >
+    /// walking up from `cwd`.
+    pub fn discover(explicit: Option<&Path>, from_env: Option<&Path>, cwd: &Path) -> Result<Town> {
+        if let Some(p) = explicit.or(from_env) {
             return Town::open(p);
-        }
-        if let Some(p) = std::env::var_os("GT_TOWN").filter(|v| !v.is_empty()) {
-            return Town::open(Path::new(&p));
         }
         let mut dir = Some(cwd);
         while let Some(d) = dir {

@@ -17,8 +17,8 @@
 //! settings it cannot read. Without trust, the first dialog is reported as
 //! `waiting_for_input`, never answered.
 //!
-//! The library never reads the process environment: the CLI passes
-//! [`TrustEnv`] (HOME, CODEX_HOME, PATH).
+//! The library never reads the process environment: [`TrustEnv`] (HOME,
+//! CODEX_HOME, PATH) comes from the caller's [`crate::caller::CallerEnv`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -40,14 +40,12 @@ pub struct TrustEnv {
 }
 
 impl TrustEnv {
-    /// Builds it from a lookup of environment variables (the CLI passes
-    /// `std::env::var_os`).
-    pub fn from_lookup(var: impl Fn(&str) -> Option<OsString>) -> Self {
-        let nonempty = |k: &str| var(k).filter(|v| !v.is_empty());
+    /// From the caller's environment.
+    pub fn of(caller: &crate::caller::CallerEnv) -> Self {
         TrustEnv {
-            home: nonempty("HOME").map(PathBuf::from),
-            codex_home: nonempty("CODEX_HOME").map(PathBuf::from),
-            path: nonempty("PATH"),
+            home: caller.home(),
+            codex_home: caller.var("CODEX_HOME").map(PathBuf::from),
+            path: caller.path().map(OsString::from),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::git::{Git, GitCli};
 use crate::store::SqliteStore;
 use crate::tmux::{Tmux, TmuxCli};
 use crate::town::Town;
+use gt_core::caller::CallerEnv;
 
 pub struct Workspace {
     pub town: Town,
@@ -23,6 +24,9 @@ pub struct Workspace {
     /// How long a sling watches a new session for an agent that dies at
     /// once (one look when zero: a fake tmux does not change by itself).
     pub start_watch: Duration,
+    /// The caller's environment (`GT_AGENT`, `PATH`, what runtimes pass on):
+    /// read by the CLI, never by the library.
+    pub caller: CallerEnv,
 }
 
 /// This machine's effects, as [`Workspace::with_host`] takes them: the real
@@ -37,6 +41,8 @@ pub struct Host {
     pub gt_exe: PathBuf,
     /// See [`Workspace::start_watch`].
     pub start_watch: Duration,
+    /// See [`Workspace::caller`].
+    pub caller: CallerEnv,
 }
 
 /// How long a new session is watched for an agent that dies at once.
@@ -49,8 +55,8 @@ pub const POLECATS_DIR: &str = "polecats";
 
 impl Workspace {
     /// Opens `town` with the real git, the town's private tmux server and the
-    /// running `gt` binary.
-    pub fn open(town: Town) -> Result<Self> {
+    /// running `gt` binary, for a caller with environment `caller`.
+    pub fn open(town: Town, caller: CallerEnv) -> Result<Self> {
         let store = town.store()?;
         let tmux = TmuxCli::for_town(town.root());
         let gt_exe = std::env::current_exe()
@@ -63,6 +69,7 @@ impl Workspace {
             tmux: Arc::new(tmux),
             gt_exe,
             start_watch: START_WATCH,
+            caller,
         })
     }
 
@@ -79,6 +86,7 @@ impl Workspace {
             tmux: host.tmux,
             gt_exe: host.gt_exe,
             start_watch: host.start_watch,
+            caller: host.caller,
         })
     }
 

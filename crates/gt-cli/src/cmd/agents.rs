@@ -17,7 +17,7 @@ pub struct AgentsArgs {
 }
 
 pub fn agents(ctx: &Ctx, a: AgentsArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let list = sling::agents(&ws, a.recent)?;
     if ctx.json {
         return ctx.print_json(&list);
@@ -97,7 +97,7 @@ pub struct PeekArgs {
 }
 
 pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let name = sling::agent_session(&ws, &a.agent)?;
     let screen = ws.tmux.capture_pane(&name, a.lines.min(10_000))?;
     if ctx.json {
@@ -119,7 +119,7 @@ pub struct AttachArgs {
 
 pub fn attach(ctx: &Ctx, a: AttachArgs) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let mut cmd = tmux_attach(&ws, &a.agent)?;
     crate::output::require_terminal("gt attach", "gt peek AGENT shows the screen without one")?;
     let err = cmd.exec();

@@ -4,7 +4,6 @@
 use clap::{Args, Subcommand};
 use gt_lib::escalate::{self, Escalation, Severity};
 use gt_lib::nudge::{self, Mode};
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
 use crate::output::{one_line, Ctx};
@@ -33,7 +32,7 @@ pub fn nudge(ctx: &Ctx, a: NudgeArgs) -> Result<(), Error> {
     let message = a.message.join(" ");
     // Hostile or oversized text is refused before the town is touched.
     nudge::sanitize(&message)?;
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let actor = ctx.actor()?;
     let out = if a.or_mail {
         nudge::nudge_or_mail(&ws, &a.agent, &message, mode, &actor)?
@@ -78,7 +77,7 @@ pub struct BroadcastArgs {
 pub fn broadcast(ctx: &Ctx, a: BroadcastArgs) -> Result<(), Error> {
     let message = a.message.join(" ");
     nudge::sanitize(&message)?;
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let results = nudge::broadcast(&ws, a.rig.as_deref(), &message, &ctx.actor()?)?;
     if ctx.json {
         let v: Vec<_> = results
@@ -142,7 +141,7 @@ fn print_escalation(ctx: &Ctx, e: &Escalation) {
 }
 
 pub fn escalate(ctx: &Ctx, a: EscalateArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let actor = ctx.actor()?;
     match a.cmd {
         Some(EscalateCmd::List { all }) => {
@@ -199,7 +198,7 @@ pub struct HandoffArgs {
 }
 
 pub fn handoff(ctx: &Ctx, a: HandoffArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let cwd =
         std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
     // The restart replaces this very process: nothing is printed after it.
@@ -226,14 +225,14 @@ pub struct AgentReportArgs {
 
 pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
     gt_lib::agent_hooks::validate_state(&a.state)?;
-    let ws = Workspace::open(ctx.town()?)?;
-    let agent = match a.as_ {
-        Some(x) => x,
-        None => std::env::var("GT_AGENT")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::refused("not inside an agent session: give --as RIG/POLECAT"))?,
-    };
+    let ws = ctx.workspace()?;
+    let agent =
+        match a.as_ {
+            Some(x) => x,
+            None => ctx.caller.agent().map(str::to_string).ok_or_else(|| {
+                Error::refused("not inside an agent session: give --as RIG/POLECAT")
+            })?,
+        };
     gt_lib::agent_hooks::report(&ws, &agent, &a.state)
 }
 
@@ -245,7 +244,7 @@ pub struct AgentStateArgs {
 
 /// `gt agent-state AGENT`: what the agent is doing and how that was learned.
 pub fn agent_state(ctx: &Ctx, a: AgentStateArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let v = gt_lib::agent_hooks::observe(&ws, &a.agent)?;
     if ctx.json {
         return ctx.print_json(&v);

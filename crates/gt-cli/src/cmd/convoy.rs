@@ -2,7 +2,6 @@
 
 use clap::Subcommand;
 use gt_lib::convoy::{self, Convoy};
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
 use crate::output::{one_line, Ctx};
@@ -35,7 +34,7 @@ fn line(ctx: &Ctx, c: &Convoy) {
 }
 
 pub fn run(ctx: &Ctx, c: ConvoyCmd) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let actor = ctx.actor()?;
     match c {
         ConvoyCmd::Create { name, beads } => {

@@ -47,7 +47,7 @@ pub fn up(ctx: &Ctx) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the gt binary", e))?;
     let (pid, already) = deacon::up(&town, &exe)?;
     // Agents stopped by `gt down --all` go on where they were.
-    let ws = Workspace::open(town.clone())?;
+    let ws = Workspace::open(town.clone(), ctx.caller.clone())?;
     let r = gt_lib::sling::resume_stopped(&ws, &ctx.actor()?)?;
     if ctx.json {
         return ctx.print_json(&gt_lib::views::DeaconUp::new(pid, already, r));
@@ -81,7 +81,7 @@ pub fn up(ctx: &Ctx) -> Result<(), Error> {
 
 pub fn down(ctx: &Ctx, a: DownArgs) -> Result<(), Error> {
     let town = ctx.town()?;
-    let d = deacon::down(&town, a.all)?;
+    let d = deacon::down(&town, a.all, ctx.caller.clone())?;
     if ctx.json {
         return ctx.print_json(&d);
     }
@@ -151,7 +151,7 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
             Ok(())
         }
         DeaconCmd::Patrol { .. } => {
-            let ws = Workspace::open(town)?;
+            let ws = Workspace::open(town, ctx.caller.clone())?;
             let r = deacon::patrol(&ws)?;
             if ctx.json {
                 return ctx.print_json(&r);
@@ -169,13 +169,13 @@ pub fn run(ctx: &Ctx, c: DeaconCmd) -> Result<(), Error> {
         }
         DeaconCmd::Run => {
             let mut log = std::io::stderr();
-            deacon::run_daemon(town, &mut log)
+            deacon::run_daemon(town, ctx.caller.clone(), &mut log)
         }
     }
 }
 
 pub fn scheduler(ctx: &Ctx, c: SchedulerCmd) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     match c {
         SchedulerCmd::Pause => ws.store.set_scheduler_paused(true, &ctx.actor()?)?,
         SchedulerCmd::Resume => ws.store.set_scheduler_paused(false, &ctx.actor()?)?,

@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), Error> {
         keep: a.keep,
         think: Duration::from_millis(a.think_ms.min(60_000)),
         timeout: Duration::from_secs(120),
+        caller: ctx.caller.clone(),
     };
     if !ctx.json {
         ctx.out(&ctx.bold("Gas Town demo — the agent here is a scripted stand-in, not an AI."));

@@ -73,6 +73,7 @@ struct Env {
     /// The town, when doctor runs in one; `Err` when it could not be opened.
     town: Option<Result<Town, Error>>,
     path: Option<OsString>,
+    caller: gt_lib::caller::CallerEnv,
     fix: bool,
 }
 
@@ -105,7 +106,8 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<(), Error> {
     };
     let env = Env {
         town,
-        path: std::env::var_os("PATH"),
+        path: ctx.caller.path().map(OsString::from),
+        caller: ctx.caller.clone(),
         fix: a.fix,
     };
     let checks: Vec<Finding> = CHECKS
@@ -428,7 +430,7 @@ fn check_rig_config(env: &Env) -> Finding {
     let Some(t) = town(env) else {
         return not_in_town();
     };
-    let ws = match gt_lib::workspace::Workspace::open(t.clone()) {
+    let ws = match gt_lib::workspace::Workspace::open(t.clone(), env.caller.clone()) {
         Ok(ws) => ws,
         Err(e) => {
             return Finding::fail(

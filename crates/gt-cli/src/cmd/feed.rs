@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, a: FeedArgs) -> Result<(), Error> {
             stall: crate::cmd::town::threshold(&a.stall_after)?,
             idle: crate::cmd::town::threshold(&a.idle_after)?,
         };
-        return tui::run(town, filter, since, th);
+        return tui::run(town, ctx.caller.clone(), filter, since, th);
     }
     let store = town.store()?;
     let (mut follower, backlog) = Follower::start(&store, filter, since.as_deref(), a.lines)?;
@@ -648,11 +648,12 @@ mod tui {
 
     pub fn run(
         town: Town,
+        caller: gt_lib::caller::CallerEnv,
         filter: FeedFilter,
         since: Option<String>,
         th: Thresholds,
     ) -> Result<(), Error> {
-        let ws = Workspace::open(town)?;
+        let ws = Workspace::open(town, caller)?;
         // Events are read on their own connection, so `data_version` sees
         // every commit, including the screen samples recorded by refreshes.
         let events_store: SqliteStore = ws.town.store()?;
@@ -694,7 +695,7 @@ mod tui {
                         }
                         Action::Nudge(agent, text) => {
                             let actor =
-                                gt_lib::actor::from_env().unwrap_or_else(|_| "human".into());
+                                gt_lib::actor::of(&ws.caller).unwrap_or_else(|_| "human".into());
                             app.message = Some(
                                 match gt_lib::nudge::nudge(
                                     &ws,

@@ -107,7 +107,7 @@ fn limit(n: usize) -> Option<usize> {
 }
 
 pub fn run(ctx: &Ctx, a: MailArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let me = mail::caller(&ws, a.as_.as_deref())?;
     let actor = ctx.actor()?;
     match a.cmd {

@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, c: MqCmd) -> Result<(), Error> {
     if let MqCmd::Show { id } | MqCmd::Retry { id } | MqCmd::Remove { id } = &c {
         parse_id(id)?;
     }
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     match c {
         MqCmd::List { rig } => {
             let all = refinery::list(&ws, rig.as_deref())?;
@@ -172,7 +172,7 @@ fn print_line(ctx: &Ctx, e: &QueueEntry) {
 
 pub fn refinery(ctx: &Ctx, c: RefineryCmd) -> Result<(), Error> {
     let RefineryCmd::Run { once: _, rig } = c;
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let r = refinery::run_once(&ws, rig.as_deref(), &ctx.actor()?)?;
     if ctx.json {
         return ctx.print_json(&r);
@@ -206,7 +206,7 @@ fn print_report(ctx: &Ctx, r: &RefineryReport) {
 }
 
 pub fn rebase(ctx: &Ctx, a: RebaseArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let cwd =
         std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
     let r = refinery::rebase_polecat(&ws, &cwd, a.prefer_mine)?;

@@ -3,7 +3,6 @@
 use clap::Subcommand;
 use gt_lib::polecat::{self, parse_address};
 use gt_lib::store::RigStore;
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
 use crate::output::{ts, Ctx};
@@ -29,7 +28,7 @@ pub enum PolecatCmd {
 }
 
 pub fn run(ctx: &Ctx, c: PolecatCmd) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     match c {
         PolecatCmd::Add { address } => {
             let (rig, name) = parse_address(&address)?;

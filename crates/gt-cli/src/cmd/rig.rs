@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use clap::Subcommand;
 use gt_lib::rig::{self, AddRig};
 use gt_lib::store::RigStore;
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
 use crate::output::{one_line, Ctx};
@@ -55,7 +54,7 @@ pub enum RigCmd {
 }
 
 pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     match c {
         RigCmd::Add {
             name,
@@ -87,7 +86,15 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             }
             let r = result?;
             let trusted = trust
-                .then(|| gt_lib::trust::trust_rig(&ws, &r.name, &trust_env(), false, &ctx.actor()?))
+                .then(|| {
+                    gt_lib::trust::trust_rig(
+                        &ws,
+                        &r.name,
+                        &gt_lib::trust::TrustEnv::of(&ctx.caller),
+                        false,
+                        &ctx.actor()?,
+                    )
+                })
                 .transpose()?;
             if ctx.json {
                 return ctx.print_json(&rig::details(&ws, &r.name)?);
@@ -106,7 +113,13 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
         }
         RigCmd::Config(a) => crate::cmd::mq::rig_config(ctx, &ws, a),
         RigCmd::Trust { rig, revoke } => {
-            let t = gt_lib::trust::trust_rig(&ws, &rig, &trust_env(), revoke, &ctx.actor()?)?;
+            let t = gt_lib::trust::trust_rig(
+                &ws,
+                &rig,
+                &gt_lib::trust::TrustEnv::of(&ctx.caller),
+                revoke,
+                &ctx.actor()?,
+            )?;
             if ctx.json {
                 return ctx.print_json(&t);
             }
@@ -220,11 +233,6 @@ pub fn run(ctx: &Ctx, c: RigCmd) -> Result<(), Error> {
             Ok(())
         }
     }
-}
-
-/// Where the agents' settings are: the caller's HOME, CODEX_HOME and PATH.
-fn trust_env() -> gt_lib::trust::TrustEnv {
-    gt_lib::trust::TrustEnv::from_lookup(|k| std::env::var_os(k))
 }
 
 fn say_trust(ctx: &Ctx, t: &gt_lib::trust::RigTrust) {

@@ -9,7 +9,6 @@ use gt_lib::clock::parse_duration;
 use gt_lib::feed::{self, TownStatus};
 use gt_lib::problems::{self, AgentState, Problem, Thresholds};
 use gt_lib::town::Town;
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 use time::OffsetDateTime;
 
@@ -78,7 +77,7 @@ pub fn threshold(s: &str) -> Result<std::time::Duration, Error> {
 }
 
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let th = Thresholds {
         stall: threshold(&a.stall_after)?,
         idle: threshold(&a.idle_after)?,

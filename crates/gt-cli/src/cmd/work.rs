@@ -3,7 +3,6 @@
 use clap::Args;
 use gt_lib::sling::{self, DoneArgs, SlingRequest, Slung};
 use gt_lib::store::DoneStatus;
-use gt_lib::workspace::Workspace;
 use gt_lib::Error;
 
 use crate::output::{one_line, Ctx};
@@ -33,7 +32,7 @@ fn cwd() -> Result<std::path::PathBuf, Error> {
 }
 
 pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let req = SlingRequest {
         work: a.work,
         rig: a.rig,
@@ -85,7 +84,7 @@ fn print_slung(ctx: &Ctx, s: &Slung) -> Result<(), Error> {
 }
 
 pub fn hook(ctx: &Ctx) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let h = sling::hook(&ws, &cwd()?)?;
     if ctx.json {
         return ctx.print_json(&h);
@@ -105,7 +104,7 @@ pub fn hook(ctx: &Ctx) -> Result<(), Error> {
 }
 
 pub fn prime(ctx: &Ctx) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let md = sling::prime(&ws, &cwd()?)?;
     if ctx.json {
         return ctx.print_json(&gt_lib::views::Briefing { markdown: md });
@@ -136,7 +135,7 @@ pub fn done(ctx: &Ctx, a: DoneCmdArgs) -> Result<(), Error> {
         .as_deref()
         .map(str::parse::<DoneStatus>)
         .transpose()?;
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let args = DoneArgs {
         status,
         note: a.message,
@@ -169,7 +168,7 @@ pub struct ResumeArgs {
 }
 
 pub fn resume(ctx: &Ctx, a: ResumeArgs) -> Result<(), Error> {
-    let ws = Workspace::open(ctx.town()?)?;
+    let ws = ctx.workspace()?;
     let s = sling::resume(&ws, &a.bead, a.agent.as_deref(), &ctx.actor()?)?;
     print_slung(ctx, &s)
 }

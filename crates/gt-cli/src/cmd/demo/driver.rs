@@ -35,6 +35,8 @@ pub struct DemoOptions {
     pub think: Duration,
     /// Give up waiting for the agents after this long.
     pub timeout: Duration,
+    /// The caller's environment (the demo's agents run with its PATH).
+    pub caller: gt_lib::caller::CallerEnv,
 }
 
 /// What the demo reports while it runs.
@@ -136,7 +138,7 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
         base.join("town").display()
     )));
     let town = Town::init(&base.join("town"), Some("demo"), false, actor)?;
-    let mut ws = Workspace::open(town)?;
+    let mut ws = Workspace::open(town, opts.caller.clone())?;
     ws.gt_exe = gt_exe.to_path_buf();
     cleanup.ws_tmux = Some(ws.tmux.clone());
 
