@@ -2,6 +2,7 @@
 //! builds on these; this crate depends on no other crate of the workspace
 //! and on no storage backend.
 
+pub mod bead;
 pub mod error;
 pub mod event;
 pub mod id;
