@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod layout;
+pub mod polecat;
 pub mod session;
 
 pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};
