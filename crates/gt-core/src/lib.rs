@@ -8,6 +8,7 @@ pub mod event;
 pub mod id;
 pub mod layout;
 pub mod polecat;
+pub mod rig;
 pub mod session;
 
 pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};
