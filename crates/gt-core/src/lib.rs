@@ -3,10 +3,13 @@
 //! and on no storage backend.
 
 pub mod bead;
+pub mod deacon;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod layout;
+pub mod mail;
+pub mod observe;
 pub mod polecat;
 pub mod rig;
 pub mod session;
