@@ -9,6 +9,7 @@ pub mod event;
 pub mod id;
 pub mod layout;
 pub mod mail;
+pub mod merge;
 pub mod observe;
 pub mod polecat;
 pub mod rig;
