@@ -389,6 +389,39 @@ pub fn parse_dep_specs(spec: &str) -> Result<Vec<(DepType, String)>> {
     Ok(out)
 }
 
+/// One bead as carried by an import or export (ids and times kept).
+#[derive(Debug, Clone)]
+pub struct BeadRecord {
+    pub bead: Bead,
+    pub dependencies: Vec<Dependency>,
+    pub comments: Vec<Comment>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub dependencies: usize,
+    /// Dependencies whose target is neither in the file nor in the ledger.
+    pub dangling_dependencies: usize,
+    pub comments: usize,
+}
+
+/// A node of `gt bead dep tree`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DepTreeNode {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub dep_type: Option<DepType>,
+    /// Set when this node was already shown higher in the tree.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub repeated: bool,
+    pub children: Vec<DepTreeNode>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,5 +14,6 @@ pub mod observe;
 pub mod polecat;
 pub mod rig;
 pub mod session;
+pub mod work;
 
 pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};
