@@ -2,11 +2,19 @@
 //! builds on these; this crate depends on no other crate of the workspace
 //! and on no storage backend.
 
+pub mod bead;
 pub mod caller;
+pub mod deacon;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod layout;
+pub mod mail;
+pub mod merge;
+pub mod observe;
+pub mod polecat;
+pub mod rig;
 pub mod session;
+pub mod work;
 
 pub use error::{Error, ErrorClass, Result, StoreError, StoreErrorKind};

@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -66,20 +66,7 @@ pub mod kind {
 
 pub use crate::store::merge::MergeEntry as QueueEntry;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MergeRequest {
-    pub id: i64,
-    pub rig: String,
-    pub bead: String,
-    pub polecat: Option<String>,
-    pub branch: String,
-    pub base_commit: String,
-    pub head_commit: String,
-    pub status: String,
-    pub note: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
+pub use gt_core::merge::MergeRequest;
 
 /// Folder of the refinery's worktree, inside the rig folder.
 pub const REFINERY_DIR: &str = "refinery";

@@ -1,21 +1,7 @@
-//! Rigs: projects, one git repository each, cloned bare into the town.
+//! Rigs: projects, one git repository each, cloned bare into the town. The
+//! record lives in `gt_core::rig`.
 
-use serde::{Deserialize, Serialize};
-
-/// A rig as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rig {
-    pub name: String,
-    /// Where it was cloned from (URL or path), as given.
-    pub source: String,
-    /// The default (target) branch.
-    pub branch: String,
-    /// Prefix of the rig's bead ids.
-    pub prefix: String,
-    /// The rig's default agent runtime, if set.
-    pub agent: Option<String>,
-    pub created_at: String,
-}
+pub use gt_core::rig::Rig;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

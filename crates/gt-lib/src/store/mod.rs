@@ -24,38 +24,8 @@ use crate::session::Session;
 
 pub use sqlite::SqliteStore;
 
-/// One bead as carried by an import or export (ids and times kept).
-#[derive(Debug, Clone)]
-pub struct BeadRecord {
-    pub bead: Bead,
-    pub dependencies: Vec<Dependency>,
-    pub comments: Vec<Comment>,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ImportCounts {
-    pub created: usize,
-    pub updated: usize,
-    pub dependencies: usize,
-    /// Dependencies whose target is neither in the file nor in the ledger.
-    pub dangling_dependencies: usize,
-    pub comments: usize,
-}
-
-/// A node of `gt bead dep tree`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DepTreeNode {
-    pub id: String,
-    pub title: String,
-    pub status: Status,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub dep_type: Option<DepType>,
-    /// Set when this node was already shown higher in the tree.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub repeated: bool,
-    pub children: Vec<DepTreeNode>,
-}
+pub use gt_core::bead::{BeadRecord, DepTreeNode, ImportCounts};
+pub use gt_core::work::*;
 
 pub trait BeadStore {
     /// Creates a bead with a fresh id (and its parent and dependency edges).
@@ -135,85 +105,6 @@ pub trait RigStore {
         state: crate::polecat::PolecatState,
         actor: &str,
     ) -> Result<()>;
-}
-
-/// How an agent finished its bead (`gt done --status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DoneStatus {
-    Completed,
-    Escalated,
-    Deferred,
-}
-
-impl std::str::FromStr for DoneStatus {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "completed" => Ok(DoneStatus::Completed),
-            "escalated" => Ok(DoneStatus::Escalated),
-            "deferred" => Ok(DoneStatus::Deferred),
-            _ => Err(crate::Error::invalid(format!(
-                "unknown done status '{}': use completed, escalated or deferred",
-                s.escape_debug()
-            ))),
-        }
-    }
-}
-
-/// Hooking a bead to a polecat: the first, atomic step of a sling.
-/// What a failed sling takes back.
-#[derive(Debug, Clone)]
-pub struct SlingUndo<'a> {
-    pub bead: &'a str,
-    /// The session it recorded, if it got that far: ended
-    /// `failed_to_start`, the bead released with `note`.
-    pub session: Option<i64>,
-    /// The bead was created by this sling: it is deleted with its sessions.
-    pub drop_bead: bool,
-    /// `(rig, name)` of a polecat this sling created: deleted when it has
-    /// no other session; else the polecat holding the bead goes idle.
-    pub new_polecat: Option<(&'a str, &'a str)>,
-    pub note: &'a str,
-}
-
-#[derive(Debug, Clone)]
-pub struct HookRequest<'a> {
-    pub bead: &'a str,
-    pub rig: &'a str,
-    pub polecat: &'a str,
-    pub tmux_session: &'a str,
-    pub runtime: &'a str,
-    pub branch: &'a str,
-    pub base_commit: &'a str,
-    /// An open session of this bead that the caller found dead or chose to
-    /// replace (`--force`, `gt resume`): it is ended as superseded.
-    pub supersede: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DoneRequest<'a> {
-    pub session: i64,
-    pub status: DoneStatus,
-    pub note: Option<&'a str>,
-    pub head_commit: &'a str,
-    /// Completed with no commits beyond the base: the bead is closed directly.
-    pub no_changes: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DoneOutcome {
-    pub bead: Bead,
-    pub merge_request: Option<MergeRequest>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SessionFilter<'a> {
-    pub open_only: bool,
-    pub rig: Option<&'a str>,
-    pub polecat: Option<&'a str>,
-    pub bead: Option<&'a str>,
-    pub limit: Option<usize>,
 }
 
 pub trait WorkStore {
