@@ -273,14 +273,31 @@ fn is_menu_selection(line: &str) -> bool {
     false
 }
 
+/// Whether one of the ready texts shows in the last lines.
+fn shows_ready(screen: &str, patterns: &Patterns) -> bool {
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    let ready = patterns.ready.as_deref().filter(|p| !p.trim().is_empty());
+    lines[lines.len().saturating_sub(READY_LINES)..]
+        .iter()
+        .any(|l| {
+            ready.is_some_and(|p| l.contains(p))
+                || patterns
+                    .preset
+                    .ready
+                    .iter()
+                    .any(|p| !p.is_empty() && l.contains(p))
+        })
+}
+
 /// Two consecutive captures of one screen, read together (`gt agent-state`):
-/// a dialog on the second is waiting-for-input; idle needs the prompt on both
-/// and nothing moving between them; anything else is working.
+/// a dialog on the second is waiting-for-input; idle needs the ready text on
+/// both and nothing moving between them; anything else is working.
+///
+/// Idle here also needs a ready text (the runtime's or its preset's): a bare
+/// prompt character is not enough to type into.
 pub fn classify_pair(first: &str, second: &str, patterns: &Patterns) -> ScreenState {
     match classify(second, patterns) {
-        ScreenState::Idle if first == second && classify(first, patterns) == ScreenState::Idle => {
-            ScreenState::Idle
-        }
+        ScreenState::Idle if first == second && shows_ready(second, patterns) => ScreenState::Idle,
         ScreenState::Idle | ScreenState::Unknown => ScreenState::Working,
         other => other,
     }

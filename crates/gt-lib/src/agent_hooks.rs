@@ -276,6 +276,47 @@ fn pair_name(s: crate::screen::ScreenState) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The two former classifiers (`problems::classify_screen` and
+    /// `gt agent-state`'s `screen_state`) now give the same answer on every
+    /// fixture screen of every preset, and on a few generic ones (every
+    /// fixture at a prompt shows its ready text, which `gt agent-state` also
+    /// needs; a bare `standin>` is idle to problems only).
+    #[test]
+    fn agent_state_and_problems_agree_on_every_fixture() {
+        use crate::problems::{classify_screen_for, Screen};
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gt-agents/testdata/screens");
+        let mut screens: Vec<(Option<Runtime>, String)> = vec![
+            (None, "Do you want to proceed? (y/n)".into()),
+            (None, "esc to interrupt".into()),
+        ];
+        for cli in std::fs::read_dir(&root).unwrap() {
+            let cli = cli.unwrap().path();
+            if !cli.is_dir() {
+                continue;
+            }
+            let rt = crate::runtime::preset(cli.file_name().unwrap().to_str().unwrap());
+            assert!(rt.is_some(), "{cli:?}");
+            for f in std::fs::read_dir(&cli).unwrap() {
+                screens.push((
+                    rt.clone(),
+                    std::fs::read_to_string(f.unwrap().path()).unwrap(),
+                ));
+            }
+        }
+        assert!(screens.len() > 20);
+        for (rt, text) in &screens {
+            let problems = classify_screen_for(text, rt.as_ref());
+            let state = screen_state_for(text, text, rt.as_ref());
+            let expected = match problems {
+                Screen::Question(_) => "waiting-for-input",
+                Screen::AtPrompt => "idle",
+                Screen::Busy | Screen::Unknown => "working",
+            };
+            assert_eq!(state, expected, "{text}");
+        }
+    }
+
     #[test]
     fn hooks_claude_settings_match_the_documented_schema() {
         let v = claude_settings("/opt/my gt/gt");

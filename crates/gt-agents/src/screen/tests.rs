@@ -137,6 +137,11 @@ fn a_pair_is_idle_only_when_still_at_the_prompt() {
     assert_eq!(classify_pair(at, at, &p), ScreenState::Idle);
     assert_eq!(classify_pair("out", at, &p), ScreenState::Working);
     assert_eq!(classify_pair("x", "compiling", &p), ScreenState::Working);
+    // A bare prompt character is idle for one capture, not for a pair.
+    assert_eq!(
+        classify_pair("standin>", "standin>", &p),
+        ScreenState::Working
+    );
     assert!(matches!(
         classify_pair("x", "Allow this command? (y/n)", &p),
         ScreenState::WaitingForInput { .. }
