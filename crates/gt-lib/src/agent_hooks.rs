@@ -32,16 +32,6 @@ pub use crate::store::mail::AgentStateRecord;
 /// The agent states.
 pub const STATES: &[&str] = &["working", "idle", "waiting-for-input"];
 
-/// Screen texts of a question or permission dialog (plain substrings).
-pub const QUESTION_PATTERNS: &[&str] = &[
-    "(y/n)",
-    "[y/N]",
-    "[Y/n]",
-    "Do you want to",
-    "Allow this",
-    "Waiting for your input",
-];
-
 /// Whether `runtime` supports gt's lifecycle hooks.
 pub fn has_hooks(runtime: &Runtime) -> bool {
     runtime.builtin && runtime.name == "claude"
@@ -243,11 +233,7 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
     let first = ws.tmux.capture_pane(&session, 15)?;
     std::thread::sleep(std::time::Duration::from_millis(150));
     let second = ws.tmux.capture_pane(&session, 15)?;
-    let state = screen_state(
-        &first,
-        &second,
-        runtime.as_ref().and_then(|r| r.ready_pattern.as_deref()),
-    );
+    let state = screen_state_for(&first, &second, runtime.as_ref());
     Ok(StateView {
         agent: agent.to_string(),
         state: state.into(),
@@ -256,27 +242,80 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
     })
 }
 
-/// Classifies two consecutive observations of a screen.
+/// Classifies two consecutive observations of a screen with the one
+/// classifier ([`gt_agents::screen::classify_pair`]), knowing only a ready text.
 pub fn screen_state(first: &str, second: &str, ready: Option<&str>) -> &'static str {
-    let tail: Vec<&str> = second.lines().rev().take(8).collect();
-    if tail
-        .iter()
-        .any(|l| QUESTION_PATTERNS.iter().any(|p| l.contains(p)))
-    {
-        return "waiting-for-input";
+    pair_name(crate::screen::classify_pair(
+        first,
+        second,
+        &crate::screen::Patterns::ready_only(ready),
+    ))
+}
+
+/// [`screen_state`] with everything known about the runtime.
+pub fn screen_state_for(first: &str, second: &str, runtime: Option<&Runtime>) -> &'static str {
+    pair_name(crate::screen::classify_pair(
+        first,
+        second,
+        &crate::screen::Patterns::for_optional(runtime),
+    ))
+}
+
+/// `gt agent-state`'s names: a dialog waits for input, a still prompt is
+/// idle, anything else (busy, rate limited, an error, unknown) is working.
+fn pair_name(s: crate::screen::ScreenState) -> &'static str {
+    use crate::screen::ScreenState as S;
+    match s {
+        S::WaitingForInput { .. } => "waiting-for-input",
+        S::Idle => "idle",
+        _ => "working",
     }
-    if let Some(p) = ready {
-        let seen = |s: &str| s.lines().rev().take(8).any(|l| l.contains(p));
-        if seen(first) && seen(second) && first == second {
-            return "idle";
-        }
-    }
-    "working"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two former classifiers (`problems::classify_screen` and
+    /// `gt agent-state`'s `screen_state`) now give the same answer on every
+    /// fixture screen of every preset, and on a few generic ones (every
+    /// fixture at a prompt shows its ready text, which `gt agent-state` also
+    /// needs; a bare `standin>` is idle to problems only).
+    #[test]
+    fn agent_state_and_problems_agree_on_every_fixture() {
+        use crate::problems::{classify_screen_for, Screen};
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gt-agents/testdata/screens");
+        let mut screens: Vec<(Option<Runtime>, String)> = vec![
+            (None, "Do you want to proceed? (y/n)".into()),
+            (None, "esc to interrupt".into()),
+        ];
+        for cli in std::fs::read_dir(&root).unwrap() {
+            let cli = cli.unwrap().path();
+            if !cli.is_dir() {
+                continue;
+            }
+            let rt = crate::runtime::preset(cli.file_name().unwrap().to_str().unwrap());
+            assert!(rt.is_some(), "{cli:?}");
+            for f in std::fs::read_dir(&cli).unwrap() {
+                screens.push((
+                    rt.clone(),
+                    std::fs::read_to_string(f.unwrap().path()).unwrap(),
+                ));
+            }
+        }
+        assert!(screens.len() > 20);
+        for (rt, text) in &screens {
+            let problems = classify_screen_for(text, rt.as_ref());
+            let state = screen_state_for(text, text, rt.as_ref());
+            let expected = match problems {
+                Screen::Question(_) => "waiting-for-input",
+                Screen::AtPrompt => "idle",
+                Screen::Busy | Screen::Unknown => "working",
+            };
+            assert_eq!(state, expected, "{text}");
+        }
+    }
 
     #[test]
     fn hooks_claude_settings_match_the_documented_schema() {

@@ -732,6 +732,14 @@ impl Patrol<'_> {
                     None => true,
                     Some(m) => self.since(&m.last_at) >= cfg.duration("stall_after"),
                 };
+                // Never type into a dialog or menu (M11): whatever the stored
+                // observation said, the screen now decides; tell the human once.
+                if due {
+                    if let Some((reason, line)) = self.dialog_on_screen(&s) {
+                        let detail = format!("{} dialog: {line}", reason.as_str());
+                        return self.ask_human_once(&s, &p.agent, &bead, &detail);
+                    }
+                }
                 if due {
                     let r = crate::nudge::nudge(
                         self.ws,
@@ -750,30 +758,7 @@ impl Patrol<'_> {
                 }
             }
             ProblemKind::WaitingForInput => {
-                let key = format!("input-mail:{}", s.id);
-                if self.ws.store.mark(&key)?.is_none() {
-                    let screen = self
-                        .ws
-                        .tmux
-                        .capture_pane(&s.tmux_session, 15)
-                        .unwrap_or_default();
-                    tell_human(
-                        self.ws,
-                        &format!("{} waits for input on {bead}", p.agent),
-                        &format!(
-                            "{} is waiting at a question or permission prompt. The deacon never answers for you.\n\
-                             Look: gt peek {}   Answer: gt attach {}\n\nScreen:\n{screen}",
-                            p.agent, p.agent, p.agent
-                        ),
-                    )?;
-                    self.act(
-                        &key,
-                        kind::ASKED_HUMAN,
-                        Some(&s),
-                        format!("told human that {} waits for input", p.agent),
-                        json!({ "detail": p.detail }),
-                    )?;
-                }
+                self.ask_human_once(&s, &p.agent, &bead, &p.detail)?;
             }
             ProblemKind::Zombie
             | ProblemKind::EndedWithoutDone
@@ -783,6 +768,47 @@ impl Patrol<'_> {
             | ProblemKind::ConfigTampered => {}
         }
         Ok(())
+    }
+
+    /// Mails `human` once per session that `agent` waits for input (the
+    /// deacon never answers a question or dialog for anyone).
+    fn ask_human_once(&mut self, s: &Session, agent: &str, bead: &str, detail: &str) -> Result<()> {
+        let key = format!("input-mail:{}", s.id);
+        if self.ws.store.mark(&key)?.is_none() {
+            let screen = self
+                .ws
+                .tmux
+                .capture_pane(&s.tmux_session, 15)
+                .unwrap_or_default();
+            tell_human(
+                self.ws,
+                &format!("{agent} waits for input on {bead}"),
+                &format!(
+                    "{agent} is waiting at a question or permission prompt. The deacon never answers for you.\n\
+                     Look: gt peek {agent}   Answer: gt attach {agent}\n\nScreen:\n{screen}"
+                ),
+            )?;
+            self.act(
+                &key,
+                kind::ASKED_HUMAN,
+                Some(s),
+                format!("told human that {agent} waits for input"),
+                json!({ "detail": detail }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The dialog or question the screen of `s` shows now, by the one
+    /// classifier with its runtime's patterns.
+    fn dialog_on_screen(&self, s: &Session) -> Option<(crate::screen::DialogReason, String)> {
+        let text = self.ws.tmux.capture_pane(&s.tmux_session, 15).ok()?;
+        let runtime = self.ws.town.config.runtime(&s.runtime).ok();
+        let patterns = crate::screen::Patterns::for_optional(runtime.as_ref());
+        match crate::screen::classify(&text, &patterns) {
+            crate::screen::ScreenState::WaitingForInput { reason, line } => Some((reason, line)),
+            _ => None,
+        }
     }
 
     /// Queued nudges (`gt nudge --mode queue`, or `wait-idle` that timed out)
@@ -805,6 +831,10 @@ impl Patrol<'_> {
         let agent = s.agent();
         let pending = self.ws.store.pending_nudges(&agent)?;
         if pending.is_empty() || crate::agent_hooks::observe(self.ws, &agent)?.state != "idle" {
+            return Ok(());
+        }
+        // Hooks may say idle while a dialog is up: never type into it.
+        if self.dialog_on_screen(s).is_some() {
             return Ok(());
         }
         for n in pending {
@@ -850,7 +880,7 @@ impl Patrol<'_> {
                 continue;
             }
             let s = open.iter().find(|s| s.id.to_string() == session);
-            if let Some(s) = s {
+            if let Some(s) = s.filter(|s| self.dialog_on_screen(s).is_none()) {
                 let _ = crate::nudge::nudge(
                     self.ws,
                     &s.agent(),

@@ -5,6 +5,10 @@
 
 // Moved to their own crates; re-exported here at their old paths.
 pub use gt_core::caller;
+/// Agent runtimes and presets (moved to `gt-agents`).
+pub use gt_agents::runtime;
+/// The one screen classifier (in `gt-agents`).
+pub use gt_agents::screen;
 pub use gt_core::error;
 pub use gt_core::event;
 pub use gt_core::id;
@@ -30,7 +34,6 @@ pub mod problems;
 pub mod refinery;
 pub mod repo_guard;
 pub mod rig;
-pub mod runtime;
 pub mod scheduler;
 pub mod sling;
 pub mod store;

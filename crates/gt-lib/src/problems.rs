@@ -230,56 +230,36 @@ pub enum Screen {
     Unknown,
 }
 
-/// Phrases of permission and question dialogs (lowercase).
-const QUESTION_MARKERS: &[&str] = &[
-    "(y/n)",
-    "[y/n]",
-    "(yes/no)",
-    "[yes/no]",
-    "do you want to proceed",
-    "do you want to make this edit",
-    "do you want to allow",
-    "do you want to create",
-    "do you want to run",
-    "allow this command",
-    "press enter to continue",
-    "waiting for your approval",
-    "❯ 1. yes",
-];
-
-/// Phrases agents show while they work (lowercase).
-const BUSY_MARKERS: &[&str] = &["esc to interrupt", "ctrl+c to interrupt", "esc to cancel"];
-
-/// Classifies a captured screen. `ready_pattern` is the runtime's "at the
+/// Classifies a captured screen with the one classifier
+/// ([`gt_agents::screen::classify`]). `ready_pattern` is the runtime's "at the
 /// prompt" text, when it has one.
 pub fn classify_screen(screen: &str, ready_pattern: Option<&str>) -> Screen {
-    let lines: Vec<&str> = screen
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let tail = &lines[lines.len().saturating_sub(8)..];
-    for l in tail.iter().rev() {
-        let low = l.to_lowercase();
-        if QUESTION_MARKERS.iter().any(|m| low.contains(m)) {
-            return Screen::Question(l.trim().to_string());
+    Screen::from_state(crate::screen::classify(
+        screen,
+        &crate::screen::Patterns::ready_only(ready_pattern),
+    ))
+}
+
+/// [`classify_screen`] with everything known about the runtime (its
+/// preset's ready, busy and dialog texts).
+pub fn classify_screen_for(screen: &str, runtime: Option<&crate::runtime::Runtime>) -> Screen {
+    Screen::from_state(crate::screen::classify(
+        screen,
+        &crate::screen::Patterns::for_optional(runtime),
+    ))
+}
+
+impl Screen {
+    /// The problems view of a classified screen (rate limits and errors are
+    /// not a screen kind here: they show as nothing recognised).
+    pub fn from_state(s: crate::screen::ScreenState) -> Screen {
+        use crate::screen::ScreenState as S;
+        match s {
+            S::Working => Screen::Busy,
+            S::Idle => Screen::AtPrompt,
+            S::WaitingForInput { line, .. } => Screen::Question(line),
+            S::RateLimited | S::Error | S::Unknown => Screen::Unknown,
         }
-    }
-    if tail
-        .iter()
-        .any(|l| BUSY_MARKERS.iter().any(|m| l.to_lowercase().contains(m)))
-    {
-        return Screen::Busy;
-    }
-    let last5 = &lines[lines.len().saturating_sub(5)..];
-    if let Some(p) = ready_pattern.filter(|p| !p.trim().is_empty()) {
-        if last5.iter().any(|l| l.contains(p)) {
-            return Screen::AtPrompt;
-        }
-    }
-    match lines.last().map(|l| l.trim()) {
-        Some(l) if l.ends_with('>') || l.ends_with('❯') || l.ends_with('›') => Screen::AtPrompt,
-        _ => Screen::Unknown,
     }
 }
 
@@ -397,13 +377,8 @@ fn observe_inner(
             }
             if !i.pane_dead && screen.is_none() {
                 if let Ok(text) = ws.tmux.capture_pane(&s.tmux_session, SCREEN_LINES) {
-                    let ready = ws
-                        .town
-                        .config
-                        .runtime(&s.runtime)
-                        .ok()
-                        .and_then(|r| r.ready_pattern);
-                    screen = Some(classify_screen(&text, ready.as_deref()));
+                    let runtime = ws.town.config.runtime(&s.runtime).ok();
+                    screen = Some(classify_screen_for(&text, runtime.as_ref()));
                     hash = Some(screen_hash(&text));
                 }
             }

@@ -41,7 +41,14 @@ fn workspace_deps(graph: &BTreeMap<String, BTreeSet<String>>, name: &str) -> BTr
 #[test]
 fn crate_graph_follows_the_architecture() {
     let graph = manifests();
-    for name in ["gt-core", "gt-host", "gt-lib", "gt-standin", "gt-cli"] {
+    for name in [
+        "gt-core",
+        "gt-host",
+        "gt-agents",
+        "gt-lib",
+        "gt-standin",
+        "gt-cli",
+    ] {
         assert!(graph.contains_key(name), "{name} is missing: {graph:?}");
     }
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
@@ -49,9 +56,11 @@ fn crate_graph_follows_the_architecture() {
     assert_eq!(workspace_deps(&graph, "gt-host"), set(&["gt-core"]));
     assert_eq!(
         workspace_deps(&graph, "gt-lib"),
-        set(&["gt-core", "gt-host"])
+        set(&["gt-core", "gt-agents", "gt-host"])
     );
     assert!(!workspace_deps(&graph, "gt-lib").contains("gt-cli"));
+    // The runtimes and the screen classifier: domain types and text only.
+    assert_eq!(workspace_deps(&graph, "gt-agents"), set(&["gt-core"]));
     // The stand-in drives gt through its CLI: it needs the error type only.
     assert_eq!(workspace_deps(&graph, "gt-standin"), set(&["gt-core"]));
     assert_eq!(
@@ -83,17 +92,26 @@ fn crate_graph_standin_depends_on_no_store_backend() {
         .map(|(name, _)| name)
         .collect();
     assert!(!backends.is_empty(), "no store backend found: {graph:?}");
-    for n in reach(&graph, "gt-standin") {
-        assert!(
-            !backends.contains(&n),
-            "gt-standin reaches the store backend {n}"
-        );
-        for d in drivers {
-            assert!(!graph[&n].contains(d), "gt-standin reaches {d} through {n}");
+    for top in ["gt-standin", "gt-agents"] {
+        for n in reach(&graph, top) {
+            assert!(
+                !backends.contains(&n),
+                "{top} reaches the store backend {n}"
+            );
+            for d in drivers {
+                assert!(!graph[&n].contains(d), "{top} reaches {d} through {n}");
+            }
         }
     }
     // And the domain library does not carry the stand-in or the demo.
     assert!(!reach(&graph, "gt-lib").contains("gt-standin"));
+    assert!(!reach(&graph, "gt-agents").contains("gt-lib"));
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/runtime.rs")
+            .exists(),
+        "runtime.rs lives in gt-agents"
+    );
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for moved in ["standin.rs", "demo.rs"] {
         assert!(

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use gt_core::error::{Error, Result};
 
 /// How the first instruction reaches the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,81 +56,10 @@ pub struct Runtime {
     pub builtin: bool,
 }
 
-/// The preset runtimes, in the order they are listed.
+/// The preset runtimes, in the order they are listed (one file each in
+/// `presets/`).
 pub fn presets() -> Vec<Runtime> {
-    vec![
-        // Claude Code: `claude "query"` starts the interactive REPL with a first prompt.
-        builtin(Preset {
-            name: "claude",
-            args: &["--dangerously-skip-permissions"],
-            prompt: PromptDelivery::Argument,
-            prompt_flag: None,
-            ready_pattern: Some("? for shortcuts"),
-            resume_args: &["--continue"],
-            instructions_file: Some("CLAUDE.md"),
-            rate_limit_pattern: Some("limit · resets"),
-        }),
-        // Codex CLI: `codex "..."` is the initial prompt of the interactive TUI;
-        // `codex resume --last PROMPT` continues the latest session of this directory.
-        builtin(Preset {
-            name: "codex",
-            args: &["--dangerously-bypass-approvals-and-sandbox"],
-            prompt: PromptDelivery::Argument,
-            prompt_flag: None,
-            ready_pattern: Some("? for shortcuts"),
-            resume_args: &["resume", "--last"],
-            instructions_file: Some("AGENTS.md"),
-            rate_limit_pattern: Some("hit your usage limit"),
-        }),
-        // Gemini CLI: `-i/--prompt-interactive` runs the prompt and stays interactive.
-        builtin(Preset {
-            name: "gemini",
-            args: &["--approval-mode", "yolo", "--skip-trust"],
-            prompt: PromptDelivery::Argument,
-            prompt_flag: Some("--prompt-interactive"),
-            ready_pattern: Some("Type your message"),
-            resume_args: &["--resume", "latest"],
-            instructions_file: Some("GEMINI.md"),
-            rate_limit_pattern: Some("Usage limit reached"),
-        }),
-        // OpenCode: the TUI's `--prompt` submits a first prompt. No resume:
-        // `--continue` may pick another worktree's session of the same repository.
-        builtin(Preset {
-            name: "opencode",
-            args: &["--auto"],
-            prompt: PromptDelivery::Argument,
-            prompt_flag: Some("--prompt"),
-            ready_pattern: None,
-            resume_args: &[],
-            instructions_file: Some("AGENTS.md"),
-            rate_limit_pattern: None,
-        }),
-        // Aider: `--message` is one-shot (it exits), so the instruction is typed
-        // once the startup banner's last line shows.
-        builtin(Preset {
-            name: "aider",
-            args: &["--yes-always", "--no-check-update"],
-            prompt: PromptDelivery::TypeWhenReady,
-            prompt_flag: None,
-            ready_pattern: Some("Use /help <question> for help"),
-            resume_args: &["--restore-chat-history"],
-            instructions_file: None,
-            rate_limit_pattern: Some("RateLimitError"),
-        }),
-        // Amp: only `-x` (execute mode, one-shot) takes a prompt argument, so the
-        // instruction is typed into the prompt box. No resume: threads live on
-        // Amp's servers and are not scoped to a directory.
-        builtin(Preset {
-            name: "amp",
-            args: &["--dangerously-allow-all"],
-            prompt: PromptDelivery::TypeWhenReady,
-            prompt_flag: None,
-            ready_pattern: Some("╭─"),
-            resume_args: &[],
-            instructions_file: Some("AGENTS.md"),
-            rate_limit_pattern: None,
-        }),
-    ]
+    crate::presets::all().iter().map(|p| p.runtime()).collect()
 }
 
 /// The preset called `name`, if there is one.
@@ -338,34 +267,6 @@ impl Runtime {
     }
 }
 
-/// A preset's values, written compactly.
-struct Preset {
-    name: &'static str,
-    args: &'static [&'static str],
-    prompt: PromptDelivery,
-    prompt_flag: Option<&'static str>,
-    ready_pattern: Option<&'static str>,
-    resume_args: &'static [&'static str],
-    instructions_file: Option<&'static str>,
-    rate_limit_pattern: Option<&'static str>,
-}
-
-fn builtin(p: Preset) -> Runtime {
-    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-    Runtime {
-        name: p.name.to_string(),
-        command: p.name.to_string(),
-        args: strings(p.args),
-        prompt: p.prompt,
-        prompt_flag: p.prompt_flag.map(str::to_string),
-        ready_pattern: p.ready_pattern.map(str::to_string),
-        resume_args: strings(p.resume_args),
-        instructions_file: p.instructions_file.map(str::to_string),
-        rate_limit_pattern: p.rate_limit_pattern.map(str::to_string),
-        builtin: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,7 +338,12 @@ mod tests {
         assert_eq!(aider.prompt, PromptDelivery::TypeWhenReady);
         assert_eq!(
             aider.start_argv(Some("go")),
-            ["aider", "--yes-always", "--no-check-update"]
+            [
+                "aider",
+                "--yes-always",
+                "--no-check-update",
+                "--analytics-disable"
+            ]
         );
         assert_eq!(aider.start_argv(Some("go")), aider.start_argv(None));
         assert_eq!(
@@ -533,6 +439,7 @@ mod tests {
                 "aider",
                 "--yes-always",
                 "--no-check-update",
+                "--analytics-disable",
                 "--restore-chat-history"
             ]
         );

@@ -1,0 +1,31 @@
+//! Claude Code: `claude "query"` starts the interactive REPL with a first prompt.
+//! In bypass mode its footer reads `bypass permissions on`, not `? for shortcuts`.
+
+use super::{Preset, ScreenPatterns};
+use crate::runtime::PromptDelivery;
+use crate::screen::DialogReason;
+
+pub(super) const PRESET: Preset = Preset {
+    name: "claude",
+    args: &["--dangerously-skip-permissions"],
+    prompt: PromptDelivery::Argument,
+    prompt_flag: None,
+    ready_pattern: Some("? for shortcuts"),
+    resume_args: &["--continue"],
+    instructions_file: Some("CLAUDE.md"),
+    rate_limit_pattern: Some("limit · resets"),
+    screen: ScreenPatterns {
+        ready: &["bypass permissions on"],
+        busy: &["esc to interrupt"],
+        dialogs: &[
+            (
+                "Do you trust the files in this folder?",
+                DialogReason::FolderTrust,
+            ),
+            ("Bypass Permissions mode", DialogReason::BypassPermissions),
+            ("Detected a custom API key", DialogReason::ApiKeyApproval),
+            ("Settings Warning", DialogReason::Confirm),
+        ],
+        errors: &["No conversation found to continue"],
+    },
+};

@@ -1,0 +1,23 @@
+//! Codex CLI: `codex "..."` is the initial prompt of the interactive TUI;
+//! `codex resume --last PROMPT` continues the latest session of this directory.
+
+use super::{Preset, ScreenPatterns};
+use crate::runtime::PromptDelivery;
+use crate::screen::DialogReason;
+
+pub(super) const PRESET: Preset = Preset {
+    name: "codex",
+    args: &["--dangerously-bypass-approvals-and-sandbox"],
+    prompt: PromptDelivery::Argument,
+    prompt_flag: None,
+    ready_pattern: Some("? for shortcuts"),
+    resume_args: &["resume", "--last"],
+    instructions_file: Some("AGENTS.md"),
+    rate_limit_pattern: Some("hit your usage limit"),
+    screen: ScreenPatterns {
+        ready: &["Ask Codex"],
+        busy: &["esc to interrupt"],
+        dialogs: &[("Trust this folder?", DialogReason::FolderTrust)],
+        errors: &[],
+    },
+};

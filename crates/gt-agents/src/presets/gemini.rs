@@ -1,0 +1,25 @@
+//! Gemini CLI: `-i/--prompt-interactive` runs the prompt and stays interactive.
+
+use super::{Preset, ScreenPatterns};
+use crate::runtime::PromptDelivery;
+use crate::screen::DialogReason;
+
+pub(super) const PRESET: Preset = Preset {
+    name: "gemini",
+    args: &["--approval-mode", "yolo", "--skip-trust"],
+    prompt: PromptDelivery::Argument,
+    prompt_flag: Some("--prompt-interactive"),
+    ready_pattern: Some("Type your message"),
+    resume_args: &["--resume", "latest"],
+    instructions_file: Some("GEMINI.md"),
+    rate_limit_pattern: Some("Usage limit reached"),
+    screen: ScreenPatterns {
+        ready: &[],
+        busy: &["esc to cancel"],
+        dialogs: &[(
+            "Do you trust the files in this folder?",
+            DialogReason::FolderTrust,
+        )],
+        errors: &[],
+    },
+};

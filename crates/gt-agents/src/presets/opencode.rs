@@ -1,0 +1,22 @@
+//! OpenCode: the TUI's `--prompt` submits a first prompt. No resume:
+//! `--continue` may pick another worktree's session of the same repository.
+
+use super::{Preset, ScreenPatterns};
+use crate::runtime::PromptDelivery;
+
+pub(super) const PRESET: Preset = Preset {
+    name: "opencode",
+    args: &["--auto"],
+    prompt: PromptDelivery::Argument,
+    prompt_flag: Some("--prompt"),
+    ready_pattern: None,
+    resume_args: &[],
+    instructions_file: Some("AGENTS.md"),
+    rate_limit_pattern: None,
+    screen: ScreenPatterns {
+        ready: &["Ask anything", "ctrl+p commands"],
+        busy: &["esc interrupt"],
+        dialogs: &[],
+        errors: &[],
+    },
+};

@@ -1,0 +1,84 @@
+//! The deacon never types into a dialog or menu (issue #12, M11): a stalled
+//! agent whose screen shows a trust dialog or a numbered menu is reported to
+//! the human once, and nothing is sent to its pane.
+
+use gt_lib::deacon::{kind, patrol_with};
+
+use crate::testkit::Kit;
+
+fn kinds(r: &gt_lib::deacon::PatrolReport) -> Vec<&str> {
+    r.actions.iter().map(|a| a.kind.as_str()).collect()
+}
+
+fn nothing_typed(k: &Kit, session: &str) {
+    assert!(
+        k.tmux.sent_text(session).is_empty(),
+        "{:?}",
+        k.tmux.sent_text(session)
+    );
+    assert!(!k
+        .tmux
+        .calls()
+        .iter()
+        .any(|c| matches!(c, gt_host::testing::TmuxCall::SendEnter(s) if s == session)));
+}
+
+/// Quiet past `stall_after` with `screen` up: the deacon must not nudge.
+fn stalled_at(screen: &str) {
+    let k = Kit::with_config(&[("deacon.stall_after", "15m")]);
+    let s = k.sling(&["slow work"]).unwrap().remove(0);
+    k.tmux.set_screen(&s.session, screen).unwrap();
+    let first = patrol_with(&k.ws, false).unwrap();
+    assert!(first.failures.is_empty(), "{:?}", first.failures);
+    k.clock.advance(time::Duration::minutes(20));
+    let r = patrol_with(&k.ws, false).unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let all: Vec<&str> = kinds(&first).into_iter().chain(kinds(&r)).collect();
+    assert!(!all.contains(&kind::NUDGED), "{all:?}");
+    assert_eq!(
+        all.iter().filter(|k| **k == kind::ASKED_HUMAN).count(),
+        1,
+        "{all:?}"
+    );
+    // Reported once per session, however long it stays up.
+    k.clock.advance(time::Duration::hours(2));
+    let again = patrol_with(&k.ws, false).unwrap();
+    assert!(
+        !kinds(&again).contains(&kind::ASKED_HUMAN),
+        "{:?}",
+        again.actions
+    );
+    assert!(
+        !kinds(&again).contains(&kind::NUDGED),
+        "{:?}",
+        again.actions
+    );
+    assert_eq!(k.events(kind::NUDGED).len(), 0);
+    assert_eq!(
+        gt_lib::mail::inbox(&k.ws, "human", true, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    nothing_typed(&k, &s.session);
+}
+
+#[test]
+fn a_folder_trust_dialog_is_never_typed_into() {
+    stalled_at(
+        "  Since this folder is version controlled, you may wish to allow Codex\n\
+         \n  Trust this folder?\n\n\
+         › 1. Yes, allow Codex to work in this folder without asking for approval\n\
+         \x20 2. No, ask me to approve edits and commands\n",
+    );
+}
+
+#[test]
+fn a_numbered_menu_is_never_typed_into() {
+    stalled_at("│ Pick one                 │\n│ ❯ 1. Keep going          │\n│   2. Stop                │\n");
+}
+
+#[test]
+fn a_login_question_is_never_typed_into() {
+    stalled_at("No API key found.\nWould you like to log in to Amp? [(y)es, (n)o]: ");
+}
