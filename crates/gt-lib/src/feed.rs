@@ -59,11 +59,14 @@ impl FeedFilter {
 }
 
 /// Follows the event log: remembers the last id seen and reads only newer
-/// events, after a free `data_version` check says something was committed.
+/// events, after a cheap [`ObserveStore::event_cursor`] check (the newest
+/// event id, an indexed max) says something was appended. Every committed
+/// change appends an event, so nothing committed is missed; writes that are
+/// observational only (screen samples, agent state) append none and carry no
+/// event to show.
 #[derive(Debug, Clone)]
 pub struct Follower {
     last_id: i64,
-    data_version: Option<i64>,
     filter: FeedFilter,
 }
 
@@ -71,15 +74,14 @@ impl Follower {
     /// Starts a feed. With `since` (canonical timestamp) the backlog is every
     /// event from then on; else the newest `backlog` events. Returns the
     /// follower and the backlog, oldest first.
-    pub fn start<S: ObserveStore + EventStore>(
+    pub fn start<S: ObserveStore + EventStore + ?Sized>(
         store: &S,
         filter: FeedFilter,
         since: Option<&str>,
         backlog: usize,
     ) -> Result<(Follower, Vec<Event>)> {
         let mut f = Follower {
-            last_id: store.last_event_id()?,
-            data_version: None,
+            last_id: store.event_cursor()?,
             filter,
         };
         let events = match since {
@@ -97,17 +99,12 @@ impl Follower {
                 v
             }
         };
-        f.data_version = Some(store.data_version()?);
         Ok((f, events))
     }
 
     /// A follower that starts after event `last_id`.
     pub fn after(last_id: i64, filter: FeedFilter) -> Follower {
-        Follower {
-            last_id,
-            data_version: None,
-            filter,
-        }
+        Follower { last_id, filter }
     }
 
     pub fn last_id(&self) -> i64 {
@@ -115,17 +112,15 @@ impl Follower {
     }
 
     /// New matching events since the last poll, oldest first. Costs one
-    /// pragma when nothing was committed.
-    pub fn poll<S: ObserveStore>(&mut self, store: &S) -> Result<Vec<Event>> {
-        let v = store.data_version()?;
-        if self.data_version == Some(v) {
+    /// indexed max when nothing was appended.
+    pub fn poll<S: ObserveStore + ?Sized>(&mut self, store: &S) -> Result<Vec<Event>> {
+        if store.event_cursor()? <= self.last_id {
             return Ok(Vec::new());
         }
-        self.data_version = Some(v);
         self.read_new(store)
     }
 
-    fn read_new<S: ObserveStore>(&mut self, store: &S) -> Result<Vec<Event>> {
+    fn read_new<S: ObserveStore + ?Sized>(&mut self, store: &S) -> Result<Vec<Event>> {
         let mut out = Vec::new();
         loop {
             let batch = store.events_after(self.last_id, BATCH)?;
@@ -397,6 +392,21 @@ mod tests {
         let new = f.poll(&s).unwrap();
         assert_eq!(new.len(), 1);
         assert_eq!(new[0].kind, "done");
+        // The follower's own connection commits too: still seen.
+        s.append_event(ev("bead.closed", 100), "human").unwrap();
+        let new = f.poll(&s).unwrap();
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].kind, "bead.closed");
+        // A screen sample appends no event: nothing to show, nothing lost.
+        s.record_screens(&[crate::store::observe::ScreenSample {
+            agent: "r/nux",
+            session_id: None,
+            screen_hash: "h",
+            screen_kind: "idle",
+        }])
+        .unwrap();
+        assert!(f.poll(&s).unwrap().is_empty());
+        assert_eq!(f.last_id(), s.event_cursor().unwrap());
     }
 
     #[test]

@@ -43,6 +43,7 @@ fn crate_graph_follows_the_architecture() {
     let graph = manifests();
     for name in [
         "gt-core",
+        "gt-store",
         "gt-host",
         "gt-agents",
         "gt-lib",
@@ -54,9 +55,11 @@ fn crate_graph_follows_the_architecture() {
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(workspace_deps(&graph, "gt-core"), set(&[]));
     assert_eq!(workspace_deps(&graph, "gt-host"), set(&["gt-core"]));
+    // The store seam: traits over domain types, no backend.
+    assert_eq!(workspace_deps(&graph, "gt-store"), set(&["gt-core"]));
     assert_eq!(
         workspace_deps(&graph, "gt-lib"),
-        set(&["gt-core", "gt-agents", "gt-host"])
+        set(&["gt-core", "gt-agents", "gt-host", "gt-store"])
     );
     assert!(!workspace_deps(&graph, "gt-lib").contains("gt-cli"));
     // The runtimes and the screen classifier: domain types and text only.
@@ -92,7 +95,7 @@ fn crate_graph_standin_depends_on_no_store_backend() {
         .map(|(name, _)| name)
         .collect();
     assert!(!backends.is_empty(), "no store backend found: {graph:?}");
-    for top in ["gt-standin", "gt-agents"] {
+    for top in ["gt-standin", "gt-agents", "gt-store"] {
         for n in reach(&graph, top) {
             assert!(
                 !backends.contains(&n),

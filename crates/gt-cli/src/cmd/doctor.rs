@@ -254,7 +254,10 @@ fn check_database(env: &Env) -> Finding {
             )
         }
     };
-    match store.quick_check(10) {
+    // Backend-neutral upkeep (for SQLite: `PRAGMA quick_check` and
+    // `user_version`); the wording is the one `gt doctor` always printed.
+    use gt_lib::store::StoreMaintenance;
+    match store.integrity_problems(10) {
         Ok(problems) if problems.is_empty() => Finding::ok(format!(
             "quick_check ok, schema version {}",
             store.schema_version().unwrap_or(0)

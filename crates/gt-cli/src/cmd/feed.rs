@@ -102,7 +102,6 @@ mod tui {
 
     use gt_lib::feed::Dashboard;
     use gt_lib::problems::{self, AgentActivity, Thresholds};
-    use gt_lib::store::SqliteStore;
     use gt_lib::town::Town;
     use gt_lib::workspace::Workspace;
     use ratatui::backend::CrosstermBackend;
@@ -654,11 +653,12 @@ mod tui {
         th: Thresholds,
     ) -> Result<(), Error> {
         let ws = Workspace::open(town, caller)?;
-        // Events are read on their own connection, so `data_version` sees
-        // every commit, including the screen samples recorded by refreshes.
-        let events_store: SqliteStore = ws.town.store()?;
-        let (mut follower, backlog) =
-            Follower::start(&events_store, filter, since.as_deref(), 200)?;
+        // Every committed change appends an event, and the follower compares
+        // the newest event id with the last it read, so the workspace's own
+        // connection serves (its writes, and other processes', are seen).
+        // Screen samples recorded by refreshes append no event; the agents
+        // panel shows them through `refresh`, not through the follower.
+        let (mut follower, backlog) = Follower::start(&ws.store, filter, since.as_deref(), 200)?;
         let mut app = App::new(ws.town.name());
         app.dash.push_events(backlog);
         if let Err(e) = app.dash.refresh(&ws, &th) {
@@ -711,7 +711,7 @@ mod tui {
                         }
                     }
                 }
-                match follower.poll(&events_store) {
+                match follower.poll(&ws.store) {
                     Ok(new) => app.dash.push_events(new),
                     Err(e) => app.message = Some(format!("reading events failed: {e}")),
                 }

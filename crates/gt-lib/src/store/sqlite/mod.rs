@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use crate::clock::{format_ts, Clock};
 use crate::error::{Error, Result, StoreError, StoreErrorKind};
 use crate::event::{Event, EventQuery, NewEvent};
-use crate::store::EventStore;
+use crate::store::{EventStore, StoreMaintenance};
 
 pub use schema::latest as latest_schema_version;
 
@@ -244,6 +244,23 @@ impl SqliteStore {
 
     pub(crate) fn default_prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+impl StoreMaintenance for SqliteStore {
+    /// `PRAGMA quick_check`'s findings.
+    fn integrity_problems(&self, limit: u32) -> Result<Vec<String>> {
+        self.quick_check(limit)
+    }
+
+    /// `PRAGMA user_version`.
+    fn schema_version(&self) -> Result<i64> {
+        SqliteStore::schema_version(self)
+    }
+
+    /// The database file.
+    fn location(&self) -> String {
+        self.path.display().to_string()
     }
 }
 

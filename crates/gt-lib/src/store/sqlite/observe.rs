@@ -164,7 +164,7 @@ impl ObserveStore for SqliteStore {
         Ok(rows)
     }
 
-    fn last_event_id(&self) -> Result<i64> {
+    fn event_cursor(&self) -> Result<i64> {
         self.conn()
             .prepare_cached("SELECT coalesce(max(id), 0) FROM events")
             .db()?
@@ -200,12 +200,6 @@ impl ObserveStore for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
         Ok(rows)
-    }
-
-    fn data_version(&self) -> Result<i64> {
-        self.conn()
-            .pragma_query_value(None, "data_version", |r| r.get(0))
-            .db()
     }
 
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>> {

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::Result;
+use gt_core::error::Result;
 
 pub use gt_core::merge::*;
 

@@ -1,8 +1,8 @@
 //! Store seam for issue 5: agent screen observations and cheap reads for
 //! following the event log.
 
-use crate::error::Result;
-use crate::event::Event;
+use gt_core::error::Result;
+use gt_core::event::Event;
 
 pub use gt_core::observe::*;
 
@@ -17,16 +17,15 @@ pub trait ObserveStore {
     /// Events with an id greater than `after_id`, oldest first, at most
     /// `limit` (a range scan on the primary key).
     fn events_after(&self, after_id: i64, limit: usize) -> Result<Vec<Event>>;
-    /// The id of the newest event (0 when none).
-    fn last_event_id(&self) -> Result<i64>;
     /// The id of the first event at or after `time` (canonical), if any.
     fn first_event_id_since(&self, time: &str) -> Result<Option<i64>>;
     /// The states agents' runtime hooks reported (`agent_state`, kept by
     /// `gt agent-report`); empty when the table does not exist.
     fn hook_states(&self) -> Result<Vec<HookState>>;
-    /// Changes whenever another connection commits (SQLite `data_version`):
-    /// a free check before querying for new events.
-    fn data_version(&self) -> Result<i64>;
+    /// The id of the newest event, 0 when none (an indexed max): every
+    /// committed change appends an event, so a follower compares this with
+    /// the last id it read before querying for new events.
+    fn event_cursor(&self) -> Result<i64>;
     /// Merge requests waiting or landing, per rig (status `queued` or `landing`).
     fn merge_queue_lengths(&self) -> Result<Vec<(String, u64)>>;
     /// Counts from other features' tables, when they exist.

@@ -2,8 +2,8 @@
 //! agent state. Backend-agnostic: domain types only, every state change one
 //! transaction with its event.
 
-use crate::error::Result;
-use crate::session::Session;
+use gt_core::error::Result;
+use gt_core::session::Session;
 
 pub use gt_core::mail::*;
 

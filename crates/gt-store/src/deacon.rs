@@ -1,8 +1,8 @@
 //! Store seam for the deacon (issue 6): its heartbeat and the log of the
 //! actions it took, which also makes "do this once" actions idempotent.
 
-use crate::error::Result;
-use crate::event::NewEvent;
+use gt_core::error::Result;
+use gt_core::event::NewEvent;
 
 pub use gt_core::deacon::*;
 
