@@ -95,3 +95,19 @@ pub struct EventQuery {
     /// The newest `limit` matching events.
     pub limit: Option<usize>,
 }
+
+/// An actor (recorded on every event) is free text, but short and without
+/// control characters.
+pub fn validate_actor(actor: &str) -> crate::error::Result<()> {
+    if actor.is_empty() || actor.chars().count() > 100 {
+        return Err(crate::error::Error::invalid(
+            "actor must be 1 to 100 characters",
+        ));
+    }
+    if actor.chars().any(char::is_control) {
+        return Err(crate::error::Error::invalid(
+            "actor must not contain control characters",
+        ));
+    }
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! Who is acting: recorded on every event.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The caller's actor: `GT_ACTOR`, else `GT_AGENT`, else `human`.
 pub fn of(caller: &gt_core::caller::CallerEnv) -> Result<String> {
@@ -9,13 +9,6 @@ pub fn of(caller: &gt_core::caller::CallerEnv) -> Result<String> {
     Ok(actor)
 }
 
-/// An actor is free text, but short and without control characters.
-pub fn validate(actor: &str) -> Result<()> {
-    if actor.is_empty() || actor.chars().count() > 100 {
-        return Err(Error::invalid("actor must be 1 to 100 characters"));
-    }
-    if actor.chars().any(char::is_control) {
-        return Err(Error::invalid("actor must not contain control characters"));
-    }
-    Ok(())
-}
+/// An actor is free text, but short and without control characters (the
+/// rule lives in `gt-core`, where the store backends check it too).
+pub use gt_core::event::validate_actor as validate;

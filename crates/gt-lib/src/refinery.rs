@@ -33,36 +33,9 @@ use crate::store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 use crate::store::{BeadStore, EventStore, RigStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
 
-/// Status of a merge request (stored as text).
-pub mod mr_status {
-    pub const QUEUED: &str = "queued";
-    /// The target is being moved to it (crash recovery decides from git).
-    pub const LANDING: &str = "landing";
-    pub const MERGED: &str = "merged";
-    /// A gate failed (or the push was rejected).
-    pub const FAILED: &str = "failed";
-    /// The rebase or merge onto the target conflicted.
-    pub const CONFLICT: &str = "conflict";
-    /// Taken out of the queue by `gt mq remove`.
-    pub const REMOVED: &str = "removed";
-}
-
-/// Event kinds of the refinery and convoys.
-pub mod kind {
-    pub const MERGE_LANDING: &str = "merge.landing";
-    pub const MERGE_LANDED: &str = "merge.landed";
-    pub const MERGE_FAILED: &str = "merge.failed";
-    pub const MERGE_CONFLICT: &str = "merge.conflict";
-    pub const MERGE_REQUEUED: &str = "merge.requeued";
-    pub const MERGE_REMOVED: &str = "merge.removed";
-    pub const CONVOY_CREATED: &str = "convoy.created";
-    pub const CONVOY_UPDATED: &str = "convoy.updated";
-    pub const CONVOY_LANDED: &str = "convoy.landed";
-    pub const RIG_CONFIG_SET: &str = "rig.config_set";
-    /// A gate process group left by a refinery that died was killed before
-    /// a gate ran again.
-    pub const GATE_KILLED: &str = "merge.gate_killed";
-}
+/// Merge request statuses and the refinery's event kinds (in `gt-core`, where
+/// the store backends read them too).
+pub use gt_core::merge::{kind, mr_status};
 
 pub use crate::store::merge::MergeEntry as QueueEntry;
 

@@ -13,10 +13,8 @@ use crate::store::deacon::DeaconStore;
 use crate::store::{BeadStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
 
-pub mod kind {
-    pub const PAUSED: &str = "scheduler.paused";
-    pub const RESUMED: &str = "scheduler.resumed";
-}
+/// The scheduler's event kinds (in `gt-core`, where the store backends read them too).
+pub use gt_core::deacon::scheduler_kind as kind;
 
 /// Metadata keys of a queued bead: where and with what to start it.
 pub const META_RIG: &str = "queue_rig";

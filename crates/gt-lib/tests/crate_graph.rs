@@ -44,6 +44,7 @@ fn crate_graph_follows_the_architecture() {
     for name in [
         "gt-core",
         "gt-store",
+        "gt-store-sqlite",
         "gt-host",
         "gt-agents",
         "gt-lib",
@@ -57,9 +58,20 @@ fn crate_graph_follows_the_architecture() {
     assert_eq!(workspace_deps(&graph, "gt-host"), set(&["gt-core"]));
     // The store seam: traits over domain types, no backend.
     assert_eq!(workspace_deps(&graph, "gt-store"), set(&["gt-core"]));
+    // The SQLite backend: the traits, the domain types and the clock.
+    assert_eq!(
+        workspace_deps(&graph, "gt-store-sqlite"),
+        set(&["gt-core", "gt-host", "gt-store"])
+    );
     assert_eq!(
         workspace_deps(&graph, "gt-lib"),
-        set(&["gt-core", "gt-agents", "gt-host", "gt-store"])
+        set(&[
+            "gt-core",
+            "gt-agents",
+            "gt-host",
+            "gt-store",
+            "gt-store-sqlite"
+        ])
     );
     assert!(!workspace_deps(&graph, "gt-lib").contains("gt-cli"));
     // The runtimes and the screen classifier: domain types and text only.
@@ -134,8 +146,39 @@ fn crate_graph_rusqlite_only_in_the_sqlite_backend() {
         .collect();
     assert_eq!(
         users,
-        ["gt-lib"],
+        ["gt-store-sqlite"],
         "rusqlite belongs to the SQLite backend only"
+    );
+    // Nor does any other crate's source name it.
+    let named: Vec<String> = sources()
+        .into_iter()
+        .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == "gt-store-sqlite"))
+        .filter(|(_, t)| t.contains("rusqlite"))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(
+        named.is_empty(),
+        "rusqlite named outside its crate: {named:?}"
+    );
+}
+
+#[test]
+fn crate_graph_the_store_seam_has_no_backend() {
+    let graph = manifests();
+    // gt-store is traits over domain types: no driver, no backend crate.
+    for n in reach(&graph, "gt-store") {
+        for d in ["rusqlite", "postgres", "tokio-postgres", "sqlx", "diesel"] {
+            assert!(!graph[&n].contains(d), "gt-store reaches {d} through {n}");
+        }
+        assert_ne!(n, "gt-store-sqlite", "gt-store depends on a backend");
+    }
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gt-store-sqlite/migrations");
+    assert!(migrations.join("0001_beads_events.sql").exists());
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/store/sqlite")
+            .exists(),
+        "the SQLite backend lives in gt-store-sqlite"
     );
 }
 

@@ -7,14 +7,14 @@ use serde_json::json;
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::bead::{Bead, Status};
-use crate::error::{Error, Result};
-use crate::event::{kind, NewEvent};
-use crate::polecat::{Polecat, PolecatState};
-use crate::refinery::{mr_status, MergeRequest};
-use crate::rig::Rig;
-use crate::session::{end_reason, Session};
-use crate::store::{
+use gt_core::bead::{Bead, Status};
+use gt_core::error::{Error, Result};
+use gt_core::event::{kind, NewEvent};
+use gt_core::merge::{mr_status, MergeRequest};
+use gt_core::polecat::{Polecat, PolecatState};
+use gt_core::rig::Rig;
+use gt_core::session::{end_reason, Session};
+use gt_store::{
     DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, SlingUndo,
     WorkStore,
 };
@@ -339,7 +339,7 @@ impl RigStore for SqliteStore {
     }
 
     fn add_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
-        crate::polecat::validate_name("polecat", name)?;
+        gt_core::polecat::validate_name("polecat", name)?;
         let now = self.now();
         self.write(|tx| {
             fetch_rig(tx, rig)?;
@@ -392,7 +392,7 @@ impl RigStore for SqliteStore {
                 &now,
                 actor,
                 &NewEvent::new(
-                    crate::refinery::kind::RIG_CONFIG_SET,
+                    gt_core::merge::kind::RIG_CONFIG_SET,
                     format!("rig {rig} agent = {}", agent.unwrap_or("(town default)")),
                 )
                 .rig(rig)

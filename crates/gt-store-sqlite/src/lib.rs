@@ -1,5 +1,8 @@
-//! The embedded SQLite backend: WAL, foreign keys, busy timeout, and write
-//! transactions taken with `BEGIN IMMEDIATE` and retried on `SQLITE_BUSY`.
+//! `gt-store-sqlite`: the embedded store backend. [`SqliteStore`] implements
+//! every `gt-store` trait over one SQLite database: WAL, foreign keys, busy
+//! timeout, and write transactions taken with `BEGIN IMMEDIATE` and retried
+//! on `SQLITE_BUSY`. Migrations are the numbered files under `migrations/`.
+//! This is the only crate of the workspace that names `rusqlite`.
 
 mod beads;
 mod blocking;
@@ -16,10 +19,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 
-use crate::clock::{format_ts, Clock};
-use crate::error::{Error, Result, StoreError, StoreErrorKind};
-use crate::event::{Event, EventQuery, NewEvent};
-use crate::store::{EventStore, StoreMaintenance};
+use gt_core::error::{Error, Result, StoreError, StoreErrorKind};
+use gt_core::event::{Event, EventQuery, NewEvent};
+use gt_host::clock::{format_ts, Clock};
+use gt_store::{EventStore, StoreMaintenance};
 
 pub use schema::latest as latest_schema_version;
 
@@ -436,9 +439,9 @@ impl EventStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bead::NewBead;
-    use crate::clock::SystemClock;
-    use crate::store::BeadStore;
+    use gt_core::bead::NewBead;
+    use gt_host::clock::SystemClock;
+    use gt_store::BeadStore;
 
     fn clock() -> Arc<dyn Clock> {
         Arc::new(SystemClock)
@@ -513,7 +516,7 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
         assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
-        assert_eq!(err.class(), crate::ErrorClass::Environment);
+        assert_eq!(err.class(), gt_core::ErrorClass::Environment);
         assert_eq!(before, std::fs::read(&path).unwrap());
     }
 
@@ -535,7 +538,7 @@ mod tests {
             .unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
         let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
-        assert_eq!(err.class(), crate::ErrorClass::Environment, "{err}");
+        assert_eq!(err.class(), gt_core::ErrorClass::Environment, "{err}");
         assert!(err.hint().is_some());
     }
 
@@ -545,6 +548,6 @@ mod tests {
         let path = dir.path().join("t.db");
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
         let err = SqliteStore::open(&path, "hq", clock()).unwrap_err();
-        assert_eq!(err.class(), crate::ErrorClass::Environment, "{err}");
+        assert_eq!(err.class(), gt_core::ErrorClass::Environment, "{err}");
     }
 }

@@ -6,43 +6,11 @@ use serde_json::{json, Map, Value};
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::bead::Status;
-use crate::error::{Error, Result};
-use crate::event::NewEvent;
-use crate::refinery::{kind, mr_status};
-use crate::store::merge::{
-    validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore,
-};
-
-/// Migration 4.
-pub(super) const SCHEMA: &str = r#"
-ALTER TABLE merge_requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE merge_requests ADD COLUMN target_from TEXT;
-ALTER TABLE merge_requests ADD COLUMN landing_commit TEXT;
-ALTER TABLE merge_requests ADD COLUMN merged_commit TEXT;
-ALTER TABLE merge_requests ADD COLUMN batch INTEGER;
-ALTER TABLE merge_requests ADD COLUMN failure TEXT;
-ALTER TABLE merge_requests ADD COLUMN conflict_files TEXT NOT NULL DEFAULT '[]';
-ALTER TABLE merge_requests ADD COLUMN followup_pending INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX merge_requests_followup ON merge_requests (rig, id) WHERE followup_pending = 1;
-
-CREATE TABLE convoys (
-    id         INTEGER PRIMARY KEY,
-    name       TEXT NOT NULL UNIQUE,
-    status     TEXT NOT NULL,
-    created_by TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    landed_at  TEXT
-);
-CREATE TABLE convoy_beads (
-    convoy_id INTEGER NOT NULL REFERENCES convoys (id) ON DELETE CASCADE,
-    bead_id   TEXT NOT NULL REFERENCES beads (id) ON DELETE CASCADE,
-    added_at  TEXT NOT NULL,
-    PRIMARY KEY (convoy_id, bead_id)
-) WITHOUT ROWID;
-CREATE INDEX convoy_beads_by_bead ON convoy_beads (bead_id, convoy_id);
-"#;
+use gt_core::bead::Status;
+use gt_core::error::{Error, Result};
+use gt_core::event::NewEvent;
+use gt_core::merge::{kind, mr_status};
+use gt_store::merge::{validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
 const ENTRY_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at, attempts, target_from, landing_commit, merged_commit, batch, failure,
@@ -408,7 +376,7 @@ impl MergeStore for SqliteStore {
                         &now,
                         actor,
                         &NewEvent::new(
-                            crate::event::kind::BEAD_CLOSED,
+                            gt_core::event::kind::BEAD_CLOSED,
                             format!("closed {}: merged as {short}", bead.id),
                         )
                         .rig(&e.mr.rig)
@@ -451,7 +419,7 @@ impl MergeStore for SqliteStore {
     ) -> Result<MergeEntry> {
         let now = self.now();
         let failure = tail_bytes(failure, MAX_FAILURE_BYTES);
-        let note = tail_bytes(note, crate::bead::MAX_COMMENT_BYTES / 2);
+        let note = tail_bytes(note, gt_core::bead::MAX_COMMENT_BYTES / 2);
         self.write(|tx| {
             let e = fetch_entry(tx, id)?;
             let status = match fkind {

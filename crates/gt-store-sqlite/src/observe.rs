@@ -5,22 +5,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::DbResult;
 use super::{event_from_row, SqliteStore};
-use crate::error::Result;
-use crate::event::Event;
-use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
-
-/// Migration 6.
-pub(super) const SCHEMA: &str = r#"
-CREATE TABLE agent_activity (
-    agent             TEXT PRIMARY KEY,
-    session_id        INTEGER,
-    screen_hash       TEXT NOT NULL,
-    first_observed_at TEXT NOT NULL,
-    screen_changed_at TEXT,
-    observed_at       TEXT NOT NULL,
-    screen_kind       TEXT
-) WITHOUT ROWID;
-"#;
+use gt_core::error::Result;
+use gt_core::event::Event;
+use gt_store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
 
 const COLS: &str =
     "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at, screen_kind";

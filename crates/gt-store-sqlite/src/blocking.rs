@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::DbResult;
-use crate::bead::Status;
-use crate::error::Result;
+use gt_core::bead::Status;
+use gt_core::error::Result;
 
 /// Answers "is this bead blocked?" with memoisation over one read.
 pub(crate) struct BlockChecker<'c> {

@@ -4,57 +4,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::error::Result;
-use crate::event::NewEvent;
-use crate::store::deacon::{DeaconMark, DeaconState, DeaconStore, Fault, GateRun, NewFault};
-
-/// Migration 5.
-pub(super) const SCHEMA: &str = r#"
-CREATE TABLE deacon (
-    id               INTEGER PRIMARY KEY CHECK (id = 1),
-    pid              INTEGER,
-    started_at       TEXT,
-    heartbeat_at     TEXT,
-    last_patrol_at   TEXT,
-    patrols          INTEGER NOT NULL DEFAULT 0,
-    actions          INTEGER NOT NULL DEFAULT 0,
-    scheduler_paused INTEGER NOT NULL DEFAULT 0
-);
-INSERT INTO deacon (id) VALUES (1);
-
-CREATE TABLE deacon_marks (
-    key      TEXT PRIMARY KEY,
-    first_at TEXT NOT NULL,
-    last_at  TEXT NOT NULL,
-    count    INTEGER NOT NULL DEFAULT 1
-) WITHOUT ROWID;
-"#;
-
-/// Migration 8: faults the patrol or the refinery met per agent / rig, and
-/// the gate process groups the refinery runs.
-pub(super) const SCHEMA_FAULTS: &str = r#"
-CREATE TABLE deacon_faults (
-    subject  TEXT NOT NULL,
-    step     TEXT NOT NULL,
-    scope    TEXT NOT NULL,
-    rig      TEXT,
-    polecat  TEXT,
-    error    TEXT NOT NULL,
-    first_at TEXT NOT NULL,
-    last_at  TEXT NOT NULL,
-    count    INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (subject, step)
-) WITHOUT ROWID;
-
-CREATE TABLE gate_runs (
-    rig         TEXT PRIMARY KEY,
-    pgid        INTEGER NOT NULL,
-    start_ticks INTEGER,
-    gate        TEXT NOT NULL,
-    command     TEXT NOT NULL,
-    started_at  TEXT NOT NULL
-) WITHOUT ROWID;
-"#;
+use gt_core::error::Result;
+use gt_core::event::NewEvent;
+use gt_store::deacon::{DeaconMark, DeaconState, DeaconStore, Fault, GateRun, NewFault};
 
 const FAULT_COLS: &str = "scope, subject, rig, polecat, step, error, first_at, last_at, count";
 
@@ -148,9 +100,9 @@ impl DeaconStore for SqliteStore {
             )
             .db()?;
             let kind = if paused {
-                crate::scheduler::kind::PAUSED
+                gt_core::deacon::scheduler_kind::PAUSED
             } else {
-                crate::scheduler::kind::RESUMED
+                gt_core::deacon::scheduler_kind::RESUMED
             };
             insert_event(
                 tx,
@@ -338,9 +290,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::clock::SystemClock;
-    use crate::event::EventQuery;
-    use crate::store::EventStore;
+    use gt_core::event::EventQuery;
+    use gt_host::clock::SystemClock;
+    use gt_store::EventStore;
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();

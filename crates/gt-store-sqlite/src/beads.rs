@@ -8,14 +8,14 @@ use serde_json::json;
 use super::blocking::BlockChecker;
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::bead::{
+use gt_core::bead::{
     validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, BlockedBead, Comment,
     DepType, Dependency, NewBead, Status, DEFAULT_PRIORITY,
 };
-use crate::error::{Error, Result};
-use crate::event::{kind, NewEvent};
-use crate::id;
-use crate::store::{BeadRecord, BeadStore, DepTreeNode, ImportCounts};
+use gt_core::error::{Error, Result};
+use gt_core::event::{kind, NewEvent};
+use gt_core::id;
+use gt_store::{BeadRecord, BeadStore, DepTreeNode, ImportCounts};
 
 /// Columns of a bead row, in the order [`bead_from_row`] reads them. Labels
 /// and the parent come from correlated subqueries so one query fills a bead.
@@ -543,7 +543,7 @@ impl BeadStore for SqliteStore {
     }
 
     fn claim_bead(&self, id: &str, assignee: &str, actor: &str) -> Result<Bead> {
-        crate::bead::validate_assignee(assignee)?;
+        gt_core::bead::validate_assignee(assignee)?;
         self.mutate(id, actor, |_, b, now| {
             if b.status != Status::Open {
                 return Err(Error::refused(format!(
@@ -568,7 +568,7 @@ impl BeadStore for SqliteStore {
 
     fn close_bead(&self, id: &str, reason: Option<&str>, actor: &str) -> Result<Bead> {
         if let Some(r) = reason {
-            if r.len() > crate::bead::MAX_COMMENT_BYTES {
+            if r.len() > gt_core::bead::MAX_COMMENT_BYTES {
                 return Err(Error::invalid("close reason is too long (64 KiB at most)"));
             }
         }
@@ -607,7 +607,7 @@ impl BeadStore for SqliteStore {
 
     fn add_comment(&self, id: &str, author: &str, text: &str, actor: &str) -> Result<Comment> {
         validate_comment(text)?;
-        crate::actor::validate(author)?;
+        gt_core::event::validate_actor(author)?;
         let now = self.now();
         self.write(|tx| {
             let id = resolve_id(tx, self.default_prefix(), id)?;

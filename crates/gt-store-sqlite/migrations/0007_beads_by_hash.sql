@@ -1,0 +1,1 @@
+CREATE INDEX beads_by_hash ON beads (substr(id, instr(id, '-') + 1));
