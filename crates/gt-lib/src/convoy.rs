@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::store::merge::MergeStore;
-use crate::store::{BeadStore, SqliteStore};
+use crate::store::BeadStore;
 use crate::workspace::Workspace;
 
 pub use crate::store::merge::Convoy;
@@ -14,7 +14,7 @@ pub use crate::store::merge::Convoy;
 /// name (created when missing) gets the beads; without, two or more beads
 /// get a new convoy named after the first. One bead and no name: `None`.
 pub fn for_sling(
-    store: &SqliteStore,
+    store: &dyn MergeStore,
     name: Option<&str>,
     beads: &[String],
     actor: &str,

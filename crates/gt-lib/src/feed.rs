@@ -355,7 +355,7 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::event::NewEvent;
-    use crate::store::SqliteStore;
+    use gt_store_sqlite::SqliteStore;
     use std::sync::Arc;
 
     fn store(dir: &std::path::Path) -> SqliteStore {

@@ -813,7 +813,8 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{BeadStore, SqliteStore};
+    use crate::store::BeadStore;
+    use gt_store_sqlite::SqliteStore;
     use proptest::strategy::Strategy as _;
     use std::io::Cursor;
     use std::sync::Arc;

@@ -10,7 +10,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::TownConfig;
 use crate::error::{Error, Result};
 use crate::event::{kind, NewEvent};
-use crate::store::{EventStore, SqliteStore};
+use crate::store::{EventStore, Store};
+use gt_store_sqlite::SqliteStore;
 
 pub const CONFIG_FILE: &str = "gt.toml";
 pub const STATE_DIR: &str = ".gt";
@@ -97,8 +98,7 @@ impl Town {
                 config: config.clone(),
                 clock: Arc::new(SystemClock),
             };
-            let store =
-                SqliteStore::create(&town.db_path(), &config.town.prefix, town.clock.clone())?;
+            let store = open_store(&town, true)?;
             store.append_event(
                 NewEvent::new(
                     kind::TOWN_CREATED,
@@ -183,13 +183,9 @@ impl Town {
         &self.clock
     }
 
-    /// Opens the town's store.
-    pub fn store(&self) -> Result<SqliteStore> {
-        SqliteStore::open(
-            &self.db_path(),
-            &self.config.town.prefix,
-            self.clock.clone(),
-        )
+    /// Opens the town's store (the backend stays behind the traits).
+    pub fn store(&self) -> Result<Box<dyn Store + Send>> {
+        open_store(self, false)
     }
 
     /// Defines a custom agent and records the change.
@@ -227,4 +223,15 @@ impl Town {
         )?;
         Ok(())
     }
+}
+
+/// The one place that names the store backend: creates (`gt init`) or opens
+/// the town's database, stamped with the town's clock.
+fn open_store(town: &Town, create: bool) -> Result<Box<dyn Store + Send>> {
+    let (path, prefix) = (town.db_path(), &town.config.town.prefix);
+    Ok(if create {
+        Box::new(SqliteStore::create(&path, prefix, town.clock.clone())?)
+    } else {
+        Box::new(SqliteStore::open(&path, prefix, town.clock.clone())?)
+    })
 }

@@ -9,14 +9,15 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::git::{Git, GitCli};
-use crate::store::SqliteStore;
+use crate::store::Store;
 use crate::tmux::{Tmux, TmuxCli};
 use crate::town::Town;
 use gt_core::caller::CallerEnv;
 
 pub struct Workspace {
     pub town: Town,
-    pub store: SqliteStore,
+    /// The town's store, behind the traits (opened by [`Town::store`]).
+    pub store: Box<dyn Store + Send>,
     pub git: Arc<dyn Git>,
     pub tmux: Arc<dyn Tmux>,
     /// The `gt` binary agents call back (first on their PATH).

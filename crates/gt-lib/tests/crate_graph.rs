@@ -254,3 +254,66 @@ fn names_do_not_collide() {
         "attach is written more than once: {calls:?}"
     );
 }
+
+/// The part of a source file before its unit tests.
+fn non_test(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
+#[test]
+fn crate_graph_callers_hold_the_store_traits() {
+    let sources = sources();
+    let in_crate = |p: &Path, name: &str| p.components().any(|c| c.as_os_str() == name);
+    // Outside the backend, SqliteStore is named by one function only:
+    // `Town::store`'s `open_store` (the `use` line aside).
+    let naming: Vec<String> = sources
+        .iter()
+        .filter(|(p, _)| !in_crate(p, "gt-store-sqlite"))
+        .filter(|(_, t)| non_test(t).contains("SqliteStore"))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(
+        naming.len(),
+        1,
+        "SqliteStore named outside Town::store: {naming:?}"
+    );
+    assert!(naming[0].ends_with("gt-lib/src/town.rs"), "{naming:?}");
+    let town = non_test(
+        &sources
+            .iter()
+            .find(|(p, _)| p.ends_with("gt-lib/src/town.rs"))
+            .unwrap()
+            .1,
+    )
+    .to_string();
+    let start = town.find("fn open_store(").expect("town.rs has open_store");
+    let end = start + town[start..].find("\n}\n").unwrap();
+    for (i, _) in town.match_indices("SqliteStore") {
+        let line = town[..i].rsplit('\n').next().unwrap_or("");
+        assert!(
+            (start..end).contains(&i) || line.starts_with("use "),
+            "town.rs names SqliteStore outside open_store: {line}"
+        );
+    }
+    // The CLI never names SqliteStore, and names the backend crate in one
+    // place: `gt version`, for the newest schema this build writes.
+    let cli: Vec<&(std::path::PathBuf, String)> = sources
+        .iter()
+        .filter(|(p, _)| in_crate(p, "gt-cli"))
+        .collect();
+    assert!(cli.iter().all(|(_, t)| !t.contains("SqliteStore")));
+    let backend: Vec<String> = cli
+        .iter()
+        .filter(|(_, t)| t.contains("store::sqlite") || t.contains("gt_store_sqlite"))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(backend.len(), 1, "the CLI names the backend: {backend:?}");
+    assert!(backend[0].ends_with("cmd/completions.rs"), "{backend:?}");
+    // The workspace holds the trait object.
+    let ws = &sources
+        .iter()
+        .find(|(p, _)| p.ends_with("gt-lib/src/workspace.rs"))
+        .unwrap()
+        .1;
+    assert!(ws.contains("pub store: Box<dyn Store + Send>"));
+}

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use gt_lib::bead::{Bead, BeadPatch, DepType, NewBead, Status};
 use gt_lib::clock::SystemClock;
-use gt_lib::store::{BeadStore, SqliteStore};
+use gt_lib::store::BeadStore;
+use gt_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 
 const STATUSES: [Status; 4] = [

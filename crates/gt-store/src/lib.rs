@@ -12,6 +12,8 @@ pub mod mail;
 pub mod merge;
 pub mod observe;
 
+mod boxed;
+
 use gt_core::bead::{
     Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType, Dependency, NewBead,
     Status,

@@ -7,7 +7,7 @@ use gt_lib::bead::{
     parse_dep_specs, parse_priority, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, DepType,
     NewBead, Status,
 };
-use gt_lib::store::{BeadStore, DepTreeNode, SqliteStore};
+use gt_lib::store::{BeadStore, DepTreeNode, Store};
 use gt_lib::Error;
 use serde_json::json;
 
@@ -174,7 +174,7 @@ pub enum LabelCmd {
     Remove { id: String, label: String },
 }
 
-fn open_store(ctx: &Ctx) -> Result<SqliteStore, Error> {
+fn open_store(ctx: &Ctx) -> Result<Box<dyn Store + Send>, Error> {
     ctx.town()?.store()
 }
 

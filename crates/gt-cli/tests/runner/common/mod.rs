@@ -184,7 +184,7 @@ impl TestTown {
         stderr
     }
 
-    pub fn store(&self) -> gt_lib::store::SqliteStore {
+    pub fn store(&self) -> Box<dyn gt_lib::store::Store + Send> {
         gt_lib::town::Town::open(&self.root)
             .unwrap()
             .store()
