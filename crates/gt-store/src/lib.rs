@@ -13,6 +13,8 @@ pub mod merge;
 pub mod observe;
 
 mod boxed;
+#[cfg(feature = "testing")]
+pub mod conformance;
 
 use gt_core::bead::{
     Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType, Dependency, NewBead,
