@@ -4,11 +4,11 @@
 //! (see `docs/architecture.md`).
 
 // Moved to their own crates; re-exported here at their old paths.
-pub use gt_core::caller;
 /// Agent runtimes and presets (moved to `gt-agents`).
 pub use gt_agents::runtime;
 /// The one screen classifier (in `gt-agents`).
 pub use gt_agents::screen;
+pub use gt_core::caller;
 pub use gt_core::error;
 pub use gt_core::event;
 pub use gt_core::id;

@@ -249,6 +249,7 @@ pub fn problems(ws: &Workspace) -> Result<Vec<crate::problems::Problem>> {
             (None, None) => continue,
         };
         out.push(Problem {
+            reason: None,
             agent: format!("rig/{}", r.name),
             rig: r.name.clone(),
             polecat: String::new(),
