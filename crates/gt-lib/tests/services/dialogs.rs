@@ -127,3 +127,41 @@ fn a_stored_dialog_keeps_its_kind() {
         Some(Screen::Question("Proceed?".into(), None))
     );
 }
+
+#[test]
+fn a_nudge_waits_in_the_queue_while_a_dialog_is_up() {
+    use gt_lib::nudge::{nudge_with, Mode};
+    let k = Kit::new();
+    let s = k.sling(&["asked something"]).unwrap().remove(0);
+    k.tmux
+        .set_screen(&s.session, "  Trust this folder?\n\n› 1. Yes\n  2. No\n")
+        .unwrap();
+    let before = k.tmux.sent_text(&s.session).len();
+    let out = nudge_with(
+        &k.ws,
+        &s.agent,
+        "please go on",
+        Mode::WaitIdle,
+        std::time::Duration::ZERO,
+        "human",
+    )
+    .unwrap();
+    assert_eq!(out.status, "queued", "{out:?}");
+    assert_eq!(
+        k.tmux.sent_text(&s.session).len(),
+        before,
+        "typed into a dialog"
+    );
+    // Once the dialog is gone, an immediate nudge is typed.
+    k.tmux.set_screen(&s.session, "$ ").unwrap();
+    let out = nudge_with(
+        &k.ws,
+        &s.agent,
+        "now",
+        Mode::WaitIdle,
+        std::time::Duration::ZERO,
+        "human",
+    )
+    .unwrap();
+    assert_eq!(out.status, "delivered", "{out:?}");
+}
