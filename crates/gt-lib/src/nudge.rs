@@ -21,8 +21,8 @@ use crate::workspace::Workspace;
 
 /// Stable event kinds of nudges.
 pub mod kind {
-    pub const DELIVERED: &str = "nudge.delivered";
-    pub const QUEUED: &str = "nudge.queued";
+    pub const DELIVERED: &str = crate::event::EventKind::NudgeDelivered.as_str();
+    pub const QUEUED: &str = crate::event::EventKind::NudgeQueued.as_str();
 }
 
 /// Largest nudge, in bytes (before control characters are removed).

@@ -14,8 +14,8 @@ use crate::store::{BeadStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
 
 pub mod kind {
-    pub const PAUSED: &str = "scheduler.paused";
-    pub const RESUMED: &str = "scheduler.resumed";
+    pub const PAUSED: &str = crate::event::EventKind::SchedulerPaused.as_str();
+    pub const RESUMED: &str = crate::event::EventKind::SchedulerResumed.as_str();
 }
 
 /// Metadata keys of a queued bead: where and with what to start it.

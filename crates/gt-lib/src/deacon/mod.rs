@@ -50,30 +50,30 @@ const ENDING_GRACE_SECS: i64 = 30;
 pub const ACTOR: &str = "deacon";
 
 pub mod kind {
-    pub const STARTED: &str = "deacon.started";
-    pub const STOPPED: &str = "deacon.stopped";
-    pub const SAVED_WORK: &str = "deacon.saved_work";
-    pub const SESSION_DEAD: &str = "deacon.session_dead";
-    pub const RESTARTED: &str = "deacon.restarted";
-    pub const RESTART_FAILED: &str = "deacon.restart_failed";
-    pub const GAVE_UP: &str = "deacon.gave_up";
-    pub const ORPHAN_FOUND: &str = "deacon.orphan_found";
-    pub const ORPHAN_CLEANED: &str = "deacon.orphan_cleaned";
-    pub const DISPATCHED: &str = "deacon.dispatched";
-    pub const NUDGED: &str = "deacon.nudged";
-    pub const ESCALATED: &str = "deacon.escalated";
-    pub const ASKED_HUMAN: &str = "deacon.asked_human";
-    pub const RATE_LIMITED: &str = "deacon.rate_limited";
-    pub const RATE_LIMIT_OVER: &str = "deacon.rate_limit_over";
-    pub const ADOPTED: &str = "deacon.adopted";
+    pub const STARTED: &str = crate::event::EventKind::DeaconStarted.as_str();
+    pub const STOPPED: &str = crate::event::EventKind::DeaconStopped.as_str();
+    pub const SAVED_WORK: &str = crate::event::EventKind::DeaconSavedWork.as_str();
+    pub const SESSION_DEAD: &str = crate::event::EventKind::DeaconSessionDead.as_str();
+    pub const RESTARTED: &str = crate::event::EventKind::DeaconRestarted.as_str();
+    pub const RESTART_FAILED: &str = crate::event::EventKind::DeaconRestartFailed.as_str();
+    pub const GAVE_UP: &str = crate::event::EventKind::DeaconGaveUp.as_str();
+    pub const ORPHAN_FOUND: &str = crate::event::EventKind::DeaconOrphanFound.as_str();
+    pub const ORPHAN_CLEANED: &str = crate::event::EventKind::DeaconOrphanCleaned.as_str();
+    pub const DISPATCHED: &str = crate::event::EventKind::DeaconDispatched.as_str();
+    pub const NUDGED: &str = crate::event::EventKind::DeaconNudged.as_str();
+    pub const ESCALATED: &str = crate::event::EventKind::DeaconEscalated.as_str();
+    pub const ASKED_HUMAN: &str = crate::event::EventKind::DeaconAskedHuman.as_str();
+    pub const RATE_LIMITED: &str = crate::event::EventKind::DeaconRateLimited.as_str();
+    pub const RATE_LIMIT_OVER: &str = crate::event::EventKind::DeaconRateLimitOver.as_str();
+    pub const ADOPTED: &str = crate::event::EventKind::DeaconAdopted.as_str();
     /// A patrol step failed for one agent (payload: step, error).
-    pub const AGENT_FAILED: &str = "deacon.agent_failed";
+    pub const AGENT_FAILED: &str = crate::event::EventKind::DeaconAgentFailed.as_str();
     /// A per-rig step (the refinery, orphan worktrees, dispatch) failed for one rig.
-    pub const RIG_FAILED: &str = "deacon.rig_failed";
+    pub const RIG_FAILED: &str = crate::event::EventKind::DeaconRigFailed.as_str();
     /// A patrol step failed for the whole town (tmux or the store unreadable).
-    pub const PATROL_FAILED: &str = "deacon.patrol_failed";
+    pub const PATROL_FAILED: &str = crate::event::EventKind::DeaconPatrolFailed.as_str();
     /// A step that failed for an agent, a rig or the town works again.
-    pub const RECOVERED: &str = "deacon.recovered";
+    pub const RECOVERED: &str = crate::event::EventKind::DeaconRecovered.as_str();
 }
 
 /// Names of the patrol steps, as faults record them.

@@ -58,19 +58,19 @@ pub mod mr_status {
 
 /// Event kinds of the refinery and convoys.
 pub mod kind {
-    pub const MERGE_LANDING: &str = "merge.landing";
-    pub const MERGE_LANDED: &str = "merge.landed";
-    pub const MERGE_FAILED: &str = "merge.failed";
-    pub const MERGE_CONFLICT: &str = "merge.conflict";
-    pub const MERGE_REQUEUED: &str = "merge.requeued";
-    pub const MERGE_REMOVED: &str = "merge.removed";
-    pub const CONVOY_CREATED: &str = "convoy.created";
-    pub const CONVOY_UPDATED: &str = "convoy.updated";
-    pub const CONVOY_LANDED: &str = "convoy.landed";
-    pub const RIG_CONFIG_SET: &str = "rig.config_set";
+    pub const MERGE_LANDING: &str = crate::event::EventKind::MergeLanding.as_str();
+    pub const MERGE_LANDED: &str = crate::event::EventKind::MergeLanded.as_str();
+    pub const MERGE_FAILED: &str = crate::event::EventKind::MergeFailed.as_str();
+    pub const MERGE_CONFLICT: &str = crate::event::EventKind::MergeConflict.as_str();
+    pub const MERGE_REQUEUED: &str = crate::event::EventKind::MergeRequeued.as_str();
+    pub const MERGE_REMOVED: &str = crate::event::EventKind::MergeRemoved.as_str();
+    pub const CONVOY_CREATED: &str = crate::event::EventKind::ConvoyCreated.as_str();
+    pub const CONVOY_UPDATED: &str = crate::event::EventKind::ConvoyUpdated.as_str();
+    pub const CONVOY_LANDED: &str = crate::event::EventKind::ConvoyLanded.as_str();
+    pub const RIG_CONFIG_SET: &str = crate::event::EventKind::RigConfigSet.as_str();
     /// A gate process group left by a refinery that died was killed before
     /// a gate ran again.
-    pub const GATE_KILLED: &str = "merge.gate_killed";
+    pub const GATE_KILLED: &str = crate::event::EventKind::MergeGateKilled.as_str();
 }
 
 pub use crate::store::merge::MergeEntry as QueueEntry;
