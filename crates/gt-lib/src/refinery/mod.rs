@@ -42,18 +42,16 @@ pub(crate) use gates::kill_group;
 use gates::*;
 pub use rebase::*;
 
-/// Status of a merge request (stored as text).
+/// Status of a merge request (stored as text): the names of
+/// [`gt_core::merge::MergeStatus`].
 pub mod mr_status {
-    pub const QUEUED: &str = "queued";
-    /// The target is being moved to it (crash recovery decides from git).
-    pub const LANDING: &str = "landing";
-    pub const MERGED: &str = "merged";
-    /// A gate failed (or the push was rejected).
-    pub const FAILED: &str = "failed";
-    /// The rebase or merge onto the target conflicted.
-    pub const CONFLICT: &str = "conflict";
-    /// Taken out of the queue by `gt mq remove`.
-    pub const REMOVED: &str = "removed";
+    use gt_core::merge::MergeStatus;
+    pub const QUEUED: &str = MergeStatus::Queued.as_str();
+    pub const LANDING: &str = MergeStatus::Landing.as_str();
+    pub const MERGED: &str = MergeStatus::Merged.as_str();
+    pub const FAILED: &str = MergeStatus::Failed.as_str();
+    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
+    pub const REMOVED: &str = MergeStatus::Removed.as_str();
 }
 
 /// Event kinds of the refinery and convoys.
