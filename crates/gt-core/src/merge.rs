@@ -169,24 +169,6 @@ impl Convoy {
     }
 }
 
-#[cfg(test)]
-mod status_tests {
-    use super::*;
-
-    #[test]
-    fn statuses_print_as_stored() {
-        for m in MergeStatus::ALL {
-            assert_eq!(m.as_str().parse::<MergeStatus>().unwrap(), *m);
-            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
-        }
-        assert_eq!(
-            serde_json::to_value(ConvoyStatus::Landed).unwrap(),
-            "landed"
-        );
-        assert!("merging".parse::<MergeStatus>().is_err());
-    }
-}
-
 pub fn validate_convoy_name(name: &str) -> Result<()> {
     if name.trim().is_empty()
         || name.len() > 200
@@ -207,4 +189,22 @@ pub fn validate_convoy_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_as_stored() {
+        for m in MergeStatus::ALL {
+            assert_eq!(m.as_str().parse::<MergeStatus>().unwrap(), *m);
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(ConvoyStatus::Landed).unwrap(),
+            "landed"
+        );
+        assert!("merging".parse::<MergeStatus>().is_err());
+    }
 }
