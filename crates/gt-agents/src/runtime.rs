@@ -122,23 +122,10 @@ pub fn custom(name: &str, command_line: &str) -> Result<Runtime> {
     Ok(rt)
 }
 
-/// An agent name is 1 to 31 characters `[a-z0-9][a-z0-9_-]*`.
+/// An agent name is 1 to 31 characters `[a-z0-9][a-z0-9_-]*`: the rule of
+/// rig and polecat names.
 pub fn validate_agent_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok = name.len() <= 31
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "invalid agent name '{}': use 1 to 31 characters a-z, 0-9, '_' and '-', \
-             starting with a letter or digit",
-            name.escape_debug()
-        )))
-    }
+    gt_core::polecat::validate_name("agent", name)
 }
 
 impl Runtime {

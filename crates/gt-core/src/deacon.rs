@@ -2,12 +2,6 @@
 
 use serde::Serialize;
 
-/// Event kinds of the capacity scheduler (`gt_lib::scheduler::kind`).
-pub mod scheduler_kind {
-    pub const PAUSED: &str = "scheduler.paused";
-    pub const RESUMED: &str = "scheduler.resumed";
-}
-
 /// The deacon's row: who runs it and when it last patrolled.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DeaconState {

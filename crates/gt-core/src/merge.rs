@@ -4,37 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Status of a merge request (stored as text).
-pub mod mr_status {
-    pub const QUEUED: &str = "queued";
-    /// The target is being moved to it (crash recovery decides from git).
-    pub const LANDING: &str = "landing";
-    pub const MERGED: &str = "merged";
-    /// A gate failed (or the push was rejected).
-    pub const FAILED: &str = "failed";
-    /// The rebase or merge onto the target conflicted.
-    pub const CONFLICT: &str = "conflict";
-    /// Taken out of the queue by `gt mq remove`.
-    pub const REMOVED: &str = "removed";
-}
-
-/// Event kinds of the refinery and convoys.
-pub mod kind {
-    pub const MERGE_LANDING: &str = "merge.landing";
-    pub const MERGE_LANDED: &str = "merge.landed";
-    pub const MERGE_FAILED: &str = "merge.failed";
-    pub const MERGE_CONFLICT: &str = "merge.conflict";
-    pub const MERGE_REQUEUED: &str = "merge.requeued";
-    pub const MERGE_REMOVED: &str = "merge.removed";
-    pub const CONVOY_CREATED: &str = "convoy.created";
-    pub const CONVOY_UPDATED: &str = "convoy.updated";
-    pub const CONVOY_LANDED: &str = "convoy.landed";
-    pub const RIG_CONFIG_SET: &str = "rig.config_set";
-    /// A gate process group left by a refinery that died was killed before
-    /// a gate ran again.
-    pub const GATE_KILLED: &str = "merge.gate_killed";
-}
-
 /// A merge request as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeRequest {
@@ -110,6 +79,96 @@ pub struct Convoy {
     pub total: usize,
 }
 
+/// Where a merge request stands (stored and printed as its snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeStatus {
+    /// Waiting for the refinery.
+    Queued,
+    /// The target is being moved to it (crash recovery decides from git).
+    Landing,
+    Merged,
+    /// A gate failed (or the push was rejected).
+    Failed,
+    /// The rebase or merge onto the target conflicted.
+    Conflict,
+    /// Taken out of the queue by `gt mq remove`.
+    Removed,
+}
+
+impl MergeStatus {
+    pub const ALL: &'static [MergeStatus] = &[
+        MergeStatus::Queued,
+        MergeStatus::Landing,
+        MergeStatus::Merged,
+        MergeStatus::Failed,
+        MergeStatus::Conflict,
+        MergeStatus::Removed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MergeStatus::Queued => "queued",
+            MergeStatus::Landing => "landing",
+            MergeStatus::Merged => "merged",
+            MergeStatus::Failed => "failed",
+            MergeStatus::Conflict => "conflict",
+            MergeStatus::Removed => "removed",
+        }
+    }
+
+    /// Still to be landed (queued or landing).
+    pub const fn is_pending(self) -> bool {
+        matches!(self, MergeStatus::Queued | MergeStatus::Landing)
+    }
+}
+
+impl std::str::FromStr for MergeStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        MergeStatus::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| Error::invalid(format!("unknown merge status '{}'", s.escape_debug())))
+    }
+}
+
+/// Whether a convoy's beads have all landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvoyStatus {
+    Open,
+    Landed,
+}
+
+impl ConvoyStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConvoyStatus::Open => "open",
+            ConvoyStatus::Landed => "landed",
+        }
+    }
+}
+
+impl MergeRequest {
+    /// Its status as the enum (`None` for a value this gt does not know,
+    /// e.g. written by a newer one).
+    pub fn merge_status(&self) -> Option<MergeStatus> {
+        self.status.parse().ok()
+    }
+}
+
+impl Convoy {
+    pub fn convoy_status(&self) -> Option<ConvoyStatus> {
+        match self.status.as_str() {
+            "open" => Some(ConvoyStatus::Open),
+            "landed" => Some(ConvoyStatus::Landed),
+            _ => None,
+        }
+    }
+}
+
 pub fn validate_convoy_name(name: &str) -> Result<()> {
     if name.trim().is_empty()
         || name.len() > 200
@@ -130,4 +189,22 @@ pub fn validate_convoy_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_as_stored() {
+        for m in MergeStatus::ALL {
+            assert_eq!(m.as_str().parse::<MergeStatus>().unwrap(), *m);
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(ConvoyStatus::Landed).unwrap(),
+            "landed"
+        );
+        assert!("merging".parse::<MergeStatus>().is_err());
+    }
 }

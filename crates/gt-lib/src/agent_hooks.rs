@@ -309,7 +309,7 @@ mod tests {
             let problems = classify_screen_for(text, rt.as_ref());
             let state = screen_state_for(text, text, rt.as_ref());
             let expected = match problems {
-                Screen::Question(_) => "waiting-for-input",
+                Screen::Question(..) => "waiting-for-input",
                 Screen::AtPrompt => "idle",
                 Screen::Busy | Screen::Unknown => "working",
             };

@@ -17,9 +17,9 @@ pub use crate::store::mail::Escalation;
 
 /// Stable event kinds.
 pub mod kind {
-    pub const ESCALATION: &str = "escalation";
-    pub const ACKED: &str = "escalation.acked";
-    pub const HANDOFF: &str = "handoff";
+    pub const ESCALATION: &str = crate::event::EventKind::Escalation.as_str();
+    pub const ACKED: &str = crate::event::EventKind::EscalationAcked.as_str();
+    pub const HANDOFF: &str = crate::event::EventKind::Handoff.as_str();
 }
 
 /// How bad it is.

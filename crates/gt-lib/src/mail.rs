@@ -18,9 +18,9 @@ pub use crate::store::mail::{Mail, Priority};
 
 /// Stable event kinds of mail.
 pub mod kind {
-    pub const SENT: &str = "mail.sent";
-    pub const READ: &str = "mail.read";
-    pub const ARCHIVED: &str = "mail.archived";
+    pub const SENT: &str = crate::event::EventKind::MailSent.as_str();
+    pub const READ: &str = crate::event::EventKind::MailRead.as_str();
+    pub const ARCHIVED: &str = crate::event::EventKind::MailArchived.as_str();
 }
 
 /// Longest subject, in characters.

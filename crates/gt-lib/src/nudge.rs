@@ -21,8 +21,8 @@ use crate::workspace::Workspace;
 
 /// Stable event kinds of nudges.
 pub mod kind {
-    pub const DELIVERED: &str = "nudge.delivered";
-    pub const QUEUED: &str = "nudge.queued";
+    pub const DELIVERED: &str = crate::event::EventKind::NudgeDelivered.as_str();
+    pub const QUEUED: &str = crate::event::EventKind::NudgeQueued.as_str();
 }
 
 /// Largest nudge, in bytes (before control characters are removed).
@@ -41,7 +41,8 @@ pub enum Mode {
     /// Typed once the agent is idle (its ready pattern seen on two
     /// consecutive observations, or an `idle` state reported by its hooks),
     /// else queued after [`WAIT_IDLE_TIMEOUT`]. For a runtime without a ready
-    /// pattern and without hooks this is `Immediate`.
+    /// pattern and without hooks this is `Immediate`. Whatever the runtime,
+    /// a screen showing a dialog or menu is never typed into: queued.
     WaitIdle,
     /// Stored, delivered at the agent's next idle moment (`gt mail check`,
     /// the runtime hook).
@@ -147,11 +148,13 @@ fn type_in(ws: &Workspace, session: &str, agent: &str, text: &str) -> Result<()>
 }
 
 /// Whether the agent's screen shows its ready pattern near the bottom.
-fn ready_on_screen(ws: &Workspace, session: &str, pattern: &str) -> bool {
-    ws.tmux
-        .capture_pane(session, 10)
-        .map(|s| s.lines().rev().take(10).any(|l| l.contains(pattern)))
-        .unwrap_or(false)
+/// The screen, when the one classifier reads it as at the prompt (ready
+/// text up, nothing busy, no dialog or menu: nothing is ever typed into a
+/// dialog).
+fn at_prompt(ws: &Workspace, session: &str, runtime: &Runtime) -> Result<Option<String>> {
+    let screen = ws.tmux.capture_pane(session, 10)?;
+    let state = crate::screen::classify(&screen, &crate::screen::Patterns::for_runtime(runtime));
+    Ok((state == crate::screen::ScreenState::Idle).then_some(screen))
 }
 
 /// Whether the agent's hooks last reported it idle.
@@ -163,24 +166,33 @@ fn hook_idle(ws: &Workspace, agent: &str) -> bool {
         .is_some_and(|s| s.source == "hook" && s.state == "idle")
 }
 
+/// The screen shows a dialog or a menu (the one classifier says so).
+fn shows_dialog(ws: &Workspace, t: &Target) -> Result<bool> {
+    let screen = ws.tmux.capture_pane(&t.session, 10)?;
+    let patterns = crate::screen::Patterns::for_optional(t.runtime.as_ref());
+    Ok(matches!(
+        crate::screen::classify(&screen, &patterns),
+        crate::screen::ScreenState::WaitingForInput { .. }
+    ))
+}
+
 /// Waits until the agent is idle: `true` when it is, `false` at the timeout.
-/// Idle = the hooks say so, or the ready pattern on two consecutive
-/// observations of an unchanged screen.
+/// Idle = the hooks say so, or the screen classifier reads the prompt on two
+/// consecutive observations of an unchanged screen.
 fn wait_idle(ws: &Workspace, t: &Target, timeout: Duration) -> Result<bool> {
-    let pattern = t.runtime.as_ref().and_then(|r| r.ready_pattern.clone());
+    let runtime = t.runtime.as_ref().filter(|r| r.ready_pattern.is_some());
     let deadline = Instant::now() + timeout;
     let mut last: Option<String> = None;
     loop {
         if hook_idle(ws, &t.agent) {
             return Ok(true);
         }
-        if let Some(p) = &pattern {
-            let screen = ws.tmux.capture_pane(&t.session, 10)?;
-            let ready = screen.lines().any(|l| l.contains(p.as_str()));
-            if ready && last.as_deref() == Some(screen.as_str()) {
+        if let Some(r) = runtime {
+            let screen = at_prompt(ws, &t.session, r)?;
+            if screen.is_some() && last == screen {
                 return Ok(true);
             }
-            last = ready.then_some(screen);
+            last = screen;
         }
         if Instant::now() >= deadline {
             return Ok(false);
@@ -237,6 +249,11 @@ pub fn nudge_with(
             .agent_state(&t.agent)?
             .is_some_and(|s| s.source == "hook");
     if mode == Mode::WaitIdle && can_wait && !wait_idle(ws, &t, timeout)? {
+        return queue(&t);
+    }
+    // Whatever the runtime: a dialog or menu on screen is never typed into
+    // (Enter would pick its default); the nudge waits in the queue.
+    if mode == Mode::WaitIdle && shows_dialog(ws, &t)? {
         return queue(&t);
     }
     type_in(ws, &t.session, &t.agent, &text)?;
@@ -339,16 +356,17 @@ pub fn notify_mail(ws: &Workspace, recipient: &str, mail: &Mail) {
     };
     let idle = if hook_idle(ws, recipient) {
         true
-    } else if let Some(p) = ws
+    } else if let Some(r) = ws
         .town
         .config
         .runtime(&s.runtime)
         .ok()
-        .and_then(|r| r.ready_pattern)
+        .filter(|r| r.ready_pattern.is_some())
     {
-        ready_on_screen(ws, &s.tmux_session, &p) && {
+        let ready = || matches!(at_prompt(ws, &s.tmux_session, &r), Ok(Some(_)));
+        ready() && {
             std::thread::sleep(OBSERVE_EVERY);
-            ready_on_screen(ws, &s.tmux_session, &p)
+            ready()
         }
     } else {
         false

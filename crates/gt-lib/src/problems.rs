@@ -116,6 +116,11 @@ pub struct Problem {
     pub detail: String,
     /// What to do about it (a command).
     pub suggested_action: String,
+    /// For `waiting_for_input`: the kind of dialog the screen shows
+    /// (`folder_trust`, `bypass_permissions`, `api_key_approval`, `login`,
+    /// `permission`, `confirm`), when the classifier knows it. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::screen::DialogReason>,
 }
 
 /// What an agent is doing, as one word.
@@ -199,7 +204,8 @@ impl Screen {
     pub fn encode(&self) -> String {
         match self {
             Screen::Busy => "busy".into(),
-            Screen::Question(q) => format!("question:{q}"),
+            Screen::Question(q, None) => format!("question:{q}"),
+            Screen::Question(q, Some(r)) => format!("dialog:{}:{q}", r.as_str()),
             Screen::AtPrompt => "prompt".into(),
             Screen::Unknown => "unknown".into(),
         }
@@ -210,9 +216,14 @@ impl Screen {
             "busy" => Some(Screen::Busy),
             "prompt" => Some(Screen::AtPrompt),
             "unknown" => Some(Screen::Unknown),
-            _ => s
-                .strip_prefix("question:")
-                .map(|q| Screen::Question(q.to_string())),
+            _ => {
+                if let Some(q) = s.strip_prefix("question:") {
+                    return Some(Screen::Question(q.to_string(), None));
+                }
+                let (reason, q) = s.strip_prefix("dialog:")?.split_once(':')?;
+                let reason = serde_json::from_value(serde_json::Value::from(reason)).ok();
+                Some(Screen::Question(q.to_string(), reason))
+            }
         }
     }
 }
@@ -222,8 +233,9 @@ impl Screen {
 pub enum Screen {
     /// Says it is busy (e.g. `esc to interrupt`).
     Busy,
-    /// A permission or yes/no question: the line asking.
-    Question(String),
+    /// A permission or yes/no question or a dialog: the line asking, and
+    /// the kind of dialog when known.
+    Question(String, Option<crate::screen::DialogReason>),
     /// Its input prompt, waiting for instructions.
     AtPrompt,
     /// Nothing recognised.
@@ -257,7 +269,7 @@ impl Screen {
         match s {
             S::Working => Screen::Busy,
             S::Idle => Screen::AtPrompt,
-            S::WaitingForInput { line, .. } => Screen::Question(line),
+            S::WaitingForInput { line, reason } => Screen::Question(line, Some(reason)),
             S::RateLimited | S::Error | S::Unknown => Screen::Unknown,
         }
     }
@@ -477,6 +489,7 @@ fn observe_inner(
             .unwrap_or(Duration::MAX);
 
         let problem = |kind: ProblemKind, since: Option<String>, detail: String| Problem {
+            reason: None,
             agent: agent.clone(),
             rig: pc.rig.clone(),
             polecat: pc.name.clone(),
@@ -546,10 +559,13 @@ fn observe_inner(
                     .and_then(|t| age(now, t))
                     .unwrap_or(Duration::ZERO);
                 let (screen, source) = match (&p.screen, hook.map(|h| h.state.as_str())) {
-                    (Some(Screen::Question(q)), _) => (Some(Screen::Question(q.clone())), "screen"),
+                    (Some(Screen::Question(q, r)), _) => {
+                        (Some(Screen::Question(q.clone(), *r)), "screen")
+                    }
                     (_, Some("waiting-for-input")) => (
                         Some(Screen::Question(
                             "(its hooks report a permission or question dialog)".to_string(),
+                            None,
                         )),
                         "hook",
                     ),
@@ -559,13 +575,16 @@ fn observe_inner(
                 };
                 state_source = Some(source);
                 match &screen {
-                    Some(Screen::Question(q)) => (
+                    Some(Screen::Question(q, reason)) => (
                         AgentState::WaitingForInput,
-                        Some(problem(
-                            ProblemKind::WaitingForInput,
-                            unchanged_since.clone(),
-                            format!("asks: {}", truncate(q, 120)),
-                        )),
+                        Some(Problem {
+                            reason: *reason,
+                            ..problem(
+                                ProblemKind::WaitingForInput,
+                                unchanged_since.clone(),
+                                format!("asks: {}", truncate(q, 120)),
+                            )
+                        }),
                     ),
                     Some(Screen::AtPrompt) if holds_work && quiet >= th.idle => (
                         AgentState::IdleWithWork,
@@ -691,6 +710,7 @@ pub fn fault_problem(f: &Fault) -> Problem {
         String::new()
     };
     Problem {
+        reason: None,
         agent: f.subject.clone(),
         rig: f.rig.clone().unwrap_or_default(),
         polecat: f.polecat.clone().unwrap_or_default(),
@@ -806,11 +826,17 @@ mod tests {
         let s = "working...\nDo you want to proceed? (y/n)";
         assert_eq!(
             classify_screen(s, None),
-            Screen::Question("Do you want to proceed? (y/n)".into())
+            Screen::Question(
+                "Do you want to proceed? (y/n)".into(),
+                Some(crate::screen::DialogReason::Permission)
+            )
         );
         let claude =
             "╭────╮\n│ Bash(rm -rf build) │\n Do you want to proceed?\n ❯ 1. Yes\n   2. No";
-        assert!(matches!(classify_screen(claude, None), Screen::Question(_)));
+        assert!(matches!(
+            classify_screen(claude, None),
+            Screen::Question(..)
+        ));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::store::{EventStore, RigStore};
 use crate::workspace::Workspace;
 
 /// Event kind of a reverted rig config.
-pub const RIG_CONFIG_TAMPERED: &str = "rig.config_tampered";
+pub const RIG_CONFIG_TAMPERED: &str = crate::event::EventKind::RigConfigTampered.as_str();
 
 /// How long a revert stays a problem.
 const PROBLEM_FOR: time::Duration = time::Duration::hours(24);
@@ -249,6 +249,7 @@ pub fn problems(ws: &Workspace) -> Result<Vec<crate::problems::Problem>> {
             (None, None) => continue,
         };
         out.push(Problem {
+            reason: None,
             agent: format!("rig/{}", r.name),
             rig: r.name.clone(),
             polecat: String::new(),

@@ -444,9 +444,9 @@ pub fn details(ws: &Workspace, name: &str) -> Result<RigDetails> {
 /// Event kinds of following the upstream.
 pub mod kind {
     /// The upstream was fetched (payload: outcome, before, after, upstream).
-    pub const RIG_FETCHED: &str = "rig.fetched";
+    pub const RIG_FETCHED: &str = crate::event::EventKind::RigFetched.as_str();
     /// The upstream could not be fetched (a warning: work goes on).
-    pub const RIG_FETCH_FAILED: &str = "rig.fetch_failed";
+    pub const RIG_FETCH_FAILED: &str = crate::event::EventKind::RigFetchFailed.as_str();
 }
 
 /// How long one fetch of the upstream may take.

@@ -13,8 +13,10 @@ use crate::store::deacon::DeaconStore;
 use crate::store::{BeadStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
 
-/// The scheduler's event kinds (in `gt-core`, where the store backends read them too).
-pub use gt_core::deacon::scheduler_kind as kind;
+pub mod kind {
+    pub const PAUSED: &str = crate::event::EventKind::SchedulerPaused.as_str();
+    pub const RESUMED: &str = crate::event::EventKind::SchedulerResumed.as_str();
+}
 
 /// Metadata keys of a queued bead: where and with what to start it.
 pub const META_RIG: &str = "queue_rig";

@@ -100,9 +100,9 @@ impl DeaconStore for SqliteStore {
             )
             .db()?;
             let kind = if paused {
-                gt_core::deacon::scheduler_kind::PAUSED
+                gt_core::event::EventKind::SchedulerPaused.as_str()
             } else {
-                gt_core::deacon::scheduler_kind::RESUMED
+                gt_core::event::EventKind::SchedulerResumed.as_str()
             };
             insert_event(
                 tx,

@@ -26,6 +26,33 @@ use gt_store::{EventStore, StoreMaintenance};
 
 pub use schema::latest as latest_schema_version;
 
+/// Merge request statuses as stored (the names of `MergeStatus`).
+pub(crate) mod mr_status {
+    use gt_core::merge::MergeStatus;
+    pub const QUEUED: &str = MergeStatus::Queued.as_str();
+    pub const LANDING: &str = MergeStatus::Landing.as_str();
+    pub const MERGED: &str = MergeStatus::Merged.as_str();
+    pub const FAILED: &str = MergeStatus::Failed.as_str();
+    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
+    pub const REMOVED: &str = MergeStatus::Removed.as_str();
+}
+
+/// The merge queue's and convoys' event kinds this backend appends (names of
+/// `EventKind`, as `gt_lib::refinery::kind` lists them).
+pub(crate) mod merge_kind {
+    use gt_core::event::EventKind;
+    pub const MERGE_LANDING: &str = EventKind::MergeLanding.as_str();
+    pub const MERGE_LANDED: &str = EventKind::MergeLanded.as_str();
+    pub const MERGE_FAILED: &str = EventKind::MergeFailed.as_str();
+    pub const MERGE_CONFLICT: &str = EventKind::MergeConflict.as_str();
+    pub const MERGE_REQUEUED: &str = EventKind::MergeRequeued.as_str();
+    pub const MERGE_REMOVED: &str = EventKind::MergeRemoved.as_str();
+    pub const CONVOY_CREATED: &str = EventKind::ConvoyCreated.as_str();
+    pub const CONVOY_UPDATED: &str = EventKind::ConvoyUpdated.as_str();
+    pub const CONVOY_LANDED: &str = EventKind::ConvoyLanded.as_str();
+    pub const RIG_CONFIG_SET: &str = EventKind::RigConfigSet.as_str();
+}
+
 /// How long one statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a whole write transaction is retried on `SQLITE_BUSY`.

@@ -6,10 +6,10 @@ use serde_json::{json, Map, Value};
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
+use crate::{merge_kind as kind, mr_status};
 use gt_core::bead::Status;
 use gt_core::error::{Error, Result};
 use gt_core::event::NewEvent;
-use gt_core::merge::{kind, mr_status};
 use gt_store::merge::{validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
 const ENTRY_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,

@@ -7,10 +7,11 @@ use serde_json::json;
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
+use crate::mr_status;
 use gt_core::bead::{Bead, Status};
 use gt_core::error::{Error, Result};
 use gt_core::event::{kind, NewEvent};
-use gt_core::merge::{mr_status, MergeRequest};
+use gt_core::merge::MergeRequest;
 use gt_core::polecat::{Polecat, PolecatState};
 use gt_core::rig::Rig;
 use gt_core::session::{end_reason, Session};
@@ -392,7 +393,7 @@ impl RigStore for SqliteStore {
                 &now,
                 actor,
                 &NewEvent::new(
-                    gt_core::merge::kind::RIG_CONFIG_SET,
+                    crate::merge_kind::RIG_CONFIG_SET,
                     format!("rig {rig} agent = {}", agent.unwrap_or("(town default)")),
                 )
                 .rig(rig)

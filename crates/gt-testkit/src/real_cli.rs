@@ -61,3 +61,71 @@ pub fn run(mut cmd: Command, limit: Duration) -> Result<Output, String> {
         .wait_with_output()
         .map_err(|e| format!("reading the output of {cmd:?}: {e}"))
 }
+
+/// The script every one-command proof uses: on the first real turn, run
+/// `touch proof.txt && echo PROOF-OK` with the API's shell tool; once the
+/// tool result says `PROOF-OK`, answer "The file is there." and end the turn.
+pub fn proof_script() -> crate::model_server::Script {
+    use crate::model_server::{when, Reply, Script};
+    Script::new()
+        .when(
+            when::last_tool_result_contains("PROOF-OK"),
+            Reply::text("The file is there."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell("touch proof.txt && echo PROOF-OK"),
+        )
+        .otherwise(Reply::text("Nothing more to do."))
+}
+
+/// The output of a CLI run that must succeed.
+pub struct RunOutput {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// [`run`] `cmd` (named `name` in messages) within `limit` and asserts it
+/// exited 0; on a timeout the server's requests are printed.
+pub fn run_ok(
+    name: &str,
+    cmd: Command,
+    limit: Duration,
+    server: &crate::model_server::ModelServer,
+) -> RunOutput {
+    let out =
+        run(cmd, limit).unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    RunOutput { stdout, stderr }
+}
+
+/// After a [`proof_script`] run in `work`: the file is there and `api`'s
+/// requests include the tool result that said so. Returns those requests.
+pub fn assert_proof(
+    work: &std::path::Path,
+    out: &RunOutput,
+    server: &crate::model_server::ModelServer,
+    api: crate::model_server::Api,
+) -> Vec<crate::model_server::Request> {
+    assert!(
+        work.join("proof.txt").is_file(),
+        "proof.txt missing; stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    let turns = server.requests_for(api);
+    assert!(
+        turns
+            .iter()
+            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
+        "the server never saw the tool result; {} requests",
+        turns.len()
+    );
+    turns
+}

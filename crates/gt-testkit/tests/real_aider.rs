@@ -76,15 +76,8 @@ fn aider_applies_and_commits_a_whole_file_from_the_scripted_model() {
     .env("GIT_AUTHOR_EMAIL", "aider@test")
     .env("GIT_COMMITTER_NAME", "aider-test")
     .env("GIT_COMMITTER_EMAIL", "aider@test");
-    let out = real_cli::run(cmd, Duration::from_secs(180))
-        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "aider failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
+    let out = real_cli::run_ok("aider", cmd, Duration::from_secs(180), &server);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
 
     let proof = std::fs::read_to_string(work.path().join("proof.txt"))
         .unwrap_or_else(|e| panic!("proof.txt: {e}; stdout: {stdout}\nstderr: {stderr}"));

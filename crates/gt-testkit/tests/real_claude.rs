@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::model_server::{Api, ModelServer};
 use gt_testkit::real_cli;
 
 #[test]
@@ -22,16 +22,7 @@ fn claude_runs_one_bash_command_from_the_scripted_model() {
     )
     .unwrap();
 
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("PROOF-OK"),
-            Reply::text("The file is there."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("touch proof.txt && echo PROOF-OK"),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    let script = real_cli::proof_script();
     let server = ModelServer::start(script).unwrap();
 
     let mut cmd = Command::new(&claude);
@@ -52,28 +43,10 @@ fn claude_runs_one_bash_command_from_the_scripted_model() {
     .env("DISABLE_TELEMETRY", "1")
     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     .env("IS_SANDBOX", "1");
-    let out = real_cli::run(cmd, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "claude failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
+    let out = real_cli::run_ok("claude", cmd, Duration::from_secs(120), &server);
+    let stdout = &out.stdout;
 
-    assert!(
-        work.path().join("proof.txt").is_file(),
-        "proof.txt missing; stdout: {stdout}"
-    );
-    let requests = server.requests();
-    assert!(
-        requests
-            .iter()
-            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
-        "the server never saw the tool_result; paths: {:?}",
-        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
-    );
+    let requests = real_cli::assert_proof(work.path(), &out, &server, Api::Anthropic);
     assert!(requests
         .iter()
         .all(|r| r.path == "/v1/messages" || r.method == "GET"));

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
+use gt_testkit::model_server::{Api, ModelServer};
 use gt_testkit::real_cli;
 
 #[test]
@@ -17,16 +17,7 @@ fn codex_exec_runs_one_command_from_the_scripted_model() {
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(home.path().join(".codex")).unwrap();
 
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("PROOF-OK"),
-            Reply::text("The file is there."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("touch proof.txt && echo PROOF-OK"),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    let script = real_cli::proof_script();
     let server = ModelServer::start(script).unwrap();
     let base = format!(
         "model_providers.scripted.base_url=\"{}/v1\"",
@@ -57,28 +48,10 @@ fn codex_exec_runs_one_command_from_the_scripted_model() {
     .env("HOME", home.path())
     .env("CODEX_HOME", home.path().join(".codex"))
     .env("SCRIPTED_API_KEY", "scripted-token");
-    let out = real_cli::run(cmd, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "codex failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
+    let out = real_cli::run_ok("codex", cmd, Duration::from_secs(120), &server);
+    let stdout = &out.stdout;
 
-    assert!(
-        work.path().join("proof.txt").is_file(),
-        "proof.txt missing; stdout: {stdout}\nstderr: {stderr}"
-    );
-    let turns = server.requests_for(Api::Responses);
-    assert!(
-        turns
-            .iter()
-            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
-        "the server never saw the function_call_output; {} requests",
-        turns.len()
-    );
+    let turns = real_cli::assert_proof(work.path(), &out, &server, Api::Responses);
     assert!(turns
         .iter()
         .any(|r| r.header("authorization") == Some("Bearer scripted-token")));

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
+use gt_testkit::model_server::{Api, ModelServer};
 use gt_testkit::real_cli;
 
 #[test]
@@ -24,16 +24,7 @@ fn gemini_runs_one_command_from_the_scripted_model() {
     )
     .unwrap();
 
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("PROOF-OK"),
-            Reply::text("The file is there."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("touch proof.txt && echo PROOF-OK"),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    let script = real_cli::proof_script();
     let server = ModelServer::start(script).unwrap();
     let mut cmd = Command::new(&gemini);
     cmd.args([
@@ -47,28 +38,10 @@ fn gemini_runs_one_command_from_the_scripted_model() {
     .env("HOME", home.path())
     .env("GOOGLE_GEMINI_BASE_URL", server.base_url())
     .env("GEMINI_API_KEY", "scripted-token");
-    let out = real_cli::run(cmd, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "gemini failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
+    let out = real_cli::run_ok("gemini", cmd, Duration::from_secs(120), &server);
+    let (stdout, _stderr) = (&out.stdout, &out.stderr);
 
-    assert!(
-        work.path().join("proof.txt").is_file(),
-        "proof.txt missing; stdout: {stdout}\nstderr: {stderr}"
-    );
-    let turns = server.requests_for(Api::Gemini);
-    assert!(
-        turns
-            .iter()
-            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
-        "the server never saw the functionResponse; {} requests",
-        turns.len()
-    );
+    let turns = real_cli::assert_proof(work.path(), &out, &server, Api::Gemini);
     assert!(turns
         .iter()
         .any(|r| r.header("x-goog-api-key") == Some("scripted-token")));

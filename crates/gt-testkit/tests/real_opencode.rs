@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
+use gt_testkit::model_server::{Api, ModelServer};
 use gt_testkit::real_cli;
 
 #[test]
@@ -15,16 +15,7 @@ fn opencode_runs_one_command_from_the_scripted_model() {
     };
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("PROOF-OK"),
-            Reply::text("The file is there."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("touch proof.txt && echo PROOF-OK"),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    let script = real_cli::proof_script();
     let server = ModelServer::start(script).unwrap();
     let config = home.path().join(".config/opencode");
     std::fs::create_dir_all(&config).unwrap();
@@ -55,28 +46,10 @@ fn opencode_runs_one_command_from_the_scripted_model() {
     .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
     .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "1")
     .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1");
-    let out = real_cli::run(cmd, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}; requests seen: {:#?}", server.requests()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "opencode failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
+    let out = real_cli::run_ok("opencode", cmd, Duration::from_secs(120), &server);
+    let (stdout, _stderr) = (&out.stdout, &out.stderr);
 
-    assert!(
-        work.path().join("proof.txt").is_file(),
-        "proof.txt missing; stdout: {stdout}\nstderr: {stderr}"
-    );
-    let turns = server.requests_for(Api::Chat);
-    assert!(
-        turns
-            .iter()
-            .any(|r| r.last_tool_result().is_some_and(|t| t.contains("PROOF-OK"))),
-        "the server never saw the role: tool message; {} requests",
-        turns.len()
-    );
+    let turns = real_cli::assert_proof(work.path(), &out, &server, Api::Chat);
     assert!(turns
         .iter()
         .any(|r| r.header("authorization") == Some("Bearer scripted-token")));

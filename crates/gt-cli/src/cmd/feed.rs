@@ -773,6 +773,7 @@ mod tui {
         fn sample() -> App {
             let mut app = App::new("mytown");
             let zombie = Problem {
+                reason: None,
                 agent: "web/nux".into(),
                 rig: "web".into(),
                 polecat: "nux".into(),

@@ -256,6 +256,7 @@ mod tests {
 
     pub(crate) fn sample_status() -> TownStatus {
         let zombie = Problem {
+            reason: None,
             agent: "web/nux".into(),
             rig: "web".into(),
             polecat: "nux".into(),

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::common::TestTown;
+use crate::common::{regex_escape, TestTown};
 
 /// The shape of a JSON value: scalars become their type name, objects keep
 /// their keys, and an array becomes one element: the merge of its elements'
@@ -125,18 +125,6 @@ fn settings(t: &TestTown) -> insta::Settings {
     s.set_prepend_module_to_snapshot(false);
     s.set_snapshot_path("snapshots/contract");
     s
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
 
 /// Snapshots `gt ARGS` (human) as `NAME` and the shape of `gt --json ARGS`

@@ -2,7 +2,7 @@
 //! real binary (issue 2); concurrency, schema versions and snapshots of
 //! human-readable output.
 
-use crate::common::{clean_cmd, TestTown};
+use crate::common::{clean_cmd, regex_escape, TestTown};
 use serde_json::Value;
 
 #[test]
@@ -596,16 +596,4 @@ fn snapshots_of_human_output() {
         insta::assert_snapshot!("trail", t.ok(&["trail"]));
         insta::assert_snapshot!("status", t.ok(&["status"]));
     });
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
