@@ -70,3 +70,33 @@ fn kind_modules_only_name_the_enum() {
         "only {checked} kind constants found: the scan is broken"
     );
 }
+
+#[test]
+fn no_source_spells_a_kind_as_a_string_constant() {
+    let mut files = Vec::new();
+    sources(&root().join("crates"), &mut files);
+    let kinds: Vec<String> = EventKind::ALL
+        .iter()
+        .map(|k| format!("\"{}\";", k.as_str()))
+        .collect();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        // Session end reasons share some words with kinds (`done`).
+        let mut in_end_reason = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with("pub mod end_reason") {
+                in_end_reason = true;
+            } else if in_end_reason && t == "}" {
+                in_end_reason = false;
+            }
+            if !in_end_reason && t.contains("const ") && t.contains(": &str = ") {
+                assert!(
+                    !kinds.iter().any(|k| t.ends_with(k.as_str())),
+                    "{}: an event kind spelled as a string: {t}",
+                    f.display()
+                );
+            }
+        }
+    }
+}

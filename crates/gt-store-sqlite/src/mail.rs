@@ -8,7 +8,7 @@ use super::work::fetch_session;
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::error::{Error, Result};
-use gt_core::event::NewEvent;
+use gt_core::event::{EventKind, NewEvent};
 use gt_core::session::{end_reason, Session};
 use gt_store::mail::{
     AgentStateRecord, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail, Priority,
@@ -16,14 +16,14 @@ use gt_store::mail::{
 };
 
 /// Event kinds of this module (also in `gt_lib::mail::kind` etc.).
-const MAIL_SENT: &str = "mail.sent";
-const MAIL_READ: &str = "mail.read";
-const MAIL_ARCHIVED: &str = "mail.archived";
-const NUDGE_DELIVERED: &str = "nudge.delivered";
-const NUDGE_QUEUED: &str = "nudge.queued";
-const ESCALATION: &str = "escalation";
-const ESCALATION_ACKED: &str = "escalation.acked";
-const HANDOFF: &str = "handoff";
+const MAIL_SENT: &str = EventKind::MailSent.as_str();
+const MAIL_READ: &str = EventKind::MailRead.as_str();
+const MAIL_ARCHIVED: &str = EventKind::MailArchived.as_str();
+const NUDGE_DELIVERED: &str = EventKind::NudgeDelivered.as_str();
+const NUDGE_QUEUED: &str = EventKind::NudgeQueued.as_str();
+const ESCALATION: &str = EventKind::Escalation.as_str();
+const ESCALATION_ACKED: &str = EventKind::EscalationAcked.as_str();
+const HANDOFF: &str = EventKind::Handoff.as_str();
 
 /// Columns of a mail row as seen by a viewer (`?1` is the viewer).
 const MAIL_COLS: &str = "m.id, m.sender, m.recipients, m.subject, m.body, m.priority, m.sent_at,
