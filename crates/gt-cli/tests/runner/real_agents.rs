@@ -208,3 +208,146 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
         );
     }
 }
+
+/// Claude's `StopFailure` hook reports a failed model API: `gt agents`
+/// shows `rate_limited` for a 429 and `error` for a 529, within seconds.
+#[test]
+fn claude_api_failures_show_in_gt_agents() {
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    for (status, rig, want) in [(429, "app", "rate_limited"), (529, "lib", "error")] {
+        let t = TestTown::new();
+        t.with_rig(rig);
+        let path = path_with(&claude);
+        let script = Script::new()
+            .when(when::offers_tools(), Reply::error(status))
+            .otherwise(Reply::text("ok"));
+        let server = ModelServer::start(script).unwrap();
+        let base = server.base_url();
+        let caller: Vec<(&str, &str)> = vec![
+            ("PATH", &path),
+            ("ANTHROPIC_BASE_URL", &base),
+            ("ANTHROPIC_AUTH_TOKEN", "scripted"),
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "0"),
+            ("IS_SANDBOX", "1"),
+        ];
+        t.ok_env(&caller, &["rig", "trust", rig]);
+        let out = t.ok_env(
+            &caller,
+            &["--json", "sling", "fail please", rig, "--agent", "claude"],
+        );
+        let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        let bead = slung["bead"].as_str().unwrap().to_string();
+        t.wait_for(90, &format!("state {want} after HTTP {status}"), |t| {
+            t.json(&["agents"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["bead"] == bead && a["state"] == want && a["state_source"] == "hook")
+        });
+        assert!(server.requests().iter().any(|r| r.offers_tools()));
+    }
+}
+
+/// The town's `runtime.env` and the proxies reach every session (a custom
+/// agent here), a preset's own prefixes only its own runtime, and no value
+/// is written to the database, the logs or the trail.
+#[test]
+fn caller_variables_reach_the_session_and_are_never_stored() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    let dump = t.dir.path().join("env.txt");
+    t.set_agent(
+        "dumper",
+        &format!("sh -c 'env > {}; sleep 60'", dump.display()),
+    );
+    t.ok(&["config", "set", "runtime.env", "MY_*, EXTRA"]);
+    assert!(t
+        .refuses(&["config", "set", "runtime.env", "BAD-NAME"])
+        .contains("runtime.env"));
+    let caller = [
+        ("MY_TOKEN", SECRET),
+        ("EXTRA", "extra-value"),
+        ("HTTPS_PROXY", "http://proxy.example:3128"),
+        ("ANTHROPIC_AUTH_TOKEN", "not-for-a-custom-agent"),
+        ("UNRELATED", "unrelated-value"),
+    ];
+    t.ok_env(
+        &caller,
+        &["sling", "show the env", "app", "--agent", "dumper"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = std::fs::read_to_string(&dump).unwrap_or_default();
+        if text.contains("GT_BIN=") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the agent never wrote its env");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.lines().any(|l| l == format!("MY_TOKEN={SECRET}")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "EXTRA=extra-value"), "{text}");
+    assert!(text
+        .lines()
+        .any(|l| l == "HTTPS_PROXY=http://proxy.example:3128"));
+    assert!(text
+        .lines()
+        .any(|l| l == format!("GT_BIN={}", gt_bin().display())));
+    assert!(!text.contains("not-for-a-custom-agent"), "{text}");
+    assert!(!text.contains("unrelated-value"), "{text}");
+    let trail = t.ok(&["--json", "trail", "-n", "500"]);
+    assert!(!trail.contains(SECRET));
+    for f in files_under(&t.root.join(".gt")) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret is in {}",
+            f.display()
+        );
+    }
+}
+
+/// As root, claude needs `IS_SANDBOX` to skip permissions: without it in
+/// what the session would get, sling refuses up front and writes nothing.
+#[test]
+fn claude_as_root_without_is_sandbox_is_refused_up_front() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TestTown::new();
+    t.with_rig("app");
+    let path = t.fake_program("claude", "sleep 60\n");
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        let before = t.fingerprint();
+        let mut c = t.cmd();
+        c.env("PATH", &path);
+        let out = c
+            .args(["sling", "needs a sandbox", "app", "--agent", "claude"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("IS_SANDBOX"), "{err}");
+        assert_eq!(t.fingerprint(), before, "a refused sling wrote something");
+    }
+    // With IS_SANDBOX (or not as root) the same sling starts the agent.
+    let out = t.ok_env(
+        &[("PATH", &path), ("IS_SANDBOX", "1")],
+        &[
+            "--json",
+            "sling",
+            "in a sandbox",
+            "app",
+            "--agent",
+            "claude",
+        ],
+    );
+    assert!(out.contains("\"runtime\":\"claude\""), "{out}");
+}
