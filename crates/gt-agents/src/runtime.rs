@@ -52,6 +52,11 @@ pub struct Runtime {
     pub instructions_file: Option<String>,
     /// A plain substring seen on screen when the agent is rate limited.
     pub rate_limit_pattern: Option<String>,
+    /// The caller's variables passed on to each session (`NAME` or
+    /// `PREFIX*`; the preset's, e.g. `ANTHROPIC_*` for claude). Passed with
+    /// `tmux new-session -e`, never written to the database or logs.
+    #[serde(default)]
+    pub env: Vec<String>,
     /// A preset shipped with `gt` (false for custom agents).
     pub builtin: bool,
 }
@@ -116,6 +121,7 @@ pub fn custom(name: &str, command_line: &str) -> Result<Runtime> {
         resume_args: Vec::new(),
         instructions_file: None,
         rate_limit_pattern: None,
+        env: Vec::new(),
         builtin: false,
     };
     rt.validate()?;
@@ -392,18 +398,16 @@ mod tests {
     fn resume_adds_resume_args_before_the_instruction() {
         assert_eq!(
             rt("claude").resume_argv(Some("go on")),
-            [
-                "claude",
-                "--dangerously-skip-permissions",
-                "--continue",
-                "go on"
-            ]
+            // Never `--continue` (it exits 1 when there is no conversation):
+            // without a recorded session id a resume starts afresh.
+            ["claude", "--dangerously-skip-permissions", "go on"]
         );
         assert_eq!(
             rt("codex").resume_argv(Some("go on")),
             [
                 "codex",
                 "--dangerously-bypass-approvals-and-sandbox",
+                "--no-daemon",
                 "resume",
                 "--last",
                 "go on"

@@ -12,6 +12,12 @@
 //! | `Stop` | `gt agent-report --state idle` |
 //! | `Notification` (`permission_prompt`) | `gt agent-report --state waiting-for-input` |
 //! | `Notification` (`idle_prompt`) | `gt agent-report --state idle` |
+//! | `StopFailure` (`rate_limit`) | `gt agent-report --state rate-limited` |
+//! | `StopFailure` (any other API error) | `gt agent-report --state error` |
+//!
+//! The file also sets `skipDangerousModePermissionPrompt: true`: gt starts
+//! claude with `--dangerously-skip-permissions`, and its one-time warning
+//! would otherwise stop every new agent.
 //!
 //! Other runtimes get no hooks: their state is observed on screen (ready
 //! pattern on two consecutive observations → idle; a question or permission
@@ -30,7 +36,18 @@ use crate::workspace::Workspace;
 pub use crate::store::mail::AgentStateRecord;
 
 /// The agent states.
-pub const STATES: &[&str] = &["working", "idle", "waiting-for-input"];
+pub const STATES: &[&str] = &[
+    "working",
+    "idle",
+    "waiting-for-input",
+    "error",
+    "rate-limited",
+];
+
+/// The `StopFailure` error kinds of Claude Code other than `rate_limit`
+/// (its hook matcher compares the payload's `error`).
+const STOP_FAILURE_ERRORS: &str =
+    "authentication_failed|billing_error|invalid_request|server_error|max_output_tokens|unknown";
 
 /// Whether `runtime` supports gt's lifecycle hooks.
 pub fn has_hooks(runtime: &Runtime) -> bool {
@@ -54,6 +71,7 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
     let cmd = |c: String| json!({ "type": "command", "command": c, "timeout": 30 });
     let report = |s: &str| cmd(format!("{gt} agent-report --state {s}"));
     json!({
+        "skipDangerousModePermissionPrompt": true,
         "hooks": {
             "SessionStart": [
                 { "matcher": "startup|resume|clear|compact",
@@ -64,6 +82,10 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
             ],
             "Stop": [
                 { "hooks": [report("idle")] }
+            ],
+            "StopFailure": [
+                { "matcher": "rate_limit", "hooks": [report("rate-limited")] },
+                { "matcher": STOP_FAILURE_ERRORS, "hooks": [report("error")] }
             ],
             "Notification": [
                 { "matcher": "permission_prompt", "hooks": [report("waiting-for-input")] },
@@ -171,7 +193,7 @@ pub fn validate_state(state: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "unknown agent state '{}': use working, idle or waiting-for-input",
+            "unknown agent state '{}': use working, idle, waiting-for-input, error or rate-limited",
             state.escape_debug()
         )))
     }
@@ -320,11 +342,19 @@ mod tests {
     #[test]
     fn hooks_claude_settings_match_the_documented_schema() {
         let v = claude_settings("/opt/my gt/gt");
+        assert_eq!(v["skipDangerousModePermissionPrompt"], true);
         let hooks = v["hooks"].as_object().unwrap();
         // Only documented event names.
         for k in hooks.keys() {
             assert!(
-                ["SessionStart", "UserPromptSubmit", "Stop", "Notification"].contains(&k.as_str()),
+                [
+                    "SessionStart",
+                    "UserPromptSubmit",
+                    "Stop",
+                    "StopFailure",
+                    "Notification"
+                ]
+                .contains(&k.as_str()),
                 "{k}"
             );
         }
@@ -363,6 +393,21 @@ mod tests {
         assert!(cmds("Notification")
             .iter()
             .any(|c| c.ends_with("--state waiting-for-input")));
+        let failures = hooks["StopFailure"].as_array().unwrap();
+        assert_eq!(failures[0]["matcher"], "rate_limit");
+        assert!(failures[0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--state rate-limited"));
+        assert!(failures[1]["matcher"]
+            .as_str()
+            .unwrap()
+            .split('|')
+            .any(|m| m == "server_error"));
+        assert!(failures[1]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--state error"));
         let sm = hooks["SessionStart"][0]["matcher"].as_str().unwrap();
         for s in sm.split('|') {
             assert!(["startup", "resume", "clear", "compact"].contains(&s));

@@ -17,6 +17,8 @@ pub struct TownConfig {
     pub scheduler: SchedulerConfig,
     #[serde(default, skip_serializing_if = "RigDefaults::is_default")]
     pub rig: RigDefaults,
+    #[serde(default, skip_serializing_if = "RuntimeConfig::is_default")]
+    pub runtime: RuntimeConfig,
     /// Custom agents: name → command line (`gt config agent set`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
@@ -144,6 +146,7 @@ fn check_value(spec: &KeySpec, value: &str) -> Result<()> {
         KeyKind::TownName => validate_town_name(value),
         KeyKind::Prefix => crate::id::validate_prefix(value),
         KeyKind::Agent => crate::runtime::validate_agent_name(value),
+        KeyKind::EnvList => check_env_list(key, value),
         KeyKind::Duration(which) | KeyKind::RigDuration(which) => {
             let (min, max) = duration_range(which);
             let d = crate::clock::parse_duration(value)
@@ -179,6 +182,51 @@ fn check_value(spec: &KeySpec, value: &str) -> Result<()> {
 }
 
 impl DeaconConfig {}
+
+/// What every agent session takes from the caller (`runtime.*`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// More variables passed to every session: `NAME,PREFIX_*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+impl RuntimeConfig {
+    fn is_default(&self) -> bool {
+        *self == RuntimeConfig::default()
+    }
+
+    /// The patterns of `runtime.env` (`NAME` or `PREFIX*`).
+    pub fn env_patterns(&self) -> Vec<String> {
+        self.env
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// `runtime.env`: comma-separated `NAME` or `PREFIX*`, each made of
+/// `A-Z a-z 0-9 _` (a `*` only at the end).
+fn check_env_list(key: &str, value: &str) -> Result<()> {
+    for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let name = p.strip_suffix('*').unwrap_or(p);
+        let ok = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !ok {
+            return Err(Error::invalid(format!(
+                "{key}: '{}' is not a variable name or PREFIX*",
+                p.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -229,6 +277,8 @@ enum KeyKind {
     MaxPolecats,
     /// A duration under `[rig]`.
     RigDuration(&'static str),
+    /// `runtime.env`: variable names and prefixes.
+    EnvList,
 }
 
 /// A settable key.
@@ -305,6 +355,11 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyKind::RigDuration("fetch_interval"),
         doc: "a sling fetches the rig's upstream at most this often (default 60s)",
     },
+    KeySpec {
+        key: "runtime.env",
+        kind: KeyKind::EnvList,
+        doc: "more caller variables every agent session gets: NAME,PREFIX_* (default none)",
+    },
 ];
 
 fn spec(key: &str) -> Result<&'static KeySpec> {
@@ -339,6 +394,7 @@ impl TownConfig {
             deacon: Default::default(),
             scheduler: Default::default(),
             rig: Default::default(),
+            runtime: Default::default(),
             agents: Default::default(),
         })
     }
@@ -378,6 +434,7 @@ impl TownConfig {
                     | KeyKind::RigDuration(_)
                     | KeyKind::Count
                     | KeyKind::MaxPolecats
+                    | KeyKind::EnvList
             ) {
                 check_value(spec, &self.get(spec.key)?)?;
             }
@@ -452,6 +509,7 @@ impl TownConfig {
                 "clone_timeout" => self.rig.clone_timeout.clone(),
                 _ => self.rig.fetch_interval.clone(),
             },
+            KeyKind::EnvList => self.runtime.env.clone().unwrap_or_default(),
         })
     }
 
@@ -470,6 +528,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
     check_value(spec, value)?;
     let item = match spec.kind {
         KeyKind::TownName | KeyKind::Prefix | KeyKind::Agent => toml_edit::value(value),
+        KeyKind::EnvList => toml_edit::value(value.trim()),
         KeyKind::Duration(_) | KeyKind::RigDuration(_) => toml_edit::value(value.trim()),
         KeyKind::Count => {
             let n: u32 = value.trim().parse().unwrap_or_default();

@@ -208,6 +208,7 @@ pub fn handoff(ws: &Workspace, cwd: &Path, note: Option<&str>, actor: &str) -> R
     let argv = crate::sling::agent_argv(ws, &session, &bead, &runtime, false)?;
     let env = crate::sling::session_env(
         ws,
+        &runtime,
         &session.rig,
         &session.polecat,
         &session.bead,

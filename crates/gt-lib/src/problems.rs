@@ -142,6 +142,10 @@ pub enum AgentState {
     /// Holds work whose session was ended on purpose by `gt down --all`:
     /// not a problem; `gt up` resumes it.
     Stopped,
+    /// Its hooks report that the model API failed (`StopFailure`).
+    Error,
+    /// Its hooks report the model API's rate limit (`StopFailure`).
+    RateLimited,
 }
 
 impl AgentState {
@@ -156,6 +160,8 @@ impl AgentState {
             AgentState::Zombie => "zombie",
             AgentState::Exited => "exited",
             AgentState::Stopped => "stopped",
+            AgentState::Error => "error",
+            AgentState::RateLimited => "rate_limited",
         }
     }
 }
@@ -574,7 +580,18 @@ fn observe_inner(
                     (other, _) => (other.clone(), "screen"),
                 };
                 state_source = Some(source);
+                let hook_state = hook.map(|h| h.state.as_str());
                 match &screen {
+                    // The runtime's StopFailure hook: the API failed. Its
+                    // report holds until the next prompt reports `working`.
+                    _ if hook_state == Some("rate-limited") => {
+                        state_source = Some("hook");
+                        (AgentState::RateLimited, None)
+                    }
+                    _ if hook_state == Some("error") => {
+                        state_source = Some("hook");
+                        (AgentState::Error, None)
+                    }
                     Some(Screen::Question(q, reason)) => (
                         AgentState::WaitingForInput,
                         Some(Problem {

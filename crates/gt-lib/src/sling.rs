@@ -281,9 +281,37 @@ fn prepare_worktree(
     Ok(wt)
 }
 
-/// The environment contract of every polecat session (docs/agents.md).
+/// Proxy variables every runtime takes from the caller.
+pub const PROXY_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// The caller's variables a session of `runtime` gets: the preset's own
+/// (`ANTHROPIC_*` for claude…), the proxies, and the town's `runtime.env`.
+/// Never `PATH` or `GT_*` (gt sets those). The values are passed with the
+/// session only: never stored, logged or put in an event.
+pub fn passthrough_env(ws: &Workspace, runtime: &Runtime) -> Vec<(String, String)> {
+    let town = ws.town.config.runtime.env_patterns();
+    let mut patterns: Vec<&str> = runtime.env.iter().map(String::as_str).collect();
+    patterns.extend(PROXY_ENV);
+    patterns.extend(town.iter().map(String::as_str));
+    ws.caller
+        .matching(&patterns)
+        .filter(|(k, _)| *k != "PATH" && !k.starts_with("GT_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The environment contract of every polecat session (docs/agents.md): the
+/// caller's variables of [`passthrough_env`], then gt's own.
 pub fn session_env(
     ws: &Workspace,
+    runtime: &Runtime,
     rig: &str,
     polecat: &str,
     bead: &str,
@@ -301,7 +329,8 @@ pub fn session_env(
         path.push(":");
         path.push(p);
     }
-    vec![
+    let mut env = passthrough_env(ws, runtime);
+    env.extend([
         (
             "GT_TOWN".into(),
             ws.town.root().to_string_lossy().into_owned(),
@@ -314,17 +343,46 @@ pub fn session_env(
         ("GT_BRANCH".into(), branch.into()),
         ("GT_ACTOR".into(), agent),
         ("GT_SESSION".into(), session.to_string()),
+        ("GT_BIN".into(), ws.gt_exe.to_string_lossy().into_owned()),
         ("PATH".into(), path.to_string_lossy().into_owned()),
-    ]
+    ]);
+    env
 }
 
-/// The first instruction given to an agent that takes one.
-pub fn first_instruction(bead: &Bead, agent: &str) -> String {
+/// The first instruction given to an agent that takes one. It names the
+/// running gt by its absolute path `gt`: some CLIs run commands in a login
+/// shell that resets PATH.
+pub fn first_instruction(bead: &Bead, agent: &str, gt: &Path) -> String {
+    let gt = shell_words::quote(&gt.to_string_lossy()).into_owned();
     format!(
-        "You are {agent}, a Gas Town polecat. Your bead is {}: {}. Run `gt prime` for your briefing, \
-         do the work, commit it, and run `gt done` when finished.",
+        "You are {agent}, a Gas Town polecat. Your bead is {}: {}. Run `{gt} prime` for your briefing, \
+         do the work, commit it, and run `{gt} done` when finished.",
         bead.id, bead.title
     )
+}
+
+/// Whether this process runs as root (the agents run as the same user).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Claude Code refuses `--dangerously-skip-permissions` as root unless
+/// `IS_SANDBOX` is set: say so before anything is written.
+fn check_root_sandbox(ws: &Workspace, runtime: &Runtime) -> Result<()> {
+    if runtime.builtin
+        && runtime.name == "claude"
+        && running_as_root()
+        && !passthrough_env(ws, runtime)
+            .iter()
+            .any(|(k, v)| k == "IS_SANDBOX" && !v.is_empty())
+    {
+        return Err(Error::refused(
+            "claude refuses to skip permissions as root: run gt as another user, \
+             or set IS_SANDBOX=1 if this machine is a sandbox",
+        ));
+    }
+    Ok(())
 }
 
 /// The agent's argv for a session: the runtime's, with the hook settings of
@@ -337,7 +395,7 @@ pub fn agent_argv(
     resume: bool,
 ) -> Result<Vec<String>> {
     let extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
-    let instruction = first_instruction(bead, &s.agent());
+    let instruction = first_instruction(bead, &s.agent(), &ws.gt_exe);
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
 }
 
@@ -353,7 +411,7 @@ fn start_agent(
 ) -> Result<()> {
     check_agent_command(ws, runtime)?;
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
-    let env = session_env(ws, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
+    let env = session_env(ws, runtime, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
         // A stale session of the same polecat (dead pane, crashed agent) is
         // replaced; asking only on conflict saves a tmux call per sling.
@@ -416,8 +474,10 @@ fn deliver_when_ready(ws: &Workspace, s: &Session, bead: &Bead, runtime: &Runtim
     let deadline = Instant::now() + READY_WAIT;
     while Instant::now() < deadline {
         if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
-            ws.tmux
-                .send_literal(&s.tmux_session, &first_instruction(bead, &s.agent()))?;
+            ws.tmux.send_literal(
+                &s.tmux_session,
+                &first_instruction(bead, &s.agent(), &ws.gt_exe),
+            )?;
             return ws.tmux.send_enter(&s.tmux_session);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -449,6 +509,7 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     }
     // Nothing is written for an agent that cannot start.
     check_agent_command(ws, &runtime)?;
+    check_root_sandbox(ws, &runtime)?;
     // The rig's config is gt's own and its branch follows the upstream
     // (rate-limited), before any branch is cut — outside the town's sling
     // lock, so parallel slings never wait on each other's network.
@@ -685,6 +746,10 @@ fn sling_one(
     let started = (|| -> Result<PathBuf> {
         let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
         drop(lock);
+        // A trusted rig's new worktree is trusted before the agent starts,
+        // so no folder-trust dialog stops it (a file gt cannot read is
+        // left alone; the dialog is then reported, never answered).
+        crate::trust::trust_worktree(ws, &rig.name, &wt, &crate::trust::TrustEnv::of(&ws.caller))?;
         start_agent(ws, &session, bead, runtime, resume, &wt)?;
         ws.store.mark_running(session.id, actor)?;
         watch_start(ws, &session)?;
@@ -807,10 +872,12 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
          - Work only in this worktree; commit your work with clear messages.\n\
          - When finished run `gt done` (`--wip` commits leftovers; `--no-changes` if no code was needed).\n\
          - Read `gt mail inbox` for messages.\n\
-         - Blocked? `gt escalate \"why\"` — or `gt done --status escalated -m \"why\"`.\n",
+         - Blocked? `gt escalate \"why\"` — or `gt done --status escalated -m \"why\"`.\n\
+         - `gt` is `{}` (also in `$GT_BIN`): call it by that path where `gt` is not on PATH.\n",
         h.branch,
         &h.base_commit[..h.base_commit.len().min(12)],
-        h.worktree.display()
+        h.worktree.display(),
+        ws.gt_exe.display()
     ));
     md.push_str(&crate::mail::prime_section(ws, &h.agent)?);
     Ok(md)

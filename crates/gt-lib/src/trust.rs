@@ -3,7 +3,9 @@
 //! runtime's own folder-trust setting for the rig's worktrees, the way each
 //! CLI stores it when its user answers the dialog:
 //!
-//! - Claude Code: `~/.claude.json`, `projects["<dir>"].hasTrustDialogAccepted`;
+//! - Claude Code: `~/.claude.json`, `projects["<dir>"].hasTrustDialogAccepted`
+//!   (and `hasCompletedOnboarding: true` when the file has no such key: the
+//!   first-run onboarding would stop every agent; a revoke leaves it);
 //! - Codex: `$CODEX_HOME/config.toml` (default `~/.codex`),
 //!   `[projects."<dir>"] trust_level = "trusted"`;
 //! - Gemini CLI: `~/.gemini/trustedFolders.json`, `{"<dir>": "TRUST_FOLDER"}`.
@@ -154,6 +156,15 @@ pub fn edit(
 ) -> Result<(String, Vec<PathBuf>)> {
     match rt {
         TrustingRuntime::Claude => edit_json(text, dirs, |doc, key| {
+            if !revoke {
+                // The first-run onboarding (theme, login) would stop every
+                // unattended agent: trusting a rig also says it is done,
+                // unless the file says otherwise already.
+                if let Value::Object(m) = &mut *doc {
+                    m.entry("hasCompletedOnboarding")
+                        .or_insert(Value::Bool(true));
+                }
+            }
             let projects = object_at(doc, "projects")?;
             if revoke {
                 let Some(Value::Object(p)) = projects.get_mut(key) else {
@@ -401,6 +412,7 @@ mod tests {
         let (new, changed) = edit(TrustingRuntime::Claude, text, &dirs(), false).unwrap();
         let v: Value = serde_json::from_str(&new).unwrap();
         assert_eq!(v["numStartups"], 3);
+        assert_eq!(v["hasCompletedOnboarding"], true);
         assert_eq!(v["projects"]["/t/app/polecats/nux"]["allowedTools"][0], "x");
         assert_eq!(
             v["projects"]["/t/app/polecats/nux"]["hasTrustDialogAccepted"],

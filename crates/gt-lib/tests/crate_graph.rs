@@ -78,9 +78,12 @@ fn crate_graph_follows_the_architecture() {
     assert_eq!(workspace_deps(&graph, "gt-agents"), set(&["gt-core"]));
     // The stand-in drives gt through its CLI: it needs the error type only.
     assert_eq!(workspace_deps(&graph, "gt-standin"), set(&["gt-core"]));
+    // The CLI's integration tests drive the real agent CLIs against the
+    // scripted model server: gt-testkit, as a dev-dependency only
+    // (`gt-testkit/tests/not_shipped.rs` refuses it anywhere else).
     assert_eq!(
         workspace_deps(&graph, "gt-cli"),
-        set(&["gt-lib", "gt-standin"])
+        set(&["gt-lib", "gt-standin", "gt-testkit"])
     );
 }
 

@@ -15,6 +15,7 @@ pub(super) const PRESET: Preset = Preset {
     resume_args: &["--restore-chat-history"],
     instructions_file: None,
     rate_limit_pattern: Some("RateLimitError"),
+    env: &["AIDER_*", "OPENAI_*", "ANTHROPIC_*"],
     screen: ScreenPatterns {
         ready: &[],
         busy: &[],

@@ -15,6 +15,7 @@ pub(super) const PRESET: Preset = Preset {
     resume_args: &[],
     instructions_file: Some("AGENTS.md"),
     rate_limit_pattern: None,
+    env: &["AMP_*"],
     screen: ScreenPatterns {
         ready: &[],
         busy: &[],

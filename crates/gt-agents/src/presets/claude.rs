@@ -11,9 +11,10 @@ pub(super) const PRESET: Preset = Preset {
     prompt: PromptDelivery::Argument,
     prompt_flag: None,
     ready_pattern: Some("? for shortcuts"),
-    resume_args: &["--continue"],
+    resume_args: &[],
     instructions_file: Some("CLAUDE.md"),
     rate_limit_pattern: Some("limit · resets"),
+    env: &["ANTHROPIC_*", "CLAUDE_*", "DISABLE_*", "IS_SANDBOX"],
     screen: ScreenPatterns {
         ready: &["bypass permissions on"],
         busy: &["esc to interrupt"],

@@ -7,13 +7,14 @@ use crate::screen::DialogReason;
 
 pub(super) const PRESET: Preset = Preset {
     name: "codex",
-    args: &["--dangerously-bypass-approvals-and-sandbox"],
+    args: &["--dangerously-bypass-approvals-and-sandbox", "--no-daemon"],
     prompt: PromptDelivery::Argument,
     prompt_flag: None,
     ready_pattern: Some("? for shortcuts"),
     resume_args: &["resume", "--last"],
     instructions_file: Some("AGENTS.md"),
     rate_limit_pattern: Some("hit your usage limit"),
+    env: &["OPENAI_*", "CODEX_*"],
     screen: ScreenPatterns {
         ready: &["Ask Codex"],
         busy: &["esc to interrupt"],

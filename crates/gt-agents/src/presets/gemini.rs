@@ -13,6 +13,7 @@ pub(super) const PRESET: Preset = Preset {
     resume_args: &["--resume", "latest"],
     instructions_file: Some("GEMINI.md"),
     rate_limit_pattern: Some("Usage limit reached"),
+    env: &["GEMINI_*", "GOOGLE_*"],
     screen: ScreenPatterns {
         ready: &[],
         busy: &["esc to cancel"],

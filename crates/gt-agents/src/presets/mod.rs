@@ -22,6 +22,9 @@ pub struct Preset {
     pub resume_args: &'static [&'static str],
     pub instructions_file: Option<&'static str>,
     pub rate_limit_pattern: Option<&'static str>,
+    /// The caller's variables this CLI takes (`NAME` or `PREFIX*`), passed
+    /// with each session and never stored.
+    pub env: &'static [&'static str],
     /// Further screen texts of this CLI, beyond the generic ones.
     pub screen: ScreenPatterns,
 }
@@ -53,6 +56,7 @@ impl Preset {
             resume_args: strings(self.resume_args),
             instructions_file: self.instructions_file.map(str::to_string),
             rate_limit_pattern: self.rate_limit_pattern.map(str::to_string),
+            env: strings(self.env),
             builtin: true,
         }
     }

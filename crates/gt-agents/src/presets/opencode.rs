@@ -13,6 +13,7 @@ pub(super) const PRESET: Preset = Preset {
     resume_args: &[],
     instructions_file: Some("AGENTS.md"),
     rate_limit_pattern: None,
+    env: &["OPENCODE_*", "OPENAI_*"],
     screen: ScreenPatterns {
         ready: &["Ask anything", "ctrl+p commands"],
         busy: &["esc interrupt"],

@@ -215,7 +215,7 @@ pub fn handoff(ctx: &Ctx, a: HandoffArgs) -> Result<(), Error> {
 
 #[derive(Debug, Args)]
 pub struct AgentReportArgs {
-    /// working, idle or waiting-for-input.
+    /// working, idle, waiting-for-input, error or rate-limited.
     #[arg(long)]
     state: String,
     /// The agent (default: $GT_AGENT).

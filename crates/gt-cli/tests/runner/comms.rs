@@ -556,6 +556,8 @@ fn claude_gets_hook_settings_outside_the_repository() {
     let out = t
         .cmd()
         .env("PATH", &path)
+        // As root, claude needs a sandbox (see real_agents.rs).
+        .env("IS_SANDBOX", "1")
         .args(["sling", "hooked task", "r/nux", "--agent", "claude"])
         .output()
         .unwrap();
@@ -588,7 +590,14 @@ fn claude_gets_hook_settings_outside_the_repository() {
 /// "command": str, "timeout"?: number}]}]}}`.
 fn check_claude_settings(v: &Value) {
     let hooks = v["hooks"].as_object().expect("hooks object");
-    let events = ["SessionStart", "UserPromptSubmit", "Stop", "Notification"];
+    let events = [
+        "SessionStart",
+        "UserPromptSubmit",
+        "Stop",
+        "StopFailure",
+        "Notification",
+    ];
+    assert_eq!(v["skipDangerousModePermissionPrompt"], true);
     for e in events {
         assert!(hooks.contains_key(e), "missing {e}");
     }

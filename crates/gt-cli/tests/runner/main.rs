@@ -16,6 +16,7 @@ mod hostile_repos;
 mod interop;
 mod ledger;
 mod merge_queue;
+mod real_agents;
 mod trust;
 mod views;
 mod watchdog;

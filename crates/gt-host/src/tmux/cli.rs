@@ -162,7 +162,7 @@ impl TmuxCli {
         let mut cmd = Command::new(&self.program);
         // The user's own tmux (when gt runs inside one) must not leak into
         // the private server or its panes.
-        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        base_env(&mut cmd);
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
         cmd.args(args).stdin(Stdio::null());
@@ -526,7 +526,7 @@ impl Tmux for TmuxCli {
             .collect();
         args.extend(launch_args(cwd, env, argv)?);
         let mut cmd = Command::new(&self.program);
-        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        base_env(&mut cmd);
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
         cmd.args(&args).stdin(Stdio::null());
@@ -644,6 +644,35 @@ fn socket_is_bound(path: &Path) -> bool {
         .lines()
         .skip(1)
         .any(|l| l.split_whitespace().nth(7) == Some(want.as_ref()))
+}
+
+/// The variables a tmux command (and so a server it starts, whose global
+/// environment every pane inherits) gets from this process: the basics of
+/// the user's session only. Whatever else an agent needs is passed per
+/// session (`new-session -e`), so one caller's tokens never reach the
+/// sessions another caller starts on the same server.
+fn base_env(cmd: &mut Command) {
+    const KEEP: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "TERM",
+        "TMPDIR",
+        "TMUX_TMPDIR",
+        "TZ",
+    ];
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let keep = k
+            .to_str()
+            .is_some_and(|k| KEEP.contains(&k) || k.starts_with("LC_"));
+        if keep {
+            cmd.env(k, v);
+        }
+    }
 }
 
 #[cfg(test)]

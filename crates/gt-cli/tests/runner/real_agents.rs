@@ -1,0 +1,353 @@
+//! The whole loop with a REAL agent CLI (issue 12): a town with a trusted
+//! rig, `gt sling "free text" rig --agent claude` with the scripted model
+//! server's URL passed through the caller's environment, the real CLI in
+//! tmux on the town's socket, the scripted model making it edit a file,
+//! commit and run `gt done` by the absolute path the briefing gives, then
+//! `gt refinery run --once` landing it on main. The CLI is found from
+//! `GT_TEST_CLAUDE` (`.ci/install-agents.sh`); without it the test prints
+//! one line and returns, unless `CI` is set (then it fails).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+use crate::common::{git, gt_bin, system_path, TestTown};
+
+/// A token that must never be written anywhere in the town.
+const SECRET: &str = "sk-scripted-secret-7d1f0c2a9b";
+
+/// PATH with the real CLI's directory first, then the test's system PATH.
+fn path_with(cli: &Path) -> String {
+    let dir = cli.parent().expect("the CLI has a directory");
+    format!("{}:{}", dir.display(), system_path())
+}
+
+/// Every process (other than this test's) whose cwd or command line is in
+/// `root`.
+fn processes_in(root: &Path) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let root_s = root.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in dir.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+        let cmdline = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        if cwd.starts_with(root) || cmdline.contains(&root_s) {
+            found.push(format!("{pid} cwd={} cmd={cmdline}", cwd.display()));
+        }
+    }
+    found
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    // The user's git identity, which the agent's commit uses.
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+    let gt = gt_bin();
+    let gt = gt.to_str().unwrap().to_string();
+    let path = path_with(&claude);
+
+    // The model: one shell turn that edits, commits and runs `gt done` by
+    // the absolute path, then a closing text.
+    let work = format!(
+        "printf 'landed by claude\\n' > proof.txt && git add proof.txt && \
+         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
+    );
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(&work),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    let base = server.base_url();
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("ANTHROPIC_BASE_URL", &base),
+        ("ANTHROPIC_AUTH_TOKEN", SECRET),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ("IS_SANDBOX", "1"),
+    ];
+
+    // Trust writes claude's folder trust and onboarding in the caller's HOME.
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let claude_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.home.join(".claude.json")).unwrap())
+            .unwrap();
+    assert_eq!(claude_json["hasCompletedOnboarding"], true, "{claude_json}");
+
+    let mut args = vec!["--json", "sling", "add a proof file", "app"];
+    args.extend(["--agent", "claude"]);
+    let out = t.ok_env(&caller, &args);
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let bead = slung["bead"].as_str().unwrap().to_string();
+    let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
+    // The new worktree was trusted before the agent started.
+    let claude_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.home.join(".claude.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        claude_json["projects"][wt.to_str().unwrap()]["hasTrustDialogAccepted"],
+        true,
+        "{claude_json}"
+    );
+
+    let session = slung["session"].as_str().unwrap().to_string();
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    let screen = || {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket, "capture-pane", "-p", "-t", &session])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while t.bead_status(&bead) != "merging" {
+        assert!(
+            Instant::now() < deadline,
+            "claude did not reach `gt done` in 180s\nscreen:\n{}\nrequests: {:#?}",
+            screen(),
+            server
+                .requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.last_tool_result()))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    let requests = server.requests();
+    // The first prompt names gt by its absolute path, and the SessionStart
+    // hook's `gt prime` briefing reached the model.
+    assert!(
+        requests.iter().any(|r| r.contains(&format!("{gt} prime"))),
+        "the first prompt did not name the absolute gt"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("(Gas Town polecat)") && r.contains(&format!("Your bead: {bead}"))),
+        "the SessionStart briefing never reached the model"
+    );
+    assert!(requests
+        .iter()
+        .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
+
+    // The refinery lands it on main.
+    t.ok(&["refinery", "run", "--once"]);
+    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
+    assert_eq!(landed, "landed by claude\n");
+
+    // After `gt down --all`, nothing of the agent is left.
+    t.ok(&["down", "--all"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = processes_in(&t.root);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left in the town: {left:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The token was passed to the session only: it is in no file of the
+    // town (database, logs, hook settings) and not in the trail.
+    let trail = t.ok(&["--json", "trail", "-n", "500"]);
+    assert!(!trail.contains(SECRET), "the secret is in the trail");
+    for f in files_under(&t.root.join(".gt")) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret is in {}",
+            f.display()
+        );
+    }
+}
+
+/// Claude's `StopFailure` hook reports a failed model API: `gt agents`
+/// shows `rate_limited` for a 429 and `error` for a 529, within seconds.
+#[test]
+fn claude_api_failures_show_in_gt_agents() {
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    for (status, rig, want) in [(429, "app", "rate_limited"), (529, "lib", "error")] {
+        let t = TestTown::new();
+        t.with_rig(rig);
+        let path = path_with(&claude);
+        let script = Script::new()
+            .when(when::offers_tools(), Reply::error(status))
+            .otherwise(Reply::text("ok"));
+        let server = ModelServer::start(script).unwrap();
+        let base = server.base_url();
+        let caller: Vec<(&str, &str)> = vec![
+            ("PATH", &path),
+            ("ANTHROPIC_BASE_URL", &base),
+            ("ANTHROPIC_AUTH_TOKEN", "scripted"),
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "0"),
+            ("IS_SANDBOX", "1"),
+        ];
+        t.ok_env(&caller, &["rig", "trust", rig]);
+        let out = t.ok_env(
+            &caller,
+            &["--json", "sling", "fail please", rig, "--agent", "claude"],
+        );
+        let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        let bead = slung["bead"].as_str().unwrap().to_string();
+        t.wait_for(90, &format!("state {want} after HTTP {status}"), |t| {
+            t.json(&["agents"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["bead"] == bead && a["state"] == want && a["state_source"] == "hook")
+        });
+        assert!(server.requests().iter().any(|r| r.offers_tools()));
+    }
+}
+
+/// The town's `runtime.env` and the proxies reach every session (a custom
+/// agent here), a preset's own prefixes only its own runtime, and no value
+/// is written to the database, the logs or the trail.
+#[test]
+fn caller_variables_reach_the_session_and_are_never_stored() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    let dump = t.dir.path().join("env.txt");
+    t.set_agent(
+        "dumper",
+        &format!("sh -c 'env > {}; sleep 60'", dump.display()),
+    );
+    t.ok(&["config", "set", "runtime.env", "MY_*, EXTRA"]);
+    assert!(t
+        .refuses(&["config", "set", "runtime.env", "BAD-NAME"])
+        .contains("runtime.env"));
+    let caller = [
+        ("MY_TOKEN", SECRET),
+        ("EXTRA", "extra-value"),
+        ("HTTPS_PROXY", "http://proxy.example:3128"),
+        ("ANTHROPIC_AUTH_TOKEN", "not-for-a-custom-agent"),
+        ("UNRELATED", "unrelated-value"),
+    ];
+    t.ok_env(
+        &caller,
+        &["sling", "show the env", "app", "--agent", "dumper"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = std::fs::read_to_string(&dump).unwrap_or_default();
+        if text.contains("GT_BIN=") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the agent never wrote its env");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.lines().any(|l| l == format!("MY_TOKEN={SECRET}")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "EXTRA=extra-value"), "{text}");
+    assert!(text
+        .lines()
+        .any(|l| l == "HTTPS_PROXY=http://proxy.example:3128"));
+    assert!(text
+        .lines()
+        .any(|l| l == format!("GT_BIN={}", gt_bin().display())));
+    assert!(!text.contains("not-for-a-custom-agent"), "{text}");
+    assert!(!text.contains("unrelated-value"), "{text}");
+    let trail = t.ok(&["--json", "trail", "-n", "500"]);
+    assert!(!trail.contains(SECRET));
+    for f in files_under(&t.root.join(".gt")) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret is in {}",
+            f.display()
+        );
+    }
+}
+
+/// As root, claude needs `IS_SANDBOX` to skip permissions: without it in
+/// what the session would get, sling refuses up front and writes nothing.
+#[test]
+fn claude_as_root_without_is_sandbox_is_refused_up_front() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TestTown::new();
+    t.with_rig("app");
+    let path = t.fake_program("claude", "sleep 60\n");
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        let before = t.fingerprint();
+        let mut c = t.cmd();
+        c.env("PATH", &path);
+        let out = c
+            .args(["sling", "needs a sandbox", "app", "--agent", "claude"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("IS_SANDBOX"), "{err}");
+        assert_eq!(t.fingerprint(), before, "a refused sling wrote something");
+    }
+    // With IS_SANDBOX (or not as root) the same sling starts the agent.
+    let out = t.ok_env(
+        &[("PATH", &path), ("IS_SANDBOX", "1")],
+        &[
+            "--json",
+            "sling",
+            "in a sandbox",
+            "app",
+            "--agent",
+            "claude",
+        ],
+    );
+    assert!(out.contains("\"runtime\":\"claude\""), "{out}");
+}
