@@ -135,6 +135,19 @@ pub struct RigConfigValue {
     pub value: serde_json::Value,
 }
 
+/// `gt bead dep remove --json`: how many edges went.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependenciesRemoved {
+    pub removed: usize,
+}
+
+/// `gt bead export --output FILE --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exported {
+    pub beads: usize,
+    pub file: PathBuf,
+}
+
 /// `gt polecat remove --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolecatRemoved {

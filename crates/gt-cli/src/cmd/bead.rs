@@ -9,7 +9,6 @@ use gt_lib::bead::{
 };
 use gt_lib::store::{BeadStore, DepTreeNode, Store};
 use gt_lib::Error;
-use serde_json::json;
 
 use crate::output::{clean, one_line, Ctx};
 
@@ -541,7 +540,7 @@ fn dep(ctx: &Ctx, d: DepCmd) -> Result<(), Error> {
             let store = open_store(ctx)?;
             let n = store.remove_dependency(&id, &depends_on, t, &ctx.actor()?)?;
             if ctx.json {
-                return ctx.print_json(&json!({ "removed": n }));
+                return ctx.print_json(&gt_lib::views::DependenciesRemoved { removed: n });
             }
             ctx.say(&format!("Removed {n} dependency edge(s)"));
             Ok(())
@@ -675,7 +674,10 @@ fn export(ctx: &Ctx, output: Option<&std::path::Path>) -> Result<(), Error> {
                 other => other,
             })?;
             if ctx.json {
-                return ctx.print_json(&json!({ "file": path, "beads": n }));
+                return ctx.print_json(&gt_lib::views::Exported {
+                    beads: n,
+                    file: path.to_path_buf(),
+                });
             }
             ctx.say(&format!("Exported {n} beads to {}", path.display()));
         }

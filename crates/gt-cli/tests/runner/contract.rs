@@ -207,6 +207,13 @@ fn the_ledger_commands() {
         human(&t, "bead_reopen", &["bead", "reopen", &tok]);
         json(&t, "bead_reopen", &["bead", "reopen", &spare]);
         json(&t, "bead_export", &["bead", "export"]);
+        let file = t.root.join("export.jsonl");
+        json(
+            &t,
+            "bead_export_file",
+            &["bead", "export", "--output", file.to_str().unwrap()],
+        );
+        json(&t, "bead_dep_remove", &["bead", "dep", "remove", &spare, &tok]);
         both(&t, "trail", &["trail"]);
         both(&t, "status", &["status"]);
         both(&t, "config_get", &["config", "get", "deacon.interval"]);
