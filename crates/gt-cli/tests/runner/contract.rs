@@ -213,7 +213,11 @@ fn the_ledger_commands() {
             "bead_export_file",
             &["bead", "export", "--output", file.to_str().unwrap()],
         );
-        json(&t, "bead_dep_remove", &["bead", "dep", "remove", &spare, &tok]);
+        json(
+            &t,
+            "bead_dep_remove",
+            &["bead", "dep", "remove", &spare, &tok],
+        );
         both(&t, "trail", &["trail"]);
         both(&t, "status", &["status"]);
         both(&t, "config_get", &["config", "get", "deacon.interval"]);

@@ -1,0 +1,269 @@
+//! Starting an agent: its worktree, its session environment and argv, the
+//! launch watch, and the first instruction once it is ready.
+
+use super::*;
+
+/// Puts the polecat's worktree on `branch`: a fresh branch cut from `base`, or
+/// the existing branch when it already exists (its commits are kept). An idle
+/// worktree with uncommitted changes is first saved in a WIP commit on its
+/// current branch, so nothing is lost.
+pub(super) fn prepare_worktree(
+    ws: &Workspace,
+    rig: &Rig,
+    polecat: &str,
+    branch: &str,
+    base: &str,
+    exists: bool,
+) -> Result<PathBuf> {
+    let repo = ws.repo_dir(&rig.name);
+    let wt = ws.worktree(&rig.name, polecat);
+    if wt.join(".git").exists() {
+        if own_worktree_dirty(ws, &wt)? {
+            ws.git.commit_all(
+                &wt,
+                &format!("WIP: saved by gt before polecat {polecat} took new work"),
+            )?;
+        }
+        if exists {
+            ws.git
+                .switch_branch(&wt, branch, &format!("refs/heads/{branch}"))?;
+        } else {
+            ws.git.switch_branch(&wt, branch, base)?;
+        }
+    } else {
+        if wt.exists() {
+            // A leftover directory that is not a worktree: never delete it.
+            return Err(Error::refused(format!(
+                "{} exists but is not a worktree of rig {}; move it away",
+                wt.display(),
+                rig.name
+            )));
+        }
+        let add = || {
+            if exists {
+                ws.git.worktree_add_existing(&repo, &wt, branch)
+            } else {
+                ws.git.worktree_add(&repo, &wt, branch, base)
+            }
+        };
+        // A worktree removed by hand is still registered: prune, then retry.
+        if add().is_err() {
+            ws.git.worktree_prune(&repo)?;
+            add()?;
+        }
+    }
+    Ok(wt)
+}
+
+/// Proxy variables every runtime takes from the caller.
+pub const PROXY_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// The caller's variables a session of `runtime` gets: the preset's own
+/// (`ANTHROPIC_*` for claude…), the proxies, and the town's `runtime.env`.
+/// Never `PATH` or `GT_*` (gt sets those). The values are passed with the
+/// session only: never stored, logged or put in an event.
+pub fn passthrough_env(ws: &Workspace, runtime: &Runtime) -> Vec<(String, String)> {
+    let town = ws.town.config.runtime.env_patterns();
+    let mut patterns: Vec<&str> = runtime.env.iter().map(String::as_str).collect();
+    patterns.extend(PROXY_ENV);
+    patterns.extend(town.iter().map(String::as_str));
+    ws.caller
+        .matching(&patterns)
+        .filter(|(k, _)| *k != "PATH" && !k.starts_with("GT_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The environment contract of every polecat session (docs/agents.md): the
+/// caller's variables of [`passthrough_env`], then gt's own.
+pub fn session_env(
+    ws: &Workspace,
+    runtime: &Runtime,
+    rig: &str,
+    polecat: &str,
+    bead: &str,
+    branch: &str,
+    session: i64,
+) -> Vec<(String, String)> {
+    let agent = format!("{rig}/{polecat}");
+    let gt_dir = ws
+        .gt_exe
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut path = gt_dir.into_os_string();
+    if let Some(p) = ws.caller.path() {
+        path.push(":");
+        path.push(p);
+    }
+    let mut env = passthrough_env(ws, runtime);
+    env.extend([
+        (
+            "GT_TOWN".into(),
+            ws.town.root().to_string_lossy().into_owned(),
+        ),
+        ("GT_RIG".into(), rig.into()),
+        ("GT_ROLE".into(), "polecat".into()),
+        ("GT_POLECAT".into(), polecat.into()),
+        ("GT_AGENT".into(), agent.clone()),
+        ("GT_BEAD".into(), bead.into()),
+        ("GT_BRANCH".into(), branch.into()),
+        ("GT_ACTOR".into(), agent),
+        ("GT_SESSION".into(), session.to_string()),
+        ("GT_BIN".into(), ws.gt_exe.to_string_lossy().into_owned()),
+        ("PATH".into(), path.to_string_lossy().into_owned()),
+    ]);
+    env
+}
+
+/// The first instruction given to an agent that takes one. It names the
+/// running gt by its absolute path `gt`: some CLIs run commands in a login
+/// shell that resets PATH.
+pub fn first_instruction(bead: &Bead, agent: &str, gt: &Path) -> String {
+    let gt = shell_words::quote(&gt.to_string_lossy()).into_owned();
+    format!(
+        "You are {agent}, a Gas Town polecat. Your bead is {}: {}. Run `{gt} prime` for your briefing, \
+         do the work, commit it, and run `{gt} done` when finished.",
+        bead.id, bead.title
+    )
+}
+
+/// Whether this process runs as root (the agents run as the same user).
+pub(super) fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Claude Code refuses `--dangerously-skip-permissions` as root unless
+/// `IS_SANDBOX` is set: say so before anything is written.
+pub(super) fn check_root_sandbox(ws: &Workspace, runtime: &Runtime) -> Result<()> {
+    if runtime.builtin
+        && runtime.name == "claude"
+        && running_as_root()
+        && !passthrough_env(ws, runtime)
+            .iter()
+            .any(|(k, v)| k == "IS_SANDBOX" && !v.is_empty())
+    {
+        return Err(Error::refused(
+            "claude refuses to skip permissions as root: run gt as another user, \
+             or set IS_SANDBOX=1 if this machine is a sandbox",
+        ));
+    }
+    Ok(())
+}
+
+/// The agent's argv for a session: the runtime's, with the hook settings of
+/// `agent_hooks::prepare` (written outside the repository) and the first instruction.
+pub fn agent_argv(
+    ws: &Workspace,
+    s: &Session,
+    bead: &Bead,
+    runtime: &Runtime,
+    resume: bool,
+) -> Result<Vec<String>> {
+    let extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    let instruction = first_instruction(bead, &s.agent(), &ws.gt_exe);
+    Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
+}
+
+/// Starts the agent in tmux for a hooked session and watches it briefly.
+/// On failure the caller releases the hook.
+pub(super) fn start_agent(
+    ws: &Workspace,
+    s: &Session,
+    bead: &Bead,
+    runtime: &Runtime,
+    resume: bool,
+    wt: &Path,
+) -> Result<()> {
+    check_agent_command(ws, runtime)?;
+    let argv = agent_argv(ws, s, bead, runtime, resume)?;
+    let env = session_env(ws, runtime, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
+    match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
+        // A stale session of the same polecat (dead pane, crashed agent) is
+        // replaced; asking only on conflict saves a tmux call per sling.
+        Err(Error::Refused(_)) => {
+            ws.tmux.kill_session(&s.tmux_session)?;
+            ws.tmux.new_session(&s.tmux_session, wt, &env, &argv)
+        }
+        other => other,
+    }
+}
+
+/// Watches a just-started session: an agent that exits at once without
+/// `gt done` is a failed start.
+pub(super) fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
+    let deadline = Instant::now() + ws.start_watch;
+    loop {
+        match ws.tmux.session_info(&s.tmux_session)? {
+            None => {
+                return Err(Error::refused(
+                    "the agent's tmux session vanished at once".to_string(),
+                ))
+            }
+            Some(info) if info.pane_dead => {
+                // Finished legitimately (fast agents run `gt done` quickly)?
+                if !ws.store.get_session(s.id)?.is_open() {
+                    return Ok(());
+                }
+                let screen = ws.tmux.capture_pane(&s.tmux_session, 5).unwrap_or_default();
+                let tail = screen
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_string();
+                return Err(Error::refused(format!(
+                    "the agent exited at once ({}){}",
+                    info.dead_status
+                        .map(|c| format!("exit code {c}"))
+                        .unwrap_or_else(|| "killed".into()),
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {tail}")
+                    }
+                )));
+            }
+            Some(_) if Instant::now() >= deadline => return Ok(()),
+            Some(_) => std::thread::sleep(Duration::from_millis(40)),
+        }
+    }
+}
+
+/// Types the first instruction once the agent shows its ready pattern.
+pub(super) fn deliver_when_ready(
+    ws: &Workspace,
+    s: &Session,
+    bead: &Bead,
+    runtime: &Runtime,
+) -> Result<()> {
+    if runtime.prompt != PromptDelivery::TypeWhenReady {
+        return Ok(());
+    }
+    let Some(pattern) = runtime.ready_pattern.as_deref() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + READY_WAIT;
+    while Instant::now() < deadline {
+        if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
+            ws.tmux.send_literal(
+                &s.tmux_session,
+                &first_instruction(bead, &s.agent(), &ws.gt_exe),
+            )?;
+            return ws.tmux.send_enter(&s.tmux_session);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(Error::refused(format!(
+        "agent '{}' did not show its ready prompt within {}s",
+        runtime.name,
+        READY_WAIT.as_secs()
+    )))
+}
