@@ -134,6 +134,18 @@ impl std::str::FromStr for MergeStatus {
     }
 }
 
+/// Merge request statuses as `&str` constants (the names of
+/// [`MergeStatus`]), for the store's text columns and queries.
+pub mod mr_status {
+    use super::MergeStatus;
+    pub const QUEUED: &str = MergeStatus::Queued.as_str();
+    pub const LANDING: &str = MergeStatus::Landing.as_str();
+    pub const MERGED: &str = MergeStatus::Merged.as_str();
+    pub const FAILED: &str = MergeStatus::Failed.as_str();
+    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
+    pub const REMOVED: &str = MergeStatus::Removed.as_str();
+}
+
 /// Whether a convoy's beads have all landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -118,25 +118,31 @@ pub fn show(ws: &Workspace, convoy: &str, actor: &str) -> Result<ConvoyView> {
     })
 }
 
+/// Mails `human` (from the mayor) that convoy `c` landed; the error text
+/// when the mail could not be sent.
+pub fn landed_mail(ws: &Workspace, c: &Convoy, actor: &str) -> Option<String> {
+    crate::refinery::notify(
+        ws,
+        "mayor",
+        &["human".to_string()],
+        &format!("Convoy landed: {}", c.name),
+        &format!(
+            "Convoy {} ({}) landed: all {} bead(s) are closed: {}",
+            c.id,
+            c.name,
+            c.total,
+            c.beads.join(", ")
+        ),
+        actor,
+    )
+}
+
 /// Lands convoys whose beads were all closed (also by hand) and mails `human`.
 pub fn refresh(ws: &Workspace, actor: &str) -> Result<Vec<Convoy>> {
     let landed = ws.store.refresh_convoys(actor)?;
     for c in &landed {
         // Mail problems never undo the landing.
-        let _ = crate::refinery::notify(
-            ws,
-            "mayor",
-            &["human".to_string()],
-            &format!("Convoy landed: {}", c.name),
-            &format!(
-                "Convoy {} ({}) landed: all {} bead(s) are closed: {}",
-                c.id,
-                c.name,
-                c.total,
-                c.beads.join(", ")
-            ),
-            actor,
-        );
+        let _ = landed_mail(ws, c, actor);
     }
     Ok(landed)
 }

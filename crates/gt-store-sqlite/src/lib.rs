@@ -27,15 +27,7 @@ use gt_store::{EventStore, StoreMaintenance};
 pub use schema::latest as latest_schema_version;
 
 /// Merge request statuses as stored (the names of `MergeStatus`).
-pub(crate) mod mr_status {
-    use gt_core::merge::MergeStatus;
-    pub const QUEUED: &str = MergeStatus::Queued.as_str();
-    pub const LANDING: &str = MergeStatus::Landing.as_str();
-    pub const MERGED: &str = MergeStatus::Merged.as_str();
-    pub const FAILED: &str = MergeStatus::Failed.as_str();
-    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
-    pub const REMOVED: &str = MergeStatus::Removed.as_str();
-}
+pub(crate) use gt_core::merge::mr_status;
 
 /// The merge queue's and convoys' event kinds this backend appends (names of
 /// `EventKind`, as `gt_lib::refinery::kind` lists them).

@@ -44,15 +44,7 @@ pub use rebase::*;
 
 /// Status of a merge request (stored as text): the names of
 /// [`gt_core::merge::MergeStatus`].
-pub mod mr_status {
-    use gt_core::merge::MergeStatus;
-    pub const QUEUED: &str = MergeStatus::Queued.as_str();
-    pub const LANDING: &str = MergeStatus::Landing.as_str();
-    pub const MERGED: &str = MergeStatus::Merged.as_str();
-    pub const FAILED: &str = MergeStatus::Failed.as_str();
-    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
-    pub const REMOVED: &str = MergeStatus::Removed.as_str();
-}
+pub use gt_core::merge::mr_status;
 
 /// Event kinds of the refinery and convoys.
 pub mod kind {
@@ -887,20 +879,7 @@ fn slinger(ws: &Workspace, bead: &str) -> Option<String> {
 }
 
 fn convoy_landed_mail(ws: &Workspace, c: &Convoy, actor: &str) -> Option<String> {
-    notify(
-        ws,
-        "mayor",
-        &["human".to_string()],
-        &format!("Convoy landed: {}", c.name),
-        &format!(
-            "Convoy {} ({}) landed: all {} bead(s) are closed: {}",
-            c.id,
-            c.name,
-            c.total,
-            c.beads.join(", ")
-        ),
-        actor,
-    )
+    crate::convoy::landed_mail(ws, c, actor)
 }
 /// Mails `to` from `from`. A recipient that is not a mail address (a
 /// person's actor name such as `alice`) is mailed as `human`. Mail problems
