@@ -257,37 +257,11 @@ impl MailStore for SqliteStore {
     }
 
     fn mark_read(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
-        let now = self.now();
-        self.write(|tx| {
-            let changed = set_state(tx, ids, owner, "read", &now)?;
-            if !changed.is_empty() {
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(MAIL_READ, format!("{owner} read mail {changed:?}"))
-                        .payload(json!({ "owner": owner, "ids": changed })),
-                )?;
-            }
-            Ok(changed.len())
-        })
+        self.set_mail_state(ids, owner, "read", MAIL_READ, actor)
     }
 
     fn archive_mail(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
-        let now = self.now();
-        self.write(|tx| {
-            let changed = set_state(tx, ids, owner, "archived", &now)?;
-            if !changed.is_empty() {
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(MAIL_ARCHIVED, format!("{owner} archived mail {changed:?}"))
-                        .payload(json!({ "owner": owner, "ids": changed })),
-                )?;
-            }
-            Ok(changed.len())
-        })
+        self.set_mail_state(ids, owner, "archived", MAIL_ARCHIVED, actor)
     }
 
     fn take_unread(&self, owner: &str, actor: &str) -> Result<(Vec<Mail>, Vec<QueuedNudge>)> {
@@ -686,6 +660,34 @@ impl MailStore for SqliteStore {
                                      "session": new_id, "mail": mail.id })),
             )?;
             fetch_session(tx, new_id)
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Moves `owner`'s copies of `ids` to `state` (`read`, `archived`) with
+    /// one `kind` event naming those that changed; none changed, no event.
+    fn set_mail_state(
+        &self,
+        ids: &[i64],
+        owner: &str,
+        state: &str,
+        kind: &'static str,
+        actor: &str,
+    ) -> Result<usize> {
+        let now = self.now();
+        self.write(|tx| {
+            let changed = set_state(tx, ids, owner, state, &now)?;
+            if !changed.is_empty() {
+                insert_event(
+                    tx,
+                    &now,
+                    actor,
+                    &NewEvent::new(kind, format!("{owner} {state} mail {changed:?}"))
+                        .payload(json!({ "owner": owner, "ids": changed })),
+                )?;
+            }
+            Ok(changed.len())
         })
     }
 }
