@@ -16,17 +16,17 @@ use gt_testkit::real_cli;
 use crate::common::{git, gt_bin, system_path, TestTown};
 
 /// A token that must never be written anywhere in the town.
-const SECRET: &str = "sk-scripted-secret-7d1f0c2a9b";
+pub(crate) const SECRET: &str = "sk-scripted-secret-7d1f0c2a9b";
 
 /// PATH with the real CLI's directory first, then the test's system PATH.
-fn path_with(cli: &Path) -> String {
+pub(crate) fn path_with(cli: &Path) -> String {
     let dir = cli.parent().expect("the CLI has a directory");
     format!("{}:{}", dir.display(), system_path())
 }
 
 /// Every process (other than this test's) whose cwd or command line is in
 /// `root`.
-fn processes_in(root: &Path) -> Vec<String> {
+pub(crate) fn processes_in(root: &Path) -> Vec<String> {
     let me = std::process::id().to_string();
     let root_s = root.to_string_lossy().into_owned();
     let mut found = Vec::new();
@@ -50,7 +50,7 @@ fn processes_in(root: &Path) -> Vec<String> {
 }
 
 /// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -64,6 +64,38 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// After `gt down --all`: waits up to 15 s until no process of the town is
+/// left, else fails with the list.
+pub(crate) fn assert_nothing_left(t: &TestTown) {
+    t.ok(&["down", "--all"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = processes_in(&t.root);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left in the town: {left:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `secret` is in no file under the town's `.gt` and not in the trail.
+pub(crate) fn assert_never_stored(t: &TestTown, secret: &str) {
+    let trail = t.ok(&["--json", "trail", "-n", "500"]);
+    assert!(!trail.contains(secret), "the secret is in the trail");
+    for f in files_under(&t.root.join(".gt")) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is in {}",
+            f.display()
+        );
+    }
 }
 
 #[test]
@@ -181,32 +213,11 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     assert_eq!(landed, "landed by claude\n");
 
     // After `gt down --all`, nothing of the agent is left.
-    t.ok(&["down", "--all"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = processes_in(&t.root);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left in the town: {left:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_nothing_left(&t);
 
     // The token was passed to the session only: it is in no file of the
     // town (database, logs, hook settings) and not in the trail.
-    let trail = t.ok(&["--json", "trail", "-n", "500"]);
-    assert!(!trail.contains(SECRET), "the secret is in the trail");
-    for f in files_under(&t.root.join(".gt")) {
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        assert!(
-            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-            "the secret is in {}",
-            f.display()
-        );
-    }
+    assert_never_stored(&t, SECRET);
 }
 
 /// Claude's `StopFailure` hook reports a failed model API: `gt agents`
@@ -302,16 +313,7 @@ fn caller_variables_reach_the_session_and_are_never_stored() {
         .any(|l| l == format!("GT_BIN={}", gt_bin().display())));
     assert!(!text.contains("not-for-a-custom-agent"), "{text}");
     assert!(!text.contains("unrelated-value"), "{text}");
-    let trail = t.ok(&["--json", "trail", "-n", "500"]);
-    assert!(!trail.contains(SECRET));
-    for f in files_under(&t.root.join(".gt")) {
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        assert!(
-            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-            "the secret is in {}",
-            f.display()
-        );
-    }
+    assert_never_stored(&t, SECRET);
 }
 
 /// As root, claude needs `IS_SANDBOX` to skip permissions: without it in
