@@ -35,6 +35,7 @@ pub mod refinery;
 pub mod repo_guard;
 pub mod rig;
 pub mod scheduler;
+pub mod screens;
 pub mod sling;
 pub mod store;
 pub mod town;

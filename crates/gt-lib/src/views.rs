@@ -116,6 +116,18 @@ pub struct Screen {
     pub screen: String,
     /// The tmux session name.
     pub session: String,
+    /// Set when the pane is gone and this is the screen gt kept of the
+    /// agent's latest session.
+    pub ended: Option<EndedScreen>,
+}
+
+/// Where a kept screen came from (`gt peek --json` once the pane is gone).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndedScreen {
+    pub session_id: i64,
+    /// Why it was kept, e.g. `exited with code 1`.
+    pub why: String,
+    pub captured_at: String,
 }
 
 /// `gt config get|set --json`: one town configuration key.

@@ -82,10 +82,25 @@ pub fn render_agents(
             last,
             problem,
             one_line(&v.runtime),
-            one_line(v.end_reason.as_deref().unwrap_or(""))
+            ended_text(v)
         ));
     }
     out
+}
+
+/// The ENDED column: the end reason, and the last line of the kept screen
+/// when the pane is gone (at most 60 characters of it).
+fn ended_text(v: &sling::AgentView) -> String {
+    let reason = one_line(v.end_reason.as_deref().unwrap_or(""));
+    match v.last_screen.as_deref() {
+        Some(l) => {
+            let l = one_line(l);
+            let short: String = l.chars().take(60).collect();
+            let more = if short.len() < l.len() { "…" } else { "" };
+            format!("{reason} — {short}{more}").trim_start().to_string()
+        }
+        None => reason,
+    }
 }
 
 #[derive(Debug, Args)]
@@ -98,13 +113,46 @@ pub struct PeekArgs {
 
 pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
     let ws = ctx.workspace()?;
-    let name = sling::agent_session(&ws, &a.agent)?;
+    let name = match sling::agent_session(&ws, &a.agent) {
+        Ok(name) => name,
+        // The pane is gone: the last screen gt kept of its latest session.
+        Err(e @ Error::Refused(_)) => {
+            let Some(kept) = sling::last_screen(&ws, &a.agent)? else {
+                return Err(e);
+            };
+            let lines: Vec<&str> = kept.screen.lines().collect();
+            let screen = lines[lines.len().saturating_sub(a.lines)..].join("\n");
+            if ctx.json {
+                return ctx.print_json(&gt_lib::views::Screen {
+                    agent: a.agent,
+                    screen,
+                    session: kept.tmux_session,
+                    ended: Some(gt_lib::views::EndedScreen {
+                        session_id: kept.session,
+                        why: kept.why,
+                        captured_at: kept.captured_at,
+                    }),
+                });
+            }
+            ctx.say(&ctx.dim(&format!(
+                "{} has no live session; its last screen (session {}, {}, at {}):",
+                one_line(&a.agent),
+                kept.session,
+                one_line(&kept.why),
+                kept.captured_at
+            )));
+            ctx.out(&clean(&screen));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let screen = ws.tmux.capture_pane(&name, a.lines.min(10_000))?;
     if ctx.json {
         return ctx.print_json(&gt_lib::views::Screen {
             agent: a.agent,
             screen,
             session: name,
+            ended: None,
         });
     }
     ctx.out(&clean(&screen));

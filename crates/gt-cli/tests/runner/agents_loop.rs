@@ -531,7 +531,7 @@ fn runtimes_without_hooks_get_their_rules_in_an_untracked_instructions_file() {
     let t = TestTown::new();
     t.with_rig("r");
     // A fake `codex` (a preset without lifecycle hooks; instructions file AGENTS.md).
-    let path = t.fake_program("codex", "exec sleep 600\n");
+    let path = t.fake_program("codex", "echo 'Ask Codex'\nexec sleep 600\n");
     let out = t.ok_env(
         &[("PATH", &path)],
         &["--json", "sling", "use codex", "r", "--agent", "codex"],

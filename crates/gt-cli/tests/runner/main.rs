@@ -14,6 +14,7 @@ mod fault_isolation;
 mod fresh_clone;
 mod hostile_repos;
 mod interop;
+mod launch;
 mod ledger;
 mod merge_queue;
 mod real_agents;

@@ -323,7 +323,7 @@ fn claude_as_root_without_is_sandbox_is_refused_up_front() {
     use std::os::unix::fs::MetadataExt;
     let t = TestTown::new();
     t.with_rig("app");
-    let path = t.fake_program("claude", "sleep 60\n");
+    let path = t.fake_program("claude", "echo 'bypass permissions on'\nsleep 60\n");
     let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
     if root {
         let before = t.fingerprint();

@@ -524,6 +524,7 @@ pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
             ..Default::default()
         })? {
             let wt = ws.worktree(&s.rig, &s.polecat);
+            crate::screens::keep(&ws, &s, "stopped by gt down --all");
             let _ = ws.tmux.kill_session(&s.tmux_session);
             // A worktree that cannot be saved is reported and left as it is;
             // the other agents are still stopped.

@@ -47,14 +47,16 @@ impl Patrol<'_> {
         }
         self.save_work(s, reason, code)?;
         self.ws.store.end_session(s.id, reason, ACTOR)?;
-        if info.is_some() {
-            let _ = self.ws.tmux.kill_session(&s.tmux_session);
-        }
         let what = match code {
             Some(c) => format!("exited with code {c}"),
             None if reason == end_reason::EXITED => "exited".to_string(),
             None => "has no tmux session".to_string(),
         };
+        if info.is_some() {
+            // What the agent showed last, kept before its pane goes.
+            crate::screens::keep(self.ws, s, &what);
+            let _ = self.ws.tmux.kill_session(&s.tmux_session);
+        }
         self.act(
             &format!("dead:{}", s.id),
             kind::SESSION_DEAD,

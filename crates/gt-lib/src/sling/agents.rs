@@ -34,6 +34,9 @@ pub struct AgentView {
     pub problem: Option<crate::problems::ProblemKind>,
     /// What was seen, e.g. the error of a deacon step that fails for it.
     pub problem_detail: Option<String>,
+    /// For a session whose pane is gone: the last line of the screen gt
+    /// kept when it saw the pane dead or stopped it (`gt peek` shows it all).
+    pub last_screen: Option<String>,
 }
 
 /// Open sessions and the `recent` most recent ended ones.
@@ -94,6 +97,11 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
             problem_detail: act.and_then(|a| a.problem.as_ref().map(|p| p.detail.clone())),
             state_source: act.and_then(|a| a.state_source),
+            last_screen: if live == "running" || live == "exited" {
+                None
+            } else {
+                crate::screens::kept(ws, s.id).and_then(|k| k.last_line().map(str::to_string))
+            },
         });
     }
     Ok(out)
@@ -105,6 +113,19 @@ pub fn last_runtime(ws: &Workspace, rig: &str, polecat: &str) -> Result<Option<R
         .store
         .last_session(rig, polecat)?
         .and_then(|s| ws.town.config.runtime(&s.runtime).ok()))
+}
+
+/// The kept last screen of an agent's latest session, when its pane is gone
+/// (see [`crate::screens`]).
+pub fn last_screen(ws: &Workspace, agent: &str) -> Result<Option<crate::screens::KeptScreen>> {
+    let (rig, pc) = parse_address(agent)?;
+    if ws.tmux.has_session(&Workspace::session_name(&rig, &pc))? {
+        return Ok(None);
+    }
+    Ok(ws
+        .store
+        .last_session(&rig, &pc)?
+        .and_then(|s| crate::screens::kept(ws, s.id)))
 }
 
 /// The tmux session of an agent address (`rig/polecat`).

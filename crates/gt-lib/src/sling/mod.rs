@@ -502,7 +502,7 @@ fn sling_one(
         crate::trust::trust_worktree(ws, &rig.name, &wt, &crate::trust::TrustEnv::of(&ws.caller))?;
         start_agent(ws, &session, bead, runtime, resume, &wt)?;
         ws.store.mark_running(session.id, actor)?;
-        watch_start(ws, &session)?;
+        watch_start(ws, &session, runtime)?;
         deliver_when_ready(ws, &session, bead, runtime)?;
         Ok(wt)
     })();
@@ -523,6 +523,12 @@ fn sling_one(
             convoy: None,
         }),
         Err(e) => {
+            // The pane's last screen, before the session is killed; kept
+            // with the session unless the session is taken back with its
+            // new bead (its id would then be reused).
+            if !fresh.bead {
+                crate::screens::keep(ws, &session, &format!("failed to start: {e}"));
+            }
             undo(Some(session.id), !branch_exists, &e)?;
             Err(e)
         }

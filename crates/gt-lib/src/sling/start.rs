@@ -184,6 +184,8 @@ pub(super) fn start_agent(
     wt: &Path,
 ) -> Result<()> {
     check_agent_command(ws, runtime)?;
+    // A session id can be reused after a failed sling was taken back.
+    crate::screens::forget(ws, s.id);
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, runtime, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
     match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
@@ -197,10 +199,30 @@ pub(super) fn start_agent(
     }
 }
 
-/// Watches a just-started session: an agent that exits at once without
-/// `gt done` is a failed start.
-pub(super) fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
-    let deadline = Instant::now() + ws.start_watch;
+/// How long the launch watch waits at most for a runtime that says when it
+/// is ready (hooks, or ready/busy texts on screen).
+pub const LAUNCH_WATCH: Duration = Duration::from_secs(8);
+
+/// Watches a just-started session until the runtime shows it is up: a hook
+/// report since the session started, or a screen the one classifier reads as
+/// idle, working or a dialog (a dialog is reported by `gt agents` and the
+/// deacon, never answered). A runtime with no such signal is watched for
+/// [`Workspace::start_watch`]; one with a signal up to [`LAUNCH_WATCH`] (a
+/// slow start is then left to the deacon). An agent that exits first without
+/// `gt done` is a failed start: its last screen is named in the error.
+pub(super) fn watch_start(ws: &Workspace, s: &Session, runtime: &Runtime) -> Result<()> {
+    let started = Instant::now();
+    let patterns = crate::screen::Patterns::for_runtime(runtime);
+    let has_signal = crate::agent_hooks::has_hooks(runtime)
+        || patterns.ready.is_some()
+        || !patterns.preset.ready.is_empty()
+        || !patterns.preset.busy.is_empty();
+    // Zero: one look (a fake tmux does not change by itself).
+    let limit = if has_signal && !ws.start_watch.is_zero() {
+        LAUNCH_WATCH.max(ws.start_watch)
+    } else {
+        ws.start_watch
+    };
     loop {
         match ws.tmux.session_info(&s.tmux_session)? {
             None => {
@@ -213,12 +235,11 @@ pub(super) fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
                 if !ws.store.get_session(s.id)?.is_open() {
                     return Ok(());
                 }
-                let screen = ws.tmux.capture_pane(&s.tmux_session, 5).unwrap_or_default();
-                let tail = screen
-                    .lines()
-                    .rfind(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .to_string();
+                let screen = ws
+                    .tmux
+                    .capture_pane(&s.tmux_session, crate::screens::KEPT_LINES)
+                    .unwrap_or_default();
+                let tail = crate::screens::last_line(&screen).unwrap_or("").to_string();
                 return Err(Error::refused(format!(
                     "the agent exited at once ({}){}",
                     info.dead_status
@@ -231,10 +252,27 @@ pub(super) fn watch_start(ws: &Workspace, s: &Session) -> Result<()> {
                     }
                 )));
             }
-            Some(_) if Instant::now() >= deadline => return Ok(()),
-            Some(_) => std::thread::sleep(Duration::from_millis(40)),
+            Some(_) if has_signal && reports_up(ws, s, &patterns)? => return Ok(()),
+            Some(_) if started.elapsed() >= limit => return Ok(()),
+            Some(_) => std::thread::sleep(Duration::from_millis(if has_signal { 100 } else { 40 })),
         }
     }
+}
+
+/// Whether the agent of `s` has shown it is up: a hook report since the
+/// session started, or a screen that is idle, busy or a dialog.
+fn reports_up(ws: &Workspace, s: &Session, patterns: &crate::screen::Patterns) -> Result<bool> {
+    use crate::screen::ScreenState;
+    if let Some(st) = ws.store.agent_state(&s.agent())? {
+        if st.source == "hook" && st.updated_at >= s.started_at {
+            return Ok(true);
+        }
+    }
+    let screen = ws.tmux.capture_pane(&s.tmux_session, 50)?;
+    Ok(matches!(
+        crate::screen::classify(&screen, patterns),
+        ScreenState::Idle | ScreenState::Working | ScreenState::WaitingForInput { .. }
+    ))
 }
 
 /// Types the first instruction once the agent shows its ready pattern.
@@ -261,9 +299,16 @@ pub(super) fn deliver_when_ready(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    let screen = ws
+        .tmux
+        .capture_pane(&s.tmux_session, 50)
+        .unwrap_or_default();
     Err(Error::refused(format!(
-        "agent '{}' did not show its ready prompt within {}s",
+        "agent '{}' did not show its ready prompt within {}s{}",
         runtime.name,
-        READY_WAIT.as_secs()
+        READY_WAIT.as_secs(),
+        crate::screens::last_line(&screen)
+            .map(|l| format!("; its screen ends: {l}"))
+            .unwrap_or_default()
     )))
 }
