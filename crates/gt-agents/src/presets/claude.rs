@@ -23,6 +23,13 @@ pub(super) const PRESET: Preset = Preset {
                 "Do you trust the files in this folder?",
                 DialogReason::FolderTrust,
             ),
+            // 2.1.332's folder trust ("Accessing workspace: … Quick safety
+            // check: Is this a project you created or one you trust?").
+            (
+                "Is this a project you created or one you trust?",
+                DialogReason::FolderTrust,
+            ),
+            ("Yes, I trust this folder", DialogReason::FolderTrust),
             ("Bypass Permissions mode", DialogReason::BypassPermissions),
             ("Detected a custom API key", DialogReason::ApiKeyApproval),
             ("Settings Warning", DialogReason::Confirm),
