@@ -143,8 +143,7 @@ fn lock(ws: &Workspace, agent: &str) -> Result<crate::workspace::RigLock> {
 /// Types `text` and Enter under the agent's lock.
 fn type_in(ws: &Workspace, session: &str, agent: &str, text: &str) -> Result<()> {
     let _guard = lock(ws, agent)?;
-    ws.tmux.send_literal(session, text)?;
-    ws.tmux.send_enter(session)
+    ws.submit_text(session, text)
 }
 
 /// Whether the agent's screen shows its ready pattern near the bottom.

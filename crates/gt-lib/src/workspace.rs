@@ -25,6 +25,10 @@ pub struct Workspace {
     /// How long a sling watches a new session for an agent that dies at
     /// once (one look when zero: a fake tmux does not change by itself).
     pub start_watch: Duration,
+    /// The pause between typing a text into an agent's TUI and pressing
+    /// Enter: a TUI that reads a fast burst of keys as a paste (Claude Code)
+    /// swallows an Enter that arrives with it, and the text is never sent.
+    pub submit_pause: Duration,
     /// The caller's environment (`GT_AGENT`, `PATH`, what runtimes pass on):
     /// read by the CLI, never by the library.
     pub caller: CallerEnv,
@@ -42,12 +46,17 @@ pub struct Host {
     pub gt_exe: PathBuf,
     /// See [`Workspace::start_watch`].
     pub start_watch: Duration,
+    /// See [`Workspace::submit_pause`].
+    pub submit_pause: Duration,
     /// See [`Workspace::caller`].
     pub caller: CallerEnv,
 }
 
 /// How long a new session is watched for an agent that dies at once.
 pub const START_WATCH: Duration = Duration::from_millis(400);
+
+/// See [`Workspace::submit_pause`].
+pub const SUBMIT_PAUSE: Duration = Duration::from_millis(500);
 
 /// Folder of a rig's bare repository, inside the rig folder.
 pub use gt_core::layout::REPO_DIR;
@@ -70,8 +79,20 @@ impl Workspace {
             tmux: Arc::new(tmux),
             gt_exe,
             start_watch: START_WATCH,
+            submit_pause: SUBMIT_PAUSE,
             caller,
         })
+    }
+
+    /// Types `text` into the TUI of tmux session `name`, pauses
+    /// [`Workspace::submit_pause`], and presses Enter: how gt submits a
+    /// nudge or a typed first instruction.
+    pub fn submit_text(&self, name: &str, text: &str) -> Result<()> {
+        self.tmux.send_literal(name, text)?;
+        if !self.submit_pause.is_zero() {
+            std::thread::sleep(self.submit_pause);
+        }
+        self.tmux.send_enter(name)
     }
 
     /// Opens `town` on the given effects (unit tests run the services on
@@ -87,6 +108,7 @@ impl Workspace {
             tmux: host.tmux,
             gt_exe: host.gt_exe,
             start_watch: host.start_watch,
+            submit_pause: host.submit_pause,
             caller: host.caller,
         })
     }

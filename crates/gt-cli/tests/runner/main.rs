@@ -18,6 +18,7 @@ mod launch;
 mod ledger;
 mod merge_queue;
 mod real_agents;
+mod real_nudge;
 mod trust;
 mod views;
 mod watchdog;

@@ -291,11 +291,10 @@ pub(super) fn deliver_when_ready(
     let deadline = Instant::now() + READY_WAIT;
     while Instant::now() < deadline {
         if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
-            ws.tmux.send_literal(
+            return ws.submit_text(
                 &s.tmux_session,
                 &first_instruction(bead, &s.agent(), &ws.gt_exe),
-            )?;
-            return ws.tmux.send_enter(&s.tmux_session);
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }

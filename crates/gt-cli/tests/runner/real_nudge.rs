@@ -1,0 +1,113 @@
+//! `gt nudge` reaching a REAL agent TUI verbatim (issue 12 §4): the real
+//! Claude Code slung through gt answers its first prompt and waits at its
+//! prompt; `gt nudge` (wait-idle) types a text full of shell and quoting
+//! characters; the scripted model server receives exactly that text as the
+//! next user turn. Without `GT_TEST_CLAUDE` the test prints one line and
+//! returns, unless `CI` is set (then it fails).
+
+use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+use crate::common::TestTown;
+use crate::real_agents::{assert_nothing_left, path_with};
+
+/// Shell, quoting and non-ASCII characters that must arrive as typed.
+const NUDGE: &str = "NUDGE-7f3: keep $(these) `chars` & 'quotes' \"too\"; ünïcode ✓ 100%";
+
+/// The whole pane of `session`, history included.
+fn screen(t: &TestTown, session: &str) -> String {
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "capture-pane",
+            "-p",
+            "-S",
+            "-",
+            "-t",
+            session,
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_nudge_reaches_the_real_claude_tui_verbatim() {
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let path = path_with(&claude);
+    let script = Script::new()
+        .when(when::contains("NUDGE-7f3"), Reply::text("Got the nudge."))
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::text("Waiting for instructions."),
+        )
+        .otherwise(Reply::text("ok"));
+    let server = ModelServer::start(script).unwrap();
+    let base = server.base_url();
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("ANTHROPIC_BASE_URL", &base),
+        ("ANTHROPIC_AUTH_TOKEN", "scripted"),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ("IS_SANDBOX", "1"),
+    ];
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let out = t.ok_env(
+        &caller,
+        &[
+            "--json",
+            "sling",
+            "wait for a nudge",
+            "app",
+            "--agent",
+            "claude",
+        ],
+    );
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let agent = slung["agent"].as_str().unwrap().to_string();
+    // Its first turn answered, the agent's Stop hook reports it idle.
+    t.wait_for(120, "claude idle after its first turn", |t| {
+        t.json(&["agent-state", &agent])["state"] == "idle"
+    });
+    t.ok(&["nudge", &agent, "--", NUDGE]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !server.requests().iter().any(|r| r.contains(NUDGE)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nudge never reached the model; what it got last: {:?}\nscreen:\n{}",
+            server
+                .requests()
+                .iter()
+                .rev()
+                .take(3)
+                .map(|r| r
+                    .text()
+                    .chars()
+                    .rev()
+                    .take(400)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>())
+                .collect::<Vec<_>>(),
+            screen(&t, slung["session"].as_str().unwrap())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // Typed once, as one user turn.
+    let with = server
+        .requests()
+        .iter()
+        .filter(|r| r.contains(NUDGE) && !r.is_side_request())
+        .count();
+    assert!(with >= 1);
+    assert_nothing_left(&t);
+}
