@@ -57,6 +57,12 @@ fn slow_tool() -> Script {
         .otherwise(Reply::text("ok"))
 }
 
+fn api_500() -> Script {
+    Script::new()
+        .when(when::offers_tools(), Reply::error(500))
+        .otherwise(Reply::error(500))
+}
+
 fn api_429() -> Script {
     Script::new()
         .when(when::offers_tools(), Reply::error(429))
@@ -435,6 +441,33 @@ fn scenarios() -> Vec<Scenario> {
             state: "working",
             wait_for: &["time.sleep(120)"],
             script: slow_tool,
+            setup: opencode_ready,
+            argv: opencode_prompt_argv,
+            env: opencode_env,
+        },
+        Scenario {
+            cli: "codex",
+            state: "api_error_500",
+            wait_for: &["500", "error", "Error"],
+            script: api_500,
+            setup: codex_ready,
+            argv: codex_prompt_argv,
+            env: codex_env,
+        },
+        Scenario {
+            cli: "gemini",
+            state: "api_error_500",
+            wait_for: &["500", "error", "Error"],
+            script: api_500,
+            setup: gemini_ready,
+            argv: gemini_prompt_argv,
+            env: gemini_env,
+        },
+        Scenario {
+            cli: "opencode",
+            state: "api_error_500",
+            wait_for: &["500", "error", "Error"],
+            script: api_500,
             setup: opencode_ready,
             argv: opencode_prompt_argv,
             env: opencode_env,
