@@ -225,8 +225,15 @@ impl Town {
     }
 }
 
-/// The one place that names the store backend: creates (`gt init`) or opens
-/// the town's database, stamped with the town's clock.
+/// The newest database schema this gt's store backend understands (`gt
+/// version`).
+pub fn latest_schema_version() -> i64 {
+    gt_store_sqlite::latest_schema_version()
+}
+
+/// The one place that names the store backend (with
+/// [`latest_schema_version`]): creates (`gt init`) or opens the town's
+/// database, stamped with the town's clock.
 fn open_store(town: &Town, create: bool) -> Result<Box<dyn Store + Send>> {
     let (path, prefix) = (town.db_path(), &town.config.town.prefix);
     Ok(if create {

@@ -78,7 +78,7 @@ pub fn man(ctx: &Ctx, a: ManArgs) -> Result<(), Error> {
 /// `gt version`: this gt and the newest database schema it understands.
 pub fn version(ctx: &Ctx) -> Result<(), Error> {
     let version = env!("CARGO_PKG_VERSION");
-    let schema = gt_lib::store::sqlite::latest_schema_version();
+    let schema = gt_lib::town::latest_schema_version();
     if ctx.json {
         return ctx.print_json(&gt_lib::views::Version {
             name: "gt",
