@@ -276,3 +276,35 @@ fn two_codex_polecats_each_run_as_themselves_and_both_land() {
     assert_nothing_left(&t);
     assert_never_stored(&t, SECRET);
 }
+
+/// Without `gt rig trust`, gt does not answer codex's "Trust this folder?"
+/// for the user: `gt agents` shows the agent waiting for input, and the
+/// model never gets the work.
+#[test]
+fn codex_in_an_untrusted_rig_waits_at_the_trust_dialog() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(Script::new().otherwise(Reply::text("ok"))).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = sling(&t, &caller, "needs trust", "app", "codex");
+    assert!(!codex_trusts(&t.home, &s.worktree));
+    t.wait_for(60, "codex waiting at its trust dialog", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == s.bead.as_str() && a["state"] == "waiting_for_input")
+    });
+    let screen = screen(&t, &s.session);
+    assert!(screen.contains("Trust this folder?"), "{screen}");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("needs trust")),
+        "the work reached the model in an untrusted folder"
+    );
+    assert_nothing_left(&t);
+}

@@ -118,3 +118,46 @@ fn gt_down_all_ends_an_agents_detached_children() {
     });
     assert_nothing_left(&t);
 }
+
+/// Without `gt rig trust`, gt does not answer gemini's folder-trust dialog
+/// for the user: `gt agents` shows the agent waiting for input, and the
+/// model never gets the work.
+#[test]
+fn gemini_in_an_untrusted_rig_waits_at_the_trust_dialog() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::create_dir_all(t.home.join(".gemini")).unwrap();
+    std::fs::write(
+        t.home.join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}},
+            "general": {"disableAutoUpdate": true}, "telemetry": {"enabled": false}}"#,
+    )
+    .unwrap();
+    let server = ModelServer::start(Script::new().otherwise(Reply::text("ok"))).unwrap();
+    let base = server.base_url();
+    let path = path_with(&gemini);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("GOOGLE_GEMINI_BASE_URL", &base),
+        ("GEMINI_API_KEY", SECRET),
+    ];
+    // Sling starts it; what gemini shows next is reported, not answered.
+    let s = sling(&t, &caller, "needs trust", "app", "gemini");
+    t.wait_for(60, "gemini waiting at its trust dialog", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == s.bead.as_str() && a["state"] == "waiting_for_input")
+    });
+    let screen = crate::real_codex::screen(&t, &s.session);
+    assert!(screen.contains("Do you trust"), "{screen}");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("needs trust")),
+        "the work reached the model in an untrusted folder"
+    );
+    assert_nothing_left(&t);
+}
