@@ -314,7 +314,6 @@ mod tests {
                 "gemini",
                 "--approval-mode",
                 "yolo",
-                "--skip-trust",
                 "--prompt-interactive",
                 "go"
             ]
@@ -415,14 +414,7 @@ mod tests {
         );
         assert_eq!(
             rt("gemini").resume_argv(None),
-            [
-                "gemini",
-                "--approval-mode",
-                "yolo",
-                "--skip-trust",
-                "--resume",
-                "latest"
-            ]
+            ["gemini", "--approval-mode", "yolo", "--resume", "latest"]
         );
         assert_eq!(
             rt("aider").resume_argv(Some("go on")),

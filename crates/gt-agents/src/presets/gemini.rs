@@ -6,7 +6,7 @@ use crate::screen::DialogReason;
 
 pub(super) const PRESET: Preset = Preset {
     name: "gemini",
-    args: &["--approval-mode", "yolo", "--skip-trust"],
+    args: &["--approval-mode", "yolo"],
     prompt: PromptDelivery::Argument,
     prompt_flag: Some("--prompt-interactive"),
     ready_pattern: Some("Type your message"),

@@ -18,6 +18,8 @@ mod launch;
 mod ledger;
 mod merge_queue;
 mod real_agents;
+mod real_codex;
+mod real_gemini;
 mod real_nudge;
 mod trust;
 mod views;

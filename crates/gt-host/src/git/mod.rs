@@ -270,6 +270,13 @@ pub trait Git: Send + Sync {
         ))
     }
 
+    /// `user.name` and `user.email` as git resolves them in `wt` (every
+    /// config level), each `(key, value)` only when set: the identity an
+    /// agent's own commits there get.
+    fn user_identity(&self, _wt: &Path) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+
     /// Fetches `branch` of remote `origin` into `refs/remotes/origin/<branch>`
     /// (forced: it mirrors the upstream) and returns the upstream tip. Gives
     /// up after `timeout`.

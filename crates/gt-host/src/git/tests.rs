@@ -300,6 +300,14 @@ fn git_commit_keeps_a_configured_identity() {
     f.git.commit_all(&wt, "mine").unwrap().unwrap();
     let who = git_ok(&f.git, &wt, &["log", "-1", "--format=%an <%ae>"]);
     assert_eq!(who.trim(), "Ada <ada@example.org>");
+    // As git resolves it there (the local level wins).
+    assert_eq!(
+        f.git.user_identity(&wt).unwrap(),
+        vec![
+            ("user.email".to_string(), "ada@example.org".to_string()),
+            ("user.name".to_string(), "Ada".to_string())
+        ]
+    );
 }
 
 #[test]

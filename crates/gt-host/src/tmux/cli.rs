@@ -355,7 +355,11 @@ impl Tmux for TmuxCli {
     }
 
     fn kill_session(&self, name: &str) -> Result<bool> {
+        validate_session_name(name)?;
+        // Noted before the kill: afterwards the parent links are gone.
+        let procs = self.pane_tree(name, tree::Spare::Ancestors);
         let killed = self.on_session("kill-session", name)?;
+        tree::end(&procs, tree::GRACE);
         if killed {
             self.forget_server_if_empty();
         }
@@ -392,11 +396,14 @@ impl Tmux for TmuxCli {
                 message: format!("unexpected session id '{id}'"),
             });
         }
+        // The pane's processes as of now (gt, which has exited by then,
+        // excepted): ended by the server right after the kill.
+        let procs = self.pane_tree(name, tree::Spare::SelfOnly);
         // `-C`: the delayed command is a tmux command, no shell involved.
         // `-b`: do not wait.
         let command = format!("kill-session -t {id}");
         let delay = delay_secs.to_string();
-        let args = [
+        let mut args = vec![
             os("run-shell"),
             os("-b"),
             os("-d"),
@@ -404,6 +411,21 @@ impl Tmux for TmuxCli {
             os("-C"),
             os(&command),
         ];
+        // And a script (pids and start times only, no caller text), started
+        // now, that signals the processes still there a moment after the
+        // kill; the server runs it with its `default-shell`, so it starts a
+        // POSIX shell itself.
+        let after = std::time::Duration::from_secs(delay_secs.into())
+            + std::time::Duration::from_millis(200);
+        let script = (!procs.is_empty()).then(|| {
+            format!(
+                "exec /bin/sh -c '{}'",
+                tree::end_script(&procs, after, tree::GRACE)
+            )
+        });
+        if let Some(script) = &script {
+            args.extend([os(";"), os("run-shell"), os("-b"), os(script.as_str())]);
+        }
         self.run_on(name, "run-shell", &args).map(drop)
     }
 
@@ -568,6 +590,22 @@ impl Tmux for TmuxCli {
     }
 
     fn kill_server(&self) -> Result<()> {
+        let procs: Vec<tree::Proc> = self
+            .list_sessions()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| Some((s.pane_pid?, !s.pane_dead)))
+            .flat_map(|(pid, alive)| tree::collect(pid, alive, tree::Spare::Ancestors))
+            .collect();
+        let result = self.kill_server_only();
+        tree::end(&procs, tree::GRACE);
+        result
+    }
+}
+
+impl TmuxCli {
+    /// `kill-server`, then the socket file it leaves behind.
+    fn kill_server_only(&self) -> Result<()> {
         // tmux leaves its socket file behind: ask where it is first, and
         // remove it once the server is gone.
         let socket_path = self
@@ -583,6 +621,19 @@ impl Tmux for TmuxCli {
             Ok(())
         } else {
             Err(command_error("kill-server", &out))
+        }
+    }
+
+    /// The processes of session `name`'s pane (see the `tree` module);
+    /// empty when the session or its pane pid is unknown.
+    fn pane_tree(&self, name: &str, spare: tree::Spare) -> Vec<tree::Proc> {
+        match self.session_info(name) {
+            Ok(Some(SessionInfo {
+                pane_pid: Some(pid),
+                pane_dead,
+                ..
+            })) => tree::collect(pid, !pane_dead, spare),
+            _ => Vec::new(),
         }
     }
 }

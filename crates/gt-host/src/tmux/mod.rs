@@ -105,14 +105,19 @@ pub trait Tmux: Send + Sync {
     /// Whether session `name` exists (exact name match).
     fn has_session(&self, name: &str) -> Result<bool>;
 
-    /// Kills session `name` (tmux sends SIGHUP to its processes). Returns
-    /// `false` when there was no such session.
+    /// Kills session `name` and ends its pane's whole process tree: the
+    /// pane process, its descendants, their process groups and what is left
+    /// in the pane's terminal session get SIGTERM, then SIGKILL after a
+    /// grace of about 2 s (`TmuxCli`, on Linux; see the `tree` module).
+    /// Returns `false` when there was no such session.
     fn kill_session(&self, name: &str) -> Result<bool>;
 
     /// Asks the tmux server to kill session `name` after `delay_secs`
     /// seconds and returns at once: for a process running inside that
-    /// session, which would otherwise kill itself mid-command. Nothing
-    /// happens if the session is gone by then.
+    /// session, which would otherwise kill itself mid-command. The pane's
+    /// process tree (as of this call, the caller excepted) is ended then as
+    /// with [`Tmux::kill_session`]. Nothing happens if the session is gone
+    /// by then.
     fn kill_session_later(&self, name: &str, delay_secs: u32) -> Result<()>;
 
     /// All sessions of the server, sorted by name; empty when no server runs.
@@ -179,7 +184,8 @@ pub trait Tmux: Send + Sync {
     /// environment first, or tmux refuses to nest.
     fn attach_command(&self, name: &str) -> Result<Vec<String>>;
 
-    /// Stops the server and every session in it. Ok when none runs.
+    /// Stops the server and every session in it, ending each pane's process
+    /// tree as [`Tmux::kill_session`] does. Ok when none runs.
     fn kill_server(&self) -> Result<()>;
 }
 
@@ -212,6 +218,7 @@ fn path_bytes(p: &Path) -> Vec<u8> {
 
 mod cli;
 mod escape;
+mod tree;
 
 pub use cli::TmuxCli;
 pub(crate) use escape::escape_arg;

@@ -418,3 +418,87 @@ fn tmux_missing_program_is_an_environment_error() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// Starts session `name` whose command leaves a detached child behind: in a
+/// session of its own (`setsid`), deaf to SIGHUP and SIGTERM, so only a
+/// SIGKILL from gt ends it. Returns the child's pid and start time.
+fn session_with_detached_child(srv: &TestServer, name: &str) -> (u32, u64) {
+    let pidfile = srv.dir.path().join(format!("{name}.pid"));
+    let script = format!(
+        "setsid sh -c 'trap \"\" HUP TERM; echo $$ > {}; exec sleep 300' & trap '' HUP; sleep 600",
+        pidfile.display()
+    );
+    srv.tmux
+        .new_session(name, srv.dir.path(), &[], &argv(&["sh", "-c", &script]))
+        .unwrap();
+    wait_until("the child wrote its pid", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let child = super::tree::parse_stat(&text).unwrap();
+    let pane = srv.tmux.pane_pid(name).unwrap().unwrap();
+    assert_ne!(child.sid, pane, "the child left the pane's session");
+    (pid, child.start)
+}
+
+/// Whether the process `pid` that started at `start` still runs.
+fn running(pid: u32, start: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| super::tree::parse_stat(&t))
+        .is_some_and(|p| p.start == start && !p.zombie)
+}
+
+/// A process of this test, outside every pane: never touched.
+struct Bystander(std::process::Child);
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bystander() -> Bystander {
+    Bystander(
+        std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn tmux_kill_session_ends_the_panes_whole_tree() {
+    let srv = TestServer::new();
+    let t = &srv.tmux;
+    let mut other = bystander();
+    let (pid, start) = session_with_detached_child(&srv, "agent");
+    let (kept, kept_start) = session_with_detached_child(&srv, "keep");
+    assert!(t.kill_session("agent").unwrap());
+    // kill_session waits (bounded) until the tree is gone.
+    wait_until("the detached child is gone", || !running(pid, start));
+    // Another session's tree and a process outside tmux are untouched.
+    assert!(running(kept, kept_start));
+    assert!(other.0.try_wait().unwrap().is_none());
+    // The whole server: every pane's tree.
+    t.kill_server().unwrap();
+    wait_until("the other child is gone", || !running(kept, kept_start));
+    assert!(other.0.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn tmux_kill_session_later_ends_the_panes_whole_tree() {
+    let srv = TestServer::new();
+    let t = &srv.tmux;
+    let (pid, start) = session_with_detached_child(&srv, "agent");
+    t.kill_session_later("agent", 1).unwrap();
+    assert!(running(pid, start));
+    wait_until("session killed", || !t.has_session("agent").unwrap());
+    wait_until("the detached child is gone", || !running(pid, start));
+}

@@ -81,6 +81,33 @@ pub fn passthrough_env(ws: &Workspace, runtime: &Runtime) -> Vec<(String, String
         .collect()
 }
 
+/// The caller's git identity (`user.name`, `user.email` as git resolves
+/// them in the worktree) as `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/
+/// `GIT_CONFIG_VALUE_n`: Gemini CLI's shell tool runs commands with
+/// `GIT_CONFIG_GLOBAL=/dev/null` (it keeps `GIT_CONFIG_KEY_n`), which hides
+/// the user's `~/.gitconfig` from the agent's commits. Nothing when the
+/// session already gets `GIT_CONFIG_COUNT` from the caller, or no identity
+/// is configured.
+fn git_identity_env(
+    ws: &Workspace,
+    wt: &Path,
+    passed: &[(String, String)],
+) -> Vec<(String, String)> {
+    if passed.iter().any(|(k, _)| k == "GIT_CONFIG_COUNT") || !wt.is_dir() {
+        return Vec::new();
+    }
+    let identity = ws.git.user_identity(wt).unwrap_or_default();
+    if identity.is_empty() {
+        return Vec::new();
+    }
+    let mut env = vec![("GIT_CONFIG_COUNT".to_string(), identity.len().to_string())];
+    for (i, (k, v)) in identity.into_iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), k));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), v));
+    }
+    env
+}
+
 /// The environment contract of every polecat session (docs/agents.md): the
 /// caller's variables of [`passthrough_env`], then gt's own.
 pub fn session_env(
@@ -104,6 +131,8 @@ pub fn session_env(
         path.push(p);
     }
     let mut env = passthrough_env(ws, runtime);
+    let identity = git_identity_env(ws, &ws.worktree(rig, polecat), &env);
+    env.extend(identity);
     env.extend([
         (
             "GT_TOWN".into(),

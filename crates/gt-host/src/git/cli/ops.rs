@@ -585,6 +585,25 @@ impl Git for GitCli {
             .collect())
     }
 
+    fn user_identity(&self, wt: &Path) -> Result<Vec<(String, String)>> {
+        let args = [os("--get-regexp"), os("-z"), os(r"^user\.(name|email)$")];
+        let out = self.exec(Some(wt), &[], "config", &args)?;
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => return Ok(Vec::new()),
+            _ => return Err(command_error("config", &out)),
+        }
+        // The last value of each key wins, as for git itself.
+        let mut found: Vec<(String, String)> = Vec::new();
+        for e in out.stdout.split('\0').filter(|e| !e.is_empty()) {
+            let (k, v) = e.split_once('\n').unwrap_or((e, ""));
+            found.retain(|(key, _)| key != k);
+            found.push((k.to_string(), v.to_string()));
+        }
+        found.sort();
+        Ok(found)
+    }
+
     fn fetch_upstream(
         &self,
         repo: &Path,

@@ -1,0 +1,310 @@
+//! The whole loop with the REAL Codex CLI (issue 12): a trusted rig,
+//! `gt sling "free text" rig --agent codex` with the provider set up the
+//! way a user would (`~/.codex/config.toml`, a custom Responses provider
+//! pointing at the scripted model server, its key in the caller's
+//! environment), the Codex TUI in tmux on the town's socket, the scripted
+//! model making it write, commit and run `gt done` with its own
+//! `exec_command` tool — a login shell that resets PATH, so `gt` is reached
+//! by its absolute path or `$GT_BIN` (M13) — then `gt refinery run --once`
+//! landing it on main. Two codex polecats slung together each run as
+//! themselves (M1). The CLI comes from `GT_TEST_CODEX`; without it the test
+//! prints one line and returns, unless `CI` is set (then it fails).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+use crate::common::{git, gt_bin, TestTown};
+use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+
+/// The user's git identity, which the agents' commits use.
+pub(crate) fn write_git_identity(t: &TestTown) {
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+}
+
+/// What `gt --json sling` printed about a slung bead.
+pub(crate) struct Slung {
+    pub bead: String,
+    pub agent: String,
+    pub session: String,
+    pub worktree: PathBuf,
+}
+
+/// `gt --json sling TITLE RIG --agent AGENT` with the caller's environment.
+pub(crate) fn sling(
+    t: &TestTown,
+    caller: &[(&str, &str)],
+    title: &str,
+    rig: &str,
+    agent: &str,
+) -> Slung {
+    let out = t.ok_env(caller, &["--json", "sling", title, rig, "--agent", agent]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let field = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("no {k} in {v}"))
+            .to_string()
+    };
+    Slung {
+        bead: field("bead"),
+        agent: field("agent"),
+        session: field("session"),
+        worktree: PathBuf::from(field("worktree")),
+    }
+}
+
+/// The pane of tmux session `session` on the town's socket, for failures.
+pub(crate) fn screen(t: &TestTown, session: &str) -> String {
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    std::process::Command::new("tmux")
+        .args(["-L", &socket, "capture-pane", "-p", "-t", session])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Waits up to `secs` for every bead to reach `merging` (the agent ran
+/// `gt done`), else fails with each screen and the requests the model saw.
+pub(crate) fn wait_merging(
+    t: &TestTown,
+    cli: &str,
+    slung: &[&Slung],
+    server: &ModelServer,
+    secs: u64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !slung.iter().all(|s| t.bead_status(&s.bead) == "merging") {
+        if Instant::now() >= deadline {
+            let screens: Vec<String> = slung
+                .iter()
+                .map(|s| {
+                    format!(
+                        "--- {} ({}):\n{}",
+                        s.session,
+                        t.bead_status(&s.bead),
+                        screen(t, &s.session)
+                    )
+                })
+                .collect();
+            let requests: Vec<_> = server
+                .requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.side_kind(), r.last_tool_result()))
+                .collect();
+            panic!(
+                "{cli} did not reach `gt done` in {secs}s\n{}\nrequests: {requests:#?}",
+                screens.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
+/// server's Responses API, its key read from `OPENAI_API_KEY`.
+fn write_codex_config(home: &Path, base_url: &str) {
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    std::fs::write(
+        home.join(".codex/config.toml"),
+        format!(
+            "# the user's own settings\n\
+             model_provider = \"scripted\"\n\
+             model = \"scripted-model\"\n\
+             check_for_update_on_startup = false\n\n\
+             [model_providers.scripted]\n\
+             name = \"scripted\"\n\
+             base_url = \"{base_url}/v1\"\n\
+             env_key = \"OPENAI_API_KEY\"\n\
+             wire_api = \"responses\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Whether `config.toml` says `trust_level = "trusted"` for `dir`.
+fn codex_trusts(home: &Path, dir: &Path) -> bool {
+    let text = std::fs::read_to_string(home.join(".codex/config.toml")).unwrap_or_default();
+    let header = format!("[projects.\"{}\"]", dir.display());
+    let Some(at) = text.find(&header) else {
+        return false;
+    };
+    let rest = &text[at + header.len()..];
+    let table = rest.split("\n[").next().unwrap_or("");
+    table
+        .lines()
+        .any(|l| l.replace(' ', "") == "trust_level=\"trusted\"")
+}
+
+/// Codex and the caller's environment for it: PATH with the CLI, the key.
+fn codex_caller(codex: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("PATH", path_with(codex)),
+        ("OPENAI_API_KEY", SECRET.to_string()),
+    ]
+}
+
+#[test]
+fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    let gt = gt_bin();
+    let gt = gt.to_str().unwrap().to_string();
+
+    // One exec_command turn: edit, commit and `gt done` by the absolute
+    // path (codex's login shell has reset PATH), then a closing text.
+    let work = format!(
+        "printf 'landed by codex\\n' > proof.txt && git add proof.txt && \
+         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
+    );
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(&work),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "add a proof file", "app", "codex");
+    // The new worktree was trusted before codex started, and the user's own
+    // settings are kept.
+    assert!(codex_trusts(&t.home, &s.worktree), "worktree not trusted");
+    let config = std::fs::read_to_string(t.home.join(".codex/config.toml")).unwrap();
+    assert!(config.contains("# the user's own settings"), "{config}");
+    assert!(config.contains("[model_providers.scripted]"), "{config}");
+
+    wait_merging(&t, "codex", &[&s], &server, 180);
+
+    let requests = server.requests();
+    // The first prompt names gt by its absolute path; the AGENTS.md gt
+    // wrote into the worktree reached the model as codex's instructions.
+    assert!(
+        requests.iter().any(|r| r.contains(&format!("{gt} prime"))),
+        "the first prompt did not name the absolute gt"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("Gas Town polecat {}", s.agent))),
+        "gt's AGENTS.md never reached the model"
+    );
+    assert!(requests
+        .iter()
+        .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
+
+    t.ok(&["refinery", "run", "--once"]);
+    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
+    assert_eq!(landed, "landed by codex\n");
+    // AGENTS.md stayed out of the commit.
+    let files = git(&t.repo("app"), &["ls-tree", "--name-only", "main"]);
+    assert!(!files.lines().any(|f| f == "AGENTS.md"), "{files}");
+
+    assert_nothing_left(&t);
+    assert_never_stored(&t, SECRET);
+}
+
+/// Two codex polecats slung together each run as themselves: each shell
+/// sees its own `GT_AGENT`/`GT_BEAD`, reaches gt through `$GT_BIN`, and
+/// both land (M1: a shared codex server ran the second as the first).
+#[test]
+fn two_codex_polecats_each_run_as_themselves_and_both_land() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    let work = "printf '%s %s\\n' \"$GT_AGENT\" \"$GT_BEAD\" > \"proof-$GT_BEAD.txt\" && \
+                git add . && git commit -q -m \"proof of $GT_BEAD\" && \"$GT_BIN\" done && echo DONE-OK";
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(work),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+
+    let a = sling(&t, &caller, "first proof", "app", "codex");
+    let b = sling(&t, &caller, "second proof", "app", "codex");
+    assert_ne!(a.agent, b.agent);
+    wait_merging(&t, "codex", &[&a, &b], &server, 240);
+
+    // Land both (one merge request per pass at most).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while [&a, &b].iter().any(|s| t.bead_status(&s.bead) != "closed") {
+        assert!(
+            Instant::now() < deadline,
+            "not both landed: {} {}",
+            t.bead_status(&a.bead),
+            t.bead_status(&b.bead)
+        );
+        t.ok(&["refinery", "run", "--once"]);
+    }
+    for s in [&a, &b] {
+        let landed = git(
+            &t.repo("app"),
+            &["show", &format!("main:proof-{}.txt", s.bead)],
+        );
+        assert_eq!(landed, format!("{} {}\n", s.agent, s.bead));
+    }
+
+    assert_nothing_left(&t);
+    assert_never_stored(&t, SECRET);
+}
+
+/// Without `gt rig trust`, gt does not answer codex's "Trust this folder?"
+/// for the user: `gt agents` shows the agent waiting for input, and the
+/// model never gets the work.
+#[test]
+fn codex_in_an_untrusted_rig_waits_at_the_trust_dialog() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(Script::new().otherwise(Reply::text("ok"))).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = sling(&t, &caller, "needs trust", "app", "codex");
+    assert!(!codex_trusts(&t.home, &s.worktree));
+    t.wait_for(60, "codex waiting at its trust dialog", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == s.bead.as_str() && a["state"] == "waiting_for_input")
+    });
+    let screen = screen(&t, &s.session);
+    assert!(screen.contains("Trust this folder?"), "{screen}");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("needs trust")),
+        "the work reached the model in an untrusted folder"
+    );
+    assert_nothing_left(&t);
+}

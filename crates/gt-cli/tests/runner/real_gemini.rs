@@ -1,0 +1,163 @@
+//! The whole loop with the REAL Gemini CLI (issue 12): a rig trusted with
+//! `gt rig trust` (Gemini's `trustedFolders.json`; folder trust stays on),
+//! `gt sling "free text" rig --agent gemini` with `GOOGLE_GEMINI_BASE_URL`
+//! and `GEMINI_API_KEY` in the caller's environment, the Gemini TUI in tmux
+//! on the town's socket, the scripted model making it write, commit and run
+//! `gt done` with its own `run_shell_command` tool, then `gt refinery run
+//! --once` landing it on main — and after `gt down --all` none of gemini's
+//! node processes is left (M8). The CLI comes from `GT_TEST_GEMINI`; without
+//! it the test prints one line and returns, unless `CI` is set.
+
+use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+use crate::common::{git, gt_bin, TestTown};
+use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+use crate::real_codex::{sling, wait_merging, write_git_identity};
+
+#[test]
+fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    // The user's settings: API-key auth, no telemetry, no updates. Folder
+    // trust stays on: `gt rig trust` is what lets gemini work here.
+    std::fs::create_dir_all(t.home.join(".gemini")).unwrap();
+    std::fs::write(
+        t.home.join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}},
+            "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
+            "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}"#,
+    )
+    .unwrap();
+    let gt = gt_bin();
+    let gt = gt.to_str().unwrap().to_string();
+    let work = format!(
+        "printf 'landed by gemini\\n' > proof.txt && git add proof.txt && \
+         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
+    );
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(&work),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    let base = server.base_url();
+    let path = path_with(&gemini);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("GOOGLE_GEMINI_BASE_URL", &base),
+        ("GEMINI_API_KEY", SECRET),
+    ];
+
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "add a proof file", "app", "gemini");
+    // The new worktree was trusted before gemini started.
+    let trusted: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.home.join(".gemini/trustedFolders.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        trusted[s.worktree.to_str().unwrap()],
+        "TRUST_FOLDER",
+        "{trusted}"
+    );
+
+    wait_merging(&t, "gemini", &[&s], &server, 180);
+
+    let requests = server.requests();
+    // The first prompt names gt by its absolute path; the GEMINI.md gt
+    // wrote into the worktree reached the model as gemini's context.
+    assert!(
+        requests.iter().any(|r| r.contains(&format!("{gt} prime"))),
+        "the first prompt did not name the absolute gt"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("Gas Town polecat {}", s.agent))),
+        "gt's GEMINI.md never reached the model"
+    );
+    assert!(requests
+        .iter()
+        .any(|r| r.header("x-goog-api-key") == Some(SECRET)));
+
+    t.ok(&["refinery", "run", "--once"]);
+    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
+    assert_eq!(landed, "landed by gemini\n");
+
+    // Gemini's node processes go with its session (M8).
+    assert_nothing_left(&t);
+    assert_never_stored(&t, SECRET);
+}
+
+/// M8 without a real CLI: an agent that leaves a detached child behind (in
+/// a session of its own, deaf to SIGHUP and SIGTERM, as gemini's node
+/// processes were to tmux) — `gt down --all` ends it too.
+#[test]
+fn gt_down_all_ends_an_agents_detached_children() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    t.set_agent(
+        "leaver",
+        "sh -c 'setsid sh -c \"trap \\\"\\\" HUP TERM; exec sleep 301\" & trap \"\" HUP; exec sleep 600'",
+    );
+    t.ok(&["sling", "leave a child", "app", "--agent", "leaver"]);
+    t.wait_for(20, "the detached child runs", |t| {
+        crate::real_agents::processes_in(&t.root)
+            .iter()
+            .any(|p| p.contains("sleep 301"))
+    });
+    assert_nothing_left(&t);
+}
+
+/// Without `gt rig trust`, gt does not answer gemini's folder-trust dialog
+/// for the user: `gt agents` shows the agent waiting for input, and the
+/// model never gets the work.
+#[test]
+fn gemini_in_an_untrusted_rig_waits_at_the_trust_dialog() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::create_dir_all(t.home.join(".gemini")).unwrap();
+    std::fs::write(
+        t.home.join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}},
+            "general": {"disableAutoUpdate": true}, "telemetry": {"enabled": false}}"#,
+    )
+    .unwrap();
+    let server = ModelServer::start(Script::new().otherwise(Reply::text("ok"))).unwrap();
+    let base = server.base_url();
+    let path = path_with(&gemini);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("GOOGLE_GEMINI_BASE_URL", &base),
+        ("GEMINI_API_KEY", SECRET),
+    ];
+    // Sling starts it; what gemini shows next is reported, not answered.
+    let s = sling(&t, &caller, "needs trust", "app", "gemini");
+    t.wait_for(60, "gemini waiting at its trust dialog", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == s.bead.as_str() && a["state"] == "waiting_for_input")
+    });
+    let screen = crate::real_codex::screen(&t, &s.session);
+    assert!(screen.contains("Do you trust"), "{screen}");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("needs trust")),
+        "the work reached the model in an untrusted folder"
+    );
+    assert_nothing_left(&t);
+}
