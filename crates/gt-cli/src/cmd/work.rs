@@ -80,6 +80,22 @@ fn print_slung(ctx: &Ctx, s: &Slung) -> Result<(), Error> {
         "  watch: gt peek {}   attach: gt attach {}",
         s.agent, s.agent
     )));
+    if let Some(reason) = &s.waiting_for_input {
+        let hint = if reason == "folder_trust" {
+            format!(
+                " (gt rig trust {} lets agents work there unattended)",
+                s.rig
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "note: {} is waiting at a {} dialog; gt does not answer it: gt attach {}{hint}",
+            s.agent,
+            reason.replace('_', " "),
+            s.agent
+        );
+    }
     Ok(())
 }
 

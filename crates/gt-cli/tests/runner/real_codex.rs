@@ -34,6 +34,8 @@ pub(crate) struct Slung {
     pub agent: String,
     pub session: String,
     pub worktree: PathBuf,
+    /// The dialog the launch watch saw, if any.
+    pub waiting_for_input: Option<String>,
 }
 
 /// `gt --json sling TITLE RIG --agent AGENT` with the caller's environment.
@@ -56,6 +58,7 @@ pub(crate) fn sling(
         agent: field("agent"),
         session: field("session"),
         worktree: PathBuf::from(field("worktree")),
+        waiting_for_input: v["waiting_for_input"].as_str().map(str::to_string),
     }
 }
 
@@ -293,6 +296,8 @@ fn codex_in_an_untrusted_rig_waits_at_the_trust_dialog() {
     let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = sling(&t, &caller, "needs trust", "app", "codex");
     assert!(!codex_trusts(&t.home, &s.worktree));
+    // The launch watch saw the dialog and said so.
+    assert_eq!(s.waiting_for_input.as_deref(), Some("folder_trust"));
     t.wait_for(60, "codex waiting at its trust dialog", |t| {
         t.json(&["agents"])
             .as_array()

@@ -146,6 +146,8 @@ fn gemini_in_an_untrusted_rig_waits_at_the_trust_dialog() {
     ];
     // Sling starts it; what gemini shows next is reported, not answered.
     let s = sling(&t, &caller, "needs trust", "app", "gemini");
+    // The launch watch saw the dialog and said so.
+    assert_eq!(s.waiting_for_input.as_deref(), Some("folder_trust"));
     t.wait_for(60, "gemini waiting at its trust dialog", |t| {
         t.json(&["agents"])
             .as_array()

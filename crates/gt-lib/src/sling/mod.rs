@@ -70,6 +70,10 @@ pub struct Slung {
     pub queued: bool,
     /// The convoy the bead travels in, if any.
     pub convoy: Option<String>,
+    /// The agent started but its screen shows a dialog (e.g.
+    /// `folder_trust` in a rig not trusted with `gt rig trust`): the reason.
+    /// gt never answers it; the deacon mails the human.
+    pub waiting_for_input: Option<String>,
 }
 
 enum Target {
@@ -298,6 +302,7 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
                 worktree: PathBuf::new(),
                 created_bead: created,
                 queued: true,
+                waiting_for_input: None,
                 convoy: None,
             });
             continue;
@@ -493,7 +498,7 @@ fn sling_one(
         }
     };
     // 2..4. Worktree, session, running — taken back on any failure.
-    let started = (|| -> Result<PathBuf> {
+    let started = (|| -> Result<(PathBuf, Option<crate::screen::DialogReason>)> {
         let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
         drop(lock);
         // A trusted rig's new worktree is trusted before the agent starts,
@@ -502,12 +507,14 @@ fn sling_one(
         crate::trust::trust_worktree(ws, &rig.name, &wt, &crate::trust::TrustEnv::of(&ws.caller))?;
         start_agent(ws, &session, bead, runtime, resume, &wt)?;
         ws.store.mark_running(session.id, actor)?;
-        watch_start(ws, &session, runtime)?;
-        deliver_when_ready(ws, &session, bead, runtime)?;
-        Ok(wt)
+        let waiting = watch_start(ws, &session, runtime)?;
+        if waiting.is_none() {
+            deliver_when_ready(ws, &session, bead, runtime)?;
+        }
+        Ok((wt, waiting))
     })();
     match started {
-        Ok(wt) => Ok(Slung {
+        Ok((wt, waiting)) => Ok(Slung {
             bead: bead.id.clone(),
             title: bead.title.clone(),
             rig: rig.name.clone(),
@@ -521,6 +528,7 @@ fn sling_one(
             created_bead: fresh.bead,
             queued: false,
             convoy: None,
+            waiting_for_input: waiting.map(|r| r.as_str().to_string()),
         }),
         Err(e) => {
             // The pane's last screen, before the session is killed; kept

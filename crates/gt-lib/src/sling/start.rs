@@ -238,8 +238,13 @@ pub const LAUNCH_WATCH: Duration = Duration::from_secs(8);
 /// deacon, never answered). A runtime with no such signal is watched for
 /// [`Workspace::start_watch`]; one with a signal up to [`LAUNCH_WATCH`] (a
 /// slow start is then left to the deacon). An agent that exits first without
-/// `gt done` is a failed start: its last screen is named in the error.
-pub(super) fn watch_start(ws: &Workspace, s: &Session, runtime: &Runtime) -> Result<()> {
+/// `gt done` is a failed start: its last screen is named in the error. A
+/// dialog on screen is returned (its reason).
+pub(super) fn watch_start(
+    ws: &Workspace,
+    s: &Session,
+    runtime: &Runtime,
+) -> Result<Option<crate::screen::DialogReason>> {
     let started = Instant::now();
     let patterns = crate::screen::Patterns::for_runtime(runtime);
     let has_signal = crate::agent_hooks::has_hooks(runtime)
@@ -252,6 +257,7 @@ pub(super) fn watch_start(ws: &Workspace, s: &Session, runtime: &Runtime) -> Res
     } else {
         ws.start_watch
     };
+    let mut up_since: Option<Instant> = None;
     loop {
         match ws.tmux.session_info(&s.tmux_session)? {
             None => {
@@ -262,7 +268,7 @@ pub(super) fn watch_start(ws: &Workspace, s: &Session, runtime: &Runtime) -> Res
             Some(info) if info.pane_dead => {
                 // Finished legitimately (fast agents run `gt done` quickly)?
                 if !ws.store.get_session(s.id)?.is_open() {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let screen = ws
                     .tmux
@@ -281,27 +287,60 @@ pub(super) fn watch_start(ws: &Workspace, s: &Session, runtime: &Runtime) -> Res
                     }
                 )));
             }
-            Some(_) if has_signal && reports_up(ws, s, &patterns)? => return Ok(()),
-            Some(_) if started.elapsed() >= limit => return Ok(()),
-            Some(_) => std::thread::sleep(Duration::from_millis(if has_signal { 100 } else { 40 })),
+            Some(_) if has_signal => {
+                match reports_up(ws, s, &patterns)? {
+                    Up::Hook => return Ok(None),
+                    Up::Dialog(reason) => return Ok(Some(reason)),
+                    // A splash can look ready before a dialog replaces it
+                    // (codex): the screen must stay up for a while.
+                    Up::Screen => {
+                        let since = *up_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= SCREEN_SETTLE {
+                            return Ok(None);
+                        }
+                    }
+                    Up::NotYet => up_since = None,
+                }
+                if started.elapsed() >= limit {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Some(_) if started.elapsed() >= limit => return Ok(None),
+            Some(_) => std::thread::sleep(Duration::from_millis(40)),
         }
     }
 }
 
-/// Whether the agent of `s` has shown it is up: a hook report since the
-/// session started, or a screen that is idle, busy or a dialog.
-fn reports_up(ws: &Workspace, s: &Session, patterns: &crate::screen::Patterns) -> Result<bool> {
+/// How long a screen must read idle or busy before the launch watch counts
+/// the agent as up (codex shows its prompt for half a second before its
+/// folder-trust dialog).
+const SCREEN_SETTLE: Duration = Duration::from_millis(1500);
+
+/// What the launch watch saw.
+enum Up {
+    /// A hook report since the session started.
+    Hook,
+    /// An idle or busy screen.
+    Screen,
+    /// A dialog or question on screen.
+    Dialog(crate::screen::DialogReason),
+    NotYet,
+}
+
+fn reports_up(ws: &Workspace, s: &Session, patterns: &crate::screen::Patterns) -> Result<Up> {
     use crate::screen::ScreenState;
     if let Some(st) = ws.store.agent_state(&s.agent())? {
         if st.source == "hook" && st.updated_at >= s.started_at {
-            return Ok(true);
+            return Ok(Up::Hook);
         }
     }
     let screen = ws.tmux.capture_pane(&s.tmux_session, 50)?;
-    Ok(matches!(
-        crate::screen::classify(&screen, patterns),
-        ScreenState::Idle | ScreenState::Working | ScreenState::WaitingForInput { .. }
-    ))
+    Ok(match crate::screen::classify(&screen, patterns) {
+        ScreenState::Idle | ScreenState::Working => Up::Screen,
+        ScreenState::WaitingForInput { reason, .. } => Up::Dialog(reason),
+        _ => Up::NotYet,
+    })
 }
 
 /// Types the first instruction once the agent shows its ready pattern.
