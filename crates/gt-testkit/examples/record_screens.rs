@@ -455,6 +455,15 @@ fn scenarios() -> Vec<Scenario> {
             env: codex_env,
         },
         Scenario {
+            cli: "codex",
+            state: "api_error_500_final",
+            wait_for: &["■"],
+            script: api_500,
+            setup: codex_ready,
+            argv: codex_prompt_argv,
+            env: codex_env,
+        },
+        Scenario {
             cli: "gemini",
             state: "api_error_500",
             wait_for: &["500", "error", "Error"],
@@ -568,7 +577,7 @@ fn record(sc: &Scenario, cli: &Path, n: usize) -> Result<String, String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(150);
     let result = loop {
         let screen = capture();
         if sc.wait_for.iter().any(|w| screen.contains(w)) {

@@ -19,6 +19,8 @@ pub(super) const PRESET: Preset = Preset {
         ready: &["Ask Codex"],
         busy: &["esc to interrupt"],
         dialogs: &[("Trust this folder?", DialogReason::FolderTrust)],
-        errors: &[],
+        // The model API failing: codex retries (`Reconnecting... 1/5`), then
+        // shows the error above its prompt (idle).
+        errors: &["Reconnecting..."],
     },
 };

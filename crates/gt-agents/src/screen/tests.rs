@@ -1,13 +1,16 @@
 use super::*;
 use crate::runtime::{preset, Runtime};
 
-/// The state a fixture's file name says (`idle`, `waiting_for_input-login`, ...).
+/// The state a fixture's file name says (`idle`, `waiting_for_input-login`,
+/// ...; after another state, `-note` only tells fixtures apart, e.g.
+/// `idle-after_api_error`).
 fn expected(stem: &str) -> (String, Option<DialogReason>) {
     match stem.split_once('-') {
-        Some((state, reason)) => (
-            state.to_string(),
+        Some(("waiting_for_input", reason)) => (
+            "waiting_for_input".to_string(),
             Some(DialogReason::parse(reason).unwrap_or_else(|| panic!("unknown reason {reason}"))),
         ),
+        Some((state, _note)) => (state.to_string(), None),
         None => (stem.to_string(), None),
     }
 }
