@@ -284,13 +284,16 @@ pub fn screen_state_for(first: &str, second: &str, runtime: Option<&Runtime>) ->
 }
 
 /// `gt agent-state`'s names: a dialog waits for input, a still prompt is
-/// idle, anything else (busy, rate limited, an error, unknown) is working.
+/// idle, the runtime's rate-limit or error text is `rate-limited`/`error`,
+/// anything else (busy, unknown) is working.
 fn pair_name(s: crate::screen::ScreenState) -> &'static str {
     use crate::screen::ScreenState as S;
     match s {
         S::WaitingForInput { .. } => "waiting-for-input",
         S::Idle => "idle",
-        _ => "working",
+        S::RateLimited => "rate-limited",
+        S::Error => "error",
+        S::Working | S::Unknown => "working",
     }
 }
 
@@ -333,6 +336,8 @@ mod tests {
             let expected = match problems {
                 Screen::Question(..) => "waiting-for-input",
                 Screen::AtPrompt => "idle",
+                Screen::RateLimited => "rate-limited",
+                Screen::Error => "error",
                 Screen::Busy | Screen::Unknown => "working",
             };
             assert_eq!(state, expected, "{text}");

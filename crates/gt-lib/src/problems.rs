@@ -142,9 +142,11 @@ pub enum AgentState {
     /// Holds work whose session was ended on purpose by `gt down --all`:
     /// not a problem; `gt up` resumes it.
     Stopped,
-    /// Its hooks report that the model API failed (`StopFailure`).
+    /// Its hooks report that the model API failed (`StopFailure`), or its
+    /// screen shows the preset's error text.
     Error,
-    /// Its hooks report the model API's rate limit (`StopFailure`).
+    /// Its hooks report the model API's rate limit (`StopFailure`), or its
+    /// screen shows the runtime's rate-limit text.
     RateLimited,
 }
 
@@ -213,6 +215,8 @@ impl Screen {
             Screen::Question(q, None) => format!("question:{q}"),
             Screen::Question(q, Some(r)) => format!("dialog:{}:{q}", r.as_str()),
             Screen::AtPrompt => "prompt".into(),
+            Screen::RateLimited => "rate_limited".into(),
+            Screen::Error => "error".into(),
             Screen::Unknown => "unknown".into(),
         }
     }
@@ -221,6 +225,8 @@ impl Screen {
         match s {
             "busy" => Some(Screen::Busy),
             "prompt" => Some(Screen::AtPrompt),
+            "rate_limited" => Some(Screen::RateLimited),
+            "error" => Some(Screen::Error),
             "unknown" => Some(Screen::Unknown),
             _ => {
                 if let Some(q) = s.strip_prefix("question:") {
@@ -244,6 +250,10 @@ pub enum Screen {
     Question(String, Option<crate::screen::DialogReason>),
     /// Its input prompt, waiting for instructions.
     AtPrompt,
+    /// The runtime's rate-limit text.
+    RateLimited,
+    /// The runtime's own error text (e.g. codex retrying a failing model API).
+    Error,
     /// Nothing recognised.
     Unknown,
 }
@@ -268,15 +278,16 @@ pub fn classify_screen_for(screen: &str, runtime: Option<&crate::runtime::Runtim
 }
 
 impl Screen {
-    /// The problems view of a classified screen (rate limits and errors are
-    /// not a screen kind here: they show as nothing recognised).
+    /// The problems view of a classified screen.
     pub fn from_state(s: crate::screen::ScreenState) -> Screen {
         use crate::screen::ScreenState as S;
         match s {
             S::Working => Screen::Busy,
             S::Idle => Screen::AtPrompt,
             S::WaitingForInput { line, reason } => Screen::Question(line, Some(reason)),
-            S::RateLimited | S::Error | S::Unknown => Screen::Unknown,
+            S::RateLimited => Screen::RateLimited,
+            S::Error => Screen::Error,
+            S::Unknown => Screen::Unknown,
         }
     }
 }
@@ -592,6 +603,10 @@ fn observe_inner(
                         state_source = Some("hook");
                         (AgentState::Error, None)
                     }
+                    // The same, read from the screen of a runtime without
+                    // hooks (codex: `Reconnecting... 1/5`).
+                    Some(Screen::RateLimited) => (AgentState::RateLimited, None),
+                    Some(Screen::Error) => (AgentState::Error, None),
                     Some(Screen::Question(q, reason)) => (
                         AgentState::WaitingForInput,
                         Some(Problem {

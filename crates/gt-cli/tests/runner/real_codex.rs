@@ -313,3 +313,27 @@ fn codex_in_an_untrusted_rig_waits_at_the_trust_dialog() {
     );
     assert_nothing_left(&t);
 }
+
+/// The model API failing (HTTP 500): codex retries (`Reconnecting... 1/5`)
+/// and `gt agents` shows `error` from its screen within seconds.
+#[test]
+fn codex_api_failure_shows_error_in_gt_agents() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(Script::new().otherwise(Reply::error(500))).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "the api fails", "app", "codex");
+    t.wait_for(30, "state error after HTTP 500", |t| {
+        t.json(&["agents"]).as_array().unwrap().iter().any(|a| {
+            a["bead"] == s.bead.as_str() && a["state"] == "error" && a["state_source"] == "screen"
+        })
+    });
+    assert!(server.requests().iter().any(|r| r.offers_tools()));
+    assert_nothing_left(&t);
+}
