@@ -704,11 +704,13 @@ fn killed_mail_sends_leave_whole_messages_or_none() {
 fn wait_idle_waits_for_the_ready_pattern() {
     let t = TestTown::new();
     t.with_rig("r");
-    // A fake `codex` (preset ready pattern "? for shortcuts"): busy for 2 s,
-    // then shows its prompt and records what is typed.
+    // A fake `codex` (preset ready pattern "? for shortcuts"): busy (its
+    // busy text) for 4 s — the launch watch returns once that has held for
+    // 1.5 s — then pushes it out of the classified tail, shows its prompt
+    // and records what is typed.
     let path = t.fake_program(
         "codex",
-        "stty -icanon -echo\necho working...\nsleep 2\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
+        "stty -icanon -echo\necho 'working... (esc to interrupt)'\nsleep 4\nseq 10\necho '? for shortcuts'\nexec cat >> \"$GT_TOWN/../typed-$GT_POLECAT\"\n",
     );
     t.ok_env(
         &[("PATH", &path)],

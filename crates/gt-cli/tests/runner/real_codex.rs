@@ -234,7 +234,11 @@ fn two_codex_polecats_each_run_as_themselves_and_both_land() {
     let t = TestTown::new();
     t.with_rig("app");
     write_git_identity(&t);
-    let work = "printf '%s %s\\n' \"$GT_AGENT\" \"$GT_BEAD\" > \"proof-$GT_BEAD.txt\" && \
+    // Both agents wait for the test's go, so they run at the same time
+    // (a sling returns once its agent is up, and the first could otherwise
+    // finish before the second starts).
+    let work = "until [ -e \"$GT_TOWN/go\" ]; do sleep 0.2; done; \
+                printf '%s %s\\n' \"$GT_AGENT\" \"$GT_BEAD\" > \"proof-$GT_BEAD.txt\" && \
                 git add . && git commit -q -m \"proof of $GT_BEAD\" && \"$GT_BIN\" done && echo DONE-OK";
     let script = Script::new()
         .when(
@@ -255,6 +259,7 @@ fn two_codex_polecats_each_run_as_themselves_and_both_land() {
     let a = sling(&t, &caller, "first proof", "app", "codex");
     let b = sling(&t, &caller, "second proof", "app", "codex");
     assert_ne!(a.agent, b.agent);
+    std::fs::write(t.root.join("go"), "").unwrap();
     wait_merging(&t, "codex", &[&a, &b], &server, 240);
 
     // Land both (one merge request per pass at most).
