@@ -17,6 +17,8 @@ mod interop;
 mod ledger;
 mod merge_queue;
 mod real_agents;
+mod real_aider;
+mod real_opencode;
 mod trust;
 mod views;
 mod watchdog;
