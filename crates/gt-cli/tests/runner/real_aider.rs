@@ -117,6 +117,7 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
         status != "hooked" && status != "in_progress",
         "still {status} after gt done"
     );
+    // Recording fixtures: `GT_TEST_SCREENS_DIR=DIR` keeps every screen seen.
     if let Ok(dir) = std::env::var("GT_TEST_SCREENS_DIR") {
         for (i, s) in screens.iter().enumerate() {
             std::fs::write(format!("{dir}/aider-{i}.txt"), s).unwrap();

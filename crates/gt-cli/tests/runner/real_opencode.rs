@@ -133,6 +133,26 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
     assert!(turns
         .iter()
         .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
+    // The real screens, read by the one classifier with the preset's
+    // patterns: the turn showed as working (`esc interrupt`), never as a
+    // dialog.
+    let rt = gt_lib::runtime::preset("opencode").unwrap();
+    let patterns = gt_lib::screen::Patterns::for_runtime(&rt);
+    let states: Vec<_> = screens
+        .iter()
+        .map(|s| gt_lib::screen::classify(s, &patterns))
+        .collect();
+    assert!(
+        states.contains(&gt_lib::screen::ScreenState::Working),
+        "{states:?}\n{screens:#?}"
+    );
+    assert!(
+        !states
+            .iter()
+            .any(|s| matches!(s, gt_lib::screen::ScreenState::WaitingForInput { .. })),
+        "{states:?}\n{screens:#?}"
+    );
+    // Recording fixtures: `GT_TEST_SCREENS_DIR=DIR` keeps every screen seen.
     if let Ok(dir) = std::env::var("GT_TEST_SCREENS_DIR") {
         for (i, s) in screens.iter().enumerate() {
             std::fs::write(format!("{dir}/opencode-{i}.txt"), s).unwrap();
