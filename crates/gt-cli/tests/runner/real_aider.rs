@@ -133,9 +133,10 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
     let turns = server.requests_for(Api::Chat);
     // The typed instruction reached the model, with the caller's key.
     assert!(
-        turns
-            .iter()
-            .any(|r| r.wants_stream() && r.contains(&bead) && r.contains("add a proof file")),
+        turns.iter().any(|r| r.wants_stream()
+            && r.contains(&bead)
+            && r.contains("add a proof file")
+            && r.contains("gt finishes the bead")),
         "the instruction never reached the model"
     );
     assert!(turns

@@ -62,7 +62,14 @@ fn aider_back_at_its_prompt_with_a_commit_is_finished_by_the_deacon() {
     let (k, s) = slung("aider");
     // The instruction was typed once the banner showed.
     let typed = k.tmux.sent_text(&s.session);
-    assert!(typed.iter().any(|t| t.contains(&s.bead)), "{typed:?}");
+    // It cannot run gt, so it is not told to.
+    assert!(
+        typed.iter().any(|t| t.contains(&s.bead)
+            && t.contains("gt finishes the bead")
+            && !t.contains("gt done")
+            && !t.contains("prime")),
+        "{typed:?}"
+    );
     // Idle at the banner, no commit yet: left alone, however often.
     for _ in 0..3 {
         assert!(!patrol(&k).contains(&kind::COMPLETED.to_string()));
@@ -136,6 +143,10 @@ fn a_changing_screen_a_dialog_or_uncommitted_changes_keep_it_open() {
 #[test]
 fn an_agent_that_runs_gt_done_itself_is_never_finished_for_it() {
     let (k, s) = slung("fake");
+    assert!(
+        k.tmux.session(&s.session).is_some(),
+        "the custom agent runs"
+    );
     k.commit_file(&s.worktree, "proof.txt", "one\n");
     k.tmux.set_screen(&s.session, AFTER_COMMIT).unwrap();
     for _ in 0..3 {
