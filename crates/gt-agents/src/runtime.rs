@@ -27,6 +27,34 @@ pub enum PromptDelivery {
     None,
 }
 
+/// How an agent says its work is finished.
+///
+/// Stored and configured runtimes written before this existed have no such
+/// field: they read as [`Completion::GtDone`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Completion {
+    /// The agent runs `gt done` itself with its shell tool (every CLI that
+    /// has one).
+    #[default]
+    GtDone,
+    /// The CLI has no shell tool (Aider): the agent's work is finished when
+    /// it is back at its prompt, idle on two consecutive patrols with no
+    /// dialog, with at least one commit beyond the session's base and a
+    /// clean worktree. The deacon then runs `gt done` on its behalf.
+    CommitsAtPrompt,
+}
+
+impl Completion {
+    /// The stable name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Completion::GtDone => "gt_done",
+            Completion::CommitsAtPrompt => "commits_at_prompt",
+        }
+    }
+}
+
 /// How `gt` starts and talks to one kind of agent CLI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {
@@ -57,6 +85,10 @@ pub struct Runtime {
     /// `tmux new-session -e`, never written to the database or logs.
     #[serde(default)]
     pub env: Vec<String>,
+    /// How the agent says it is finished (`gt done` unless its CLI has no
+    /// shell tool).
+    #[serde(default)]
+    pub completion: Completion,
     /// A preset shipped with `gt` (false for custom agents).
     pub builtin: bool,
 }
@@ -122,6 +154,7 @@ pub fn custom(name: &str, command_line: &str) -> Result<Runtime> {
         instructions_file: None,
         rate_limit_pattern: None,
         env: Vec::new(),
+        completion: Completion::GtDone,
         builtin: false,
     };
     rt.validate()?;
@@ -226,6 +259,12 @@ impl Runtime {
         }
         if self.prompt == PromptDelivery::TypeWhenReady && self.ready_pattern.is_none() {
             return bad("the instruction is typed but no ready pattern says when");
+        }
+        if self.completion == Completion::CommitsAtPrompt
+            && self.ready_pattern.is_none()
+            && (!self.builtin || crate::presets::screen_patterns(&self.name).ready.is_empty())
+        {
+            return bad("it completes at its prompt but no ready pattern says when it is there");
         }
         if let Some(file) = &self.instructions_file {
             if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
@@ -334,7 +373,8 @@ mod tests {
                 "aider",
                 "--yes-always",
                 "--no-check-update",
-                "--analytics-disable"
+                "--analytics-disable",
+                "--no-gitignore"
             ]
         );
         assert_eq!(aider.start_argv(Some("go")), aider.start_argv(None));
@@ -423,6 +463,7 @@ mod tests {
                 "--yes-always",
                 "--no-check-update",
                 "--analytics-disable",
+                "--no-gitignore",
                 "--restore-chat-history"
             ]
         );
@@ -538,5 +579,51 @@ mod tests {
         }
         let json = serde_json::to_value(rt("aider")).unwrap();
         assert_eq!(json["prompt"], "type_when_ready");
+        assert_eq!(json["completion"], "commits_at_prompt");
+        let json = serde_json::to_value(rt("claude")).unwrap();
+        assert_eq!(json["completion"], "gt_done");
+    }
+
+    #[test]
+    fn completion_is_gt_done_except_for_a_cli_without_a_shell_tool() {
+        for r in presets() {
+            let want = if r.name == "aider" {
+                Completion::CommitsAtPrompt
+            } else {
+                Completion::GtDone
+            };
+            assert_eq!(r.completion, want, "{}", r.name);
+        }
+        assert_eq!(
+            custom("mine", "my-agent").unwrap().completion,
+            Completion::GtDone
+        );
+        assert_eq!(Completion::default(), Completion::GtDone);
+        assert_eq!(Completion::CommitsAtPrompt.as_str(), "commits_at_prompt");
+    }
+
+    #[test]
+    fn a_runtime_stored_before_completion_existed_still_parses() {
+        // A custom agent as an older gt stored it: no `completion`, no `env`.
+        let old = r#"{"name":"mine","command":"my-agent","args":["--fast"],
+            "prompt":"none","prompt_flag":null,"ready_pattern":null,"resume_args":[],
+            "instructions_file":null,"rate_limit_pattern":null,"builtin":false}"#;
+        let r: Runtime = serde_json::from_str(old).unwrap();
+        assert_eq!(r.completion, Completion::GtDone);
+        r.validate().unwrap();
+        let bad = old.replace(
+            r#""builtin":false"#,
+            r#""builtin":false,"completion":"telepathy""#,
+        );
+        assert!(serde_json::from_str::<Runtime>(&bad).is_err());
+    }
+
+    #[test]
+    fn completing_at_the_prompt_needs_a_way_to_see_the_prompt() {
+        let mut r = custom("mine", "my-agent").unwrap();
+        r.completion = Completion::CommitsAtPrompt;
+        assert!(r.validate().is_err(), "no ready pattern");
+        r.ready_pattern = Some("> ready".into());
+        r.validate().unwrap();
     }
 }

@@ -101,6 +101,7 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
 pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> Result<Vec<String>> {
     if !has_hooks(runtime) {
         write_instructions(ws, runtime, rig, polecat)?;
+        crate::deacon::completion::exclude_own_files(ws, runtime, rig)?;
         return Ok(Vec::new());
     }
     let path = settings_path(ws, rig, polecat);

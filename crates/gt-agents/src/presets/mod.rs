@@ -2,7 +2,7 @@
 //! `pub(super) const PRESET: Preset`, listed in [`all`]; its screen texts come
 //! from watching the real CLI (see `docs/runtimes.md`).
 
-use crate::runtime::{PromptDelivery, Runtime};
+use crate::runtime::{Completion, PromptDelivery, Runtime};
 
 mod aider;
 mod amp;
@@ -10,6 +10,22 @@ mod claude;
 mod codex;
 mod gemini;
 mod opencode;
+
+/// Presets whose CLI has no shell tool, so the agent cannot run `gt done`:
+/// they complete by [`Completion::CommitsAtPrompt`]; every other preset by
+/// [`Completion::GtDone`].
+const COMPLETES_AT_PROMPT: &[&str] = &[aider::PRESET.name];
+
+/// Files a preset's CLI writes into the worktree for itself (git exclude
+/// patterns): gt keeps them out of git (the rig repository's
+/// `info/exclude`), so they never make a worktree dirty or land in a commit.
+pub fn own_files(name: &str) -> &'static [&'static str] {
+    if name == aider::PRESET.name {
+        aider::OWN_FILES
+    } else {
+        &[]
+    }
+}
 
 /// A preset's values, written compactly.
 pub struct Preset {
@@ -57,6 +73,11 @@ impl Preset {
             instructions_file: self.instructions_file.map(str::to_string),
             rate_limit_pattern: self.rate_limit_pattern.map(str::to_string),
             env: strings(self.env),
+            completion: if COMPLETES_AT_PROMPT.contains(&self.name) {
+                Completion::CommitsAtPrompt
+            } else {
+                Completion::GtDone
+            },
             builtin: true,
         }
     }

@@ -18,6 +18,7 @@ pub(super) const PRESET: Preset = Preset {
         ready: &["Ask anything", "ctrl+p commands"],
         busy: &["esc interrupt"],
         dialogs: &[],
-        errors: &[],
+        // The model API failing: opencode retries and says so in its footer.
+        errors: &["[retrying attempt #"],
     },
 };

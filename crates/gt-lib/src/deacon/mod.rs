@@ -31,6 +31,7 @@ use crate::tmux::SessionInfo;
 use crate::town::Town;
 use crate::workspace::Workspace;
 
+pub mod completion;
 mod daemon;
 mod dispatch;
 mod live;
@@ -66,6 +67,8 @@ pub mod kind {
     pub const RATE_LIMITED: &str = crate::event::EventKind::DeaconRateLimited.as_str();
     pub const RATE_LIMIT_OVER: &str = crate::event::EventKind::DeaconRateLimitOver.as_str();
     pub const ADOPTED: &str = crate::event::EventKind::DeaconAdopted.as_str();
+    /// gt ran `gt done` for an agent whose CLI cannot (payload: reason, commits, head).
+    pub const COMPLETED: &str = crate::event::EventKind::DeaconCompleted.as_str();
     /// A patrol step failed for one agent (payload: step, error).
     pub const AGENT_FAILED: &str = crate::event::EventKind::DeaconAgentFailed.as_str();
     /// A per-rig step (the refinery, orphan worktrees, dispatch) failed for one rig.
@@ -82,6 +85,7 @@ pub mod step {
     pub const DEAD_SESSIONS: &str = "dead_sessions";
     pub const ADOPT: &str = "adopt_unrecorded";
     pub const RESTART: &str = "restart";
+    pub const COMPLETION: &str = "completion";
     pub const LIVE_AGENTS: &str = "live_agents";
     pub const NUDGES: &str = "queued_nudges";
     pub const RATE_LIMITS: &str = "rate_limits";
@@ -359,7 +363,7 @@ fn refinery_actions(r: &crate::refinery::RefineryReport) -> Vec<Action> {
 
 /// One patrol, in order (the steps of [`step`]): rig repository configs,
 /// dead sessions (save, end), unrecorded sessions adopted, restarts or
-/// releases, live agents that need something, queued nudges, rate limits,
+/// releases, agents finished at their prompt ([`completion`]), live agents that need something, queued nudges, rate limits,
 /// orphans, the refinery, dispatch of queued beads.
 ///
 /// One fault never stops the town: a step that fails for one agent or one
@@ -392,6 +396,7 @@ pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> 
         Ok(())
     });
     p.step(step::RESTART, |p| p.restart_or_release());
+    p.step(step::COMPLETION, |p| p.completions());
     p.step(step::LIVE_AGENTS, |p| p.live_agents());
     p.step(step::NUDGES, |p| p.deliver_queued_nudges());
     let mut held = Vec::new();

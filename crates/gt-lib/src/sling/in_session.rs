@@ -33,7 +33,11 @@ pub struct Hook {
 
 /// The caller's hooked bead and session.
 pub fn hook(ws: &Workspace, cwd: &Path) -> Result<Hook> {
-    let p = caller(ws, cwd)?;
+    hook_of(ws, caller(ws, cwd)?)
+}
+
+/// The hooked bead and session of polecat `p`.
+pub fn hook_of(ws: &Workspace, p: Polecat) -> Result<Hook> {
     let bead_id = p
         .bead
         .clone()
@@ -129,11 +133,21 @@ pub struct DoneReport {
 
 /// `gt done`, run inside the agent's session or worktree.
 pub fn done(ws: &Workspace, cwd: &Path, args: &DoneArgs, actor: &str) -> Result<DoneReport> {
+    if let Some(n) = &args.note {
+        crate::bead::validate_comment(n)?;
+    }
+    done_for(ws, caller(ws, cwd)?, args, actor)
+}
+
+/// `gt done` for polecat `p`: the same checks and effects, whoever runs it
+/// (the agent itself, or the deacon on behalf of a runtime that cannot run
+/// `gt done`; see `deacon::completion`).
+pub fn done_for(ws: &Workspace, p: Polecat, args: &DoneArgs, actor: &str) -> Result<DoneReport> {
     let status = args.status.unwrap_or(DoneStatus::Completed);
     if let Some(n) = &args.note {
         crate::bead::validate_comment(n)?;
     }
-    let h = hook(ws, cwd)?;
+    let h = hook_of(ws, p)?;
     let session = ws.store.get_session(h.session_id)?;
     if !session.is_open() {
         return Err(Error::refused(format!(

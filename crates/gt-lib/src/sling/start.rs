@@ -164,6 +164,22 @@ pub fn first_instruction(bead: &Bead, agent: &str, gt: &Path) -> String {
     )
 }
 
+/// The first instruction for `runtime`: [`first_instruction`], except for a
+/// CLI that cannot run gt (`Completion::CommitsAtPrompt`, aider), which is
+/// told what it can do — edit, its edits are committed — and that gt
+/// finishes the bead once it is back at its prompt with its work committed.
+pub fn first_instruction_for(runtime: &Runtime, bead: &Bead, agent: &str, gt: &Path) -> String {
+    if runtime.completion != crate::runtime::Completion::CommitsAtPrompt {
+        return first_instruction(bead, agent, gt);
+    }
+    format!(
+        "You are {agent}, a Gas Town polecat. Your bead is {}: {}. Make the change in this repository's \
+         files; your edits are committed as you make them, and gt finishes the bead once you are back at \
+         this prompt with the work committed.",
+        bead.id, bead.title
+    )
+}
+
 /// Whether this process runs as root (the agents run as the same user).
 pub(super) fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -198,7 +214,7 @@ pub fn agent_argv(
     resume: bool,
 ) -> Result<Vec<String>> {
     let extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
-    let instruction = first_instruction(bead, &s.agent(), &ws.gt_exe);
+    let instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.gt_exe);
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
 }
 
@@ -361,7 +377,7 @@ pub(super) fn deliver_when_ready(
         if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
             return ws.submit_text(
                 &s.tmux_session,
-                &first_instruction(bead, &s.agent(), &ws.gt_exe),
+                &first_instruction_for(runtime, bead, &s.agent(), &ws.gt_exe),
             );
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -6,6 +6,7 @@
 #[allow(dead_code)] // helpers shared by the modules; not each uses all
 mod testkit;
 
+mod completion;
 mod dialogs;
 mod patrol;
 mod refinery;

@@ -1,0 +1,159 @@
+//! The whole loop with the REAL Aider (issue 12). Aider has no shell tool,
+//! so it cannot run `gt done`: its completion signal is its own commits plus
+//! its return to the `> ` prompt (`Completion::CommitsAtPrompt`), which the
+//! deacon's patrol reads. `gt sling "free text" rig --agent aider` starts
+//! it in tmux, configured from the caller's environment the way aider
+//! documents (`OPENAI_API_BASE`, `OPENAI_API_KEY`, `AIDER_*`); gt types the
+//! instruction once the banner shows; the scripted model answers in the
+//! "whole" edit format, aider writes and commits proof.txt and returns to
+//! its prompt; patrols see it idle there with a new commit and finish it;
+//! the refinery lands it on main. The CLI is found from `GT_TEST_AIDER`;
+//! without it the test prints one line and returns, unless `CI` is set.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
+use gt_testkit::real_cli;
+
+use crate::common::{git, TestTown};
+use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+
+#[test]
+fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
+    let Some(aider) = real_cli::locate("GT_TEST_AIDER", "aider") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+    let path = path_with(&aider);
+
+    // Aider's second, non-streamed request asks for the commit message; the
+    // turn itself is answered with the whole new file.
+    let script = Script::new()
+        .when(
+            when::contains("commit message"),
+            Reply::text("add proof.txt"),
+        )
+        .otherwise(Reply::text("proof.txt\n```\nlanded by aider\n```\n"));
+    let server = ModelServer::start(script).unwrap();
+    let base = format!("{}/v1", server.base_url());
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("OPENAI_API_BASE", &base),
+        ("OPENAI_API_KEY", SECRET),
+        ("AIDER_MODEL", "openai/scripted-model"),
+        ("AIDER_EDIT_FORMAT", "whole"),
+        ("AIDER_SHOW_MODEL_WARNINGS", "false"),
+        ("AIDER_SHOW_RELEASE_NOTES", "false"),
+    ];
+
+    let out = t.ok_env(
+        &caller,
+        &[
+            "--json",
+            "sling",
+            "add a proof file",
+            "app",
+            "--agent",
+            "aider",
+        ],
+    );
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let bead = slung["bead"].as_str().unwrap().to_string();
+    let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
+    let session = slung["session"].as_str().unwrap().to_string();
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    let screen = || {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket, "capture-pane", "-p", "-t", &session])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+
+    // Aider commits on its own; until then a patrol never finishes it.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut screens: Vec<String> = Vec::new();
+    let mut patrols: Vec<Vec<String>> = Vec::new();
+    // A patrol also runs the refinery, so the one that finishes the agent
+    // may land it at once: wait for the patrol's `deacon.completed`.
+    let completed = |p: &Vec<Vec<String>>| p.iter().flatten().any(|k| k == "deacon.completed");
+    while !completed(&patrols) {
+        let now = screen();
+        if !now.trim().is_empty() && screens.last() != Some(&now) {
+            screens.push(now.clone());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "aider was not finished in 180s\nscreen:\n{now}\npatrols: {patrols:?}\n\
+             status: {}\nrequests: {:#?}",
+            git(&wt, &["status", "--porcelain", "--ignored"]),
+            server
+                .requests()
+                .iter()
+                .map(|r| (
+                    r.path.clone(),
+                    r.text().chars().take(300).collect::<String>()
+                ))
+                .collect::<Vec<_>>()
+        );
+        // Until aider has committed and sits at its prompt, a patrol leaves it.
+        let status = t.bead_status(&bead);
+        assert!(
+            status == "hooked" || status == "in_progress",
+            "{status} before the deacon finished it"
+        );
+        patrols.push(t.patrol());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let status = t.bead_status(&bead);
+    assert!(
+        status != "hooked" && status != "in_progress",
+        "still {status} after gt done"
+    );
+    // Recording fixtures: `GT_TEST_SCREENS_DIR=DIR` keeps every screen seen.
+    if let Ok(dir) = std::env::var("GT_TEST_SCREENS_DIR") {
+        for (i, s) in screens.iter().enumerate() {
+            std::fs::write(format!("{dir}/aider-{i}.txt"), s).unwrap();
+        }
+    }
+
+    let finished = patrols
+        .iter()
+        .flatten()
+        .filter(|k| *k == "deacon.completed")
+        .count();
+    assert_eq!(finished, 1, "{patrols:?}");
+    let turns = server.requests_for(Api::Chat);
+    // The typed instruction reached the model, with the caller's key.
+    assert!(
+        turns.iter().any(|r| r.wants_stream()
+            && r.contains(&bead)
+            && r.contains("add a proof file")
+            && r.contains("gt finishes the bead")),
+        "the instruction never reached the model"
+    );
+    assert!(turns
+        .iter()
+        .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
+    // The trail says gt finished it, and why.
+    let trail = t.ok(&["trail", "-n", "50"]);
+    assert!(
+        trail.contains("back at its prompt") && trail.contains(&bead),
+        "{trail}"
+    );
+
+    // Landed by the patrol's own refinery run, or by this one.
+    t.ok(&["refinery", "run", "--once"]);
+    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
+    assert_eq!(landed, "landed by aider\n");
+
+    assert_nothing_left(&t);
+    assert_never_stored(&t, SECRET);
+}
