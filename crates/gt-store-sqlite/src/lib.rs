@@ -6,6 +6,7 @@
 
 mod beads;
 mod blocking;
+mod costs;
 mod deacon;
 mod mail;
 mod merge;
