@@ -7,13 +7,18 @@
 //!
 //! | event | command |
 //! |---|---|
-//! | `SessionStart` | `gt prime` (its output becomes context) |
+//! | `SessionStart` | `gt prime` (its output becomes context), `gt agent-report --hook session-start` (records Claude's `session_id`; prints nothing) |
 //! | `UserPromptSubmit` | `gt agent-report --state working`, `gt mail check --inject` (output becomes context) |
-//! | `Stop` | `gt agent-report --state idle` |
+//! | `Stop` | `gt agent-report --state idle`, `gt agent-report --hook stop` (records the transcript's usage) |
+//! | `SessionEnd` | `gt agent-report --hook session-end` (records the transcript's usage and cost) |
 //! | `Notification` (`permission_prompt`) | `gt agent-report --state waiting-for-input` |
 //! | `Notification` (`idle_prompt`) | `gt agent-report --state idle` |
 //! | `StopFailure` (`rate_limit`) | `gt agent-report --state rate-limited` |
 //! | `StopFailure` (any other API error) | `gt agent-report --state error` |
+//!
+//! The `--hook` reports read the hook's JSON payload on stdin and always
+//! exit 0 (a failing hook would show "<Event> hook failed" in the agent's
+//! screen); see [`crate::costs`].
 //!
 //! The file also sets `skipDangerousModePermissionPrompt: true`: gt starts
 //! claude with `--dangerously-skip-permissions`, and its one-time warning
@@ -70,18 +75,22 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
     let gt = shell_words::quote(gt).into_owned();
     let cmd = |c: String| json!({ "type": "command", "command": c, "timeout": 30 });
     let report = |s: &str| cmd(format!("{gt} agent-report --state {s}"));
+    let hook = |e: &str| cmd(format!("{gt} agent-report --hook {e}"));
     json!({
         "skipDangerousModePermissionPrompt": true,
         "hooks": {
             "SessionStart": [
                 { "matcher": "startup|resume|clear|compact",
-                  "hooks": [cmd(format!("{gt} prime"))] }
+                  "hooks": [cmd(format!("{gt} prime")), hook("session-start")] }
             ],
             "UserPromptSubmit": [
                 { "hooks": [report("working"), cmd(format!("{gt} mail check --inject"))] }
             ],
             "Stop": [
-                { "hooks": [report("idle")] }
+                { "hooks": [report("idle"), hook("stop")] }
+            ],
+            "SessionEnd": [
+                { "hooks": [hook("session-end")] }
             ],
             "StopFailure": [
                 { "matcher": "rate_limit", "hooks": [report("rate-limited")] },
@@ -349,6 +358,7 @@ mod tests {
             assert!(
                 [
                     "SessionStart",
+                    "SessionEnd",
                     "UserPromptSubmit",
                     "Stop",
                     "StopFailure",
@@ -386,6 +396,9 @@ mod tests {
                 .collect()
         };
         assert!(cmds("SessionStart")[0].ends_with(" prime"));
+        assert!(cmds("SessionStart")[1].ends_with(" agent-report --hook session-start"));
+        assert!(cmds("Stop")[1].ends_with(" agent-report --hook stop"));
+        assert!(cmds("SessionEnd")[0].ends_with(" agent-report --hook session-end"));
         assert!(cmds("UserPromptSubmit")
             .iter()
             .any(|c| c.ends_with(" mail check --inject")));

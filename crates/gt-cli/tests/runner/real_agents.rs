@@ -121,17 +121,20 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
         "printf 'landed by claude\\n' > proof.txt && git add proof.txt && \
          git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
     );
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(&work),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
-    let server = ModelServer::start(script).unwrap();
+    // Each reply reports its own usage, so the recorded totals are known.
+    let script = || {
+        Script::new()
+            .when(
+                when::last_tool_result_contains("DONE-OK"),
+                Reply::text("Finished.").with_usage(500, 60, 7),
+            )
+            .when(
+                when::and(when::offers_tools(), when::user_turn()),
+                Reply::shell(&work).with_usage(1200, 300, 40),
+            )
+            .otherwise(Reply::text("Nothing more to do.").with_usage(11, 3, 2))
+    };
+    let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
     let caller: Vec<(&str, &str)> = vec![
         ("PATH", &path),
@@ -212,12 +215,82 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
     assert_eq!(landed, "landed by claude\n");
 
+    assert_costs_are_the_servers(&t, &server, &script(), &bead, &screen);
+
     // After `gt down --all`, nothing of the agent is left.
     assert_nothing_left(&t);
 
     // The token was passed to the session only: it is in no file of the
     // town (database, logs, hook settings) and not in the trail.
     assert_never_stored(&t, SECRET);
+}
+
+/// `gt costs` equals exactly the usage the scripted server sent in the
+/// agent's main conversation: the replies to every request that is not a
+/// side request (titles, summaries), as the script answers them. Claude's
+/// transcript holds those replies only. Waits for the session to end (`gt
+/// done` ends it a moment later) and for the last `Stop` hook's report.
+fn assert_costs_are_the_servers(
+    t: &TestTown,
+    server: &ModelServer,
+    script: &Script,
+    bead: &str,
+    screen: &dyn Fn() -> String,
+) {
+    let expected = |requests: &[gt_testkit::model_server::Request]| {
+        let mut want = [0i64; 3];
+        let mut turns = 0;
+        for r in requests.iter().filter(|r| r.side_kind().is_none()) {
+            let u = script.reply_for(r).usage;
+            want[0] += u.input as i64;
+            want[1] += u.output as i64;
+            want[2] += u.cache_read as i64;
+            turns += 1;
+        }
+        (want, turns)
+    };
+    let got = |t: &TestTown| {
+        let v = t.json(&["costs", "--by", "bead"]);
+        let tot = &v["totals"];
+        (
+            [
+                tot["input_tokens"].as_i64().unwrap(),
+                tot["output_tokens"].as_i64().unwrap(),
+                tot["cache_read_tokens"].as_i64().unwrap(),
+            ],
+            v,
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (want, turns) = expected(&server.requests());
+        let (have, v) = got(t);
+        if have == want && turns >= 2 {
+            // The shell turn and the closing text: exactly these numbers.
+            assert_eq!(want, [1200 + 500, 300 + 60, 40 + 7], "turns: {turns}");
+            assert_eq!(v["by"], "bead");
+            assert_eq!(v["rows"][0]["key"], bead);
+            assert_eq!(v["rows"][0]["sessions"], 1);
+            assert_eq!(v["totals"]["cache_write_tokens"], 0);
+            // Claude's transcript names no price for a scripted model
+            // unless its cost-state is the newest line; either way a cost
+            // is never invented: null or a non-negative number.
+            assert!(
+                v["totals"]["cost_micros"].is_null()
+                    || v["totals"]["cost_micros"].as_i64().unwrap() >= 0
+            );
+            let status = t.json(&["status"]);
+            assert_eq!(status["costs"]["input_tokens"], want[0], "{status}");
+            assert!(t.ok(&["status"]).contains("Costs: 1 session(s)"));
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gt costs {have:?} != the server's {want:?} over {turns} turns\n{v}\nscreen:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// Claude's `StopFailure` hook reports a failed model API: `gt agents`

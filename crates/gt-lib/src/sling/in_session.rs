@@ -172,6 +172,8 @@ pub fn done(ws: &Workspace, cwd: &Path, args: &DoneArgs, actor: &str) -> Result<
             h.branch
         )));
     }
+    // Usage so far, from the runtime's own files (best effort).
+    crate::costs::record_session_end_quietly(ws, &session, actor);
     let outcome = ws.store.finish(
         &DoneRequest {
             session: session.id,
