@@ -46,7 +46,7 @@ impl Patrol<'_> {
             return Ok(());
         }
         self.save_work(s, reason, code)?;
-        crate::costs::record_session_end_quietly(&self.ws, s, ACTOR);
+        crate::costs::record_session_end_quietly(self.ws, s, ACTOR);
         self.ws.store.end_session(s.id, reason, ACTOR)?;
         if info.is_some() {
             let _ = self.ws.tmux.kill_session(&s.tmux_session);
