@@ -293,6 +293,163 @@ fn assert_costs_are_the_servers(
     }
 }
 
+/// The pids (and command lines) of the processes whose cwd is in `dir`.
+fn pids_in(dir: &Path) -> Vec<(u32, String)> {
+    processes_in(dir)
+        .into_iter()
+        .filter_map(|l| {
+            let (pid, rest) = l.split_once(' ')?;
+            Some((pid.parse().ok()?, rest.to_string()))
+        })
+        .collect()
+}
+
+/// M4: Claude crashes mid-work (killed while its shell command runs); the
+/// deacon saves the uncommitted work and ends the session; `gt resume`
+/// starts `claude … --resume <the session_id its SessionStart hook
+/// recorded>`, the model's next request carries the earlier conversation,
+/// and the agent finishes with `gt done`; the work lands.
+#[test]
+fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
+    use gt_lib::store::{CostStore, WorkStore};
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+    // The deacon records deaths but leaves the restart to `gt resume` here.
+    t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
+    let gt = gt_bin().to_str().unwrap().to_string();
+    let path = path_with(&claude);
+    let finish = format!(
+        "printf 'after the crash\\n' > after.txt && git add -A && \
+         git commit -q -m 'finish after resume' && '{gt}' done && echo DONE-OK"
+    );
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        // The earlier conversation is in the request: the resumed session.
+        .when(
+            when::and(when::contains("CRASH-POINT"), when::user_turn()),
+            Reply::shell(&finish),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT"),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    let base = server.base_url();
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("ANTHROPIC_BASE_URL", &base),
+        ("ANTHROPIC_AUTH_TOKEN", "scripted"),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ("IS_SANDBOX", "1"),
+    ];
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let out = t.ok_env(
+        &caller,
+        &[
+            "--json",
+            "sling",
+            "work that crashes",
+            "app",
+            "--agent",
+            "claude",
+        ],
+    );
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let bead = slung["bead"].as_str().unwrap().to_string();
+    let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
+    let first = slung["session_id"]
+        .as_i64()
+        .expect("session_id in sling --json");
+
+    // Mid-work: the file is written, the long command runs.
+    t.wait_for(120, "claude to run its long command", |_| {
+        wt.join("wip.txt").is_file() && pids_in(&wt).iter().any(|(_, c)| c.contains("sleep 600"))
+    });
+    let conversation = t
+        .store()
+        .agent_session_id(first)
+        .unwrap()
+        .expect("the SessionStart hook recorded claude's session_id");
+    // The crash: claude and its command die.
+    for (pid, cmd) in pids_in(&wt) {
+        if cmd.contains("claude") || cmd.contains("sleep 600") {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+    t.wait_for(30, "the pane to be dead", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead.as_str() && a["live"] != "running")
+    });
+    t.ok(&["deacon", "patrol", "--once"]);
+    let ended = t.store().get_session(first).unwrap();
+    // Exited (a dead pane) or vanished (tmux dropped the session): a crash.
+    assert!(
+        matches!(ended.end_reason.as_deref(), Some("exited" | "vanished")),
+        "{ended:?}"
+    );
+    // The dead agent's uncommitted work was saved on its branch.
+    let saved = git(&wt, &["show", &format!("{}:wip.txt", ended.branch)]);
+    assert_eq!(saved, "unsaved work\n");
+
+    let out = t.ok_env(&caller, &["--json", "resume", &bead]);
+    let resumed: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_ne!(resumed["session_id"].as_i64(), Some(first));
+    // The new claude runs with --resume and the recorded id.
+    t.wait_for(30, "the resumed claude", |_| {
+        pids_in(&wt)
+            .iter()
+            .any(|(_, c)| c.contains("claude") && c.contains(&format!("--resume {conversation}")))
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while t.bead_status(&bead) != "merging" {
+        assert!(
+            Instant::now() < deadline,
+            "the resumed claude did not reach gt done; requests: {:#?}",
+            server
+                .requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.last_tool_result()))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The resumed request carried the earlier conversation: the first
+    // instruction and the command that was running when it died.
+    let requests = server.requests();
+    assert!(requests.iter().any(|r| !r.last_is_tool_result()
+        && r.contains("CRASH-POINT")
+        && r.contains("work that crashes")));
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:wip.txt"]),
+        "unsaved work\n"
+    );
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:after.txt"]),
+        "after the crash\n"
+    );
+    assert_nothing_left(&t);
+}
+
 /// Claude's `StopFailure` hook reports a failed model API: `gt agents`
 /// shows `rate_limited` for a 429 and `error` for a 529, within seconds.
 #[test]
