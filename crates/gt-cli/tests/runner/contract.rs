@@ -521,3 +521,77 @@ fn the_costs_commands() {
     });
     t.ok(&["down", "--all"]);
 }
+
+/// At `gt done` gt reads the usage files of runtimes without hooks: a
+/// stand-in `codex` / `gemini` on PATH (the real CLIs are never started
+/// here) writes the rollout / chat file recorded from the real CLI, with
+/// its worktree as the directory (and, for gemini, the chat's start time
+/// now), then commits and runs `gt done`. Another worktree's file does not
+/// count.
+#[test]
+fn costs_are_read_from_codex_and_gemini_files_at_gt_done() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../gt-agents/testdata/usage")
+        .canonicalize()
+        .unwrap();
+    let work = "echo done > done.txt && git add done.txt && git commit -q -m done && \"$GT_BIN\" done\nsleep 30\n";
+    for (cli, place, want_input) in [
+        (
+            "codex",
+            format!(
+                "d=\"$HOME/.codex/sessions/2026/12/02\"; mkdir -p \"$d\"\n\
+                 sed \"s#/tmp/usage-rec/codex/work#$PWD#g\" '{}' > \"$d/rollout-2026-12-02T01-06-04-x.jsonl\"\n\
+                 mkdir -p \"$d/../../../../elsewhere\"\n\
+                 sed \"s#/tmp/usage-rec/codex/work#/somewhere/else#g\" '{}' > \"$d/rollout-other.jsonl\"\n",
+                fixtures.join("codex-0.171.0-rollout.jsonl").display(),
+                fixtures.join("codex-0.171.0-rollout.jsonl").display()
+            ),
+            1555 - 39,
+        ),
+        (
+            "gemini",
+            format!(
+                "d=\"$HOME/.gemini/tmp/wt\"; mkdir -p \"$d/chats\"; printf '%s' \"$PWD\" > \"$d/.project_root\"\n\
+                 now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\n\
+                 sed \"s#2026-12-02T01:06:08.408Z#$now#\" '{}' > \"$d/chats/session-1.jsonl\"\n\
+                 o=\"$HOME/.gemini/tmp/other\"; mkdir -p \"$o/chats\"; printf '/somewhere/else' > \"$o/.project_root\"\n\
+                 cp '{}' \"$o/chats/session-2.jsonl\"\n",
+                fixtures.join("gemini-0.61.0-chat.jsonl").display(),
+                fixtures.join("gemini-0.61.0-chat.jsonl").display()
+            ),
+            (1111 - 33) + (444 - 6),
+        ),
+    ] {
+        let t = TestTown::new();
+        t.with_rig("app");
+        std::fs::write(
+            t.home.join(".gitconfig"),
+            "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+        )
+        .unwrap();
+        let path = t.fake_program(cli, &format!("{place}{work}"));
+        let out = t.ok_env(
+            &[("PATH", &path)],
+            &["--json", "sling", "spend tokens", "app", "--agent", cli],
+        );
+        let bead = crate::common::lines_json(&out).remove(0)["bead"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        t.wait_for(30, &format!("{cli}: gt done"), |t| {
+            t.bead_status(&bead) == "merging"
+        });
+        let v = t.json(&["costs", "--by", "bead"]);
+        assert_eq!(v["rows"][0]["key"], bead.as_str(), "{cli}: {v}");
+        // Only the file of this worktree counts.
+        assert_eq!(v["totals"]["sessions"], 1, "{cli}: {v}");
+        assert_eq!(v["totals"]["input_tokens"], want_input, "{cli}: {v}");
+        assert_eq!(v["totals"]["output_tokens"], 277, "{cli}: {v}");
+        assert_eq!(v["totals"]["cache_read_tokens"], 39, "{cli}: {v}");
+        assert!(v["totals"]["cost_micros"].is_null(), "{cli}: {v}");
+        let ev = t.json(&["trail", "--kind", "session.usage"]);
+        let source = ev[0]["payload"]["source"].as_str().unwrap().to_string();
+        assert!(source.starts_with(cli), "{source}");
+        t.ok(&["down", "--all"]);
+    }
+}
