@@ -11,7 +11,11 @@
 //!   the pane dead, `gt down --all`): [`record_session_end`] reads its files
 //!   (Claude: the transcript of the recorded `session_id`; Codex: rollouts
 //!   whose `cwd` is the worktree; Gemini: chats of the worktree's project;
-//!   Aider: the worktree's `.aider.chat.history.md`).
+//!   Aider: the worktree's `.aider.chat.history.md`; OpenCode: the messages of
+//!   its sessions in the worktree, from its own SQLite database, read-only).
+//!   The deacon reads the files of sessions that ended in the last ten
+//!   minutes again ([`refresh_recent`]): `gt done` runs inside the agent's
+//!   turn, and some runtimes write that turn's usage only after it.
 //!
 //! Files are read only as data for numbers: regular files (symlinks are
 //! resolved and must stay inside the runtime's own directory), at most
@@ -324,6 +328,40 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 }
             }
         }
+        "opencode" => {
+            let base = match ws
+                .caller
+                .var("XDG_DATA_HOME")
+                .filter(|v| v.starts_with('/'))
+            {
+                Some(d) => PathBuf::from(d),
+                None => match &home {
+                    Some(h) => h.join(".local/share"),
+                    None => return Ok(None),
+                },
+            };
+            let db = base.join("opencode/opencode.db");
+            let Ok(meta) = std::fs::metadata(&db) else {
+                return Ok(None);
+            };
+            if !meta.is_file() {
+                return Ok(None);
+            }
+            let plain = worktree.to_string_lossy().into_owned();
+            let real = worktree
+                .canonicalize()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| plain.clone());
+            let dirs: Vec<&str> = if real == plain {
+                vec![&plain]
+            } else {
+                vec![&plain, &real]
+            };
+            let since_ms = (start.unix_timestamp_nanos() / 1_000_000) as i64;
+            let rows =
+                crate::store::sqlite::foreign::opencode_messages(&db, &dirs, since_ms, 100_000)?;
+            total = usage::opencode::parse_messages(&rows.join("\n"));
+        }
         "aider" => {
             let Ok(root) = worktree.canonicalize() else {
                 return Ok(None);
@@ -362,6 +400,41 @@ pub fn record_session_end(
 /// read usage never stops them (returns whether something was recorded).
 pub fn record_session_end_quietly(ws: &Workspace, s: &Session, actor: &str) -> bool {
     matches!(record_session_end(ws, s, actor), Ok(Some(_)))
+}
+
+/// How long after a session ended the deacon still reads its files again.
+pub const REFRESH_WITHIN_SECS: i64 = 600;
+
+/// A deacon patrol step: sessions that ended in the last
+/// [`REFRESH_WITHIN_SECS`] are read again unless their usage was recorded
+/// well after they ended — a runtime may write a turn's usage only once the
+/// turn's tool returns, and `gt done` runs inside that turn. Returns how many
+/// sessions were read. Nothing found, or a file that cannot be read, is not
+/// an error.
+pub fn refresh_recent(ws: &Workspace) -> Result<usize> {
+    let now = ws.town.clock().now();
+    let within = time::Duration::seconds(REFRESH_WITHIN_SECS);
+    let mut n = 0;
+    for s in ws.store.list_sessions(&crate::store::SessionFilter {
+        limit: Some(200),
+        ..Default::default()
+    })? {
+        let Some(end) = s.ended_at.as_deref().and_then(at) else {
+            continue;
+        };
+        if now - end > within || usage::source_name(&s.runtime).is_none() {
+            continue;
+        }
+        if let Some(u) = ws.store.session_usage(s.id)? {
+            if at(&u.updated_at).is_some_and(|t| t > end + time::Duration::seconds(30)) {
+                continue;
+            }
+        }
+        if record_session_end_quietly(ws, &s, crate::deacon::ACTOR) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// `gt costs`: usage grouped and in total.

@@ -8,6 +8,7 @@ mod beads;
 mod blocking;
 mod costs;
 mod deacon;
+pub mod foreign;
 mod mail;
 mod merge;
 mod observe;

@@ -13,6 +13,7 @@ pub mod aider;
 pub mod claude;
 pub mod codex;
 pub mod gemini;
+pub mod opencode;
 
 pub use gt_core::costs::Usage;
 
@@ -26,19 +27,22 @@ pub fn source_name(runtime: &str) -> Option<&'static str> {
         "codex" => codex::SOURCE,
         "gemini" => gemini::SOURCE,
         "aider" => aider::SOURCE,
+        "opencode" => opencode::SOURCE,
         _ => return None,
     })
 }
 
 /// Parses `text` as `runtime`'s usage file (`claude`: a transcript JSONL;
 /// `codex`: a rollout JSONL; `gemini`: a chat JSONL; `aider`: its chat
-/// history or screen). `None` for another runtime or text without usage.
+/// history or screen; `opencode`: its messages' `data`, one per line). `None`
+/// for another runtime or text without usage.
 pub fn parse(runtime: &str, text: &str) -> Option<Usage> {
     match runtime {
         "claude" => claude::parse_transcript(text),
         "codex" => codex::parse_rollout(text).map(|r| r.usage),
         "gemini" => gemini::parse_chat(text).map(|c| c.usage),
         "aider" => aider::parse_history(text),
+        "opencode" => opencode::parse_messages(text),
         _ => None,
     }
 }

@@ -145,6 +145,29 @@ fn usage_aider_history_exact_totals() {
 }
 
 #[test]
+fn usage_opencode_messages_exact_totals() {
+    let u = opencode::parse_messages(&fixture("opencode-1.18.33-messages.jsonl")).unwrap();
+    assert_eq!(
+        u,
+        Usage {
+            // OpenCode's input excludes the cached part already.
+            input_tokens: (1111 - 33) + (444 - 6),
+            output_tokens: 222 + 55,
+            cache_read_tokens: 33 + 6,
+            cache_write_tokens: 0,
+            // 0.0065739 + 0.0021408 dollars.
+            cost_micros: Some(6574 + 2141),
+            model: Some("scripted-model".into()),
+        }
+    );
+    let free = r#"{"role":"assistant","cost":0,"tokens":{"input":1,"output":2,"cache":{"read":0,"write":0}}}"#;
+    assert_eq!(opencode::parse_messages(free).unwrap().cost_micros, None);
+    // A message still being written (zero tokens) is not usage.
+    let pending = r#"{"role":"assistant","cost":0,"tokens":{"input":0,"output":0,"cache":{"read":0,"write":0}}}"#;
+    assert_eq!(opencode::parse_messages(pending), None);
+}
+
+#[test]
 fn usage_garbage_is_none_never_a_panic() {
     let hostile = [
         "",
@@ -162,7 +185,7 @@ fn usage_garbage_is_none_never_a_panic() {
         "Cost: $NaN message, $-1 session.",
     ];
     for text in hostile {
-        for rt in ["claude", "codex", "gemini", "aider", "nope"] {
+        for rt in ["claude", "codex", "gemini", "aider", "opencode", "nope"] {
             assert_eq!(parse(rt, text), None, "{rt}: {text:?}");
         }
     }
@@ -183,7 +206,7 @@ mod prop {
     proptest! {
         #[test]
         fn usage_parsers_never_panic_and_stay_valid(text in "\\PC{0,400}") {
-            for rt in ["claude", "codex", "gemini", "aider"] {
+            for rt in ["claude", "codex", "gemini", "aider", "opencode"] {
                 if let Some(u) = parse(rt, &text) {
                     prop_assert!(u.validate().is_ok());
                 }
@@ -206,7 +229,7 @@ mod prop {
                 n.get(1).copied().unwrap_or(0),
                 n.get(2).copied().unwrap_or(0),
             );
-            for rt in ["claude", "codex", "gemini", "aider"] {
+            for rt in ["claude", "codex", "gemini", "aider", "opencode"] {
                 if let Some(u) = parse(rt, &text) {
                     prop_assert!(u.validate().is_ok());
                 }

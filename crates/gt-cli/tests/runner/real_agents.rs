@@ -450,6 +450,146 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     assert_nothing_left(&t);
 }
 
+/// The real OpenCode slung through gt: it edits, commits and runs `gt done`
+/// by the absolute path; gt reads its usage from OpenCode's own database
+/// (read-only) — exactly the scripted server's usage of the turns OpenCode
+/// finished (the title request is not a message and does not count), with
+/// the cost OpenCode computed from the configured price.
+#[test]
+fn opencode_slung_through_gt_records_its_costs() {
+    let Some(opencode) = real_cli::locate("GT_TEST_OPENCODE", "opencode") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+    let gt = gt_bin().to_str().unwrap().to_string();
+    // The work, then `gt done` in a turn of its own: OpenCode writes a
+    // turn's usage when the turn's tool has returned, and `gt done` ends the
+    // session a moment after it returns.
+    let work = "printf 'landed by opencode\\n' > proof.txt && git add proof.txt && \
+                git commit -q -m 'add proof.txt' && echo COMMITTED";
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished.").with_usage(400, 40, 4),
+        )
+        .when(
+            when::last_tool_result_contains("COMMITTED"),
+            Reply::shell(&format!("'{gt}' done && echo DONE-OK")).with_usage(300, 30, 3),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(work).with_usage(1000, 100, 10),
+        )
+        .otherwise(Reply::text("Nothing more to do.").with_usage(7, 8, 9));
+    let server = ModelServer::start(script).unwrap();
+    let config = t.home.join(".config/opencode");
+    std::fs::create_dir_all(&config).unwrap();
+    let provider = serde_json::json!({
+        "provider": { "scripted": {
+            "npm": "@ai-sdk/openai-compatible", "name": "Scripted",
+            "options": { "baseURL": format!("{}/v1", server.base_url()), "apiKey": "scripted-token" },
+            // Dollars per million tokens.
+            "models": { "scripted-model": { "name": "Scripted model",
+                "cost": { "input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75 } } },
+        } },
+        "model": "scripted/scripted-model",
+        "permission": { "bash": "allow", "edit": "allow" },
+    });
+    std::fs::write(config.join("opencode.json"), provider.to_string()).unwrap();
+    let path = path_with(&opencode);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+        ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"),
+    ];
+    let out = t.ok_env(
+        &caller,
+        &[
+            "--json",
+            "sling",
+            "add a proof file",
+            "app",
+            "--agent",
+            "opencode",
+        ],
+    );
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let bead = slung["bead"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while t.bead_status(&bead) != "merging" {
+        assert!(
+            Instant::now() < deadline,
+            "opencode did not reach gt done; requests: {:#?}",
+            server
+                .requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.side_kind(), r.last_tool_result()))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // `gt done` runs inside the shell turn, before OpenCode writes that
+    // turn's usage; the deacon reads recently ended sessions again. Wait for
+    // the closing turn (or the session's end) and patrol.
+    t.wait_for(30, "the session to end", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["live"] != "running")
+    });
+    t.ok(&["deacon", "patrol", "--once"]);
+    let v = t.json(&["costs", "--by", "bead"]);
+    let tot = &v["totals"];
+    assert_eq!(v["rows"][0]["key"], bead.as_str(), "{v}");
+    // OpenAI-style input includes the cached part; gt records it apart.
+    // The work turn always counts; the `gt done` turn when OpenCode wrote it
+    // before the session ended; the closing one when it happened.
+    let turns = [(1000 - 10, 100, 10), (300 - 3, 30, 3), (400 - 4, 40, 4)];
+    let closing = server
+        .requests()
+        .iter()
+        .any(|r| r.last_tool_result().is_some_and(|t| t.contains("DONE-OK")));
+    let got = (
+        tot["input_tokens"].as_i64().unwrap(),
+        tot["output_tokens"].as_i64().unwrap(),
+        tot["cache_read_tokens"].as_i64().unwrap(),
+    );
+    let sums: Vec<(i64, i64, i64)> = (1..=3)
+        .map(|n| {
+            turns[..n]
+                .iter()
+                .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2))
+        })
+        .collect();
+    assert!(
+        got == sums[0] || got == sums[1] || (closing && got == sums[2]),
+        "{got:?} is none of {sums:?} (closing turn seen: {closing}): {v}"
+    );
+    let (input, output, cached) = got;
+    // OpenCode's own price arithmetic (dollars per million tokens).
+    let cost = tot["cost_micros"].as_i64().expect("a cost");
+    let expect = (input * 3 + output * 15) as f64 + cached as f64 * 0.3;
+    assert!(
+        (cost as f64 - expect).abs() <= 3.0,
+        "{cost} vs {expect}: {v}"
+    );
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:proof.txt"]),
+        "landed by opencode\n"
+    );
+    assert_nothing_left(&t);
+}
+
 /// Claude's `StopFailure` hook reports a failed model API: `gt agents`
 /// shows `rate_limited` for a 429 and `error` for a 529, within seconds.
 #[test]
