@@ -9,5 +9,6 @@ mod testkit;
 mod dialogs;
 mod patrol;
 mod refinery;
+mod resume_argv;
 mod scheduler;
 mod sling;
