@@ -16,6 +16,10 @@
 //! | `StopFailure` (`rate_limit`) | `gt agent-report --state rate-limited` |
 //! | `StopFailure` (any other API error) | `gt agent-report --state error` |
 //!
+//! The file's `statusLine` command is `gt agent-report --hook status-line`: its
+//! payload carries the session's cost (`cost.total_cost_usd`), which the
+//! transcript lacks; it prints nothing, so Claude's status line stays empty.
+//!
 //! The `--hook` reports read the hook's JSON payload on stdin and always
 //! exit 0 (a failing hook would show "<Event> hook failed" in the agent's
 //! screen); see [`crate::costs`].
@@ -78,6 +82,8 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
     let hook = |e: &str| cmd(format!("{gt} agent-report --hook {e}"));
     json!({
         "skipDangerousModePermissionPrompt": true,
+        // Its payload carries the session's cost; gt prints nothing there.
+        "statusLine": { "type": "command", "command": format!("{gt} agent-report --hook status-line") },
         "hooks": {
             "SessionStart": [
                 { "matcher": "startup|resume|clear|compact",
@@ -352,6 +358,11 @@ mod tests {
     fn hooks_claude_settings_match_the_documented_schema() {
         let v = claude_settings("/opt/my gt/gt");
         assert_eq!(v["skipDangerousModePermissionPrompt"], true);
+        assert_eq!(v["statusLine"]["type"], "command");
+        assert_eq!(
+            v["statusLine"]["command"],
+            "'/opt/my gt/gt' agent-report --hook status-line"
+        );
         let hooks = v["hooks"].as_object().unwrap();
         // Only documented event names.
         for k in hooks.keys() {

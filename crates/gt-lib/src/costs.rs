@@ -50,6 +50,9 @@ pub enum HookEvent {
     SessionStart,
     Stop,
     SessionEnd,
+    /// Claude Code's `statusLine` command: its payload carries the session's
+    /// cost (`cost.total_cost_usd`); it prints nothing, so the line is empty.
+    StatusLine,
 }
 
 impl std::str::FromStr for HookEvent {
@@ -59,8 +62,9 @@ impl std::str::FromStr for HookEvent {
             "session-start" => Ok(HookEvent::SessionStart),
             "stop" => Ok(HookEvent::Stop),
             "session-end" => Ok(HookEvent::SessionEnd),
+            "status-line" => Ok(HookEvent::StatusLine),
             _ => Err(Error::invalid(format!(
-                "unknown hook '{}': use session-start, stop or session-end",
+                "unknown hook '{}': use session-start, stop, session-end or status-line",
                 s.escape_debug()
             ))),
         }
@@ -174,13 +178,75 @@ pub fn hook_report(ws: &Workspace, event: HookEvent, payload: &[u8]) -> Result<H
         ws.store.set_agent_session_id(s.id, id, &s.agent())?;
         report.agent_session_id = true;
     }
-    if let Some(u) = usage {
+    let cost = v
+        .get("cost")
+        .and_then(|c| c.get("total_cost_usd"))
+        .and_then(Value::as_f64)
+        .filter(|c| c.is_finite() && *c >= 0.0 && *c < 1e9)
+        .map(|c| (c * 1e6).round() as i64);
+    if let Some(mut u) = usage {
+        if event == HookEvent::StatusLine && cost.is_some() {
+            u.cost_micros = cost;
+        }
+        let u = claude_share(ws, &s, u)?;
         report.usage = Some(
             ws.store
                 .record_usage(s.id, &u, usage::claude::SOURCE, &s.agent())?,
         );
     }
     Ok(report)
+}
+
+/// This session's part of a Claude conversation's totals: `claude --resume`
+/// continues the same transcript (and cost), so what the bead's earlier
+/// sessions of the same conversation recorded is subtracted. A reading
+/// without a cost keeps the cost recorded before (the newest Claude
+/// reported: the status line's, or the transcript's `cost-state`).
+fn claude_share(ws: &Workspace, s: &Session, u: Usage) -> Result<Usage> {
+    let mut u = conversation_share(ws, s, u)?;
+    if u.cost_micros.is_none() {
+        // Already this session's share.
+        u.cost_micros = ws
+            .store
+            .session_usage(s.id)?
+            .and_then(|p| p.usage.cost_micros);
+    }
+    Ok(u)
+}
+
+fn conversation_share(ws: &Workspace, s: &Session, mut u: Usage) -> Result<Usage> {
+    let Some(id) = ws.store.agent_session_id(s.id)? else {
+        return Ok(u);
+    };
+    let mut earlier = Usage::default();
+    let mut earlier_cost: Option<i64> = None;
+    for p in ws.store.list_sessions(&crate::store::SessionFilter {
+        bead: Some(&s.bead),
+        ..Default::default()
+    })? {
+        if p.id >= s.id || ws.store.agent_session_id(p.id)?.as_deref() != Some(id.as_str()) {
+            continue;
+        }
+        if let Some(pu) = ws.store.session_usage(p.id)? {
+            let pu = pu.usage;
+            earlier.input_tokens += pu.input_tokens;
+            earlier.output_tokens += pu.output_tokens;
+            earlier.cache_read_tokens += pu.cache_read_tokens;
+            earlier.cache_write_tokens += pu.cache_write_tokens;
+            if let Some(c) = pu.cost_micros {
+                earlier_cost = Some(earlier_cost.unwrap_or(0) + c);
+            }
+        }
+    }
+    let less = |a: i64, b: i64| a.saturating_sub(b).max(0);
+    u.input_tokens = less(u.input_tokens, earlier.input_tokens);
+    u.output_tokens = less(u.output_tokens, earlier.output_tokens);
+    u.cache_read_tokens = less(u.cache_read_tokens, earlier.cache_read_tokens);
+    u.cache_write_tokens = less(u.cache_write_tokens, earlier.cache_write_tokens);
+    if let (Some(c), Some(e)) = (u.cost_micros, earlier_cost) {
+        u.cost_micros = Some(less(c, e));
+    }
+    Ok(u)
 }
 
 fn add(total: &mut Option<Usage>, u: Usage) {

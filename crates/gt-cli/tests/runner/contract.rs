@@ -505,6 +505,15 @@ fn the_costs_commands() {
             .contains("Costs: 1 session(s): 1500 in, 250 out"));
         json(&t, "status_with_costs", &["status"]);
 
+        // The status line's payload carries Claude's cost of the session.
+        let status_line = serde_json::json!({ "session_id": "5e55-0000",
+            "transcript_path": transcript, "cost": { "total_cost_usd": 0.05 } })
+        .to_string();
+        assert_eq!(hook_report(&t, &env, "status-line", &status_line), "");
+        let v = t.json(&["costs"]);
+        assert_eq!(v["totals"]["cost_micros"], 50_000, "{v}");
+        assert_eq!(v["totals"]["input_tokens"], 1500, "{v}");
+
         // Hostile arguments: a one-line error, exit 2, nothing written.
         let before = t.fingerprint();
         for args in [

@@ -272,12 +272,12 @@ fn assert_costs_are_the_servers(
             assert_eq!(v["rows"][0]["key"], bead);
             assert_eq!(v["rows"][0]["sessions"], 1);
             assert_eq!(v["totals"]["cache_write_tokens"], 0);
-            // Claude's transcript names no price for a scripted model
-            // unless its cost-state is the newest line; either way a cost
-            // is never invented: null or a non-negative number.
+            // The cost is Claude's own (its status line's
+            // `cost.total_cost_usd`, from its price list for the model it
+            // believes it talks to), never computed by gt.
             assert!(
-                v["totals"]["cost_micros"].is_null()
-                    || v["totals"]["cost_micros"].as_i64().unwrap() >= 0
+                v["totals"]["cost_micros"].as_i64().is_some_and(|c| c > 0),
+                "{v}"
             );
             let status = t.json(&["status"]);
             assert_eq!(status["costs"]["input_tokens"], want[0], "{status}");
@@ -330,22 +330,25 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
         "printf 'after the crash\\n' > after.txt && git add -A && \
          git commit -q -m 'finish after resume' && '{gt}' done && echo DONE-OK"
     );
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        // The earlier conversation is in the request: the resumed session.
-        .when(
-            when::and(when::contains("CRASH-POINT"), when::user_turn()),
-            Reply::shell(&finish),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT"),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
-    let server = ModelServer::start(script).unwrap();
+    let script = || {
+        Script::new()
+            .when(
+                when::last_tool_result_contains("DONE-OK"),
+                Reply::text("Finished.").with_usage(300, 30, 3),
+            )
+            // The earlier conversation is in the request: the resumed session.
+            .when(
+                when::and(when::contains("CRASH-POINT"), when::user_turn()),
+                Reply::shell(&finish).with_usage(2000, 200, 20),
+            )
+            .when(
+                when::and(when::offers_tools(), when::user_turn()),
+                Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT")
+                    .with_usage(1000, 100, 10),
+            )
+            .otherwise(Reply::text("Nothing more to do.").with_usage(5, 5, 5))
+    };
+    let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
     let caller: Vec<(&str, &str)> = vec![
         ("PATH", &path),
@@ -438,6 +441,37 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     assert!(requests.iter().any(|r| !r.last_is_tool_result()
         && r.contains("CRASH-POINT")
         && r.contains("work that crashes")));
+    // Both sessions' usage together is the conversation's, counted once
+    // (the resumed session continues the same transcript).
+    let script = script();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut want = [0i64; 3];
+        for r in server.requests().iter().filter(|r| r.side_kind().is_none()) {
+            let u = script.reply_for(r).usage;
+            want[0] += u.input as i64;
+            want[1] += u.output as i64;
+            want[2] += u.cache_read as i64;
+        }
+        let v = t.json(&["costs", "--by", "bead"]);
+        let tot = &v["totals"];
+        let have = [
+            tot["input_tokens"].as_i64().unwrap(),
+            tot["output_tokens"].as_i64().unwrap(),
+            tot["cache_read_tokens"].as_i64().unwrap(),
+        ];
+        if have == want {
+            assert_eq!(tot["sessions"], 2, "{v}");
+            assert!(want[0] >= 1000 + 2000, "{want:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "costs {have:?} != the server's {want:?}: {v}\n{}",
+            t.ok(&["trail", "--kind", "session.usage", "-n", "50"])
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     t.ok(&["refinery", "run", "--once"]);
     assert_eq!(
         git(&t.repo("app"), &["show", "main:wip.txt"]),
