@@ -197,29 +197,16 @@ pub fn hook_report(ws: &Workspace, event: HookEvent, payload: &[u8]) -> Result<H
     Ok(report)
 }
 
-/// This session's part of a Claude conversation's totals: `claude --resume`
-/// continues the same transcript (and cost), so what the bead's earlier
-/// sessions of the same conversation recorded is subtracted. A reading
+/// This session's part of a Claude conversation's tokens: `claude --resume`
+/// continues the same transcript, so the tokens the bead's earlier sessions
+/// of the same conversation recorded are subtracted. A reading
 /// without a cost keeps the cost recorded before (the newest Claude
 /// reported: the status line's, or the transcript's `cost-state`).
-fn claude_share(ws: &Workspace, s: &Session, u: Usage) -> Result<Usage> {
-    let mut u = conversation_share(ws, s, u)?;
-    if u.cost_micros.is_none() {
-        // Already this session's share.
-        u.cost_micros = ws
-            .store
-            .session_usage(s.id)?
-            .and_then(|p| p.usage.cost_micros);
-    }
-    Ok(u)
-}
-
-fn conversation_share(ws: &Workspace, s: &Session, mut u: Usage) -> Result<Usage> {
+fn claude_share(ws: &Workspace, s: &Session, mut u: Usage) -> Result<Usage> {
     let Some(id) = ws.store.agent_session_id(s.id)? else {
         return Ok(u);
     };
     let mut earlier = Usage::default();
-    let mut earlier_cost: Option<i64> = None;
     for p in ws.store.list_sessions(&crate::store::SessionFilter {
         bead: Some(&s.bead),
         ..Default::default()
@@ -229,13 +216,14 @@ fn conversation_share(ws: &Workspace, s: &Session, mut u: Usage) -> Result<Usage
         }
         if let Some(pu) = ws.store.session_usage(p.id)? {
             let pu = pu.usage;
-            earlier.input_tokens += pu.input_tokens;
-            earlier.output_tokens += pu.output_tokens;
-            earlier.cache_read_tokens += pu.cache_read_tokens;
-            earlier.cache_write_tokens += pu.cache_write_tokens;
-            if let Some(c) = pu.cost_micros {
-                earlier_cost = Some(earlier_cost.unwrap_or(0) + c);
-            }
+            earlier.input_tokens = earlier.input_tokens.saturating_add(pu.input_tokens);
+            earlier.output_tokens = earlier.output_tokens.saturating_add(pu.output_tokens);
+            earlier.cache_read_tokens = earlier
+                .cache_read_tokens
+                .saturating_add(pu.cache_read_tokens);
+            earlier.cache_write_tokens = earlier
+                .cache_write_tokens
+                .saturating_add(pu.cache_write_tokens);
         }
     }
     let less = |a: i64, b: i64| a.saturating_sub(b).max(0);
@@ -243,9 +231,8 @@ fn conversation_share(ws: &Workspace, s: &Session, mut u: Usage) -> Result<Usage
     u.output_tokens = less(u.output_tokens, earlier.output_tokens);
     u.cache_read_tokens = less(u.cache_read_tokens, earlier.cache_read_tokens);
     u.cache_write_tokens = less(u.cache_write_tokens, earlier.cache_write_tokens);
-    if let (Some(c), Some(e)) = (u.cost_micros, earlier_cost) {
-        u.cost_micros = Some(less(c, e));
-    }
+    // The cost is not: a resumed claude process reports its own cost from
+    // zero (checked with 2.1.332).
     Ok(u)
 }
 

@@ -93,11 +93,21 @@ impl CostStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let s = fetch_session(tx, session)?;
+            let mut usage = usage.clone();
             if let Some(prev) = fetch_usage(tx, session)? {
-                if prev.usage == *usage && prev.source == source {
+                if prev.source == source {
+                    // A running cost only grows, and a reading without a
+                    // cost keeps the cost known.
+                    usage.cost_micros = match (prev.usage.cost_micros, usage.cost_micros) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => b.or(a),
+                    };
+                }
+                if prev.usage == usage && prev.source == source {
                     return Ok(prev);
                 }
             }
+            let usage = &usage;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO session_usage (session_id, input_tokens, output_tokens,
                  cache_read_tokens, cache_write_tokens, cost_micros, model, source, updated_at)

@@ -8,8 +8,11 @@ pub use gt_core::costs::*;
 pub trait CostStore {
     /// Records the usage of `session` read from `source`, replacing what was
     /// recorded before (runtimes report running totals), in one transaction
-    /// with a `session.usage` event. The same totals again change nothing and
-    /// append no event. Refuses an unknown session and negative numbers.
+    /// with a `session.usage` event. From the same source, the cost is the
+    /// larger known one (a running cost only grows; a reading without a cost
+    /// keeps it); the tokens are the new reading's. The same
+    /// totals again change nothing and append no event. Refuses an unknown
+    /// session and negative numbers.
     fn record_usage(
         &self,
         session: i64,

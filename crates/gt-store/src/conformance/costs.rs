@@ -67,6 +67,31 @@ pub fn costs_record_replace_and_refusals(s: &dyn Store) {
     )
     .unwrap();
     assert_eq!(all_events(s).len(), before);
+    // A later reading without a cost keeps the known cost.
+    s.record_usage(
+        sess.id,
+        &usage(300, 50, None),
+        "claude-transcript",
+        "app/nux",
+    )
+    .unwrap();
+    assert_eq!(
+        s.session_usage(sess.id).unwrap().unwrap().usage,
+        usage(300, 50, Some(1234))
+    );
+    s.record_usage(
+        sess.id,
+        &usage(300, 50, Some(1000)),
+        "claude-transcript",
+        "app/nux",
+    )
+    .unwrap();
+    assert_eq!(
+        s.session_usage(sess.id).unwrap().unwrap().usage.cost_micros,
+        Some(1234),
+        "a running cost never goes down"
+    );
+    let before = all_events(s).len();
 
     // Refusals write nothing.
     assert_eq!(
@@ -91,7 +116,7 @@ pub fn costs_record_replace_and_refusals(s: &dyn Store) {
     assert_eq!(all_events(s).len(), before);
     assert_eq!(
         s.session_usage(sess.id).unwrap().unwrap().usage,
-        usage(250, 40, Some(1234))
+        usage(300, 50, Some(1234))
     );
     assert_eq!(s.session_usage(sess.id + 100).unwrap(), None);
 }
