@@ -5,3 +5,4 @@
 pub mod presets;
 pub mod runtime;
 pub mod screen;
+pub mod usage;

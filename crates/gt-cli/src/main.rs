@@ -84,6 +84,8 @@ enum Command {
     Resume(cmd::work::ResumeArgs),
     /// Live and recent agent sessions.
     Agents(cmd::agents::AgentsArgs),
+    /// Token usage and cost of agent sessions, by agent, rig, bead or day.
+    Costs(cmd::costs::CostsArgs),
     /// Print the tail of an agent's screen.
     Peek(cmd::agents::PeekArgs),
     /// Attach your terminal to an agent's session.
@@ -157,6 +159,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Done(a) => cmd::work::done(ctx, a),
         Command::Resume(a) => cmd::work::resume(ctx, a),
         Command::Agents(a) => cmd::agents::agents(ctx, a),
+        Command::Costs(a) => cmd::costs::run(ctx, a),
         Command::Peek(a) => cmd::agents::peek(ctx, a),
         Command::Attach(a) => cmd::agents::attach(ctx, a),
         Command::Up => cmd::deacon::up(ctx),

@@ -25,6 +25,8 @@ pub mod kind {
     pub const SLING_FAILED: &str = super::EventKind::SlingFailed.as_str();
     pub const SESSION_STARTED: &str = super::EventKind::SessionStarted.as_str();
     pub const SESSION_ENDED: &str = super::EventKind::SessionEnded.as_str();
+    pub const SESSION_USAGE: &str = super::EventKind::SessionUsage.as_str();
+    pub const SESSION_AGENT_ID: &str = super::EventKind::SessionAgentId.as_str();
     pub const BEAD_RELEASED: &str = super::EventKind::BeadReleased.as_str();
     pub const DONE: &str = super::EventKind::Done.as_str();
     pub const MERGE_QUEUED: &str = super::EventKind::MergeQueued.as_str();
@@ -98,8 +100,10 @@ pub enum EventKind {
     RigRemoved,
     SchedulerPaused,
     SchedulerResumed,
+    SessionAgentId,
     SessionEnded,
     SessionStarted,
+    SessionUsage,
     Sling,
     SlingFailed,
     TownCreated,
@@ -171,8 +175,10 @@ impl EventKind {
         EventKind::RigRemoved,
         EventKind::SchedulerPaused,
         EventKind::SchedulerResumed,
+        EventKind::SessionAgentId,
         EventKind::SessionEnded,
         EventKind::SessionStarted,
+        EventKind::SessionUsage,
         EventKind::Sling,
         EventKind::SlingFailed,
         EventKind::TownCreated,
@@ -244,8 +250,10 @@ impl EventKind {
             EventKind::RigRemoved => "rig.removed",
             EventKind::SchedulerPaused => "scheduler.paused",
             EventKind::SchedulerResumed => "scheduler.resumed",
+            EventKind::SessionAgentId => "session.agent_id",
             EventKind::SessionEnded => "session.ended",
             EventKind::SessionStarted => "session.started",
+            EventKind::SessionUsage => "session.usage",
             EventKind::Sling => "sling",
             EventKind::SlingFailed => "sling.failed",
             EventKind::TownCreated => "town.created",

@@ -4,6 +4,7 @@
 
 pub mod bead;
 pub mod caller;
+pub mod costs;
 pub mod deacon;
 pub mod error;
 pub mod event;

@@ -7,13 +7,22 @@
 //!
 //! | event | command |
 //! |---|---|
-//! | `SessionStart` | `gt prime` (its output becomes context) |
+//! | `SessionStart` | `gt prime` (its output becomes context), `gt agent-report --hook session-start` (records Claude's `session_id`; prints nothing) |
 //! | `UserPromptSubmit` | `gt agent-report --state working`, `gt mail check --inject` (output becomes context) |
-//! | `Stop` | `gt agent-report --state idle` |
+//! | `Stop` | `gt agent-report --state idle`, `gt agent-report --hook stop` (records the transcript's usage) |
+//! | `SessionEnd` | `gt agent-report --hook session-end` (records the transcript's usage and cost) |
 //! | `Notification` (`permission_prompt`) | `gt agent-report --state waiting-for-input` |
 //! | `Notification` (`idle_prompt`) | `gt agent-report --state idle` |
 //! | `StopFailure` (`rate_limit`) | `gt agent-report --state rate-limited` |
 //! | `StopFailure` (any other API error) | `gt agent-report --state error` |
+//!
+//! The file's `statusLine` command is `gt agent-report --hook status-line`: its
+//! payload carries the session's cost (`cost.total_cost_usd`), which the
+//! transcript lacks; it prints nothing, so Claude's status line stays empty.
+//!
+//! The `--hook` reports read the hook's JSON payload on stdin and always
+//! exit 0 (a failing hook would show "<Event> hook failed" in the agent's
+//! screen); see [`crate::costs`].
 //!
 //! The file also sets `skipDangerousModePermissionPrompt: true`: gt starts
 //! claude with `--dangerously-skip-permissions`, and its one-time warning
@@ -70,18 +79,24 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
     let gt = shell_words::quote(gt).into_owned();
     let cmd = |c: String| json!({ "type": "command", "command": c, "timeout": 30 });
     let report = |s: &str| cmd(format!("{gt} agent-report --state {s}"));
+    let hook = |e: &str| cmd(format!("{gt} agent-report --hook {e}"));
     json!({
         "skipDangerousModePermissionPrompt": true,
+        // Its payload carries the session's cost; gt prints nothing there.
+        "statusLine": { "type": "command", "command": format!("{gt} agent-report --hook status-line") },
         "hooks": {
             "SessionStart": [
                 { "matcher": "startup|resume|clear|compact",
-                  "hooks": [cmd(format!("{gt} prime"))] }
+                  "hooks": [cmd(format!("{gt} prime")), hook("session-start")] }
             ],
             "UserPromptSubmit": [
                 { "hooks": [report("working"), cmd(format!("{gt} mail check --inject"))] }
             ],
             "Stop": [
-                { "hooks": [report("idle")] }
+                { "hooks": [report("idle"), hook("stop")] }
+            ],
+            "SessionEnd": [
+                { "hooks": [hook("session-end")] }
             ],
             "StopFailure": [
                 { "matcher": "rate_limit", "hooks": [report("rate-limited")] },
@@ -349,12 +364,18 @@ mod tests {
     fn hooks_claude_settings_match_the_documented_schema() {
         let v = claude_settings("/opt/my gt/gt");
         assert_eq!(v["skipDangerousModePermissionPrompt"], true);
+        assert_eq!(v["statusLine"]["type"], "command");
+        assert_eq!(
+            v["statusLine"]["command"],
+            "'/opt/my gt/gt' agent-report --hook status-line"
+        );
         let hooks = v["hooks"].as_object().unwrap();
         // Only documented event names.
         for k in hooks.keys() {
             assert!(
                 [
                     "SessionStart",
+                    "SessionEnd",
                     "UserPromptSubmit",
                     "Stop",
                     "StopFailure",
@@ -392,6 +413,9 @@ mod tests {
                 .collect()
         };
         assert!(cmds("SessionStart")[0].ends_with(" prime"));
+        assert!(cmds("SessionStart")[1].ends_with(" agent-report --hook session-start"));
+        assert!(cmds("Stop")[1].ends_with(" agent-report --hook stop"));
+        assert!(cmds("SessionEnd")[0].ends_with(" agent-report --hook session-end"));
         assert!(cmds("UserPromptSubmit")
             .iter()
             .any(|c| c.ends_with(" mail check --inject")));

@@ -161,6 +161,8 @@ pub struct TownStatus {
     pub open_convoys: Option<u64>,
     /// Agents that need someone, most urgent first.
     pub problems: Vec<Problem>,
+    /// Token usage and cost of every session with recorded usage (`gt costs`).
+    pub costs: crate::store::costs::CostTotals,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,6 +247,7 @@ pub fn status_from(ws: &Workspace, agents: Vec<AgentActivity>) -> Result<TownSta
         open_escalations: extras.open_escalations,
         open_convoys: extras.open_convoys,
         problems,
+        costs: ws.store.cost_totals(&Default::default())?,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod agent_hooks;
 pub mod bead;
 pub mod config;
 pub mod convoy;
+pub mod costs;
 pub mod deacon;
 pub mod escalate;
 pub mod feed;

@@ -6,7 +6,9 @@
 
 mod beads;
 mod blocking;
+mod costs;
 mod deacon;
+pub mod foreign;
 mod mail;
 mod merge;
 mod observe;

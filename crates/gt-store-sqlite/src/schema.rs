@@ -13,6 +13,9 @@ pub const MIGRATIONS: &[&str] = &[
     // whose prefix is not the town's (imported ones).
     include_str!("../migrations/0007_beads_by_hash.sql"),
     include_str!("../migrations/0008_deacon_faults_gates.sql"),
+    // Token usage and cost per session, and the runtime's own conversation
+    // id of a session (issue 12).
+    include_str!("../migrations/0009_session_usage.sql"),
 ];
 
 /// The schema version this build writes.
@@ -57,7 +60,10 @@ mod tests {
 
     /// The schema a new database gets, as `sqlite_master` lists it, equals
     /// the one the former in-source migrations made (`tests/fixtures`,
-    /// dumped from a version-8 database made by the old code).
+    /// `schema_v8.txt` was dumped from a version-8 database made by the old
+    /// code) plus migration 9: `schema_v9.txt` is `schema_v8.txt` with the
+    /// `session_usage` table and the `sessions.agent_session_id` column, and
+    /// nothing else changed.
     #[test]
     fn new_database_schema_equals_the_released_one() {
         let dir = tempfile::tempdir().unwrap();
@@ -92,6 +98,20 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
-        assert_eq!(dump, include_str!("../tests/fixtures/schema_v8.txt"));
+        let v9 = include_str!("../tests/fixtures/schema_v9.txt");
+        assert_eq!(dump, v9);
+        // v9 = v8 + migration 9, and nothing else.
+        let sql = include_str!("../migrations/0009_session_usage.sql");
+        let create = &sql[sql.find("CREATE TABLE session_usage").unwrap()..];
+        let block = format!(
+            "table\tsession_usage\tsession_usage\n{}\n",
+            create.trim_end().trim_end_matches(';')
+        );
+        assert!(v9.contains(&block));
+        let back = v9
+            .replace(&block, "")
+            .replace("\n, agent_session_id TEXT)\n", "\n)\n")
+            .replace("user_version 9\n", "user_version 8\n");
+        assert_eq!(back, include_str!("../tests/fixtures/schema_v8.txt"));
     }
 }

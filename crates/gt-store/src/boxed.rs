@@ -18,6 +18,7 @@ use gt_core::polecat::Polecat;
 use gt_core::rig::Rig;
 use gt_core::session::Session;
 
+use crate::costs::*;
 use crate::deacon::*;
 use crate::mail::*;
 use crate::merge::*;
@@ -513,5 +514,37 @@ impl<T: ObserveStore + ?Sized> ObserveStore for Box<T> {
 
     fn town_extras(&self) -> Result<TownExtras> {
         (**self).town_extras()
+    }
+}
+
+impl<T: CostStore + ?Sized> CostStore for Box<T> {
+    fn record_usage(
+        &self,
+        session: i64,
+        usage: &Usage,
+        source: &str,
+        actor: &str,
+    ) -> Result<SessionUsage> {
+        (**self).record_usage(session, usage, source, actor)
+    }
+
+    fn session_usage(&self, session: i64) -> Result<Option<SessionUsage>> {
+        (**self).session_usage(session)
+    }
+
+    fn set_agent_session_id(&self, session: i64, id: &str, actor: &str) -> Result<()> {
+        (**self).set_agent_session_id(session, id, actor)
+    }
+
+    fn agent_session_id(&self, session: i64) -> Result<Option<String>> {
+        (**self).agent_session_id(session)
+    }
+
+    fn costs_by(&self, group: CostGroup, q: &CostQuery) -> Result<Vec<CostRow>> {
+        (**self).costs_by(group, q)
+    }
+
+    fn cost_totals(&self, q: &CostQuery) -> Result<CostTotals> {
+        (**self).cost_totals(q)
     }
 }

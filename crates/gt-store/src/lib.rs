@@ -7,6 +7,7 @@
 //! Every method that changes state runs as one transaction that also appends
 //! its event(s).
 
+pub mod costs;
 pub mod deacon;
 pub mod mail;
 pub mod merge;
@@ -27,6 +28,7 @@ use gt_core::polecat::Polecat;
 use gt_core::rig::Rig;
 use gt_core::session::Session;
 
+pub use costs::CostStore;
 pub use deacon::DeaconStore;
 pub use mail::MailStore;
 pub use merge::MergeStore;
@@ -171,6 +173,7 @@ pub trait Store:
     + MergeStore
     + ObserveStore
     + DeaconStore
+    + CostStore
     + StoreMaintenance
 {
 }
@@ -183,6 +186,7 @@ impl<T> Store for T where
         + MergeStore
         + ObserveStore
         + DeaconStore
+        + CostStore
         + StoreMaintenance
 {
 }

@@ -46,7 +46,14 @@ fn trait_methods(text: &str) -> Vec<(String, String)> {
 #[test]
 fn every_store_method_has_a_conformance_case() {
     let mut methods = Vec::new();
-    for f in ["lib.rs", "deacon.rs", "mail.rs", "merge.rs", "observe.rs"] {
+    for f in [
+        "lib.rs",
+        "deacon.rs",
+        "mail.rs",
+        "merge.rs",
+        "observe.rs",
+        "costs.rs",
+    ] {
         methods.extend(trait_methods(&src(f)));
     }
     let traits: BTreeSet<&str> = methods.iter().map(|(t, _)| t.as_str()).collect();
@@ -59,6 +66,7 @@ fn every_store_method_has_a_conformance_case() {
         "MergeStore",
         "ObserveStore",
         "DeaconStore",
+        "CostStore",
         "StoreMaintenance",
     ] {
         assert!(
@@ -72,7 +80,14 @@ fn every_store_method_has_a_conformance_case() {
         methods.len()
     );
     let mut suite = String::new();
-    for f in ["beads.rs", "work.rs", "comms.rs", "merge.rs", "deacon.rs"] {
+    for f in [
+        "beads.rs",
+        "work.rs",
+        "comms.rs",
+        "merge.rs",
+        "deacon.rs",
+        "costs.rs",
+    ] {
         suite.push_str(&src(&format!("conformance/{f}")));
     }
     let missing: Vec<String> = methods
@@ -90,7 +105,7 @@ fn every_store_method_has_a_conformance_case() {
 fn every_conformance_case_runs() {
     let macro_src = src("conformance/mod.rs");
     let mut cases = 0;
-    for f in ["beads", "work", "comms", "merge", "deacon"] {
+    for f in ["beads", "work", "comms", "merge", "deacon", "costs"] {
         let text = src(&format!("conformance/{f}.rs"));
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("pub fn ") {

@@ -216,15 +216,22 @@ pub fn handoff(ctx: &Ctx, a: HandoffArgs) -> Result<(), Error> {
 #[derive(Debug, Args)]
 pub struct AgentReportArgs {
     /// working, idle, waiting-for-input, error or rate-limited.
-    #[arg(long)]
-    state: String,
+    #[arg(long, required_unless_present = "hook", conflicts_with = "hook")]
+    state: Option<String>,
+    /// A Claude Code hook's payload on stdin: session-start, stop or
+    /// session-end (records the conversation id and usage; always exits 0).
+    #[arg(long, value_name = "EVENT")]
+    hook: Option<String>,
     /// The agent (default: $GT_AGENT).
     #[arg(long = "as", value_name = "ADDRESS")]
     as_: Option<String>,
 }
 
 pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
-    gt_lib::agent_hooks::validate_state(&a.state)?;
+    let (Some(state), None) = (a.state, &a.hook) else {
+        return crate::cmd::costs::hook(ctx, a.hook.as_deref().unwrap_or_default());
+    };
+    gt_lib::agent_hooks::validate_state(&state)?;
     let ws = ctx.workspace()?;
     let agent =
         match a.as_ {
@@ -233,7 +240,7 @@ pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
                 Error::refused("not inside an agent session: give --as RIG/POLECAT")
             })?,
         };
-    gt_lib::agent_hooks::report(&ws, &agent, &a.state)
+    gt_lib::agent_hooks::report(&ws, &agent, &state)
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod comms;
 pub mod completions;
 pub mod config;
 pub mod convoy;
+pub mod costs;
 pub mod deacon;
 pub mod demo;
 pub mod doctor;

@@ -238,6 +238,13 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
     if let Some(n) = st.open_convoys.filter(|n| *n > 0) {
         out.push(format!("Convoys: {n} open"));
     }
+    if st.costs.sessions > 0 {
+        out.push(format!(
+            "Costs: {} session(s): {}",
+            st.costs.sessions,
+            crate::cmd::costs::totals_line(&st.costs)
+        ));
+    }
     out
 }
 
@@ -354,6 +361,15 @@ mod tests {
             open_escalations: None,
             open_convoys: Some(0),
             problems: vec![zombie],
+            costs: gt_lib::store::costs::CostTotals {
+                sessions: 2,
+                input_tokens: 1555,
+                output_tokens: 277,
+                cache_read_tokens: 39,
+                cache_write_tokens: 0,
+                cost_micros: Some(11768),
+                sessions_without_cost: 1,
+            },
         }
     }
 
@@ -391,6 +407,7 @@ mod tests {
             "open_escalations",
             "open_convoys",
             "problems",
+            "costs",
         ] {
             assert!(v.get(k).is_some(), "status JSON lacks {k}");
         }
@@ -399,5 +416,7 @@ mod tests {
         assert_eq!(v["problems"][0]["kind"], "zombie");
         assert_eq!(v["problems"][0]["suggested_action"], "gt resume web-4k2");
         assert!(v["open_escalations"].is_null());
+        assert_eq!(v["costs"]["input_tokens"], 1555);
+        assert_eq!(v["costs"]["cost_micros"], 11768);
     }
 }

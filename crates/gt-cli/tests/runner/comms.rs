@@ -592,6 +592,7 @@ fn check_claude_settings(v: &Value) {
     let hooks = v["hooks"].as_object().expect("hooks object");
     let events = [
         "SessionStart",
+        "SessionEnd",
         "UserPromptSubmit",
         "Stop",
         "StopFailure",

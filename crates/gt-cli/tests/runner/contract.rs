@@ -346,3 +346,261 @@ fn the_comms_commands() {
         json(&t, "broadcast", &["broadcast", "all hands"]);
     });
 }
+
+/// `gt agent-report --hook EVENT` with `payload` on stdin, as Claude Code's
+/// hooks run it inside a session (`env`): always exit 0, nothing on stdout;
+/// returns stderr.
+fn hook_report(t: &TestTown, env: &[(&str, &str)], event: &str, payload: &str) -> String {
+    let mut c = t.cmd();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .args(["agent-report", "--hook", event])
+        .write_stdin(payload.as_bytes().to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A Claude Code transcript line with usage, as 2.1.332 writes it.
+fn transcript_line(req: &str, input: u64, output: u64) -> String {
+    serde_json::json!({
+        "type": "assistant", "requestRef": req, "sessionId": "5e55-0000",
+        "message": { "id": format!("msg_{req}"), "model": "claude-test", "role": "assistant",
+            "usage": { "input_tokens": input, "output_tokens": output,
+                "cache_read_input_tokens": 3, "cache_creation_input_tokens": 4 } }
+    })
+    .to_string()
+}
+
+#[test]
+fn the_costs_commands() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    let mut s = settings(&t);
+    // `--by day` keys.
+    s.add_filter(r"\b\d{4}-\d\d-\d\d\b", "[DAY]");
+    s.bind(|| {
+        both(&t, "costs_none", &["costs"]);
+        let held = t.sling("app", "spend tokens", "standin-hang");
+        let agent = held["agent"].as_str().unwrap().to_string();
+        let bead = held["bead"].as_str().unwrap().to_string();
+        t.wait_for(20, "the agent to run", |t| {
+            t.bead_status(&bead) == "in_progress"
+        });
+        let agents = t.json(&["agents"]);
+        let session = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent.as_str())
+            .and_then(|a| a["session_id"].as_i64())
+            .expect("the session id")
+            .to_string();
+        let env = [
+            ("GT_AGENT", agent.as_str()),
+            ("GT_SESSION", session.as_str()),
+        ];
+        let projects = t.home.join(".claude/projects/-work");
+        std::fs::create_dir_all(&projects).unwrap();
+        let transcript = projects.join("5e55-0000.jsonl");
+        // One response on two lines (counted once), then another one.
+        std::fs::write(
+            &transcript,
+            [
+                transcript_line("r1", 1000, 200),
+                transcript_line("r1", 1000, 200),
+                transcript_line("r2", 500, 50),
+                "{\"type\":\"assistant\"".to_string(),
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let payload = |path: &std::path::Path| {
+            serde_json::json!({ "session_id": "5e55-0000", "hook_event_name": "Stop",
+                "transcript_path": path, "cwd": "/" })
+            .to_string()
+        };
+
+        // Hostile hook input: recorded nothing, exit 0 every time.
+        let before = t.fingerprint();
+        let outside = t.dir.path().join("elsewhere.jsonl");
+        std::fs::copy(&transcript, &outside).unwrap();
+        let link = projects.join("link.jsonl");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        for (env, event, text) in [
+            (&env[..], "stop", payload(&outside)),
+            (&env[..], "stop", payload(&link)),
+            (&env[..], "stop", payload(&projects)),
+            (&env[..], "stop", "not json".to_string()),
+            (&env[..], "bogus", payload(&transcript)),
+            (&env[..1], "stop", payload(&transcript)),
+            (&[("GT_SESSION", "99999")][..], "stop", payload(&transcript)),
+            (
+                &env[..],
+                "session-start",
+                r#"{"session_id": "--continue; rm -rf /"}"#.to_string(),
+            ),
+        ] {
+            let err = hook_report(&t, env, event, &text);
+            assert_eq!(err.lines().count(), 1, "{event} {text}: {err}");
+        }
+        assert_eq!(
+            t.fingerprint(),
+            before,
+            "a refused hook report wrote something"
+        );
+        assert_eq!(t.json(&["costs"])["totals"]["sessions"], 0);
+
+        // The real thing: SessionStart records the id, Stop the usage.
+        assert_eq!(
+            hook_report(
+                &t,
+                &env,
+                "session-start",
+                r#"{"session_id": "5e55-0000", "hook_event_name": "SessionStart"}"#
+            ),
+            ""
+        );
+        assert_eq!(hook_report(&t, &env, "stop", &payload(&transcript)), "");
+        let v = t.json(&["costs"]);
+        assert_eq!(v["totals"]["input_tokens"], 1500, "{v}");
+        assert_eq!(v["totals"]["output_tokens"], 250);
+        assert_eq!(v["totals"]["cache_read_tokens"], 6);
+        assert_eq!(v["totals"]["cache_write_tokens"], 8);
+        assert!(v["totals"]["cost_micros"].is_null());
+        // A later running total with a cost replaces it.
+        let mut text = std::fs::read_to_string(&transcript).unwrap();
+        text.push_str(
+            "\n{\"type\":\"cost-state\",\"totalCostUSD\":0.0123,\"hasUnknownModelCost\":false}\n",
+        );
+        std::fs::write(&transcript, text).unwrap();
+        assert_eq!(
+            hook_report(&t, &env, "session-end", &payload(&transcript)),
+            ""
+        );
+        assert_eq!(t.json(&["costs"])["totals"]["cost_micros"], 12300);
+        let kinds = t.json(&["trail", "--kind", "session.usage"]);
+        assert_eq!(kinds.as_array().unwrap().len(), 2);
+
+        both(&t, "costs", &["costs"]);
+        both(
+            &t,
+            "costs_by_day",
+            &["costs", "--by", "day", "--since", "2d"],
+        );
+        json(&t, "costs_by_rig", &["costs", "--by", "rig"]);
+        human(
+            &t,
+            "costs_by_bead",
+            &["costs", "--by", "bead", "--since", "2020-01-01"],
+        );
+        let future = t.json(&["costs", "--since", "2999-01-01"]);
+        assert_eq!(future["totals"]["sessions"], 0);
+        assert!(t
+            .ok(&["status"])
+            .contains("Costs: 1 session(s): 1500 in, 250 out"));
+        json(&t, "status_with_costs", &["status"]);
+
+        // The status line's payload carries Claude's cost of the session.
+        let status_line = serde_json::json!({ "session_id": "5e55-0000",
+            "transcript_path": transcript, "cost": { "total_cost_usd": 0.05 } })
+        .to_string();
+        assert_eq!(hook_report(&t, &env, "status-line", &status_line), "");
+        let v = t.json(&["costs"]);
+        assert_eq!(v["totals"]["cost_micros"], 50_000, "{v}");
+        assert_eq!(v["totals"]["input_tokens"], 1500, "{v}");
+
+        // Hostile arguments: a one-line error, exit 2, nothing written.
+        let before = t.fingerprint();
+        for args in [
+            &["costs", "--since", "garbage"][..],
+            &["costs", "--by", "nope"],
+            &["costs", "--by", "agent\u{1b}[31m"],
+        ] {
+            let err = t.fails(args, 2);
+            let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+            assert_eq!(errors.len(), 1, "{err}");
+            assert!(!err.contains('\u{1b}'), "{err}");
+        }
+        assert_eq!(t.fingerprint(), before);
+    });
+    t.ok(&["down", "--all"]);
+}
+
+/// At `gt done` gt reads the usage files of runtimes without hooks: a
+/// stand-in `codex` / `gemini` on PATH (the real CLIs are never started
+/// here) writes the rollout / chat file recorded from the real CLI, with
+/// its worktree as the directory (and, for gemini, the chat's start time
+/// now), then commits and runs `gt done`. Another worktree's file does not
+/// count.
+#[test]
+fn costs_are_read_from_codex_and_gemini_files_at_gt_done() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../gt-agents/testdata/usage")
+        .canonicalize()
+        .unwrap();
+    let work = "echo done > done.txt && git add done.txt && git commit -q -m done && \"$GT_BIN\" done\nsleep 30\n";
+    for (cli, place, want_input) in [
+        (
+            "codex",
+            format!(
+                "d=\"$HOME/.codex/sessions/2026/12/02\"; mkdir -p \"$d\"\n\
+                 sed \"s#/tmp/usage-rec/codex/work#$PWD#g\" '{}' > \"$d/rollout-2026-12-02T01-06-04-x.jsonl\"\n\
+                 mkdir -p \"$d/../../../../elsewhere\"\n\
+                 sed \"s#/tmp/usage-rec/codex/work#/somewhere/else#g\" '{}' > \"$d/rollout-other.jsonl\"\n",
+                fixtures.join("codex-0.171.0-rollout.jsonl").display(),
+                fixtures.join("codex-0.171.0-rollout.jsonl").display()
+            ),
+            1555 - 39,
+        ),
+        (
+            "gemini",
+            format!(
+                "d=\"$HOME/.gemini/tmp/wt\"; mkdir -p \"$d/chats\"; printf '%s' \"$PWD\" > \"$d/.project_root\"\n\
+                 now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\n\
+                 sed \"s#2026-12-02T01:06:08.408Z#$now#\" '{}' > \"$d/chats/session-1.jsonl\"\n\
+                 o=\"$HOME/.gemini/tmp/other\"; mkdir -p \"$o/chats\"; printf '/somewhere/else' > \"$o/.project_root\"\n\
+                 cp '{}' \"$o/chats/session-2.jsonl\"\n",
+                fixtures.join("gemini-0.61.0-chat.jsonl").display(),
+                fixtures.join("gemini-0.61.0-chat.jsonl").display()
+            ),
+            (1111 - 33) + (444 - 6),
+        ),
+    ] {
+        let t = TestTown::new();
+        t.with_rig("app");
+        std::fs::write(
+            t.home.join(".gitconfig"),
+            "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+        )
+        .unwrap();
+        let path = t.fake_program(cli, &format!("{place}{work}"));
+        let out = t.ok_env(
+            &[("PATH", &path)],
+            &["--json", "sling", "spend tokens", "app", "--agent", cli],
+        );
+        let bead = crate::common::lines_json(&out).remove(0)["bead"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        t.wait_for(30, &format!("{cli}: gt done"), |t| {
+            t.bead_status(&bead) == "merging"
+        });
+        let v = t.json(&["costs", "--by", "bead"]);
+        assert_eq!(v["rows"][0]["key"], bead.as_str(), "{cli}: {v}");
+        // Only the file of this worktree counts.
+        assert_eq!(v["totals"]["sessions"], 1, "{cli}: {v}");
+        assert_eq!(v["totals"]["input_tokens"], want_input, "{cli}: {v}");
+        assert_eq!(v["totals"]["output_tokens"], 277, "{cli}: {v}");
+        assert_eq!(v["totals"]["cache_read_tokens"], 39, "{cli}: {v}");
+        assert!(v["totals"]["cost_micros"].is_null(), "{cli}: {v}");
+        let ev = t.json(&["trail", "--kind", "session.usage"]);
+        let source = ev[0]["payload"]["source"].as_str().unwrap().to_string();
+        assert!(source.starts_with(cli), "{source}");
+        t.ok(&["down", "--all"]);
+    }
+}

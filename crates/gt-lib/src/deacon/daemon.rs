@@ -548,6 +548,7 @@ pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
                     error: error_line(&e),
                 }),
             }
+            crate::costs::record_session_end_quietly(&ws, &s, "human");
             ws.store.end_session(s.id, end_reason::STOPPED, "human")?;
             out.sessions_ended.push(s.agent());
         }

@@ -83,6 +83,7 @@ pub mod kind {
 pub mod step {
     pub const REPO_CONFIG: &str = "repo_config";
     pub const DEAD_SESSIONS: &str = "dead_sessions";
+    pub const COSTS: &str = "costs";
     pub const ADOPT: &str = "adopt_unrecorded";
     pub const RESTART: &str = "restart";
     pub const COMPLETION: &str = "completion";
@@ -362,7 +363,7 @@ fn refinery_actions(r: &crate::refinery::RefineryReport) -> Vec<Action> {
 }
 
 /// One patrol, in order (the steps of [`step`]): rig repository configs,
-/// dead sessions (save, end), unrecorded sessions adopted, restarts or
+/// dead sessions (save, end), recently ended sessions' usage read again, unrecorded sessions adopted, restarts or
 /// releases, agents finished at their prompt ([`completion`]), live agents that need something, queued nudges, rate limits,
 /// orphans, the refinery, dispatch of queued beads.
 ///
@@ -390,6 +391,9 @@ pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> 
     };
     p.step(step::REPO_CONFIG, |p| p.guard_repo_configs());
     p.step(step::DEAD_SESSIONS, |p| p.end_dead_sessions());
+    p.step(step::COSTS, |p| {
+        crate::costs::refresh_recent(p.ws).map(drop)
+    });
     p.step(step::ADOPT, |p| {
         let adopted = crate::sling::adopt_unrecorded(p.ws)?;
         p.report.actions.extend(adopted);

@@ -46,6 +46,7 @@ impl Patrol<'_> {
             return Ok(());
         }
         self.save_work(s, reason, code)?;
+        crate::costs::record_session_end_quietly(self.ws, s, ACTOR);
         self.ws.store.end_session(s.id, reason, ACTOR)?;
         let what = match code {
             Some(c) => format!("exited with code {c}"),

@@ -186,6 +186,8 @@ pub fn done_for(ws: &Workspace, p: Polecat, args: &DoneArgs, actor: &str) -> Res
             h.branch
         )));
     }
+    // Usage so far, from the runtime's own files (best effort).
+    crate::costs::record_session_end_quietly(ws, &session, actor);
     let outcome = ws.store.finish(
         &DoneRequest {
             session: session.id,

@@ -206,6 +206,10 @@ pub(super) fn check_root_sandbox(ws: &Workspace, runtime: &Runtime) -> Result<()
 
 /// The agent's argv for a session: the runtime's, with the hook settings of
 /// `agent_hooks::prepare` (written outside the repository) and the first instruction.
+/// A resumed Claude Code session continues the conversation of the bead's
+/// previous session with `--resume ID` when that session recorded Claude's
+/// `session_id` (its SessionStart hook); else it starts afresh (never
+/// `--continue`, which exits when there is nothing to continue).
 pub fn agent_argv(
     ws: &Workspace,
     s: &Session,
@@ -213,9 +217,36 @@ pub fn agent_argv(
     runtime: &Runtime,
     resume: bool,
 ) -> Result<Vec<String>> {
-    let extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    let mut extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    if resume && crate::agent_hooks::has_hooks(runtime) {
+        if let Some(id) = previous_conversation(ws, s)? {
+            extra.extend(["--resume".to_string(), id]);
+        }
+    }
     let instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.gt_exe);
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
+}
+
+/// The runtime's conversation id recorded by the session of the same bead
+/// and polecat before `s`, when that session ran the same runtime.
+fn previous_conversation(ws: &Workspace, s: &Session) -> Result<Option<String>> {
+    use crate::store::CostStore;
+    let prev = ws
+        .store
+        .list_sessions(&SessionFilter {
+            bead: Some(&s.bead),
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|p| p.id < s.id && p.polecat == s.polecat && p.rig == s.rig)
+        .max_by_key(|p| p.id);
+    let Some(prev) = prev.filter(|p| p.runtime == s.runtime) else {
+        return Ok(None);
+    };
+    Ok(ws
+        .store
+        .agent_session_id(prev.id)?
+        .filter(|id| crate::store::costs::validate_agent_session_id(id).is_ok()))
 }
 
 /// Starts the agent in tmux for a hooked session and watches it briefly.

@@ -6,6 +6,6 @@
 //! one place that names the backend type.
 
 pub use gt_store::*;
-pub use gt_store::{deacon, mail, merge, observe};
+pub use gt_store::{costs, deacon, mail, merge, observe};
 
 pub use gt_store_sqlite as sqlite;

@@ -10,5 +10,6 @@ mod completion;
 mod dialogs;
 mod patrol;
 mod refinery;
+mod resume_argv;
 mod scheduler;
 mod sling;

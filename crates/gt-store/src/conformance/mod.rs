@@ -19,6 +19,7 @@ use crate::{HookRequest, Store};
 
 pub mod beads;
 pub mod comms;
+pub mod costs;
 pub mod deacon;
 pub mod merge;
 pub mod work;
@@ -152,6 +153,9 @@ macro_rules! store_conformance {
             deacon::observe_screens_and_cursor,
             deacon::observe_counts,
             deacon::maintenance_reports,
+            costs::costs_record_replace_and_refusals,
+            costs::costs_agent_session_id,
+            costs::costs_grouped_and_totals,
         );
     };
     (@cases $factory:expr; $($module:ident :: $case:ident),* $(,)?) => {

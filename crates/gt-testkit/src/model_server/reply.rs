@@ -87,7 +87,13 @@ pub(crate) struct Rendered {
     pub body: String,
 }
 
-const CALL_ID: &str = "call_scripted_1";
+/// A new number for each rendered reply: message, response and tool-call
+/// ids are unique (`msg_scripted_7`, `toolu_scripted_7`, …), as a real API's
+/// are — a CLI that resumes a conversation tells calls apart by their id.
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// The tool call a reply makes on `api`, if it makes one: (name, arguments).
 fn tool_call(api: Api, body: &Body) -> Option<(String, Value)> {
@@ -121,13 +127,14 @@ pub(crate) fn render(api: Api, model: &str, stream: bool, reply: &Reply) -> Rend
     if let Body::Error(status) = reply.body {
         return error(api, status);
     }
+    let n = next_id();
     let body = match (api, stream) {
-        (Api::Anthropic, true) => anthropic_stream(model, reply),
-        (Api::Anthropic, false) => anthropic_message(model, reply).to_string(),
-        (Api::Responses, true) => responses_stream(model, reply),
-        (Api::Responses, false) => responses_object(model, reply).to_string(),
-        (Api::Chat, true) => chat_stream(model, reply),
-        (Api::Chat, false) => chat_completion(model, reply).to_string(),
+        (Api::Anthropic, true) => anthropic_stream(model, reply, n),
+        (Api::Anthropic, false) => anthropic_message(model, reply, n).to_string(),
+        (Api::Responses, true) => responses_stream(model, reply, n),
+        (Api::Responses, false) => responses_object(model, reply, n).to_string(),
+        (Api::Chat, true) => chat_stream(model, reply, n),
+        (Api::Chat, false) => chat_completion(model, reply, n).to_string(),
         (Api::Gemini, true) => sse(&[(None, gemini_response(model, reply))]),
         (Api::Gemini, false) => gemini_response(model, reply).to_string(),
     };
@@ -151,10 +158,10 @@ fn anthropic_usage(u: &Usage) -> Value {
     })
 }
 
-fn anthropic_message(model: &str, reply: &Reply) -> Value {
+fn anthropic_message(model: &str, reply: &Reply, n: u64) -> Value {
     let (content, stop) = match tool_call(Api::Anthropic, &reply.body) {
         Some((name, args)) => (
-            json!([{ "type": "tool_use", "id": "toolu_scripted_1", "name": name, "input": args }]),
+            json!([{ "type": "tool_use", "id": format!("toolu_scripted_{n}"), "name": name, "input": args }]),
             "tool_use",
         ),
         None => (
@@ -163,18 +170,18 @@ fn anthropic_message(model: &str, reply: &Reply) -> Value {
         ),
     };
     json!({
-        "id": "msg_scripted_1", "type": "message", "role": "assistant", "model": model,
+        "id": format!("msg_scripted_{n}"), "type": "message", "role": "assistant", "model": model,
         "content": content, "stop_reason": stop, "stop_sequence": null,
         "usage": anthropic_usage(&reply.usage),
     })
 }
 
-fn anthropic_stream(model: &str, reply: &Reply) -> String {
+fn anthropic_stream(model: &str, reply: &Reply, n: u64) -> String {
     let u = &reply.usage;
     let start = json!({
         "type": "message_start",
         "message": {
-            "id": "msg_scripted_1", "type": "message", "role": "assistant", "model": model,
+            "id": format!("msg_scripted_{n}"), "type": "message", "role": "assistant", "model": model,
             "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": { "input_tokens": u.input, "output_tokens": 1,
                        "cache_read_input_tokens": u.cache_read, "cache_creation_input_tokens": 0 },
@@ -182,7 +189,7 @@ fn anthropic_stream(model: &str, reply: &Reply) -> String {
     });
     let (block, delta, stop) = match tool_call(Api::Anthropic, &reply.body) {
         Some((name, args)) => (
-            json!({ "type": "tool_use", "id": "toolu_scripted_1", "name": name, "input": {} }),
+            json!({ "type": "tool_use", "id": format!("toolu_scripted_{n}"), "name": name, "input": {} }),
             json!({ "type": "input_json_delta", "partial_json": args.to_string() }),
             "tool_use",
         ),
@@ -216,24 +223,24 @@ fn anthropic_stream(model: &str, reply: &Reply) -> String {
     ])
 }
 
-fn responses_item(reply: &Reply) -> Value {
+fn responses_item(reply: &Reply, n: u64) -> Value {
     match tool_call(Api::Responses, &reply.body) {
         Some((name, args)) => json!({
-            "type": "function_call", "id": "fc_scripted_1", "status": "completed",
-            "call_id": CALL_ID, "name": name, "arguments": args.to_string(),
+            "type": "function_call", "id": format!("fc_scripted_{n}"), "status": "completed",
+            "call_id": format!("call_scripted_{n}"), "name": name, "arguments": args.to_string(),
         }),
         None => json!({
-            "type": "message", "id": "msg_scripted_1", "status": "completed", "role": "assistant",
+            "type": "message", "id": format!("msg_scripted_{n}"), "status": "completed", "role": "assistant",
             "content": [{ "type": "output_text", "text": text_of(&reply.body), "annotations": [] }],
         }),
     }
 }
 
-fn responses_object(model: &str, reply: &Reply) -> Value {
+fn responses_object(model: &str, reply: &Reply, n: u64) -> Value {
     let u = &reply.usage;
     json!({
-        "id": "resp_scripted_1", "object": "response", "status": "completed", "model": model,
-        "output": [responses_item(reply)],
+        "id": format!("resp_scripted_{n}"), "object": "response", "status": "completed", "model": model,
+        "output": [responses_item(reply, n)],
         "usage": {
             "input_tokens": u.input,
             "input_tokens_details": { "cached_tokens": u.cache_read },
@@ -244,12 +251,12 @@ fn responses_object(model: &str, reply: &Reply) -> Value {
     })
 }
 
-fn responses_stream(model: &str, reply: &Reply) -> String {
-    let mut created = responses_object(model, reply);
+fn responses_stream(model: &str, reply: &Reply, n: u64) -> String {
+    let mut created = responses_object(model, reply, n);
     created["status"] = json!("in_progress");
     created["output"] = json!([]);
     created["usage"] = Value::Null;
-    let item = responses_item(reply);
+    let item = responses_item(reply, n);
     sse(&[
         (
             Some("response.created"),
@@ -268,7 +275,7 @@ fn responses_stream(model: &str, reply: &Reply) -> String {
         (
             Some("response.completed"),
             json!({ "type": "response.completed", "sequence_number": 3,
-                    "response": responses_object(model, reply) }),
+                    "response": responses_object(model, reply, n) }),
         ),
     ])
 }
@@ -282,11 +289,11 @@ fn chat_usage(u: &Usage) -> Value {
     })
 }
 
-fn chat_completion(model: &str, reply: &Reply) -> Value {
+fn chat_completion(model: &str, reply: &Reply, n: u64) -> Value {
     let (message, finish) = match tool_call(Api::Chat, &reply.body) {
         Some((name, args)) => (
             json!({ "role": "assistant", "content": null, "tool_calls": [{
-                "id": CALL_ID, "type": "function",
+                "id": format!("call_scripted_{n}"), "type": "function",
                 "function": { "name": name, "arguments": args.to_string() } }] }),
             "tool_calls",
         ),
@@ -310,11 +317,11 @@ fn chat_chunk(model: &str, choices: Value, usage: Value) -> (Option<&'static str
     )
 }
 
-fn chat_stream(model: &str, reply: &Reply) -> String {
+fn chat_stream(model: &str, reply: &Reply, n: u64) -> String {
     let (delta, finish) = match tool_call(Api::Chat, &reply.body) {
         Some((name, args)) => (
             json!({ "role": "assistant", "content": null, "tool_calls": [{
-                "index": 0, "id": CALL_ID, "type": "function",
+                "index": 0, "id": format!("call_scripted_{n}"), "type": "function",
                 "function": { "name": name, "arguments": args.to_string() } }] }),
             "tool_calls",
         ),
