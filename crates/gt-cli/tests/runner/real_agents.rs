@@ -225,6 +225,83 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     assert_never_stored(&t, SECRET);
 }
 
+/// The usage the scripted server sent, summed over the requests `counts`
+/// keeps: `[input, output, cache_read]` and how many requests.
+pub(crate) fn server_usage(
+    server: &ModelServer,
+    script: &Script,
+    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
+) -> ([i64; 3], usize) {
+    let mut want = [0i64; 3];
+    let mut turns = 0;
+    for r in server.requests().iter().filter(|r| counts(r)) {
+        let u = script.reply_for(r).usage;
+        // OpenAI and Gemini count the cached part in their input; gt keeps
+        // it apart (Anthropic's way), as `cache_read_tokens`.
+        let cached_in_input = r.api != Some(gt_testkit::model_server::Api::Anthropic);
+        want[0] += u.input as i64
+            - if cached_in_input {
+                u.cache_read as i64
+            } else {
+                0
+            };
+        want[1] += u.output as i64;
+        want[2] += u.cache_read as i64;
+        turns += 1;
+    }
+    (want, turns)
+}
+
+/// `gt --json costs --by bead`'s totals as `[input, output, cache_read]`.
+pub(crate) fn recorded_usage(t: &TestTown) -> ([i64; 3], serde_json::Value) {
+    let v = t.json(&["costs", "--by", "bead"]);
+    let tot = &v["totals"];
+    let n = |k: &str| tot[k].as_i64().unwrap_or(-1);
+    (
+        [
+            n("input_tokens"),
+            n("output_tokens"),
+            n("cache_read_tokens"),
+        ],
+        v,
+    )
+}
+
+/// Waits (up to `secs`, patrolling: the deacon reads the files of recently
+/// ended sessions again) until `gt costs` equals exactly the usage the
+/// scripted server sent in the requests `counts` keeps (at least one) —
+/// with or without the closing turn after `gt done` (the request whose tool
+/// result says `DONE-OK`): gt ends the session a second after `gt done`,
+/// and a CLI that had not written that turn's usage by then never will.
+/// Returns the costs JSON.
+pub(crate) fn assert_costs_match_server(
+    t: &TestTown,
+    server: &ModelServer,
+    script: &Script,
+    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
+    secs: u64,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let closing = |r: &gt_testkit::model_server::Request| {
+        r.last_tool_result().is_some_and(|t| t.contains("DONE-OK"))
+    };
+    loop {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        let (want, turns) = server_usage(server, script, counts);
+        let (before_closing, _) = server_usage(server, script, &|r| counts(r) && !closing(r));
+        let (have, v) = recorded_usage(t);
+        if (have == want || have == before_closing) && turns >= 1 && have != [0, 0, 0] {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gt costs {have:?} != the server's {want:?} over {turns} requests\n{v}\ntrail:\n{}",
+            t.ok(&["trail", "--kind", "session.usage", "-n", "50"])
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// `gt costs` equals exactly the usage the scripted server sent in the
 /// agent's main conversation: the replies to every request that is not a
 /// side request (titles, summaries), as the script answers them. Claude's

@@ -35,13 +35,15 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
 
     // Aider's second, non-streamed request asks for the commit message; the
     // turn itself is answered with the whole new file.
-    let script = Script::new()
-        .when(
-            when::contains("commit message"),
-            Reply::text("add proof.txt"),
-        )
-        .otherwise(Reply::text("proof.txt\n```\nlanded by aider\n```\n"));
-    let server = ModelServer::start(script).unwrap();
+    let script = || {
+        Script::new()
+            .when(
+                when::contains("commit message"),
+                Reply::text("add proof.txt").with_usage(90, 9, 0),
+            )
+            .otherwise(Reply::text("proof.txt\n```\nlanded by aider\n```\n").with_usage(800, 60, 0))
+    };
+    let server = ModelServer::start(script()).unwrap();
     let base = format!("{}/v1", server.base_url());
     let caller: Vec<(&str, &str)> = vec![
         ("PATH", &path),
@@ -148,6 +150,30 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
         trail.contains("back at its prompt") && trail.contains(&bead),
         "{trail}"
     );
+
+    // Costs: aider counts the tokens itself (it does not ask the API for
+    // usage while streaming) and writes them in its chat history
+    // (`> Tokens: N sent, M received.`): gt records exactly those.
+    let history = std::fs::read_to_string(wt.join(".aider.chat.history.md")).unwrap();
+    let mut counted = (0i64, 0i64);
+    for l in history.lines() {
+        if let Some(rest) = l.trim_start_matches('>').trim().strip_prefix("Tokens: ") {
+            let num = |w: &str| w.trim().replace(',', "").parse::<i64>().unwrap();
+            let mut parts = rest.split(", ");
+            let sent = parts.next().unwrap().trim_end_matches(" sent");
+            let recv = parts.next().unwrap().split(' ').next().unwrap();
+            counted.0 += num(sent);
+            counted.1 += num(recv);
+        }
+    }
+    assert!(counted.0 > 0 && counted.1 > 0, "{history}");
+    t.wait_for(30, "aider's counts in gt costs", |t| {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        let (have, _) = crate::real_agents::recorded_usage(t);
+        have == [counted.0, counted.1, 0]
+    });
+    let v = t.json(&["costs", "--by", "bead"]);
+    assert_eq!(v["rows"][0]["key"], bead.as_str(), "{v}");
 
     // Landed by the patrol's own refinery run, or by this one.
     t.ok(&["refinery", "run", "--once"]);

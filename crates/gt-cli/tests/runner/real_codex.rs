@@ -169,17 +169,20 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
         "printf 'landed by codex\\n' > proof.txt && git add proof.txt && \
          git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
     );
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(&work),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
-    let server = ModelServer::start(script).unwrap();
+    // Each reply reports its own usage, so the recorded totals are known.
+    let script = || {
+        Script::new()
+            .when(
+                when::last_tool_result_contains("DONE-OK"),
+                Reply::text("Finished.").with_usage(400, 50, 5),
+            )
+            .when(
+                when::and(when::offers_tools(), when::user_turn()),
+                Reply::shell(&work).with_usage(1500, 250, 30),
+            )
+            .otherwise(Reply::text("Nothing more to do.").with_usage(7, 3, 1))
+    };
+    let server = ModelServer::start(script()).unwrap();
     write_codex_config(&t.home, &server.base_url());
     let owned = codex_caller(&codex);
     let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -212,6 +215,16 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
         .iter()
         .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
 
+    // Costs: exactly the usage of the turns of its conversation (side
+    // requests such as titles and routing are not the agent's turns).
+    let v = crate::real_agents::assert_costs_match_server(
+        &t,
+        &server,
+        &script(),
+        &|r| r.side_kind().is_none(),
+        60,
+    );
+    assert_eq!(v["rows"][0]["sessions"], 1, "{v}");
     t.ok(&["refinery", "run", "--once"]);
     let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
     assert_eq!(landed, "landed by codex\n");

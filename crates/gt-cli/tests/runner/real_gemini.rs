@@ -39,17 +39,20 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
         "printf 'landed by gemini\\n' > proof.txt && git add proof.txt && \
          git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
     );
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(&work),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
-    let server = ModelServer::start(script).unwrap();
+    // Each reply reports its own usage, so the recorded totals are known.
+    let script = || {
+        Script::new()
+            .when(
+                when::last_tool_result_contains("DONE-OK"),
+                Reply::text("Finished.").with_usage(400, 50, 5),
+            )
+            .when(
+                when::and(when::offers_tools(), when::user_turn()),
+                Reply::shell(&work).with_usage(1500, 250, 30),
+            )
+            .otherwise(Reply::text("Nothing more to do.").with_usage(7, 3, 1))
+    };
+    let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
     let path = path_with(&gemini);
     let caller: Vec<(&str, &str)> = vec![
@@ -90,6 +93,16 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
         .iter()
         .any(|r| r.header("x-goog-api-key") == Some(SECRET)));
 
+    // Costs: exactly the usage of the turns of its conversation (side
+    // requests such as titles and routing are not the agent's turns).
+    let v = crate::real_agents::assert_costs_match_server(
+        &t,
+        &server,
+        &script(),
+        &|r| r.side_kind().is_none(),
+        60,
+    );
+    assert_eq!(v["rows"][0]["sessions"], 1, "{v}");
     t.ok(&["refinery", "run", "--once"]);
     let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
     assert_eq!(landed, "landed by gemini\n");
