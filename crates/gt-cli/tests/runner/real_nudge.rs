@@ -2,7 +2,8 @@
 //! Claude Code slung through gt answers its first prompt and waits at its
 //! prompt; `gt nudge` (wait-idle) types a text full of shell and quoting
 //! characters; the scripted model server receives exactly that text as the
-//! next user turn. Without `GT_TEST_CLAUDE` the test prints one line and
+//! next user turn; mail sent to it reaches the model through the prompt
+//! hook's `gt mail check --inject`. Without `GT_TEST_CLAUDE` the test prints one line and
 //! returns, unless `CI` is set (then it fails).
 
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
@@ -34,7 +35,7 @@ fn screen(t: &TestTown, session: &str) -> String {
 }
 
 #[test]
-fn a_nudge_reaches_the_real_claude_tui_verbatim() {
+fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
     let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
         return;
     };
@@ -42,6 +43,10 @@ fn a_nudge_reaches_the_real_claude_tui_verbatim() {
     t.with_rig("app");
     let path = path_with(&claude);
     let script = Script::new()
+        .when(
+            when::contains("MAIL-BODY-9c2"),
+            Reply::text("Read the mail."),
+        )
         .when(when::contains("NUDGE-7f3"), Reply::text("Got the nudge."))
         .when(
             when::and(when::offers_tools(), when::user_turn()),
@@ -109,5 +114,26 @@ fn a_nudge_reaches_the_real_claude_tui_verbatim() {
         .filter(|r| r.contains(NUDGE) && !r.is_side_request())
         .count();
     assert!(with >= 1);
+
+    // Mail to the idle agent: gt types its one-line notice, and the prompt
+    // hook (`gt mail check --inject`) puts the mail itself into the
+    // model's context.
+    t.wait_for(60, "claude idle after the nudge", |t| {
+        t.json(&["agent-state", &agent])["state"] == "idle"
+    });
+    t.ok(&[
+        "mail",
+        "send",
+        &agent,
+        "-s",
+        "From the human",
+        "-m",
+        "MAIL-BODY-9c2: the tests must pass first",
+    ]);
+    t.wait_for(60, "the mail at the model", |_| {
+        server.requests().iter().any(|r| {
+            r.contains("MAIL-BODY-9c2: the tests must pass first") && r.contains("From the human")
+        })
+    });
     assert_nothing_left(&t);
 }
