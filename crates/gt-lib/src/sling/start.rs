@@ -308,9 +308,13 @@ pub(super) fn watch_start(
     loop {
         match ws.tmux.session_info(&s.tmux_session)? {
             None => {
+                // A fast agent's `gt done` ends its session a second later.
+                if !ws.store.get_session(s.id)?.is_open() {
+                    return Ok(None);
+                }
                 return Err(Error::refused(
                     "the agent's tmux session vanished at once".to_string(),
-                ))
+                ));
             }
             Some(info) if info.pane_dead => {
                 // Finished legitimately (fast agents run `gt done` quickly)?
