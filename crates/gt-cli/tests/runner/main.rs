@@ -23,6 +23,7 @@ mod real_codex;
 mod real_gemini;
 mod real_nudge;
 mod real_opencode;
+mod real_support;
 mod trust;
 mod views;
 mod watchdog;

@@ -13,90 +13,11 @@ use std::time::{Duration, Instant};
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
-use crate::common::{git, gt_bin, system_path, TestTown};
-
-/// A token that must never be written anywhere in the town.
-pub(crate) const SECRET: &str = "sk-scripted-secret-7d1f0c2a9b";
-
-/// PATH with the real CLI's directory first, then the test's system PATH.
-pub(crate) fn path_with(cli: &Path) -> String {
-    let dir = cli.parent().expect("the CLI has a directory");
-    format!("{}:{}", dir.display(), system_path())
-}
-
-/// Every process (other than this test's) whose cwd or command line is in
-/// `root`.
-pub(crate) fn processes_in(root: &Path) -> Vec<String> {
-    let me = std::process::id().to_string();
-    let root_s = root.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let pid = e.file_name().to_string_lossy().into_owned();
-        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
-            continue;
-        }
-        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
-        let cmdline = std::fs::read(e.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        if cwd.starts_with(root) || cmdline.contains(&root_s) {
-            found.push(format!("{pid} cwd={} cmd={cmdline}", cwd.display()));
-        }
-    }
-    found
-}
-
-/// Every file under `dir`, recursively.
-pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => todo.push(p),
-                Ok(t) if t.is_file() => out.push(p),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// After `gt down --all`: waits up to 15 s until no process of the town is
-/// left, else fails with the list.
-pub(crate) fn assert_nothing_left(t: &TestTown) {
-    t.ok(&["down", "--all"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = processes_in(&t.root);
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left in the town: {left:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `secret` is in no file under the town's `.gt` and not in the trail.
-pub(crate) fn assert_never_stored(t: &TestTown, secret: &str) {
-    let trail = t.ok(&["--json", "trail", "-n", "500"]);
-    assert!(!trail.contains(secret), "the secret is in the trail");
-    for f in files_under(&t.root.join(".gt")) {
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "the secret is in {}",
-            f.display()
-        );
-    }
-}
+use crate::common::{git, gt_bin, TestTown};
+use crate::real_support::{
+    assert_never_stored, assert_nothing_left, files_under, path_with, processes_in,
+    write_git_identity, SECRET,
+};
 
 #[test]
 fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
@@ -105,12 +26,7 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     };
     let t = TestTown::new();
     t.with_rig("app");
-    // The user's git identity, which the agent's commit uses.
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
+    write_git_identity(&t);
     let gt = gt_bin();
     let gt = gt.to_str().unwrap().to_string();
     let path = path_with(&claude);
@@ -170,14 +86,7 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     );
 
     let session = slung["session"].as_str().unwrap().to_string();
-    let socket = gt_lib::tmux::socket_name_for(&t.root);
-    let screen = || {
-        std::process::Command::new("tmux")
-            .args(["-L", &socket, "capture-pane", "-p", "-t", &session])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let screen = || crate::real_support::screen(&t, &session);
     let deadline = Instant::now() + Duration::from_secs(180);
     while t.bead_status(&bead) != "merging" {
         assert!(
@@ -223,83 +132,6 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
     // The token was passed to the session only: it is in no file of the
     // town (database, logs, hook settings) and not in the trail.
     assert_never_stored(&t, SECRET);
-}
-
-/// The usage the scripted server sent, summed over the requests `counts`
-/// keeps: `[input, output, cache_read]` and how many requests.
-pub(crate) fn server_usage(
-    server: &ModelServer,
-    script: &Script,
-    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
-) -> ([i64; 3], usize) {
-    let mut want = [0i64; 3];
-    let mut turns = 0;
-    for r in server.requests().iter().filter(|r| counts(r)) {
-        let u = script.reply_for(r).usage;
-        // OpenAI and Gemini count the cached part in their input; gt keeps
-        // it apart (Anthropic's way), as `cache_read_tokens`.
-        let cached_in_input = r.api != Some(gt_testkit::model_server::Api::Anthropic);
-        want[0] += u.input as i64
-            - if cached_in_input {
-                u.cache_read as i64
-            } else {
-                0
-            };
-        want[1] += u.output as i64;
-        want[2] += u.cache_read as i64;
-        turns += 1;
-    }
-    (want, turns)
-}
-
-/// `gt --json costs --by bead`'s totals as `[input, output, cache_read]`.
-pub(crate) fn recorded_usage(t: &TestTown) -> ([i64; 3], serde_json::Value) {
-    let v = t.json(&["costs", "--by", "bead"]);
-    let tot = &v["totals"];
-    let n = |k: &str| tot[k].as_i64().unwrap_or(-1);
-    (
-        [
-            n("input_tokens"),
-            n("output_tokens"),
-            n("cache_read_tokens"),
-        ],
-        v,
-    )
-}
-
-/// Waits (up to `secs`, patrolling: the deacon reads the files of recently
-/// ended sessions again) until `gt costs` equals exactly the usage the
-/// scripted server sent in the requests `counts` keeps (at least one) —
-/// with or without the closing turn after `gt done` (the request whose tool
-/// result says `DONE-OK`): gt ends the session a second after `gt done`,
-/// and a CLI that had not written that turn's usage by then never will.
-/// Returns the costs JSON.
-pub(crate) fn assert_costs_match_server(
-    t: &TestTown,
-    server: &ModelServer,
-    script: &Script,
-    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
-    secs: u64,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let closing = |r: &gt_testkit::model_server::Request| {
-        r.last_tool_result().is_some_and(|t| t.contains("DONE-OK"))
-    };
-    loop {
-        let _ = t.run(&["deacon", "patrol", "--once"]);
-        let (want, turns) = server_usage(server, script, counts);
-        let (before_closing, _) = server_usage(server, script, &|r| counts(r) && !closing(r));
-        let (have, v) = recorded_usage(t);
-        if (have == want || have == before_closing) && turns >= 1 && have != [0, 0, 0] {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gt costs {have:?} != the server's {want:?} over {turns} requests\n{v}\ntrail:\n{}",
-            t.ok(&["trail", "--kind", "session.usage", "-n", "50"])
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// `gt costs` equals exactly the usage the scripted server sent in the
@@ -396,11 +228,7 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     };
     let t = TestTown::new();
     t.with_rig("app");
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
+    write_git_identity(&t);
     // The deacon records deaths but leaves the restart to `gt resume` here.
     t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
     let gt = gt_bin().to_str().unwrap().to_string();
@@ -597,146 +425,6 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     assert_eq!(
         git(&t.repo("app"), &["show", "main:after.txt"]),
         "after the crash\n"
-    );
-    assert_nothing_left(&t);
-}
-
-/// The real OpenCode slung through gt: it edits, commits and runs `gt done`
-/// by the absolute path; gt reads its usage from OpenCode's own database
-/// (read-only) — exactly the scripted server's usage of the turns OpenCode
-/// finished (the title request is not a message and does not count), with
-/// the cost OpenCode computed from the configured price.
-#[test]
-fn opencode_slung_through_gt_records_its_costs() {
-    let Some(opencode) = real_cli::locate("GT_TEST_OPENCODE", "opencode") else {
-        return;
-    };
-    let t = TestTown::new();
-    t.with_rig("app");
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
-    let gt = gt_bin().to_str().unwrap().to_string();
-    // The work, then `gt done` in a turn of its own: OpenCode writes a
-    // turn's usage when the turn's tool has returned, and `gt done` ends the
-    // session a moment after it returns.
-    let work = "printf 'landed by opencode\\n' > proof.txt && git add proof.txt && \
-                git commit -q -m 'add proof.txt' && echo COMMITTED";
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished.").with_usage(400, 40, 4),
-        )
-        .when(
-            when::last_tool_result_contains("COMMITTED"),
-            Reply::shell(&format!("'{gt}' done && echo DONE-OK")).with_usage(300, 30, 3),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(work).with_usage(1000, 100, 10),
-        )
-        .otherwise(Reply::text("Nothing more to do.").with_usage(7, 8, 9));
-    let server = ModelServer::start(script).unwrap();
-    let config = t.home.join(".config/opencode");
-    std::fs::create_dir_all(&config).unwrap();
-    let provider = serde_json::json!({
-        "provider": { "scripted": {
-            "npm": "@ai-sdk/openai-compatible", "name": "Scripted",
-            "options": { "baseURL": format!("{}/v1", server.base_url()), "apiKey": "scripted-token" },
-            // Dollars per million tokens.
-            "models": { "scripted-model": { "name": "Scripted model",
-                "cost": { "input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75 } } },
-        } },
-        "model": "scripted/scripted-model",
-        "permission": { "bash": "allow", "edit": "allow" },
-    });
-    std::fs::write(config.join("opencode.json"), provider.to_string()).unwrap();
-    let path = path_with(&opencode);
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
-        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
-        ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"),
-    ];
-    let out = t.ok_env(
-        &caller,
-        &[
-            "--json",
-            "sling",
-            "add a proof file",
-            "app",
-            "--agent",
-            "opencode",
-        ],
-    );
-    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    let bead = slung["bead"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while t.bead_status(&bead) != "merging" {
-        assert!(
-            Instant::now() < deadline,
-            "opencode did not reach gt done; requests: {:#?}",
-            server
-                .requests()
-                .iter()
-                .map(|r| (r.path.clone(), r.side_kind(), r.last_tool_result()))
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    // `gt done` runs inside the shell turn, before OpenCode writes that
-    // turn's usage; the deacon reads recently ended sessions again. Wait for
-    // the closing turn (or the session's end) and patrol.
-    t.wait_for(30, "the session to end", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["live"] != "running")
-    });
-    t.ok(&["deacon", "patrol", "--once"]);
-    let v = t.json(&["costs", "--by", "bead"]);
-    let tot = &v["totals"];
-    assert_eq!(v["rows"][0]["key"], bead.as_str(), "{v}");
-    // OpenAI-style input includes the cached part; gt records it apart.
-    // The work turn always counts; the `gt done` turn when OpenCode wrote it
-    // before the session ended; the closing one when it happened.
-    let turns = [(1000 - 10, 100, 10), (300 - 3, 30, 3), (400 - 4, 40, 4)];
-    let closing = server
-        .requests()
-        .iter()
-        .any(|r| r.last_tool_result().is_some_and(|t| t.contains("DONE-OK")));
-    let got = (
-        tot["input_tokens"].as_i64().unwrap(),
-        tot["output_tokens"].as_i64().unwrap(),
-        tot["cache_read_tokens"].as_i64().unwrap(),
-    );
-    let sums: Vec<(i64, i64, i64)> = (1..=3)
-        .map(|n| {
-            turns[..n]
-                .iter()
-                .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2))
-        })
-        .collect();
-    assert!(
-        got == sums[0] || got == sums[1] || (closing && got == sums[2]),
-        "{got:?} is none of {sums:?} (closing turn seen: {closing}): {v}"
-    );
-    let (input, output, cached) = got;
-    // OpenCode's own price arithmetic (dollars per million tokens).
-    let cost = tot["cost_micros"].as_i64().expect("a cost");
-    let expect = (input * 3 + output * 15) as f64 + cached as f64 * 0.3;
-    assert!(
-        (cost as f64 - expect).abs() <= 3.0,
-        "{cost} vs {expect}: {v}"
-    );
-    t.ok(&["refinery", "run", "--once"]);
-    assert_eq!(
-        git(&t.repo("app"), &["show", "main:proof.txt"]),
-        "landed by opencode\n"
     );
     assert_nothing_left(&t);
 }

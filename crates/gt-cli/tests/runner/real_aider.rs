@@ -17,7 +17,9 @@ use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::{git, TestTown};
-use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+use crate::real_support::{
+    assert_never_stored, assert_nothing_left, path_with, write_git_identity, SECRET,
+};
 
 #[test]
 fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
@@ -26,11 +28,7 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
     };
     let t = TestTown::new();
     t.with_rig("app");
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
+    write_git_identity(&t);
     let path = path_with(&aider);
 
     // Aider's second, non-streamed request asks for the commit message; the
@@ -70,14 +68,7 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
     let bead = slung["bead"].as_str().unwrap().to_string();
     let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
     let session = slung["session"].as_str().unwrap().to_string();
-    let socket = gt_lib::tmux::socket_name_for(&t.root);
-    let screen = || {
-        std::process::Command::new("tmux")
-            .args(["-L", &socket, "capture-pane", "-p", "-t", &session])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let screen = || crate::real_support::screen(&t, &session);
 
     // Aider commits on its own; until then a patrol never finishes it.
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -169,7 +160,7 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
     assert!(counted.0 > 0 && counted.1 > 0, "{history}");
     t.wait_for(30, "aider's counts in gt costs", |t| {
         let _ = t.run(&["deacon", "patrol", "--once"]);
-        let (have, _) = crate::real_agents::recorded_usage(t);
+        let (have, _) = crate::real_support::recorded_usage(t);
         have == [counted.0, counted.1, 0]
     });
     let v = t.json(&["costs", "--by", "bead"]);

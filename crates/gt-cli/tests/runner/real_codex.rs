@@ -10,104 +10,17 @@
 //! themselves (M1). The CLI comes from `GT_TEST_CODEX`; without it the test
 //! prints one line and returns, unless `CI` is set (then it fails).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
-use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
-
-/// The user's git identity, which the agents' commits use.
-pub(crate) fn write_git_identity(t: &TestTown) {
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
-}
-
-/// What `gt --json sling` printed about a slung bead.
-pub(crate) struct Slung {
-    pub bead: String,
-    pub agent: String,
-    pub session: String,
-    pub worktree: PathBuf,
-    /// The dialog the launch watch saw, if any.
-    pub waiting_for_input: Option<String>,
-}
-
-/// `gt --json sling TITLE RIG --agent AGENT` with the caller's environment.
-pub(crate) fn sling(
-    t: &TestTown,
-    caller: &[(&str, &str)],
-    title: &str,
-    rig: &str,
-    agent: &str,
-) -> Slung {
-    let out = t.ok_env(caller, &["--json", "sling", title, rig, "--agent", agent]);
-    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    let field = |k: &str| {
-        v[k].as_str()
-            .unwrap_or_else(|| panic!("no {k} in {v}"))
-            .to_string()
-    };
-    Slung {
-        bead: field("bead"),
-        agent: field("agent"),
-        session: field("session"),
-        worktree: PathBuf::from(field("worktree")),
-        waiting_for_input: v["waiting_for_input"].as_str().map(str::to_string),
-    }
-}
-
-/// The pane of tmux session `session` on the town's socket, for failures.
-pub(crate) fn screen(t: &TestTown, session: &str) -> String {
-    let socket = gt_lib::tmux::socket_name_for(&t.root);
-    std::process::Command::new("tmux")
-        .args(["-L", &socket, "capture-pane", "-p", "-t", session])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// Waits up to `secs` for every bead to reach `merging` (the agent ran
-/// `gt done`), else fails with each screen and the requests the model saw.
-pub(crate) fn wait_merging(
-    t: &TestTown,
-    cli: &str,
-    slung: &[&Slung],
-    server: &ModelServer,
-    secs: u64,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !slung.iter().all(|s| t.bead_status(&s.bead) == "merging") {
-        if Instant::now() >= deadline {
-            let screens: Vec<String> = slung
-                .iter()
-                .map(|s| {
-                    format!(
-                        "--- {} ({}):\n{}",
-                        s.session,
-                        t.bead_status(&s.bead),
-                        screen(t, &s.session)
-                    )
-                })
-                .collect();
-            let requests: Vec<_> = server
-                .requests()
-                .iter()
-                .map(|r| (r.path.clone(), r.side_kind(), r.last_tool_result()))
-                .collect();
-            panic!(
-                "{cli} did not reach `gt done` in {secs}s\n{}\nrequests: {requests:#?}",
-                screens.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
+use crate::real_support::{
+    assert_never_stored, assert_nothing_left, path_with, screen, sling, wait_merging,
+    write_git_identity, SECRET,
+};
 
 /// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
 /// server's Responses API, its key read from `OPENAI_API_KEY`.
@@ -217,7 +130,7 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
 
     // Costs: exactly the usage of the turns of its conversation (side
     // requests such as titles and routing are not the agent's turns).
-    let v = crate::real_agents::assert_costs_match_server(
+    let v = crate::real_support::assert_costs_match_server(
         &t,
         &server,
         &script(),

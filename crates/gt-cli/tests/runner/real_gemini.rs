@@ -12,8 +12,8 @@ use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
-use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
-use crate::real_codex::{sling, wait_merging, write_git_identity};
+use crate::real_support::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+use crate::real_support::{sling, wait_merging, write_git_identity};
 
 #[test]
 fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
@@ -95,7 +95,7 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
 
     // Costs: exactly the usage of the turns of its conversation (side
     // requests such as titles and routing are not the agent's turns).
-    let v = crate::real_agents::assert_costs_match_server(
+    let v = crate::real_support::assert_costs_match_server(
         &t,
         &server,
         &script(),
@@ -125,7 +125,7 @@ fn gt_down_all_ends_an_agents_detached_children() {
     );
     t.ok(&["sling", "leave a child", "app", "--agent", "leaver"]);
     t.wait_for(20, "the detached child runs", |t| {
-        crate::real_agents::processes_in(&t.root)
+        crate::real_support::processes_in(&t.root)
             .iter()
             .any(|p| p.contains("sleep 301"))
     });
@@ -168,7 +168,7 @@ fn gemini_in_an_untrusted_rig_waits_at_the_trust_dialog() {
             .iter()
             .any(|a| a["bead"] == s.bead.as_str() && a["state"] == "waiting_for_input")
     });
-    let screen = crate::real_codex::screen(&t, &s.session);
+    let screen = crate::real_support::screen(&t, &s.session);
     assert!(screen.contains("Do you trust"), "{screen}");
     assert!(
         !server.requests().iter().any(|r| r.contains("needs trust")),

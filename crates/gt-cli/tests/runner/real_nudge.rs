@@ -10,29 +10,10 @@ use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::TestTown;
-use crate::real_agents::{assert_nothing_left, path_with};
+use crate::real_support::{assert_nothing_left, path_with};
 
 /// Shell, quoting and non-ASCII characters that must arrive as typed.
 const NUDGE: &str = "NUDGE-7f3: keep $(these) `chars` & 'quotes' \"too\"; ünïcode ✓ 100%";
-
-/// The whole pane of `session`, history included.
-fn screen(t: &TestTown, session: &str) -> String {
-    let socket = gt_lib::tmux::socket_name_for(&t.root);
-    std::process::Command::new("tmux")
-        .args([
-            "-L",
-            &socket,
-            "capture-pane",
-            "-p",
-            "-S",
-            "-",
-            "-t",
-            session,
-        ])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
 
 #[test]
 fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
@@ -103,7 +84,7 @@ fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
                     .rev()
                     .collect::<String>())
                 .collect::<Vec<_>>(),
-            screen(&t, slung["session"].as_str().unwrap())
+            crate::real_support::screen(&t, slung["session"].as_str().unwrap())
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
     }

@@ -5,7 +5,10 @@
 //! `@ai-sdk/openai-compatible` provider whose key comes from the caller's
 //! `OPENAI_API_KEY`), and the scripted model makes it run one `bash` tool
 //! call that writes a file, commits and runs `gt done` by the absolute path.
-//! The refinery then lands it on main. The CLI is found from
+//! gt reads its usage from OpenCode's own database (read-only): the
+//! scripted server's usage of the turns OpenCode wrote, with the cost
+//! OpenCode computed from the configured price. The refinery then lands it
+//! on main. The CLI is found from
 //! `GT_TEST_OPENCODE`; without it the test prints one line and returns,
 //! unless `CI` is set (then it fails).
 
@@ -16,7 +19,9 @@ use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
-use crate::real_agents::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+use crate::real_support::{
+    assert_never_stored, assert_nothing_left, path_with, write_git_identity, SECRET,
+};
 
 #[test]
 fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
@@ -25,29 +30,30 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
     };
     let t = TestTown::new();
     t.with_rig("app");
-    std::fs::write(
-        t.home.join(".gitconfig"),
-        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
-    )
-    .unwrap();
+    write_git_identity(&t);
     let gt = gt_bin();
     let gt = gt.to_str().unwrap().to_string();
     let path = path_with(&opencode);
 
-    let work = format!(
-        "printf 'landed by opencode\\n' > proof.txt && git add proof.txt && \
-         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
-    );
+    // The work, then `gt done` in a turn of its own: OpenCode writes a
+    // turn's usage when the turn's tool has returned, and `gt done` ends the
+    // session a moment after it returns. Each reply reports its own usage.
+    let work = "printf 'landed by opencode\\n' > proof.txt && git add proof.txt && \
+                git commit -q -m 'add proof.txt' && echo COMMITTED";
     let script = Script::new()
         .when(
             when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
+            Reply::text("Finished.").with_usage(400, 40, 4),
+        )
+        .when(
+            when::last_tool_result_contains("COMMITTED"),
+            Reply::shell(&format!("'{gt}' done && echo DONE-OK")).with_usage(300, 30, 3),
         )
         .when(
             when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(&work),
+            Reply::shell(work).with_usage(1000, 100, 10),
         )
-        .otherwise(Reply::text("Nothing more to do."));
+        .otherwise(Reply::text("Nothing more to do.").with_usage(7, 8, 9));
     let server = ModelServer::start(script).unwrap();
 
     // The provider as a user configures it; the key is read from the
@@ -62,7 +68,9 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
                 "baseURL": format!("{}/v1", server.base_url()),
                 "apiKey": "{env:OPENAI_API_KEY}",
             },
-            "models": { "scripted-model": { "name": "Scripted model" } },
+            // Dollars per million tokens: OpenCode computes its cost.
+            "models": { "scripted-model": { "name": "Scripted model",
+                "cost": { "input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75 } } },
         } },
         "model": "scripted/scripted-model",
         "permission": { "bash": "allow", "edit": "allow" },
@@ -92,14 +100,7 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
     let bead = slung["bead"].as_str().unwrap().to_string();
     let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
     let session = slung["session"].as_str().unwrap().to_string();
-    let socket = gt_lib::tmux::socket_name_for(&t.root);
-    let screen = || {
-        std::process::Command::new("tmux")
-            .args(["-L", &socket, "capture-pane", "-p", "-t", &session])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let screen = || crate::real_support::screen(&t, &session);
     // Every distinct screen seen until `gt done`, for the classifier check.
     let mut screens: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -163,6 +164,52 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
         "Agent User"
     );
 
+    // `gt done` runs inside the shell turn, before OpenCode writes that
+    // turn's usage; the deacon reads recently ended sessions again. Wait for
+    // the closing turn (or the session's end) and patrol.
+    t.wait_for(30, "the session to end", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["live"] != "running")
+    });
+    t.ok(&["deacon", "patrol", "--once"]);
+    let v = t.json(&["costs", "--by", "bead"]);
+    let tot = &v["totals"];
+    assert_eq!(v["rows"][0]["key"], bead.as_str(), "{v}");
+    // OpenAI-style input includes the cached part; gt records it apart.
+    // The work turn always counts; the `gt done` turn when OpenCode wrote it
+    // before the session ended; the closing one when it happened.
+    let turns = [(1000 - 10, 100, 10), (300 - 3, 30, 3), (400 - 4, 40, 4)];
+    let closing = server
+        .requests()
+        .iter()
+        .any(|r| r.last_tool_result().is_some_and(|t| t.contains("DONE-OK")));
+    let got = (
+        tot["input_tokens"].as_i64().unwrap(),
+        tot["output_tokens"].as_i64().unwrap(),
+        tot["cache_read_tokens"].as_i64().unwrap(),
+    );
+    let sums: Vec<(i64, i64, i64)> = (1..=3)
+        .map(|n| {
+            turns[..n]
+                .iter()
+                .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2))
+        })
+        .collect();
+    assert!(
+        got == sums[0] || got == sums[1] || (closing && got == sums[2]),
+        "{got:?} is none of {sums:?} (closing turn seen: {closing}): {v}"
+    );
+    let (input, output, cached) = got;
+    // OpenCode's own price arithmetic (dollars per million tokens).
+    let cost = tot["cost_micros"].as_i64().expect("a cost");
+    let expect = (input * 3 + output * 15) as f64 + cached as f64 * 0.3;
+    assert!(
+        (cost as f64 - expect).abs() <= 3.0,
+        "{cost} vs {expect}: {v}"
+    );
     t.ok(&["refinery", "run", "--once"]);
     let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
     assert_eq!(landed, "landed by opencode\n");

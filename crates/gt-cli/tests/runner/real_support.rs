@@ -1,0 +1,262 @@
+//! What every real-CLI runner test shares (`real_agents`, `real_codex`,
+//! `real_gemini`, `real_opencode`, `real_aider`, `real_nudge`): the secret
+//! that must never be stored, the caller's PATH, slinging and waiting,
+//! screens, the processes left in a town, and costs against the scripted
+//! server's usage.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gt_testkit::model_server::{ModelServer, Script};
+
+use crate::common::{system_path, TestTown};
+
+/// A token that must never be written anywhere in the town.
+pub(crate) const SECRET: &str = "sk-scripted-secret-7d1f0c2a9b";
+
+/// PATH with the real CLI's directory first, then the test's system PATH.
+pub(crate) fn path_with(cli: &Path) -> String {
+    let dir = cli.parent().expect("the CLI has a directory");
+    format!("{}:{}", dir.display(), system_path())
+}
+
+/// Every process (other than this test's) whose cwd or command line is in
+/// `root`.
+pub(crate) fn processes_in(root: &Path) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let root_s = root.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in dir.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+        let cmdline = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        if cwd.starts_with(root) || cmdline.contains(&root_s) {
+            found.push(format!("{pid} cwd={} cmd={cmdline}", cwd.display()));
+        }
+    }
+    found
+}
+
+/// Every file under `dir`, recursively.
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// After `gt down --all`: waits up to 15 s until no process of the town is
+/// left, else fails with the list.
+pub(crate) fn assert_nothing_left(t: &TestTown) {
+    t.ok(&["down", "--all"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = processes_in(&t.root);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left in the town: {left:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `secret` is in no file under the town's `.gt` and not in the trail.
+pub(crate) fn assert_never_stored(t: &TestTown, secret: &str) {
+    let trail = t.ok(&["--json", "trail", "-n", "500"]);
+    assert!(!trail.contains(secret), "the secret is in the trail");
+    for f in files_under(&t.root.join(".gt")) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is in {}",
+            f.display()
+        );
+    }
+}
+
+/// The user's git identity, which the agents' commits use.
+pub(crate) fn write_git_identity(t: &TestTown) {
+    std::fs::write(
+        t.home.join(".gitconfig"),
+        "[user]\n\tname = Agent User\n\temail = agent@example.com\n",
+    )
+    .unwrap();
+}
+
+/// What `gt --json sling` printed about a slung bead.
+pub(crate) struct Slung {
+    pub bead: String,
+    pub agent: String,
+    pub session: String,
+    pub worktree: PathBuf,
+    /// The dialog the launch watch saw, if any.
+    pub waiting_for_input: Option<String>,
+}
+
+/// `gt --json sling TITLE RIG --agent AGENT` with the caller's environment.
+pub(crate) fn sling(
+    t: &TestTown,
+    caller: &[(&str, &str)],
+    title: &str,
+    rig: &str,
+    agent: &str,
+) -> Slung {
+    let out = t.ok_env(caller, &["--json", "sling", title, rig, "--agent", agent]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let field = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("no {k} in {v}"))
+            .to_string()
+    };
+    Slung {
+        bead: field("bead"),
+        agent: field("agent"),
+        session: field("session"),
+        worktree: PathBuf::from(field("worktree")),
+        waiting_for_input: v["waiting_for_input"].as_str().map(str::to_string),
+    }
+}
+
+/// The pane of tmux session `session` on the town's socket, for failures.
+pub(crate) fn screen(t: &TestTown, session: &str) -> String {
+    let socket = gt_lib::tmux::socket_name_for(&t.root);
+    std::process::Command::new("tmux")
+        .args(["-L", &socket, "capture-pane", "-p", "-t", session])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Waits up to `secs` for every bead to reach `merging` (the agent ran
+/// `gt done`), else fails with each screen and the requests the model saw.
+pub(crate) fn wait_merging(
+    t: &TestTown,
+    cli: &str,
+    slung: &[&Slung],
+    server: &ModelServer,
+    secs: u64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !slung.iter().all(|s| t.bead_status(&s.bead) == "merging") {
+        if Instant::now() >= deadline {
+            let screens: Vec<String> = slung
+                .iter()
+                .map(|s| {
+                    format!(
+                        "--- {} ({}):\n{}",
+                        s.session,
+                        t.bead_status(&s.bead),
+                        screen(t, &s.session)
+                    )
+                })
+                .collect();
+            let requests: Vec<_> = server
+                .requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.side_kind(), r.last_tool_result()))
+                .collect();
+            panic!(
+                "{cli} did not reach `gt done` in {secs}s\n{}\nrequests: {requests:#?}",
+                screens.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The usage the scripted server sent, summed over the requests `counts`
+/// keeps: `[input, output, cache_read]` and how many requests.
+pub(crate) fn server_usage(
+    server: &ModelServer,
+    script: &Script,
+    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
+) -> ([i64; 3], usize) {
+    let mut want = [0i64; 3];
+    let mut turns = 0;
+    for r in server.requests().iter().filter(|r| counts(r)) {
+        let u = script.reply_for(r).usage;
+        // OpenAI and Gemini count the cached part in their input; gt keeps
+        // it apart (Anthropic's way), as `cache_read_tokens`.
+        let cached_in_input = r.api != Some(gt_testkit::model_server::Api::Anthropic);
+        want[0] += u.input as i64
+            - if cached_in_input {
+                u.cache_read as i64
+            } else {
+                0
+            };
+        want[1] += u.output as i64;
+        want[2] += u.cache_read as i64;
+        turns += 1;
+    }
+    (want, turns)
+}
+
+/// `gt --json costs --by bead`'s totals as `[input, output, cache_read]`.
+pub(crate) fn recorded_usage(t: &TestTown) -> ([i64; 3], serde_json::Value) {
+    let v = t.json(&["costs", "--by", "bead"]);
+    let tot = &v["totals"];
+    let n = |k: &str| tot[k].as_i64().unwrap_or(-1);
+    (
+        [
+            n("input_tokens"),
+            n("output_tokens"),
+            n("cache_read_tokens"),
+        ],
+        v,
+    )
+}
+
+/// Waits (up to `secs`, patrolling: the deacon reads the files of recently
+/// ended sessions again) until `gt costs` equals exactly the usage the
+/// scripted server sent in the requests `counts` keeps (at least one) —
+/// with or without the closing turn after `gt done` (the request whose tool
+/// result says `DONE-OK`): gt ends the session a second after `gt done`,
+/// and a CLI that had not written that turn's usage by then never will.
+/// Returns the costs JSON.
+pub(crate) fn assert_costs_match_server(
+    t: &TestTown,
+    server: &ModelServer,
+    script: &Script,
+    counts: &dyn Fn(&gt_testkit::model_server::Request) -> bool,
+    secs: u64,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let closing = |r: &gt_testkit::model_server::Request| {
+        r.last_tool_result().is_some_and(|t| t.contains("DONE-OK"))
+    };
+    loop {
+        let _ = t.run(&["deacon", "patrol", "--once"]);
+        let (want, turns) = server_usage(server, script, counts);
+        let (before_closing, _) = server_usage(server, script, &|r| counts(r) && !closing(r));
+        let (have, v) = recorded_usage(t);
+        if (have == want || have == before_closing) && turns >= 1 && have != [0, 0, 0] {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gt costs {have:?} != the server's {want:?} over {turns} requests\n{v}\ntrail:\n{}",
+            t.ok(&["trail", "--kind", "session.usage", "-n", "50"])
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
