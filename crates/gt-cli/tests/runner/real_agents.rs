@@ -15,8 +15,8 @@ use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
 use crate::real_support::{
-    assert_never_stored, assert_nothing_left, files_under, path_with, processes_in,
-    write_git_identity, SECRET,
+    assert_never_stored, assert_nothing_left, claude_caller, done_script, files_under, path_with,
+    processes_in, proof_work, write_git_identity, SECRET,
 };
 
 #[test]
@@ -33,34 +33,12 @@ fn claude_slung_through_gt_edits_commits_and_lands_on_main() {
 
     // The model: one shell turn that edits, commits and runs `gt done` by
     // the absolute path, then a closing text.
-    let work = format!(
-        "printf 'landed by claude\\n' > proof.txt && git add proof.txt && \
-         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
-    );
-    // Each reply reports its own usage, so the recorded totals are known.
-    let script = || {
-        Script::new()
-            .when(
-                when::last_tool_result_contains("DONE-OK"),
-                Reply::text("Finished.").with_usage(500, 60, 7),
-            )
-            .when(
-                when::and(when::offers_tools(), when::user_turn()),
-                Reply::shell(&work).with_usage(1200, 300, 40),
-            )
-            .otherwise(Reply::text("Nothing more to do.").with_usage(11, 3, 2))
-    };
+    let work = proof_work("claude");
+    let script = || done_script(&work, (1200, 300, 40), (500, 60, 7));
     let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("ANTHROPIC_BASE_URL", &base),
-        ("ANTHROPIC_AUTH_TOKEN", SECRET),
-        ("DISABLE_AUTOUPDATER", "1"),
-        ("DISABLE_TELEMETRY", "1"),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-        ("IS_SANDBOX", "1"),
-    ];
+    let owned = claude_caller(&path, &base, SECRET);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     // Trust writes claude's folder trust and onboarding in the caller's HOME.
     t.ok_env(&caller, &["rig", "trust", "app"]);
@@ -257,15 +235,8 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     };
     let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("ANTHROPIC_BASE_URL", &base),
-        ("ANTHROPIC_AUTH_TOKEN", "scripted"),
-        ("DISABLE_AUTOUPDATER", "1"),
-        ("DISABLE_TELEMETRY", "1"),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-        ("IS_SANDBOX", "1"),
-    ];
+    let owned = claude_caller(&path, &base, "scripted");
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     t.ok_env(&caller, &["rig", "trust", "app"]);
     let out = t.ok_env(
         &caller,
@@ -445,16 +416,9 @@ fn claude_api_failures_show_in_gt_agents() {
             .otherwise(Reply::text("ok"));
         let server = ModelServer::start(script).unwrap();
         let base = server.base_url();
-        let caller: Vec<(&str, &str)> = vec![
-            ("PATH", &path),
-            ("ANTHROPIC_BASE_URL", &base),
-            ("ANTHROPIC_AUTH_TOKEN", "scripted"),
-            ("DISABLE_AUTOUPDATER", "1"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-            ("IS_SANDBOX", "1"),
-        ];
+        let mut owned = claude_caller(&path, &base, "scripted");
+        owned.push(("CLAUDE_CODE_MAX_RETRIES", "0".into()));
+        let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         t.ok_env(&caller, &["rig", "trust", rig]);
         let out = t.ok_env(
             &caller,

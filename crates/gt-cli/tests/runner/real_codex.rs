@@ -18,8 +18,8 @@ use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
 use crate::real_support::{
-    assert_never_stored, assert_nothing_left, path_with, screen, sling, wait_merging,
-    write_git_identity, SECRET,
+    assert_never_stored, assert_nothing_left, done_script, path_with, proof_work, screen, sling,
+    wait_merging, write_git_identity, SECRET,
 };
 
 /// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
@@ -78,23 +78,8 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
 
     // One exec_command turn: edit, commit and `gt done` by the absolute
     // path (codex's login shell has reset PATH), then a closing text.
-    let work = format!(
-        "printf 'landed by codex\\n' > proof.txt && git add proof.txt && \
-         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
-    );
-    // Each reply reports its own usage, so the recorded totals are known.
-    let script = || {
-        Script::new()
-            .when(
-                when::last_tool_result_contains("DONE-OK"),
-                Reply::text("Finished.").with_usage(400, 50, 5),
-            )
-            .when(
-                when::and(when::offers_tools(), when::user_turn()),
-                Reply::shell(&work).with_usage(1500, 250, 30),
-            )
-            .otherwise(Reply::text("Nothing more to do.").with_usage(7, 3, 1))
-    };
+    let work = proof_work("codex");
+    let script = || done_script(&work, (1500, 250, 30), (400, 50, 5));
     let server = ModelServer::start(script()).unwrap();
     write_codex_config(&t.home, &server.base_url());
     let owned = codex_caller(&codex);

@@ -8,11 +8,13 @@
 //! node processes is left (M8). The CLI comes from `GT_TEST_GEMINI`; without
 //! it the test prints one line and returns, unless `CI` is set.
 
-use gt_testkit::model_server::{when, ModelServer, Reply, Script};
+use gt_testkit::model_server::{ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
-use crate::real_support::{assert_never_stored, assert_nothing_left, path_with, SECRET};
+use crate::real_support::{
+    assert_never_stored, assert_nothing_left, done_script, path_with, proof_work, SECRET,
+};
 use crate::real_support::{sling, wait_merging, write_git_identity};
 
 #[test]
@@ -35,23 +37,8 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
     .unwrap();
     let gt = gt_bin();
     let gt = gt.to_str().unwrap().to_string();
-    let work = format!(
-        "printf 'landed by gemini\\n' > proof.txt && git add proof.txt && \
-         git commit -q -m 'add proof.txt' && '{gt}' done && echo DONE-OK"
-    );
-    // Each reply reports its own usage, so the recorded totals are known.
-    let script = || {
-        Script::new()
-            .when(
-                when::last_tool_result_contains("DONE-OK"),
-                Reply::text("Finished.").with_usage(400, 50, 5),
-            )
-            .when(
-                when::and(when::offers_tools(), when::user_turn()),
-                Reply::shell(&work).with_usage(1500, 250, 30),
-            )
-            .otherwise(Reply::text("Nothing more to do.").with_usage(7, 3, 1))
-    };
+    let work = proof_work("gemini");
+    let script = || done_script(&work, (1500, 250, 30), (400, 50, 5));
     let server = ModelServer::start(script()).unwrap();
     let base = server.base_url();
     let path = path_with(&gemini);

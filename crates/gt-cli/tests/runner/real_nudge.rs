@@ -10,7 +10,7 @@ use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::TestTown;
-use crate::real_support::{assert_nothing_left, path_with};
+use crate::real_support::{assert_nothing_left, claude_caller, path_with};
 
 /// Shell, quoting and non-ASCII characters that must arrive as typed.
 const NUDGE: &str = "NUDGE-7f3: keep $(these) `chars` & 'quotes' \"too\"; ünïcode ✓ 100%";
@@ -36,15 +36,8 @@ fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
         .otherwise(Reply::text("ok"));
     let server = ModelServer::start(script).unwrap();
     let base = server.base_url();
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("ANTHROPIC_BASE_URL", &base),
-        ("ANTHROPIC_AUTH_TOKEN", "scripted"),
-        ("DISABLE_AUTOUPDATER", "1"),
-        ("DISABLE_TELEMETRY", "1"),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-        ("IS_SANDBOX", "1"),
-    ];
+    let owned = claude_caller(&path, &base, "scripted");
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     t.ok_env(&caller, &["rig", "trust", "app"]);
     let out = t.ok_env(
         &caller,

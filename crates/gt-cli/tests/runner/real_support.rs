@@ -260,3 +260,48 @@ pub(crate) fn assert_costs_match_server(
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// The one shell command of the end-to-end tests: write `proof.txt` saying
+/// `landed by CLI`, commit it and run `gt done` by the absolute path (some
+/// CLIs' shells reset PATH), then echo `DONE-OK`.
+pub(crate) fn proof_work(cli: &str) -> String {
+    let gt = crate::common::gt_bin();
+    format!(
+        "printf 'landed by {cli}\\n' > proof.txt && git add proof.txt && \
+         git commit -q -m 'add proof.txt' && '{}' done && echo DONE-OK",
+        gt.display()
+    )
+}
+
+/// The model of the end-to-end tests: the first real turn runs `work` with
+/// the API's shell tool, the turn after `DONE-OK` closes with a text; each
+/// reply reports the given usage `(input, output, cache_read)`, so the
+/// recorded totals are known.
+pub(crate) fn done_script(work: &str, shell: (u64, u64, u64), closing: (u64, u64, u64)) -> Script {
+    use gt_testkit::model_server::{when, Reply};
+    Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished.").with_usage(closing.0, closing.1, closing.2),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(work).with_usage(shell.0, shell.1, shell.2),
+        )
+        .otherwise(Reply::text("Nothing more to do.").with_usage(7, 3, 1))
+}
+
+/// What a Claude Code user exports to reach the scripted server: its URL
+/// and `token`, no updater or telemetry, and `IS_SANDBOX` (gt may run as
+/// root here).
+pub(crate) fn claude_caller(path: &str, base: &str, token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PATH", path.to_string()),
+        ("ANTHROPIC_BASE_URL", base.to_string()),
+        ("ANTHROPIC_AUTH_TOKEN", token.to_string()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+        ("DISABLE_TELEMETRY", "1".into()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("IS_SANDBOX", "1".into()),
+    ]
+}
