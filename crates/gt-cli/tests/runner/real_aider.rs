@@ -10,7 +10,6 @@
 //! the refinery lands it on main. The CLI is found from `GT_TEST_AIDER`;
 //! without it the test prints one line and returns, unless `CI` is set.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
@@ -53,21 +52,8 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
         ("AIDER_SHOW_RELEASE_NOTES", "false"),
     ];
 
-    let out = t.ok_env(
-        &caller,
-        &[
-            "--json",
-            "sling",
-            "add a proof file",
-            "app",
-            "--agent",
-            "aider",
-        ],
-    );
-    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    let bead = slung["bead"].as_str().unwrap().to_string();
-    let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
-    let session = slung["session"].as_str().unwrap().to_string();
+    let slung = crate::real_support::sling(&t, &caller, "add a proof file", "app", "aider");
+    let (bead, wt, session) = (slung.bead, slung.worktree, slung.session);
     let screen = || crate::real_support::screen(&t, &session);
 
     // Aider commits on its own; until then a patrol never finishes it.

@@ -12,7 +12,6 @@
 //! `GT_TEST_OPENCODE`; without it the test prints one line and returns,
 //! unless `CI` is set (then it fails).
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gt_testkit::model_server::{when, Api, ModelServer, Reply, Script};
@@ -85,21 +84,8 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
         ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"),
     ];
 
-    let out = t.ok_env(
-        &caller,
-        &[
-            "--json",
-            "sling",
-            "add a proof file",
-            "app",
-            "--agent",
-            "opencode",
-        ],
-    );
-    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    let bead = slung["bead"].as_str().unwrap().to_string();
-    let wt = PathBuf::from(slung["worktree"].as_str().unwrap());
-    let session = slung["session"].as_str().unwrap().to_string();
+    let slung = crate::real_support::sling(&t, &caller, "add a proof file", "app", "opencode");
+    let (bead, wt, session) = (slung.bead, slung.worktree, slung.session);
     let screen = || crate::real_support::screen(&t, &session);
     // Every distinct screen seen until `gt done`, for the classifier check.
     let mut screens: Vec<String> = Vec::new();
