@@ -273,9 +273,16 @@ fn is_menu_selection(line: &str) -> bool {
     false
 }
 
-/// Whether one of the ready texts shows in the last lines.
+/// Whether one of the ready texts shows in the last lines, or the last line
+/// is the preset's own prompt line (aider's `>`).
 fn shows_ready(screen: &str, patterns: &Patterns) -> bool {
     let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines
+        .last()
+        .is_some_and(|l| patterns.preset.prompt_lines.contains(&l.trim()))
+    {
+        return true;
+    }
     let ready = patterns.ready.as_deref().filter(|p| !p.trim().is_empty());
     lines[lines.len().saturating_sub(READY_LINES)..]
         .iter()
@@ -293,8 +300,9 @@ fn shows_ready(screen: &str, patterns: &Patterns) -> bool {
 /// a dialog on the second is waiting-for-input; idle needs the ready text on
 /// both and nothing moving between them; anything else is working.
 ///
-/// Idle here also needs a ready text (the runtime's or its preset's): a bare
-/// prompt character is not enough to type into.
+/// Idle here also needs a ready text (the runtime's or its preset's, or the
+/// preset's own prompt line): a bare prompt character of an unknown CLI is
+/// not enough to type into.
 pub fn classify_pair(first: &str, second: &str, patterns: &Patterns) -> ScreenState {
     match classify(second, patterns) {
         ScreenState::Idle if first == second && shows_ready(second, patterns) => ScreenState::Idle,

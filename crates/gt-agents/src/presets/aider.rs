@@ -35,6 +35,7 @@ pub(super) const PRESET: Preset = Preset {
         busy: &[],
         dialogs: &[],
         errors: &[],
+        prompt_lines: &[">"],
     },
 };
 

@@ -21,5 +21,6 @@ pub(super) const PRESET: Preset = Preset {
         busy: &[],
         dialogs: &[("Would you like to log in to Amp?", DialogReason::Login)],
         errors: &[],
+        prompt_lines: &[],
     },
 };

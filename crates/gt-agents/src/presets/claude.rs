@@ -35,5 +35,6 @@ pub(super) const PRESET: Preset = Preset {
             ("Settings Warning", DialogReason::Confirm),
         ],
         errors: &["No conversation found to continue"],
+        prompt_lines: &[],
     },
 };

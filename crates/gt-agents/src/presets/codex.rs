@@ -22,5 +22,6 @@ pub(super) const PRESET: Preset = Preset {
         // The model API failing: codex retries (`Reconnecting... 1/5`), then
         // shows the error above its prompt (idle).
         errors: &["Reconnecting..."],
+        prompt_lines: &[],
     },
 };

@@ -22,5 +22,6 @@ pub(super) const PRESET: Preset = Preset {
             DialogReason::FolderTrust,
         )],
         errors: &[],
+        prompt_lines: &[],
     },
 };

@@ -56,6 +56,9 @@ pub struct ScreenPatterns {
     pub dialogs: &'static [(&'static str, crate::screen::DialogReason)],
     /// Texts of the CLI's own errors.
     pub errors: &'static [&'static str],
+    /// The CLI's own input prompt as a whole last line (trimmed), e.g.
+    /// aider's `>`: counts as a ready text when it is the last line.
+    pub prompt_lines: &'static [&'static str],
 }
 
 impl Preset {

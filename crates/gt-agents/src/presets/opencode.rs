@@ -20,5 +20,6 @@ pub(super) const PRESET: Preset = Preset {
         dialogs: &[],
         // The model API failing: opencode retries and says so in its footer.
         errors: &["[retrying attempt #"],
+        prompt_lines: &[],
     },
 };

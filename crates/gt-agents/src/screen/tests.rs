@@ -158,3 +158,20 @@ fn reasons_round_trip_their_names() {
         assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
     }
 }
+
+#[test]
+fn aider_back_at_its_prompt_after_a_commit_is_idle_on_two_observations() {
+    // Its banner's `Repo-map:` is far above the bottom lines now; its own
+    // `>` prompt line is what says it waits.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/screens");
+    let text = std::fs::read_to_string(root.join("aider/idle-after_commit.txt")).unwrap();
+    let aider = Patterns::for_runtime(&preset("aider").unwrap());
+    assert_eq!(classify_pair(&text, &text, &aider), ScreenState::Idle);
+    // Without the prompt line it would read as working (as it did).
+    let mut no_prompt_line = aider.clone();
+    no_prompt_line.preset.prompt_lines = &[];
+    assert_eq!(
+        classify_pair(&text, &text, &no_prompt_line),
+        ScreenState::Working
+    );
+}
