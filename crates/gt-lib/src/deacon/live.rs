@@ -50,9 +50,21 @@ impl Patrol<'_> {
         else {
             return Ok(());
         };
-        let reminder = format!(
-            "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
-        );
+        // An agent that completes by its commits (aider) cannot run gt
+        // commands: its reminder is plain words to its model.
+        let by_commits = self
+            .ws
+            .town
+            .config
+            .runtime(&s.runtime)
+            .is_ok_and(|r| r.completion == crate::runtime::Completion::CommitsAtPrompt);
+        let reminder = if by_commits {
+            format!("Please continue the task {bead}: make the change it asks for.")
+        } else {
+            format!(
+                "gt deacon: you hold {bead} and nothing has changed for a while. Continue the work; when finished commit and run `gt done`; if blocked run `gt escalate \"why\"`."
+            )
+        };
         match p.kind {
             // One reminder clock per session, whether the agent looks
             // stalled or idle at its prompt: nudge, nudge again after

@@ -154,3 +154,28 @@ fn an_agent_that_runs_gt_done_itself_is_never_finished_for_it() {
     }
     assert_eq!(status(&k, &s.bead), "in_progress");
 }
+
+/// Aider idle at its banner with no commit for longer than `stall_after`:
+/// the deacon's reminder is plain words to its model — never a gt command
+/// it cannot run.
+#[test]
+fn a_stalled_aider_is_reminded_without_gt_commands() {
+    let (k, s) = slung("aider");
+    let before = k.tmux.sent_text(&s.session).len();
+    let mut nudged = false;
+    for _ in 0..4 {
+        let r = patrol_with(&k.ws, false).unwrap();
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        nudged |= kinds(&r).contains(&kind::NUDGED);
+        k.clock.advance(time::Duration::minutes(20));
+    }
+    assert!(nudged, "never reminded");
+    let sent = k.tmux.sent_text(&s.session);
+    let reminders = &sent[before..];
+    assert!(!reminders.is_empty());
+    for r in reminders {
+        assert!(r.contains(&s.bead), "{r}");
+        assert!(!r.contains("gt done") && !r.contains("gt escalate"), "{r}");
+    }
+    assert_eq!(status(&k, &s.bead), "in_progress");
+}
