@@ -3,12 +3,18 @@
 # --once` process, median of 10, against `gt --version` in the same run), and
 # the idle daemon's CPU and RSS over a 30 s window.
 # Usage: scripts/bench_deacon.sh [AGENTS] [IDLE_SECONDS]
+# GT_BENCH_GT=PATH benchmarks that gt binary instead of building
+# target/release/gt (to compare two builds in one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=${1:-100}
 idle=${2:-30}
-cargo build --release --quiet
-gt="$PWD/target/release/gt"
+if [ -n "${GT_BENCH_GT:-}" ]; then
+  gt="$GT_BENCH_GT"
+else
+  cargo build --release --quiet
+  gt="$PWD/target/release/gt"
+fi
 work=$(mktemp -d)
 town="$work/town"
 export GT_TOWN="$town" GT_ACTOR=bench NO_COLOR=1

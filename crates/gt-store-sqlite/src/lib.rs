@@ -418,9 +418,14 @@ impl EventStore for SqliteStore {
             sql.push_str(" AND id > ?");
             args.push(after.into());
         }
+        // Exact kinds (none extends another) are served by the kind index;
+        // `+col` keeps the planner off the actor/rig/bead indexes then (a
+        // rig's index would walk all of the rig's events to find a rare kind).
+        let exact_kinds = !q.kinds.is_empty() && q.kinds.iter().all(|k| exact_kind(k));
+        let plus = if exact_kinds { "+" } else { "" };
         for (col, val) in [("actor", &q.actor), ("rig", &q.rig), ("bead", &q.bead)] {
             if let Some(v) = val {
-                sql.push_str(&format!(" AND {col} = ?"));
+                sql.push_str(&format!(" AND {plus}{col} = ?"));
                 args.push(v.clone().into());
             }
         }
@@ -430,7 +435,14 @@ impl EventStore for SqliteStore {
                 if i > 0 {
                     sql.push_str(" OR ");
                 }
-                // `bead` matches `bead.created`, `bead.closed`...
+                // `bead` matches `bead.created`, `bead.closed`... A kind no
+                // other kind extends is matched exactly, so the kind index
+                // serves it (a LIKE would scan the events).
+                if exact_kind(k) {
+                    sql.push_str("kind = ?");
+                    args.push(k.clone().into());
+                    continue;
+                }
                 sql.push_str("kind = ? OR kind LIKE ? ESCAPE '\\'");
                 args.push(k.clone().into());
                 let escaped = k
@@ -457,6 +469,17 @@ impl EventStore for SqliteStore {
     }
 }
 
+/// Whether events of kind `k` are only those of exactly that kind: a known
+/// kind that no other kind extends (`bead` is a prefix: `bead.created`, …).
+fn exact_kind(k: &str) -> bool {
+    use gt_core::event::EventKind;
+    let dotted = format!("{k}.");
+    EventKind::ALL.iter().any(|e| e.as_str() == k)
+        && !EventKind::ALL
+            .iter()
+            .any(|e| e.as_str().starts_with(&dotted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,6 +489,18 @@ mod tests {
 
     fn clock() -> Arc<dyn Clock> {
         Arc::new(SystemClock)
+    }
+
+    #[test]
+    fn exact_kinds_are_known_kinds_no_other_kind_extends() {
+        assert!(exact_kind("rig.config_tampered"));
+        assert!(exact_kind("session.started"));
+        // Prefixes of other kinds, and names no kind has, keep the prefix
+        // match (`bead` → `bead.created`, …).
+        assert!(!exact_kind("bead"));
+        assert!(!exact_kind("session"));
+        assert!(!exact_kind("made.up"));
+        assert!(!exact_kind(""));
     }
 
     #[test]
