@@ -108,6 +108,14 @@ fn git_identity_env(
     env
 }
 
+/// Whether the runtime's shell tool hides the user's git configuration
+/// (Gemini CLI runs commands with `GIT_CONFIG_GLOBAL=/dev/null`): its
+/// sessions get the caller's identity as [`git_identity_env`]. The others
+/// read `~/.gitconfig` themselves (and save a git call per sling).
+fn hides_git_config(runtime: &Runtime) -> bool {
+    runtime.builtin && runtime.name == "gemini"
+}
+
 /// The environment contract of every polecat session (docs/agents.md): the
 /// caller's variables of [`passthrough_env`], then gt's own.
 pub fn session_env(
@@ -131,8 +139,10 @@ pub fn session_env(
         path.push(p);
     }
     let mut env = passthrough_env(ws, runtime);
-    let identity = git_identity_env(ws, &ws.worktree(rig, polecat), &env);
-    env.extend(identity);
+    if hides_git_config(runtime) {
+        let identity = git_identity_env(ws, &ws.worktree(rig, polecat), &env);
+        env.extend(identity);
+    }
     env.extend([
         (
             "GT_TOWN".into(),
