@@ -7,7 +7,7 @@
 //! `GT_TEST_CLAUDE` (`.ci/install-agents.sh`); without it the test prints
 //! one line and returns, unless `CI` is set (then it fails).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
@@ -16,7 +16,7 @@ use gt_testkit::real_cli;
 use crate::common::{git, gt_bin, TestTown};
 use crate::real_support::{
     assert_never_stored, assert_nothing_left, claude_caller, done_script, files_under, path_with,
-    processes_in, proof_work, write_git_identity, SECRET,
+    pids_in, proof_work, write_git_identity, SECRET,
 };
 
 #[test]
@@ -180,17 +180,6 @@ fn assert_costs_are_the_servers(
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-}
-
-/// The pids (and command lines) of the processes whose cwd is in `dir`.
-fn pids_in(dir: &Path) -> Vec<(u32, String)> {
-    processes_in(dir)
-        .into_iter()
-        .filter_map(|l| {
-            let (pid, rest) = l.split_once(' ')?;
-            Some((pid.parse().ok()?, rest.to_string()))
-        })
-        .collect()
 }
 
 /// M4: Claude crashes mid-work (killed while its shell command runs); the

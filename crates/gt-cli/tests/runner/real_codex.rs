@@ -253,3 +253,92 @@ fn codex_api_failure_shows_error_in_gt_agents() {
     assert!(server.requests().iter().any(|r| r.offers_tools()));
     assert_nothing_left(&t);
 }
+
+/// A crash mid-work with the real Codex: killed while its shell command
+/// runs, the deacon saves the uncommitted work; `gt resume` starts
+/// `codex … resume --last` in the same worktree, the model's next request
+/// carries the earlier conversation, and the agent finishes with `gt done`.
+#[test]
+fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    // The deacon records the death but leaves the restart to `gt resume`.
+    t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
+    let gt = gt_bin().to_str().unwrap().to_string();
+    let finish = format!(
+        "printf 'after the crash\\n' > after.txt && git add -A && \
+         git commit -q -m 'finish after resume' && '{gt}' done && echo DONE-OK"
+    );
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        // The earlier conversation is in the request: the resumed session.
+        .when(
+            when::and(when::contains("CRASH-POINT"), when::user_turn()),
+            Reply::shell(&finish),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT"),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "work that crashes", "app", "codex");
+    let wt = s.worktree.clone();
+    t.wait_for(120, "codex to run its long command", |_| {
+        wt.join("wip.txt").is_file()
+            && crate::real_support::pids_in(&wt)
+                .iter()
+                .any(|(_, c)| c.contains("sleep 600"))
+    });
+    // The crash: codex and its command die.
+    for (pid, cmd) in crate::real_support::pids_in(&wt) {
+        if cmd.contains("codex") || cmd.contains("sleep 600") {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+    t.wait_for(30, "the pane to be dead", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == s.bead.as_str() && a["live"] != "running")
+    });
+    t.ok(&["deacon", "patrol", "--once"]);
+    let branch = git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    assert_eq!(
+        git(&wt, &["show", &format!("{}:wip.txt", branch.trim())]),
+        "unsaved work\n",
+        "the dead agent's work was not saved"
+    );
+    let before = server.requests().len();
+    t.ok_env(&caller, &["--json", "resume", &s.bead]);
+    wait_merging(&t, "codex", &[&s], &server, 180);
+    // The resumed request carried the earlier conversation (`resume
+    // --last`; a fresh start would have run the long command again).
+    assert!(server.requests()[before..]
+        .iter()
+        .any(|r| r.contains("CRASH-POINT") && r.contains("work that crashes")));
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:wip.txt"]),
+        "unsaved work\n"
+    );
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:after.txt"]),
+        "after the crash\n"
+    );
+    assert_nothing_left(&t);
+}

@@ -305,3 +305,14 @@ pub(crate) fn claude_caller(path: &str, base: &str, token: &str) -> Vec<(&'stati
         ("IS_SANDBOX", "1".into()),
     ]
 }
+
+/// The pids (and command lines) of the processes whose cwd is in `dir`.
+pub(crate) fn pids_in(dir: &Path) -> Vec<(u32, String)> {
+    processes_in(dir)
+        .into_iter()
+        .filter_map(|l| {
+            let (pid, rest) = l.split_once(' ')?;
+            Some((pid.parse().ok()?, rest.to_string()))
+        })
+        .collect()
+}

@@ -396,7 +396,11 @@ fn reports_up(ws: &Workspace, s: &Session, patterns: &crate::screen::Patterns) -
             return Ok(Up::Hook);
         }
     }
-    let screen = ws.tmux.capture_pane(&s.tmux_session, 50)?;
+    // The session may end between the two tmux calls (a fast agent's `gt
+    // done`): the next look at the session decides.
+    let Ok(screen) = ws.tmux.capture_pane(&s.tmux_session, 50) else {
+        return Ok(Up::NotYet);
+    };
     Ok(match crate::screen::classify(&screen, patterns) {
         ScreenState::Idle | ScreenState::Working => Up::Screen,
         ScreenState::WaitingForInput { reason, .. } => Up::Dialog(reason),
