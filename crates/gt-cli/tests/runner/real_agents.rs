@@ -15,8 +15,9 @@ use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
 use crate::real_support::{
-    assert_never_stored, assert_nothing_left, claude_caller, done_script, files_under, path_with,
-    pids_in, proof_work, write_git_identity, SECRET,
+    assert_crash_work_landed, assert_never_stored, assert_nothing_left, claude_caller, crash,
+    crash_finish, done_script, files_under, path_with, pids_in, proof_work, wait_crash_point,
+    write_git_identity, CRASH_WORK, SECRET,
 };
 
 #[test]
@@ -198,12 +199,8 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
     write_git_identity(&t);
     // The deacon records deaths but leaves the restart to `gt resume` here.
     t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
-    let gt = gt_bin().to_str().unwrap().to_string();
     let path = path_with(&claude);
-    let finish = format!(
-        "printf 'after the crash\\n' > after.txt && git add -A && \
-         git commit -q -m 'finish after resume' && '{gt}' done && echo DONE-OK"
-    );
+    let finish = crash_finish();
     let script = || {
         Script::new()
             .when(
@@ -217,8 +214,7 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
             )
             .when(
                 when::and(when::offers_tools(), when::user_turn()),
-                Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT")
-                    .with_usage(1000, 100, 10),
+                Reply::shell(CRASH_WORK).with_usage(1000, 100, 10),
             )
             .otherwise(Reply::text("Nothing more to do.").with_usage(5, 5, 5))
     };
@@ -246,9 +242,7 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
         .expect("session_id in sling --json");
 
     // Mid-work: the file is written, the long command runs.
-    t.wait_for(120, "claude to run its long command", |_| {
-        wt.join("wip.txt").is_file() && pids_in(&wt).iter().any(|(_, c)| c.contains("sleep 600"))
-    });
+    wait_crash_point(&t, &wt, "claude");
     let conversation = t
         .store()
         .agent_session_id(first)
@@ -262,21 +256,7 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
             .is_some_and(|u| u.usage.cost_micros.is_some_and(|c| c > 0))
     });
     // The crash: claude and its command die.
-    for (pid, cmd) in pids_in(&wt) {
-        if cmd.contains("claude") || cmd.contains("sleep 600") {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-        }
-    }
-    t.wait_for(30, "the pane to be dead", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["bead"] == bead.as_str() && a["live"] != "running")
-    });
-    t.ok(&["deacon", "patrol", "--once"]);
+    crash(&t, &wt, &bead, "claude");
     let ended = t.store().get_session(first).unwrap();
     // Exited (a dead pane) or vanished (tmux dropped the session): a crash.
     assert!(
@@ -377,15 +357,7 @@ fn claude_crash_mid_work_is_saved_and_resumed_with_its_conversation() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    t.ok(&["refinery", "run", "--once"]);
-    assert_eq!(
-        git(&t.repo("app"), &["show", "main:wip.txt"]),
-        "unsaved work\n"
-    );
-    assert_eq!(
-        git(&t.repo("app"), &["show", "main:after.txt"]),
-        "after the crash\n"
-    );
+    assert_crash_work_landed(&t);
     assert_nothing_left(&t);
 }
 

@@ -18,8 +18,9 @@ use gt_testkit::real_cli;
 
 use crate::common::{git, gt_bin, TestTown};
 use crate::real_support::{
-    assert_never_stored, assert_nothing_left, done_script, path_with, proof_work, screen, sling,
-    wait_merging, write_git_identity, SECRET,
+    assert_crash_work_landed, assert_never_stored, assert_nothing_left, crash, crash_finish,
+    done_script, path_with, proof_work, screen, sling, wait_crash_point, wait_merging,
+    write_git_identity, CRASH_WORK, SECRET,
 };
 
 /// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
@@ -268,11 +269,7 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
     write_git_identity(&t);
     // The deacon records the death but leaves the restart to `gt resume`.
     t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
-    let gt = gt_bin().to_str().unwrap().to_string();
-    let finish = format!(
-        "printf 'after the crash\\n' > after.txt && git add -A && \
-         git commit -q -m 'finish after resume' && '{gt}' done && echo DONE-OK"
-    );
+    let finish = crash_finish();
     let script = Script::new()
         .when(
             when::last_tool_result_contains("DONE-OK"),
@@ -285,7 +282,7 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
         )
         .when(
             when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell("printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT"),
+            Reply::shell(CRASH_WORK),
         )
         .otherwise(Reply::text("Nothing more to do."));
     let server = ModelServer::start(script).unwrap();
@@ -295,28 +292,9 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
     t.ok_env(&caller, &["rig", "trust", "app"]);
     let s = sling(&t, &caller, "work that crashes", "app", "codex");
     let wt = s.worktree.clone();
-    t.wait_for(120, "codex to run its long command", |_| {
-        wt.join("wip.txt").is_file()
-            && crate::real_support::pids_in(&wt)
-                .iter()
-                .any(|(_, c)| c.contains("sleep 600"))
-    });
+    wait_crash_point(&t, &wt, "codex");
     // The crash: codex and its command die.
-    for (pid, cmd) in crate::real_support::pids_in(&wt) {
-        if cmd.contains("codex") || cmd.contains("sleep 600") {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-        }
-    }
-    t.wait_for(30, "the pane to be dead", |t| {
-        t.json(&["agents"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["bead"] == s.bead.as_str() && a["live"] != "running")
-    });
-    t.ok(&["deacon", "patrol", "--once"]);
+    crash(&t, &wt, &s.bead, "codex");
     let branch = git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]);
     assert_eq!(
         git(&wt, &["show", &format!("{}:wip.txt", branch.trim())]),
@@ -331,14 +309,6 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
     assert!(server.requests()[before..]
         .iter()
         .any(|r| r.contains("CRASH-POINT") && r.contains("work that crashes")));
-    t.ok(&["refinery", "run", "--once"]);
-    assert_eq!(
-        git(&t.repo("app"), &["show", "main:wip.txt"]),
-        "unsaved work\n"
-    );
-    assert_eq!(
-        git(&t.repo("app"), &["show", "main:after.txt"]),
-        "after the crash\n"
-    );
+    assert_crash_work_landed(&t);
     assert_nothing_left(&t);
 }

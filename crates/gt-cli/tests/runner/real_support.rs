@@ -316,3 +316,52 @@ pub(crate) fn pids_in(dir: &Path) -> Vec<(u32, String)> {
         })
         .collect()
 }
+
+/// The long command of the crash tests: it writes uncommitted work, then
+/// runs until the test kills the agent.
+pub(crate) const CRASH_WORK: &str = "printf 'unsaved work\\n' > wip.txt && sleep 600 # CRASH-POINT";
+
+/// The command that finishes the crash tests' bead after the resume.
+pub(crate) fn crash_finish() -> String {
+    format!(
+        "printf 'after the crash\\n' > after.txt && git add -A && \
+         git commit -q -m 'finish after resume' && '{}' done && echo DONE-OK",
+        crate::common::gt_bin().display()
+    )
+}
+
+/// Waits until the agent in `wt` runs [`CRASH_WORK`].
+pub(crate) fn wait_crash_point(t: &TestTown, wt: &Path, cli: &str) {
+    t.wait_for(120, &format!("{cli} to run its long command"), |_| {
+        wt.join("wip.txt").is_file() && pids_in(wt).iter().any(|(_, c)| c.contains("sleep 600"))
+    });
+}
+
+/// The crash: kills `program` and its command in `wt` (`kill -9`), waits
+/// until the pane of `bead` is no longer running, and patrols once (the
+/// deacon saves the work and ends the session).
+pub(crate) fn crash(t: &TestTown, wt: &Path, bead: &str, program: &str) {
+    for (pid, cmd) in pids_in(wt) {
+        if cmd.contains(program) || cmd.contains("sleep 600") {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+    t.wait_for(30, "the pane to be dead", |t| {
+        t.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["bead"] == bead && a["live"] != "running")
+    });
+    t.ok(&["deacon", "patrol", "--once"]);
+}
+
+/// The refinery lands both the saved work and the work after the resume.
+pub(crate) fn assert_crash_work_landed(t: &TestTown) {
+    let git = |args: &[&str]| crate::common::git(&t.repo("app"), args);
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(git(&["show", "main:wip.txt"]), "unsaved work\n");
+    assert_eq!(git(&["show", "main:after.txt"]), "after the crash\n");
+}
