@@ -41,16 +41,8 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
             .otherwise(Reply::text("proof.txt\n```\nlanded by aider\n```\n").with_usage(800, 60, 0))
     };
     let server = ModelServer::start(script()).unwrap();
-    let base = format!("{}/v1", server.base_url());
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("OPENAI_API_BASE", &base),
-        ("OPENAI_API_KEY", SECRET),
-        ("AIDER_MODEL", "openai/scripted-model"),
-        ("AIDER_EDIT_FORMAT", "whole"),
-        ("AIDER_SHOW_MODEL_WARNINGS", "false"),
-        ("AIDER_SHOW_RELEASE_NOTES", "false"),
-    ];
+    let owned = aider_caller(&path, &server.base_url());
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let slung = crate::real_support::sling(&t, &caller, "add a proof file", "app", "aider");
     let (bead, wt, session) = (slung.bead, slung.worktree, slung.session);
@@ -159,4 +151,36 @@ fn aider_slung_through_gt_commits_and_the_deacon_lands_it_on_main() {
 
     assert_nothing_left(&t);
     assert_never_stored(&t, SECRET);
+}
+
+/// What an aider user exports to reach the scripted server (aider reads an
+/// `AIDER_*` variable for every option).
+fn aider_caller(path: &str, base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PATH", path.to_string()),
+        ("OPENAI_API_BASE", format!("{base}/v1")),
+        ("OPENAI_API_KEY", SECRET.to_string()),
+        ("AIDER_MODEL", "openai/scripted-model".into()),
+        ("AIDER_EDIT_FORMAT", "whole".into()),
+        ("AIDER_SHOW_MODEL_WARNINGS", "false".into()),
+        ("AIDER_SHOW_RELEASE_NOTES", "false".into()),
+    ]
+}
+
+/// `gt nudge` reaches the real aider verbatim: back at its `>` prompt after
+/// its first reply, the nudge is typed as its next chat message.
+#[test]
+fn a_nudge_reaches_the_real_aider_verbatim() {
+    let Some(aider) = real_cli::locate("GT_TEST_AIDER", "aider") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    let server = ModelServer::start(crate::real_support::nudge_script()).unwrap();
+    let owned = aider_caller(&path_with(&aider), &server.base_url());
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "wait for a nudge", "app", "aider");
+    crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
+    assert_nothing_left(&t);
 }

@@ -312,3 +312,23 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
     assert_crash_work_landed(&t);
     assert_nothing_left(&t);
 }
+
+/// `gt nudge` reaches the real Codex TUI verbatim: idle at its prompt after
+/// its first turn, the nudge's shell, quote and non-ASCII text arrives at
+/// the model as typed.
+#[test]
+fn a_nudge_reaches_the_real_codex_tui_verbatim() {
+    let Some(codex) = real_cli::locate("GT_TEST_CODEX", "codex") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(crate::real_support::nudge_script()).unwrap();
+    write_codex_config(&t.home, &server.base_url());
+    let owned = codex_caller(&codex);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "wait for a nudge", "app", "codex");
+    crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
+    assert_nothing_left(&t);
+}

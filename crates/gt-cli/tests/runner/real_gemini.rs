@@ -25,16 +25,7 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
     let t = TestTown::new();
     t.with_rig("app");
     write_git_identity(&t);
-    // The user's settings: API-key auth, no telemetry, no updates. Folder
-    // trust stays on: `gt rig trust` is what lets gemini work here.
-    std::fs::create_dir_all(t.home.join(".gemini")).unwrap();
-    std::fs::write(
-        t.home.join(".gemini/settings.json"),
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}},
-            "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
-            "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}"#,
-    )
-    .unwrap();
+    write_gemini_settings(&t);
     let gt = gt_bin();
     let gt = gt.to_str().unwrap().to_string();
     let work = proof_work("gemini");
@@ -161,5 +152,41 @@ fn gemini_in_an_untrusted_rig_waits_at_the_trust_dialog() {
         !server.requests().iter().any(|r| r.contains("needs trust")),
         "the work reached the model in an untrusted folder"
     );
+    assert_nothing_left(&t);
+}
+
+/// The user's settings: API-key auth, no telemetry, no updates. Folder trust
+/// stays on: `gt rig trust` is what lets gemini work in a rig.
+fn write_gemini_settings(t: &TestTown) {
+    std::fs::create_dir_all(t.home.join(".gemini")).unwrap();
+    std::fs::write(
+        t.home.join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}},
+            "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
+            "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}"#,
+    )
+    .unwrap();
+}
+
+/// `gt nudge` reaches the real Gemini CLI TUI verbatim.
+#[test]
+fn a_nudge_reaches_the_real_gemini_tui_verbatim() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_gemini_settings(&t);
+    let server = ModelServer::start(crate::real_support::nudge_script()).unwrap();
+    let base = server.base_url();
+    let path = path_with(&gemini);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("GOOGLE_GEMINI_BASE_URL", &base),
+        ("GEMINI_API_KEY", SECRET),
+    ];
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "wait for a nudge", "app", "gemini");
+    crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
     assert_nothing_left(&t);
 }

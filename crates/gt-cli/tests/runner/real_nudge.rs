@@ -10,10 +10,9 @@ use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::TestTown;
-use crate::real_support::{assert_nothing_left, claude_caller, path_with};
-
-/// Shell, quoting and non-ASCII characters that must arrive as typed.
-const NUDGE: &str = "NUDGE-7f3: keep $(these) `chars` & 'quotes' \"too\"; ünïcode ✓ 100%";
+use crate::real_support::{
+    assert_nothing_left, assert_nudge_verbatim, claude_caller, path_with, NUDGE,
+};
 
 #[test]
 fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
@@ -28,7 +27,7 @@ fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
             when::contains("MAIL-BODY-9c2"),
             Reply::text("Read the mail."),
         )
-        .when(when::contains("NUDGE-7f3"), Reply::text("Got the nudge."))
+        .when(when::contains(NUDGE), Reply::text("Got the nudge."))
         .when(
             when::and(when::offers_tools(), when::user_turn()),
             Reply::text("Waiting for instructions."),
@@ -53,41 +52,7 @@ fn a_nudge_and_mail_reach_the_real_claude_verbatim() {
     let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     let agent = slung["agent"].as_str().unwrap().to_string();
     // Its first turn answered, the agent's Stop hook reports it idle.
-    t.wait_for(120, "claude idle after its first turn", |t| {
-        t.json(&["agent-state", &agent])["state"] == "idle"
-    });
-    t.ok(&["nudge", &agent, "--", NUDGE]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !server.requests().iter().any(|r| r.contains(NUDGE)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the nudge never reached the model; what it got last: {:?}\nscreen:\n{}",
-            server
-                .requests()
-                .iter()
-                .rev()
-                .take(3)
-                .map(|r| r
-                    .text()
-                    .chars()
-                    .rev()
-                    .take(400)
-                    .collect::<String>()
-                    .chars()
-                    .rev()
-                    .collect::<String>())
-                .collect::<Vec<_>>(),
-            crate::real_support::screen(&t, slung["session"].as_str().unwrap())
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    // Typed once, as one user turn.
-    let with = server
-        .requests()
-        .iter()
-        .filter(|r| r.contains(NUDGE) && !r.is_side_request())
-        .count();
-    assert!(with >= 1);
+    assert_nudge_verbatim(&t, &server, &agent, slung["session"].as_str().unwrap());
 
     // Mail to the idle agent: gt types its one-line notice, and the prompt
     // hook (`gt mail check --inject`) puts the mail itself into the

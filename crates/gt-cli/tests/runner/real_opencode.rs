@@ -55,34 +55,8 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
         .otherwise(Reply::text("Nothing more to do.").with_usage(7, 8, 9));
     let server = ModelServer::start(script).unwrap();
 
-    // The provider as a user configures it; the key is read from the
-    // caller's environment, which the preset passes (`OPENAI_*`).
-    let config = t.home.join(".config/opencode");
-    std::fs::create_dir_all(&config).unwrap();
-    let provider = serde_json::json!({
-        "provider": { "scripted": {
-            "npm": "@ai-sdk/openai-compatible",
-            "name": "Scripted",
-            "options": {
-                "baseURL": format!("{}/v1", server.base_url()),
-                "apiKey": "{env:OPENAI_API_KEY}",
-            },
-            // Dollars per million tokens: OpenCode computes its cost.
-            "models": { "scripted-model": { "name": "Scripted model",
-                "cost": { "input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75 } } },
-        } },
-        "model": "scripted/scripted-model",
-        "permission": { "bash": "allow", "edit": "allow" },
-    });
-    std::fs::write(config.join("opencode.json"), provider.to_string()).unwrap();
-    let caller: Vec<(&str, &str)> = vec![
-        ("PATH", &path),
-        ("OPENAI_API_KEY", SECRET),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
-        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
-        ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"),
-    ];
+    let owned = opencode_setup(&t, &server.base_url(), &path);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let slung = crate::real_support::sling(&t, &caller, "add a proof file", "app", "opencode");
     let (bead, wt, session) = (slung.bead, slung.worktree, slung.session);
@@ -202,4 +176,50 @@ fn opencode_slung_through_gt_edits_commits_and_lands_on_main() {
 
     assert_nothing_left(&t);
     assert_never_stored(&t, SECRET);
+}
+
+/// The provider as a user configures it (`~/.config/opencode/opencode.json`,
+/// with a price so OpenCode computes its cost); the key is read from the
+/// caller's environment, which the preset passes (`OPENAI_*`). Returns what
+/// the caller exports.
+fn opencode_setup(t: &TestTown, base: &str, path: &str) -> Vec<(&'static str, String)> {
+    let config = t.home.join(".config/opencode");
+    std::fs::create_dir_all(&config).unwrap();
+    let provider = serde_json::json!({
+        "provider": { "scripted": {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "Scripted",
+            "options": { "baseURL": format!("{base}/v1"), "apiKey": "{env:OPENAI_API_KEY}" },
+            // Dollars per million tokens: OpenCode computes its cost.
+            "models": { "scripted-model": { "name": "Scripted model",
+                "cost": { "input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75 } } },
+        } },
+        "model": "scripted/scripted-model",
+        "permission": { "bash": "allow", "edit": "allow" },
+    });
+    std::fs::write(config.join("opencode.json"), provider.to_string()).unwrap();
+    vec![
+        ("PATH", path.to_string()),
+        ("OPENAI_API_KEY", SECRET.to_string()),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
+        ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1".into()),
+    ]
+}
+
+/// `gt nudge` reaches the real OpenCode TUI verbatim.
+#[test]
+fn a_nudge_reaches_the_real_opencode_tui_verbatim() {
+    let Some(opencode) = real_cli::locate("GT_TEST_OPENCODE", "opencode") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(crate::real_support::nudge_script()).unwrap();
+    let owned = opencode_setup(&t, &server.base_url(), &path_with(&opencode));
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "wait for a nudge", "app", "opencode");
+    crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
+    assert_nothing_left(&t);
 }

@@ -365,3 +365,43 @@ pub(crate) fn assert_crash_work_landed(t: &TestTown) {
     assert_eq!(git(&["show", "main:wip.txt"]), "unsaved work\n");
     assert_eq!(git(&["show", "main:after.txt"]), "after the crash\n");
 }
+
+/// Shell, quoting and non-ASCII characters that a nudge must deliver as typed.
+pub(crate) const NUDGE: &str =
+    "NUDGE-7f3: keep $(these) `chars` & 'quotes' \"too\"; ünïcode ✓ 100%";
+
+/// A model that answers the first instruction with a text (the agent then
+/// waits at its prompt) and the nudge with another.
+pub(crate) fn nudge_script() -> Script {
+    use gt_testkit::model_server::{when, Reply};
+    Script::new()
+        .when(when::contains(NUDGE), Reply::text("Got the nudge."))
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::text("Waiting for instructions."),
+        )
+        .otherwise(Reply::text("ok"))
+}
+
+/// Waits until `agent` is idle (`gt agent-state`), nudges it with [`NUDGE`]
+/// (wait-idle), and waits until the model receives the text verbatim.
+pub(crate) fn assert_nudge_verbatim(
+    t: &TestTown,
+    server: &ModelServer,
+    agent: &str,
+    session: &str,
+) {
+    t.wait_for(120, &format!("{agent} idle after its first turn"), |t| {
+        t.json(&["agent-state", agent])["state"] == "idle"
+    });
+    t.ok(&["nudge", agent, "--", NUDGE]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.requests().iter().any(|r| r.contains(NUDGE)) {
+        assert!(
+            Instant::now() < deadline,
+            "the nudge never reached the model\nscreen:\n{}",
+            screen(t, session)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
