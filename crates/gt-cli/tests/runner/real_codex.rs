@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
-use crate::common::{git, gt_bin, TestTown};
+use crate::common::{git, TestTown};
 use crate::real_support::{
-    assert_crash_work_landed, assert_never_stored, assert_nothing_left, crash, crash_finish,
-    done_script, path_with, proof_work, screen, sling, wait_crash_point, wait_merging,
-    write_git_identity, CRASH_WORK, SECRET,
+    assert_briefed, assert_costs_and_proof_landed, assert_crash_work_landed, assert_never_stored,
+    assert_nothing_left, crash, crash_finish, done_script, path_with, proof_work, screen, sling,
+    wait_crash_point, wait_merging, write_git_identity, CRASH_WORK, SECRET,
 };
 
 /// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
@@ -74,8 +74,6 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
     let t = TestTown::new();
     t.with_rig("app");
     write_git_identity(&t);
-    let gt = gt_bin();
-    let gt = gt.to_str().unwrap().to_string();
 
     // One exec_command turn: edit, commit and `gt done` by the absolute
     // path (codex's login shell has reset PATH), then a closing text.
@@ -97,36 +95,13 @@ fn codex_slung_through_gt_edits_commits_and_lands_on_main() {
 
     wait_merging(&t, "codex", &[&s], &server, 180);
 
+    assert_briefed(&server, &s.agent, "AGENTS.md");
     let requests = server.requests();
-    // The first prompt names gt by its absolute path; the AGENTS.md gt
-    // wrote into the worktree reached the model as codex's instructions.
-    assert!(
-        requests.iter().any(|r| r.contains(&format!("{gt} prime"))),
-        "the first prompt did not name the absolute gt"
-    );
-    assert!(
-        requests
-            .iter()
-            .any(|r| r.contains(&format!("Gas Town polecat {}", s.agent))),
-        "gt's AGENTS.md never reached the model"
-    );
     assert!(requests
         .iter()
         .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))));
 
-    // Costs: exactly the usage of the turns of its conversation (side
-    // requests such as titles and routing are not the agent's turns).
-    let v = crate::real_support::assert_costs_match_server(
-        &t,
-        &server,
-        &script(),
-        &|r| r.side_kind().is_none(),
-        60,
-    );
-    assert_eq!(v["rows"][0]["sessions"], 1, "{v}");
-    t.ok(&["refinery", "run", "--once"]);
-    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
-    assert_eq!(landed, "landed by codex\n");
+    assert_costs_and_proof_landed(&t, &server, &script(), "codex");
     // AGENTS.md stayed out of the commit.
     let files = git(&t.repo("app"), &["ls-tree", "--name-only", "main"]);
     assert!(!files.lines().any(|f| f == "AGENTS.md"), "{files}");

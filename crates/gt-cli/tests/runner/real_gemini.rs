@@ -11,9 +11,10 @@
 use gt_testkit::model_server::{ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
-use crate::common::{git, gt_bin, TestTown};
+use crate::common::TestTown;
 use crate::real_support::{
-    assert_never_stored, assert_nothing_left, done_script, path_with, proof_work, SECRET,
+    assert_briefed, assert_costs_and_proof_landed, assert_never_stored, assert_nothing_left,
+    done_script, path_with, proof_work, SECRET,
 };
 use crate::real_support::{sling, wait_merging, write_git_identity};
 
@@ -26,8 +27,6 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
     t.with_rig("app");
     write_git_identity(&t);
     write_gemini_settings(&t);
-    let gt = gt_bin();
-    let gt = gt.to_str().unwrap().to_string();
     let work = proof_work("gemini");
     let script = || done_script(&work, (1500, 250, 30), (400, 50, 5));
     let server = ModelServer::start(script()).unwrap();
@@ -54,36 +53,13 @@ fn gemini_slung_through_gt_edits_commits_and_lands_on_main() {
 
     wait_merging(&t, "gemini", &[&s], &server, 180);
 
+    assert_briefed(&server, &s.agent, "GEMINI.md");
     let requests = server.requests();
-    // The first prompt names gt by its absolute path; the GEMINI.md gt
-    // wrote into the worktree reached the model as gemini's context.
-    assert!(
-        requests.iter().any(|r| r.contains(&format!("{gt} prime"))),
-        "the first prompt did not name the absolute gt"
-    );
-    assert!(
-        requests
-            .iter()
-            .any(|r| r.contains(&format!("Gas Town polecat {}", s.agent))),
-        "gt's GEMINI.md never reached the model"
-    );
     assert!(requests
         .iter()
         .any(|r| r.header("x-goog-api-key") == Some(SECRET)));
 
-    // Costs: exactly the usage of the turns of its conversation (side
-    // requests such as titles and routing are not the agent's turns).
-    let v = crate::real_support::assert_costs_match_server(
-        &t,
-        &server,
-        &script(),
-        &|r| r.side_kind().is_none(),
-        60,
-    );
-    assert_eq!(v["rows"][0]["sessions"], 1, "{v}");
-    t.ok(&["refinery", "run", "--once"]);
-    let landed = git(&t.repo("app"), &["show", "main:proof.txt"]);
-    assert_eq!(landed, "landed by gemini\n");
+    assert_costs_and_proof_landed(&t, &server, &script(), "gemini");
 
     // Gemini's node processes go with its session (M8).
     assert_nothing_left(&t);

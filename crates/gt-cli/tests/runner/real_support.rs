@@ -405,3 +405,38 @@ pub(crate) fn assert_nudge_verbatim(
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// The first prompt named gt by its absolute path, and the instructions file
+/// gt wrote into the worktree (`file`, e.g. `AGENTS.md`) reached the model.
+pub(crate) fn assert_briefed(server: &ModelServer, agent: &str, file: &str) {
+    let gt = crate::common::gt_bin();
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("{} prime", gt.display()))),
+        "the first prompt did not name the absolute gt"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("Gas Town polecat {agent}"))),
+        "gt's {file} never reached the model"
+    );
+}
+
+/// The costs of the one session are exactly the usage of its conversation's
+/// turns (side requests such as titles and routing are not the agent's), and
+/// the refinery lands [`proof_work`]'s file on main.
+pub(crate) fn assert_costs_and_proof_landed(
+    t: &TestTown,
+    server: &ModelServer,
+    script: &Script,
+    cli: &str,
+) {
+    let v = assert_costs_match_server(t, server, script, &|r| r.side_kind().is_none(), 60);
+    assert_eq!(v["rows"][0]["sessions"], 1, "{v}");
+    t.ok(&["refinery", "run", "--once"]);
+    let landed = crate::common::git(&t.repo("app"), &["show", "main:proof.txt"]);
+    assert_eq!(landed, format!("landed by {cli}\n"));
+}
