@@ -15,6 +15,7 @@ pub mod merge;
 pub mod observe;
 pub mod polecat;
 pub mod rig;
+pub mod rules;
 pub mod session;
 pub mod work;
 

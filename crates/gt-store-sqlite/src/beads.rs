@@ -15,6 +15,7 @@ use gt_core::bead::{
 use gt_core::error::{Error, Result};
 use gt_core::event::{kind, NewEvent};
 use gt_core::id;
+use gt_core::rules::bead as rules;
 use gt_store::{BeadRecord, BeadStore, DepTreeNode, ImportCounts};
 
 /// Columns of a bead row, in the order [`bead_from_row`] reads them. Labels
@@ -544,26 +545,7 @@ impl BeadStore for SqliteStore {
 
     fn claim_bead(&self, id: &str, assignee: &str, actor: &str) -> Result<Bead> {
         gt_core::bead::validate_assignee(assignee)?;
-        self.mutate(id, actor, |_, b, now| {
-            if b.status != Status::Open {
-                return Err(Error::refused(format!(
-                    "cannot claim {}: it is {}, not open",
-                    b.id, b.status
-                )));
-            }
-            if let Some(holder) = b.assignee.as_deref().filter(|h| *h != assignee) {
-                return Err(Error::refused(format!(
-                    "cannot claim {}: already assigned to {holder}",
-                    b.id
-                )));
-            }
-            b.assignee = Some(assignee.to_string());
-            b.set_status(Status::InProgress, now);
-            Ok(
-                NewEvent::new(kind::BEAD_CLAIMED, format!("{assignee} claimed {}", b.id))
-                    .payload(json!({ "assignee": assignee })),
-            )
-        })
+        self.mutate(id, actor, |_, b, now| rules::claim(b, assignee, now))
     }
 
     fn close_bead(&self, id: &str, reason: Option<&str>, actor: &str) -> Result<Bead> {

@@ -1,0 +1,1 @@
+//! Rules for comms (see the module docs of `rules`).

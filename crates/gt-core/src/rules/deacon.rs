@@ -1,0 +1,1 @@
+//! Rules for deacon (see the module docs of `rules`).

@@ -1,0 +1,1 @@
+//! Rules for merge (see the module docs of `rules`).

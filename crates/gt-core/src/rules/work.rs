@@ -1,0 +1,1 @@
+//! Rules for work (see the module docs of `rules`).
