@@ -89,8 +89,32 @@ pub struct Runtime {
     /// shell tool).
     #[serde(default)]
     pub completion: Completion,
+    /// What gt does differently for this CLI (none for custom agents).
+    #[serde(default)]
+    pub traits: Traits,
     /// A preset shipped with `gt` (false for custom agents).
     pub builtin: bool,
+}
+
+/// What gt does differently for one CLI beyond its argv and screen texts.
+/// Each is a field of the CLI's preset (`presets/`), so no code asks for a
+/// runtime by name; a custom agent has none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Traits {
+    /// gt gives each session its lifecycle hooks in the CLI's settings
+    /// (Claude Code's `--settings` file): start, stop, questions, errors
+    /// and the CLI's own session id are reported by the CLI itself.
+    pub lifecycle_hooks: bool,
+    /// The CLI's shell tool hides the user's git configuration (Gemini CLI
+    /// runs commands with `GIT_CONFIG_GLOBAL=/dev/null`): its sessions get
+    /// the caller's git identity in the environment.
+    pub hides_git_config: bool,
+    /// The CLI refuses its skip-permissions flag as root unless
+    /// `IS_SANDBOX` is set (Claude Code): sling says so before it starts.
+    pub root_needs_sandbox: bool,
+    /// Where the CLI writes the token usage gt reads.
+    pub usage: crate::usage::UsageSource,
 }
 
 /// The preset runtimes, in the order they are listed (one file each in
@@ -155,6 +179,7 @@ pub fn custom(name: &str, command_line: &str) -> Result<Runtime> {
         rate_limit_pattern: None,
         env: Vec::new(),
         completion: Completion::GtDone,
+        traits: Traits::default(),
         builtin: false,
     };
     rt.validate()?;
@@ -307,6 +332,36 @@ mod tests {
 
     fn rt(name: &str) -> Runtime {
         preset(name).expect("preset exists")
+    }
+
+    #[test]
+    fn what_gt_does_differently_per_cli_is_a_preset_field() {
+        let claude = rt("claude").traits;
+        assert!(claude.lifecycle_hooks && claude.root_needs_sandbox && !claude.hides_git_config);
+        assert_eq!(claude.usage, crate::usage::UsageSource::ClaudeTranscript);
+        let gemini = rt("gemini").traits;
+        assert!(gemini.hides_git_config && !gemini.lifecycle_hooks && !gemini.root_needs_sandbox);
+        assert_eq!(rt("aider").completion, Completion::CommitsAtPrompt);
+        assert_eq!(crate::presets::own_files("aider"), ["/.aider*"]);
+        for name in ["claude", "codex", "gemini", "opencode", "amp"] {
+            assert_eq!(rt(name).completion, Completion::GtDone, "{name}");
+            assert!(crate::presets::own_files(name).is_empty(), "{name}");
+        }
+        assert_eq!(rt("amp").traits, Traits::default());
+        for name in ["codex", "gemini", "opencode", "aider"] {
+            assert!(
+                rt(name).traits.usage.name().is_some(),
+                "{name} usage is read"
+            );
+        }
+        // A custom agent has none, and an old stored runtime without the
+        // field reads as none.
+        let custom = custom("mine", "my-agent --go").unwrap();
+        assert_eq!(custom.traits, Traits::default());
+        let mut old = serde_json::to_value(rt("codex")).unwrap();
+        old.as_object_mut().unwrap().remove("traits");
+        let old: Runtime = serde_json::from_value(old).unwrap();
+        assert_eq!(old.traits, Traits::default());
     }
 
     #[test]

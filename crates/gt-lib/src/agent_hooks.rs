@@ -60,7 +60,7 @@ const STOP_FAILURE_ERRORS: &str =
 
 /// Whether `runtime` supports gt's lifecycle hooks.
 pub fn has_hooks(runtime: &Runtime) -> bool {
-    runtime.builtin && runtime.name == "claude"
+    runtime.traits.lifecycle_hooks
 }
 
 /// Where the settings file of a polecat lives.

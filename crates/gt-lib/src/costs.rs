@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use gt_agents::usage::{self, Usage};
+use gt_agents::usage::{self, Usage, UsageSource};
 
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -304,6 +304,14 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Where the runtime a session ran (by its recorded name) writes its usage:
+/// the preset's [`gt_agents::runtime::Traits::usage`]; none for a custom agent.
+fn usage_source(runtime: &str) -> UsageSource {
+    gt_agents::runtime::preset(runtime)
+        .map(|r| r.traits.usage)
+        .unwrap_or_default()
+}
+
 /// Usage of `s` read from its runtime's files; `None` when there is none
 /// (or the runtime keeps none gt can read).
 pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, &'static str)>> {
@@ -313,8 +321,10 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
     let home = ws.caller.home();
     let worktree = ws.worktree(&s.rig, &s.polecat);
     let mut total: Option<Usage> = None;
-    match s.runtime.as_str() {
-        "claude" => {
+    let source = usage_source(&s.runtime);
+    match source {
+        UsageSource::None => return Ok(None),
+        UsageSource::ClaudeTranscript => {
             let (Some(id), Some(root)) = (ws.store.agent_session_id(s.id)?, claude_projects(ws))
             else {
                 return Ok(None);
@@ -328,7 +338,7 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 }
             }
         }
-        "codex" => {
+        UsageSource::CodexRollout => {
             let base = match ws.caller.var("CODEX_HOME").filter(|v| !v.is_empty()) {
                 Some(d) => PathBuf::from(d),
                 None => match &home {
@@ -352,7 +362,7 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 }
             }
         }
-        "gemini" => {
+        UsageSource::GeminiChat => {
             let Some(Ok(root)) = home.map(|h| h.join(".gemini/tmp").canonicalize()) else {
                 return Ok(None);
             };
@@ -381,7 +391,7 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 }
             }
         }
-        "opencode" => {
+        UsageSource::OpencodeDb => {
             let base = match ws
                 .caller
                 .var("XDG_DATA_HOME")
@@ -415,7 +425,7 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 crate::store::sqlite::foreign::opencode_messages(&db, &dirs, since_ms, 100_000)?;
             total = usage::opencode::parse_messages(&rows.join("\n"));
         }
-        "aider" => {
+        UsageSource::AiderHistory => {
             let Ok(root) = worktree.canonicalize() else {
                 return Ok(None);
             };
@@ -431,9 +441,8 @@ pub fn read_session_usage(ws: &Workspace, s: &Session) -> Result<Option<(Usage, 
                 .map_or(text.as_str(), |i| &text[i..]);
             total = usage::aider::parse_history(part);
         }
-        _ => return Ok(None),
     }
-    Ok(total.and_then(|u| usage::source_name(&s.runtime).map(|src| (u, src))))
+    Ok(total.and_then(|u| source.name().map(|src| (u, src))))
 }
 
 /// Reads and records the usage of `s` from its runtime's files (at the end
@@ -475,7 +484,7 @@ pub fn refresh_recent(ws: &Workspace) -> Result<usize> {
         let Some(end) = s.ended_at.as_deref().and_then(at) else {
             continue;
         };
-        if now - end > within || usage::source_name(&s.runtime).is_none() {
+        if now - end > within || usage_source(&s.runtime).name().is_none() {
             continue;
         }
         if let Some(u) = ws.store.session_usage(s.id)? {

@@ -12,8 +12,9 @@
 //! the way aider documents: `OPENAI_API_BASE`, `OPENAI_API_KEY`, and an
 //! `AIDER_*` variable for every option (`AIDER_MODEL`, `AIDER_EDIT_FORMAT`).
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery, Traits};
+use crate::usage::UsageSource;
 
 pub(super) const PRESET: Preset = Preset {
     name: "aider",
@@ -36,6 +37,12 @@ pub(super) const PRESET: Preset = Preset {
         dialogs: &[],
         errors: &[],
         prompt_lines: &[">"],
+    },
+    completion: Completion::CommitsAtPrompt,
+    own_files: OWN_FILES,
+    traits: Traits {
+        usage: UsageSource::AiderHistory,
+        ..PLAIN
     },
 };
 

@@ -2,8 +2,8 @@
 //! instruction is typed into the prompt box. No resume: threads live on Amp's
 //! servers and are not scoped to a directory.
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery};
 use crate::screen::DialogReason;
 
 pub(super) const PRESET: Preset = Preset {
@@ -23,4 +23,7 @@ pub(super) const PRESET: Preset = Preset {
         errors: &[],
         prompt_lines: &[],
     },
+    completion: Completion::GtDone,
+    own_files: &[],
+    traits: PLAIN,
 };

@@ -1,9 +1,10 @@
 //! Claude Code: `claude "query"` starts the interactive REPL with a first prompt.
 //! In bypass mode its footer reads `bypass permissions on`, not `? for shortcuts`.
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery, Traits};
 use crate::screen::DialogReason;
+use crate::usage::UsageSource;
 
 pub(super) const PRESET: Preset = Preset {
     name: "claude",
@@ -36,5 +37,13 @@ pub(super) const PRESET: Preset = Preset {
         ],
         errors: &["No conversation found to continue"],
         prompt_lines: &[],
+    },
+    completion: Completion::GtDone,
+    own_files: &[],
+    traits: Traits {
+        lifecycle_hooks: true,
+        root_needs_sandbox: true,
+        usage: UsageSource::ClaudeTranscript,
+        ..PLAIN
     },
 };

@@ -1,9 +1,10 @@
 //! Codex CLI: `codex "..."` is the initial prompt of the interactive TUI;
 //! `codex resume --last PROMPT` continues the latest session of this directory.
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery, Traits};
 use crate::screen::DialogReason;
+use crate::usage::UsageSource;
 
 pub(super) const PRESET: Preset = Preset {
     name: "codex",
@@ -23,5 +24,11 @@ pub(super) const PRESET: Preset = Preset {
         // shows the error above its prompt (idle).
         errors: &["Reconnecting..."],
         prompt_lines: &[],
+    },
+    completion: Completion::GtDone,
+    own_files: &[],
+    traits: Traits {
+        usage: UsageSource::CodexRollout,
+        ..PLAIN
     },
 };

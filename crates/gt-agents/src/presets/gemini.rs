@@ -1,8 +1,9 @@
 //! Gemini CLI: `-i/--prompt-interactive` runs the prompt and stays interactive.
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery, Traits};
 use crate::screen::DialogReason;
+use crate::usage::UsageSource;
 
 pub(super) const PRESET: Preset = Preset {
     name: "gemini",
@@ -23,5 +24,12 @@ pub(super) const PRESET: Preset = Preset {
         )],
         errors: &[],
         prompt_lines: &[],
+    },
+    completion: Completion::GtDone,
+    own_files: &[],
+    traits: Traits {
+        hides_git_config: true,
+        usage: UsageSource::GeminiChat,
+        ..PLAIN
     },
 };

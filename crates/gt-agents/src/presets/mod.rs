@@ -2,7 +2,8 @@
 //! `pub(super) const PRESET: Preset`, listed in [`all`]; its screen texts come
 //! from watching the real CLI (see `docs/runtimes.md`).
 
-use crate::runtime::{Completion, PromptDelivery, Runtime};
+use crate::runtime::{Completion, PromptDelivery, Runtime, Traits};
+use crate::usage::UsageSource;
 
 mod aider;
 mod amp;
@@ -11,20 +12,15 @@ mod codex;
 mod gemini;
 mod opencode;
 
-/// Presets whose CLI has no shell tool, so the agent cannot run `gt done`:
-/// they complete by [`Completion::CommitsAtPrompt`]; every other preset by
-/// [`Completion::GtDone`].
-const COMPLETES_AT_PROMPT: &[&str] = &[aider::PRESET.name];
-
 /// Files a preset's CLI writes into the worktree for itself (git exclude
 /// patterns): gt keeps them out of git (the rig repository's
 /// `info/exclude`), so they never make a worktree dirty or land in a commit.
 pub fn own_files(name: &str) -> &'static [&'static str] {
-    if name == aider::PRESET.name {
-        aider::OWN_FILES
-    } else {
-        &[]
-    }
+    all()
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.own_files)
+        .unwrap_or_default()
 }
 
 /// A preset's values, written compactly.
@@ -43,7 +39,22 @@ pub struct Preset {
     pub env: &'static [&'static str],
     /// Further screen texts of this CLI, beyond the generic ones.
     pub screen: ScreenPatterns,
+    /// How the agent says it is finished: [`Completion::GtDone`] unless the
+    /// CLI has no shell tool to run `gt done` with.
+    pub completion: Completion,
+    /// See [`own_files`].
+    pub own_files: &'static [&'static str],
+    /// What gt does differently for this CLI.
+    pub traits: Traits,
 }
+
+/// A preset without traits (the values most presets take).
+pub(super) const PLAIN: Traits = Traits {
+    lifecycle_hooks: false,
+    hides_git_config: false,
+    root_needs_sandbox: false,
+    usage: UsageSource::None,
+};
 
 /// A CLI's own screen texts (plain substrings, compared per line).
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,11 +87,8 @@ impl Preset {
             instructions_file: self.instructions_file.map(str::to_string),
             rate_limit_pattern: self.rate_limit_pattern.map(str::to_string),
             env: strings(self.env),
-            completion: if COMPLETES_AT_PROMPT.contains(&self.name) {
-                Completion::CommitsAtPrompt
-            } else {
-                Completion::GtDone
-            },
+            completion: self.completion,
+            traits: self.traits,
             builtin: true,
         }
     }

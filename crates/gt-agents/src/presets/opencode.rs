@@ -1,8 +1,9 @@
 //! OpenCode: the TUI's `--prompt` submits a first prompt. No resume:
 //! `--continue` may pick another worktree's session of the same repository.
 
-use super::{Preset, ScreenPatterns};
-use crate::runtime::PromptDelivery;
+use super::{Preset, ScreenPatterns, PLAIN};
+use crate::runtime::{Completion, PromptDelivery, Traits};
+use crate::usage::UsageSource;
 
 pub(super) const PRESET: Preset = Preset {
     name: "opencode",
@@ -21,5 +22,11 @@ pub(super) const PRESET: Preset = Preset {
         // The model API failing: opencode retries and says so in its footer.
         errors: &["[retrying attempt #"],
         prompt_lines: &[],
+    },
+    completion: Completion::GtDone,
+    own_files: &[],
+    traits: Traits {
+        usage: UsageSource::OpencodeDb,
+        ..PLAIN
     },
 };

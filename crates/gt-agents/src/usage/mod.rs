@@ -20,30 +20,51 @@ pub use gt_core::costs::Usage;
 /// The largest file text a parser reads (64 MiB).
 pub const MAX_INPUT_BYTES: usize = 64 << 20;
 
-/// Where a runtime's usage is read from, as recorded with it.
-pub fn source_name(runtime: &str) -> Option<&'static str> {
-    Some(match runtime {
-        "claude" => claude::SOURCE,
-        "codex" => codex::SOURCE,
-        "gemini" => gemini::SOURCE,
-        "aider" => aider::SOURCE,
-        "opencode" => opencode::SOURCE,
-        _ => return None,
-    })
+/// Which of a runtime's own files holds its usage: a field of its preset
+/// ([`crate::runtime::Traits::usage`]); custom agents keep none gt reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    #[default]
+    None,
+    /// Claude Code's transcript JSONL (`~/.claude/projects/…/<session>.jsonl`).
+    ClaudeTranscript,
+    /// Codex's rollout JSONL (`$CODEX_HOME/sessions/…`).
+    CodexRollout,
+    /// Gemini CLI's chat JSONL (`~/.gemini/tmp/<project>/chats/`).
+    GeminiChat,
+    /// OpenCode's messages in its own database.
+    OpencodeDb,
+    /// Aider's chat history in the worktree.
+    AiderHistory,
 }
 
-/// Parses `text` as `runtime`'s usage file (`claude`: a transcript JSONL;
-/// `codex`: a rollout JSONL; `gemini`: a chat JSONL; `aider`: its chat
-/// history or screen; `opencode`: its messages' `data`, one per line). `None`
-/// for another runtime or text without usage.
-pub fn parse(runtime: &str, text: &str) -> Option<Usage> {
-    match runtime {
-        "claude" => claude::parse_transcript(text),
-        "codex" => codex::parse_rollout(text).map(|r| r.usage),
-        "gemini" => gemini::parse_chat(text).map(|c| c.usage),
-        "aider" => aider::parse_history(text),
-        "opencode" => opencode::parse_messages(text),
-        _ => None,
+impl UsageSource {
+    /// The name recorded with the usage (`claude-transcript`, …); `None`
+    /// when the runtime keeps no usage gt reads.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            UsageSource::None => return None,
+            UsageSource::ClaudeTranscript => claude::SOURCE,
+            UsageSource::CodexRollout => codex::SOURCE,
+            UsageSource::GeminiChat => gemini::SOURCE,
+            UsageSource::OpencodeDb => opencode::SOURCE,
+            UsageSource::AiderHistory => aider::SOURCE,
+        })
+    }
+
+    /// Parses `text` as this source's file (a transcript, rollout or chat
+    /// JSONL; aider's history or screen; OpenCode's messages' `data`, one per
+    /// line). `None` for text without usage.
+    pub fn parse(self, text: &str) -> Option<Usage> {
+        match self {
+            UsageSource::None => None,
+            UsageSource::ClaudeTranscript => claude::parse_transcript(text),
+            UsageSource::CodexRollout => codex::parse_rollout(text).map(|r| r.usage),
+            UsageSource::GeminiChat => gemini::parse_chat(text).map(|c| c.usage),
+            UsageSource::AiderHistory => aider::parse_history(text),
+            UsageSource::OpencodeDb => opencode::parse_messages(text),
+        }
     }
 }
 

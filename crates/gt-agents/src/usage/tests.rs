@@ -91,7 +91,7 @@ fn usage_codex_rollout_exact_totals() {
             model: Some("scripted-model".into()),
         }
     );
-    assert_eq!(parse("codex", &text), Some(r.usage));
+    assert_eq!(UsageSource::CodexRollout.parse(&text), Some(r.usage));
 }
 
 #[test]
@@ -185,8 +185,8 @@ fn usage_garbage_is_none_never_a_panic() {
         "Cost: $NaN message, $-1 session.",
     ];
     for text in hostile {
-        for rt in ["claude", "codex", "gemini", "aider", "opencode", "nope"] {
-            assert_eq!(parse(rt, text), None, "{rt}: {text:?}");
+        for rt in SOURCES.iter().chain([&UsageSource::None]) {
+            assert_eq!(rt.parse(text), None, "{rt:?}: {text:?}");
         }
     }
     // Negative, float and huge counts are not counted.
@@ -199,15 +199,23 @@ fn usage_garbage_is_none_never_a_panic() {
     assert_eq!(claude::parse_transcript(&big), None);
 }
 
+/// Every source a preset reads.
+const SOURCES: &[UsageSource] = &[
+    UsageSource::ClaudeTranscript,
+    UsageSource::CodexRollout,
+    UsageSource::GeminiChat,
+    UsageSource::AiderHistory,
+    UsageSource::OpencodeDb,
+];
+
 mod prop {
-    use super::super::*;
     use proptest::prelude::*;
 
     proptest! {
         #[test]
         fn usage_parsers_never_panic_and_stay_valid(text in "\\PC{0,400}") {
-            for rt in ["claude", "codex", "gemini", "aider", "opencode"] {
-                if let Some(u) = parse(rt, &text) {
+            for rt in super::SOURCES {
+                if let Some(u) = rt.parse(&text) {
                     prop_assert!(u.validate().is_ok());
                 }
             }
@@ -229,8 +237,8 @@ mod prop {
                 n.get(1).copied().unwrap_or(0),
                 n.get(2).copied().unwrap_or(0),
             );
-            for rt in ["claude", "codex", "gemini", "aider", "opencode"] {
-                if let Some(u) = parse(rt, &text) {
+            for rt in super::SOURCES {
+                if let Some(u) = rt.parse(&text) {
                     prop_assert!(u.validate().is_ok());
                 }
             }

@@ -113,7 +113,7 @@ fn git_identity_env(
 /// sessions get the caller's identity as [`git_identity_env`]. The others
 /// read `~/.gitconfig` themselves (and save a git call per sling).
 fn hides_git_config(runtime: &Runtime) -> bool {
-    runtime.builtin && runtime.name == "gemini"
+    runtime.traits.hides_git_config
 }
 
 /// The environment contract of every polecat session (docs/agents.md): the
@@ -196,20 +196,21 @@ pub(super) fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Claude Code refuses `--dangerously-skip-permissions` as root unless
-/// `IS_SANDBOX` is set: say so before anything is written.
+/// A CLI that refuses its skip-permissions flag as root unless `IS_SANDBOX`
+/// is set (Claude Code, [`gt_agents::runtime::Traits::root_needs_sandbox`]):
+/// say so before anything is written.
 pub(super) fn check_root_sandbox(ws: &Workspace, runtime: &Runtime) -> Result<()> {
-    if runtime.builtin
-        && runtime.name == "claude"
+    if runtime.traits.root_needs_sandbox
         && running_as_root()
         && !passthrough_env(ws, runtime)
             .iter()
             .any(|(k, v)| k == "IS_SANDBOX" && !v.is_empty())
     {
-        return Err(Error::refused(
-            "claude refuses to skip permissions as root: run gt as another user, \
+        return Err(Error::refused(format!(
+            "{} refuses to skip permissions as root: run gt as another user, \
              or set IS_SANDBOX=1 if this machine is a sandbox",
-        ));
+            runtime.name
+        )));
     }
     Ok(())
 }
