@@ -125,10 +125,10 @@ pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> R
         .ok_or_else(|| Error::Internal("settings path has no parent".into()))?;
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let gt = ws.gt_exe.to_str().ok_or_else(|| {
+    let gt = ws.host.gt_exe.to_str().ok_or_else(|| {
         Error::Environment(format!(
             "the gt binary's path is not UTF-8: {}",
-            ws.gt_exe.display()
+            ws.host.gt_exe.display()
         ))
     })?;
     let text = serde_json::to_string_pretty(&claude_settings(gt))
@@ -172,7 +172,7 @@ fn write_instructions(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &st
         return Ok(());
     }
     let wt = ws.worktree(rig, polecat);
-    if !wt.join(".git").exists() || ws.git.is_tracked(&wt, name)? {
+    if !wt.join(".git").exists() || ws.host.git.is_tracked(&wt, name)? {
         return Ok(());
     }
     let path = wt.join(name);
@@ -253,7 +253,7 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
         source: "none".into(),
         updated_at: None,
     };
-    let alive = matches!(ws.tmux.session_info(&session)?, Some(i) if !i.pane_dead);
+    let alive = matches!(ws.host.tmux.session_info(&session)?, Some(i) if !i.pane_dead);
     if !alive {
         return Ok(unknown());
     }
@@ -268,9 +268,9 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
         }
     }
     let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
-    let first = ws.tmux.capture_pane(&session, 15)?;
+    let first = ws.host.tmux.capture_pane(&session, 15)?;
     std::thread::sleep(std::time::Duration::from_millis(150));
-    let second = ws.tmux.capture_pane(&session, 15)?;
+    let second = ws.host.tmux.capture_pane(&session, 15)?;
     let state = screen_state_for(&first, &second, runtime.as_ref());
     Ok(StateView {
         agent: agent.to_string(),

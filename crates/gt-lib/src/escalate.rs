@@ -190,7 +190,7 @@ pub fn handoff(ws: &Workspace, cwd: &Path, note: Option<&str>, actor: &str) -> R
         .ok_or_else(|| Error::refused(format!("{agent} has no open session to hand off")))?;
     let bead = ws.store.get_bead(&old.bead)?;
     let runtime = ws.town.config.runtime(&old.runtime)?;
-    if !ws.tmux.has_session(&old.tmux_session)? {
+    if !ws.host.tmux.has_session(&old.tmux_session)? {
         return Err(Error::refused(format!(
             "{agent} has no tmux session to restart; use gt resume {}",
             old.bead
@@ -215,7 +215,8 @@ pub fn handoff(ws: &Workspace, cwd: &Path, note: Option<&str>, actor: &str) -> R
         &session.branch,
         session.id,
     );
-    ws.tmux
+    ws.host
+        .tmux
         .respawn_pane(&session.tmux_session, &wt, &env, &argv)?;
     Ok(Handoff {
         agent,

@@ -121,7 +121,7 @@ fn target(ws: &Workspace, agent: &str, live: bool) -> Result<Target> {
     let agent = format!("{rig}/{name}");
     let session = Workspace::session_name(&rig, &name);
     if live {
-        let alive = matches!(ws.tmux.session_info(&session)?, Some(i) if !i.pane_dead);
+        let alive = matches!(ws.host.tmux.session_info(&session)?, Some(i) if !i.pane_dead);
         if !alive {
             return Err(Error::refused(format!(
                 "{agent} has no live session (use --or-mail to send it as mail)"
@@ -151,7 +151,7 @@ fn type_in(ws: &Workspace, session: &str, agent: &str, text: &str) -> Result<()>
 /// text up, nothing busy, no dialog or menu: nothing is ever typed into a
 /// dialog).
 fn at_prompt(ws: &Workspace, session: &str, runtime: &Runtime) -> Result<Option<String>> {
-    let screen = ws.tmux.capture_pane(session, 10)?;
+    let screen = ws.host.tmux.capture_pane(session, 10)?;
     let state = crate::screen::classify(&screen, &crate::screen::Patterns::for_runtime(runtime));
     Ok((state == crate::screen::ScreenState::Idle).then_some(screen))
 }
@@ -167,7 +167,7 @@ fn hook_idle(ws: &Workspace, agent: &str) -> bool {
 
 /// The screen shows a dialog or a menu (the one classifier says so).
 fn shows_dialog(ws: &Workspace, t: &Target) -> Result<bool> {
-    let screen = ws.tmux.capture_pane(&t.session, 10)?;
+    let screen = ws.host.tmux.capture_pane(&t.session, 10)?;
     let patterns = crate::screen::Patterns::for_optional(t.runtime.as_ref());
     Ok(matches!(
         crate::screen::classify(&screen, &patterns),
@@ -312,6 +312,7 @@ pub fn broadcast(
         ws.store.get_rig(r)?;
     }
     let live: Vec<String> = ws
+        .host
         .tmux
         .list_sessions()?
         .into_iter()

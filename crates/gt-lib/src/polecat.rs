@@ -61,8 +61,12 @@ pub fn remove(
     let has_wt = wt.join(".git").exists();
     let dirty = has_wt && crate::sling::own_worktree_dirty(ws, &wt)?;
     let mut unmerged = Vec::new();
-    for b in ws.git.list_branches(&repo, &format!("polecat/{name}/*"))? {
-        if ws.git.count_commits_between(
+    for b in ws
+        .host
+        .git
+        .list_branches(&repo, &format!("polecat/{name}/*"))?
+    {
+        if ws.host.git.count_commits_between(
             &repo,
             &format!("refs/heads/{}", r.branch),
             &format!("refs/heads/{b}"),
@@ -93,20 +97,21 @@ pub fn remove(
         }
     }
     let _ = ws
+        .host
         .tmux
         .kill_session(&crate::workspace::Workspace::session_name(rig, name));
     if dirty {
-        ws.git.commit_all(
+        ws.host.git.commit_all(
             &wt,
             &format!("WIP: saved by gt before removing polecat {name}"),
         )?;
     }
     if has_wt {
-        ws.git.worktree_remove(&repo, &wt, true)?;
+        ws.host.git.worktree_remove(&repo, &wt, true)?;
     } else if wt.exists() {
         // Not a worktree: leave the directory alone.
     }
-    ws.git.worktree_prune(&repo)?;
+    ws.host.git.worktree_prune(&repo)?;
     ws.store.remove_polecat(rig, name, actor)?;
     Ok(unmerged)
 }

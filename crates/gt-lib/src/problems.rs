@@ -321,7 +321,7 @@ fn branch_commit_time(ws: &Workspace, rig: &str, branch: &str) -> Option<String>
 /// against tmux now. Samples the screens of live agents (stored as
 /// observations; a read-only town is sampled but not recorded).
 pub fn observe(ws: &Workspace, th: &Thresholds) -> Result<Vec<AgentActivity>> {
-    let tmux = ws.tmux.list_sessions()?;
+    let tmux = ws.host.tmux.list_sessions()?;
     observe_with(ws, th, &tmux)
 }
 
@@ -405,7 +405,7 @@ fn observe_inner(
                 hash = screen.as_ref().map(|_| o.screen_hash.clone());
             }
             if !i.pane_dead && screen.is_none() {
-                if let Ok(text) = ws.tmux.capture_pane(&s.tmux_session, SCREEN_LINES) {
+                if let Ok(text) = ws.host.tmux.capture_pane(&s.tmux_session, SCREEN_LINES) {
                     let runtime = ws.town.config.runtime(&s.runtime).ok();
                     screen = Some(classify_screen_for(&text, runtime.as_ref()));
                     hash = Some(screen_hash(&text));
@@ -796,7 +796,7 @@ pub fn detect(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
 /// [`detect`] without the agents' faults: what each agent itself shows (the
 /// deacon acts on these; a fault is another step's business).
 pub fn detect_own(ws: &Workspace, thresholds: &Thresholds) -> Result<Vec<Problem>> {
-    let tmux = ws.tmux.list_sessions()?;
+    let tmux = ws.host.tmux.list_sessions()?;
     Ok(problems_of(&observe_inner(ws, thresholds, &tmux, false)?))
 }
 

@@ -125,8 +125,8 @@ fn changed_keys(ws: &Workspace, a: &Path, b: &[u8]) -> Vec<String> {
         return Vec::new();
     }
     let (Ok(now), Ok(was)) = (
-        ws.git.config_file_entries(a),
-        ws.git.config_file_entries(tmp.path()),
+        ws.host.git.config_file_entries(a),
+        ws.host.git.config_file_entries(tmp.path()),
     ) else {
         return vec!["(unreadable config)".into()];
     };

@@ -140,7 +140,8 @@ pub fn add(
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         crate::fsutil::write_new(&dir.join(ADDING_MARKER), b"")?;
         let repo = ws.repo_dir(req.name);
-        ws.git
+        ws.host
+            .git
             .clone_bare(&source, &repo, &limits, progress)
             .map_err(|e| match e {
                 Error::Command { message, .. } => Error::invalid(format!(
@@ -152,7 +153,7 @@ pub fn add(
             })?;
         let branch = match req.branch {
             Some(b) => {
-                if !ws.git.branch_exists(&repo, b)? {
+                if !ws.host.git.branch_exists(&repo, b)? {
                     return Err(Error::invalid(format!(
                         "branch '{b}' does not exist in {}",
                         req.source
@@ -160,9 +161,10 @@ pub fn add(
                 }
                 b.to_string()
             }
-            None => ws.git.default_branch(&repo)?,
+            None => ws.host.git.default_branch(&repo)?,
         };
         if ws
+            .host
             .git
             .resolve(&repo, &format!("refs/heads/{branch}"))?
             .is_none()
@@ -176,7 +178,7 @@ pub fn add(
             .map_err(|e| Error::io("cannot create the polecats folder", e))?;
         // gt's own transport policy, also for the agents' git; then the
         // config is recorded as gt's (see `repo_guard`).
-        ws.git.pin_protocol_policy(&repo)?;
+        ws.host.git.pin_protocol_policy(&repo)?;
         crate::repo_guard::record(ws, req.name)?;
         interrupted()?;
         let rig = Rig {
@@ -284,8 +286,8 @@ fn check_transport(source: &str) -> Result<()> {
 pub fn unmerged_branches(ws: &Workspace, rig: &Rig) -> Result<Vec<(String, usize)>> {
     let repo = ws.repo_dir(&rig.name);
     let mut out = Vec::new();
-    for b in ws.git.list_branches(&repo, "polecat/")? {
-        let n = ws.git.count_commits_between(
+    for b in ws.host.git.list_branches(&repo, "polecat/")? {
+        let n = ws.host.git.count_commits_between(
             &repo,
             &format!("refs/heads/{}", rig.branch),
             &format!("refs/heads/{b}"),
@@ -360,12 +362,14 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
     }
     for p in &polecats {
         let _ = ws
+            .host
             .tmux
             .kill_session(&Workspace::session_name(name, &p.name));
     }
     for p in &dirty {
         let wt = ws.worktree(name, p);
-        ws.git
+        ws.host
+            .git
             .commit_all(&wt, &format!("WIP: saved by gt before removing rig {name}"))?;
     }
     // Unreadable worktrees are kept, as they are, outside the rig.
@@ -395,7 +399,9 @@ pub fn remove(ws: &Workspace, name: &str, force: bool, actor: &str) -> Result<Re
         let stamp = crate::clock::format_ts(ws.town.clock().now()).replace([':', '.'], "-");
         let file = dir.join(format!("{name}-{stamp}.bundle"));
         let branches: Vec<String> = unmerged.iter().map(|(b, _)| b.clone()).collect();
-        ws.git.bundle_create(&ws.repo_dir(name), &file, &branches)?;
+        ws.host
+            .git
+            .bundle_create(&ws.repo_dir(name), &file, &branches)?;
         bundle = Some(file);
     }
     ws.store.remove_rig(name, actor)?;
@@ -517,7 +523,7 @@ fn fetch_within(
     // Tried now, whatever the answer: an unreachable upstream is not asked
     // again on every sling.
     crate::fsutil::write_atomic(&stamp, now.as_bytes())?;
-    let upstream = match ws.git.fetch_upstream(&repo, &rig.branch, timeout) {
+    let upstream = match ws.host.git.fetch_upstream(&repo, &rig.branch, timeout) {
         Ok(u) => u,
         Err(e) => {
             let msg = format!("cannot fetch the upstream of rig {name}: {e}");
@@ -531,25 +537,33 @@ fn fetch_within(
         }
     };
     let target = format!("refs/heads/{}", rig.branch);
-    let before = ws
-        .git
-        .resolve(&repo, &target)?
-        .ok_or_else(|| Error::Environment(format!("rig {name} has no branch {}", rig.branch)))?;
+    let before =
+        ws.host.git.resolve(&repo, &target)?.ok_or_else(|| {
+            Error::Environment(format!("rig {name} has no branch {}", rig.branch))
+        })?;
     let outcome = if before == upstream {
         FetchOutcome::UpToDate
-    } else if ws.git.is_ancestor(&repo, &before, &upstream)? {
+    } else if ws.host.git.is_ancestor(&repo, &before, &upstream)? {
         // A compare-and-swap: a landing that moved the target meanwhile wins.
-        match ws.git.update_ref(&repo, &target, &upstream, Some(&before)) {
+        match ws
+            .host
+            .git
+            .update_ref(&repo, &target, &upstream, Some(&before))
+        {
             Ok(()) => FetchOutcome::FastForwarded,
             Err(Error::Refused(_)) => FetchOutcome::Ahead,
             Err(e) => return Err(e),
         }
-    } else if ws.git.is_ancestor(&repo, &upstream, &before)? {
+    } else if ws.host.git.is_ancestor(&repo, &upstream, &before)? {
         FetchOutcome::Ahead
     } else {
         FetchOutcome::Diverged
     };
-    let after = ws.git.resolve(&repo, &target)?.unwrap_or(before.clone());
+    let after = ws
+        .host
+        .git
+        .resolve(&repo, &target)?
+        .unwrap_or(before.clone());
     let report = FetchReport {
         rig: name.to_string(),
         branch: rig.branch.clone(),

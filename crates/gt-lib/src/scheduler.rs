@@ -40,7 +40,7 @@ pub fn live_sessions(ws: &Workspace) -> Result<usize> {
     if open.is_empty() {
         return Ok(0);
     }
-    let tmux = ws.tmux.list_sessions()?;
+    let tmux = ws.host.tmux.list_sessions()?;
     let now = ws.town.clock().now();
     Ok(open
         .iter()

@@ -86,7 +86,11 @@ fn path(ws: &Workspace, session: i64) -> PathBuf {
 /// captured or a file that cannot be written keeps nothing (the caller is
 /// already handling a failure; this must not add one).
 pub fn keep(ws: &Workspace, s: &Session, why: &str) -> Option<KeptScreen> {
-    let screen = ws.tmux.capture_pane(&s.tmux_session, KEPT_LINES).ok()?;
+    let screen = ws
+        .host
+        .tmux
+        .capture_pane(&s.tmux_session, KEPT_LINES)
+        .ok()?;
     keep_text(ws, s, why, agent_text(&screen))
 }
 

@@ -14,12 +14,30 @@ use crate::tmux::{Tmux, TmuxCli};
 use crate::town::Town;
 use gt_core::caller::CallerEnv;
 
+/// A town opened on this machine. The line a multi-machine town draws runs
+/// through it: [`Workspace::town`] and [`Workspace::store`] are what every
+/// host of the town shares (layout, config, the store); [`Workspace::host`]
+/// is this machine's (git, the town's tmux server here, the clock, the `gt`
+/// binary); [`Workspace::caller`] is the process that asked.
 pub struct Workspace {
     pub town: Town,
     /// The town's store, behind the traits (opened by [`Town::store`]).
     pub store: Box<dyn Store + Send>,
+    /// This machine's effects.
+    pub host: Host,
+    /// The caller's environment (`GT_AGENT`, `PATH`, what runtimes pass on):
+    /// read by the CLI, never by the library.
+    pub caller: CallerEnv,
+}
+
+/// This machine's effects: the real ones in [`Workspace::open`], fakes
+/// (`gt_host::testing`) in unit tests ([`Workspace::with_host`]).
+pub struct Host {
     pub git: Arc<dyn Git>,
     pub tmux: Arc<dyn Tmux>,
+    /// The one clock of the town: the store stamps with it, the services
+    /// measure ages and backoffs with it.
+    pub clock: Arc<dyn Clock>,
     /// The `gt` binary agents call back (first on their PATH).
     pub gt_exe: PathBuf,
     /// How long a sling watches a new session for an agent that dies at
@@ -29,33 +47,12 @@ pub struct Workspace {
     /// Enter: a TUI that reads a fast burst of keys as a paste (Claude Code)
     /// swallows an Enter that arrives with it, and the text is never sent.
     pub submit_pause: Duration,
-    /// The caller's environment (`GT_AGENT`, `PATH`, what runtimes pass on):
-    /// read by the CLI, never by the library.
-    pub caller: CallerEnv,
-}
-
-/// This machine's effects, as [`Workspace::with_host`] takes them: the real
-/// ones in [`Workspace::open`], fakes (`gt_host::testing`) in unit tests.
-pub struct Host {
-    pub git: Arc<dyn Git>,
-    pub tmux: Arc<dyn Tmux>,
-    /// The one clock of the town: the store stamps with it, the services
-    /// measure ages and backoffs with it.
-    pub clock: Arc<dyn Clock>,
-    /// The `gt` binary agents call back.
-    pub gt_exe: PathBuf,
-    /// See [`Workspace::start_watch`].
-    pub start_watch: Duration,
-    /// See [`Workspace::submit_pause`].
-    pub submit_pause: Duration,
-    /// See [`Workspace::caller`].
-    pub caller: CallerEnv,
 }
 
 /// How long a new session is watched for an agent that dies at once.
 pub const START_WATCH: Duration = Duration::from_millis(400);
 
-/// See [`Workspace::submit_pause`].
+/// See [`Host::submit_pause`].
 pub const SUBMIT_PAUSE: Duration = Duration::from_millis(500);
 
 /// Folder of a rig's bare repository, inside the rig folder.
@@ -72,44 +69,44 @@ impl Workspace {
         let gt_exe = std::env::current_exe()
             .map_err(|e| Error::io("cannot find the running gt binary", e))?;
         let git = GitCli::new().for_town(town.root());
+        let clock = town.clock().clone();
         Ok(Workspace {
             town,
             store,
-            git: Arc::new(git),
-            tmux: Arc::new(tmux),
-            gt_exe,
-            start_watch: START_WATCH,
-            submit_pause: SUBMIT_PAUSE,
+            host: Host {
+                git: Arc::new(git),
+                tmux: Arc::new(tmux),
+                clock,
+                gt_exe,
+                start_watch: START_WATCH,
+                submit_pause: SUBMIT_PAUSE,
+            },
             caller,
         })
     }
 
     /// Types `text` into the TUI of tmux session `name`, pauses
-    /// [`Workspace::submit_pause`], and presses Enter: how gt submits a
+    /// [`Host::submit_pause`], and presses Enter: how gt submits a
     /// nudge or a typed first instruction.
     pub fn submit_text(&self, name: &str, text: &str) -> Result<()> {
-        self.tmux.send_literal(name, text)?;
-        if !self.submit_pause.is_zero() {
-            std::thread::sleep(self.submit_pause);
+        self.host.tmux.send_literal(name, text)?;
+        if !self.host.submit_pause.is_zero() {
+            std::thread::sleep(self.host.submit_pause);
         }
-        self.tmux.send_enter(name)
+        self.host.tmux.send_enter(name)
     }
 
     /// Opens `town` on the given effects (unit tests run the services on
-    /// a fake tmux and a settable clock this way). The town and its store
-    /// share `host.clock`.
-    pub fn with_host(town: Town, host: Host) -> Result<Self> {
-        let town = town.with_clock(host.clock);
+    /// a fake tmux and a settable clock this way) for a caller with
+    /// environment `caller`. The town and its store share `host.clock`.
+    pub fn with_host(town: Town, host: Host, caller: CallerEnv) -> Result<Self> {
+        let town = town.with_clock(host.clock.clone());
         let store = town.store()?;
         Ok(Workspace {
             town,
             store,
-            git: host.git,
-            tmux: host.tmux,
-            gt_exe: host.gt_exe,
-            start_watch: host.start_watch,
-            submit_pause: host.submit_pause,
-            caller: host.caller,
+            host,
+            caller,
         })
     }
 

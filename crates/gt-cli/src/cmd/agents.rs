@@ -146,7 +146,7 @@ pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
         }
         Err(e) => return Err(e),
     };
-    let screen = ws.tmux.capture_pane(&name, a.lines.min(10_000))?;
+    let screen = ws.host.tmux.capture_pane(&name, a.lines.min(10_000))?;
     if ctx.json {
         return ctx.print_json(&gt_lib::views::Screen {
             agent: a.agent,
@@ -179,7 +179,7 @@ pub fn attach(ctx: &Ctx, a: AttachArgs) -> Result<(), Error> {
 /// on the town's private socket, outside any tmux the caller is in.
 pub fn tmux_attach(ws: &Workspace, agent: &str) -> Result<std::process::Command, Error> {
     let name = sling::agent_session(ws, agent)?;
-    let argv = ws.tmux.attach_command(&name)?;
+    let argv = ws.host.tmux.attach_command(&name)?;
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]).env_remove("TMUX");
     Ok(cmd)

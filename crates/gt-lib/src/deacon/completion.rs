@@ -89,11 +89,11 @@ pub fn exclude_own_files(ws: &Workspace, runtime: &Runtime, rig: &str) -> Result
 /// prompt (see the module documentation). Reads tmux, the stored screen
 /// observation and git; writes only the exclude lines.
 pub fn readiness(ws: &Workspace, s: &Session, runtime: &Runtime) -> Result<Readiness> {
-    let alive = matches!(ws.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
+    let alive = matches!(ws.host.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
     if !alive {
         return Ok(Readiness::NotAlive);
     }
-    let text = ws.tmux.capture_pane(&s.tmux_session, SCREEN_LINES)?;
+    let text = ws.host.tmux.capture_pane(&s.tmux_session, SCREEN_LINES)?;
     if classify_screen_for(&text, Some(runtime)) != Screen::AtPrompt {
         return Ok(Readiness::NotAtPrompt);
     }
@@ -112,10 +112,17 @@ pub fn readiness(ws: &Workspace, s: &Session, runtime: &Runtime) -> Result<Readi
         return Ok(Readiness::FirstIdle);
     }
     let repo = ws.repo_dir(&s.rig);
-    let Some(tip) = ws.git.resolve(&repo, &format!("refs/heads/{}", s.branch))? else {
+    let Some(tip) = ws
+        .host
+        .git
+        .resolve(&repo, &format!("refs/heads/{}", s.branch))?
+    else {
         return Ok(Readiness::NoCommits);
     };
-    let commits = ws.git.count_commits_between(&repo, &s.base_commit, &tip)?;
+    let commits = ws
+        .host
+        .git
+        .count_commits_between(&repo, &s.base_commit, &tip)?;
     if commits == 0 {
         return Ok(Readiness::NoCommits);
     }

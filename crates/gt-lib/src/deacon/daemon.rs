@@ -354,7 +354,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             });
             due = match open {
                 Ok(open) if open.is_empty() => false,
-                Ok(open) => match ws.tmux.list_sessions() {
+                Ok(open) => match ws.host.tmux.list_sessions() {
                     Ok(tmux) => open.iter().any(|s| {
                         !tmux
                             .iter()
@@ -525,7 +525,7 @@ pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
         })? {
             let wt = ws.worktree(&s.rig, &s.polecat);
             crate::screens::keep(&ws, &s, "stopped by gt down --all");
-            let _ = ws.tmux.kill_session(&s.tmux_session);
+            let _ = ws.host.tmux.kill_session(&s.tmux_session);
             // A worktree that cannot be saved is reported and left as it is;
             // the other agents are still stopped.
             let saved = (|| -> Result<bool> {
@@ -535,7 +535,7 @@ pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
                         s.agent(),
                         s.bead
                     );
-                    return Ok(ws.git.commit_all(&wt, &msg)?.is_some());
+                    return Ok(ws.host.git.commit_all(&wt, &msg)?.is_some());
                 }
                 Ok(false)
             })();

@@ -158,6 +158,7 @@ impl Patrol<'_> {
         if self.ws.store.mark(&key)?.is_none() {
             let screen = self
                 .ws
+                .host
                 .tmux
                 .capture_pane(&s.tmux_session, 15)
                 .unwrap_or_default();
@@ -186,7 +187,7 @@ impl Patrol<'_> {
         &self,
         s: &Session,
     ) -> Option<(crate::screen::DialogReason, String)> {
-        let text = self.ws.tmux.capture_pane(&s.tmux_session, 15).ok()?;
+        let text = self.ws.host.tmux.capture_pane(&s.tmux_session, 15).ok()?;
         let runtime = self.ws.town.config.runtime(&s.runtime).ok();
         let patterns = crate::screen::Patterns::for_optional(runtime.as_ref());
         match crate::screen::classify(&text, &patterns) {
@@ -294,7 +295,7 @@ impl Patrol<'_> {
             .last_patrol_at
             .and_then(|t| parse_ts(&t).ok())
             .map(|t| t.unix_timestamp());
-        let tmux = self.ws.tmux.list_sessions()?;
+        let tmux = self.ws.host.tmux.list_sessions()?;
         for s in &open {
             let mut hit = false;
             self.guard(Subject::agent(&s.rig, &s.polecat), step::RATE_LIMITS, |p| {
@@ -333,6 +334,7 @@ impl Patrol<'_> {
         }
         let screen = self
             .ws
+            .host
             .tmux
             .capture_pane(&s.tmux_session, 30)
             .unwrap_or_default();

@@ -14,7 +14,7 @@ impl Patrol<'_> {
             ..Default::default()
         })?;
         let polecats = self.ws.store.list_polecats(None)?;
-        for t in self.ws.tmux.list_sessions()? {
+        for t in self.ws.host.tmux.list_sessions()? {
             if open.iter().any(|s| s.tmux_session == t.name) {
                 self.ws
                     .store
@@ -49,7 +49,7 @@ impl Patrol<'_> {
                 Some(m) if self.since(&m.first_at) >= grace => {
                     // A session's files live in git worktrees; ending the
                     // tmux session loses nothing.
-                    self.ws.tmux.kill_session(&t.name)?;
+                    self.ws.host.tmux.kill_session(&t.name)?;
                     self.ws.store.forget_mark(&key)?;
                     self.act(
                         &format!("cleaned:{key}"),
@@ -116,6 +116,7 @@ impl Patrol<'_> {
                     if is_wt && !crate::sling::own_worktree_dirty(self.ws, &wt)? {
                         // Its branch stays in the rig repository.
                         self.ws
+                            .host
                             .git
                             .worktree_remove(&self.ws.repo_dir(rig), &wt, false)?;
                         self.ws.store.forget_mark(&key)?;

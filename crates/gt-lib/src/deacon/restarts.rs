@@ -14,7 +14,7 @@ impl Patrol<'_> {
         if open.is_empty() {
             return Ok(());
         }
-        let tmux = self.ws.tmux.list_sessions()?;
+        let tmux = self.ws.host.tmux.list_sessions()?;
         for s in open {
             let info = tmux.iter().find(|t| t.name == s.tmux_session).cloned();
             self.guard(
@@ -56,7 +56,7 @@ impl Patrol<'_> {
         if info.is_some() {
             // What the agent showed last, kept before its pane goes.
             crate::screens::keep(self.ws, s, &what);
-            let _ = self.ws.tmux.kill_session(&s.tmux_session);
+            let _ = self.ws.host.tmux.kill_session(&s.tmux_session);
         }
         self.act(
             &format!("dead:{}", s.id),
@@ -76,8 +76,8 @@ impl Patrol<'_> {
         if !wt.join(".git").exists() || !crate::sling::own_worktree_dirty(self.ws, &wt)? {
             return Ok(());
         }
-        let head_branch_ok = self.ws.git.resolve(&wt, "HEAD")?
-            == self.ws.git.resolve(
+        let head_branch_ok = self.ws.host.git.resolve(&wt, "HEAD")?
+            == self.ws.host.git.resolve(
                 &self.ws.repo_dir(&s.rig),
                 &format!("refs/heads/{}", s.branch),
             )?;
@@ -87,7 +87,7 @@ impl Patrol<'_> {
             code.map(|c| format!(", exit code {c}")).unwrap_or_default(),
             s.bead
         );
-        if let Some(commit) = self.ws.git.commit_all(&wt, &msg)? {
+        if let Some(commit) = self.ws.host.git.commit_all(&wt, &msg)? {
             self.act(
                 &format!("saved:{}", s.id),
                 kind::SAVED_WORK,

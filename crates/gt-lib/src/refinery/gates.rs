@@ -9,7 +9,7 @@ pub(super) fn run_gates(cx: &Ctx<'_>, commit: &str, rr: &mut RigReport) -> Resul
     if cx.settings.gates.is_empty() {
         return Ok(None);
     }
-    cx.ws.git.reset_detached(&cx.wt, commit)?;
+    cx.ws.host.git.reset_detached(&cx.wt, commit)?;
     rr.gate_runs += 1;
     let log_dir = cx.ws.town.state_dir().join("logs");
     std::fs::create_dir_all(&log_dir)

@@ -186,6 +186,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn target_tip(&self) -> Result<String> {
         self.ws
+            .host
             .git
             .resolve(&self.repo, &self.target_ref)?
             .ok_or_else(|| {
@@ -205,7 +206,7 @@ fn process_rig(
     let _lock = lock_refinery(ws, rig_name)?;
     // Every rebase of this run is in the refinery's worktree: the committer
     // identity is looked up once for the run, not once per rebase.
-    let _identity = ws.git.identity_cache();
+    let _identity = ws.host.git.identity_cache();
     let rig = ws.store.get_rig(rig_name)?;
     let settings = RigSettings::from_config(&ws.store.rig_config(rig_name)?);
     let cx = Ctx {
@@ -283,8 +284,8 @@ fn recover(cx: &Ctx<'_>, rr: &mut RigReport, convoys: &mut Vec<Convoy>) -> Resul
     for e in landing {
         let commit = e.landing_commit.clone().unwrap_or_default();
         let on_target = !commit.is_empty()
-            && cx.ws.git.resolve(&cx.repo, &commit)?.is_some()
-            && cx.ws.git.is_ancestor(&cx.repo, &commit, &tip)?;
+            && cx.ws.host.git.resolve(&cx.repo, &commit)?.is_some()
+            && cx.ws.host.git.is_ancestor(&cx.repo, &commit, &tip)?;
         if on_target {
             done.push(Landing {
                 id: e.mr.id,
@@ -303,7 +304,7 @@ fn recover(cx: &Ctx<'_>, rr: &mut RigReport, convoys: &mut Vec<Convoy>) -> Resul
         return Ok(());
     }
     if cx.settings.push {
-        if let Err(e) = cx.ws.git.push(&cx.repo, &tip, &cx.target) {
+        if let Err(e) = cx.ws.host.git.push(&cx.repo, &tip, &cx.target) {
             // The local target has it; pushing is retried on the next run.
             return Err(Error::Environment(format!(
                 "cannot push {} of rig {}: {e}",
@@ -336,10 +337,13 @@ fn prepare_worktree(cx: &Ctx<'_>, commit: &str) -> Result<()> {
             std::fs::remove_dir_all(&cx.wt)
                 .map_err(|e| Error::io(format!("cannot remove {}", cx.wt.display()), e))?;
         }
-        cx.ws.git.worktree_prune(&cx.repo)?;
-        cx.ws.git.worktree_add_detached(&cx.repo, &cx.wt, commit)?;
+        cx.ws.host.git.worktree_prune(&cx.repo)?;
+        cx.ws
+            .host
+            .git
+            .worktree_add_detached(&cx.repo, &cx.wt, commit)?;
     }
-    cx.ws.git.reset_detached(&cx.wt, commit)
+    cx.ws.host.git.reset_detached(&cx.wt, commit)
 }
 
 /// Puts one request on top of `top` in the refinery worktree.
@@ -361,10 +365,11 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
     match cx.settings.strategy {
         Strategy::Rebase => cx
             .ws
+            .host
             .git
             .rebase(&cx.wt, top, Some(&e.mr.head_commit), false),
         Strategy::Merge => {
-            cx.ws.git.reset_detached(&cx.wt, top)?;
+            cx.ws.host.git.reset_detached(&cx.wt, top)?;
             let msg = format!(
                 "Merge {} ({}): {}\n\nmerge request {}",
                 e.mr.branch,
@@ -373,11 +378,12 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
                 e.mr.id
             );
             cx.ws
+                .host
                 .git
                 .merge_into_head(&cx.wt, &e.mr.head_commit, &msg, false)
         }
         Strategy::Squash => {
-            cx.ws.git.reset_detached(&cx.wt, top)?;
+            cx.ws.host.git.reset_detached(&cx.wt, top)?;
             let msg = format!(
                 "{}: {}\n\nSquashed from {} (merge request {})",
                 e.mr.bead,
@@ -386,6 +392,7 @@ fn integrate(cx: &Ctx<'_>, e: &MergeEntry, top: &str) -> Result<Integration> {
                 e.mr.id
             );
             cx.ws
+                .host
                 .git
                 .merge_into_head(&cx.wt, &e.mr.head_commit, &msg, true)
         }
@@ -406,7 +413,7 @@ fn round(
     let mut stack: Vec<(&MergeEntry, String)> = Vec::new();
     // Whether each head is in the rig repository, asked once for the batch.
     let heads: Vec<&str> = batch.iter().map(|e| e.mr.head_commit.as_str()).collect();
-    let found = cx.ws.git.resolve_many(&cx.repo, &heads)?;
+    let found = cx.ws.host.git.resolve_many(&cx.repo, &heads)?;
     for (e, found) in batch.iter().zip(found) {
         if found.is_none() {
             let msg = format!(
@@ -501,6 +508,7 @@ fn land(
     if top != t0 {
         match cx
             .ws
+            .host
             .git
             .update_ref(&cx.repo, &cx.target_ref, &top, Some(t0))
         {
@@ -525,16 +533,22 @@ fn land(
             must_contain.push(&e.mr.head_commit);
         }
     }
-    let verified = now == top && cx.ws.git.all_ancestors(&cx.repo, &must_contain, &now)?;
+    let verified = now == top
+        && cx
+            .ws
+            .host
+            .git
+            .all_ancestors(&cx.repo, &must_contain, &now)?;
     if !verified {
         requeue_all("the target did not verify after the move")?;
         return Ok(Round::TargetMoved);
     }
     if cx.settings.push {
-        if let Err(err) = cx.ws.git.push(&cx.repo, &top, &cx.target) {
+        if let Err(err) = cx.ws.host.git.push(&cx.repo, &top, &cx.target) {
             // Not landed: put the local target back where it was.
             let _ = cx
                 .ws
+                .host
                 .git
                 .update_ref(&cx.repo, &cx.target_ref, t0, Some(&top));
             // Someone else pushed first: follow the upstream and stack the
@@ -743,7 +757,7 @@ fn delete_branches(cx: &Ctx<'_>, entries: &[&MergeEntry]) -> Vec<std::result::Re
         Ok(l) => l,
         Err(err) => return all_failed(err),
     };
-    let mut worktrees = match cx.ws.git.worktree_list(&cx.repo) {
+    let mut worktrees = match cx.ws.host.git.worktree_list(&cx.repo) {
         Ok(w) => w,
         Err(err) => return all_failed(err),
     };
@@ -763,7 +777,7 @@ fn delete_branches(cx: &Ctx<'_>, entries: &[&MergeEntry]) -> Vec<std::result::Re
         .iter()
         .map(|&i| (refnames[i].as_str(), entries[i].mr.head_commit.as_str()))
         .collect();
-    let results = cx.ws.git.delete_refs(&cx.repo, &refs);
+    let results = cx.ws.host.git.delete_refs(&cx.repo, &refs);
     for (i, r) in todo.into_iter().zip(results) {
         answers[i] = Some(r.map_err(|e| e.to_string()));
     }
@@ -788,7 +802,7 @@ fn free_branch(
         return Ok(());
     }
     // Before touching a worktree: the branch must still be the merged head.
-    match cx.ws.git.resolve(&cx.repo, refname) {
+    match cx.ws.host.git.resolve(&cx.repo, refname) {
         Ok(None) => return Err(Ok(())),
         Ok(Some(tip)) if tip != e.mr.head_commit => {
             return keep(Error::refused("it has commits beyond the merged head"))
@@ -815,7 +829,7 @@ fn free_branch(
         match if busy {
             Ok(true)
         } else {
-            cx.ws.git.is_dirty(&w.path)
+            cx.ws.host.git.is_dirty(&w.path)
         } {
             Ok(false) => {}
             Ok(true) => {
@@ -825,7 +839,7 @@ fn free_branch(
             }
             Err(err) => return keep(err),
         }
-        if let Err(err) = cx.ws.git.detach_head(&w.path) {
+        if let Err(err) = cx.ws.host.git.detach_head(&w.path) {
             return keep(err);
         }
         w.branch = None;

@@ -23,16 +23,20 @@ pub fn rebase_polecat(ws: &Workspace, cwd: &Path, prefer_mine: bool) -> Result<R
     let rig = ws.store.get_rig(&h.rig)?;
     let repo = ws.repo_dir(&rig.name);
     let wt = &h.worktree;
-    if ws.git.is_dirty(wt)? {
+    if ws.host.git.is_dirty(wt)? {
         return Err(Error::refused(
             "uncommitted changes in the worktree: commit them first, then gt rebase",
         ));
     }
     let head = ws
+        .host
         .git
         .resolve(wt, "HEAD")?
         .ok_or_else(|| Error::refused("the worktree has no HEAD commit"))?;
-    let tip = ws.git.resolve(&repo, &format!("refs/heads/{}", h.branch))?;
+    let tip = ws
+        .host
+        .git
+        .resolve(&repo, &format!("refs/heads/{}", h.branch))?;
     if tip.as_deref() != Some(head.as_str()) {
         return Err(Error::refused(format!(
             "HEAD is not the tip of {}: switch to it (git switch {}) first",
@@ -40,15 +44,16 @@ pub fn rebase_polecat(ws: &Workspace, cwd: &Path, prefer_mine: bool) -> Result<R
         )));
     }
     let onto = ws
+        .host
         .git
         .resolve(&repo, &format!("refs/heads/{}", rig.branch))?
         .ok_or_else(|| {
             Error::Environment(format!("rig {} has no branch {}", rig.name, rig.branch))
         })?;
-    match ws.git.rebase(wt, &onto, None, prefer_mine)? {
+    match ws.host.git.rebase(wt, &onto, None, prefer_mine)? {
         Integration::Done(new) => Ok(RebaseReport {
             agent: h.agent,
-            commits: ws.git.count_commits_between(&repo, &onto, &new)?,
+            commits: ws.host.git.count_commits_between(&repo, &onto, &new)?,
             branch: h.branch,
             onto,
             old_head: head,

@@ -51,7 +51,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
     })?;
     all.retain(|s| !s.is_open());
     let ended: Vec<Session> = all.into_iter().rev().take(recent).rev().collect();
-    let tmux = ws.tmux.list_sessions()?;
+    let tmux = ws.host.tmux.list_sessions()?;
     let activity = if open.is_empty() {
         Vec::new()
     } else {
@@ -119,7 +119,11 @@ pub fn last_runtime(ws: &Workspace, rig: &str, polecat: &str) -> Result<Option<R
 /// (see [`crate::screens`]).
 pub fn last_screen(ws: &Workspace, agent: &str) -> Result<Option<crate::screens::KeptScreen>> {
     let (rig, pc) = parse_address(agent)?;
-    if ws.tmux.has_session(&Workspace::session_name(&rig, &pc))? {
+    if ws
+        .host
+        .tmux
+        .has_session(&Workspace::session_name(&rig, &pc))?
+    {
         return Ok(None);
     }
     Ok(ws
@@ -133,7 +137,7 @@ pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
     let (rig, pc) = parse_address(agent)?;
     ws.store.get_polecat(&rig, &pc)?;
     let name = Workspace::session_name(&rig, &pc);
-    if !ws.tmux.has_session(&name)? {
+    if !ws.host.tmux.has_session(&name)? {
         return Err(Error::refused(format!("{agent} has no live session")));
     }
     Ok(name)

@@ -104,7 +104,7 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
         h.branch,
         &h.base_commit[..h.base_commit.len().min(12)],
         h.worktree.display(),
-        ws.gt_exe.display()
+        ws.host.gt_exe.display()
     ));
     md.push_str(&crate::mail::prime_section(ws, &h.agent)?);
     Ok(md)
@@ -164,22 +164,30 @@ pub fn done_for(ws: &Workspace, p: Polecat, args: &DoneArgs, actor: &str) -> Res
             ));
         }
         wip_commit = ws
+            .host
             .git
             .commit_all(wt, &format!("WIP: {} ({})", h.bead.title, h.bead.id))?;
     }
     let repo = ws.repo_dir(&h.rig);
     let head = ws
+        .host
         .git
         .resolve(wt, "HEAD")?
         .ok_or_else(|| Error::refused("the worktree has no HEAD commit"))?;
-    let branch_tip = ws.git.resolve(&repo, &format!("refs/heads/{}", h.branch))?;
+    let branch_tip = ws
+        .host
+        .git
+        .resolve(&repo, &format!("refs/heads/{}", h.branch))?;
     if branch_tip.as_deref() != Some(head.as_str()) {
         return Err(Error::refused(format!(
             "HEAD is not the tip of {}: commit on that branch (git switch {}) and try again",
             h.branch, h.branch
         )));
     }
-    let commits = ws.git.count_commits_between(&repo, &h.base_commit, &head)?;
+    let commits = ws
+        .host
+        .git
+        .count_commits_between(&repo, &h.base_commit, &head)?;
     if status == DoneStatus::Completed && commits == 0 && !args.no_changes {
         return Err(Error::refused(format!(
             "no commits on {} beyond its base: commit your work, or run gt done --no-changes if none was needed",
@@ -199,7 +207,7 @@ pub fn done_for(ws: &Workspace, p: Polecat, args: &DoneArgs, actor: &str) -> Res
         actor,
     )?;
     // End the session after this command has returned to the agent.
-    let _ = ws.tmux.kill_session_later(&session.tmux_session, 1);
+    let _ = ws.host.tmux.kill_session_later(&session.tmux_session, 1);
     Ok(DoneReport {
         agent: h.agent,
         bead: h.bead.id,

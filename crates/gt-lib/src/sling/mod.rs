@@ -240,7 +240,7 @@ pub use crate::git::check_own_worktree;
 /// [`check_own_worktree`] passed.
 pub fn own_worktree_dirty(ws: &Workspace, wt: &Path) -> Result<bool> {
     check_own_worktree(wt)?;
-    ws.git.is_dirty(wt)
+    ws.host.git.is_dirty(wt)
 }
 
 /// Slings each WORK item, in order, to its own polecat.
@@ -384,7 +384,7 @@ fn supersedable(ws: &Workspace, bead: &str, force: bool) -> Result<Option<i64>> 
     let Some(s) = open.last() else {
         return Ok(None);
     };
-    let alive = matches!(ws.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
+    let alive = matches!(ws.host.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
     if alive && !force {
         return Err(Error::refused(format!(
             "{bead} is already hooked to {} (live session {}); use --force to take it over",
@@ -393,7 +393,7 @@ fn supersedable(ws: &Workspace, bead: &str, force: bool) -> Result<Option<i64>> 
         )));
     }
     if alive {
-        ws.tmux.kill_session(&s.tmux_session)?;
+        ws.host.tmux.kill_session(&s.tmux_session)?;
     }
     Ok(Some(s.id))
 }
@@ -420,24 +420,24 @@ fn sling_one(
     let undo = |session: Option<i64>, branch_created: bool, e: &Error| -> Result<()> {
         let note = format!("sling to {} failed: {e}", polecat.address());
         if session.is_some() {
-            let _ = ws.tmux.kill_session(&tmux_session);
+            let _ = ws.host.tmux.kill_session(&tmux_session);
         }
         if fresh.polecat && !wt_existed {
             let wt = ws.worktree(&rig.name, &polecat.name);
             if wt.exists() {
-                let _ = ws.git.worktree_remove(&repo, &wt, true);
+                let _ = ws.host.git.worktree_remove(&repo, &wt, true);
             }
-            let _ = ws.git.worktree_prune(&repo);
+            let _ = ws.host.git.worktree_prune(&repo);
             if branch_created {
-                let _ = ws.git.delete_branch(&repo, &branch, true);
+                let _ = ws.host.git.delete_branch(&repo, &branch, true);
             }
         } else if branch_created {
             // A reused worktree was switched to the new branch: leave it
             // detached where it is and drop the branch unless it holds
             // commits (`-d`, never forced).
             let wt = ws.worktree(&rig.name, &polecat.name);
-            if ws.git.detach_head(&wt).is_ok() {
-                let _ = ws.git.delete_branch(&repo, &branch, false);
+            if ws.host.git.detach_head(&wt).is_ok() {
+                let _ = ws.host.git.delete_branch(&repo, &branch, false);
             }
         }
         if session.is_none() && !fresh.bead && !fresh.polecat {
@@ -463,7 +463,7 @@ fn sling_one(
         let lock = ws.lock_rig(&rig.name)?;
         // The current tip of the target, and whether the bead's branch
         // exists already (its commits are kept), in one git call.
-        let refs = ws.git.resolve_many(
+        let refs = ws.host.git.resolve_many(
             &repo,
             &[
                 &format!("refs/heads/{}", rig.branch),

@@ -117,7 +117,7 @@ pub fn adopt_unrecorded(ws: &Workspace) -> Result<Vec<crate::deacon::Action>> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let tmux = ws.tmux.list_sessions()?;
+    let tmux = ws.host.tmux.list_sessions()?;
     for s in open.iter().filter(|s| s.running_at.is_none()) {
         let Some(info) = tmux.iter().find(|t| t.name == s.tmux_session) else {
             continue;

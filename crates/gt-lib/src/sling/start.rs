@@ -19,16 +19,17 @@ pub(super) fn prepare_worktree(
     let wt = ws.worktree(&rig.name, polecat);
     if wt.join(".git").exists() {
         if own_worktree_dirty(ws, &wt)? {
-            ws.git.commit_all(
+            ws.host.git.commit_all(
                 &wt,
                 &format!("WIP: saved by gt before polecat {polecat} took new work"),
             )?;
         }
         if exists {
-            ws.git
+            ws.host
+                .git
                 .switch_branch(&wt, branch, &format!("refs/heads/{branch}"))?;
         } else {
-            ws.git.switch_branch(&wt, branch, base)?;
+            ws.host.git.switch_branch(&wt, branch, base)?;
         }
     } else {
         if wt.exists() {
@@ -41,14 +42,14 @@ pub(super) fn prepare_worktree(
         }
         let add = || {
             if exists {
-                ws.git.worktree_add_existing(&repo, &wt, branch)
+                ws.host.git.worktree_add_existing(&repo, &wt, branch)
             } else {
-                ws.git.worktree_add(&repo, &wt, branch, base)
+                ws.host.git.worktree_add(&repo, &wt, branch, base)
             }
         };
         // A worktree removed by hand is still registered: prune, then retry.
         if add().is_err() {
-            ws.git.worktree_prune(&repo)?;
+            ws.host.git.worktree_prune(&repo)?;
             add()?;
         }
     }
@@ -96,7 +97,7 @@ fn git_identity_env(
     if passed.iter().any(|(k, _)| k == "GIT_CONFIG_COUNT") || !wt.is_dir() {
         return Vec::new();
     }
-    let identity = ws.git.user_identity(wt).unwrap_or_default();
+    let identity = ws.host.git.user_identity(wt).unwrap_or_default();
     if identity.is_empty() {
         return Vec::new();
     }
@@ -129,6 +130,7 @@ pub fn session_env(
 ) -> Vec<(String, String)> {
     let agent = format!("{rig}/{polecat}");
     let gt_dir = ws
+        .host
         .gt_exe
         .parent()
         .map(Path::to_path_buf)
@@ -156,7 +158,10 @@ pub fn session_env(
         ("GT_BRANCH".into(), branch.into()),
         ("GT_ACTOR".into(), agent),
         ("GT_SESSION".into(), session.to_string()),
-        ("GT_BIN".into(), ws.gt_exe.to_string_lossy().into_owned()),
+        (
+            "GT_BIN".into(),
+            ws.host.gt_exe.to_string_lossy().into_owned(),
+        ),
         ("PATH".into(), path.to_string_lossy().into_owned()),
     ]);
     env
@@ -234,7 +239,7 @@ pub fn agent_argv(
             extra.extend(["--resume".to_string(), id]);
         }
     }
-    let instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.gt_exe);
+    let instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.host.gt_exe);
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
 }
 
@@ -275,12 +280,12 @@ pub(super) fn start_agent(
     crate::screens::forget(ws, s.id);
     let argv = agent_argv(ws, s, bead, runtime, resume)?;
     let env = session_env(ws, runtime, &s.rig, &s.polecat, &s.bead, &s.branch, s.id);
-    match ws.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
+    match ws.host.tmux.new_session(&s.tmux_session, wt, &env, &argv) {
         // A stale session of the same polecat (dead pane, crashed agent) is
         // replaced; asking only on conflict saves a tmux call per sling.
         Err(Error::Refused(_)) => {
-            ws.tmux.kill_session(&s.tmux_session)?;
-            ws.tmux.new_session(&s.tmux_session, wt, &env, &argv)
+            ws.host.tmux.kill_session(&s.tmux_session)?;
+            ws.host.tmux.new_session(&s.tmux_session, wt, &env, &argv)
         }
         other => other,
     }
@@ -310,14 +315,14 @@ pub(super) fn watch_start(
         || !patterns.preset.ready.is_empty()
         || !patterns.preset.busy.is_empty();
     // Zero: one look (a fake tmux does not change by itself).
-    let limit = if has_signal && !ws.start_watch.is_zero() {
-        LAUNCH_WATCH.max(ws.start_watch)
+    let limit = if has_signal && !ws.host.start_watch.is_zero() {
+        LAUNCH_WATCH.max(ws.host.start_watch)
     } else {
-        ws.start_watch
+        ws.host.start_watch
     };
     let mut up_since: Option<Instant> = None;
     loop {
-        match ws.tmux.session_info(&s.tmux_session)? {
+        match ws.host.tmux.session_info(&s.tmux_session)? {
             None => {
                 // A fast agent's `gt done` ends its session a second later.
                 if !ws.store.get_session(s.id)?.is_open() {
@@ -333,6 +338,7 @@ pub(super) fn watch_start(
                     return Ok(None);
                 }
                 let screen = ws
+                    .host
                     .tmux
                     .capture_pane(&s.tmux_session, crate::screens::KEPT_LINES)
                     .unwrap_or_default();
@@ -399,7 +405,7 @@ fn reports_up(ws: &Workspace, s: &Session, patterns: &crate::screen::Patterns) -
     }
     // The session may end between the two tmux calls (a fast agent's `gt
     // done`): the next look at the session decides.
-    let Ok(screen) = ws.tmux.capture_pane(&s.tmux_session, 50) else {
+    let Ok(screen) = ws.host.tmux.capture_pane(&s.tmux_session, 50) else {
         return Ok(Up::NotYet);
     };
     Ok(match crate::screen::classify(&screen, patterns) {
@@ -424,15 +430,21 @@ pub(super) fn deliver_when_ready(
     };
     let deadline = Instant::now() + READY_WAIT;
     while Instant::now() < deadline {
-        if ws.tmux.capture_pane(&s.tmux_session, 50)?.contains(pattern) {
+        if ws
+            .host
+            .tmux
+            .capture_pane(&s.tmux_session, 50)?
+            .contains(pattern)
+        {
             return ws.submit_text(
                 &s.tmux_session,
-                &first_instruction_for(runtime, bead, &s.agent(), &ws.gt_exe),
+                &first_instruction_for(runtime, bead, &s.agent(), &ws.host.gt_exe),
             );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     let screen = ws
+        .host
         .tmux
         .capture_pane(&s.tmux_session, 50)
         .unwrap_or_default();

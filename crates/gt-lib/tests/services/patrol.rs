@@ -31,15 +31,16 @@ fn a_dead_pane_is_saved_ended_and_restarted_after_the_backoff() {
         k.tmux.session(&s.session).is_none(),
         "the dead pane is gone"
     );
-    assert!(!k.ws.git.is_dirty(&s.worktree).unwrap());
+    assert!(!k.ws.host.git.is_dirty(&s.worktree).unwrap());
     let repo = k.ws.repo_dir(RIG);
     let tip =
-        k.ws.git
+        k.ws.host
+            .git
             .resolve(&repo, &format!("refs/heads/{}", s.branch))
             .unwrap()
             .unwrap();
     let base = &sessions[0].base_commit;
-    let commits = k.ws.git.commits_between(&repo, base, &tip).unwrap();
+    let commits = k.ws.host.git.commits_between(&repo, base, &tip).unwrap();
     assert_eq!(commits.len(), 1);
     assert!(commits[0].subject.starts_with("WIP: saved by the deacon"));
     assert_eq!(k.events(kind::SAVED_WORK).len(), 1);

@@ -15,7 +15,12 @@ fn one_request_is_merged_onto_main() {
     let s = k.sling(&["add a feature"]).unwrap().remove(0);
     k.finish(&s);
     let repo = k.ws.repo_dir(RIG);
-    let main_before = k.ws.git.resolve(&repo, "refs/heads/main").unwrap().unwrap();
+    let main_before =
+        k.ws.host
+            .git
+            .resolve(&repo, "refs/heads/main")
+            .unwrap()
+            .unwrap();
     let queued =
         k.ws.store
             .merge_entries(Some(RIG), &[mr_status::QUEUED])
@@ -28,9 +33,14 @@ fn one_request_is_merged_onto_main() {
     assert_eq!(report.rigs[0].merged, vec![queued[0].mr.id]);
 
     // git: main moved forward and contains the polecat's commit.
-    let main = k.ws.git.resolve(&repo, "refs/heads/main").unwrap().unwrap();
+    let main =
+        k.ws.host
+            .git
+            .resolve(&repo, "refs/heads/main")
+            .unwrap()
+            .unwrap();
     assert_ne!(main, main_before);
-    assert!(k.ws.git.all_ancestors(&repo, &[&head], &main).unwrap());
+    assert!(k.ws.host.git.all_ancestors(&repo, &[&head], &main).unwrap());
     // The store: the request merged, the bead closed, one landed event.
     let mr = &k
         .ws
@@ -53,12 +63,12 @@ fn a_failing_gate_lands_nothing_and_slings_the_bead_back() {
     let s = k.sling(&["broken feature"]).unwrap().remove(0);
     k.finish(&s);
     let repo = k.ws.repo_dir(RIG);
-    let main_before = k.ws.git.resolve(&repo, "refs/heads/main").unwrap();
+    let main_before = k.ws.host.git.resolve(&repo, "refs/heads/main").unwrap();
 
     let report = run_once(&k.ws, Some(RIG), ACTOR).unwrap();
     assert_eq!(report.merged(), 0, "{report:?}");
     assert_eq!(
-        k.ws.git.resolve(&repo, "refs/heads/main").unwrap(),
+        k.ws.host.git.resolve(&repo, "refs/heads/main").unwrap(),
         main_before
     );
     let failed =

@@ -39,9 +39,9 @@ fn sling_starts_a_new_polecat_in_its_own_worktree_and_session() {
 
     // git: a worktree on the bead's branch, cut from main.
     let repo = k.ws.repo_dir(RIG);
-    let main = k.ws.git.resolve(&repo, "refs/heads/main").unwrap();
-    assert_eq!(k.ws.git.resolve(&s.worktree, "HEAD").unwrap(), main);
-    assert!(k.ws.git.branch_exists(&repo, &s.branch).unwrap());
+    let main = k.ws.host.git.resolve(&repo, "refs/heads/main").unwrap();
+    assert_eq!(k.ws.host.git.resolve(&s.worktree, "HEAD").unwrap(), main);
+    assert!(k.ws.host.git.branch_exists(&repo, &s.branch).unwrap());
 
     // tmux: one session, in the worktree, with the agent's environment.
     let fake = k.tmux.session(&s.session).expect("a tmux session");
@@ -96,8 +96,8 @@ fn sling_reuses_an_idle_polecat_and_its_worktree() {
     // The reused worktree is on the new branch, cut from main.
     let repo = k.ws.repo_dir(RIG);
     assert_eq!(
-        k.ws.git.resolve(&second.worktree, "HEAD").unwrap(),
-        k.ws.git.resolve(&repo, "refs/heads/main").unwrap()
+        k.ws.host.git.resolve(&second.worktree, "HEAD").unwrap(),
+        k.ws.host.git.resolve(&repo, "refs/heads/main").unwrap()
     );
 }
 
@@ -142,7 +142,8 @@ fn assert_nothing_left(k: &Kit, err: &gt_lib::Error) {
         .unwrap_or_default();
     assert!(left.is_empty(), "no worktree left: {left:?}");
     let branches =
-        k.ws.git
+        k.ws.host
+            .git
             .list_branches(&k.ws.repo_dir(RIG), "polecat/*")
             .unwrap();
     assert!(branches.is_empty(), "{branches:?}");

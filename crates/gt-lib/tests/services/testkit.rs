@@ -67,10 +67,10 @@ impl Kit {
                 gt_exe: dir.path().join("bin").join("gt"),
                 start_watch: std::time::Duration::ZERO,
                 submit_pause: std::time::Duration::ZERO,
-                // What the caller had: only the system's programs (the
-                // fake agent is `sh`).
-                caller: gt_core::caller::CallerEnv::default().with_var("PATH", "/usr/bin:/bin"),
             },
+            // What the caller had: only the system's programs (the fake
+            // agent is `sh`).
+            gt_core::caller::CallerEnv::default().with_var("PATH", "/usr/bin:/bin"),
         )
         .unwrap();
         let source = src.to_string_lossy().into_owned();

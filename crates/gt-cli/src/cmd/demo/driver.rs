@@ -139,8 +139,8 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     )));
     let town = Town::init(&base.join("town"), Some("demo"), false, actor)?;
     let mut ws = Workspace::open(town, opts.caller.clone())?;
-    ws.gt_exe = gt_exe.to_path_buf();
-    cleanup.ws_tmux = Some(ws.tmux.clone());
+    ws.host.gt_exe = gt_exe.to_path_buf();
+    cleanup.ws_tmux = Some(ws.host.tmux.clone());
 
     on(DemoEvent::Step(
         "Making a sample git repository and adding it as rig 'sample'".into(),
@@ -221,7 +221,10 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     let mut commits_of = std::collections::HashMap::new();
     for s in &slung {
         let branch = format!("refs/heads/{}", s.branch);
-        let c = ws.git.commits_between(&repo, "refs/heads/main", &branch)?;
+        let c = ws
+            .host
+            .git
+            .commits_between(&repo, "refs/heads/main", &branch)?;
         commits_of.insert(s.bead.clone(), c);
     }
     on(DemoEvent::Step(
@@ -242,8 +245,11 @@ pub fn run(opts: &DemoOptions, gt_exe: &Path, on: &mut dyn FnMut(DemoEvent)) -> 
     }
     let merge_requests = ws.store.list_merge_requests(Some("sample"))?.len();
     // The landed commits: main beyond the sample's first commit.
-    let first = ws.git.resolve(&src, "HEAD")?.unwrap_or_default();
-    let main_log = ws.git.commits_between(&repo, &first, "refs/heads/main")?;
+    let first = ws.host.git.resolve(&src, "HEAD")?.unwrap_or_default();
+    let main_log = ws
+        .host
+        .git
+        .commits_between(&repo, &first, "refs/heads/main")?;
     let events = ws.store.events(&Default::default())?.len();
     Ok(DemoReport {
         town: ws.town.root().to_path_buf(),
