@@ -2,28 +2,17 @@
 //! and agent state. Every state change is one transaction with its event.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
-use serde_json::json;
 
 use super::work::fetch_session;
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::error::{Error, Result};
-use gt_core::event::{EventKind, NewEvent};
-use gt_core::session::{end_reason, Session};
+use gt_core::rules::comms::{self as rules, MailboxMove};
+use gt_core::session::Session;
 use gt_store::mail::{
-    AgentStateRecord, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail, Priority,
+    AgentStateRecord, Escalation, HandoffRequest, InboxFilter, Mail, MailStore, NewMail,
     QueuedNudge,
 };
-
-/// Event kinds of this module (also in `gt_lib::mail::kind` etc.).
-const MAIL_SENT: &str = EventKind::MailSent.as_str();
-const MAIL_READ: &str = EventKind::MailRead.as_str();
-const MAIL_ARCHIVED: &str = EventKind::MailArchived.as_str();
-const NUDGE_DELIVERED: &str = EventKind::NudgeDelivered.as_str();
-const NUDGE_QUEUED: &str = EventKind::NudgeQueued.as_str();
-const ESCALATION: &str = EventKind::Escalation.as_str();
-const ESCALATION_ACKED: &str = EventKind::EscalationAcked.as_str();
-const HANDOFF: &str = EventKind::Handoff.as_str();
 
 /// Columns of a mail row as seen by a viewer (`?1` is the viewer).
 const MAIL_COLS: &str = "m.id, m.sender, m.recipients, m.subject, m.body, m.priority, m.sent_at,
@@ -78,9 +67,7 @@ fn escalation_from_row(r: &Row<'_>) -> rusqlite::Result<Escalation> {
 
 /// Inserts a message and its recipients' mailbox rows; returns it as sent.
 fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) -> Result<Mail> {
-    if m.to.is_empty() {
-        return Err(Error::invalid("mail needs at least one recipient"));
-    }
+    rules::check_mail(m)?;
     let thread = match m.reply_to {
         Some(r) => tx
             .prepare_cached("SELECT thread FROM mail WHERE id = ?1")
@@ -129,24 +116,7 @@ fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) ->
             ins.execute(params![to, id, now]).db()?;
         }
     }
-    insert_event(
-        tx,
-        now,
-        actor,
-        &NewEvent::new(
-            MAIL_SENT,
-            format!(
-                "mail {id} from {} to {}: {}",
-                m.from,
-                m.to.join(", "),
-                one_line(m.subject, 80)
-            ),
-        )
-        .payload(json!({
-            "id": id, "from": m.from, "to": m.to, "priority": m.priority.as_str(),
-            "reply_to": m.reply_to, "thread": thread,
-        })),
-    )?;
+    insert_event(tx, now, actor, &rules::mail_sent(m, id, thread))?;
     Ok(Mail {
         id,
         from: m.from.to_string(),
@@ -162,19 +132,6 @@ fn insert_mail(tx: &Transaction<'_>, m: &NewMail<'_>, now: &str, actor: &str) ->
     })
 }
 
-/// A short one-line version of user text for event summaries.
-fn one_line(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect();
-    if s.chars().count() > max {
-        out.push('…');
-    }
-    out
-}
-
 fn viewable(conn: &rusqlite::Connection, id: i64, viewer: &str) -> Result<Mail> {
     conn.prepare_cached(&format!(
         "SELECT {MAIL_COLS} FROM mail m LEFT JOIN mailbox b ON b.mail_id = m.id AND b.owner = ?2
@@ -187,13 +144,13 @@ fn viewable(conn: &rusqlite::Connection, id: i64, viewer: &str) -> Result<Mail> 
     .ok_or_else(|| Error::not_found("mail", id.to_string()))
 }
 
-/// Moves `owner`'s copies of `ids` to `state` (only forward: unread → read →
-/// archived). All ids must be in the mailbox.
+/// Moves `owner`'s copies of `ids` as `mv` says (only forward: unread →
+/// read → archived). All ids must be in the mailbox.
 fn set_state(
     tx: &Transaction<'_>,
     ids: &[i64],
     owner: &str,
-    state: &str,
+    mv: MailboxMove,
     now: &str,
 ) -> Result<Vec<i64>> {
     let mut changed = Vec::new();
@@ -210,17 +167,12 @@ fn set_state(
                 format!("{id} (in the mailbox of {owner})"),
             ));
         };
-        let forward = match state {
-            "read" => cur == "unread",
-            "archived" => cur != "archived",
-            _ => false,
-        };
-        if forward {
+        if mv.moves(&cur) {
             tx.prepare_cached(
                 "UPDATE mailbox SET state = ?3, updated_at = ?4 WHERE owner = ?1 AND mail_id = ?2",
             )
             .db()?
-            .execute(params![owner, id, state, now])
+            .execute(params![owner, id, mv.state(), now])
             .db()?;
             changed.push(id);
         }
@@ -257,11 +209,11 @@ impl MailStore for SqliteStore {
     }
 
     fn mark_read(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
-        self.set_mail_state(ids, owner, "read", MAIL_READ, actor)
+        self.set_mail_state(ids, owner, MailboxMove::Read, actor)
     }
 
     fn archive_mail(&self, ids: &[i64], owner: &str, actor: &str) -> Result<usize> {
-        self.set_mail_state(ids, owner, "archived", MAIL_ARCHIVED, actor)
+        self.set_mail_state(ids, owner, MailboxMove::Archive, actor)
     }
 
     fn take_unread(&self, owner: &str, actor: &str) -> Result<(Vec<Mail>, Vec<QueuedNudge>)> {
@@ -302,32 +254,16 @@ impl MailStore for SqliteStore {
                 .collect::<rusqlite::Result<_>>()
                 .db()?;
             let ids: Vec<i64> = mails.iter().map(|m| m.id).collect();
-            set_state(tx, &ids, owner, "read", &now)?;
-            if !ids.is_empty() {
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(MAIL_READ, format!("{owner} was given mail {ids:?}"))
-                        .payload(json!({ "owner": owner, "ids": ids, "via": "check" })),
-                )?;
+            set_state(tx, &ids, owner, MailboxMove::Read, &now)?;
+            if let Some(ev) = rules::mail_given(owner, &ids) {
+                insert_event(tx, &now, actor, &ev)?;
             }
             for n in &nudges {
                 tx.prepare_cached("UPDATE nudge_queue SET delivered_at = ?2 WHERE id = ?1")
                     .db()?
                     .execute(params![n.id, now])
                     .db()?;
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(
-                        NUDGE_DELIVERED,
-                        format!("queued nudge {} from {} given to {owner}", n.id, n.from),
-                    )
-                    .payload(json!({ "agent": owner, "from": n.from, "queued": n.id,
-                                     "via": "check", "bytes": n.message.len() })),
-                )?;
+                insert_event(tx, &now, actor, &rules::queued_nudge_given(owner, n))?;
             }
             let mut mails = mails;
             for m in &mut mails {
@@ -388,22 +324,15 @@ impl MailStore for SqliteStore {
                 "INSERT INTO nudge_queue (agent, sender, message, queued_at) VALUES (?1, ?2, ?3, ?4)",
             ).db()?
             .execute(params![agent, from, message, now]).db()?;
-            let id = tx.last_insert_rowid();
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(NUDGE_QUEUED, format!("nudge {id} for {agent} queued by {from}"))
-                    .payload(json!({ "id": id, "agent": agent, "from": from,
-                                     "bytes": message.len() })),
-            )?;
-            Ok(QueuedNudge {
-                id,
+            let n = QueuedNudge {
+                id: tx.last_insert_rowid(),
                 agent: agent.to_string(),
                 from: from.to_string(),
                 message: message.to_string(),
                 queued_at: now.clone(),
-            })
+            };
+            insert_event(tx, &now, actor, &rules::nudge_queued(&n))?;
+            Ok(n)
         })
     }
 
@@ -414,8 +343,7 @@ impl MailStore for SqliteStore {
                 tx,
                 &now,
                 actor,
-                &NewEvent::new(NUDGE_DELIVERED, format!("{from} nudged {agent}"))
-                    .payload(json!({ "agent": agent, "from": from, "bytes": message.len() })),
+                &rules::nudge_delivered(agent, from, message),
             )
             .map(drop)
         })
@@ -506,20 +434,8 @@ impl MailStore for SqliteStore {
                 now
             ])
             .db()?;
-            let id = tx.last_insert_rowid();
-            let mut ev = NewEvent::new(
-                ESCALATION,
-                format!("{from} escalated ({severity}): {}", one_line(message, 80)),
-            )
-            .bead(bead)
-            .payload(json!({ "id": id, "from": from, "severity": severity,
-                             "source_bead": source_bead, "mail": sent.id }));
-            if let Some((rig, _)) = from.split_once('/') {
-                ev = ev.rig(rig);
-            }
-            insert_event(tx, &now, actor, &ev)?;
-            Ok(Escalation {
-                id,
+            let e = Escalation {
+                id: tx.last_insert_rowid(),
                 bead: bead.to_string(),
                 from: from.to_string(),
                 severity: severity.to_string(),
@@ -529,7 +445,9 @@ impl MailStore for SqliteStore {
                 created_at: now.clone(),
                 acked_at: None,
                 acked_by: None,
-            })
+            };
+            insert_event(tx, &now, actor, &rules::escalated(&e))?;
+            Ok(e)
         })
     }
 
@@ -549,7 +467,7 @@ impl MailStore for SqliteStore {
     fn ack_escalation(&self, id_or_bead: &str, actor: &str) -> Result<Escalation> {
         let now = self.now();
         self.write(|tx| {
-            let found = tx
+            let mut e = tx
                 .prepare_cached(&format!(
                     "SELECT {ESC_COLS} FROM escalations WHERE bead = ?1 OR CAST(id AS TEXT) = ?1"
                 ))
@@ -558,51 +476,24 @@ impl MailStore for SqliteStore {
                 .optional()
                 .db()?
                 .ok_or_else(|| Error::not_found("escalation", id_or_bead))?;
-            if found.acked_at.is_some() {
-                return Err(Error::refused(format!(
-                    "escalation {} was already acknowledged by {}",
-                    found.id,
-                    found.acked_by.as_deref().unwrap_or("?")
-                )));
-            }
+            let ev = rules::ack_escalation(&mut e, actor, &now)?;
             tx.prepare_cached("UPDATE escalations SET acked_at = ?2, acked_by = ?3 WHERE id = ?1")
                 .db()?
-                .execute(params![found.id, now, actor])
+                .execute(params![e.id, e.acked_at, e.acked_by])
                 .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    ESCALATION_ACKED,
-                    format!("escalation {} from {} acknowledged", found.id, found.from),
-                )
-                .bead(&found.bead)
-                .payload(json!({ "id": found.id })),
-            )?;
-            Ok(Escalation {
-                acked_at: Some(now.clone()),
-                acked_by: Some(actor.to_string()),
-                ..found
-            })
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(e)
         })
     }
 
     fn handoff(&self, req: &HandoffRequest<'_>, actor: &str) -> Result<Session> {
         let now = self.now();
         self.write(|tx| {
-            let old = fetch_session(tx, req.session)?;
-            if !old.is_open() {
-                return Err(Error::refused(format!(
-                    "session {} of {} has already ended",
-                    old.id,
-                    old.agent()
-                )));
-            }
-            let agent = old.agent();
+            let mut old = fetch_session(tx, req.session)?;
+            let ended = rules::end_for_handoff(&mut old, &now)?;
             tx.execute(
                 "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1",
-                params![old.id, now, end_reason::HANDOFF],
+                params![old.id, old.ended_at, old.end_reason],
             )
             .db()?;
             tx.execute(
@@ -622,70 +513,30 @@ impl MailStore for SqliteStore {
             )
             .db()?;
             let new_id = tx.last_insert_rowid();
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    gt_core::event::kind::SESSION_ENDED,
-                    format!("session of {agent} on {} ended: handoff", old.bead),
-                )
-                .rig(&old.rig)
-                .bead(&old.bead)
-                .payload(json!({ "session": old.id, "reason": end_reason::HANDOFF,
-                                 "agent": agent })),
-            )?;
-            let to = [agent.clone()];
-            let mail = insert_mail(
-                tx,
-                &NewMail {
-                    from: &agent,
-                    to: &to,
-                    subject: req.subject,
-                    body: req.note,
-                    priority: Priority::High,
-                    reply_to: None,
-                },
-                &now,
-                actor,
-            )?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(HANDOFF, format!("{agent} handed off to a fresh session"))
-                    .rig(&old.rig)
-                    .bead(&old.bead)
-                    .payload(json!({ "agent": agent, "old_session": old.id,
-                                     "session": new_id, "mail": mail.id })),
-            )?;
+            insert_event(tx, &now, actor, &ended)?;
+            let to = [old.agent()];
+            let mail = insert_mail(tx, &rules::handoff_mail(&to, req), &now, actor)?;
+            insert_event(tx, &now, actor, &rules::handed_off(&old, new_id, mail.id))?;
             fetch_session(tx, new_id)
         })
     }
 }
 
 impl SqliteStore {
-    /// Moves `owner`'s copies of `ids` to `state` (`read`, `archived`) with
-    /// one `kind` event naming those that changed; none changed, no event.
+    /// Moves `owner`'s copies of `ids` as `mv` says, with one event naming
+    /// those that changed; none changed, no event.
     fn set_mail_state(
         &self,
         ids: &[i64],
         owner: &str,
-        state: &str,
-        kind: &'static str,
+        mv: MailboxMove,
         actor: &str,
     ) -> Result<usize> {
         let now = self.now();
         self.write(|tx| {
-            let changed = set_state(tx, ids, owner, state, &now)?;
-            if !changed.is_empty() {
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(kind, format!("{owner} {state} mail {changed:?}"))
-                        .payload(json!({ "owner": owner, "ids": changed })),
-                )?;
+            let changed = set_state(tx, ids, owner, mv, &now)?;
+            if let Some(ev) = mv.event(owner, &changed) {
+                insert_event(tx, &now, actor, &ev)?;
             }
             Ok(changed.len())
         })

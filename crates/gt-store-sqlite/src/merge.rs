@@ -1,23 +1,18 @@
 //! SQLite backend for issue 7: merge queue (refinery) and convoys.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::{merge_kind as kind, mr_status};
-use gt_core::bead::Status;
 use gt_core::error::{Error, Result};
-use gt_core::event::NewEvent;
-use gt_store::merge::{validate_convoy_name, Convoy, FailureKind, Landing, MergeEntry, MergeStore};
+use gt_core::rules::merge::{self as rules, BeadChange};
+use gt_store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
 const ENTRY_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at, attempts, target_from, landing_commit, merged_commit, batch, failure,
     conflict_files, followup_pending";
-
-/// Longest failure text kept (the tail of gate output).
-const MAX_FAILURE_BYTES: usize = 16 * 1024;
 
 fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<MergeEntry> {
     let files: String = r.get(17)?;
@@ -46,15 +41,6 @@ fn fetch_entry(conn: &Connection, id: i64) -> Result<MergeEntry> {
     .ok_or_else(|| Error::not_found("merge request", id.to_string()))
 }
 
-fn set_status(tx: &Transaction<'_>, id: i64, status: &str, now: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE merge_requests SET status = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id, status, now],
-    )
-    .db()?;
-    Ok(())
-}
-
 fn add_comment(
     tx: &Transaction<'_>,
     bead: &str,
@@ -70,16 +56,25 @@ fn add_comment(
     Ok(())
 }
 
-/// The tail of `text` that fits in `max` bytes, cut on a char boundary.
-pub(crate) fn tail_bytes(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
+/// Writes what a transition returned besides the request row: the bead
+/// row, the comment (by `actor`), then the events, in that order.
+fn apply(
+    tx: &Transaction<'_>,
+    bead: &gt_core::bead::Bead,
+    change: &BeadChange,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    if change.write_bead {
+        write_bead_row(tx, bead)?;
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
+    if let Some(text) = &change.comment {
+        add_comment(tx, &bead.id, actor, text, now)?;
     }
-    &text[start..]
+    for ev in &change.events {
+        insert_event(tx, now, actor, ev)?;
+    }
+    Ok(())
 }
 
 fn convoy_row(conn: &Connection, r: &Row<'_>) -> rusqlite::Result<Convoy> {
@@ -154,28 +149,16 @@ fn land_convoys(
         };
     let mut out = Vec::new();
     for id in ids {
-        let c = fetch_convoy(tx, &id.to_string())?;
-        if c.total == 0 || c.closed < c.total {
+        let mut c = fetch_convoy(tx, &id.to_string())?;
+        let Some(ev) = rules::convoy_landed(&mut c, now) else {
             continue;
-        }
+        };
         tx.execute(
-            "UPDATE convoys SET status = 'landed', landed_at = ?2, updated_at = ?2 WHERE id = ?1",
-            params![id, now],
+            "UPDATE convoys SET status = ?2, landed_at = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, c.status, c.landed_at, c.updated_at],
         )
         .db()?;
-        insert_event(
-            tx,
-            now,
-            actor,
-            &NewEvent::new(
-                kind::CONVOY_LANDED,
-                format!(
-                    "convoy {} ({}) landed: {} bead(s) closed",
-                    c.id, c.name, c.total
-                ),
-            )
-            .payload(json!({ "convoy": c.id, "name": c.name, "beads": c.beads })),
-        )?;
+        insert_event(tx, now, actor, &ev)?;
         out.push(fetch_convoy(tx, &id.to_string())?);
     }
     Ok(out)
@@ -238,31 +221,13 @@ impl MergeStore for SqliteStore {
                 Ok(Value::Object(m)) => m,
                 _ => Map::new(),
             };
-            match &value {
-                Some(v) => {
-                    map.insert(key.to_string(), v.clone());
-                }
-                None => {
-                    map.remove(key);
-                }
-            }
+            let ev = rules::set_rig_config(&mut map, rig, key, value.clone());
             tx.execute(
                 "UPDATE rigs SET config = ?2 WHERE name = ?1",
                 params![rig, Value::Object(map.clone()).to_string()],
             )
             .db()?;
-            let summary = match &value {
-                Some(v) => format!("rig {rig}: {key} = {v}"),
-                None => format!("rig {rig}: {key} unset"),
-            };
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(kind::RIG_CONFIG_SET, summary)
-                    .rig(rig)
-                    .payload(json!({ "key": key, "value": value })),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             Ok(map)
         })
     }
@@ -311,39 +276,23 @@ impl MergeStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             for l in landings {
-                let e = fetch_entry(tx, l.id)?;
-                if e.mr.status != mr_status::QUEUED {
-                    return Err(Error::refused(format!(
-                        "merge request {} is {}, not queued",
-                        l.id, e.mr.status
-                    )));
-                }
+                let mut e = fetch_entry(tx, l.id)?;
+                let ev = rules::start_landing(&mut e, l, target_from, batch, &now)?;
                 tx.execute(
                     "UPDATE merge_requests SET status = ?2, landing_commit = ?3, target_from = ?4,
-                        batch = ?5, attempts = attempts + 1, updated_at = ?6 WHERE id = ?1",
-                    params![l.id, mr_status::LANDING, l.commit, target_from, batch, now],
+                        batch = ?5, attempts = ?6, updated_at = ?7 WHERE id = ?1",
+                    params![
+                        l.id,
+                        e.mr.status,
+                        e.landing_commit,
+                        e.target_from,
+                        e.batch,
+                        e.attempts,
+                        e.mr.updated_at
+                    ],
                 )
                 .db()?;
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(
-                        kind::MERGE_LANDING,
-                        format!(
-                            "merge request {} ({}) landing as {}",
-                            l.id,
-                            e.mr.bead,
-                            &l.commit[..l.commit.len().min(12)]
-                        ),
-                    )
-                    .rig(&e.mr.rig)
-                    .bead(&e.mr.bead)
-                    .payload(json!({
-                        "merge_request": l.id, "commit": l.commit,
-                        "target_from": target_from, "batch": batch,
-                    })),
-                )?;
+                insert_event(tx, &now, actor, &ev)?;
             }
             Ok(())
         })
@@ -354,54 +303,25 @@ impl MergeStore for SqliteStore {
         self.write(|tx| {
             let mut beads = Vec::new();
             for l in landed {
-                let e = fetch_entry(tx, l.id)?;
-                if e.mr.status == mr_status::MERGED {
+                let mut e = fetch_entry(tx, l.id)?;
+                if !rules::land(&mut e, &l.commit, &now) {
                     continue;
                 }
                 tx.execute(
-                    "UPDATE merge_requests SET status = ?2, merged_commit = ?3, followup_pending = 1,
-                        failure = NULL, updated_at = ?4 WHERE id = ?1",
-                    params![l.id, mr_status::MERGED, l.commit, now],
+                    "UPDATE merge_requests SET status = ?2, merged_commit = ?3, followup_pending = ?4,
+                        failure = ?5, updated_at = ?6 WHERE id = ?1",
+                    params![
+                        l.id,
+                        e.mr.status,
+                        e.merged_commit,
+                        e.followup_pending,
+                        e.failure,
+                        e.mr.updated_at
+                    ],
                 ).db()?;
-                let short = &l.commit[..l.commit.len().min(12)];
                 let mut bead = fetch_bead(tx, &e.mr.bead)?;
-                if bead.status != Status::Closed {
-                    bead.set_status(Status::Closed, &now);
-                    bead.close_reason = Some(format!("merged: {short}"));
-                    bead.metadata
-                        .insert("merged_commit".into(), json!(l.commit));
-                    write_bead_row(tx, &bead)?;
-                    insert_event(
-                        tx,
-                        &now,
-                        actor,
-                        &NewEvent::new(
-                            gt_core::event::kind::BEAD_CLOSED,
-                            format!("closed {}: merged as {short}", bead.id),
-                        )
-                        .rig(&e.mr.rig)
-                        .bead(&bead.id)
-                        .payload(json!({ "reason": bead.close_reason })),
-                    )?;
-                }
-                insert_event(
-                    tx,
-                    &now,
-                    actor,
-                    &NewEvent::new(
-                        kind::MERGE_LANDED,
-                        format!(
-                            "merge request {} ({}, {}) landed as {short}",
-                            l.id, e.mr.bead, e.mr.branch
-                        ),
-                    )
-                    .rig(&e.mr.rig)
-                    .bead(&e.mr.bead)
-                    .payload(json!({
-                        "merge_request": l.id, "commit": l.commit, "branch": e.mr.branch,
-                        "batch": e.batch,
-                    })),
-                )?;
+                let change = rules::close_landed(&e, &mut bead, &now);
+                apply(tx, &bead, &change, &now, actor)?;
                 beads.push(e.mr.bead.clone());
             }
             land_convoys(tx, Some(&beads), &now, actor)
@@ -418,56 +338,27 @@ impl MergeStore for SqliteStore {
         actor: &str,
     ) -> Result<MergeEntry> {
         let now = self.now();
-        let failure = tail_bytes(failure, MAX_FAILURE_BYTES);
-        let note = tail_bytes(note, gt_core::bead::MAX_COMMENT_BYTES / 2);
         self.write(|tx| {
-            let e = fetch_entry(tx, id)?;
-            let status = match fkind {
-                FailureKind::Conflict => mr_status::CONFLICT,
-                _ => mr_status::FAILED,
-            };
+            let mut e = fetch_entry(tx, id)?;
+            let mut bead = fetch_bead(tx, &e.mr.bead)?;
+            let change = rules::fail(&mut e, &mut bead, fkind, failure, files, note, &now);
             tx.execute(
                 "UPDATE merge_requests SET status = ?2, failure = ?3, conflict_files = ?4,
-                    followup_pending = 1, landing_commit = NULL, target_from = NULL, updated_at = ?5
+                    followup_pending = ?5, landing_commit = ?6, target_from = ?7, updated_at = ?8
                  WHERE id = ?1",
                 params![
                     id,
-                    status,
-                    failure,
-                    serde_json::to_string(files).unwrap_or_else(|_| "[]".into()),
-                    now
+                    e.mr.status,
+                    e.failure,
+                    serde_json::to_string(&e.conflict_files).unwrap_or_else(|_| "[]".into()),
+                    e.followup_pending,
+                    e.landing_commit,
+                    e.target_from,
+                    e.mr.updated_at
                 ],
             )
             .db()?;
-            let mut bead = fetch_bead(tx, &e.mr.bead)?;
-            if bead.status == Status::Merging {
-                bead.set_status(Status::Open, &now);
-                bead.assignee = None;
-                write_bead_row(tx, &bead)?;
-            }
-            add_comment(tx, &e.mr.bead, actor, note, &now)?;
-            let ev_kind = match fkind {
-                FailureKind::Conflict => kind::MERGE_CONFLICT,
-                _ => kind::MERGE_FAILED,
-            };
-            let first = failure
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            let first: String = first.chars().take(120).collect();
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    ev_kind,
-                    format!("merge request {id} ({}) {status}: {first}", e.mr.bead),
-                )
-                .rig(&e.mr.rig)
-                .bead(&e.mr.bead)
-                .payload(json!({ "merge_request": id, "files": files, "failure": failure })),
-            )?;
+            apply(tx, &bead, &change, &now, actor)?;
             fetch_entry(tx, id)
         })
     }
@@ -475,47 +366,26 @@ impl MergeStore for SqliteStore {
     fn requeue(&self, id: i64, reason: &str, actor: &str) -> Result<MergeEntry> {
         let now = self.now();
         self.write(|tx| {
-            let e = fetch_entry(tx, id)?;
-            match e.mr.status.as_str() {
-                mr_status::QUEUED => return Ok(e),
-                mr_status::LANDING | mr_status::FAILED | mr_status::CONFLICT => {}
-                other => {
-                    return Err(Error::refused(format!(
-                        "merge request {id} is {other}; only a failed, conflicting or landing request can be queued again"
-                    )))
-                }
+            let mut e = fetch_entry(tx, id)?;
+            if !rules::check_requeue(&e)? {
+                return Ok(e);
             }
-            let bead = fetch_bead(tx, &e.mr.bead)?;
-            if e.mr.status != mr_status::LANDING
-                && !matches!(bead.status, Status::Open | Status::Merging)
-            {
-                return Err(Error::refused(format!(
-                    "{} is {} (being worked on again); it will queue a new request with gt done",
-                    bead.id, bead.status
-                )));
-            }
+            let mut bead = fetch_bead(tx, &e.mr.bead)?;
+            let change = rules::requeue(&mut e, &mut bead, reason, &now)?;
             tx.execute(
-                "UPDATE merge_requests SET status = ?2, landing_commit = NULL, target_from = NULL,
-                    followup_pending = 0, updated_at = ?3 WHERE id = ?1",
-                params![id, mr_status::QUEUED, now],
-            ).db()?;
-            if bead.status == Status::Open {
-                let mut bead = bead;
-                bead.set_status(Status::Merging, &now);
-                write_bead_row(tx, &bead)?;
-            }
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::MERGE_REQUEUED,
-                    format!("merge request {id} ({}) queued again: {reason}", e.mr.bead),
-                )
-                .rig(&e.mr.rig)
-                .bead(&e.mr.bead)
-                .payload(json!({ "merge_request": id, "reason": reason })),
-            )?;
+                "UPDATE merge_requests SET status = ?2, landing_commit = ?3, target_from = ?4,
+                    followup_pending = ?5, updated_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    e.mr.status,
+                    e.landing_commit,
+                    e.target_from,
+                    e.followup_pending,
+                    e.mr.updated_at
+                ],
+            )
+            .db()?;
+            apply(tx, &bead, &change, &now, actor)?;
             fetch_entry(tx, id)
         })
     }
@@ -523,48 +393,17 @@ impl MergeStore for SqliteStore {
     fn remove_merge_request(&self, id: i64, actor: &str) -> Result<MergeEntry> {
         let now = self.now();
         self.write(|tx| {
-            let e = fetch_entry(tx, id)?;
-            match e.mr.status.as_str() {
-                mr_status::QUEUED | mr_status::FAILED | mr_status::CONFLICT => {}
-                other => {
-                    return Err(Error::refused(format!(
-                        "merge request {id} is {other}; only a queued, failed or conflicting request can be removed"
-                    )))
-                }
-            }
-            set_status(tx, id, mr_status::REMOVED, &now)?;
-            tx.execute(
-                "UPDATE merge_requests SET followup_pending = 0 WHERE id = ?1",
-                [id],
-            ).db()?;
+            let mut e = fetch_entry(tx, id)?;
+            rules::check_remove(&e)?;
             let mut bead = fetch_bead(tx, &e.mr.bead)?;
-            if bead.status == Status::Merging {
-                bead.set_status(Status::Open, &now);
-                bead.assignee = None;
-                write_bead_row(tx, &bead)?;
-                add_comment(
-                    tx,
-                    &bead.id,
-                    actor,
-                    &format!(
-                        "merge request {id} was removed from the queue; branch {} is kept",
-                        e.mr.branch
-                    ),
-                    &now,
-                )?;
-            }
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::MERGE_REMOVED,
-                    format!("merge request {id} ({}) removed from the queue", e.mr.bead),
-                )
-                .rig(&e.mr.rig)
-                .bead(&e.mr.bead)
-                .payload(json!({ "merge_request": id, "branch": e.mr.branch })),
-            )?;
+            let change = rules::remove(&mut e, &mut bead, &now);
+            tx.execute(
+                "UPDATE merge_requests SET status = ?2, updated_at = ?3, followup_pending = ?4
+                 WHERE id = ?1",
+                params![id, e.mr.status, e.mr.updated_at, e.followup_pending],
+            )
+            .db()?;
+            apply(tx, &bead, &change, &now, actor)?;
             fetch_entry(tx, id)
         })
     }
@@ -589,7 +428,7 @@ impl MergeStore for SqliteStore {
     }
 
     fn create_convoy(&self, name: &str, beads: &[String], actor: &str) -> Result<Convoy> {
-        validate_convoy_name(name)?;
+        gt_core::merge::validate_convoy_name(name)?;
         let now = self.now();
         self.write(|tx| {
             let exists: bool = tx
@@ -597,27 +436,16 @@ impl MergeStore for SqliteStore {
                 .db()?
                 .exists([name])
                 .db()?;
-            if exists {
-                return Err(Error::refused(format!("convoy '{name}' already exists")));
-            }
+            rules::check_new_convoy(name, exists)?;
             tx.execute(
                 "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
-                 VALUES (?1, 'open', ?2, ?3, ?3)",
-                params![name, actor, now],
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![name, rules::NEW_CONVOY_STATUS.as_str(), actor, now],
             )
             .db()?;
             let id = tx.last_insert_rowid();
             let added = add_beads(tx, self.default_prefix(), id, beads, &now)?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::CONVOY_CREATED,
-                    format!("convoy {id} ({name}) created with {} bead(s)", added.len()),
-                )
-                .payload(json!({ "convoy": id, "name": name, "beads": added })),
-            )?;
+            insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
             fetch_convoy(tx, &id.to_string())
         })
     }
@@ -625,35 +453,17 @@ impl MergeStore for SqliteStore {
     fn add_to_convoy(&self, convoy: &str, beads: &[String], actor: &str) -> Result<Convoy> {
         let now = self.now();
         self.write(|tx| {
-            let c = fetch_convoy(tx, convoy)?;
+            let mut c = fetch_convoy(tx, convoy)?;
             let added = add_beads(tx, self.default_prefix(), c.id, beads, &now)?;
-            if added.is_empty() {
+            let Some(ev) = rules::add_to_convoy(&mut c, &added, &now) else {
                 return Ok(c);
-            }
-            let reopen = c.status == "landed";
+            };
             tx.execute(
-                "UPDATE convoys SET updated_at = ?2,
-                    status = CASE WHEN ?3 THEN 'open' ELSE status END,
-                    landed_at = CASE WHEN ?3 THEN NULL ELSE landed_at END
-                 WHERE id = ?1",
-                params![c.id, now, reopen],
+                "UPDATE convoys SET updated_at = ?2, status = ?3, landed_at = ?4 WHERE id = ?1",
+                params![c.id, c.updated_at, c.status, c.landed_at],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::CONVOY_UPDATED,
-                    format!(
-                        "convoy {} ({}): {} bead(s) added",
-                        c.id,
-                        c.name,
-                        added.len()
-                    ),
-                )
-                .payload(json!({ "convoy": c.id, "name": c.name, "added": added })),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             // Beads added already closed may complete it at once.
             land_convoys(tx, Some(&added), &now, actor)?;
             fetch_convoy(tx, &c.id.to_string())

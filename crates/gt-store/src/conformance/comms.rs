@@ -1,9 +1,16 @@
 //! Mail, nudges, agent state, escalations and hand-offs.
 
+use gt_core::event::Event;
 use gt_core::mail::{HandoffRequest, InboxFilter, NewMail, Priority};
+use serde_json::json;
 
 use super::{all_events, events_of, hooked, refusal, NOW};
 use crate::Store;
+
+/// The newest event of `kind`.
+fn last(s: &dyn Store, kind: &str) -> Event {
+    events_of(s, kind).pop().expect("an event of that kind")
+}
 
 fn mail<'a>(
     from: &'a str,
@@ -32,6 +39,16 @@ pub fn mail_send_read_archive(s: &dyn Store) {
         events_of(s, "mail.sent").len(),
         1,
         "one event for all recipients"
+    );
+    let ev = last(s, "mail.sent");
+    assert_eq!(
+        ev.summary,
+        format!("mail {} from human to app/nux, app/max: hello", m.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "id": m.id, "from": "human", "to": to, "priority": "normal",
+                "reply_to": null, "thread": m.id })
     );
     let inbox = s.inbox("app/nux", InboxFilter::Unread, None).unwrap();
     assert_eq!(inbox.len(), 1);
@@ -77,11 +94,19 @@ pub fn mail_send_read_archive(s: &dyn Store) {
     );
     assert_eq!(events_of(s, "mail.read").len(), 1);
     assert_eq!(events_of(s, "mail.archived").len(), 1);
+    let ev = last(s, "mail.read");
+    assert_eq!(ev.summary, format!("app/nux read mail [{}]", m.id));
+    assert_eq!(ev.payload, json!({ "owner": "app/nux", "ids": [m.id] }));
+    let ev = last(s, "mail.archived");
+    assert_eq!(ev.summary, format!("app/nux archived mail [{}]", m.id));
+    assert_eq!(ev.payload, json!({ "owner": "app/nux", "ids": [m.id] }));
     // Refused: no recipient, a reply to nothing; nothing written.
     let before = all_events(s).len();
     assert_eq!(
-        refusal(s.send_mail(&mail("human", &[], "x", None), "human")),
-        "invalid"
+        s.send_mail(&mail("human", &[], "x", None), "human")
+            .unwrap_err()
+            .to_string(),
+        "mail needs at least one recipient"
     );
     assert_eq!(
         refusal(s.send_mail(&mail("human", &to, "x", Some(9999)), "human")),
@@ -116,11 +141,28 @@ pub fn mail_thread_search_take_unread(s: &dyn Store) {
         .search_mail("app/nux", "nothing like it", Some(5))
         .unwrap()
         .is_empty());
-    s.queue_nudge("app/nux", "human", "check your mail", "human")
+    let q = s
+        .queue_nudge("app/nux", "human", "check your mail", "human")
         .unwrap();
     let (unread, nudges) = s.take_unread("app/nux", "app/nux").unwrap();
     assert_eq!(unread.len(), 1);
     assert_eq!(nudges.len(), 1);
+    let ev = last(s, "mail.read");
+    assert_eq!(ev.summary, format!("app/nux was given mail [{}]", first.id));
+    assert_eq!(
+        ev.payload,
+        json!({ "owner": "app/nux", "ids": [first.id], "via": "check" })
+    );
+    let ev = last(s, "nudge.delivered");
+    assert_eq!(
+        ev.summary,
+        format!("queued nudge {} from human given to app/nux", q.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "agent": "app/nux", "from": "human", "queued": q.id, "via": "check",
+                "bytes": 15 })
+    );
     let (unread, nudges) = s.take_unread("app/nux", "app/nux").unwrap();
     assert!(unread.is_empty() && nudges.is_empty(), "taken once");
     assert!(s.pending_nudges("app/nux").unwrap().is_empty());
@@ -148,6 +190,21 @@ pub fn nudges_queue_and_deliver(s: &dyn Store) {
     s.record_nudge("app/nux", "human", "now", "human").unwrap();
     assert_eq!(events_of(s, "nudge.queued").len(), 2);
     assert_eq!(events_of(s, "nudge.delivered").len(), 1);
+    let ev = &events_of(s, "nudge.queued")[0];
+    assert_eq!(
+        ev.summary,
+        format!("nudge {} for app/nux queued by human", q.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "id": q.id, "agent": "app/nux", "from": "human", "bytes": 7 })
+    );
+    let ev = last(s, "nudge.delivered");
+    assert_eq!(ev.summary, "human nudged app/nux");
+    assert_eq!(
+        ev.payload,
+        json!({ "agent": "app/nux", "from": "human", "bytes": 3 })
+    );
 }
 
 pub fn agent_state_and_hook_states(s: &dyn Store) {
@@ -193,6 +250,17 @@ pub fn escalations_add_list_ack(s: &dyn Store) {
         (b.id.as_str(), "high", None)
     );
     assert!(e.mail.is_some());
+    let ev = last(s, "escalation");
+    assert_eq!(ev.summary, "app/nux escalated (high): stuck on auth");
+    assert_eq!(
+        (ev.rig.as_deref(), ev.bead.as_deref()),
+        (Some("app"), Some(b.id.as_str()))
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "id": e.id, "from": "app/nux", "severity": "high",
+                "source_bead": null, "mail": e.mail })
+    );
     assert_eq!(
         s.inbox("human", InboxFilter::Unread, None).unwrap().len(),
         1
@@ -206,6 +274,17 @@ pub fn escalations_add_list_ack(s: &dyn Store) {
         refusal(s.ack_escalation(&e.id.to_string(), "human")),
         "refused"
     );
+    assert_eq!(
+        s.ack_escalation(&b.id, "mayor").unwrap_err().to_string(),
+        format!("escalation {} was already acknowledged by human", e.id)
+    );
+    let ev = last(s, "escalation.acked");
+    assert_eq!(
+        ev.summary,
+        format!("escalation {} from app/nux acknowledged", e.id)
+    );
+    assert_eq!((ev.rig, ev.bead.as_deref()), (None, Some(b.id.as_str())));
+    assert_eq!(ev.payload, json!({ "id": e.id }));
     assert_eq!(refusal(s.ack_escalation("9999", "human")), "not_found");
     assert_eq!(events_of(s, "escalation").len(), 1);
     assert_eq!(events_of(s, "escalation.acked").len(), 1);
@@ -242,7 +321,60 @@ pub fn handoff_moves_the_work(s: &dyn Store) {
         note: "again",
         subject: "handoff",
     };
+    let ended = last(s, "session.ended");
+    assert_eq!(
+        ended.summary,
+        format!("session of app/nux on {} ended: handoff", b.id)
+    );
+    assert_eq!(
+        ended.payload,
+        json!({ "session": sess.id, "reason": "handoff", "agent": "app/nux" })
+    );
+    let note = s
+        .inbox("app/nux", InboxFilter::Unread, None)
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (
+            note.from.as_str(),
+            note.subject.as_str(),
+            note.body.as_str(),
+            note.priority
+        ),
+        (
+            "app/nux",
+            "handoff",
+            "carry on from the tests",
+            Priority::High
+        )
+    );
+    let ev = last(s, "handoff");
+    assert_eq!(ev.summary, "app/nux handed off to a fresh session");
+    assert_eq!(
+        (ev.rig.as_deref(), ev.bead.as_deref()),
+        (Some("app"), Some(b.id.as_str()))
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "agent": "app/nux", "old_session": sess.id, "session": new.id,
+                "mail": note.id })
+    );
+    let kinds: Vec<String> = all_events(s)
+        .into_iter()
+        .rev()
+        .take(3)
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["handoff", "mail.sent", "session.ended"],
+        "in this order"
+    );
     assert_eq!(refusal(s.handoff(&req, "app/nux")), "refused");
+    assert_eq!(
+        s.handoff(&req, "app/nux").unwrap_err().to_string(),
+        format!("session {} of app/nux has already ended", sess.id)
+    );
     assert_eq!(
         refusal(s.handoff(
             &HandoffRequest {

@@ -5,8 +5,15 @@ use gt_core::merge::{FailureKind, Landing};
 use gt_core::work::{DoneRequest, DoneStatus};
 use serde_json::json;
 
-use super::{bead, events_of, hooked, refusal};
+use gt_core::event::Event;
+
+use super::{all_events, bead, events_of, hooked, refusal};
 use crate::Store;
+
+/// The newest event of `kind`.
+fn last(s: &dyn Store, kind: &str) -> Event {
+    events_of(s, kind).pop().expect("an event of that kind")
+}
 
 /// A bead of rig `app` done and queued; returns (bead id, merge request id).
 fn queued(s: &dyn Store) -> (String, i64) {
@@ -34,6 +41,15 @@ pub fn merge_rig_config(s: &dyn Store) {
         .unwrap();
     assert_eq!(c["gates"], json!(["cargo test"]));
     assert_eq!(s.rig_config("app").unwrap(), c);
+    let ev = last(s, "rig.config_set");
+    assert_eq!(
+        (ev.summary.as_str(), ev.rig.as_deref()),
+        (r#"rig app: gates = ["cargo test"]"#, Some("app"))
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "key": "gates", "value": ["cargo test"] })
+    );
     assert!(s
         .set_rig_config("app", "gates", None, "human")
         .unwrap()
@@ -44,6 +60,9 @@ pub fn merge_rig_config(s: &dyn Store) {
         "not_found"
     );
     assert_eq!(events_of(s, "rig.config_set").len(), 2);
+    let ev = last(s, "rig.config_set");
+    assert_eq!(ev.summary, "rig app: gates unset");
+    assert_eq!(ev.payload, json!({ "key": "gates", "value": null }));
 }
 
 pub fn merge_queue_lands(s: &dyn Store) {
@@ -57,9 +76,32 @@ pub fn merge_queue_lands(s: &dyn Store) {
     let batch = s.next_batch().unwrap();
     let landing = [Landing {
         id: mr,
-        commit: "cccc".into(),
+        commit: "cccc0123456789".into(),
     }];
     s.mark_landing(&landing, "aaaa", batch, "refinery").unwrap();
+    let ev = last(s, "merge.landing");
+    assert_eq!(
+        ev.summary,
+        format!("merge request {mr} ({bead_id}) landing as cccc01234567")
+    );
+    assert_eq!(
+        (ev.rig.as_deref(), ev.bead.as_deref()),
+        (Some("app"), Some(bead_id.as_str()))
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "merge_request": mr, "commit": "cccc0123456789", "target_from": "aaaa",
+                "batch": batch })
+    );
+    let before = all_events(s).len();
+    assert_eq!(
+        s.mark_landing(&landing, "aaaa", batch, "refinery")
+            .unwrap_err()
+            .to_string(),
+        format!("merge request {mr} is landing, not queued")
+    );
+    assert_eq!(all_events(s).len(), before, "a refusal writes nothing");
+    assert_eq!(s.merge_entry(mr).unwrap().attempts, 1);
     let e = s.merge_entry(mr).unwrap();
     assert_eq!(
         (e.mr.status.as_str(), e.attempts, e.batch),
@@ -72,10 +114,46 @@ pub fn merge_queue_lands(s: &dyn Store) {
     let e = s.merge_entry(mr).unwrap();
     assert_eq!(
         (e.mr.status.as_str(), e.merged_commit.as_deref()),
-        ("merged", Some("cccc"))
+        ("merged", Some("cccc0123456789"))
     );
     assert!(e.followup_pending);
-    assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Closed);
+    let b = s.get_bead(&bead_id).unwrap();
+    assert_eq!(b.status, Status::Closed);
+    assert_eq!(b.close_reason.as_deref(), Some("merged: cccc01234567"));
+    assert_eq!(b.metadata["merged_commit"], json!("cccc0123456789"));
+    let tail: Vec<Event> = all_events(s).into_iter().rev().take(2).collect();
+    assert_eq!(
+        (tail[1].kind.as_str(), tail[0].kind.as_str()),
+        ("bead.closed", "merge.landed")
+    );
+    assert_eq!(
+        tail[1].summary,
+        format!("closed {bead_id}: merged as cccc01234567")
+    );
+    assert_eq!(tail[1].payload, json!({ "reason": "merged: cccc01234567" }));
+    assert_eq!(
+        tail[0].summary,
+        format!(
+            "merge request {mr} ({bead_id}, {}) landed as cccc01234567",
+            e.mr.branch
+        )
+    );
+    assert_eq!(
+        tail[0].payload,
+        json!({ "merge_request": mr, "commit": "cccc0123456789", "branch": e.mr.branch,
+                "batch": batch })
+    );
+    let before = all_events(s).len();
+    assert!(s.record_merged(&landing, "refinery").unwrap().is_empty());
+    assert_eq!(all_events(s).len(), before, "already merged: nothing again");
+    assert_eq!(
+        s.requeue(mr, "x", "human").unwrap_err().to_string(),
+        format!("merge request {mr} is merged; only a failed, conflicting or landing request can be queued again")
+    );
+    assert_eq!(
+        s.remove_merge_request(mr, "human").unwrap_err().to_string(),
+        format!("merge request {mr} is merged; only a queued, failed or conflicting request can be removed")
+    );
     s.set_followup_done(mr).unwrap();
     assert!(!s.merge_entry(mr).unwrap().followup_pending);
     assert!(s.rigs_with_merge_work().unwrap().is_empty());
@@ -99,15 +177,78 @@ pub fn merge_failure_requeue_remove(s: &dyn Store) {
         .unwrap();
     assert_eq!(
         (e.mr.status.as_str(), e.conflict_files.clone()),
-        ("conflict", files)
+        ("conflict", files.clone())
     );
-    assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Open);
+    assert_eq!(
+        (
+            e.failure.as_deref(),
+            e.followup_pending,
+            e.landing_commit.clone()
+        ),
+        (Some("rebase conflicted"), true, None)
+    );
+    let b = s.get_bead(&bead_id).unwrap();
+    assert_eq!((b.status, b.assignee), (Status::Open, None));
+    let ev = last(s, "merge.conflict");
+    assert_eq!(
+        ev.summary,
+        format!("merge request {mr} ({bead_id}) conflict: rebase conflicted")
+    );
+    assert_eq!(
+        (ev.rig.as_deref(), ev.bead.as_deref()),
+        (Some("app"), Some(bead_id.as_str()))
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "merge_request": mr, "files": files, "failure": "rebase conflicted" })
+    );
+    let comments = s.bead_details(&bead_id).unwrap().comments;
+    assert_eq!(
+        comments
+            .last()
+            .map(|c| (c.author.as_str(), c.text.as_str())),
+        Some(("refinery", "fix the conflict"))
+    );
     let e = s.requeue(mr, "retry", "human").unwrap();
     assert_eq!(e.mr.status, "queued");
+    assert!(!e.followup_pending);
     assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Merging);
+    let ev = last(s, "merge.requeued");
+    assert_eq!(
+        ev.summary,
+        format!("merge request {mr} ({bead_id}) queued again: retry")
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "merge_request": mr, "reason": "retry" })
+    );
+    let before = all_events(s).len();
+    assert_eq!(s.requeue(mr, "again", "human").unwrap().mr.status, "queued");
+    assert_eq!(
+        all_events(s).len(),
+        before,
+        "already queued: nothing written"
+    );
     let e = s.remove_merge_request(mr, "human").unwrap();
     assert_eq!(e.mr.status, "removed");
     assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Open);
+    let comments = s.bead_details(&bead_id).unwrap().comments;
+    assert_eq!(
+        comments.last().map(|c| c.text.clone()),
+        Some(format!(
+            "merge request {mr} was removed from the queue; branch {} is kept",
+            e.mr.branch
+        ))
+    );
+    let ev = last(s, "merge.removed");
+    assert_eq!(
+        ev.summary,
+        format!("merge request {mr} ({bead_id}) removed from the queue")
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "merge_request": mr, "branch": e.mr.branch })
+    );
     assert_eq!(
         refusal(s.record_failure(9999, FailureKind::Gate, "x", &[], "x", "r")),
         "not_found"
@@ -128,14 +269,42 @@ pub fn convoys_create_add_refresh(s: &dyn Store) {
         (c.name.as_str(), c.status.as_str(), c.total),
         ("release-1", "open", 1)
     );
+    let ev = last(s, "convoy.created");
+    assert_eq!(
+        ev.summary,
+        format!("convoy {} (release-1) created with 1 bead(s)", c.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "convoy": c.id, "name": "release-1", "beads": [a.id] })
+    );
     let partial = b.id[..b.id.len() - 1].to_string();
     let c2 = s.add_to_convoy("release-1", &[partial], "human").unwrap();
     assert_eq!(c2.total, 2);
+    let ev = last(s, "convoy.updated");
+    assert_eq!(
+        ev.summary,
+        format!("convoy {} (release-1): 1 bead(s) added", c.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "convoy": c.id, "name": "release-1", "added": [b.id] })
+    );
+    let before = all_events(s).len();
+    s.add_to_convoy("release-1", std::slice::from_ref(&a.id), "human")
+        .unwrap();
+    assert_eq!(all_events(s).len(), before, "nothing new added: no event");
     assert_eq!(s.get_convoy(&c.id.to_string()).unwrap().beads.len(), 2);
     assert_eq!(s.list_convoys().unwrap().len(), 1);
     assert_eq!(
         refusal(s.create_convoy("release-1", std::slice::from_ref(&b.id), "human")),
         "refused"
+    );
+    assert_eq!(
+        s.create_convoy("release-1", &[], "human")
+            .unwrap_err()
+            .to_string(),
+        "convoy 'release-1' already exists"
     );
     assert_eq!(refusal(s.create_convoy(" ", &[], "human")), "invalid");
     assert_eq!(
@@ -160,4 +329,32 @@ pub fn convoys_create_add_refresh(s: &dyn Store) {
     assert_eq!(s.get_convoy("release-1").unwrap().status, "landed");
     assert!(s.refresh_convoys("human").unwrap().is_empty());
     assert_eq!(events_of(s, "convoy.landed").len(), 1);
+    let ev = last(s, "convoy.landed");
+    assert_eq!(
+        ev.summary,
+        format!("convoy {} (release-1) landed: 2 bead(s) closed", c.id)
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "convoy": c.id, "name": "release-1",
+                "beads": s.get_convoy("release-1").unwrap().beads })
+    );
+    // A bead added to a landed convoy opens it again; already closed, it
+    // lands again at once.
+    let d = bead(s, "d");
+    let c3 = s
+        .add_to_convoy("release-1", std::slice::from_ref(&d.id), "human")
+        .unwrap();
+    assert_eq!((c3.status.as_str(), c3.landed_at.clone()), ("open", None));
+    s.close_bead(&d.id, None, "human").unwrap();
+    let e = bead(s, "e");
+    s.close_bead(&e.id, None, "human").unwrap();
+    let c4 = s
+        .add_to_convoy("release-1", std::slice::from_ref(&e.id), "human")
+        .unwrap();
+    assert_eq!(
+        (c4.status.as_str(), c4.landed_at.as_deref(), c4.total),
+        ("landed", Some(super::NOW), 4)
+    );
+    assert_eq!(events_of(s, "convoy.landed").len(), 2);
 }
