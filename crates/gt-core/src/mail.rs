@@ -105,6 +105,46 @@ pub struct AgentStateRecord {
     pub updated_at: String,
 }
 
+/// How bad an escalation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "critical" => Ok(Severity::Critical),
+            "high" => Ok(Severity::High),
+            "medium" => Ok(Severity::Medium),
+            _ => Err(Error::invalid(format!(
+                "unknown severity '{}': use critical, high or medium",
+                s.escape_debug()
+            ))),
+        }
+    }
+}
+
 /// An escalation: a blocked agent (or human) asking for help.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
@@ -112,8 +152,7 @@ pub struct Escalation {
     /// The escalation bead.
     pub bead: String,
     pub from: String,
-    /// `critical`, `high` or `medium`.
-    pub severity: String,
+    pub severity: Severity,
     pub message: String,
     /// The caller's hooked bead, if any.
     pub source_bead: Option<String>,

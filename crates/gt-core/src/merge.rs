@@ -67,8 +67,7 @@ pub enum FailureKind {
 pub struct Convoy {
     pub id: i64,
     pub name: String,
-    /// `open` or `landed`.
-    pub status: String,
+    pub status: ConvoyStatus,
     pub created_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -171,12 +170,22 @@ impl MergeRequest {
     }
 }
 
-impl Convoy {
-    pub fn convoy_status(&self) -> Option<ConvoyStatus> {
-        match self.status.as_str() {
-            "open" => Some(ConvoyStatus::Open),
-            "landed" => Some(ConvoyStatus::Landed),
-            _ => None,
+impl std::fmt::Display for ConvoyStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ConvoyStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "open" => Ok(ConvoyStatus::Open),
+            "landed" => Ok(ConvoyStatus::Landed),
+            _ => Err(Error::invalid(format!(
+                "unknown convoy status '{}'",
+                s.escape_debug()
+            ))),
         }
     }
 }

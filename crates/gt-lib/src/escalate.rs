@@ -22,46 +22,14 @@ pub mod kind {
     pub const HANDOFF: &str = crate::event::EventKind::Handoff.as_str();
 }
 
-/// How bad it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-}
+pub use gt_core::mail::Severity;
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-        }
-    }
-
-    /// Bead priority and mail priority of an escalation of this severity.
-    fn priorities(self) -> (u8, Priority) {
-        match self {
-            Severity::Critical => (0, Priority::Urgent),
-            Severity::High => (1, Priority::High),
-            Severity::Medium => (2, Priority::Normal),
-        }
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "critical" => Ok(Severity::Critical),
-            "high" => Ok(Severity::High),
-            "medium" => Ok(Severity::Medium),
-            _ => Err(Error::invalid(format!(
-                "unknown severity '{}': use critical, high or medium",
-                s.escape_debug()
-            ))),
-        }
+/// Bead priority and mail priority of an escalation of `severity`.
+fn priorities(severity: Severity) -> (u8, Priority) {
+    match severity {
+        Severity::Critical => (0, Priority::Urgent),
+        Severity::High => (1, Priority::High),
+        Severity::Medium => (2, Priority::Normal),
     }
 }
 
@@ -102,7 +70,7 @@ pub fn escalate(
     crate::mail::validate(&subject, message)?;
     crate::bead::validate_description(message)?;
     let source = hooked_bead(ws, from)?;
-    let (bead_priority, mail_priority) = severity.priorities();
+    let (bead_priority, mail_priority) = priorities(severity);
     let mut nb = NewBead::new(format!("Escalation from {from}: {first_line}"));
     nb.title = nb.title.chars().take(200).collect();
     nb.description = message.to_string();
@@ -142,7 +110,7 @@ pub fn escalate(
     ws.store.add_escalation(
         &bead.id,
         from,
-        severity.as_str(),
+        severity,
         message,
         source.as_deref(),
         &mail,

@@ -47,6 +47,23 @@ pub(crate) mod merge_kind {
     pub const RIG_CONFIG_SET: &str = EventKind::RigConfigSet.as_str();
 }
 
+/// Column `idx` of `r` parsed as `T` (a stored status or kind name); a name
+/// this gt does not know makes the row corrupt.
+pub(crate) fn parsed<T: std::str::FromStr>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    what: &str,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    text.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("stored {what} '{}' is not valid", text.escape_debug()).into(),
+        )
+    })
+}
+
 /// How long one statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a whole write transaction is retried on `SQLITE_BUSY`.

@@ -90,7 +90,7 @@ fn convoy_row(conn: &Connection, r: &Row<'_>) -> rusqlite::Result<Convoy> {
     Ok(Convoy {
         id,
         name: r.get(1)?,
-        status: r.get(2)?,
+        status: crate::parsed(r, 2, "convoy status")?,
         created_by: r.get(3)?,
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
@@ -155,7 +155,7 @@ fn land_convoys(
         };
         tx.execute(
             "UPDATE convoys SET status = ?2, landed_at = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, c.status, c.landed_at, c.updated_at],
+            params![id, c.status.as_str(), c.landed_at, c.updated_at],
         )
         .db()?;
         insert_event(tx, now, actor, &ev)?;
@@ -460,7 +460,7 @@ impl MergeStore for SqliteStore {
             };
             tx.execute(
                 "UPDATE convoys SET updated_at = ?2, status = ?3, landed_at = ?4 WHERE id = ?1",
-                params![c.id, c.updated_at, c.status, c.landed_at],
+                params![c.id, c.updated_at, c.status.as_str(), c.landed_at],
             )
             .db()?;
             insert_event(tx, &now, actor, &ev)?;

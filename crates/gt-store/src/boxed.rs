@@ -367,7 +367,7 @@ impl<T: MailStore + ?Sized> MailStore for Box<T> {
         &self,
         bead: &str,
         from: &str,
-        severity: &str,
+        severity: gt_core::mail::Severity,
         message: &str,
         source_bead: Option<&str>,
         mail: &NewMail<'_>,

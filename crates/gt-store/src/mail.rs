@@ -57,7 +57,7 @@ pub trait MailStore {
         &self,
         bead: &str,
         from: &str,
-        severity: &str,
+        severity: gt_core::mail::Severity,
         message: &str,
         source_bead: Option<&str>,
         mail: &NewMail<'_>,

@@ -256,7 +256,7 @@ mod tests {
             id: 3,
             bead: "gt-9".into(),
             from: "app/nux".into(),
-            severity: "high".into(),
+            severity: crate::mail::Severity::High,
             message: "stuck\non auth".into(),
             source_bead: Some("gt-1".into()),
             mail: Some(12),

@@ -332,8 +332,8 @@ pub fn add_to_convoy(c: &mut Convoy, added: &[String], now: &str) -> Option<NewE
     if added.is_empty() {
         return None;
     }
-    if c.status == ConvoyStatus::Landed.as_str() {
-        c.status = ConvoyStatus::Open.as_str().to_string();
+    if c.status == ConvoyStatus::Landed {
+        c.status = ConvoyStatus::Open;
         c.landed_at = None;
     }
     c.updated_at = now.to_string();
@@ -357,7 +357,7 @@ pub fn convoy_landed(c: &mut Convoy, now: &str) -> Option<NewEvent> {
     if c.total == 0 || c.closed < c.total {
         return None;
     }
-    c.status = ConvoyStatus::Landed.as_str().to_string();
+    c.status = ConvoyStatus::Landed;
     c.landed_at = Some(now.to_string());
     c.updated_at = now.to_string();
     Some(
@@ -411,7 +411,7 @@ mod tests {
         Convoy {
             id: 2,
             name: "release-1".into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             created_by: Some("human".into()),
             created_at: T0.into(),
             updated_at: T0.into(),

@@ -238,7 +238,7 @@ pub fn escalations_add_list_ack(s: &dyn Store) {
         .add_escalation(
             &b.id,
             "app/nux",
-            "high",
+            gt_core::mail::Severity::High,
             "stuck on auth",
             None,
             &mail("app/nux", &human, "escalation", None),

@@ -326,7 +326,10 @@ pub fn convoys_create_add_refresh(s: &dyn Store) {
     s.close_bead(&b.id, None, "human").unwrap();
     let landed = s.refresh_convoys("human").unwrap();
     assert_eq!(landed.len(), 1);
-    assert_eq!(s.get_convoy("release-1").unwrap().status, "landed");
+    assert_eq!(
+        s.get_convoy("release-1").unwrap().status,
+        gt_core::merge::ConvoyStatus::Landed
+    );
     assert!(s.refresh_convoys("human").unwrap().is_empty());
     assert_eq!(events_of(s, "convoy.landed").len(), 1);
     let ev = last(s, "convoy.landed");
