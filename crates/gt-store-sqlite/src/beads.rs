@@ -751,7 +751,7 @@ impl BeadStore for SqliteStore {
             // Edges after every bead exists, so forward references resolve.
             for rec in records {
                 for d in &rec.dependencies {
-                    if d.bead == d.depends_on || !bead_exists(tx, &d.depends_on)? {
+                    if rules::import_edge_dangles(d, bead_exists(tx, &d.depends_on)?) {
                         counts.dangling_dependencies += 1;
                         continue;
                     }

@@ -260,6 +260,12 @@ pub fn dep_removed_event(from: &str, to: &str, dep_type: Option<DepType>) -> New
     .payload(json!({ "depends_on": to, "type": dep_type }))
 }
 
+/// An imported edge is dangling (skipped and counted) when it points at its
+/// own bead or at a bead neither imported nor in the ledger (`target_exists`).
+pub fn import_edge_dangles(dep: &Dependency, target_exists: bool) -> bool {
+    dep.bead == dep.depends_on || !target_exists
+}
+
 /// The import's `summary` event (built by the caller) with what the import
 /// did added to its payload as `counts` (when the payload is an object).
 pub fn imported_event(summary: &NewEvent, counts: &ImportCounts) -> NewEvent {
@@ -542,6 +548,22 @@ mod tests {
         );
         let ev = dep_removed_event("gt-1", "gt-2", None);
         assert_eq!(ev.payload, json!({ "depends_on": "gt-2", "type": null }));
+    }
+
+    #[test]
+    fn import_edge_dangles_on_itself_or_a_missing_target() {
+        assert!(!import_edge_dangles(
+            &edge("gt-1", "gt-2", DepType::Blocks),
+            true
+        ));
+        assert!(import_edge_dangles(
+            &edge("gt-1", "gt-2", DepType::Blocks),
+            false
+        ));
+        assert!(import_edge_dangles(
+            &edge("gt-1", "gt-1", DepType::Related),
+            true
+        ));
     }
 
     #[test]

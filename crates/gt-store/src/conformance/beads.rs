@@ -457,6 +457,30 @@ pub fn beads_import_and_export(s: &dyn Store) {
         "dependency cycle: ct-cycley -> ct-cyclex -> ct-cycley"
     );
     assert_eq!(refusal(s.get_bead("ct-cyclex")), "not_found");
+    // Edges to the bead itself or to no bead are skipped and counted.
+    let mut z = changed[2].clone();
+    z.bead.id = "ct-dangles".into();
+    z.comments.clear();
+    z.dependencies = vec![
+        edge("ct-dangles", "ct-dangles"),
+        edge("ct-dangles", "ct-nowhere"),
+    ];
+    let counts = s
+        .import_records(&[z], NewEvent::new("bead.imported", "1"), "human")
+        .unwrap();
+    assert_eq!(
+        (
+            counts.created,
+            counts.dangling_dependencies,
+            counts.dependencies
+        ),
+        (1, 2, 0)
+    );
+    assert!(s
+        .bead_details("ct-dangles")
+        .unwrap()
+        .dependencies
+        .is_empty());
     // All or nothing: one record the store cannot hold rolls back the batch.
     let mut good = changed[2].clone();
     good.bead.id = "ct-imported2".into();
@@ -467,7 +491,7 @@ pub fn beads_import_and_export(s: &dyn Store) {
         .import_records(&[good, bad], NewEvent::new("bead.imported", "2"), "human")
         .is_err());
     assert_eq!(refusal(s.get_bead("ct-imported2")), "not_found");
-    assert_eq!(events_of(s, "bead.imported").len(), 1);
+    assert_eq!(events_of(s, "bead.imported").len(), 2);
 }
 
 pub fn events_append_and_query(s: &dyn Store) {
