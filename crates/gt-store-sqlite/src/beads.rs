@@ -3,17 +3,16 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use serde_json::json;
 
 use super::blocking::BlockChecker;
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::bead::{
-    validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BeadType, BlockedBead, Comment,
-    DepType, Dependency, NewBead, Status, DEFAULT_PRIORITY,
+    validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType,
+    Dependency, NewBead, Status,
 };
 use gt_core::error::{Error, Result};
-use gt_core::event::{kind, NewEvent};
+use gt_core::event::NewEvent;
 use gt_core::id;
 use gt_core::rules::bead as rules;
 use gt_store::{BeadRecord, BeadStore, DepTreeNode, ImportCounts};
@@ -244,13 +243,10 @@ pub(super) fn write_bead_row(tx: &Transaction<'_>, b: &Bead) -> Result<()> {
 }
 
 impl SqliteStore {
+    /// Adds `dep` inside `tx` under the edge rules: no self-edge, one
+    /// parent, no structural cycle, no duplicate.
     fn checked_add_dep(&self, tx: &Transaction<'_>, dep: &Dependency) -> Result<()> {
-        if dep.bead == dep.depends_on {
-            return Err(Error::invalid(format!(
-                "a bead cannot depend on itself ({})",
-                dep.bead
-            )));
-        }
+        rules::check_dep_ends(dep)?;
         if dep.dep_type == DepType::ParentChild {
             let mut stmt = tx
                 .prepare_cached(
@@ -259,27 +255,12 @@ impl SqliteStore {
                 .db()?;
             let existing: Option<String> =
                 stmt.query_row([&dep.bead], |r| r.get(0)).optional().db()?;
-            if let Some(p) = existing {
-                return Err(Error::refused(format!(
-                    "{} already has parent {p}; remove that dependency first",
-                    dep.bead
-                )));
-            }
+            rules::check_parent(dep, existing.as_deref())?;
         }
         if dep.dep_type.is_structural() {
-            if let Some(path) = structural_path(tx, &dep.depends_on, &dep.bead)? {
-                let mut cycle = vec![dep.bead.clone()];
-                cycle.extend(path);
-                return Err(Error::Cycle(cycle.join(" -> ")));
-            }
+            rules::check_cycle(dep, structural_path(tx, &dep.depends_on, &dep.bead)?)?;
         }
-        if !insert_dep(tx, dep)? {
-            return Err(Error::refused(format!(
-                "{} already depends on {} ({})",
-                dep.bead, dep.depends_on, dep.dep_type
-            )));
-        }
-        Ok(())
+        rules::check_inserted(dep, insert_dep(tx, dep)?)
     }
 
     /// Reads a bead inside `tx`, applies `change`, writes it back and appends `event`.
@@ -343,23 +324,7 @@ impl BeadStore for SqliteStore {
                     len += 1;
                 }
             };
-            let bead = Bead {
-                id: id.clone(),
-                title: new.title.clone(),
-                description: new.description.clone(),
-                status: Status::Open,
-                priority: new.priority.unwrap_or(DEFAULT_PRIORITY),
-                bead_type: new.bead_type.unwrap_or(BeadType::Task),
-                assignee: new.assignee.clone(),
-                labels: vec![],
-                parent: None,
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                closed_at: None,
-                close_reason: None,
-                created_by: Some(actor.to_string()),
-                metadata: new.metadata.clone(),
-            };
+            let bead = rules::create(new, &id, actor, &now);
             write_bead_row(tx, &bead)?;
             for l in &new.labels {
                 insert_label(tx, &id, l)?;
@@ -380,15 +345,12 @@ impl BeadStore for SqliteStore {
                     },
                 )?;
             }
-            let ev = NewEvent::new(kind::BEAD_CREATED, format!("created {id}: {}", new.title))
-                .bead(&id)
-                .payload(json!({
-                    "title": new.title,
-                    "priority": bead.priority,
-                    "type": bead.bead_type,
-                    "parent": parent,
-                }));
-            insert_event(tx, &now, actor, &ev)?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &rules::created_event(&bead, parent.as_deref()),
+            )?;
             fetch_bead(tx, &id)
         })
     }
@@ -482,32 +444,8 @@ impl BeadStore for SqliteStore {
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
-        patch.validate()?;
-        if patch.is_empty() {
-            return Err(Error::invalid("nothing to update: give at least one field"));
-        }
+        rules::check_patch(patch)?;
         self.mutate(id, actor, |tx, b, now| {
-            let mut changed = serde_json::Map::new();
-            if let Some(t) = &patch.title {
-                b.title = t.clone();
-                changed.insert("title".into(), json!(t));
-            }
-            if let Some(d) = &patch.description {
-                b.description = d.clone();
-                changed.insert("description".into(), json!(d.chars().count()));
-            }
-            if let Some(s) = patch.status {
-                b.set_status(s, now);
-                changed.insert("status".into(), json!(s));
-            }
-            if let Some(p) = patch.priority {
-                b.priority = p;
-                changed.insert("priority".into(), json!(p));
-            }
-            if let Some(a) = &patch.assignee {
-                b.assignee = a.clone();
-                changed.insert("assignee".into(), json!(a));
-            }
             for l in &patch.add_labels {
                 insert_label(tx, &b.id, l)?;
             }
@@ -518,28 +456,7 @@ impl BeadStore for SqliteStore {
                 )
                 .db()?;
             }
-            if !patch.add_labels.is_empty() {
-                changed.insert("add_labels".into(), json!(patch.add_labels));
-            }
-            if !patch.remove_labels.is_empty() {
-                changed.insert("remove_labels".into(), json!(patch.remove_labels));
-            }
-            for (k, v) in &patch.metadata {
-                if v.is_null() {
-                    b.metadata.remove(k);
-                } else {
-                    b.metadata.insert(k.clone(), v.clone());
-                }
-            }
-            if !patch.metadata.is_empty() {
-                changed.insert("metadata".into(), json!(patch.metadata));
-            }
-            let fields: Vec<&str> = changed.keys().map(String::as_str).collect();
-            Ok(NewEvent::new(
-                kind::BEAD_UPDATED,
-                format!("updated {}: {}", b.id, fields.join(", ")),
-            )
-            .payload(serde_json::Value::Object(changed)))
+            Ok(rules::update(b, patch, now))
         })
     }
 
@@ -549,42 +466,12 @@ impl BeadStore for SqliteStore {
     }
 
     fn close_bead(&self, id: &str, reason: Option<&str>, actor: &str) -> Result<Bead> {
-        if let Some(r) = reason {
-            if r.len() > gt_core::bead::MAX_COMMENT_BYTES {
-                return Err(Error::invalid("close reason is too long (64 KiB at most)"));
-            }
-        }
-        self.mutate(id, actor, |_, b, now| {
-            if b.status == Status::Closed {
-                return Err(Error::refused(format!("{} is already closed", b.id)));
-            }
-            b.set_status(Status::Closed, now);
-            b.close_reason = reason.map(str::to_string);
-            Ok(NewEvent::new(
-                kind::BEAD_CLOSED,
-                match reason {
-                    Some(r) => format!("closed {}: {r}", b.id),
-                    None => format!("closed {}", b.id),
-                },
-            )
-            .payload(json!({ "reason": reason })))
-        })
+        rules::check_close_reason(reason)?;
+        self.mutate(id, actor, |_, b, now| rules::close(b, reason, now))
     }
 
     fn reopen_bead(&self, id: &str, actor: &str) -> Result<Bead> {
-        self.mutate(id, actor, |_, b, now| {
-            if b.status != Status::Closed {
-                return Err(Error::refused(format!(
-                    "{} is not closed (it is {})",
-                    b.id, b.status
-                )));
-            }
-            b.set_status(Status::Open, now);
-            Ok(NewEvent::new(
-                kind::BEAD_REOPENED,
-                format!("reopened {}", b.id),
-            ))
-        })
+        self.mutate(id, actor, |_, b, now| rules::reopen(b, now))
     }
 
     fn add_comment(&self, id: &str, author: &str, text: &str, actor: &str) -> Result<Comment> {
@@ -604,17 +491,11 @@ impl BeadStore for SqliteStore {
                 params![id, now],
             )
             .db()?;
-            let first_line: String = text.lines().next().unwrap_or("").chars().take(80).collect();
             insert_event(
                 tx,
                 &now,
                 actor,
-                &NewEvent::new(
-                    kind::BEAD_COMMENTED,
-                    format!("comment on {id}: {first_line}"),
-                )
-                .bead(&id)
-                .payload(json!({ "comment": cid, "author": author })),
+                &rules::commented_event(&id, cid, author, text),
             )?;
             Ok(Comment {
                 id: cid,
@@ -644,17 +525,7 @@ impl BeadStore for SqliteStore {
                 created_by: Some(actor.to_string()),
             };
             self.checked_add_dep(tx, &dep)?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::DEP_ADDED,
-                    format!("{from} depends on {to} ({dep_type})"),
-                )
-                .bead(&from)
-                .payload(json!({ "depends_on": to, "type": dep_type })),
-            )?;
+            insert_event(tx, &now, actor, &rules::dep_added_event(&dep))?;
             Ok(dep.clone())
         })
     }
@@ -691,12 +562,7 @@ impl BeadStore for SqliteStore {
                 tx,
                 &now,
                 actor,
-                &NewEvent::new(
-                    kind::DEP_REMOVED,
-                    format!("{from} no longer depends on {to}"),
-                )
-                .bead(&from)
-                .payload(json!({ "depends_on": to, "type": dep_type })),
+                &rules::dep_removed_event(&from, &to, dep_type),
             )?;
             Ok(n)
         })
@@ -885,29 +751,21 @@ impl BeadStore for SqliteStore {
             // Edges after every bead exists, so forward references resolve.
             for rec in records {
                 for d in &rec.dependencies {
-                    if d.bead == d.depends_on || !bead_exists(tx, &d.depends_on)? {
+                    if rules::import_edge_dangles(d, bead_exists(tx, &d.depends_on)?) {
                         counts.dangling_dependencies += 1;
                         continue;
                     }
                     // The same rule as `dep add`: no structural cycle, with
                     // the ledger's edges and the ones imported so far.
                     if d.dep_type.is_structural() {
-                        if let Some(path) = structural_path(tx, &d.depends_on, &d.bead)? {
-                            let mut cycle = vec![d.bead.clone()];
-                            cycle.extend(path);
-                            return Err(Error::Cycle(cycle.join(" -> ")));
-                        }
+                        rules::check_cycle(d, structural_path(tx, &d.depends_on, &d.bead)?)?;
                     }
                     if insert_dep(tx, d)? {
                         counts.dependencies += 1;
                     }
                 }
             }
-            let mut ev = summary.clone();
-            if let serde_json::Value::Object(m) = &mut ev.payload {
-                m.insert("counts".into(), json!(counts));
-            }
-            insert_event(tx, &now, actor, &ev)?;
+            insert_event(tx, &now, actor, &rules::imported_event(&summary, &counts))?;
             Ok(counts)
         })
     }

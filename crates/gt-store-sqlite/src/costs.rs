@@ -2,7 +2,6 @@
 //! by each newer running total) and `sessions.agent_session_id`.
 
 use rusqlite::{params, OptionalExtension, Row};
-use serde_json::json;
 
 use super::work::{session_from_row, SESSION_COLS};
 use super::DbResult;
@@ -12,7 +11,7 @@ use gt_core::costs::{
     SessionUsage, Usage,
 };
 use gt_core::error::{Error, Result};
-use gt_core::event::{kind, NewEvent};
+use gt_core::rules::deacon::{self as rules, UsagePlan};
 use gt_core::session::Session;
 use gt_store::CostStore;
 
@@ -93,21 +92,10 @@ impl CostStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let s = fetch_session(tx, session)?;
-            let mut usage = usage.clone();
-            if let Some(prev) = fetch_usage(tx, session)? {
-                if prev.source == source {
-                    // A running cost only grows, and a reading without a
-                    // cost keeps the cost known.
-                    usage.cost_micros = match (prev.usage.cost_micros, usage.cost_micros) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        (a, b) => b.or(a),
-                    };
-                }
-                if prev.usage == usage && prev.source == source {
-                    return Ok(prev);
-                }
-            }
-            let usage = &usage;
+            let usage = match rules::record_usage(fetch_usage(tx, session)?, usage, source) {
+                UsagePlan::Keep(prev) => return Ok(prev),
+                UsagePlan::Write(usage) => usage,
+            };
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO session_usage (session_id, input_tokens, output_tokens,
                  cache_read_tokens, cache_write_tokens, cost_micros, model, source, updated_at)
@@ -126,37 +114,7 @@ impl CostStore for SqliteStore {
                 now
             ])
             .db()?;
-            let cost = match usage.cost_micros {
-                Some(c) => format!(", ${}.{:06}", c / 1_000_000, c % 1_000_000),
-                None => String::new(),
-            };
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::SESSION_USAGE,
-                    format!(
-                        "usage of {} on {}: {} tokens in, {} out{cost}",
-                        s.agent(),
-                        s.bead,
-                        usage.input_tokens,
-                        usage.output_tokens
-                    ),
-                )
-                .rig(&s.rig)
-                .bead(&s.bead)
-                .payload(json!({
-                    "session": s.id,
-                    "agent": s.agent(),
-                    "input_tokens": usage.input_tokens,
-                    "output_tokens": usage.output_tokens,
-                    "cache_read_tokens": usage.cache_read_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens,
-                    "cost_micros": usage.cost_micros,
-                    "source": source,
-                })),
-            )?;
+            insert_event(tx, &now, actor, &rules::usage_event(&s, &usage, source))?;
             fetch_usage(tx, session)?.ok_or_else(|| Error::Internal("usage row vanished".into()))
         })
     }
@@ -175,30 +133,14 @@ impl CostStore for SqliteStore {
                 .db()?
                 .query_row([session], |r| r.get(0))
                 .db()?;
-            if prev.as_deref() == Some(id) {
+            let Some(event) = rules::agent_session_id_event(&s, prev.as_deref(), id) else {
                 return Ok(());
-            }
+            };
             tx.prepare_cached("UPDATE sessions SET agent_session_id = ?2 WHERE id = ?1")
                 .db()?
                 .execute(params![session, id])
                 .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::SESSION_AGENT_ID,
-                    format!(
-                        "{} session of {} on {}: conversation id recorded",
-                        s.runtime,
-                        s.agent(),
-                        s.bead
-                    ),
-                )
-                .rig(&s.rig)
-                .bead(&s.bead)
-                .payload(json!({ "session": s.id, "agent": s.agent() })),
-            )?;
+            insert_event(tx, &now, actor, &event)?;
             Ok(())
         })
     }

@@ -6,6 +6,7 @@ use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::error::Result;
 use gt_core::event::NewEvent;
+use gt_core::rules::deacon as rules;
 use gt_store::deacon::{DeaconMark, DeaconState, DeaconStore, Fault, GateRun, NewFault};
 
 const FAULT_COLS: &str = "scope, subject, rig, polecat, step, error, first_at, last_at, count";
@@ -99,24 +100,7 @@ impl DeaconStore for SqliteStore {
                 [paused as i64],
             )
             .db()?;
-            let kind = if paused {
-                gt_core::event::EventKind::SchedulerPaused.as_str()
-            } else {
-                gt_core::event::EventKind::SchedulerResumed.as_str()
-            };
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind,
-                    if paused {
-                        "scheduler paused"
-                    } else {
-                        "scheduler resumed"
-                    },
-                ),
-            )?;
+            insert_event(tx, &now, actor, &rules::scheduler_event(paused))?;
             Ok(())
         })
     }
@@ -182,16 +166,16 @@ impl DeaconStore for SqliteStore {
                    last_at = excluded.last_at, count = count + 1",
                 params![f.subject, f.step, f.scope, f.rig, f.polecat, f.error, now],
             ).db()?;
-            let changed = before.as_deref() != Some(f.error);
-            if changed {
-                insert_event(tx, &now, actor, &event)?;
+            let appended = rules::fault_event(before.as_deref(), f, &event);
+            if let Some(ev) = appended {
+                insert_event(tx, &now, actor, ev)?;
             }
             let fault = tx.query_row(
                 &format!("SELECT {FAULT_COLS} FROM deacon_faults WHERE subject = ?1 AND step = ?2"),
                 params![f.subject, f.step],
                 fault_from_row,
             ).db()?;
-            Ok((fault, changed))
+            Ok((fault, appended.is_some()))
         })
     }
 
@@ -204,8 +188,8 @@ impl DeaconStore for SqliteStore {
                     params![subject, step],
                 )
                 .db()?;
-            if n > 0 {
-                insert_event(tx, &now, actor, &event)?;
+            if let Some(ev) = rules::fault_cleared_event(n > 0, &event) {
+                insert_event(tx, &now, actor, ev)?;
             }
             Ok(n > 0)
         })

@@ -1,10 +1,24 @@
 //! Beads, dependencies and the event log.
 
-use gt_core::bead::{BeadFilter, BeadPatch, BeadRecord, DepType, NewBead, Status};
-use gt_core::event::{EventQuery, NewEvent};
+use gt_core::bead::{BeadFilter, BeadPatch, BeadRecord, DepType, Dependency, NewBead, Status};
+use gt_core::event::{Event, EventQuery, NewEvent};
+use serde_json::json;
 
 use super::{all_events, bead, events_of, refusal, NOW, PREFIX};
 use crate::Store;
+
+/// The message of a result that must fail.
+fn message<T: std::fmt::Debug>(r: gt_core::error::Result<T>) -> String {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The one event of `kind`, newest (panics when there is none).
+fn last_of(s: &dyn Store, kind: &str) -> Event {
+    events_of(s, kind).pop().expect("an event of that kind")
+}
 
 pub fn beads_create_get_resolve(s: &dyn Store) {
     let mut nb = NewBead::new("first");
@@ -20,6 +34,21 @@ pub fn beads_create_get_resolve(s: &dyn Store) {
     let partial = &b.id[..b.id.len() - 2];
     assert_eq!(s.resolve_bead_id(partial).unwrap(), b.id);
     assert_eq!(events_of(s, "bead.created").len(), 1);
+    let ev = last_of(s, "bead.created");
+    assert_eq!(ev.summary, format!("created {}: first", b.id));
+    assert_eq!(
+        (ev.bead.as_deref(), ev.actor.as_str()),
+        (Some(b.id.as_str()), "human")
+    );
+    assert_eq!(
+        ev.payload,
+        json!({ "title": "first", "priority": 1, "type": "task", "parent": null })
+    );
+    let mut child = NewBead::new("child");
+    child.parent = Some(b.id.clone());
+    let child = s.create_bead(&child, "human").unwrap();
+    assert_eq!(child.parent.as_deref(), Some(b.id.as_str()));
+    assert_eq!(last_of(s, "bead.created").payload["parent"], json!(b.id));
     assert_eq!(refusal(s.get_bead("ct-nope")), "not_found");
     assert_eq!(refusal(s.resolve_bead_id("ct-zzzzzz")), "not_found");
 }
@@ -67,6 +96,16 @@ pub fn beads_details_and_comments(s: &dyn Store) {
         "invalid"
     );
     assert_eq!(events_of(s, "bead.commented").len(), 1);
+    let ev = last_of(s, "bead.commented");
+    assert_eq!(ev.summary, format!("comment on {}: looks good", a.id));
+    assert_eq!(ev.bead.as_deref(), Some(a.id.as_str()));
+    assert_eq!(ev.payload, json!({ "comment": c.id, "author": "human" }));
+    s.add_comment(&a.id, "human", "line one\nline two", "human")
+        .unwrap();
+    assert_eq!(
+        last_of(s, "bead.commented").summary,
+        format!("comment on {}: line one", a.id)
+    );
 }
 
 pub fn beads_list_and_count(s: &dyn Store) {
@@ -112,9 +151,41 @@ pub fn beads_update(s: &dyn Store) {
     assert_eq!(u.labels, ["x"]);
     assert_eq!(s.get_bead(&a.id).unwrap(), u);
     assert_eq!(events_of(s, "bead.updated").len(), 1);
+    let ev = last_of(s, "bead.updated");
+    assert_eq!(
+        ev.summary,
+        format!("updated {}: add_labels, priority, title", a.id)
+    );
+    assert_eq!(ev.bead.as_deref(), Some(a.id.as_str()));
+    assert_eq!(
+        ev.payload,
+        json!({ "title": "renamed", "priority": 0, "add_labels": ["x"] })
+    );
     assert_eq!(
         refusal(s.update_bead("ct-nope", &patch, "human")),
         "not_found"
+    );
+    // An empty patch is refused before the id is looked up.
+    for id in [a.id.as_str(), "ct-nope"] {
+        assert_eq!(
+            message(s.update_bead(id, &BeadPatch::default(), "human")),
+            "nothing to update: give at least one field"
+        );
+    }
+    let closing = BeadPatch {
+        status: Some(Status::Closed),
+        remove_labels: vec!["x".into()],
+        ..Default::default()
+    };
+    let u = s.update_bead(&a.id, &closing, "human").unwrap();
+    assert_eq!(
+        (u.status, u.closed_at.as_deref()),
+        (Status::Closed, Some(NOW))
+    );
+    assert!(u.labels.is_empty());
+    assert_eq!(
+        last_of(s, "bead.updated").payload,
+        json!({ "status": "closed", "remove_labels": ["x"] })
     );
     let bad = BeadPatch {
         priority: Some(9),
@@ -129,9 +200,16 @@ pub fn beads_claim(s: &dyn Store) {
     let c = s.claim_bead(&a.id, "app/nux", "app/nux").unwrap();
     assert_eq!(c.status, Status::InProgress);
     assert_eq!(c.assignee.as_deref(), Some("app/nux"));
+    let ev = last_of(s, "bead.claimed");
+    assert_eq!(ev.summary, format!("app/nux claimed {}", a.id));
+    assert_eq!(ev.payload, json!({ "assignee": "app/nux" }));
     assert_eq!(
         refusal(s.claim_bead(&a.id, "app/max", "app/max")),
         "refused"
+    );
+    assert_eq!(
+        message(s.claim_bead(&a.id, "app/max", "app/max")),
+        format!("cannot claim {}: it is in_progress, not open", a.id)
     );
     assert_eq!(
         s.get_bead(&a.id).unwrap().assignee.as_deref(),
@@ -153,13 +231,42 @@ pub fn beads_close_and_reopen(s: &dyn Store) {
     assert_eq!(c.status, Status::Closed);
     assert_eq!(c.close_reason.as_deref(), Some("done"));
     assert_eq!(c.closed_at.as_deref(), Some(NOW));
+    let ev = last_of(s, "bead.closed");
+    assert_eq!(ev.summary, format!("closed {}: done", a.id));
+    assert_eq!(ev.payload, json!({ "reason": "done" }));
+    assert_eq!(
+        message(s.close_bead(&a.id, None, "human")),
+        format!("{} is already closed", a.id)
+    );
     let r = s.reopen_bead(&a.id, "human").unwrap();
     assert_eq!((r.status, r.closed_at), (Status::Open, None));
+    assert_eq!(r.close_reason, None);
+    assert_eq!(
+        last_of(s, "bead.reopened").summary,
+        format!("reopened {}", a.id)
+    );
     assert_eq!(refusal(s.reopen_bead(&a.id, "human")), "refused");
+    assert_eq!(
+        message(s.reopen_bead(&a.id, "human")),
+        format!("{} is not closed (it is open)", a.id)
+    );
+    // A reason too long is refused before the id is looked up.
+    let long = "x".repeat(64 * 1024 + 1);
+    for id in [a.id.as_str(), "ct-nope"] {
+        assert_eq!(
+            message(s.close_bead(id, Some(&long), "human")),
+            "close reason is too long (64 KiB at most)"
+        );
+    }
+    assert_eq!(s.get_bead(&a.id).unwrap().status, Status::Open);
     assert_eq!(refusal(s.close_bead("ct-nope", None, "human")), "not_found");
     assert_eq!(refusal(s.reopen_bead("ct-nope", "human")), "not_found");
     assert_eq!(events_of(s, "bead.closed").len(), 1);
     assert_eq!(events_of(s, "bead.reopened").len(), 1);
+    s.close_bead(&a.id, None, "human").unwrap();
+    let ev = last_of(s, "bead.closed");
+    assert_eq!(ev.summary, format!("closed {}", a.id));
+    assert_eq!(ev.payload, json!({ "reason": null }));
 }
 
 pub fn beads_dependencies_and_cycles(s: &dyn Store) {
@@ -173,6 +280,10 @@ pub fn beads_dependencies_and_cycles(s: &dyn Store) {
         (d.dep_type, d.depends_on.as_str()),
         (DepType::Blocks, b.id.as_str())
     );
+    let ev = last_of(s, "bead.dep_added");
+    assert_eq!(ev.summary, format!("{} depends on {} (blocks)", a.id, b.id));
+    assert_eq!(ev.bead.as_deref(), Some(a.id.as_str()));
+    assert_eq!(ev.payload, json!({ "depends_on": b.id, "type": "blocks" }));
     s.add_dependency(&b.id, &c.id, DepType::Blocks, "human")
         .unwrap();
     let before = all_events(s).len();
@@ -181,9 +292,46 @@ pub fn beads_dependencies_and_cycles(s: &dyn Store) {
         "cycle"
     );
     assert_eq!(
+        message(s.add_dependency(&c.id, &a.id, DepType::ParentChild, "human")),
+        format!(
+            "dependency cycle: {} -> {} -> {} -> {}",
+            c.id, a.id, b.id, c.id
+        )
+    );
+    assert_eq!(
         refusal(s.add_dependency(&a.id, &a.id, DepType::Blocks, "human")),
         "invalid"
     );
+    assert_eq!(
+        message(s.add_dependency(&a.id, &a.id, DepType::Related, "human")),
+        format!("a bead cannot depend on itself ({})", a.id)
+    );
+    assert_eq!(
+        message(s.add_dependency(&a.id, &b.id, DepType::Blocks, "human")),
+        format!("{} already depends on {} (blocks)", a.id, b.id)
+    );
+    assert_eq!(all_events(s).len(), before, "refusals append nothing");
+    // A related edge closes no cycle.
+    s.add_dependency(&c.id, &a.id, DepType::Related, "human")
+        .unwrap();
+    let p = bead(s, "p");
+    s.add_dependency(&c.id, &p.id, DepType::ParentChild, "human")
+        .unwrap();
+    // The one-parent refusal comes before the cycle one.
+    assert_eq!(
+        message(s.add_dependency(&c.id, &a.id, DepType::ParentChild, "human")),
+        format!(
+            "{} already has parent {}; remove that dependency first",
+            c.id, p.id
+        )
+    );
+    let mut orphan = NewBead::new("orphan");
+    orphan.parent = Some(b.id.clone());
+    orphan.deps = vec![(DepType::ParentChild, c.id.clone())];
+    assert_eq!(refusal(s.create_bead(&orphan, "human")), "refused");
+    assert_eq!(s.remove_dependency(&c.id, &p.id, None, "human").unwrap(), 1);
+    assert_eq!(s.remove_dependency(&c.id, &a.id, None, "human").unwrap(), 1);
+    let before = all_events(s).len();
     assert_eq!(
         refusal(s.add_dependency(&a.id, "ct-nope", DepType::Blocks, "human")),
         "not_found"
@@ -197,12 +345,25 @@ pub fn beads_dependencies_and_cycles(s: &dyn Store) {
     assert_eq!(down.children[0].id, b.id);
     assert_eq!(refusal(s.dep_tree("ct-nope", true, 10)), "not_found");
     assert_eq!(s.remove_dependency(&a.id, &b.id, None, "human").unwrap(), 1);
+    let ev = last_of(s, "bead.dep_removed");
+    assert_eq!(
+        ev.summary,
+        format!("{} no longer depends on {}", a.id, b.id)
+    );
+    assert_eq!(ev.bead.as_deref(), Some(a.id.as_str()));
+    assert_eq!(ev.payload, json!({ "depends_on": b.id, "type": null }));
     assert_eq!(
         refusal(s.remove_dependency(&a.id, &b.id, Some(DepType::Blocks), "human")),
         "not_found",
         "no such edge"
     );
-    assert_eq!(events_of(s, "bead.dep_removed").len(), 1);
+    assert_eq!(events_of(s, "bead.dep_removed").len(), 3);
+    s.remove_dependency(&b.id, &c.id, Some(DepType::Blocks), "human")
+        .unwrap();
+    assert_eq!(
+        last_of(s, "bead.dep_removed").payload,
+        json!({ "depends_on": c.id, "type": "blocks" })
+    );
 }
 
 pub fn beads_ready_and_blocked(s: &dyn Store) {
@@ -268,6 +429,58 @@ pub fn beads_import_and_export(s: &dyn Store) {
         exported[1].bead.title
     );
     assert_eq!(events_of(s, "bead.imported").len(), 1);
+    let ev = last_of(s, "bead.imported");
+    assert_eq!(ev.summary, "3 beads");
+    assert_eq!(
+        ev.payload,
+        json!({ "counts": {
+            "created": 1, "updated": 2, "dependencies": 0,
+            "dangling_dependencies": 0, "comments": exported[1].comments.len(),
+        } })
+    );
+    // The same cycle rule as `dep add`, over the edges imported so far.
+    let mut x = changed[2].clone();
+    x.bead.id = "ct-cyclex".into();
+    let mut y = x.clone();
+    y.bead.id = "ct-cycley".into();
+    let edge = |from: &str, to: &str| Dependency {
+        bead: from.into(),
+        depends_on: to.into(),
+        dep_type: DepType::Blocks,
+        created_at: NOW.into(),
+        created_by: None,
+    };
+    x.dependencies = vec![edge("ct-cyclex", "ct-cycley")];
+    y.dependencies = vec![edge("ct-cycley", "ct-cyclex")];
+    assert_eq!(
+        message(s.import_records(&[x, y], NewEvent::new("bead.imported", "2"), "human")),
+        "dependency cycle: ct-cycley -> ct-cyclex -> ct-cycley"
+    );
+    assert_eq!(refusal(s.get_bead("ct-cyclex")), "not_found");
+    // Edges to the bead itself or to no bead are skipped and counted.
+    let mut z = changed[2].clone();
+    z.bead.id = "ct-dangles".into();
+    z.comments.clear();
+    z.dependencies = vec![
+        edge("ct-dangles", "ct-dangles"),
+        edge("ct-dangles", "ct-nowhere"),
+    ];
+    let counts = s
+        .import_records(&[z], NewEvent::new("bead.imported", "1"), "human")
+        .unwrap();
+    assert_eq!(
+        (
+            counts.created,
+            counts.dangling_dependencies,
+            counts.dependencies
+        ),
+        (1, 2, 0)
+    );
+    assert!(s
+        .bead_details("ct-dangles")
+        .unwrap()
+        .dependencies
+        .is_empty());
     // All or nothing: one record the store cannot hold rolls back the batch.
     let mut good = changed[2].clone();
     good.bead.id = "ct-imported2".into();
@@ -278,7 +491,7 @@ pub fn beads_import_and_export(s: &dyn Store) {
         .import_records(&[good, bad], NewEvent::new("bead.imported", "2"), "human")
         .is_err());
     assert_eq!(refusal(s.get_bead("ct-imported2")), "not_found");
-    assert_eq!(events_of(s, "bead.imported").len(), 1);
+    assert_eq!(events_of(s, "bead.imported").len(), 2);
 }
 
 pub fn events_append_and_query(s: &dyn Store) {

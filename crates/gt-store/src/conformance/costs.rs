@@ -57,6 +57,26 @@ pub fn costs_record_replace_and_refusals(s: &dyn Store) {
     assert_eq!(evs[1].bead.as_deref(), Some(b.id.as_str()));
     assert_eq!(evs[1].payload["session"], sess.id);
     assert_eq!(evs[1].payload["input_tokens"], 250);
+    assert_eq!(
+        evs[0].summary,
+        format!("usage of app/nux on {}: 100 tokens in, 20 out", b.id)
+    );
+    assert_eq!(
+        evs[1].summary,
+        format!(
+            "usage of app/nux on {}: 250 tokens in, 40 out, $0.001234",
+            b.id
+        )
+    );
+    assert_eq!(evs[1].rig.as_deref(), Some("app"));
+    assert_eq!(
+        evs[1].payload,
+        serde_json::json!({
+            "session": sess.id, "agent": "app/nux", "input_tokens": 250,
+            "output_tokens": 40, "cache_read_tokens": 7, "cache_write_tokens": 3,
+            "cost_micros": 1234, "source": "claude-transcript",
+        })
+    );
     // The same totals again: nothing written.
     let before = all_events(s).len();
     s.record_usage(
@@ -119,6 +139,19 @@ pub fn costs_record_replace_and_refusals(s: &dyn Store) {
         usage(300, 50, Some(1234))
     );
     assert_eq!(s.session_usage(sess.id + 100).unwrap(), None);
+    // Another source's reading replaces it as it is (no cost carried over).
+    let u = s
+        .record_usage(sess.id, &usage(300, 50, None), "codex-rollout", "app/nux")
+        .unwrap();
+    assert_eq!(
+        (u.usage, u.source.as_str()),
+        (usage(300, 50, None), "codex-rollout")
+    );
+    assert_eq!(all_events(s).len(), before + 1);
+    assert_eq!(
+        events_of(s, "session.usage").pop().unwrap().payload["source"],
+        "codex-rollout"
+    );
 }
 
 pub fn costs_agent_session_id(s: &dyn Store) {
@@ -128,6 +161,22 @@ pub fn costs_agent_session_id(s: &dyn Store) {
     s.set_agent_session_id(sess.id, id, "app/nux").unwrap();
     assert_eq!(s.agent_session_id(sess.id).unwrap().as_deref(), Some(id));
     assert_eq!(events_of(s, "session.agent_id").len(), 1);
+    let ev = &events_of(s, "session.agent_id")[0];
+    assert_eq!(
+        ev.summary,
+        format!(
+            "{} session of app/nux on {}: conversation id recorded",
+            sess.runtime, sess.bead
+        )
+    );
+    assert_eq!(
+        (ev.rig.as_deref(), ev.bead.as_deref()),
+        (Some("app"), Some(sess.bead.as_str()))
+    );
+    assert_eq!(
+        ev.payload,
+        serde_json::json!({ "session": sess.id, "agent": "app/nux" })
+    );
     s.set_agent_session_id(sess.id, id, "app/nux").unwrap();
     assert_eq!(
         events_of(s, "session.agent_id").len(),

@@ -28,6 +28,16 @@ pub fn deacon_state_and_scheduler(s: &dyn Store) {
     assert!(!s.deacon_state().unwrap().scheduler_paused);
     assert_eq!(events_of(s, "scheduler.paused").len(), 1);
     assert_eq!(events_of(s, "scheduler.resumed").len(), 1);
+    let paused = &events_of(s, "scheduler.paused")[0];
+    assert_eq!(
+        (paused.summary.as_str(), paused.actor.as_str()),
+        ("scheduler paused", "human")
+    );
+    assert_eq!(paused.payload, serde_json::json!({}));
+    assert_eq!(
+        events_of(s, "scheduler.resumed")[0].summary,
+        "scheduler resumed"
+    );
 }
 
 pub fn deacon_marks_and_actions(s: &dyn Store) {
