@@ -317,3 +317,364 @@ pub fn done_event(s: &Session, req: &DoneRequest<'_>) -> NewEvent {
         "session": s.id, "no_changes": req.no_changes,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::rules::fixtures::bead;
+    use crate::rules::work::fixtures::{polecat, session};
+
+    const NOW: &str = "2026-01-02T00:00:00.000Z";
+
+    fn req<'a>(bead: &'a str, polecat: &'a str) -> HookRequest<'a> {
+        HookRequest {
+            bead,
+            rig: "app",
+            polecat,
+            tmux_session: "gt-app-nux",
+            runtime: "claude",
+            branch: "polecat/nux/app-1",
+            base_commit: "aaaa",
+            supersede: None,
+        }
+    }
+
+    fn done(status: DoneStatus, note: Option<&str>, no_changes: bool) -> DoneRequest<'_> {
+        DoneRequest {
+            session: 7,
+            status,
+            note,
+            head_commit: "bbbb",
+            no_changes,
+        }
+    }
+
+    #[test]
+    fn session_ended_and_bead_released_events() {
+        let s = session(7, "app", "nux", "app-1");
+        let ev = session_ended(&s, "vanished");
+        assert_eq!(ev.kind, kind::SESSION_ENDED);
+        assert_eq!(ev.summary, "session of app/nux on app-1 ended: vanished");
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({ "session": 7, "reason": "vanished", "agent": "app/nux" })
+        );
+        let ev = bead_released(&s, "app-1", "failed_to_start", Some("no agent"));
+        assert_eq!(ev.kind, kind::BEAD_RELEASED);
+        assert_eq!(ev.summary, "app-1 released by app/nux: failed_to_start");
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({ "session": 7, "reason": "failed_to_start", "note": "no agent" })
+        );
+    }
+
+    #[test]
+    fn reopen_for_others_opens_held_work_and_keeps_the_rest() {
+        for from in [Status::Hooked, Status::InProgress, Status::Queued] {
+            let mut b = bead("app-1", from);
+            b.assignee = Some("app/nux".into());
+            b.metadata
+                .insert("branch".into(), json!("polecat/nux/app-1"));
+            reopen_for_others(&mut b, NOW);
+            assert_eq!((b.status, b.assignee.as_deref()), (Status::Open, None));
+            assert_eq!(b.updated_at, NOW);
+            assert_eq!(b.metadata["branch"], json!("polecat/nux/app-1"));
+        }
+        for keep in [Status::Closed, Status::Merging, Status::Open] {
+            let mut b = bead("app-1", keep);
+            b.assignee = Some("app/nux".into());
+            reopen_for_others(&mut b, NOW);
+            assert_eq!((b.status, b.assignee.as_deref()), (keep, None));
+        }
+    }
+
+    #[test]
+    fn free_polecat_idles_only_the_holder() {
+        let mut p = polecat("app", "nux");
+        p.state = PolecatState::Working;
+        p.bead = Some("app-1".into());
+        assert_eq!(
+            free_polecat(&p, "app-1"),
+            Some(PolecatChange::idle("app", "nux"))
+        );
+        assert_eq!(free_polecat(&p, "app-2"), None);
+        let c = PolecatChange::idle("app", "nux");
+        assert_eq!(
+            (c.state, c.bead, c.branch),
+            (PolecatState::Idle, None, None)
+        );
+    }
+
+    #[test]
+    fn hook_takeover_refuses_closed_merging_and_held_beads() {
+        let r = req("app-1", "nux");
+        let closed = bead("app-1", Status::Closed);
+        let err = hook_takeover(&closed, None, &r).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "app-1 is closed; reopen it first (gt bead reopen app-1)"
+        );
+        let merging = bead("app-1", Status::Merging);
+        let err = hook_takeover(&merging, None, &r).unwrap_err();
+        assert_eq!(err.to_string(), "app-1 is waiting in the merge queue");
+        let open = bead("app-1", Status::Open);
+        assert_eq!(hook_takeover(&open, None, &r).unwrap(), None);
+        let held = session(3, "app", "max", "app-1");
+        let err = hook_takeover(&open, Some(&held), &r).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "app-1 is already hooked to app/max (session gt-app-max); use --force to take it over"
+        );
+        assert!(matches!(err, Error::Refused(_)));
+    }
+
+    #[test]
+    fn hook_takeover_supersedes_the_named_session() {
+        let open = bead("app-1", Status::InProgress);
+        let mut r = req("app-1", "nux");
+        r.supersede = Some(3);
+        let other = session(3, "app", "max", "app-1");
+        let sup = hook_takeover(&open, Some(&other), &r).unwrap().unwrap();
+        assert_eq!(sup.session, other);
+        assert_eq!(sup.reason, end_reason::SUPERSEDED);
+        assert_eq!(sup.polecat, Some(PolecatChange::idle("app", "max")));
+        let own = session(3, "app", "nux", "app-1");
+        let sup = hook_takeover(&open, Some(&own), &r).unwrap().unwrap();
+        assert_eq!(sup.polecat, None, "the same polecat goes on working");
+    }
+
+    #[test]
+    fn hook_refuses_a_busy_polecat() {
+        let r = req("app-1", "nux");
+        let mut b = bead("app-1", Status::Open);
+        let mut p = polecat("app", "nux");
+        p.state = PolecatState::Working;
+        p.bead = Some("app-2".into());
+        let err = hook(&mut b, &p, None, &r, NOW).unwrap_err();
+        assert_eq!(err.to_string(), "polecat app/nux is working with app-2");
+        p.state = PolecatState::Stuck;
+        p.bead = None;
+        let err = hook(&mut b, &p, None, &r, NOW).unwrap_err();
+        assert_eq!(err.to_string(), "polecat app/nux is stuck");
+        let idle = polecat("app", "nux");
+        let other = session(4, "app", "nux", "app-2");
+        let err = hook(&mut b, &idle, Some(&other), &r, NOW).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "polecat app/nux still has an open session on app-2"
+        );
+        assert_eq!(b, bead("app-1", Status::Open), "a refusal changes nothing");
+    }
+
+    #[test]
+    fn hook_hooks_the_bead_and_sets_the_polecat_working() {
+        let r = req("app-1", "nux");
+        let mut b = bead("app-1", Status::Open);
+        let plan = hook(&mut b, &polecat("app", "nux"), None, &r, NOW).unwrap();
+        assert_eq!(b.status, Status::Hooked);
+        assert_eq!(b.assignee.as_deref(), Some("app/nux"));
+        assert_eq!(b.updated_at, NOW);
+        assert_eq!(b.metadata["rig"], json!("app"));
+        assert_eq!(b.metadata["polecat"], json!("nux"));
+        assert_eq!(b.metadata["branch"], json!("polecat/nux/app-1"));
+        assert_eq!(plan.agent, "app/nux");
+        assert_eq!(
+            plan.polecat,
+            PolecatChange {
+                rig: "app".into(),
+                name: "nux".into(),
+                state: PolecatState::Working,
+                bead: Some("app-1".into()),
+                branch: Some("polecat/nux/app-1".into()),
+            }
+        );
+        // Resuming: a working polecat that holds this very bead.
+        let mut p = polecat("app", "nux");
+        p.state = PolecatState::Working;
+        p.bead = Some("app-1".into());
+        let mut b = bead("app-1", Status::InProgress);
+        assert!(hook(&mut b, &p, None, &r, NOW).is_ok());
+        assert_eq!(b.status, Status::Hooked);
+
+        let ev = sling_event(&b, &plan.agent, &r, 9);
+        assert_eq!(ev.kind, kind::SLING);
+        assert_eq!(
+            ev.summary,
+            "slung app-1 to app/nux (claude): title of app-1"
+        );
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({
+                "agent": "app/nux", "session": 9, "runtime": "claude",
+                "branch": "polecat/nux/app-1", "base": "aaaa",
+            })
+        );
+    }
+
+    #[test]
+    fn mark_running_moves_a_hooked_bead_on() {
+        let s = session(7, "app", "nux", "app-1");
+        let mut b = bead("app-1", Status::Hooked);
+        let (changed, ev) = mark_running(&s, &mut b, NOW);
+        assert!(changed);
+        assert_eq!((b.status, b.updated_at.as_str()), (Status::InProgress, NOW));
+        assert_eq!(ev.kind, kind::SESSION_STARTED);
+        assert_eq!(ev.summary, "app/nux started on app-1 in gt-app-nux");
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({ "session": 7, "tmux": "gt-app-nux", "runtime": "claude" })
+        );
+        let (changed, _) = mark_running(&s, &mut b, "later");
+        assert!(!changed);
+        assert_eq!((b.status, b.updated_at.as_str()), (Status::InProgress, NOW));
+    }
+
+    #[test]
+    fn sling_failed_names_what_was_undone() {
+        let s = session(7, "app", "nux", "app-1");
+        let undo = SlingUndo {
+            bead: "1",
+            session: Some(7),
+            drop_bead: false,
+            new_polecat: None,
+            note: "tmux failed",
+        };
+        let ev = sling_failed(&undo, "app-1", Some(&s), false);
+        assert_eq!(ev.kind, kind::SLING_FAILED);
+        assert_eq!(ev.summary, "sling of app-1 to app/nux failed: tmux failed");
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({
+                "session": 7, "bead": "app-1", "agent": "app/nux",
+                "bead_removed": false, "polecat_removed": false, "note": "tmux failed",
+            })
+        );
+        let dropped = SlingUndo {
+            session: None,
+            drop_bead: true,
+            ..undo
+        };
+        let ev = sling_failed(&dropped, "app-1", None, true);
+        assert_eq!(ev.summary, "sling of app-1 failed: tmux failed");
+        assert_eq!((ev.rig, ev.bead), (None, None), "the bead is gone");
+        assert_eq!(ev.payload["bead_removed"], json!(true));
+        assert_eq!(ev.payload["polecat_removed"], json!(true));
+        assert_eq!(ev.payload["agent"], json!(null));
+        assert_eq!(ev.payload["session"], json!(null));
+    }
+
+    #[test]
+    fn check_finish_refuses_an_ended_session() {
+        let mut s = session(7, "app", "nux", "app-1");
+        assert!(check_finish(&s).is_ok());
+        s.ended_at = Some(NOW.into());
+        let err = check_finish(&s).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "session 7 of app/nux on app-1 has already ended (unknown)"
+        );
+        s.end_reason = Some("done".into());
+        let err = check_finish(&s).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "session 7 of app/nux on app-1 has already ended (done)"
+        );
+        assert!(matches!(err, Error::Refused(_)));
+    }
+
+    #[test]
+    fn finish_completed_queues_a_merge_request() {
+        let s = session(7, "app", "nux", "app-1");
+        let mut b = bead("app-1", Status::InProgress);
+        let req = done(DoneStatus::Completed, Some("ok"), false);
+        let plan = finish(&s, &mut b, &req, NOW);
+        assert_eq!(b.status, Status::Merging);
+        assert_eq!(plan.merge_status, Some(mr_status::QUEUED));
+        assert_eq!(plan.end_reason, end_reason::DONE);
+        assert_eq!(plan.polecat, PolecatChange::idle("app", "nux"));
+        let ev = merge_queued(&s, &req, 5);
+        assert_eq!(ev.kind, kind::MERGE_QUEUED);
+        assert_eq!(
+            ev.summary,
+            "merge request 5 queued: polecat/nux/app-1 (app-1)"
+        );
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({ "merge_request": 5, "branch": "polecat/nux/app-1", "head": "bbbb" })
+        );
+        let ev = done_event(&s, &req);
+        assert_eq!(ev.kind, kind::DONE);
+        assert_eq!(ev.summary, "app/nux done with app-1: completed");
+        assert_eq!(
+            (ev.rig.as_deref(), ev.bead.as_deref()),
+            (Some("app"), Some("app-1"))
+        );
+        assert_eq!(
+            ev.payload,
+            json!({
+                "status": "completed", "note": "ok", "head": "bbbb",
+                "session": 7, "no_changes": false,
+            })
+        );
+    }
+
+    #[test]
+    fn finish_without_changes_closes_and_escalated_gives_back() {
+        let s = session(7, "app", "nux", "app-1");
+        let mut b = bead("app-1", Status::InProgress);
+        let plan = finish(&s, &mut b, &done(DoneStatus::Completed, None, true), NOW);
+        assert_eq!(plan.merge_status, None);
+        assert_eq!(b.status, Status::Closed);
+        assert_eq!(b.closed_at.as_deref(), Some(NOW));
+        assert_eq!(b.close_reason.as_deref(), Some("done without code changes"));
+        let mut b = bead("app-1", Status::InProgress);
+        let req = done(DoneStatus::Completed, Some("already there"), true);
+        finish(&s, &mut b, &req, NOW);
+        assert_eq!(
+            b.close_reason.as_deref(),
+            Some("done without code changes: already there")
+        );
+        assert_eq!(done_event(&s, &req).payload["no_changes"], json!(true));
+
+        for (status, word) in [
+            (DoneStatus::Escalated, "escalated"),
+            (DoneStatus::Deferred, "deferred"),
+        ] {
+            let mut b = bead("app-1", Status::InProgress);
+            b.assignee = Some("app/nux".into());
+            let req = done(status, Some("needs a decision"), false);
+            let plan = finish(&s, &mut b, &req, NOW);
+            assert_eq!(plan.merge_status, None);
+            assert_eq!(plan.polecat, PolecatChange::idle("app", "nux"));
+            assert_eq!((b.status, b.assignee.as_deref()), (Status::Open, None));
+            let ev = done_event(&s, &req);
+            assert_eq!(ev.summary, format!("app/nux done with app-1: {word}"));
+            assert_eq!(ev.payload["status"], json!(word));
+        }
+    }
+}
