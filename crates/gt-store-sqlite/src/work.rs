@@ -260,7 +260,7 @@ impl RigStore for SqliteStore {
                 .collect::<rusqlite::Result<_>>()
                 .db()?;
             for s in &open {
-                close_session(tx, s, "rig_removed", None, &now, actor)?;
+                close_session(tx, s, end_reason::RIG_REMOVED, None, &now, actor)?;
                 if let Ok(mut b) = fetch_bead(tx, &s.bead) {
                     reopen_for_others(tx, &mut b, &now)?;
                 }
@@ -336,7 +336,7 @@ impl RigStore for SqliteStore {
         self.write(|tx| {
             let p = fetch_polecat(tx, rig, name)?;
             if let Some(s) = open_session_of_polecat(tx, rig, name)? {
-                close_session(tx, &s, "polecat_removed", None, &now, actor)?;
+                close_session(tx, &s, end_reason::POLECAT_REMOVED, None, &now, actor)?;
             }
             if let Some(b) = &p.bead {
                 if let Ok(mut b) = fetch_bead(tx, b) {
@@ -496,7 +496,7 @@ impl WorkStore for SqliteStore {
                         r.get(0)
                     })
                     .db()?;
-                if others - own == 0 {
+                if rules::drop_new_polecat(others, own) {
                     tx.execute(
                         "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
                         params![rig, name],

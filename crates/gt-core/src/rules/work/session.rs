@@ -234,6 +234,12 @@ pub fn sling_failed(
     ev
 }
 
+/// Undoing a sling that created its polecat: the polecat is deleted when it
+/// has no session (of `sessions` in all) but the undone one (`own`: 0 or 1).
+pub fn drop_new_polecat(sessions: i64, own: i64) -> bool {
+    sessions - own == 0
+}
+
 /// `gt done`, first step: refused when session `s` has already ended.
 pub fn check_finish(s: &Session) -> Result<()> {
     if s.is_open() {
@@ -582,6 +588,14 @@ mod tests {
         assert_eq!(ev.payload["polecat_removed"], json!(true));
         assert_eq!(ev.payload["agent"], json!(null));
         assert_eq!(ev.payload["session"], json!(null));
+    }
+
+    #[test]
+    fn drop_new_polecat_only_when_unused() {
+        assert!(drop_new_polecat(1, 1));
+        assert!(drop_new_polecat(0, 0), "the sling got no session");
+        assert!(!drop_new_polecat(2, 1), "it worked before");
+        assert!(!drop_new_polecat(1, 0));
     }
 
     #[test]
