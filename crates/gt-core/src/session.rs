@@ -24,6 +24,8 @@ pub mod end_reason {
     pub const GAVE_UP: &str = "gave_up";
     /// The polecat was removed (`gt polecat remove --force`).
     pub const POLECAT_REMOVED: &str = "polecat_removed";
+    /// Its rig was removed (`gt rig remove`).
+    pub const RIG_REMOVED: &str = "rig_removed";
 }
 
 /// A session as stored.

@@ -2,22 +2,19 @@
 //! merge requests. Each method is one transaction with its events.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
-use serde_json::json;
 
 use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
-use crate::mr_status;
-use gt_core::bead::{Bead, Status};
+use gt_core::bead::Bead;
 use gt_core::error::{Error, Result};
-use gt_core::event::{kind, NewEvent};
 use gt_core::merge::MergeRequest;
 use gt_core::polecat::{Polecat, PolecatState};
 use gt_core::rig::Rig;
+use gt_core::rules::work::{self as rules, PolecatChange};
 use gt_core::session::{end_reason, Session};
 use gt_store::{
-    DoneOutcome, DoneRequest, DoneStatus, HookRequest, RigStore, SessionFilter, SlingUndo,
-    WorkStore,
+    DoneOutcome, DoneRequest, HookRequest, RigStore, SessionFilter, SlingUndo, WorkStore,
 };
 
 pub(super) const SESSION_COLS: &str =
@@ -145,19 +142,11 @@ fn open_session_of_polecat(
     .db()
 }
 
-fn set_polecat(
-    tx: &Transaction<'_>,
-    rig: &str,
-    name: &str,
-    state: PolecatState,
-    bead: Option<&str>,
-    branch: Option<&str>,
-    now: &str,
-) -> Result<()> {
+fn set_polecat(tx: &Transaction<'_>, c: &PolecatChange, now: &str) -> Result<()> {
     tx.execute(
         "UPDATE polecats SET state = ?3, bead = ?4, branch = coalesce(?5, branch), updated_at = ?6
          WHERE rig = ?1 AND name = ?2",
-        params![rig, name, state.as_str(), bead, branch, now],
+        params![c.rig, c.name, c.state.as_str(), c.bead, c.branch, now],
     )
     .db()?;
     Ok(())
@@ -176,18 +165,7 @@ fn close_session(
          WHERE id = ?1 AND ended_at IS NULL",
         params![s.id, now, reason, head],
     ).db()?;
-    insert_event(
-        tx,
-        now,
-        actor,
-        &NewEvent::new(
-            kind::SESSION_ENDED,
-            format!("session of {} on {} ended: {reason}", s.agent(), s.bead),
-        )
-        .rig(&s.rig)
-        .bead(&s.bead)
-        .payload(json!({ "session": s.id, "reason": reason, "agent": s.agent() })),
-    )?;
+    insert_event(tx, now, actor, &rules::session_ended(s, reason))?;
     Ok(())
 }
 
@@ -220,31 +198,13 @@ fn release_bead(
     if let Some(n) = note {
         add_note(tx, bead, actor, n, now)?;
     }
-    insert_event(
-        tx,
-        now,
-        actor,
-        &NewEvent::new(
-            kind::BEAD_RELEASED,
-            format!("{bead} released by {}: {reason}", s.agent()),
-        )
-        .rig(&s.rig)
-        .bead(bead)
-        .payload(json!({ "session": s.id, "reason": reason, "note": note })),
-    )?;
+    insert_event(tx, now, actor, &rules::bead_released(s, bead, reason, note))?;
     Ok(())
 }
 
-/// Returns the bead to `open`, unassigned, keeping rig/branch metadata.
+/// Gives the bead back ([`rules::reopen_for_others`]) and writes it.
 fn reopen_for_others(tx: &Transaction<'_>, bead: &mut Bead, now: &str) -> Result<()> {
-    if matches!(
-        bead.status,
-        Status::Hooked | Status::InProgress | Status::Queued
-    ) {
-        bead.set_status(Status::Open, now);
-    }
-    bead.assignee = None;
-    bead.updated_at = now.to_string();
+    rules::reopen_for_others(bead, now);
     write_bead_row(tx, bead)
 }
 
@@ -252,42 +212,20 @@ impl RigStore for SqliteStore {
     fn add_rig(&self, rig: &Rig, actor: &str) -> Result<()> {
         let now = self.now();
         self.write(|tx| {
-            if fetch_rig(tx, &rig.name).is_ok() {
-                return Err(Error::refused(format!("rig '{}' already exists", rig.name)));
-            }
+            let exists = fetch_rig(tx, &rig.name).is_ok();
             let taken: bool = tx
                 .prepare_cached("SELECT 1 FROM rigs WHERE prefix = ?1")
                 .db()?
                 .exists([&rig.prefix])
                 .db()?;
-            if taken || rig.prefix == self.default_prefix() {
-                return Err(Error::refused(format!(
-                    "bead prefix '{}' is already used in this town; choose another with --prefix",
-                    rig.prefix
-                )));
-            }
+            let ev = rules::add_rig(rig, exists, taken, self.default_prefix())?;
             tx.execute(
                 "INSERT INTO rigs (name, source, branch, prefix, agent, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![rig.name, rig.source, rig.branch, rig.prefix, rig.agent, now],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::RIG_ADDED,
-                    format!(
-                        "rig {} added ({}, branch {})",
-                        rig.name, rig.source, rig.branch
-                    ),
-                )
-                .rig(&rig.name)
-                .payload(
-                    json!({ "source": rig.source, "branch": rig.branch, "prefix": rig.prefix }),
-                ),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
     }
@@ -322,19 +260,14 @@ impl RigStore for SqliteStore {
                 .collect::<rusqlite::Result<_>>()
                 .db()?;
             for s in &open {
-                close_session(tx, s, "rig_removed", None, &now, actor)?;
+                close_session(tx, s, end_reason::RIG_REMOVED, None, &now, actor)?;
                 if let Ok(mut b) = fetch_bead(tx, &s.bead) {
                     reopen_for_others(tx, &mut b, &now)?;
                 }
             }
             tx.execute("DELETE FROM rigs WHERE name = ?1", [name])
                 .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(kind::RIG_REMOVED, format!("rig {name} removed")).rig(name),
-            )?;
+            insert_event(tx, &now, actor, &rules::rig_removed(name))?;
             Ok(())
         })
     }
@@ -344,23 +277,15 @@ impl RigStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             fetch_rig(tx, rig)?;
-            if fetch_polecat(tx, rig, name).is_ok() {
-                return Err(Error::refused(format!(
-                    "polecat {rig}/{name} already exists"
-                )));
-            }
+            let exists = fetch_polecat(tx, rig, name).is_ok();
+            let (state, ev) = rules::add_polecat(rig, name, exists)?;
             tx.execute(
                 "INSERT INTO polecats (rig, name, state, created_at, updated_at)
-                 VALUES (?1, ?2, 'idle', ?3, ?3)",
-                params![rig, name, now],
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![rig, name, state.as_str(), now],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(kind::POLECAT_ADDED, format!("polecat {rig}/{name} added")).rig(rig),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             fetch_polecat(tx, rig, name)
         })
     }
@@ -382,23 +307,14 @@ impl RigStore for SqliteStore {
     fn set_rig_agent(&self, rig: &str, agent: Option<&str>, actor: &str) -> Result<()> {
         let now = self.now();
         self.write(|tx| {
-            fetch_rig(tx, rig)?;
+            let mut r = fetch_rig(tx, rig)?;
+            let ev = rules::set_rig_agent(&mut r, agent);
             tx.execute(
                 "UPDATE rigs SET agent = ?2 WHERE name = ?1",
-                params![rig, agent],
+                params![rig, r.agent],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    crate::merge_kind::RIG_CONFIG_SET,
-                    format!("rig {rig} agent = {}", agent.unwrap_or("(town default)")),
-                )
-                .rig(rig)
-                .payload(json!({ "key": "agent", "value": agent })),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
     }
@@ -420,7 +336,7 @@ impl RigStore for SqliteStore {
         self.write(|tx| {
             let p = fetch_polecat(tx, rig, name)?;
             if let Some(s) = open_session_of_polecat(tx, rig, name)? {
-                close_session(tx, &s, "polecat_removed", None, &now, actor)?;
+                close_session(tx, &s, end_reason::POLECAT_REMOVED, None, &now, actor)?;
             }
             if let Some(b) = &p.bead {
                 if let Ok(mut b) = fetch_bead(tx, b) {
@@ -432,16 +348,7 @@ impl RigStore for SqliteStore {
                 params![rig, name],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::POLECAT_REMOVED,
-                    format!("polecat {rig}/{name} removed"),
-                )
-                .rig(rig),
-            )?;
+            insert_event(tx, &now, actor, &rules::polecat_removed(rig, name))?;
             Ok(())
         })
     }
@@ -457,23 +364,14 @@ impl SqliteStore {
     ) -> Result<()> {
         let now = self.now();
         self.write(|tx| {
-            let p = fetch_polecat(tx, rig, name)?;
+            let mut p = fetch_polecat(tx, rig, name)?;
+            let ev = rules::set_polecat_state(&mut p, state, &now);
             tx.execute(
                 "UPDATE polecats SET state = ?3, updated_at = ?4 WHERE rig = ?1 AND name = ?2",
-                params![rig, name, state.as_str(), now],
+                params![rig, name, p.state.as_str(), p.updated_at],
             )
             .db()?;
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::POLECAT_STATE,
-                    format!("polecat {} is now {state} (was {})", p.address(), p.state),
-                )
-                .rig(rig)
-                .payload(json!({ "polecat": name, "state": state, "was": p.state })),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
     }
@@ -485,70 +383,18 @@ impl WorkStore for SqliteStore {
         self.write(|tx| {
             let id = resolve_id(tx, self.default_prefix(), req.bead)?;
             let mut bead = fetch_bead(tx, &id)?;
-            match bead.status {
-                Status::Closed => {
-                    return Err(Error::refused(format!(
-                        "{id} is closed; reopen it first (gt bead reopen {id})"
-                    )))
-                }
-                Status::Merging => {
-                    return Err(Error::refused(format!(
-                        "{id} is waiting in the merge queue"
-                    )))
-                }
-                _ => {}
-            }
-            if let Some(open) = open_session_of_bead(tx, &id)? {
-                if req.supersede == Some(open.id) {
-                    close_session(tx, &open, end_reason::SUPERSEDED, None, &now, actor)?;
-                    if open.rig != req.rig || open.polecat != req.polecat {
-                        set_polecat(tx, &open.rig, &open.polecat, PolecatState::Idle, None, None, &now)?;
-                    }
-                } else {
-                    return Err(Error::refused(format!(
-                        "{id} is already hooked to {} (session {}); use --force to take it over",
-                        open.agent(),
-                        open.tmux_session
-                    )));
+            let open = open_session_of_bead(tx, &id)?;
+            if let Some(old) = rules::hook_takeover(&bead, open.as_ref(), req)? {
+                close_session(tx, &old.session, old.reason, None, &now, actor)?;
+                if let Some(c) = &old.polecat {
+                    set_polecat(tx, c, &now)?;
                 }
             }
             let polecat = fetch_polecat(tx, req.rig, req.polecat)?;
-            let resuming = polecat.bead.as_deref() == Some(id.as_str());
-            if polecat.state != PolecatState::Idle && !resuming {
-                return Err(Error::refused(format!(
-                    "polecat {} is {}{}",
-                    polecat.address(),
-                    polecat.state,
-                    polecat
-                        .bead
-                        .as_deref()
-                        .map(|b| format!(" with {b}"))
-                        .unwrap_or_default()
-                )));
-            }
-            if let Some(s) = open_session_of_polecat(tx, req.rig, req.polecat)? {
-                return Err(Error::refused(format!(
-                    "polecat {} still has an open session on {}",
-                    polecat.address(),
-                    s.bead
-                )));
-            }
-            let agent = polecat.address();
-            bead.set_status(Status::Hooked, &now);
-            bead.assignee = Some(agent.clone());
-            bead.metadata.insert("rig".into(), json!(req.rig));
-            bead.metadata.insert("polecat".into(), json!(req.polecat));
-            bead.metadata.insert("branch".into(), json!(req.branch));
+            let busy = open_session_of_polecat(tx, req.rig, req.polecat)?;
+            let plan = rules::hook(&mut bead, &polecat, busy.as_ref(), req, &now)?;
             write_bead_row(tx, &bead)?;
-            set_polecat(
-                tx,
-                req.rig,
-                req.polecat,
-                PolecatState::Working,
-                Some(&id),
-                Some(req.branch),
-                &now,
-            )?;
+            set_polecat(tx, &plan.polecat, &now)?;
             tx.execute(
                 "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch, base_commit, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -568,16 +414,7 @@ impl WorkStore for SqliteStore {
                 tx,
                 &now,
                 actor,
-                &NewEvent::new(
-                    kind::SLING,
-                    format!("slung {id} to {agent} ({}): {}", req.runtime, bead.title),
-                )
-                .rig(req.rig)
-                .bead(&id)
-                .payload(json!({
-                    "agent": agent, "session": sid, "runtime": req.runtime,
-                    "branch": req.branch, "base": req.base_commit,
-                })),
+                &rules::sling_event(&bead, &plan.agent, req, sid),
             )?;
             fetch_session(tx, sid)
         })
@@ -593,22 +430,11 @@ impl WorkStore for SqliteStore {
             )
             .db()?;
             let mut bead = fetch_bead(tx, &s.bead)?;
-            if bead.status == Status::Hooked {
-                bead.set_status(Status::InProgress, &now);
+            let (changed, ev) = rules::mark_running(&s, &mut bead, &now);
+            if changed {
                 write_bead_row(tx, &bead)?;
             }
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(
-                    kind::SESSION_STARTED,
-                    format!("{} started on {} in {}", s.agent(), s.bead, s.tmux_session),
-                )
-                .rig(&s.rig)
-                .bead(&s.bead)
-                .payload(json!({ "session": s.id, "tmux": s.tmux_session, "runtime": s.runtime })),
-            )?;
+            insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
     }
@@ -618,8 +444,8 @@ impl WorkStore for SqliteStore {
         self.write(|tx| {
             let s = fetch_session(tx, session)?;
             let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
-            if p.bead.as_deref() == Some(s.bead.as_str()) {
-                set_polecat(tx, &s.rig, &s.polecat, PolecatState::Idle, None, None, &now)?;
+            if let Some(c) = rules::free_polecat(&p, &s.bead) {
+                set_polecat(tx, &c, &now)?;
             }
             release_bead(tx, &s, &s.bead, reason, note, &now, actor)
         })
@@ -670,7 +496,7 @@ impl WorkStore for SqliteStore {
                         r.get(0)
                     })
                     .db()?;
-                if others - own == 0 {
+                if rules::drop_new_polecat(others, own) {
                     tx.execute(
                         "DELETE FROM polecats WHERE rig = ?1 AND name = ?2",
                         params![rig, name],
@@ -681,37 +507,12 @@ impl WorkStore for SqliteStore {
             }
             if let Some((rig, name)) = holder {
                 if let Ok(p) = fetch_polecat(tx, &rig, &name) {
-                    if p.bead.as_deref() == Some(id.as_str()) {
-                        set_polecat(tx, &rig, &name, PolecatState::Idle, None, None, &now)?;
+                    if let Some(c) = rules::free_polecat(&p, &id) {
+                        set_polecat(tx, &c, &now)?;
                     }
                 }
             }
-            let agent = session.as_ref().map(Session::agent);
-            let mut ev = NewEvent::new(
-                kind::SLING_FAILED,
-                format!(
-                    "sling of {id}{} failed: {}",
-                    agent
-                        .as_deref()
-                        .map(|a| format!(" to {a}"))
-                        .unwrap_or_default(),
-                    undo.note
-                ),
-            )
-            .payload(json!({
-                "session": undo.session,
-                "bead": id,
-                "agent": agent,
-                "bead_removed": undo.drop_bead,
-                "polecat_removed": polecat_removed,
-                "note": undo.note,
-            }));
-            if let Some(s) = &session {
-                ev = ev.rig(&s.rig);
-            }
-            if !undo.drop_bead {
-                ev = ev.bead(&id);
-            }
+            let ev = rules::sling_failed(undo, &id, session.as_ref(), polecat_removed);
             insert_event(tx, &now, actor, &ev)?;
             Ok(())
         })
@@ -732,92 +533,46 @@ impl WorkStore for SqliteStore {
         let now = self.now();
         self.write(|tx| {
             let s = fetch_session(tx, req.session)?;
-            if !s.is_open() {
-                return Err(Error::refused(format!(
-                    "session {} of {} on {} has already ended ({})",
-                    s.id,
-                    s.agent(),
-                    s.bead,
-                    s.end_reason.as_deref().unwrap_or("unknown")
-                )));
-            }
+            rules::check_finish(&s)?;
             let mut bead = fetch_bead(tx, &s.bead)?;
             if let Some(n) = req.note {
                 add_note(tx, &s.bead, actor, n, &now)?;
             }
+            let plan = rules::finish(&s, &mut bead, req, &now);
+            write_bead_row(tx, &bead)?;
             let mut mr = None;
-            match req.status {
-                DoneStatus::Completed if req.no_changes => {
-                    bead.set_status(Status::Closed, &now);
-                    bead.close_reason = Some(
-                        req.note
-                            .map(|n| format!("done without code changes: {n}"))
-                            .unwrap_or_else(|| "done without code changes".into()),
-                    );
-                    write_bead_row(tx, &bead)?;
-                }
-                DoneStatus::Completed => {
-                    bead.set_status(Status::Merging, &now);
-                    write_bead_row(tx, &bead)?;
-                    tx.execute(
-                        "INSERT INTO merge_requests (rig, bead, polecat, branch, base_commit, head_commit,
-                                                     status, note, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                        params![
-                            s.rig,
-                            s.bead,
-                            s.polecat,
-                            s.branch,
-                            s.base_commit,
-                            req.head_commit,
-                            mr_status::QUEUED,
-                            req.note,
-                            now
-                        ],
-                    ).db()?;
-                    let id = tx.last_insert_rowid();
-                    let m = tx
-                        .prepare_cached(&format!(
-                            "SELECT {MR_COLS} FROM merge_requests WHERE id = ?1"
-                        )).db()?
-                        .query_row([id], mr_from_row).db()?;
-                    insert_event(
-                        tx,
-                        &now,
-                        actor,
-                        &NewEvent::new(
-                            kind::MERGE_QUEUED,
-                            format!("merge request {id} queued: {} ({})", s.branch, s.bead),
-                        )
-                        .rig(&s.rig)
-                        .bead(&s.bead)
-                        .payload(json!({ "merge_request": id, "branch": s.branch, "head": req.head_commit })),
-                    )?;
-                    mr = Some(m);
-                }
-                DoneStatus::Escalated | DoneStatus::Deferred => {
-                    reopen_for_others(tx, &mut bead, &now)?;
-                }
+            if let Some(status) = plan.merge_status {
+                tx.execute(
+                    "INSERT INTO merge_requests (rig, bead, polecat, branch, base_commit, head_commit,
+                                                 status, note, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    params![
+                        s.rig,
+                        s.bead,
+                        s.polecat,
+                        s.branch,
+                        s.base_commit,
+                        req.head_commit,
+                        status,
+                        req.note,
+                        now
+                    ],
+                )
+                .db()?;
+                let id = tx.last_insert_rowid();
+                let m = tx
+                    .prepare_cached(&format!(
+                        "SELECT {MR_COLS} FROM merge_requests WHERE id = ?1"
+                    ))
+                    .db()?
+                    .query_row([id], mr_from_row)
+                    .db()?;
+                insert_event(tx, &now, actor, &rules::merge_queued(&s, req, id))?;
+                mr = Some(m);
             }
-            close_session(tx, &s, end_reason::DONE, Some(req.head_commit), &now, actor)?;
-            set_polecat(tx, &s.rig, &s.polecat, PolecatState::Idle, None, None, &now)?;
-            let status = match req.status {
-                DoneStatus::Completed => "completed",
-                DoneStatus::Escalated => "escalated",
-                DoneStatus::Deferred => "deferred",
-            };
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &NewEvent::new(kind::DONE, format!("{} done with {}: {status}", s.agent(), s.bead))
-                    .rig(&s.rig)
-                    .bead(&s.bead)
-                    .payload(json!({
-                        "status": status, "note": req.note, "head": req.head_commit,
-                        "session": s.id, "no_changes": req.no_changes,
-                    })),
-            )?;
+            close_session(tx, &s, plan.end_reason, Some(req.head_commit), &now, actor)?;
+            set_polecat(tx, &plan.polecat, &now)?;
+            insert_event(tx, &now, actor, &rules::done_event(&s, req))?;
             Ok(DoneOutcome {
                 bead: fetch_bead(tx, &s.bead)?,
                 merge_request: mr,

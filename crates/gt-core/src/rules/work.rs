@@ -1,1 +1,0 @@
-//! Rules for work (see the module docs of `rules`).
