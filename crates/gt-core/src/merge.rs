@@ -14,7 +14,7 @@ pub struct MergeRequest {
     pub branch: String,
     pub base_commit: String,
     pub head_commit: String,
-    pub status: String,
+    pub status: MergeStatus,
     pub note: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -133,18 +133,6 @@ impl std::str::FromStr for MergeStatus {
     }
 }
 
-/// Merge request statuses as `&str` constants (the names of
-/// [`MergeStatus`]), for the store's text columns and queries.
-pub mod mr_status {
-    use super::MergeStatus;
-    pub const QUEUED: &str = MergeStatus::Queued.as_str();
-    pub const LANDING: &str = MergeStatus::Landing.as_str();
-    pub const MERGED: &str = MergeStatus::Merged.as_str();
-    pub const FAILED: &str = MergeStatus::Failed.as_str();
-    pub const CONFLICT: &str = MergeStatus::Conflict.as_str();
-    pub const REMOVED: &str = MergeStatus::Removed.as_str();
-}
-
 /// Whether a convoy's beads have all landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,11 +150,9 @@ impl ConvoyStatus {
     }
 }
 
-impl MergeRequest {
-    /// Its status as the enum (`None` for a value this gt does not know,
-    /// e.g. written by a newer one).
-    pub fn merge_status(&self) -> Option<MergeStatus> {
-        self.status.parse().ok()
+impl std::fmt::Display for MergeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Convoys: beads that belong together, tracked until every one is closed
 //! (then the convoy is `landed` and `human` gets one mail).
 
+use gt_core::merge::MergeStatus;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -50,7 +51,7 @@ pub struct ConvoyBead {
     /// `rig/polecat` working (or last worked) on it.
     pub polecat: Option<String>,
     /// The latest merge request's status, if any.
-    pub merge: Option<String>,
+    pub merge: Option<MergeStatus>,
     pub merge_request: Option<i64>,
 }
 
@@ -107,7 +108,7 @@ pub fn show(ws: &Workspace, convoy: &str, actor: &str) -> Result<ConvoyView> {
             title: b.title.clone(),
             status: b.status.as_str().to_string(),
             polecat,
-            merge: mr.map(|m| m.mr.status.clone()),
+            merge: mr.map(|m| m.mr.status),
             merge_request: mr.map(|m| m.mr.id),
         });
     }

@@ -360,3 +360,52 @@ fn crate_graph_only_the_town_names_the_backend() {
         "the backend is named outside town.rs and store/mod.rs: {named:?}"
     );
 }
+
+#[test]
+fn crate_graph_rules_live_above_the_store() {
+    // The state machine is `gt_core::rules`: a backend reads rows, calls a
+    // rule and writes what it returns. So no backend source (outside its
+    // unit tests) refuses, picks a status or words an event itself.
+    let decisions = [
+        "NewEvent::new(",
+        "Error::refused(",
+        "Error::invalid(",
+        "Error::Cycle(",
+        "set_status(",
+    ];
+    let mut found = Vec::new();
+    for (p, text) in sources() {
+        if !p.components().any(|c| c.as_os_str() == "gt-store-sqlite") {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        for (n, line) in code.lines().enumerate() {
+            // Opening a database file that already exists is refused
+            // before any row is read: a file decision, not a domain one.
+            if p.ends_with("lib.rs") && line.contains("Error::refused(format!(") {
+                let next = code.lines().nth(n + 1).unwrap_or_default();
+                if next.contains("database already exists") {
+                    continue;
+                }
+            }
+            if let Some(d) = decisions.iter().find(|d| line.contains(*d)) {
+                found.push(format!("{}:{}: {d}", p.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the SQLite backend decides for itself (move it to gt_core::rules): {found:#?}"
+    );
+    // And the rules are there, one file per concern.
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gt-core/src/rules");
+    for concern in [
+        "bead.rs",
+        "comms.rs",
+        "deacon.rs",
+        "merge.rs",
+        "work/mod.rs",
+    ] {
+        assert!(rules.join(concern).is_file(), "rules/{concern} is missing");
+    }
+}

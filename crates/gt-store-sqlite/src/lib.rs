@@ -28,25 +28,6 @@ use gt_store::{EventStore, StoreMaintenance};
 
 pub use schema::latest as latest_schema_version;
 
-/// Merge request statuses as stored (the names of `MergeStatus`).
-pub(crate) use gt_core::merge::mr_status;
-
-/// The merge queue's and convoys' event kinds this backend appends (names of
-/// `EventKind`, as `gt_lib::refinery::kind` lists them).
-pub(crate) mod merge_kind {
-    use gt_core::event::EventKind;
-    pub const MERGE_LANDING: &str = EventKind::MergeLanding.as_str();
-    pub const MERGE_LANDED: &str = EventKind::MergeLanded.as_str();
-    pub const MERGE_FAILED: &str = EventKind::MergeFailed.as_str();
-    pub const MERGE_CONFLICT: &str = EventKind::MergeConflict.as_str();
-    pub const MERGE_REQUEUED: &str = EventKind::MergeRequeued.as_str();
-    pub const MERGE_REMOVED: &str = EventKind::MergeRemoved.as_str();
-    pub const CONVOY_CREATED: &str = EventKind::ConvoyCreated.as_str();
-    pub const CONVOY_UPDATED: &str = EventKind::ConvoyUpdated.as_str();
-    pub const CONVOY_LANDED: &str = EventKind::ConvoyLanded.as_str();
-    pub const RIG_CONFIG_SET: &str = EventKind::RigConfigSet.as_str();
-}
-
 /// Column `idx` of `r` parsed as `T` (a stored status or kind name); a name
 /// this gt does not know makes the row corrupt.
 pub(crate) fn parsed<T: std::str::FromStr>(

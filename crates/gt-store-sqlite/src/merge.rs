@@ -7,6 +7,7 @@ use super::beads::{fetch_bead, resolve_id, write_bead_row};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::error::{Error, Result};
+use gt_core::merge::MergeStatus;
 use gt_core::rules::merge::{self as rules, BeadChange};
 use gt_store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
@@ -236,7 +237,11 @@ impl MergeStore for SqliteStore {
         fetch_entry(self.conn(), id)
     }
 
-    fn merge_entries(&self, rig: Option<&str>, statuses: &[&str]) -> Result<Vec<MergeEntry>> {
+    fn merge_entries(
+        &self,
+        rig: Option<&str>,
+        statuses: &[MergeStatus],
+    ) -> Result<Vec<MergeEntry>> {
         let all = statuses.is_empty();
         let list = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
         let mut stmt = self
@@ -283,7 +288,7 @@ impl MergeStore for SqliteStore {
                         batch = ?5, attempts = ?6, updated_at = ?7 WHERE id = ?1",
                     params![
                         l.id,
-                        e.mr.status,
+                        e.mr.status.as_str(),
                         e.landing_commit,
                         e.target_from,
                         e.batch,
@@ -312,7 +317,7 @@ impl MergeStore for SqliteStore {
                         failure = ?5, updated_at = ?6 WHERE id = ?1",
                     params![
                         l.id,
-                        e.mr.status,
+                        e.mr.status.as_str(),
                         e.merged_commit,
                         e.followup_pending,
                         e.failure,
@@ -348,7 +353,7 @@ impl MergeStore for SqliteStore {
                  WHERE id = ?1",
                 params![
                     id,
-                    e.mr.status,
+                    e.mr.status.as_str(),
                     e.failure,
                     serde_json::to_string(&e.conflict_files).unwrap_or_else(|_| "[]".into()),
                     e.followup_pending,
@@ -377,7 +382,7 @@ impl MergeStore for SqliteStore {
                     followup_pending = ?5, updated_at = ?6 WHERE id = ?1",
                 params![
                     id,
-                    e.mr.status,
+                    e.mr.status.as_str(),
                     e.landing_commit,
                     e.target_from,
                     e.followup_pending,
@@ -400,7 +405,12 @@ impl MergeStore for SqliteStore {
             tx.execute(
                 "UPDATE merge_requests SET status = ?2, updated_at = ?3, followup_pending = ?4
                  WHERE id = ?1",
-                params![id, e.mr.status, e.mr.updated_at, e.followup_pending],
+                params![
+                    id,
+                    e.mr.status.as_str(),
+                    e.mr.updated_at,
+                    e.followup_pending
+                ],
             )
             .db()?;
             apply(tx, &bead, &change, &now, actor)?;

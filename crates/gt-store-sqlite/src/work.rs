@@ -75,7 +75,7 @@ pub(super) fn mr_from_row(r: &Row<'_>) -> rusqlite::Result<MergeRequest> {
         branch: r.get(4)?,
         base_commit: r.get(5)?,
         head_commit: r.get(6)?,
-        status: r.get(7)?,
+        status: crate::parsed(r, 7, "merge status")?,
         note: r.get(8)?,
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
@@ -553,7 +553,7 @@ impl WorkStore for SqliteStore {
                         s.branch,
                         s.base_commit,
                         req.head_commit,
-                        status,
+                        status.as_str(),
                         req.note,
                         now
                     ],

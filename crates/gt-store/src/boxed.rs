@@ -408,7 +408,11 @@ impl<T: MergeStore + ?Sized> MergeStore for Box<T> {
         (**self).merge_entry(id)
     }
 
-    fn merge_entries(&self, rig: Option<&str>, statuses: &[&str]) -> Result<Vec<MergeEntry>> {
+    fn merge_entries(
+        &self,
+        rig: Option<&str>,
+        statuses: &[MergeStatus],
+    ) -> Result<Vec<MergeEntry>> {
         (**self).merge_entries(rig, statuses)
     }
 

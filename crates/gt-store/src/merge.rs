@@ -23,7 +23,8 @@ pub trait MergeStore {
 
     fn merge_entry(&self, id: i64) -> Result<MergeEntry>;
     /// Entries of a rig (or all rigs), optionally of some statuses, by id.
-    fn merge_entries(&self, rig: Option<&str>, statuses: &[&str]) -> Result<Vec<MergeEntry>>;
+    fn merge_entries(&self, rig: Option<&str>, statuses: &[MergeStatus])
+        -> Result<Vec<MergeEntry>>;
     /// Rigs with queued, landing or follow-up work.
     fn rigs_with_merge_work(&self) -> Result<Vec<String>>;
     /// Starts a landing: each request `landing` with its commit and the

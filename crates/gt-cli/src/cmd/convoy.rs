@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, c: ConvoyCmd) -> Result<(), Error> {
                     one_line(&b.id),
                     b.status,
                     one_line(b.polecat.as_deref().unwrap_or("-")),
-                    b.merge.as_deref().unwrap_or("-"),
+                    b.merge.map_or("-", |m| m.as_str()),
                     one_line(&b.title)
                 ));
             }

@@ -63,7 +63,7 @@ fn five_tasks_sling_to_done() {
             .find(|m| m.bead == bead)
             .expect("merge request per bead");
         assert_eq!(mr.branch, branch);
-        assert_eq!(mr.status, "queued");
+        assert_eq!(mr.status.as_str(), "queued");
         let tip = git(&repo, &["rev-parse", &format!("refs/heads/{branch}")]);
         assert_eq!(mr.head_commit, tip.trim());
         // Exactly the stand-in's commit beyond main, carrying the bead's file.

@@ -299,7 +299,7 @@ fn check_main(t: &TestTown, initial: &str, round: usize) {
         });
         let e = e.unwrap_or_else(|| panic!("round {round}: {c} on main is no recorded landing"));
         assert!(
-            e.mr.status == "landing" || e.mr.status == "merged",
+            matches!(e.mr.status.as_str(), "landing" | "merged"),
             "round {round}: {c} belongs to a {} request",
             e.mr.status
         );

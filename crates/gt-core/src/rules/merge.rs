@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::bead::{Bead, Status, MAX_COMMENT_BYTES};
 use crate::error::{Error, Result};
 use crate::event::{kind, EventKind, NewEvent};
-use crate::merge::{mr_status, Convoy, ConvoyStatus, FailureKind, Landing, MergeEntry};
+use crate::merge::{Convoy, ConvoyStatus, FailureKind, Landing, MergeEntry, MergeStatus};
 
 /// Longest failure text kept (the tail of gate output).
 pub const MAX_FAILURE_BYTES: usize = 16 * 1024;
@@ -78,13 +78,13 @@ pub fn start_landing(
     batch: i64,
     now: &str,
 ) -> Result<NewEvent> {
-    if e.mr.status != mr_status::QUEUED {
+    if e.mr.status != MergeStatus::Queued {
         return Err(Error::refused(format!(
             "merge request {} is {}, not queued",
             l.id, e.mr.status
         )));
     }
-    e.mr.status = mr_status::LANDING.to_string();
+    e.mr.status = MergeStatus::Landing;
     e.mr.updated_at = now.to_string();
     e.landing_commit = Some(l.commit.clone());
     e.target_from = Some(target_from.to_string());
@@ -111,10 +111,10 @@ pub fn start_landing(
 /// pending, its failure cleared. False (nothing changed) when it already
 /// was merged; else the backend writes it and calls [`close_landed`].
 pub fn land(e: &mut MergeEntry, commit: &str, now: &str) -> bool {
-    if e.mr.status == mr_status::MERGED {
+    if e.mr.status == MergeStatus::Merged {
         return false;
     }
-    e.mr.status = mr_status::MERGED.to_string();
+    e.mr.status = MergeStatus::Merged;
     e.mr.updated_at = now.to_string();
     e.merged_commit = Some(commit.to_string());
     e.followup_pending = true;
@@ -178,10 +178,10 @@ pub fn fail(
     let failure = tail_bytes(failure, MAX_FAILURE_BYTES);
     let note = tail_bytes(note, MAX_COMMENT_BYTES / 2);
     let (status, ev_kind) = match fkind {
-        FailureKind::Conflict => (mr_status::CONFLICT, EventKind::MergeConflict),
-        _ => (mr_status::FAILED, EventKind::MergeFailed),
+        FailureKind::Conflict => (MergeStatus::Conflict, EventKind::MergeConflict),
+        _ => (MergeStatus::Failed, EventKind::MergeFailed),
     };
-    e.mr.status = status.to_string();
+    e.mr.status = status;
     e.mr.updated_at = now.to_string();
     e.failure = Some(failure.to_string());
     e.conflict_files = files.to_vec();
@@ -220,9 +220,9 @@ pub fn fail(
 /// when it already is queued (nothing to do), refused unless it is
 /// landing, failed or conflicting.
 pub fn check_requeue(e: &MergeEntry) -> Result<bool> {
-    match e.mr.status.as_str() {
-        mr_status::QUEUED => Ok(false),
-        mr_status::LANDING | mr_status::FAILED | mr_status::CONFLICT => Ok(true),
+    match e.mr.status {
+        MergeStatus::Queued => Ok(false),
+        MergeStatus::Landing | MergeStatus::Failed | MergeStatus::Conflict => Ok(true),
         other => Err(Error::refused(format!(
             "merge request {} is {other}; only a failed, conflicting or landing request can be queued again",
             e.mr.id
@@ -234,13 +234,14 @@ pub fn check_requeue(e: &MergeEntry) -> Result<bool> {
 /// [`check_requeue`] said true: refused when a failed request's bead is
 /// being worked on again; an `open` bead becomes `merging`.
 pub fn requeue(e: &mut MergeEntry, bead: &mut Bead, reason: &str, now: &str) -> Result<BeadChange> {
-    if e.mr.status != mr_status::LANDING && !matches!(bead.status, Status::Open | Status::Merging) {
+    if e.mr.status != MergeStatus::Landing && !matches!(bead.status, Status::Open | Status::Merging)
+    {
         return Err(Error::refused(format!(
             "{} is {} (being worked on again); it will queue a new request with gt done",
             bead.id, bead.status
         )));
     }
-    e.mr.status = mr_status::QUEUED.to_string();
+    e.mr.status = MergeStatus::Queued;
     e.mr.updated_at = now.to_string();
     e.landing_commit = None;
     e.target_from = None;
@@ -266,8 +267,8 @@ pub fn requeue(e: &mut MergeEntry, bead: &mut Bead, reason: &str, now: &str) -> 
 /// `gt mq remove`, before the bead is read: only a queued, failed or
 /// conflicting request can be removed.
 pub fn check_remove(e: &MergeEntry) -> Result<()> {
-    match e.mr.status.as_str() {
-        mr_status::QUEUED | mr_status::FAILED | mr_status::CONFLICT => Ok(()),
+    match e.mr.status {
+        MergeStatus::Queued | MergeStatus::Failed | MergeStatus::Conflict => Ok(()),
         other => Err(Error::refused(format!(
             "merge request {} is {other}; only a queued, failed or conflicting request can be removed",
             e.mr.id
@@ -279,7 +280,7 @@ pub fn check_remove(e: &MergeEntry) -> Result<()> {
 /// no follow-up; a `merging` bead goes back to `open`, unassigned, with a
 /// comment that its branch is kept.
 pub fn remove(e: &mut MergeEntry, bead: &mut Bead, now: &str) -> BeadChange {
-    e.mr.status = mr_status::REMOVED.to_string();
+    e.mr.status = MergeStatus::Removed;
     e.mr.updated_at = now.to_string();
     e.followup_pending = false;
     let id = e.mr.id;
@@ -391,7 +392,7 @@ mod tests {
                 branch: "polecat/nux/gt-1".into(),
                 base_commit: "aaaa".into(),
                 head_commit: "bbbb".into(),
-                status: status.into(),
+                status: status.parse().unwrap(),
                 note: None,
                 created_at: T0.into(),
                 updated_at: T0.into(),
@@ -569,7 +570,7 @@ mod tests {
             "fix it",
             NOW,
         );
-        assert_eq!(e.mr.status, "conflict");
+        assert_eq!(e.mr.status.as_str(), "conflict");
         assert_eq!(
             e.failure.as_deref(),
             Some("rebase\nCONFLICT in src/a.rs\n\n")
@@ -607,7 +608,7 @@ mod tests {
         let before = b.clone();
         let long = "x".repeat(MAX_FAILURE_BYTES + 10);
         let out = fail(&mut e, &mut b, FailureKind::Gate, &long, &[], "n", NOW);
-        assert_eq!(e.mr.status, "failed");
+        assert_eq!(e.mr.status.as_str(), "failed");
         assert_eq!(e.failure.as_ref().map(String::len), Some(MAX_FAILURE_BYTES));
         assert!(!out.write_bead);
         assert_eq!(b, before, "only a merging bead is reopened");
@@ -656,7 +657,7 @@ mod tests {
         e.followup_pending = true;
         let mut b = bead("gt-1", Status::Open);
         let out = requeue(&mut e, &mut b, "retry", NOW).unwrap();
-        assert_eq!(e.mr.status, "queued");
+        assert_eq!(e.mr.status.as_str(), "queued");
         assert_eq!(
             (e.landing_commit.clone(), e.target_from.clone()),
             (None, None)

@@ -44,7 +44,7 @@ pub use rebase::*;
 
 /// Status of a merge request (stored as text): the names of
 /// [`gt_core::merge::MergeStatus`].
-pub use gt_core::merge::mr_status;
+pub use gt_core::merge::MergeStatus;
 
 /// Event kinds of the refinery and convoys.
 pub mod kind {
@@ -233,7 +233,7 @@ fn process_rig(
     // the next run, so a run always ends.
     let horizon = ws
         .store
-        .merge_entries(Some(rig_name), &[mr_status::QUEUED])?
+        .merge_entries(Some(rig_name), &[MergeStatus::Queued])?
         .last()
         .map(|e| e.mr.id)
         .unwrap_or(0);
@@ -247,7 +247,7 @@ fn process_rig(
     loop {
         let mut queued = ws
             .store
-            .merge_entries(Some(rig_name), &[mr_status::QUEUED])?;
+            .merge_entries(Some(rig_name), &[MergeStatus::Queued])?;
         queued.retain(|e| e.mr.id <= horizon);
         if queued.is_empty() {
             break;
@@ -275,7 +275,7 @@ fn recover(cx: &Ctx<'_>, rr: &mut RigReport, convoys: &mut Vec<Convoy>) -> Resul
     let landing = cx
         .ws
         .store
-        .merge_entries(Some(&cx.rig), &[mr_status::LANDING])?;
+        .merge_entries(Some(&cx.rig), &[MergeStatus::Landing])?;
     if landing.is_empty() {
         return Ok(());
     }
@@ -633,11 +633,11 @@ fn followups(cx: &Ctx<'_>, rr: &mut RigReport) {
     // look at the worktrees and one ref transaction for all of them.
     let merged: Vec<&MergeEntry> = pending
         .iter()
-        .filter(|e| e.mr.status == mr_status::MERGED)
+        .filter(|e| e.mr.status == MergeStatus::Merged)
         .collect();
     let mut deleted = delete_branches(cx, &merged).into_iter();
     for e in pending {
-        let branch_deleted = if e.mr.status == mr_status::MERGED {
+        let branch_deleted = if e.mr.status == MergeStatus::Merged {
             deleted.next()
         } else {
             None
@@ -667,8 +667,8 @@ fn followup(
             to.push(s);
         }
     }
-    match e.mr.status.as_str() {
-        mr_status::MERGED => {
+    match e.mr.status {
+        MergeStatus::Merged => {
             let commit = e.merged_commit.clone().unwrap_or_default();
             if let Some(Err(err)) = branch_deleted {
                 rr.warnings.push(format!(
@@ -689,15 +689,15 @@ fn followup(
                 cx.actor,
             ));
         }
-        mr_status::FAILED | mr_status::CONFLICT => {
+        MergeStatus::Failed | MergeStatus::Conflict => {
             let failure = e.failure.clone().unwrap_or_default();
-            let resling_kind = e.mr.status == mr_status::CONFLICT || failure.starts_with("gate ");
+            let resling_kind = e.mr.status == MergeStatus::Conflict || failure.starts_with("gate ");
             let mut reslung = false;
             if resling_kind && cx.settings.on_failure == OnFailure::Resling {
                 let tries = cx
                     .ws
                     .store
-                    .merge_entries(Some(&cx.rig), &[mr_status::FAILED, mr_status::CONFLICT])?
+                    .merge_entries(Some(&cx.rig), &[MergeStatus::Failed, MergeStatus::Conflict])?
                     .iter()
                     .filter(|x| x.mr.bead == e.mr.bead)
                     .count();

@@ -3,7 +3,7 @@
 //! bead back to its polecat (on the fake tmux).
 
 use gt_lib::bead::Status;
-use gt_lib::refinery::{kind, mr_status, run_once};
+use gt_lib::refinery::{kind, run_once, MergeStatus};
 use gt_lib::store::merge::MergeStore;
 use gt_lib::store::BeadStore;
 
@@ -23,7 +23,7 @@ fn one_request_is_merged_onto_main() {
             .unwrap();
     let queued =
         k.ws.store
-            .merge_entries(Some(RIG), &[mr_status::QUEUED])
+            .merge_entries(Some(RIG), &[MergeStatus::Queued])
             .unwrap();
     assert_eq!(queued.len(), 1);
     let head = queued[0].mr.head_commit.clone();
@@ -45,7 +45,7 @@ fn one_request_is_merged_onto_main() {
     let mr = &k
         .ws
         .store
-        .merge_entries(Some(RIG), &[mr_status::MERGED])
+        .merge_entries(Some(RIG), &[MergeStatus::Merged])
         .unwrap()[0];
     assert_eq!(mr.merged_commit.as_deref(), Some(main.as_str()));
     assert_eq!(k.ws.store.get_bead(&s.bead).unwrap().status, Status::Closed);
@@ -73,7 +73,7 @@ fn a_failing_gate_lands_nothing_and_slings_the_bead_back() {
     );
     let failed =
         k.ws.store
-            .merge_entries(Some(RIG), &[mr_status::FAILED])
+            .merge_entries(Some(RIG), &[MergeStatus::Failed])
             .unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(k.events(kind::MERGE_FAILED).len(), 1);

@@ -1,6 +1,7 @@
 //! The merge queue, rig config and convoys.
 
 use gt_core::bead::Status;
+use gt_core::merge::MergeStatus;
 use gt_core::merge::{FailureKind, Landing};
 use gt_core::work::{DoneRequest, DoneStatus};
 use serde_json::json;
@@ -69,8 +70,16 @@ pub fn merge_queue_lands(s: &dyn Store) {
     let (bead_id, mr) = queued(s);
     let e = s.merge_entry(mr).unwrap();
     assert_eq!((e.mr.status.as_str(), e.attempts), ("queued", 0));
-    assert_eq!(s.merge_entries(Some("app"), &["queued"]).unwrap().len(), 1);
-    assert!(s.merge_entries(None, &["merged"]).unwrap().is_empty());
+    assert_eq!(
+        s.merge_entries(Some("app"), &[MergeStatus::Queued])
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .merge_entries(None, &[MergeStatus::Merged])
+        .unwrap()
+        .is_empty());
     assert_eq!(s.rigs_with_merge_work().unwrap(), ["app"]);
     assert_eq!(s.merge_queue_lengths().unwrap(), [("app".to_string(), 1)]);
     let batch = s.next_batch().unwrap();
@@ -210,7 +219,7 @@ pub fn merge_failure_requeue_remove(s: &dyn Store) {
         Some(("refinery", "fix the conflict"))
     );
     let e = s.requeue(mr, "retry", "human").unwrap();
-    assert_eq!(e.mr.status, "queued");
+    assert_eq!(e.mr.status, MergeStatus::Queued);
     assert!(!e.followup_pending);
     assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Merging);
     let ev = last(s, "merge.requeued");
@@ -223,14 +232,17 @@ pub fn merge_failure_requeue_remove(s: &dyn Store) {
         json!({ "merge_request": mr, "reason": "retry" })
     );
     let before = all_events(s).len();
-    assert_eq!(s.requeue(mr, "again", "human").unwrap().mr.status, "queued");
+    assert_eq!(
+        s.requeue(mr, "again", "human").unwrap().mr.status,
+        MergeStatus::Queued
+    );
     assert_eq!(
         all_events(s).len(),
         before,
         "already queued: nothing written"
     );
     let e = s.remove_merge_request(mr, "human").unwrap();
-    assert_eq!(e.mr.status, "removed");
+    assert_eq!(e.mr.status, MergeStatus::Removed);
     assert_eq!(s.get_bead(&bead_id).unwrap().status, Status::Open);
     let comments = s.bead_details(&bead_id).unwrap().comments;
     assert_eq!(

@@ -7,7 +7,7 @@ use super::PolecatChange;
 use crate::bead::{Bead, Status};
 use crate::error::{Error, Result};
 use crate::event::{kind, NewEvent};
-use crate::merge::mr_status;
+use crate::merge::MergeStatus;
 use crate::polecat::{Polecat, PolecatState};
 use crate::session::{end_reason, Session};
 use crate::work::{DoneRequest, DoneStatus, HookRequest, SlingUndo};
@@ -259,7 +259,7 @@ pub fn check_finish(s: &Session) -> Result<()> {
 pub struct FinishPlan {
     /// The status of the merge request to queue for the session's branch,
     /// if one is queued.
-    pub merge_status: Option<&'static str>,
+    pub merge_status: Option<MergeStatus>,
     /// The session ends for this reason, at the request's head commit.
     pub end_reason: &'static str,
     /// The polecat goes idle.
@@ -282,7 +282,7 @@ pub fn finish(s: &Session, bead: &mut Bead, req: &DoneRequest<'_>, now: &str) ->
         }
         DoneStatus::Completed => {
             bead.set_status(Status::Merging, now);
-            merge_status = Some(mr_status::QUEUED);
+            merge_status = Some(MergeStatus::Queued);
         }
         DoneStatus::Escalated | DoneStatus::Deferred => reopen_for_others(bead, now),
     }
@@ -624,7 +624,7 @@ mod tests {
         let req = done(DoneStatus::Completed, Some("ok"), false);
         let plan = finish(&s, &mut b, &req, NOW);
         assert_eq!(b.status, Status::Merging);
-        assert_eq!(plan.merge_status, Some(mr_status::QUEUED));
+        assert_eq!(plan.merge_status, Some(MergeStatus::Queued));
         assert_eq!(plan.end_reason, end_reason::DONE);
         assert_eq!(plan.polecat, PolecatChange::idle("app", "nux"));
         let ev = merge_queued(&s, &req, 5);
