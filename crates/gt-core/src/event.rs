@@ -184,6 +184,17 @@ impl EventKind {
         EventKind::TownCreated,
     ];
 
+    /// Whether events of kind `k` are only those of exactly that kind: a
+    /// known kind that no other kind extends (`bead` is a prefix:
+    /// `bead.created`, …), so a query may match it with `=`.
+    pub fn is_exact(k: &str) -> bool {
+        let dotted = format!("{k}.");
+        EventKind::ALL.iter().any(|e| e.as_str() == k)
+            && !EventKind::ALL
+                .iter()
+                .any(|e| e.as_str().starts_with(&dotted))
+    }
+
     /// The stored name (`bead.created`, `deacon.restarted`, …).
     pub const fn as_str(self) -> &'static str {
         match self {

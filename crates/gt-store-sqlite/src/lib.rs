@@ -467,15 +467,8 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// Whether events of kind `k` are only those of exactly that kind: a known
-/// kind that no other kind extends (`bead` is a prefix: `bead.created`, …).
 fn exact_kind(k: &str) -> bool {
-    use gt_core::event::EventKind;
-    let dotted = format!("{k}.");
-    EventKind::ALL.iter().any(|e| e.as_str() == k)
-        && !EventKind::ALL
-            .iter()
-            .any(|e| e.as_str().starts_with(&dotted))
+    gt_core::event::EventKind::is_exact(k)
 }
 
 #[cfg(test)]
