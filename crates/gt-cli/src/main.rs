@@ -3,6 +3,7 @@
 
 mod cmd;
 mod output;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
