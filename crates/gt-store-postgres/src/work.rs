@@ -272,12 +272,13 @@ impl RigStore for PgStore {
         let now = self.now();
         self.write(|tx| {
             fetch_rig(tx, name)?;
-            // Open sessions of the rig end with it.
+            // Open sessions of the rig end with it, in SQLite's order (its
+            // index on rig, polecat, id).
             let open = tx
                 .query(
                     &format!(
                         "SELECT {SESSION_COLS} FROM sessions WHERE rig = $1 AND ended_at IS NULL
-                         ORDER BY id"
+                         ORDER BY polecat, id"
                     ),
                     &[&name],
                 )
