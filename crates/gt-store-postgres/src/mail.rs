@@ -12,8 +12,8 @@ use gt_store::mail::{
     QueuedNudge,
 };
 
+use crate::work::fetch_session;
 use crate::{insert_event, DbResult, PgStore};
-use shim::fetch_session; // TEMP
 
 /// Columns of a mail row as seen by a viewer (`b` is the viewer's mailbox).
 const MAIL_COLS: &str = "m.id, m.sender, m.recipients, m.subject, m.body, m.priority, m.sent_at,
@@ -567,15 +567,5 @@ impl PgStore {
             }
             Ok(changed.len())
         })
-    }
-}
-
-// TEMP until pg-b lands.
-mod shim {
-    pub(super) fn fetch_session(
-        _c: &mut impl postgres::GenericClient,
-        _id: i64,
-    ) -> gt_core::error::Result<gt_core::session::Session> {
-        Err(crate::unported("fetch_session"))
     }
 }

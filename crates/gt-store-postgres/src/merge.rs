@@ -9,8 +9,8 @@ use gt_core::merge::MergeStatus;
 use gt_core::rules::merge::{self as rules, BeadChange};
 use gt_store::merge::{Convoy, FailureKind, Landing, MergeEntry, MergeStore};
 
+use crate::beads::{fetch_bead, resolve_id, write_bead_row};
 use crate::{insert_event, DbResult, PgStore};
-use shim::{fetch_bead, resolve_id, write_bead_row}; // TEMP
 
 const ENTRY_COLS: &str = "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at, attempts, target_from, landing_commit, merged_commit, batch, failure,
@@ -20,7 +20,7 @@ fn entry_from_row(r: &Row) -> Result<MergeEntry> {
     let files: String = r.try_get(17).db()?;
     Ok(MergeEntry {
         // The first eleven columns are a merge request's, as everywhere.
-        mr: shim::mr_from_row(r)?,
+        mr: crate::work::mr_from_row(r)?,
         attempts: r.try_get(11).db()?,
         target_from: r.try_get(12).db()?,
         landing_commit: r.try_get(13).db()?,
@@ -535,32 +535,5 @@ impl MergeStore for PgStore {
         }
         let now = self.now();
         self.write(|tx| land_convoys(tx, None, &now, actor))
-    }
-}
-
-// TEMP until pg-a and pg-b land.
-mod shim {
-    use gt_core::error::Result;
-    pub(super) fn fetch_bead(
-        _c: &mut impl postgres::GenericClient,
-        _id: &str,
-    ) -> Result<gt_core::bead::Bead> {
-        Err(crate::unported("fetch_bead"))
-    }
-    pub(super) fn resolve_id(
-        _c: &mut impl postgres::GenericClient,
-        _p: &str,
-        _id: &str,
-    ) -> Result<String> {
-        Err(crate::unported("resolve_id"))
-    }
-    pub(super) fn write_bead_row(
-        _c: &mut impl postgres::GenericClient,
-        _b: &gt_core::bead::Bead,
-    ) -> Result<()> {
-        Err(crate::unported("write_bead_row"))
-    }
-    pub(super) fn mr_from_row(_r: &postgres::Row) -> Result<gt_core::merge::MergeRequest> {
-        Err(crate::unported("mr_from_row"))
     }
 }
