@@ -489,11 +489,13 @@ impl MailStore for PgStore {
     fn ack_escalation(&self, id_or_bead: &str, actor: &str) -> Result<Escalation> {
         let now = self.now();
         self.write(|tx| {
+            // A bead named like another escalation's id matches twice: the
+            // first row wins, as in SQLite's `query_row`.
             let row = tx
                 .query_opt(
                     &format!(
                         "SELECT {ESC_COLS} FROM escalations
-                         WHERE bead = $1 OR CAST(id AS TEXT) = $1"
+                         WHERE bead = $1 OR CAST(id AS TEXT) = $1 ORDER BY id LIMIT 1"
                     ),
                     &[&id_or_bead],
                 )
