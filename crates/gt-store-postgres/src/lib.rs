@@ -1,0 +1,505 @@
+//! `gt-store-postgres`: the store backend for towns that span machines.
+//! [`PgStore`] implements every `gt-store` trait over one PostgreSQL
+//! database and passes the same conformance suite as the SQLite backend.
+//!
+//! How a port of a method reads (the same three steps as in SQLite):
+//! read the rows in the transaction, call the rule of `gt_core::rules`,
+//! write what it returns and append its events — never a refusal, a status
+//! choice or an event text of its own. SQL that differs from SQLite's is
+//! only dialect: `$1` parameters, `RETURNING id` for new ids, `= ANY($1)`
+//! for lists, `ILIKE` where SQLite's `LIKE` (case-insensitive for ASCII)
+//! was meant, `strpos` for `instr`.
+//!
+//! Transactions: every write runs at `SERIALIZABLE`, so a change that read
+//! rows sees them unchanged at commit or is retried as a whole (serialization
+//! failures and deadlocks, SQLSTATE 40001/40P01, never reach a user). Reads
+//! outside a write are single statements (each its own snapshot). Text
+//! columns compare byte by byte (`COLLATE "C"`), as SQLite's do.
+//!
+//! The connection is one `postgres::Client` behind a mutex: a method holds
+//! it for its statement or its transaction, and helpers take
+//! `&mut impl GenericClient` so they run on either (never lock twice).
+
+mod beads;
+mod blocking;
+mod costs;
+mod deacon;
+mod mail;
+mod merge;
+mod observe;
+mod schema;
+mod work;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+
+use gt_core::error::{Error, Result, StoreError, StoreErrorKind};
+use gt_core::event::{Event, EventKind, EventQuery, NewEvent};
+use gt_host::clock::{format_ts, Clock};
+use gt_store::{EventStore, StoreMaintenance};
+
+pub use schema::latest as latest_schema_version;
+
+/// How often a whole write transaction is retried on a serialization
+/// failure or a deadlock.
+const RETRIES: u32 = 30;
+
+pub struct PgStore {
+    client: Mutex<Client>,
+    /// The URL without its password, for people (`gt doctor`, errors).
+    location: String,
+    clock: Arc<dyn Clock>,
+    /// Prefix for new bead ids when the caller gives none.
+    prefix: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Makes the empty database at `url` a town's store (migrates it). A
+    /// database that already holds gt's tables is refused and left as it is.
+    pub fn create(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Self::connect(url, prefix, clock)?;
+        if store.schema_version()? > 0 {
+            return Err(Error::refused(format!(
+                "{} already holds a gt town",
+                store.location
+            )));
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the town store at `url`, applying pending migrations. A
+    /// database written by a newer `gt` is refused and left untouched; one
+    /// without gt's tables is not a town.
+    pub fn open(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Self::connect(url, prefix, clock)?;
+        if store.schema_version()? == 0 {
+            return Err(Error::Environment(format!(
+                "{} holds no gt town (run gt init with --store to make one)",
+                store.location
+            )));
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn connect(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let location = redact(url);
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            Error::invalid(format!("bad store URL {location}: {e}"))
+        })?;
+        let mut config = config;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let client = config.connect(NoTls).map_err(|e| {
+            Error::Environment(format!("cannot reach the town store {location}: {e}"))
+        })?;
+        Ok(PgStore {
+            client: Mutex::new(client),
+            location,
+            clock,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// The applied schema version; 0 when gt's tables are not there.
+    pub fn schema_version(&self) -> Result<i64> {
+        let mut c = self.client();
+        let exists: bool = c
+            .query_one("SELECT to_regclass('gt_schema') IS NOT NULL", &[])
+            .db()?
+            .try_get(0)
+            .db()?;
+        if !exists {
+            return Ok(0);
+        }
+        c.query_one("SELECT version FROM gt_schema", &[])
+            .db()?
+            .try_get(0)
+            .db()
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let latest = schema::latest();
+        let location = self.location.clone();
+        self.write(|tx| {
+            // One migrating process at a time, the others wait here.
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS gt_schema (version BIGINT NOT NULL);
+                 LOCK TABLE gt_schema IN EXCLUSIVE MODE;",
+            )
+            .db()?;
+            let row = tx.query_opt("SELECT version FROM gt_schema", &[]).db()?;
+            let current: i64 = match &row {
+                Some(r) => r.try_get(0).db()?,
+                None => 0,
+            };
+            if current > latest {
+                return Err(Error::SchemaTooNew {
+                    path: location.clone().into(),
+                    found: current,
+                    supported: latest,
+                });
+            }
+            for sql in schema::MIGRATIONS.iter().skip(current as usize) {
+                tx.batch_execute(sql).db()?;
+            }
+            if row.is_none() {
+                tx.execute("INSERT INTO gt_schema (version) VALUES ($1)", &[&latest])
+                    .db()?;
+            } else if current < latest {
+                tx.execute("UPDATE gt_schema SET version = $1", &[&latest])
+                    .db()?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn now(&self) -> String {
+        format_ts(self.clock.now())
+    }
+
+    /// The connection, for one read (held until the guard drops).
+    pub(crate) fn client(&self) -> MutexGuard<'_, Client> {
+        // A panic while holding the lock leaves the client as it was
+        // between statements: go on with it.
+        self.client.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in a `SERIALIZABLE` transaction, retrying the whole
+    /// transaction on a serialization failure or a deadlock.
+    pub(crate) fn write<R>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let mut client = self.client();
+        let mut attempt = 0;
+        loop {
+            let result = (|| {
+                let mut tx = client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::Serializable)
+                    .start()
+                    .db()?;
+                let r = f(&mut tx)?;
+                tx.commit().db()?;
+                Ok(r)
+            })();
+            match result {
+                Err(Error::Store(ref e)) if e.kind == StoreErrorKind::Busy && attempt < RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(2 * u64::from(attempt)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(crate) fn default_prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// `url` without its password (`postgres://user:***@host/db`).
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // A key=value connection string: drop any password=… pair.
+        return url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    let host = match host.split_once('?') {
+        // Query parameters may carry a password too.
+        Some((h, q)) => {
+            let kept: Vec<&str> = q
+                .split('&')
+                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                h.to_string()
+            } else {
+                format!("{h}?{}", kept.join("&"))
+            }
+        }
+        None => host.to_string(),
+    };
+    match auth {
+        Some(a) => {
+            let user = a.split_once(':').map_or(a, |(u, _)| u);
+            if a.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+/// A method this backend does not implement yet.
+pub(crate) fn unported(method: &str) -> Error {
+    Error::Store(StoreError::new(
+        StoreErrorKind::Other,
+        format!("the PostgreSQL store does not implement {method} yet"),
+    ))
+}
+
+/// Maps a PostgreSQL error onto the backend-neutral [`StoreError`]: the
+/// SQLSTATE decides the kind, the message is the server's (or the client's).
+pub(crate) fn store_error(e: postgres::Error) -> Error {
+    let kind = match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreErrorKind::Busy
+        }
+        Some(c)
+            if *c == SqlState::UNIQUE_VIOLATION
+                || *c == SqlState::FOREIGN_KEY_VIOLATION
+                || *c == SqlState::CHECK_VIOLATION
+                || *c == SqlState::NOT_NULL_VIOLATION =>
+        {
+            StoreErrorKind::Constraint
+        }
+        Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => StoreErrorKind::ReadOnly,
+        Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+            StoreErrorKind::Corrupt
+        }
+        None if e.is_closed() => StoreErrorKind::CannotOpen,
+        _ => StoreErrorKind::Other,
+    };
+    let message = match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    Error::Store(StoreError::new(kind, message))
+}
+
+/// `.db()?` turns a PostgreSQL result into the core's [`Result`].
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> DbResult<T> for std::result::Result<T, postgres::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(store_error)
+    }
+}
+
+/// Column `idx` of `r` parsed as `T` (a stored status or kind name); a name
+/// this gt does not know makes the row corrupt.
+pub(crate) fn parsed<T: std::str::FromStr>(r: &Row, idx: usize, what: &str) -> Result<T> {
+    let text: String = r.try_get(idx).db()?;
+    text.parse().map_err(|_| {
+        Error::Store(StoreError::new(
+            StoreErrorKind::Corrupt,
+            format!("stored {what} '{}' is not valid", text.escape_debug()),
+        ))
+    })
+}
+
+/// A stored JSON text column as a value (`Null` when it does not parse).
+pub(crate) fn json_col(r: &Row, idx: usize) -> Result<serde_json::Value> {
+    let text: String = r.try_get(idx).db()?;
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Appends an event inside an open transaction; returns its id.
+pub(crate) fn insert_event(
+    tx: &mut impl GenericClient,
+    time: &str,
+    actor: &str,
+    ev: &NewEvent,
+) -> Result<i64> {
+    let payload = ev.payload.to_string();
+    tx.query_one(
+        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[
+            &time,
+            &ev.kind,
+            &actor,
+            &ev.rig,
+            &ev.bead,
+            &ev.summary,
+            &payload,
+        ],
+    )
+    .db()?
+    .try_get(0)
+    .db()
+}
+
+/// The columns [`event_from_row`] reads, in order.
+pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload";
+
+pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
+    Ok(Event {
+        id: r.try_get(0).db()?,
+        time: r.try_get(1).db()?,
+        kind: r.try_get(2).db()?,
+        actor: r.try_get(3).db()?,
+        rig: r.try_get(4).db()?,
+        bead: r.try_get(5).db()?,
+        summary: r.try_get(6).db()?,
+        payload: json_col(r, 7)?,
+    })
+}
+
+impl EventStore for PgStore {
+    fn append_event(&self, event: NewEvent, actor: &str) -> Result<Event> {
+        let time = self.now();
+        let id = self.write(|tx| insert_event(tx, &time, actor, &event))?;
+        Ok(Event {
+            id,
+            time,
+            kind: event.kind.to_string(),
+            actor: actor.to_string(),
+            rig: event.rig,
+            bead: event.bead,
+            summary: event.summary,
+            payload: event.payload,
+        })
+    }
+
+    fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+        let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE TRUE");
+        let mut args: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+        let mut arg = |sql: &mut String, text: &str, v: Box<dyn postgres::types::ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&text.replace('?', &format!("${}", args.len())));
+        };
+        let mut after = q.after_id.unwrap_or(0);
+        if let Some(since) = &q.since {
+            // As in SQLite: the time bound becomes an id bound (ids grow
+            // with time), so both backends return the same events.
+            let first: Option<i64> = self
+                .client()
+                .query_one("SELECT min(id) FROM events WHERE time >= $1", &[since])
+                .db()?
+                .try_get(0)
+                .db()?;
+            match first {
+                Some(id) => after = after.max(id - 1),
+                None => return Ok(Vec::new()),
+            }
+        }
+        if after > 0 {
+            arg(&mut sql, " AND id > ?", Box::new(after));
+        }
+        for (col, val) in [("actor", &q.actor), ("rig", &q.rig), ("bead", &q.bead)] {
+            if let Some(v) = val {
+                arg(&mut sql, &format!(" AND {col} = ?"), Box::new(v.clone()));
+            }
+        }
+        if !q.kinds.is_empty() {
+            sql.push_str(" AND (");
+            for (i, k) in q.kinds.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                // `bead` matches `bead.created`, `bead.closed`, …; a kind no
+                // other kind extends is matched exactly.
+                if EventKind::is_exact(k) {
+                    arg(&mut sql, "kind = ?", Box::new(k.clone()));
+                    continue;
+                }
+                arg(&mut sql, "kind = ?", Box::new(k.clone()));
+                let escaped = k
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                arg(
+                    &mut sql,
+                    " OR kind LIKE ?",
+                    Box::new(format!("{escaped}.%")),
+                );
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(limit) = q.limit {
+            arg(&mut sql, " LIMIT ?", Box::new(limit as i64));
+        }
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            args.iter().map(|a| a.as_ref()).collect();
+        let rows = self.client().query(sql.as_str(), &params).db()?;
+        let mut out = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+impl StoreMaintenance for PgStore {
+    /// PostgreSQL checks its own pages; gt checks that its schema is whole:
+    /// every table of the latest migration is there.
+    fn integrity_problems(&self, limit: u32) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut c = self.client();
+        for table in schema::TABLES {
+            let there: bool = c
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
+                .db()?
+                .try_get(0)
+                .db()?;
+            if !there {
+                problems.push(format!("table {table} is missing"));
+            }
+        }
+        problems.truncate(limit.max(1) as usize);
+        Ok(problems)
+    }
+
+    fn schema_version(&self) -> Result<i64> {
+        PgStore::schema_version(self)
+    }
+
+    /// The URL without its password.
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn locations_never_show_a_password() {
+        assert_eq!(
+            redact("postgres://gt:s3cret@db.example:5432/town"),
+            "postgres://gt:***@db.example:5432/town"
+        );
+        assert_eq!(
+            redact("postgresql://gt@127.0.0.1/town?sslmode=require&password=s3cret"),
+            "postgresql://gt@127.0.0.1/town?sslmode=require"
+        );
+        assert_eq!(redact("postgres://db/town"), "postgres://db/town");
+        assert_eq!(
+            redact("host=db user=gt password=s3cret dbname=town"),
+            "host=db user=gt dbname=town"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! Forward-only migrations, one SQL file each under `migrations/`; the
+//! version applied is kept in `gt_schema`. Never edit a released migration:
+//! append a new file and list it here. (PostgreSQL's numbering is its own:
+//! 0001 holds what SQLite's 0001–0009 built.)
+
+pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_town.sql")];
+
+/// The tables the latest schema has (checked by `gt doctor`).
+pub const TABLES: &[&str] = &[
+    "meta",
+    "beads",
+    "labels",
+    "deps",
+    "comments",
+    "events",
+    "rigs",
+    "polecats",
+    "sessions",
+    "merge_requests",
+    "mail",
+    "mailbox",
+    "nudge_queue",
+    "escalations",
+    "agent_state",
+    "convoys",
+    "convoy_beads",
+    "deacon",
+    "deacon_marks",
+    "agent_activity",
+    "deacon_faults",
+    "gate_runs",
+    "session_usage",
+];
+
+/// The schema version this build writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}

@@ -1,0 +1,640 @@
+//! [`RigStore`] and [`WorkStore`] for PostgreSQL: rigs, polecats, sessions
+//! and merge requests. Each method is one transaction with its events.
+
+use postgres::{GenericClient, Row};
+
+use crate::beads::{fetch_bead, resolve_id, write_bead_row};
+use crate::{insert_event, DbResult, PgStore};
+use gt_core::bead::Bead;
+use gt_core::error::{Error, Result};
+use gt_core::merge::MergeRequest;
+use gt_core::polecat::{Polecat, PolecatState};
+use gt_core::rig::Rig;
+use gt_core::rules::work::{self as rules, PolecatChange};
+use gt_core::session::{end_reason, Session};
+use gt_store::{
+    DoneOutcome, DoneRequest, HookRequest, RigStore, SessionFilter, SlingUndo, WorkStore,
+};
+
+pub(crate) const SESSION_COLS: &str =
+    "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
+    started_at, running_at, ended_at, end_reason, head_commit";
+pub(crate) const MR_COLS: &str =
+    "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
+    created_at, updated_at";
+
+const RIG_COLS: &str = "name, source, branch, prefix, agent, created_at";
+const POLECAT_COLS: &str = "rig, name, state, bead, branch, created_at, updated_at";
+
+fn rig_from_row(r: &Row) -> Result<Rig> {
+    Ok(Rig {
+        name: r.try_get(0).db()?,
+        source: r.try_get(1).db()?,
+        branch: r.try_get(2).db()?,
+        prefix: r.try_get(3).db()?,
+        agent: r.try_get(4).db()?,
+        created_at: r.try_get(5).db()?,
+    })
+}
+
+fn polecat_from_row(r: &Row) -> Result<Polecat> {
+    let state: String = r.try_get(2).db()?;
+    Ok(Polecat {
+        rig: r.try_get(0).db()?,
+        name: r.try_get(1).db()?,
+        state: state.parse().unwrap_or(PolecatState::Dead),
+        bead: r.try_get(3).db()?,
+        branch: r.try_get(4).db()?,
+        created_at: r.try_get(5).db()?,
+        updated_at: r.try_get(6).db()?,
+    })
+}
+
+pub(crate) fn session_from_row(r: &Row) -> Result<Session> {
+    Ok(Session {
+        id: r.try_get(0).db()?,
+        rig: r.try_get(1).db()?,
+        polecat: r.try_get(2).db()?,
+        bead: r.try_get(3).db()?,
+        tmux_session: r.try_get(4).db()?,
+        runtime: r.try_get(5).db()?,
+        branch: r.try_get(6).db()?,
+        base_commit: r.try_get(7).db()?,
+        started_at: r.try_get(8).db()?,
+        running_at: r.try_get(9).db()?,
+        ended_at: r.try_get(10).db()?,
+        end_reason: r.try_get(11).db()?,
+        head_commit: r.try_get(12).db()?,
+    })
+}
+
+pub(crate) fn mr_from_row(r: &Row) -> Result<MergeRequest> {
+    Ok(MergeRequest {
+        id: r.try_get(0).db()?,
+        rig: r.try_get(1).db()?,
+        bead: r.try_get(2).db()?,
+        polecat: r.try_get(3).db()?,
+        branch: r.try_get(4).db()?,
+        base_commit: r.try_get(5).db()?,
+        head_commit: r.try_get(6).db()?,
+        status: crate::parsed(r, 7, "merge status")?,
+        note: r.try_get(8).db()?,
+        created_at: r.try_get(9).db()?,
+        updated_at: r.try_get(10).db()?,
+    })
+}
+
+fn fetch_rig(c: &mut impl GenericClient, name: &str) -> Result<Rig> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {RIG_COLS} FROM rigs WHERE name = $1"),
+            &[&name],
+        )
+        .db()?;
+    match row {
+        Some(r) => rig_from_row(&r),
+        None => Err(Error::not_found("rig", name)),
+    }
+}
+
+pub(crate) fn fetch_polecat(c: &mut impl GenericClient, rig: &str, name: &str) -> Result<Polecat> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {POLECAT_COLS} FROM polecats WHERE rig = $1 AND name = $2"),
+            &[&rig, &name],
+        )
+        .db()?;
+    match row {
+        Some(r) => polecat_from_row(&r),
+        None => Err(Error::not_found("polecat", format!("{rig}/{name}"))),
+    }
+}
+
+pub(crate) fn fetch_session(c: &mut impl GenericClient, id: i64) -> Result<Session> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1"),
+            &[&id],
+        )
+        .db()?;
+    match row {
+        Some(r) => session_from_row(&r),
+        None => Err(Error::not_found("session", id.to_string())),
+    }
+}
+
+fn open_session_of_bead(c: &mut impl GenericClient, bead: &str) -> Result<Option<Session>> {
+    c.query_opt(
+        &format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE bead = $1 AND ended_at IS NULL
+             ORDER BY id DESC LIMIT 1"
+        ),
+        &[&bead],
+    )
+    .db()?
+    .as_ref()
+    .map(session_from_row)
+    .transpose()
+}
+
+fn open_session_of_polecat(
+    c: &mut impl GenericClient,
+    rig: &str,
+    polecat: &str,
+) -> Result<Option<Session>> {
+    c.query_opt(
+        &format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE rig = $1 AND polecat = $2
+             AND ended_at IS NULL ORDER BY id DESC LIMIT 1"
+        ),
+        &[&rig, &polecat],
+    )
+    .db()?
+    .as_ref()
+    .map(session_from_row)
+    .transpose()
+}
+
+fn set_polecat(tx: &mut impl GenericClient, c: &PolecatChange, now: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE polecats SET state = $3, bead = $4, branch = coalesce($5, branch), updated_at = $6
+         WHERE rig = $1 AND name = $2",
+        &[&c.rig, &c.name, &c.state.as_str(), &c.bead, &c.branch, &now],
+    )
+    .db()?;
+    Ok(())
+}
+
+fn close_session(
+    tx: &mut impl GenericClient,
+    s: &Session,
+    reason: &str,
+    head: Option<&str>,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE sessions SET ended_at = $2, end_reason = $3, head_commit = coalesce($4, head_commit)
+         WHERE id = $1 AND ended_at IS NULL",
+        &[&s.id, &now, &reason, &head],
+    )
+    .db()?;
+    insert_event(tx, now, actor, &rules::session_ended(s, reason))?;
+    Ok(())
+}
+
+fn add_note(
+    tx: &mut impl GenericClient,
+    bead: &str,
+    author: &str,
+    note: &str,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO comments (bead_id, author, text, created_at) VALUES ($1, $2, $3, $4)",
+        &[&bead, &author, &note, &now],
+    )
+    .db()?;
+    Ok(())
+}
+
+/// Gives `bead` (the bead of session `s`) back: ends the session when it is
+/// open, returns the bead to `open` ([`reopen_for_others`]), adds `note`, and
+/// records `bead.released`.
+fn release_bead(
+    tx: &mut impl GenericClient,
+    s: &Session,
+    bead: &str,
+    reason: &str,
+    note: Option<&str>,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    if s.is_open() {
+        close_session(tx, s, reason, None, now, actor)?;
+    }
+    let mut b = fetch_bead(tx, bead)?;
+    reopen_for_others(tx, &mut b, now)?;
+    if let Some(n) = note {
+        add_note(tx, bead, actor, n, now)?;
+    }
+    insert_event(tx, now, actor, &rules::bead_released(s, bead, reason, note))?;
+    Ok(())
+}
+
+/// Gives the bead back ([`rules::reopen_for_others`]) and writes it.
+fn reopen_for_others(tx: &mut impl GenericClient, bead: &mut Bead, now: &str) -> Result<()> {
+    rules::reopen_for_others(bead, now);
+    write_bead_row(tx, bead)
+}
+
+impl RigStore for PgStore {
+    fn add_rig(&self, rig: &Rig, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let exists = fetch_rig(tx, &rig.name).is_ok();
+            let taken = tx
+                .query_opt("SELECT 1 FROM rigs WHERE prefix = $1", &[&rig.prefix])
+                .db()?
+                .is_some();
+            let ev = rules::add_rig(rig, exists, taken, self.default_prefix())?;
+            tx.execute(
+                "INSERT INTO rigs (name, source, branch, prefix, agent, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &rig.name,
+                    &rig.source,
+                    &rig.branch,
+                    &rig.prefix,
+                    &rig.agent,
+                    &now,
+                ],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(())
+        })
+    }
+
+    fn get_rig(&self, name: &str) -> Result<Rig> {
+        fetch_rig(&mut *self.client(), name)
+    }
+
+    fn list_rigs(&self) -> Result<Vec<Rig>> {
+        let rows = self
+            .client()
+            .query(&format!("SELECT {RIG_COLS} FROM rigs ORDER BY name"), &[])
+            .db()?;
+        rows.iter().map(rig_from_row).collect()
+    }
+
+    fn remove_rig(&self, name: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            fetch_rig(tx, name)?;
+            // Open sessions of the rig end with it, in SQLite's order (its
+            // index on rig, polecat, id).
+            let open = tx
+                .query(
+                    &format!(
+                        "SELECT {SESSION_COLS} FROM sessions WHERE rig = $1 AND ended_at IS NULL
+                         ORDER BY polecat, id"
+                    ),
+                    &[&name],
+                )
+                .db()?
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            for s in &open {
+                close_session(tx, s, end_reason::RIG_REMOVED, None, &now, actor)?;
+                if let Ok(mut b) = fetch_bead(tx, &s.bead) {
+                    reopen_for_others(tx, &mut b, &now)?;
+                }
+            }
+            tx.execute("DELETE FROM rigs WHERE name = $1", &[&name])
+                .db()?;
+            insert_event(tx, &now, actor, &rules::rig_removed(name))?;
+            Ok(())
+        })
+    }
+
+    fn add_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<Polecat> {
+        gt_core::polecat::validate_name("polecat", name)?;
+        let now = self.now();
+        self.write(|tx| {
+            fetch_rig(tx, rig)?;
+            let exists = fetch_polecat(tx, rig, name).is_ok();
+            let (state, ev) = rules::add_polecat(rig, name, exists)?;
+            tx.execute(
+                "INSERT INTO polecats (rig, name, state, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4)",
+                &[&rig, &name, &state.as_str(), &now],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &ev)?;
+            fetch_polecat(tx, rig, name)
+        })
+    }
+
+    fn get_polecat(&self, rig: &str, name: &str) -> Result<Polecat> {
+        fetch_polecat(&mut *self.client(), rig, name)
+    }
+
+    fn list_polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
+        let rows = self
+            .client()
+            .query(
+                &format!(
+                    "SELECT {POLECAT_COLS} FROM polecats
+                     WHERE $1::text IS NULL OR rig = $1 ORDER BY rig, created_at, name"
+                ),
+                &[&rig],
+            )
+            .db()?;
+        rows.iter().map(polecat_from_row).collect()
+    }
+
+    fn remove_polecat(&self, rig: &str, name: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let p = fetch_polecat(tx, rig, name)?;
+            if let Some(s) = open_session_of_polecat(tx, rig, name)? {
+                close_session(tx, &s, end_reason::POLECAT_REMOVED, None, &now, actor)?;
+            }
+            if let Some(b) = &p.bead {
+                if let Ok(mut b) = fetch_bead(tx, b) {
+                    reopen_for_others(tx, &mut b, &now)?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM polecats WHERE rig = $1 AND name = $2",
+                &[&rig, &name],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &rules::polecat_removed(rig, name))?;
+            Ok(())
+        })
+    }
+
+    fn set_rig_agent(&self, rig: &str, agent: Option<&str>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let mut r = fetch_rig(tx, rig)?;
+            let ev = rules::set_rig_agent(&mut r, agent);
+            tx.execute(
+                "UPDATE rigs SET agent = $2 WHERE name = $1",
+                &[&rig, &r.agent],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(())
+        })
+    }
+
+    fn set_polecat_state(
+        &self,
+        rig: &str,
+        name: &str,
+        state: PolecatState,
+        actor: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let mut p = fetch_polecat(tx, rig, name)?;
+            let ev = rules::set_polecat_state(&mut p, state, &now);
+            tx.execute(
+                "UPDATE polecats SET state = $3, updated_at = $4 WHERE rig = $1 AND name = $2",
+                &[&rig, &name, &p.state.as_str(), &p.updated_at],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(())
+        })
+    }
+}
+
+impl WorkStore for PgStore {
+    fn hook(&self, req: &HookRequest<'_>, actor: &str) -> Result<Session> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), req.bead)?;
+            let mut bead = fetch_bead(tx, &id)?;
+            let open = open_session_of_bead(tx, &id)?;
+            if let Some(old) = rules::hook_takeover(&bead, open.as_ref(), req)? {
+                close_session(tx, &old.session, old.reason, None, &now, actor)?;
+                if let Some(c) = &old.polecat {
+                    set_polecat(tx, c, &now)?;
+                }
+            }
+            let polecat = fetch_polecat(tx, req.rig, req.polecat)?;
+            let busy = open_session_of_polecat(tx, req.rig, req.polecat)?;
+            let plan = rules::hook(&mut bead, &polecat, busy.as_ref(), req, &now)?;
+            write_bead_row(tx, &bead)?;
+            set_polecat(tx, &plan.polecat, &now)?;
+            let sid: i64 = tx
+                .query_one(
+                    "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch,
+                                           base_commit, started_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    &[
+                        &req.rig,
+                        &req.polecat,
+                        &id,
+                        &req.tmux_session,
+                        &req.runtime,
+                        &req.branch,
+                        &req.base_commit,
+                        &now,
+                    ],
+                )
+                .db()?
+                .try_get(0)
+                .db()?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &rules::sling_event(&bead, &plan.agent, req, sid),
+            )?;
+            fetch_session(tx, sid)
+        })
+    }
+
+    fn mark_running(&self, session: i64, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            tx.execute(
+                "UPDATE sessions SET running_at = $2 WHERE id = $1",
+                &[&session, &now],
+            )
+            .db()?;
+            let mut bead = fetch_bead(tx, &s.bead)?;
+            let (changed, ev) = rules::mark_running(&s, &mut bead, &now);
+            if changed {
+                write_bead_row(tx, &bead)?;
+            }
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(())
+        })
+    }
+
+    fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
+            if let Some(c) = rules::free_polecat(&p, &s.bead) {
+                set_polecat(tx, &c, &now)?;
+            }
+            release_bead(tx, &s, &s.bead, reason, note, &now, actor)
+        })
+    }
+
+    fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), undo.bead)?;
+            let session = match undo.session {
+                Some(sid) => Some(fetch_session(tx, sid)?),
+                None => None,
+            };
+            let holder = session.as_ref().map(|s| (s.rig.clone(), s.polecat.clone()));
+            if undo.drop_bead {
+                for sql in [
+                    "DELETE FROM sessions WHERE bead = $1",
+                    "DELETE FROM comments WHERE bead_id = $1",
+                    "DELETE FROM labels WHERE bead_id = $1",
+                    "DELETE FROM deps WHERE bead_id = $1 OR depends_on = $1",
+                    "DELETE FROM beads WHERE id = $1",
+                ] {
+                    tx.execute(sql, &[&id]).db()?;
+                }
+            } else if let Some(s) = &session {
+                release_bead(
+                    tx,
+                    s,
+                    &id,
+                    end_reason::FAILED_TO_START,
+                    Some(undo.note),
+                    &now,
+                    actor,
+                )?;
+            }
+            let mut polecat_removed = false;
+            if let Some((rig, name)) = undo.new_polecat {
+                let others: i64 = tx
+                    .query_one(
+                        "SELECT count(*) FROM sessions WHERE rig = $1 AND polecat = $2",
+                        &[&rig, &name],
+                    )
+                    .db()?
+                    .try_get(0)
+                    .db()?;
+                let sid = undo.session.unwrap_or(-1);
+                let own: i64 = tx
+                    .query_one("SELECT count(*) FROM sessions WHERE id = $1", &[&sid])
+                    .db()?
+                    .try_get(0)
+                    .db()?;
+                if rules::drop_new_polecat(others, own) {
+                    tx.execute(
+                        "DELETE FROM polecats WHERE rig = $1 AND name = $2",
+                        &[&rig, &name],
+                    )
+                    .db()?;
+                    polecat_removed = true;
+                }
+            }
+            if let Some((rig, name)) = &holder {
+                if let Ok(p) = fetch_polecat(tx, rig, name) {
+                    if let Some(c) = rules::free_polecat(&p, &id) {
+                        set_polecat(tx, &c, &now)?;
+                    }
+                }
+            }
+            let ev = rules::sling_failed(undo, &id, session.as_ref(), polecat_removed);
+            insert_event(tx, &now, actor, &ev)?;
+            Ok(())
+        })
+    }
+
+    fn end_session(&self, session: i64, reason: &str, actor: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            if s.is_open() {
+                close_session(tx, &s, reason, None, &now, actor)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(&self, req: &DoneRequest<'_>, actor: &str) -> Result<DoneOutcome> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, req.session)?;
+            rules::check_finish(&s)?;
+            let mut bead = fetch_bead(tx, &s.bead)?;
+            if let Some(n) = req.note {
+                add_note(tx, &s.bead, actor, n, &now)?;
+            }
+            let plan = rules::finish(&s, &mut bead, req, &now);
+            write_bead_row(tx, &bead)?;
+            let mut mr = None;
+            if let Some(status) = plan.merge_status {
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "INSERT INTO merge_requests (rig, bead, polecat, branch, base_commit,
+                                 head_commit, status, note, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {MR_COLS}"
+                        ),
+                        &[
+                            &s.rig,
+                            &s.bead,
+                            &s.polecat,
+                            &s.branch,
+                            &s.base_commit,
+                            &req.head_commit,
+                            &status.as_str(),
+                            &req.note,
+                            &now,
+                        ],
+                    )
+                    .db()?;
+                let m = mr_from_row(&row)?;
+                insert_event(tx, &now, actor, &rules::merge_queued(&s, req, m.id))?;
+                mr = Some(m);
+            }
+            close_session(tx, &s, plan.end_reason, Some(req.head_commit), &now, actor)?;
+            set_polecat(tx, &plan.polecat, &now)?;
+            insert_event(tx, &now, actor, &rules::done_event(&s, req))?;
+            Ok(DoneOutcome {
+                bead: fetch_bead(tx, &s.bead)?,
+                merge_request: mr,
+            })
+        })
+    }
+
+    fn get_session(&self, id: i64) -> Result<Session> {
+        fetch_session(&mut *self.client(), id)
+    }
+
+    fn list_sessions(&self, f: &SessionFilter<'_>) -> Result<Vec<Session>> {
+        let limit = f.limit.map(|l| l as i64);
+        let rows = self
+            .client()
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLS} FROM sessions
+                     WHERE (NOT $1 OR ended_at IS NULL) AND ($2::text IS NULL OR rig = $2)
+                       AND ($3::text IS NULL OR polecat = $3) AND ($4::text IS NULL OR bead = $4)
+                     ORDER BY id DESC LIMIT $5"
+                ),
+                &[&f.open_only, &f.rig, &f.polecat, &f.bead, &limit],
+            )
+            .db()?;
+        let mut out = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn list_merge_requests(&self, rig: Option<&str>) -> Result<Vec<MergeRequest>> {
+        let rows = self
+            .client()
+            .query(
+                &format!(
+                    "SELECT {MR_COLS} FROM merge_requests WHERE $1::text IS NULL OR rig = $1
+                     ORDER BY id"
+                ),
+                &[&rig],
+            )
+            .db()?;
+        rows.iter().map(mr_from_row).collect()
+    }
+}
