@@ -1,14 +1,15 @@
 //! [`BeadStore`] for PostgreSQL.
-#![allow(unused_variables, unused_imports)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
 
-use crate::{insert_event, parsed, unported, DbResult, PgStore};
+use crate::blocking::BlockChecker;
+use crate::{insert_event, parsed, DbResult, PgStore};
 use gt_core::bead::{
-    Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType, Dependency, NewBead,
-    Status,
+    validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType,
+    Dependency, NewBead, Status,
 };
 use gt_core::error::{Error, Result, StoreError, StoreErrorKind};
 use gt_core::event::NewEvent;
@@ -55,6 +56,25 @@ pub(crate) fn bead_from_row(r: &Row) -> Result<Bead> {
         close_reason: r.try_get(10).db()?,
         created_by: r.try_get(11).db()?,
         metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+    })
+}
+
+fn dep_from_row(r: &Row) -> Result<Dependency> {
+    Ok(Dependency {
+        bead: r.try_get(0).db()?,
+        depends_on: r.try_get(1).db()?,
+        dep_type: parsed(r, 2, "dependency type")?,
+        created_at: r.try_get(3).db()?,
+        created_by: r.try_get(4).db()?,
+    })
+}
+
+fn comment_from_row(r: &Row) -> Result<Comment> {
+    Ok(Comment {
+        id: r.try_get(0).db()?,
+        author: r.try_get(1).db()?,
+        text: r.try_get(2).db()?,
+        created_at: r.try_get(3).db()?,
     })
 }
 
@@ -256,6 +276,28 @@ pub(crate) fn checked_add_dep(c: &mut impl GenericClient, dep: &Dependency) -> R
     rules::check_inserted(dep, inserted)
 }
 
+impl PgStore {
+    /// Reads a bead inside the transaction, applies `change`, writes it back
+    /// and appends the event `change` returns.
+    fn mutate(
+        &self,
+        id: &str,
+        actor: &str,
+        mut change: impl FnMut(&mut Transaction<'_>, &mut Bead, &str) -> Result<NewEvent>,
+    ) -> Result<Bead> {
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), id)?;
+            let mut bead = fetch_bead(tx, &id)?;
+            let event = change(tx, &mut bead, &now)?;
+            bead.updated_at = now.clone();
+            write_bead_row(tx, &bead)?;
+            insert_event(tx, &now, actor, &event.bead(&id))?;
+            fetch_bead(tx, &id)
+        })
+    }
+}
+
 impl BeadStore for PgStore {
     fn create_bead(&self, new: &NewBead, actor: &str) -> Result<Bead> {
         new.validate()?;
@@ -340,31 +382,149 @@ impl BeadStore for PgStore {
     }
 
     fn bead_details(&self, id: &str) -> Result<BeadDetails> {
-        Err(unported("bead_details"))
+        let mut c = self.client();
+        let id = resolve_id(&mut *c, self.default_prefix(), id)?;
+        let bead = fetch_bead(&mut *c, &id)?;
+        let mut query_deps = |sql: &str| -> Result<Vec<Dependency>> {
+            let rows = c.query(sql, &[&bead.id]).db()?;
+            rows.iter().map(dep_from_row).collect()
+        };
+        let dependencies = query_deps(
+            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+             WHERE bead_id = $1 ORDER BY type, depends_on",
+        )?;
+        let dependents = query_deps(
+            "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+             WHERE depends_on = $1 ORDER BY type, bead_id",
+        )?;
+        let comments = c
+            .query(
+                "SELECT id, author, text, created_at FROM comments WHERE bead_id = $1 ORDER BY id",
+                &[&bead.id],
+            )
+            .db()?
+            .iter()
+            .map(comment_from_row)
+            .collect::<Result<_>>()?;
+        let mut checker = BlockChecker::new(&mut *c);
+        let blocked = checker.is_blocked(&bead.id)?;
+        let blocked_by = checker.direct_blockers(&bead.id)?;
+        Ok(BeadDetails {
+            bead,
+            dependencies,
+            dependents,
+            comments,
+            blocked,
+            blocked_by,
+        })
     }
 
-    fn list_beads(&self, filter: &BeadFilter) -> Result<Vec<Bead>> {
-        Err(unported("list_beads"))
+    fn list_beads(&self, f: &BeadFilter) -> Result<Vec<Bead>> {
+        let mut sql = format!("SELECT {BEAD_COLS} FROM beads b WHERE TRUE");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut arg = |sql: &mut String, text: &str, v: Box<dyn ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&text.replace('?', &format!("${}", args.len())));
+        };
+        if !f.statuses.is_empty() {
+            let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_string()).collect();
+            arg(&mut sql, " AND b.status = ANY(?)", Box::new(statuses));
+        } else if !f.include_closed {
+            sql.push_str(" AND b.status <> 'closed'");
+        }
+        if let Some(t) = f.bead_type {
+            arg(
+                &mut sql,
+                " AND b.type = ?",
+                Box::new(t.as_str().to_string()),
+            );
+        }
+        if let Some(a) = &f.assignee {
+            arg(&mut sql, " AND b.assignee = ?", Box::new(a.clone()));
+        }
+        if let Some(p) = f.priority {
+            arg(&mut sql, " AND b.priority = ?", Box::new(i64::from(p)));
+        }
+        if let Some(l) = &f.label {
+            arg(
+                &mut sql,
+                " AND b.id IN (SELECT bead_id FROM labels WHERE label = ?)",
+                Box::new(l.clone()),
+            );
+        }
+        sql.push_str(" ORDER BY b.priority, b.created_at, b.id");
+        if let Some(n) = f.limit {
+            arg(&mut sql, " LIMIT ?", Box::new(n as i64));
+        }
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        let rows = self.client().query(sql.as_str(), &params).db()?;
+        rows.iter().map(bead_from_row).collect()
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
-        Err(unported("update_bead"))
+        rules::check_patch(patch)?;
+        self.mutate(id, actor, |tx, b, now| {
+            for l in &patch.add_labels {
+                insert_label(tx, &b.id, l)?;
+            }
+            for l in &patch.remove_labels {
+                tx.execute(
+                    "DELETE FROM labels WHERE bead_id = $1 AND label = $2",
+                    &[&b.id, l],
+                )
+                .db()?;
+            }
+            Ok(rules::update(b, patch, now))
+        })
     }
 
     fn claim_bead(&self, id: &str, assignee: &str, actor: &str) -> Result<Bead> {
-        Err(unported("claim_bead"))
+        gt_core::bead::validate_assignee(assignee)?;
+        self.mutate(id, actor, |_, b, now| rules::claim(b, assignee, now))
     }
 
     fn close_bead(&self, id: &str, reason: Option<&str>, actor: &str) -> Result<Bead> {
-        Err(unported("close_bead"))
+        rules::check_close_reason(reason)?;
+        self.mutate(id, actor, |_, b, now| rules::close(b, reason, now))
     }
 
     fn reopen_bead(&self, id: &str, actor: &str) -> Result<Bead> {
-        Err(unported("reopen_bead"))
+        self.mutate(id, actor, |_, b, now| rules::reopen(b, now))
     }
 
     fn add_comment(&self, id: &str, author: &str, text: &str, actor: &str) -> Result<Comment> {
-        Err(unported("add_comment"))
+        validate_comment(text)?;
+        gt_core::event::validate_actor(author)?;
+        let now = self.now();
+        self.write(|tx| {
+            let id = resolve_id(tx, self.default_prefix(), id)?;
+            let cid: i64 = tx
+                .query_one(
+                    "INSERT INTO comments (bead_id, author, text, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&id, &author, &text, &now],
+                )
+                .db()?
+                .try_get(0)
+                .db()?;
+            tx.execute(
+                "UPDATE beads SET updated_at = $2 WHERE id = $1",
+                &[&id, &now],
+            )
+            .db()?;
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &rules::commented_event(&id, cid, author, text),
+            )?;
+            Ok(Comment {
+                id: cid,
+                author: author.to_string(),
+                text: text.to_string(),
+                created_at: now.clone(),
+            })
+        })
     }
 
     fn add_dependency(
@@ -374,7 +534,21 @@ impl BeadStore for PgStore {
         dep_type: DepType,
         actor: &str,
     ) -> Result<Dependency> {
-        Err(unported("add_dependency"))
+        let now = self.now();
+        self.write(|tx| {
+            let from = resolve_id(tx, self.default_prefix(), bead)?;
+            let to = resolve_id(tx, self.default_prefix(), depends_on)?;
+            let dep = Dependency {
+                bead: from,
+                depends_on: to,
+                dep_type,
+                created_at: now.clone(),
+                created_by: Some(actor.to_string()),
+            };
+            checked_add_dep(tx, &dep)?;
+            insert_event(tx, &now, actor, &rules::dep_added_event(&dep))?;
+            Ok(dep)
+        })
     }
 
     fn remove_dependency(
@@ -384,23 +558,178 @@ impl BeadStore for PgStore {
         dep_type: Option<DepType>,
         actor: &str,
     ) -> Result<usize> {
-        Err(unported("remove_dependency"))
+        let now = self.now();
+        self.write(|tx| {
+            let from = resolve_id(tx, self.default_prefix(), bead)?;
+            let to = resolve_id(tx, self.default_prefix(), depends_on)?;
+            let n = match dep_type {
+                Some(t) => tx
+                    .execute(
+                        "DELETE FROM deps WHERE bead_id = $1 AND depends_on = $2 AND type = $3",
+                        &[&from, &to, &t.as_str()],
+                    )
+                    .db()?,
+                None => tx
+                    .execute(
+                        "DELETE FROM deps WHERE bead_id = $1 AND depends_on = $2",
+                        &[&from, &to],
+                    )
+                    .db()?,
+            };
+            if n == 0 {
+                return Err(Error::not_found("dependency", format!("{from} -> {to}")));
+            }
+            insert_event(
+                tx,
+                &now,
+                actor,
+                &rules::dep_removed_event(&from, &to, dep_type),
+            )?;
+            Ok(n as usize)
+        })
     }
 
     fn dep_tree(&self, id: &str, up: bool, max_depth: usize) -> Result<DepTreeNode> {
-        Err(unported("dep_tree"))
+        let mut c = self.client();
+        let id = resolve_id(&mut *c, self.default_prefix(), id)?;
+        let root = fetch_bead(&mut *c, &id)?;
+        let sql = if up {
+            "SELECT d.depends_on, d.type, b.title, b.status FROM deps d
+             JOIN beads b ON b.id = d.depends_on
+             WHERE d.bead_id = $1 ORDER BY d.type, d.depends_on"
+        } else {
+            "SELECT d.bead_id, d.type, b.title, b.status FROM deps d
+             JOIN beads b ON b.id = d.bead_id
+             WHERE d.depends_on = $1 ORDER BY d.type, d.bead_id"
+        };
+        let mut seen = HashSet::new();
+        fn build(
+            c: &mut impl GenericClient,
+            sql: &str,
+            node: &mut DepTreeNode,
+            depth: usize,
+            max_depth: usize,
+            seen: &mut HashSet<String>,
+        ) -> Result<()> {
+            if !seen.insert(node.id.clone()) {
+                node.repeated = true;
+                return Ok(());
+            }
+            if depth >= max_depth {
+                return Ok(());
+            }
+            let rows = c.query(sql, &[&node.id]).db()?;
+            for r in rows {
+                let id: String = r.try_get(0).db()?;
+                let t: String = r.try_get(1).db()?;
+                let title: String = r.try_get(2).db()?;
+                let status: String = r.try_get(3).db()?;
+                let mut child = DepTreeNode {
+                    id,
+                    title,
+                    status: status.parse().unwrap_or(Status::Open),
+                    dep_type: t.parse().ok(),
+                    repeated: false,
+                    children: vec![],
+                };
+                build(c, sql, &mut child, depth + 1, max_depth, seen)?;
+                node.children.push(child);
+            }
+            Ok(())
+        }
+        let mut node = DepTreeNode {
+            id: root.id,
+            title: root.title,
+            status: root.status,
+            dep_type: None,
+            repeated: false,
+            children: vec![],
+        };
+        build(&mut *c, sql, &mut node, 0, max_depth, &mut seen)?;
+        Ok(node)
     }
 
     fn ready_beads(&self, limit: usize) -> Result<Vec<Bead>> {
-        Err(unported("ready_beads"))
+        let mut c = self.client();
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {BEAD_COLS} FROM beads b WHERE b.status = 'open'
+                       AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
+                                       WHERE d.bead_id = b.id AND d.type = 'blocks'
+                                         AND t.status <> 'closed')
+                     ORDER BY b.priority, b.created_at, b.id"
+                ),
+                &[],
+            )
+            .db()?;
+        let mut checker = BlockChecker::new(&mut *c);
+        let mut out = Vec::new();
+        for row in &rows {
+            if out.len() >= limit {
+                break;
+            }
+            let bead = bead_from_row(row)?;
+            let inherited = match &bead.parent {
+                None => false,
+                Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
+            };
+            if !inherited {
+                out.push(bead);
+            }
+        }
+        Ok(out)
     }
 
     fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>> {
-        Err(unported("blocked_beads"))
+        let mut c = self.client();
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {BEAD_COLS} FROM beads b WHERE b.status NOT IN ('closed', 'deferred')
+                       AND EXISTS (SELECT 1 FROM deps d WHERE d.bead_id = b.id
+                                   AND d.type IN ('blocks', 'parent-child'))
+                     ORDER BY b.priority, b.created_at, b.id"
+                ),
+                &[],
+            )
+            .db()?;
+        let mut checker = BlockChecker::new(&mut *c);
+        let mut out = Vec::new();
+        for row in &rows {
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            let bead = bead_from_row(row)?;
+            if !checker.is_blocked(&bead.id)? {
+                continue;
+            }
+            let blocked_by = checker.direct_blockers(&bead.id)?;
+            let blocked_parent = checker.blocked_parent(&bead.id)?;
+            out.push(BlockedBead {
+                bead,
+                blocked_by,
+                blocked_parent,
+            });
+        }
+        Ok(out)
     }
 
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
-        Err(unported("count_by_status"))
+        let rows = self
+            .client()
+            .query("SELECT status, count(*) FROM beads GROUP BY status", &[])
+            .db()?;
+        let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        for r in &rows {
+            let s: String = r.try_get(0).db()?;
+            let n: i64 = r.try_get(1).db()?;
+            let s: Status = s
+                .parse()
+                .map_err(|_| Error::Internal(format!("stored status '{s}' is not valid")))?;
+            counts.insert(s, n as u64);
+        }
+        Ok(counts.into_iter().collect())
     }
 
     fn import_records(
@@ -409,10 +738,117 @@ impl BeadStore for PgStore {
         summary: NewEvent,
         actor: &str,
     ) -> Result<ImportCounts> {
-        Err(unported("import_records"))
+        let now = self.now();
+        self.write(|tx| {
+            let mut counts = ImportCounts::default();
+            for rec in records {
+                let b = &rec.bead;
+                if bead_exists(tx, &b.id)? {
+                    counts.updated += 1;
+                    tx.execute("DELETE FROM labels WHERE bead_id = $1", &[&b.id])
+                        .db()?;
+                } else {
+                    counts.created += 1;
+                }
+                write_bead_row(tx, b)?;
+                for l in &b.labels {
+                    insert_label(tx, &b.id, l)?;
+                }
+                for cm in &rec.comments {
+                    let exists = tx
+                        .query_opt(
+                            "SELECT 1 FROM comments WHERE bead_id = $1 AND author = $2
+                             AND created_at = $3 AND text = $4",
+                            &[&b.id, &cm.author, &cm.created_at, &cm.text],
+                        )
+                        .db()?
+                        .is_some();
+                    if !exists {
+                        tx.execute(
+                            "INSERT INTO comments (bead_id, author, text, created_at)
+                             VALUES ($1, $2, $3, $4)",
+                            &[&b.id, &cm.author, &cm.text, &cm.created_at],
+                        )
+                        .db()?;
+                        counts.comments += 1;
+                    }
+                }
+            }
+            // Edges after every bead exists, so forward references resolve.
+            for rec in records {
+                for d in &rec.dependencies {
+                    if rules::import_edge_dangles(d, bead_exists(tx, &d.depends_on)?) {
+                        counts.dangling_dependencies += 1;
+                        continue;
+                    }
+                    // The same rule as `dep add`: no structural cycle, with
+                    // the ledger's edges and the ones imported so far.
+                    if d.dep_type.is_structural() {
+                        rules::check_cycle(d, structural_path(tx, &d.depends_on, &d.bead)?)?;
+                    }
+                    if insert_dep(tx, d)? {
+                        counts.dependencies += 1;
+                    }
+                }
+            }
+            insert_event(tx, &now, actor, &rules::imported_event(&summary, &counts))?;
+            Ok(counts)
+        })
     }
 
+    /// Reads the ledger with the connection held, then hands the records to
+    /// `sink` with it released (a sink may use the store).
     fn export_records(&self, sink: &mut dyn FnMut(BeadRecord) -> Result<()>) -> Result<()> {
-        Err(unported("export_records"))
+        let (dep_rows, comment_rows, bead_rows) = {
+            let mut c = self.client();
+            let deps = c
+                .query(
+                    "SELECT bead_id, depends_on, type, created_at, created_by FROM deps
+                     ORDER BY bead_id, type, depends_on",
+                    &[],
+                )
+                .db()?;
+            let comments = c
+                .query(
+                    "SELECT bead_id, id, author, text, created_at FROM comments
+                     ORDER BY bead_id, id",
+                    &[],
+                )
+                .db()?;
+            let beads = c
+                .query(
+                    &format!("SELECT {BEAD_COLS} FROM beads b ORDER BY b.id"),
+                    &[],
+                )
+                .db()?;
+            (deps, comments, beads)
+        };
+        let mut deps: HashMap<String, Vec<Dependency>> = HashMap::new();
+        for r in &dep_rows {
+            let d = dep_from_row(r)?;
+            deps.entry(d.bead.clone()).or_default().push(d);
+        }
+        let mut comments: HashMap<String, Vec<Comment>> = HashMap::new();
+        for r in &comment_rows {
+            let bead: String = r.try_get(0).db()?;
+            let c = Comment {
+                id: r.try_get(1).db()?,
+                author: r.try_get(2).db()?,
+                text: r.try_get(3).db()?,
+                created_at: r.try_get(4).db()?,
+            };
+            comments.entry(bead).or_default().push(c);
+        }
+        for r in &bead_rows {
+            let bead = bead_from_row(r)?;
+            let dependencies = deps.remove(&bead.id).unwrap_or_default();
+            let comments = comments.remove(&bead.id).unwrap_or_default();
+            sink(BeadRecord {
+                bead,
+                dependencies,
+                comments,
+            })?;
+        }
+        Ok(())
     }
 }

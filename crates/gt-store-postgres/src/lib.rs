@@ -21,6 +21,7 @@
 //! `&mut impl GenericClient` so they run on either (never lock twice).
 
 mod beads;
+mod blocking;
 mod costs;
 mod deacon;
 mod mail;
