@@ -254,14 +254,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A method this backend does not implement yet.
-pub(crate) fn unported(method: &str) -> Error {
-    Error::Store(StoreError::new(
-        StoreErrorKind::Other,
-        format!("the PostgreSQL store does not implement {method} yet"),
-    ))
-}
-
 /// Maps a PostgreSQL error onto the backend-neutral [`StoreError`]: the
 /// SQLSTATE decides the kind, the message is the server's (or the client's).
 pub(crate) fn store_error(e: postgres::Error) -> Error {
