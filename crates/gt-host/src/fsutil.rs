@@ -57,9 +57,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Creates `path`, refusing to overwrite an existing file (or to follow a
 /// symbolic link: `create_new` never does).
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_new_with_mode(path, bytes, 0o666)
+}
+
+/// [`write_new`] for a file only its owner may read (it holds a secret).
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_new_with_mode(path, bytes, 0o600)
+}
+
+fn write_new_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(mode)
         .open(path)
         .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
     f.write_all(bytes)

@@ -22,6 +22,38 @@ pub struct TownConfig {
     /// Custom agents: name → command line (`gt config agent set`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
+    /// Where the town's shared state lives when it is not the embedded
+    /// `.gt/town.db` (`gt init --store`). Chosen once, at init: not a
+    /// `gt config` key, and never printed with its password.
+    #[serde(default, skip_serializing_if = "StoreConfig::is_default")]
+    pub store: StoreConfig,
+}
+
+/// `[store]` in gt.toml.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A PostgreSQL URL (`postgres://user@host:port/db`); none: SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    fn is_default(&self) -> bool {
+        self.url.is_none()
+    }
+}
+
+/// Checks a `--store` URL: PostgreSQL's `postgres://` or `postgresql://`
+/// form, printable characters only.
+pub fn validate_store_url(url: &str) -> Result<()> {
+    let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !scheme_ok || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid(
+            "a store is a PostgreSQL URL: postgres://USER@HOST[:PORT]/DATABASE",
+        ));
+    }
+    Ok(())
 }
 
 /// Deacon thresholds (`deacon.*`); durations like `30s`, `10m`, `2h`.
@@ -396,6 +428,7 @@ impl TownConfig {
             rig: Default::default(),
             runtime: Default::default(),
             agents: Default::default(),
+            store: Default::default(),
         })
     }
 
@@ -427,6 +460,9 @@ impl TownConfig {
     pub fn validate(&self) -> Result<()> {
         validate_town_name(&self.town.name)?;
         crate::id::validate_prefix(&self.town.prefix)?;
+        if let Some(url) = &self.store.url {
+            validate_store_url(url)?;
+        }
         for spec in KEYS {
             if matches!(
                 spec.kind,

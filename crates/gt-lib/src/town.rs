@@ -11,6 +11,7 @@ use crate::config::TownConfig;
 use crate::error::{Error, Result};
 use crate::event::{kind, NewEvent};
 use crate::store::{EventStore, Store};
+use gt_store_postgres::PgStore;
 use gt_store_sqlite::SqliteStore;
 
 pub const CONFIG_FILE: &str = "gt.toml";
@@ -34,6 +35,22 @@ impl Town {
     /// non-empty directory (unless `force`, which never deletes anything).
     /// On failure it removes only what it created.
     pub fn init(path: &Path, name: Option<&str>, force: bool, actor: &str) -> Result<Town> {
+        Self::init_with_store(path, name, force, None, actor)
+    }
+
+    /// [`Town::init`] with the town's shared state in the PostgreSQL
+    /// database at `store` (which must hold no town yet) instead of
+    /// `.gt/town.db`; the URL is kept in gt.toml (`[store] url`).
+    pub fn init_with_store(
+        path: &Path,
+        name: Option<&str>,
+        force: bool,
+        store: Option<&str>,
+        actor: &str,
+    ) -> Result<Town> {
+        if let Some(url) = store {
+            crate::config::validate_store_url(url)?;
+        }
         if path.is_file() {
             return Err(Error::invalid(format!(
                 "{} is a file, not a directory",
@@ -70,7 +87,8 @@ impl Town {
                 &derived
             }
         };
-        let config = TownConfig::new(name)?;
+        let mut config = TownConfig::new(name)?;
+        config.store.url = store.map(str::to_string);
 
         let mut created: Vec<PathBuf> = Vec::new();
         let result = (|| -> Result<Town> {
@@ -91,7 +109,13 @@ impl Town {
                     .map_err(|e| Error::io(format!("cannot create {sub} folder"), e))?;
             }
             let cfg_path = root.join(CONFIG_FILE);
-            crate::fsutil::write_new(&cfg_path, config.to_toml().as_bytes())?;
+            // A store URL may carry the database's password: then gt.toml is
+            // its owner's only (later writes keep the mode).
+            if config.store.url.is_some() {
+                crate::fsutil::write_new_private(&cfg_path, config.to_toml().as_bytes())?;
+            } else {
+                crate::fsutil::write_new(&cfg_path, config.to_toml().as_bytes())?;
+            }
             created.push(cfg_path);
             let town = Town {
                 root,
@@ -179,6 +203,15 @@ impl Town {
         self.state_dir().join(DB_FILE)
     }
 
+    /// The town was removed from this machine: its embedded database (or,
+    /// for a town whose store is a server, its gt.toml) is gone.
+    pub fn is_gone(&self) -> bool {
+        match self.config.store.url {
+            Some(_) => !self.config_path().exists(),
+            None => !self.db_path().exists(),
+        }
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -236,6 +269,13 @@ pub fn latest_schema_version() -> i64 {
 /// database, stamped with the town's clock.
 fn open_store(town: &Town, create: bool) -> Result<Box<dyn Store + Send>> {
     let (path, prefix) = (town.db_path(), &town.config.town.prefix);
+    if let Some(url) = &town.config.store.url {
+        return Ok(if create {
+            Box::new(PgStore::create(url, prefix, town.clock.clone())?)
+        } else {
+            Box::new(PgStore::open(url, prefix, town.clock.clone())?)
+        });
+    }
     Ok(if create {
         Box::new(SqliteStore::create(&path, prefix, town.clock.clone())?)
     } else {

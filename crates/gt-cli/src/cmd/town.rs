@@ -24,6 +24,10 @@ pub struct InitArgs {
     /// Make a town in a non-empty directory (never deletes anything).
     #[arg(long)]
     force: bool,
+    /// Keep the town's shared state in this PostgreSQL database (an empty
+    /// one) instead of `.gt/town.db`: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
@@ -33,7 +37,13 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
             .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
     let actor = ctx.actor()?;
-    let town = Town::init(&path, a.name.as_deref(), a.force, &actor)?;
+    let town = Town::init_with_store(
+        &path,
+        a.name.as_deref(),
+        a.force,
+        a.store.as_deref(),
+        &actor,
+    )?;
     if ctx.json {
         return ctx.print_json(&gt_lib::views::TownCreated {
             name: town.name().to_string(),

@@ -24,6 +24,7 @@ mod real_gemini;
 mod real_nudge;
 mod real_opencode;
 mod real_support;
+mod store_postgres;
 mod trust;
 mod views;
 mod watchdog;

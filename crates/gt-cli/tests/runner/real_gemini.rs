@@ -166,3 +166,82 @@ fn a_nudge_reaches_the_real_gemini_tui_verbatim() {
     crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
     assert_nothing_left(&t);
 }
+
+/// A request of a resumed session: the first instruction twice, once in the
+/// conversation gemini recorded and once as the new prompt.
+fn resumed(r: &gt_testkit::model_server::Request) -> bool {
+    r.text().matches("Your bead is").count() >= 2
+}
+
+/// A crash mid-work with the real Gemini CLI: killed while its shell command
+/// runs, the deacon saves the uncommitted work; `gt resume` continues the
+/// conversation (`--resume latest`), the model's next request carries it, and
+/// the agent finishes with `gt done`. Gemini records a tool call once it has
+/// finished, so the interrupted command is not in the resumed conversation:
+/// what it carries is the first instruction (the files are printed on failure).
+#[test]
+fn gemini_crash_mid_work_is_saved_and_resumed() {
+    use crate::real_support::{
+        assert_crash_work_landed, crash, crash_finish, wait_crash_point, CRASH_WORK,
+    };
+    use gt_testkit::model_server::when;
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    write_gemini_settings(&t);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
+    let finish = crash_finish();
+    let script = Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        // The resumed session: the earlier conversation (its first
+        // instruction) is in the request beside the new one.
+        .when(
+            when::and(Box::new(resumed), when::user_turn()),
+            Reply::shell(&finish),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(CRASH_WORK),
+        )
+        .otherwise(Reply::text("Nothing more to do."));
+    let server = ModelServer::start(script).unwrap();
+    let base = server.base_url();
+    let path = path_with(&gemini);
+    let caller: Vec<(&str, &str)> = vec![
+        ("PATH", &path),
+        ("GOOGLE_GEMINI_BASE_URL", &base),
+        ("GEMINI_API_KEY", SECRET),
+    ];
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = sling(&t, &caller, "work that crashes", "app", "gemini");
+    let wt = s.worktree.clone();
+    wait_crash_point(&t, &wt, "gemini");
+    crash(&t, &wt, &s.bead, "gemini");
+    let chats = crate::real_support::files_under(&t.home.join(".gemini/tmp"));
+    eprintln!("gemini's files after the crash: {chats:#?}");
+    for c in chats
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("chats"))
+    {
+        eprintln!(
+            "{}:\n{}",
+            c.display(),
+            std::fs::read_to_string(c).unwrap_or_default()
+        );
+    }
+    let before = server.requests().len();
+    t.ok_env(&caller, &["--json", "resume", &s.bead]);
+    wait_merging(&t, "gemini", &[&s], &server, 180);
+    assert!(
+        server.requests()[before..].iter().any(resumed),
+        "the resumed gemini did not carry the earlier conversation"
+    );
+    assert_crash_work_landed(&t);
+    assert_nothing_left(&t);
+}

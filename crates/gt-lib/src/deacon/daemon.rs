@@ -288,7 +288,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             break;
         }
         // The town was removed (or its state folder): nothing left to guard.
-        if !ws.town.db_path().exists() {
+        if ws.town.is_gone() {
             let _ = writeln!(
                 log,
                 "{} town is gone; deacon exits",

@@ -66,12 +66,18 @@ fn current_uid() -> u32 {
 impl TestTown {
     /// A fresh town named `test` in a temporary directory.
     pub fn new() -> Self {
+        Self::new_with(&[])
+    }
+
+    /// [`TestTown::new`] with more `gt init` arguments (e.g. `--store URL`).
+    pub fn new_with(init_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let root = dir.path().join("town");
         let out = clean_cmd(&home)
             .args(["init", "--name", "test"])
+            .args(init_args)
             .arg(&root)
             .output()
             .unwrap();

@@ -1,0 +1,210 @@
+//! A town whose store is PostgreSQL (issue 13 §1): `gt init --store URL`,
+//! then the same loop as on SQLite through the real `gt` binary — rig,
+//! beads, the stand-in agent on real tmux and git, `gt done`, the refinery
+//! landing the work on main — with the database's password in no output,
+//! event or file but gt.toml (which only its owner can read). Each test makes
+//! its own database on the server `GT_TEST_POSTGRES` names and drops it at
+//! the end, even on failure; without that variable a test prints one
+//! "skipped:" line, and with `CI` set it fails.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::common::{git, lines_json, TestTown};
+
+/// The password in the towns' store URLs: the test server trusts local
+/// connections, so any password is accepted, and none may show.
+const PASSWORD: &str = "pw-5e1f-never-shown";
+
+/// A database of its own for one test, dropped with it.
+struct Database {
+    admin: String,
+    name: String,
+    /// The town's store URL (with [`PASSWORD`]).
+    url: String,
+}
+
+impl Database {
+    fn new() -> Option<Database> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = match std::env::var("GT_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("GT_TEST_POSTGRES is not set: CI must run the PostgreSQL tests")
+            }
+            _ => {
+                println!("skipped: no PostgreSQL server (set GT_TEST_POSTGRES, see README)");
+                return None;
+            }
+        };
+        let name = format!(
+            "gt_town_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach GT_TEST_POSTGRES: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        // postgres://USER@HOST:PORT/DB → postgres://USER:PASSWORD@HOST:PORT/NAME
+        let (scheme, rest) = admin.split_once("://").unwrap();
+        let (user, host) = rest.split_once('@').unwrap();
+        let user = user.split(':').next().unwrap();
+        let host = host.split('/').next().unwrap();
+        let url = format!("{scheme}://{user}:{PASSWORD}@{host}/{name}");
+        Some(Database { admin, name, url })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    crate::real_support::files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn a_town_on_postgres_runs_the_loop_and_lands_the_work() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let t = TestTown::new_with(&["--store", &db.url]);
+    // The URL carries a password: gt.toml is its owner's only.
+    let mode = std::fs::metadata(t.root.join("gt.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "gt.toml is readable by others: {mode:o}");
+    assert!(
+        !t.root.join(".gt/town.db").exists(),
+        "a SQLite database was made"
+    );
+    t.with_rig("app");
+    let slung = lines_json(&t.ok(&[
+        "--json",
+        "sling",
+        "task one",
+        "task two",
+        "task three",
+        "app",
+        "--agent",
+        "standin",
+    ]));
+    assert_eq!(slung.len(), 3);
+    let beads: Vec<String> = slung
+        .iter()
+        .map(|s| s["bead"].as_str().unwrap().to_string())
+        .collect();
+    t.wait_for(60, "3 beads merging", |t| {
+        beads.iter().all(|b| t.bead_status(b) == "merging")
+    });
+    t.ok(&["refinery", "run", "--once"]);
+    for b in &beads {
+        assert_eq!(t.bead_status(b), "closed", "{b} did not land");
+    }
+    let log = git(&t.repo("app"), &["log", "--format=%s", "main"]);
+    for task in ["task one", "task two", "task three"] {
+        assert!(log.contains(task), "{task} is not on main:\n{log}");
+    }
+    // The views read the same store.
+    let status = t.json(&["status"]);
+    assert_eq!(status["beads"]["closed"], 3, "{status}");
+    let trail = t.ok(&["--json", "trail", "-n", "200"]);
+    for kind in ["town.created", "rig.added", "sling", "done", "merge.landed"] {
+        assert!(
+            trail.contains(&format!("\"{kind}\"")),
+            "no {kind} in the trail"
+        );
+    }
+    let doctor = t.ok(&["doctor"]);
+    assert!(doctor.contains("database"), "{doctor}");
+    // The password is in gt.toml and nowhere else: not in any output, the
+    // event log, the state folder or the worktrees.
+    for out in [
+        &trail,
+        &doctor,
+        &status.to_string(),
+        &t.ok(&["agents", "--json"]),
+    ] {
+        assert!(!out.contains(PASSWORD), "the password was printed: {out}");
+    }
+    let holders = files_containing(&t.root, PASSWORD);
+    assert_eq!(holders, vec![t.root.join("gt.toml")], "{holders:?}");
+    t.ok(&["down", "--all"]);
+}
+
+#[test]
+fn gt_init_with_a_bad_store_is_refused_and_leaves_nothing() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let init = |store: &str, town: &str| {
+        crate::common::clean_cmd(&home)
+            .args(["init", "--store", store])
+            .arg(dir.path().join(town))
+            .output()
+            .unwrap()
+    };
+    let one_line_error = |out: &std::process::Output, what: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: gt init succeeded");
+        assert!(
+            err.starts_with("error: ") && !err.contains("panicked"),
+            "{what}: {err}"
+        );
+        assert!(
+            !err.contains(PASSWORD),
+            "{what}: the password was printed: {err}"
+        );
+        err.to_string()
+    };
+    // Not a PostgreSQL URL, or hostile text: refused before anything is made.
+    for bad in [
+        "mysql://u@h/db",
+        "/tmp/x.db",
+        "postgres://u@h/db\nx",
+        "postgres://u@h/db; rm -rf /",
+    ] {
+        let out = init(bad, "bad");
+        one_line_error(&out, bad);
+        assert!(
+            !dir.path().join("bad").exists(),
+            "{bad}: a town folder was left"
+        );
+    }
+    // A server nobody listens on: the town is not made.
+    let closed = format!("postgres://gt:{PASSWORD}@127.0.0.1:9/none");
+    let err = one_line_error(&init(&closed, "unreachable"), "unreachable server");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!dir.path().join("unreachable").exists());
+    // A database that already holds a town is refused and kept as it is.
+    let first = init(&db.url, "first");
+    assert!(first.status.success(), "{first:?}");
+    let err = one_line_error(&init(&db.url, "second"), "second town in one database");
+    assert!(err.contains("already holds a gt town"), "{err}");
+    assert!(!dir.path().join("second").exists());
+    let beads = crate::common::clean_cmd(&home)
+        .current_dir(dir.path().join("first"))
+        .args(["--json", "bead", "list"])
+        .output()
+        .unwrap();
+    assert!(beads.status.success(), "the first town broke: {beads:?}");
+}
