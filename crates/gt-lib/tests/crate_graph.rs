@@ -76,6 +76,7 @@ fn crate_graph_follows_the_architecture() {
             "gt-agents",
             "gt-host",
             "gt-store",
+            "gt-store-postgres",
             "gt-store-sqlite"
         ])
     );
@@ -330,22 +331,27 @@ fn crate_graph_callers_hold_the_store_traits() {
 
 #[test]
 fn crate_graph_only_the_town_names_the_backend() {
-    // Above the store, the SQLite backend is named in one file of the
+    // Above the store, a backend (SQLite, PostgreSQL) is named in one file of the
     // services (`town.rs`: open/create and the schema number) and re-exported
     // once (`store/mod.rs`); the CLI and the other services hold the traits
     // (costs.rs only for another program's database, below).
     let named: Vec<String> = sources()
         .into_iter()
         .filter(|(p, _)| {
-            !p.components()
-                .any(|c| c.as_os_str() == "gt-store-sqlite" || c.as_os_str() == "gt-testkit")
+            !p.components().any(|c| {
+                c.as_os_str() == "gt-store-sqlite"
+                    || c.as_os_str() == "gt-store-postgres"
+                    || c.as_os_str() == "gt-testkit"
+            })
         })
         .filter(|(p, _)| !p.ends_with("tests.rs"))
         // Unit tests (the `#[cfg(test)]` module at a file's end) may open the
         // backend directly.
         .filter(|(_, t)| {
             let code = t.split("#[cfg(test)]").next().unwrap_or(t);
-            code.contains("gt_store_sqlite") || code.contains("store::sqlite")
+            code.contains("gt_store_sqlite")
+                || code.contains("store::sqlite")
+                || code.contains("gt_store_postgres")
         })
         .map(|(p, _)| {
             let s = p.display().to_string();
