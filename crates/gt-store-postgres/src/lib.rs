@@ -10,11 +10,19 @@
 //! for lists, `ILIKE` where SQLite's `LIKE` (case-insensitive for ASCII)
 //! was meant, `strpos` for `instr`.
 //!
-//! Transactions: every write runs at `SERIALIZABLE`, so a change that read
-//! rows sees them unchanged at commit or is retried as a whole (serialization
-//! failures and deadlocks, SQLSTATE 40001/40P01, never reach a user). Reads
-//! outside a write are single statements (each its own snapshot). Text
-//! columns compare byte by byte (`COLLATE "C"`), as SQLite's do.
+//! Transactions: writers take turns, as in SQLite. Every write transaction
+//! first takes the town's write lock (a transaction-scoped advisory lock,
+//! [`WRITE_LOCK`]) and runs at `READ COMMITTED`, so each statement after the
+//! lock sees every earlier commit: a change reads the rows it decides on and
+//! nobody else changes them before it commits. Event ids therefore grow in
+//! commit order, and a follower that reads `id > last` (`gt feed`, the
+//! deacon) never misses an event committed late — which a sequence alone
+//! does not promise under concurrent writers (`tests/concurrency.rs` fails
+//! without the lock). Serialization failures and deadlocks (SQLSTATE
+//! 40001/40P01) still retry the whole transaction and never reach a user.
+//! Reads outside a write are single statements (each its own snapshot) and
+//! never wait for the lock. Text columns compare byte by byte
+//! (`COLLATE "C"`), as SQLite's do.
 //!
 //! The connection is one `postgres::Client` behind a mutex: a method holds
 //! it for its statement or its transaction, and helpers take
@@ -42,6 +50,9 @@ use gt_host::clock::{format_ts, Clock};
 use gt_store::{EventStore, StoreMaintenance};
 
 pub use schema::latest as latest_schema_version;
+
+/// The key of the town's write lock (`pg_advisory_xact_lock`): "gt-w".
+pub const WRITE_LOCK: i64 = 0x6774_2d77;
 
 /// How often a whole write transaction is retried on a serialization
 /// failure or a deadlock.
@@ -178,8 +189,9 @@ impl PgStore {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in a `SERIALIZABLE` transaction, retrying the whole
-    /// transaction on a serialization failure or a deadlock.
+    /// Runs `f` in a transaction that holds the town's write lock (see the
+    /// crate docs), retrying the whole transaction on a serialization
+    /// failure or a deadlock.
     pub(crate) fn write<R>(
         &self,
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<R>,
@@ -190,8 +202,10 @@ impl PgStore {
             let result = (|| {
                 let mut tx = client
                     .build_transaction()
-                    .isolation_level(postgres::IsolationLevel::Serializable)
+                    .isolation_level(postgres::IsolationLevel::ReadCommitted)
                     .start()
+                    .db()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                     .db()?;
                 let r = f(&mut tx)?;
                 tx.commit().db()?;
