@@ -184,3 +184,58 @@ fn a_nudge_reaches_the_real_aider_verbatim() {
     crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
     assert_nothing_left(&t);
 }
+
+/// A crash with the real Aider: killed at its prompt after a first turn,
+/// the deacon ends the session; `gt resume` starts aider with
+/// `--restore-chat-history`, so the model's next request carries the earlier
+/// chat (its first reply), and the resumed aider commits and is finished by
+/// the deacon.
+#[test]
+fn aider_crash_is_resumed_with_its_chat_history() {
+    let Some(aider) = real_cli::locate("GT_TEST_AIDER", "aider") else {
+        return;
+    };
+    const FIRST: &str = "FIRST-REPLY-7c: I will wait for more detail.";
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
+    let path = path_with(&aider);
+    let script = Script::new()
+        .when(
+            when::contains("commit message"),
+            Reply::text("add after.txt"),
+        )
+        // The resumed session: the earlier chat is in the request.
+        .when(
+            when::contains("FIRST-REPLY-7c"),
+            Reply::text("after.txt\n```\nafter the crash\n```\n"),
+        )
+        .otherwise(Reply::text(FIRST));
+    let server = ModelServer::start(script).unwrap();
+    let owned = aider_caller(&path, &server.base_url());
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "work that crashes", "app", "aider");
+    t.wait_for(120, "aider's first reply", |t| {
+        crate::real_support::screen(t, &s.session).contains("FIRST-REPLY-7c")
+    });
+    crate::real_support::crash(&t, &s.worktree, &s.bead, "aider");
+    let before = server.requests().len();
+    t.ok_env(&caller, &["--json", "resume", &s.bead]);
+    t.wait_for(180, "the resumed aider to be finished", |t| {
+        t.patrol().iter().any(|k| k == "deacon.completed")
+            || !matches!(t.bead_status(&s.bead).as_str(), "hooked" | "in_progress")
+    });
+    assert!(
+        server.requests()[before..]
+            .iter()
+            .any(|r| r.contains("FIRST-REPLY-7c") && r.contains("work that crashes")),
+        "the resumed aider did not carry its chat history"
+    );
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:after.txt"]),
+        "after the crash\n"
+    );
+    assert_nothing_left(&t);
+}
