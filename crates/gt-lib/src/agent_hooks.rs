@@ -18,7 +18,14 @@
 //!
 //! The file's `statusLine` command is `gt agent-report --hook status-line`: its
 //! payload carries the session's cost (`cost.total_cost_usd`), which the
-//! transcript lacks; it prints nothing, so Claude's status line stays empty.
+//! transcript lacks. Claude runs one status-line command, and `--settings`
+//! replaces the user's: so when the user's own settings
+//! (`~/.claude/settings.json`, or `$CLAUDE_CONFIG_DIR/settings.json`; never a
+//! repository's) have a command status line, gt's becomes
+//! `gt agent-report --hook status-line --tee | USER_COMMAND`: gt records the
+//! cost and passes the payload on unchanged, and the user's line shows as
+//! before. Without one, gt prints nothing and Claude's status line stays
+//! empty.
 //!
 //! The `--hook` reports read the hook's JSON payload on stdin and always
 //! exit 0 (a failing hook would show "<Event> hook failed" in the agent's
@@ -75,15 +82,31 @@ pub fn settings_path(ws: &Workspace, rig: &str, polecat: &str) -> PathBuf {
 
 /// The Claude Code settings carrying gt's hooks. `gt` is the absolute path of
 /// the gt binary; commands are shell strings, so it is quoted.
-pub fn claude_settings(gt: &str) -> serde_json::Value {
+pub fn claude_settings(gt: &str, user_status_line: Option<&UserStatusLine>) -> serde_json::Value {
     let gt = shell_words::quote(gt).into_owned();
+    let status_line = match user_status_line {
+        Some(u) => {
+            let mut v = json!({
+                "type": "command",
+                "command": format!("{gt} agent-report --hook status-line --tee | {}", u.command),
+            });
+            if let Some(p) = u.padding {
+                v["padding"] = json!(p);
+            }
+            v
+        }
+        None => {
+            json!({ "type": "command", "command": format!("{gt} agent-report --hook status-line") })
+        }
+    };
     let cmd = |c: String| json!({ "type": "command", "command": c, "timeout": 30 });
     let report = |s: &str| cmd(format!("{gt} agent-report --state {s}"));
     let hook = |e: &str| cmd(format!("{gt} agent-report --hook {e}"));
     json!({
         "skipDangerousModePermissionPrompt": true,
-        // Its payload carries the session's cost; gt prints nothing there.
-        "statusLine": { "type": "command", "command": format!("{gt} agent-report --hook status-line") },
+        // Its payload carries the session's cost; the user's own status
+        // line (if any) gets the payload after gt.
+        "statusLine": status_line,
         "hooks": {
             "SessionStart": [
                 { "matcher": "startup|resume|clear|compact",
@@ -110,6 +133,43 @@ pub fn claude_settings(gt: &str) -> serde_json::Value {
     })
 }
 
+/// The caller's own Claude Code status line (a `command` one), from their
+/// user settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserStatusLine {
+    /// A shell command line, as the user wrote it.
+    pub command: String,
+    pub padding: Option<u64>,
+}
+
+/// The status line of the caller's user settings, if it is a command that
+/// Claude would run (one line of printable text). A repository's settings
+/// are never read: an agent's worktree is not the user.
+fn user_status_line(ws: &Workspace) -> Option<UserStatusLine> {
+    let path = crate::costs::claude_config_dir(ws)?.join("settings.json");
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    parse_user_status_line(&v)
+}
+
+fn parse_user_status_line(settings: &serde_json::Value) -> Option<UserStatusLine> {
+    let s = settings.get("statusLine")?;
+    if s.get("type").and_then(|t| t.as_str()) != Some("command") {
+        return None;
+    }
+    let command = s.get("command")?.as_str()?.trim();
+    if command.is_empty() || command.chars().any(char::is_control) {
+        return None;
+    }
+    Some(UserStatusLine {
+        command: command.to_string(),
+        padding: s.get("padding").and_then(|p| p.as_u64()),
+    })
+}
+
 /// Extra argv for starting `runtime` for this polecat (e.g. `["--settings",
 /// "<town>/.gt/run/hooks/<rig>/<polecat>.json"]` for claude), writing the
 /// settings file outside the repository; empty for runtimes without hooks.
@@ -131,7 +191,8 @@ pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> R
             ws.host.gt_exe.display()
         ))
     })?;
-    let text = serde_json::to_string_pretty(&claude_settings(gt))
+    let user = user_status_line(ws);
+    let text = serde_json::to_string_pretty(&claude_settings(gt, user.as_ref()))
         .map_err(|e| Error::Internal(e.to_string()))?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text)
@@ -361,8 +422,32 @@ mod tests {
     }
 
     #[test]
+    fn the_users_own_status_line_gets_the_payload_after_gt() {
+        let user = parse_user_status_line(&json!({
+            "statusLine": { "type": "command", "command": "~/bin/my-line --short", "padding": 2 }
+        }))
+        .unwrap();
+        let v = claude_settings("/opt/gt", Some(&user));
+        assert_eq!(
+            v["statusLine"]["command"],
+            "/opt/gt agent-report --hook status-line --tee | ~/bin/my-line --short"
+        );
+        assert_eq!(v["statusLine"]["padding"], 2);
+        // Not a command, empty, or with control characters: gt's line alone.
+        for other in [
+            json!({}),
+            json!({ "statusLine": { "type": "static", "command": "x" } }),
+            json!({ "statusLine": { "type": "command", "command": "  " } }),
+            json!({ "statusLine": { "type": "command", "command": "a\nb" } }),
+            json!({ "statusLine": { "type": "command", "command": 7 } }),
+        ] {
+            assert_eq!(parse_user_status_line(&other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn hooks_claude_settings_match_the_documented_schema() {
-        let v = claude_settings("/opt/my gt/gt");
+        let v = claude_settings("/opt/my gt/gt", None);
         assert_eq!(v["skipDangerousModePermissionPrompt"], true);
         assert_eq!(v["statusLine"]["type"], "command");
         assert_eq!(

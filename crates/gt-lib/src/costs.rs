@@ -102,11 +102,16 @@ fn caller_session(ws: &Workspace) -> Result<Session> {
 
 /// Claude Code's directory of transcripts for this caller.
 fn claude_projects(ws: &Workspace) -> Option<PathBuf> {
-    let base = match ws.caller.var("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => ws.caller.home()?.join(".claude"),
-    };
-    base.join("projects").canonicalize().ok()
+    claude_config_dir(ws)?.join("projects").canonicalize().ok()
+}
+
+/// Claude Code's user configuration directory for this caller
+/// (`$CLAUDE_CONFIG_DIR`, else `~/.claude`).
+pub fn claude_config_dir(ws: &Workspace) -> Option<PathBuf> {
+    match ws.caller.var("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => Some(PathBuf::from(d)),
+        None => Some(ws.caller.home()?.join(".claude")),
+    }
 }
 
 /// Reads `path` when it resolves to a regular file inside `root` (already

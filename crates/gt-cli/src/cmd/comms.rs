@@ -222,6 +222,10 @@ pub struct AgentReportArgs {
     /// session-end (records the conversation id and usage; always exits 0).
     #[arg(long, value_name = "EVENT")]
     hook: Option<String>,
+    /// With --hook: copy the payload to stdout first (gt's status-line
+    /// command pipes it on to the user's own status line).
+    #[arg(long, requires = "hook", hide = true)]
+    tee: bool,
     /// The agent (default: $GT_AGENT).
     #[arg(long = "as", value_name = "ADDRESS")]
     as_: Option<String>,
@@ -229,7 +233,7 @@ pub struct AgentReportArgs {
 
 pub fn agent_report(ctx: &Ctx, a: AgentReportArgs) -> Result<(), Error> {
     let (Some(state), None) = (a.state, &a.hook) else {
-        return crate::cmd::costs::hook(ctx, a.hook.as_deref().unwrap_or_default());
+        return crate::cmd::costs::hook(ctx, a.hook.as_deref().unwrap_or_default(), a.tee);
     };
     gt_lib::agent_hooks::validate_state(&state)?;
     let ws = ctx.workspace()?;

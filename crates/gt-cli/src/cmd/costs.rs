@@ -1,7 +1,7 @@
 //! `gt costs`: token usage and cost per agent, rig, bead or day; and the
 //! Claude Code hook reports (`gt agent-report --hook …`) that record them.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use clap::Args;
 use gt_lib::clock::{format_ts, parse_since};
@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, a: CostsArgs) -> Result<(), Error> {
 /// `gt agent-report --hook EVENT`: reads the hook payload on stdin and
 /// records what it says. Never fails (a failing hook shows as "hook failed"
 /// in the agent's screen): a problem is one line on stderr, exit 0.
-pub fn hook(ctx: &Ctx, event: &str) -> Result<(), Error> {
+pub fn hook(ctx: &Ctx, event: &str, tee: bool) -> Result<(), Error> {
     let result = (|| -> Result<costs::HookReport, Error> {
         let event: HookEvent = event.parse()?;
         let mut payload = Vec::new();
@@ -99,6 +99,11 @@ pub fn hook(ctx: &Ctx, event: &str) -> Result<(), Error> {
             .take(costs::HOOK_PAYLOAD_MAX)
             .read_to_end(&mut payload)
             .map_err(|e| Error::io("cannot read the hook payload", e))?;
+        if tee {
+            // First, so the next command of the pipe is not kept waiting.
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&payload).and_then(|_| out.flush());
+        }
         let ws = ctx.workspace()?;
         costs::hook_report(&ws, event, &payload)
     })();

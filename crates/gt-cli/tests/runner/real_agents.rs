@@ -487,3 +487,32 @@ fn claude_as_root_without_is_sandbox_is_refused_up_front() {
     );
     assert!(out.contains("\"runtime\":\"claude\""), "{out}");
 }
+
+/// gt's status line (which records the session's cost) does not hide the
+/// user's own: with a command status line in the user's
+/// `~/.claude/settings.json`, the real Claude Code shows that line for a
+/// polecat too (gt passes the payload on to it).
+#[test]
+fn the_users_own_claude_status_line_still_shows() {
+    let Some(claude) = real_cli::locate("GT_TEST_CLAUDE", "claude") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    std::fs::create_dir_all(t.home.join(".claude")).unwrap();
+    std::fs::write(
+        t.home.join(".claude/settings.json"),
+        r#"{"statusLine": {"type": "command", "command": "cat > /dev/null; echo USER-LINE-4q"}}"#,
+    )
+    .unwrap();
+    let server = ModelServer::start(crate::real_support::nudge_script()).unwrap();
+    let path = path_with(&claude);
+    let owned = claude_caller(&path, &server.base_url(), SECRET);
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.ok_env(&caller, &["rig", "trust", "app"]);
+    let s = crate::real_support::sling(&t, &caller, "wait for a nudge", "app", "claude");
+    t.wait_for(90, "the user's status line on claude's screen", |t| {
+        crate::real_support::screen(t, &s.session).contains("USER-LINE-4q")
+    });
+    assert_nothing_left(&t);
+}
