@@ -7,16 +7,24 @@
       for `gt show`). Deterministic for a given seed.
 
   bench_ledger.py time --out JSON [--runs N] [--warmup N] [--rounds N] [--hyperfine]
-                       --cmd NAME 'ARGV (shell words)' [--cmd NAME 'ARGV' ...]
+                       [--check] --cmd NAME 'ARGV (shell words)' [--cmd NAME 'ARGV' ...]
       Times whole processes, in rounds (each round times every command in
       order: warm-up runs, then N timed runs), through hyperfine
       (--shell=none) when asked, else a perf_counter loop around
       subprocess.run. Median, p90, min, max over all rounds, as JSON.
+      --check runs every command once first and stops, showing the command
+      and its stderr, if one fails.
 
   bench_ledger.py table --timings JSON [--targets JSON] [--baseline NAME]
       Prints the result table (command, median ms, ratio to the baseline,
       target, pass/fail) as Markdown; exit status 0 even when a target is
       missed (the table says so).
+
+  bench_ledger.py compare --timings JSON [--targets JSON] --columns PREFIX_A NAME_A PREFIX_B NAME_B
+                          [--import-ms MS_A MS_B --beads N]
+      The same table for two stores timed in one run: the commands named
+      PREFIX_A + name and PREFIX_B + name side by side, each with its ratio to
+      its own PREFIX + `gt --version`, and B ÷ A; the import times as a row.
 
 Only the standard library is used.
 """
@@ -244,6 +252,12 @@ def time_cmds(args):
     samples = {c[0]: [] for c in cmds}
     per_round = {c[0]: [] for c in cmds}
     raw = []
+    if args.check:
+        for name, *argv in cmds:
+            p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if p.returncode != 0:
+                sys.exit(f"command failed (exit {p.returncode}): {name}\n  {shlex.join(argv)}\n"
+                         f"{p.stderr.rstrip()}")
     for _ in range(args.rounds):
         if args.hyperfine:
             fd, path = tempfile.mkstemp(suffix=".json")
@@ -338,6 +352,64 @@ def table(args):
         print(f"Baseline median per round (ms): {drift}.")
 
 
+def compare(args):
+    with open(args.timings, encoding="utf-8") as f:
+        t = json.load(f)
+    targets = {}
+    if args.targets:
+        with open(args.targets, encoding="utf-8") as f:
+            targets = json.load(f)
+    (pa, na), (pb, nb) = (args.columns[0:2], args.columns[2:4])
+    res = t["results"]
+    baseline = "gt --version"
+    base = {pa: res[pa + baseline]["median_ms"], pb: res[pb + baseline]["median_ms"]}
+    names = [n[len(pa):] for n in t["order"] if n.startswith(pa)]
+    rows = [("command", f"{na} ms (p90)", f"{na} × `{baseline}`", f"{nb} ms (p90)",
+             f"{nb} × `{baseline}`", f"{nb} ÷ {na}", "target", na, nb)]
+    failed = {pa: 0, pb: 0}
+
+    def verdict(prefix, name, ms, ratio):
+        tgt = targets.get(name)
+        if name == baseline:
+            return "—"
+        if tgt is None:
+            return "info"
+        ok_ms, ok_ratio = ms <= tgt["ms"], ratio <= tgt.get("ratio", 5.0)
+        if ok_ms and ok_ratio:
+            return "pass"
+        failed[prefix] += 1
+        return "FAIL (" + ", ".join(w for w, ok in (("ms", ok_ms), ("ratio", ok_ratio)) if not ok) + ")"
+
+    for name in names:
+        a, b = res[pa + name], res[pb + name]
+        ra, rb = a["median_ms"] / base[pa], b["median_ms"] / base[pb]
+        tgt = targets.get(name)
+        target = ("baseline" if name == baseline else
+                  f"≤ {tgt['ms']:g} ms and ≤ {tgt.get('ratio', 5.0):g}×" if tgt else "—")
+        rows.append((f"`{name}`", f"{a['median_ms']:.2f} ({a['p90_ms']:.2f})", f"{ra:.2f}",
+                     f"{b['median_ms']:.2f} ({b['p90_ms']:.2f})", f"{rb:.2f}",
+                     f"{b['median_ms'] / a['median_ms']:.2f}", target,
+                     verdict(pa, name, a["median_ms"], ra), verdict(pb, name, b["median_ms"], rb)))
+    if args.import_ms:
+        ia, ib = args.import_ms
+        rows.append((f"`gt bead import` ({args.beads} beads, once)", f"{ia / 1000:.2f} s", "—",
+                     f"{ib / 1000:.2f} s", "—", f"{ib / ia:.2f}", "≤ 10 s",
+                     "pass" if ia <= 10000 else "FAIL", "pass" if ib <= 10000 else "FAIL"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for k, row in enumerate(rows):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        if k == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    rounds = t.get("rounds", 1)
+    print(f"\n{t['tool']}: {rounds} round(s) × ({t['warmup']} warm-up + {t['runs']} timed runs) "
+          f"per command, each round {na}'s baseline and commands then {nb}'s; medians over all "
+          f"{rounds * t['runs']} timed runs; targets missed: {na} {failed[pa]}, {nb} {failed[pb]}.")
+    if rounds > 1:
+        for prefix, label in ((pa, na), (pb, nb)):
+            drift = ", ".join(f"{m:.2f}" for m in res[prefix + baseline]["round_medians_ms"])
+            print(f"Baseline median per round before {label}'s commands (ms): {drift}.")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -353,11 +425,18 @@ def main():
     tm.add_argument("--warmup", type=int, default=2)
     tm.add_argument("--rounds", type=int, default=3)
     tm.add_argument("--hyperfine", action="store_true")
+    tm.add_argument("--check", action="store_true", help="run every command once first; stop if one fails")
     tm.add_argument("--cmd", nargs=2, action="append", required=True, metavar=("NAME", "ARGV"))
     tb = sub.add_parser("table")
     tb.add_argument("--timings", required=True)
     tb.add_argument("--targets")
     tb.add_argument("--baseline", default="gt --version")
+    cp = sub.add_parser("compare")
+    cp.add_argument("--timings", required=True)
+    cp.add_argument("--targets")
+    cp.add_argument("--columns", nargs=4, required=True, metavar=("PREFIX_A", "NAME_A", "PREFIX_B", "NAME_B"))
+    cp.add_argument("--import-ms", nargs=2, type=int, metavar=("MS_A", "MS_B"))
+    cp.add_argument("--beads", type=int, default=0)
     a = p.parse_args()
     if a.what == "gen":
         gen(a)
@@ -365,6 +444,8 @@ def main():
         if a.runs < 1 or a.rounds < 1:
             sys.exit("--runs and --rounds must be at least 1")
         time_cmds(a)
+    elif a.what == "compare":
+        compare(a)
     else:
         table(a)
 
