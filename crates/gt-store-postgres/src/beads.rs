@@ -426,7 +426,15 @@ impl BeadStore for PgStore {
             args.push(v);
             sql.push_str(&text.replace('?', &format!("${}", args.len())));
         };
-        if !f.statuses.is_empty() {
+        if let [one] = f.statuses.as_slice() {
+            // `=` lets the planner walk the (status, priority, created_at,
+            // id) index in order; `= ANY` does not.
+            arg(
+                &mut sql,
+                " AND b.status = ?",
+                Box::new(one.as_str().to_string()),
+            );
+        } else if !f.statuses.is_empty() {
             let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_string()).collect();
             arg(&mut sql, " AND b.status = ANY(?)", Box::new(statuses));
         } else if !f.include_closed {
@@ -650,33 +658,45 @@ impl BeadStore for PgStore {
     }
 
     fn ready_beads(&self, limit: usize) -> Result<Vec<Bead>> {
+        // Pages of candidates in the order SQLite reads them, until `limit`
+        // survive the inherited-block check: the server never sends (nor
+        // plans for) the whole ready set when a few are asked for.
         let mut c = self.client();
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {BEAD_COLS} FROM beads b WHERE b.status = 'open'
-                       AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
-                                       WHERE d.bead_id = b.id AND d.type = 'blocks'
-                                         AND t.status <> 'closed')
-                     ORDER BY b.priority, b.created_at, b.id"
-                ),
-                &[],
-            )
-            .db()?;
-        let mut checker = BlockChecker::new(&mut *c);
+        let page = (limit.saturating_mul(2)).clamp(64, 10_000) as i64;
         let mut out = Vec::new();
-        for row in &rows {
-            if out.len() >= limit {
+        let mut offset: i64 = 0;
+        while out.len() < limit {
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {BEAD_COLS} FROM beads b WHERE b.status = 'open'
+                           AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
+                                           WHERE d.bead_id = b.id AND d.type = 'blocks'
+                                             AND t.status <> 'closed')
+                         ORDER BY b.priority, b.created_at, b.id
+                         LIMIT $1 OFFSET $2"
+                    ),
+                    &[&page, &offset],
+                )
+                .db()?;
+            let mut checker = BlockChecker::new(&mut *c);
+            for row in &rows {
+                if out.len() >= limit {
+                    break;
+                }
+                let bead = bead_from_row(row)?;
+                let inherited = match &bead.parent {
+                    None => false,
+                    Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
+                };
+                if !inherited {
+                    out.push(bead);
+                }
+            }
+            if (rows.len() as i64) < page {
                 break;
             }
-            let bead = bead_from_row(row)?;
-            let inherited = match &bead.parent {
-                None => false,
-                Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
-            };
-            if !inherited {
-                out.push(bead);
-            }
+            offset += page;
         }
         Ok(out)
     }

@@ -392,6 +392,40 @@ pub fn beads_ready_and_blocked(s: &dyn Store) {
     assert_eq!(ready, [a.id.as_str()]);
     assert!(s.blocked_beads(Some(5)).unwrap().is_empty());
     assert!(s.ready_beads(0).unwrap().is_empty());
+
+    // Many open children of a blocked parent come first by priority but are
+    // not ready (their block is inherited): a backend that reads candidates
+    // in pages must keep reading past them to find the ready ones.
+    let parent = s
+        .create_bead(
+            &NewBead {
+                priority: Some(0),
+                ..NewBead::new("epic")
+            },
+            "human",
+        )
+        .unwrap();
+    let blocker = bead(s, "blocker");
+    s.add_dependency(&parent.id, &blocker.id, DepType::Blocks, "human")
+        .unwrap();
+    for i in 0..150 {
+        s.create_bead(
+            &NewBead {
+                priority: Some(0),
+                parent: Some(parent.id.clone()),
+                ..NewBead::new(format!("child {i}"))
+            },
+            "human",
+        )
+        .unwrap();
+    }
+    let ready: Vec<String> = s
+        .ready_beads(3)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.title)
+        .collect();
+    assert_eq!(ready, ["a", "blocker"], "{ready:?}");
 }
 
 pub fn beads_import_and_export(s: &dyn Store) {
