@@ -19,8 +19,8 @@ use gt_testkit::real_cli;
 use crate::common::{git, TestTown};
 use crate::real_support::{
     assert_briefed, assert_costs_and_proof_landed, assert_crash_work_landed, assert_never_stored,
-    assert_nothing_left, crash, crash_finish, done_script, path_with, proof_work, screen, sling,
-    wait_crash_point, wait_merging, write_git_identity, CRASH_WORK, SECRET,
+    assert_nothing_left, crash, crash_script, done_script, path_with, proof_work, screen, sling,
+    wait_crash_point, wait_merging, write_git_identity, SECRET,
 };
 
 /// `~/.codex/config.toml` as a user sets up a custom provider: the scripted
@@ -244,22 +244,8 @@ fn codex_crash_mid_work_is_saved_and_resumed_with_resume_last() {
     write_git_identity(&t);
     // The deacon records the death but leaves the restart to `gt resume`.
     t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
-    let finish = crash_finish();
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        // The earlier conversation is in the request: the resumed session.
-        .when(
-            when::and(when::contains("CRASH-POINT"), when::user_turn()),
-            Reply::shell(&finish),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(CRASH_WORK),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    // The earlier conversation is in the request: the resumed session.
+    let script = crash_script(when::contains("CRASH-POINT"));
     let server = ModelServer::start(script).unwrap();
     write_codex_config(&t.home, &server.base_url());
     let owned = codex_caller(&codex);

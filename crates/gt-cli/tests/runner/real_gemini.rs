@@ -181,10 +181,7 @@ fn resumed(r: &gt_testkit::model_server::Request) -> bool {
 /// what it carries is the first instruction (the files are printed on failure).
 #[test]
 fn gemini_crash_mid_work_is_saved_and_resumed() {
-    use crate::real_support::{
-        assert_crash_work_landed, crash, crash_finish, wait_crash_point, CRASH_WORK,
-    };
-    use gt_testkit::model_server::when;
+    use crate::real_support::{assert_crash_work_landed, crash, wait_crash_point};
     let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
         return;
     };
@@ -193,23 +190,9 @@ fn gemini_crash_mid_work_is_saved_and_resumed() {
     write_git_identity(&t);
     write_gemini_settings(&t);
     t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
-    let finish = crash_finish();
-    let script = Script::new()
-        .when(
-            when::last_tool_result_contains("DONE-OK"),
-            Reply::text("Finished."),
-        )
-        // The resumed session: the earlier conversation (its first
-        // instruction) is in the request beside the new one.
-        .when(
-            when::and(Box::new(resumed), when::user_turn()),
-            Reply::shell(&finish),
-        )
-        .when(
-            when::and(when::offers_tools(), when::user_turn()),
-            Reply::shell(CRASH_WORK),
-        )
-        .otherwise(Reply::text("Nothing more to do."));
+    // The resumed session: the earlier conversation (its first
+    // instruction) is in the request beside the new one.
+    let script = crate::real_support::crash_script(Box::new(resumed));
     let server = ModelServer::start(script).unwrap();
     let base = server.base_url();
     let path = path_with(&gemini);

@@ -330,6 +330,27 @@ pub(crate) fn crash_finish() -> String {
     )
 }
 
+/// The crash tests' model: [`CRASH_WORK`] for the first instruction, the
+/// [`crash_finish`] command once `resumed` holds for a request (the resumed
+/// session), then a closing text.
+pub(crate) fn crash_script(resumed: gt_testkit::model_server::Predicate) -> Script {
+    use gt_testkit::model_server::{when, Reply};
+    Script::new()
+        .when(
+            when::last_tool_result_contains("DONE-OK"),
+            Reply::text("Finished."),
+        )
+        .when(
+            when::and(resumed, when::user_turn()),
+            Reply::shell(&crash_finish()),
+        )
+        .when(
+            when::and(when::offers_tools(), when::user_turn()),
+            Reply::shell(CRASH_WORK),
+        )
+        .otherwise(Reply::text("Nothing more to do."))
+}
+
 /// Waits until the agent in `wt` runs [`CRASH_WORK`].
 pub(crate) fn wait_crash_point(t: &TestTown, wt: &Path, cli: &str) {
     t.wait_for(120, &format!("{cli} to run its long command"), |_| {
