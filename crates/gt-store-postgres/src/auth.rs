@@ -120,28 +120,25 @@ struct Field {
 fn split_fields(line: &str) -> Vec<Field> {
     let mut fields = Vec::new();
     let mut text = String::new();
-    // A field is a wildcard when it is one `*` as written.
+    // A field is a wildcard when it is one `*` as written (`\*` is not).
     let mut raw = String::new();
-    let mut escaped_any = false;
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
                 raw.push(c);
-                escaped_any = true;
                 if let Some(n) = chars.next() {
                     raw.push(n);
                     text.push(n);
                 }
             }
             ':' => {
-                let wildcard = raw == "*" && !escaped_any;
+                let wildcard = raw == "*";
                 fields.push(Field {
                     text: std::mem::take(&mut text),
                     wildcard,
                 });
                 raw.clear();
-                escaped_any = false;
             }
             _ => {
                 raw.push(c);
@@ -149,7 +146,7 @@ fn split_fields(line: &str) -> Vec<Field> {
             }
         }
     }
-    let wildcard = raw == "*" && !escaped_any;
+    let wildcard = raw == "*";
     fields.push(Field { text, wildcard });
     fields
 }

@@ -140,8 +140,16 @@ impl PgStore {
                 config.password(pw);
             }
         }
+        // The causes name what failed ("server does not support TLS", the
+        // server's refusal); none of them holds the password.
         let reach = |e: postgres::Error| {
-            Error::Environment(format!("cannot reach the town store {location}: {e}"))
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            Error::Environment(format!("cannot reach the town store {location}: {text}"))
         };
         let client = match tls.mode {
             tls::SslMode::Disable => config.ssl_mode(SslMode::Disable).connect(NoTls),
