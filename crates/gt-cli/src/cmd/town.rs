@@ -42,6 +42,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         a.name.as_deref(),
         a.force,
         a.store.as_deref(),
+        &ctx.caller,
         &actor,
     )?;
     if ctx.json {
