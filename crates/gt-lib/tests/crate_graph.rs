@@ -76,6 +76,7 @@ fn crate_graph_follows_the_architecture() {
             "gt-agents",
             "gt-host",
             "gt-store",
+            "gt-store-postgres",
             "gt-store-sqlite"
         ])
     );

@@ -141,14 +141,14 @@ pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect> {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
                 .map_err(|e| {
-                    Error::invalid(format!(
+                    Error::Environment(format!(
                         "cannot read the sslrootcert {}: {e}",
                         path.display()
                     ))
                 })?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(Error::invalid(format!(
+                return Err(Error::Environment(format!(
                     "the sslrootcert {} holds no usable certificate",
                     path.display()
                 )));
