@@ -22,41 +22,73 @@ const SECRET: &str = "pw-c0nnect-never-shown";
 /// A one-connection stand-in server on a free port: it asks for a
 /// cleartext password, refuses the login, and returns the password sent.
 fn password_catcher() -> (u16, std::thread::JoinHandle<Option<String>>) {
+    catcher(None)
+}
+
+/// [`password_catcher`] speaking TLS with `tls` when the client asks for
+/// it (PostgreSQL's SSLRequest), as a server with TLS does.
+fn catcher(
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (u16, std::thread::JoinHandle<Option<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().ok()?;
+        let (mut tcp, _) = listener.accept().ok()?;
         let mut len = [0u8; 4];
+        tcp.read_exact(&mut len).ok()?;
+        let mut first = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        tcp.read_exact(&mut first).ok()?;
+        // SSLRequest: the code 80877103.
+        if first == 80877103u32.to_be_bytes() {
+            let Some(config) = tls else {
+                tcp.write_all(b"N").ok()?;
+                return login(&mut tcp, true);
+            };
+            tcp.write_all(b"S").ok()?;
+            let conn = rustls::ServerConnection::new(config).ok()?;
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            return login(&mut stream, true);
+        }
+        login(&mut tcp, false)
+    });
+    (port, handle)
+}
+
+/// Reads the startup message (unless already read), asks for a cleartext
+/// password, refuses the login and returns the password sent.
+fn login(s: &mut (impl Read + Write), read_startup: bool) -> Option<String> {
+    let mut len = [0u8; 4];
+    if read_startup {
         s.read_exact(&mut len).ok()?;
         let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
         s.read_exact(&mut startup).ok()?;
-        // AuthenticationCleartextPassword.
-        s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).ok()?;
-        let mut tag = [0u8; 1];
-        s.read_exact(&mut tag).ok()?;
-        s.read_exact(&mut len).ok()?;
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
-        s.read_exact(&mut body).ok()?;
-        let password =
-            String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
-        let mut fields = Vec::new();
-        for (code, text) in [
-            (b'S', "FATAL"),
-            (b'C', "28P01"),
-            (b'M', "password authentication failed"),
-        ] {
-            fields.push(code);
-            fields.extend_from_slice(text.as_bytes());
-            fields.push(0);
-        }
+    }
+    // AuthenticationCleartextPassword.
+    s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).ok()?;
+    s.flush().ok()?;
+    let mut tag = [0u8; 1];
+    s.read_exact(&mut tag).ok()?;
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+    s.read_exact(&mut body).ok()?;
+    let password = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
+    let mut fields = Vec::new();
+    for (code, text) in [
+        (b'S', "FATAL"),
+        (b'C', "28P01"),
+        (b'M', "password authentication failed"),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(text.as_bytes());
         fields.push(0);
-        let mut msg = vec![b'E'];
-        msg.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
-        msg.extend_from_slice(&fields);
-        let _ = s.write_all(&msg);
-        Some(password)
-    });
-    (port, handle)
+    }
+    fields.push(0);
+    let mut msg = vec![b'E'];
+    msg.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    msg.extend_from_slice(&fields);
+    let _ = s.write_all(&msg);
+    let _ = s.flush();
+    Some(password)
 }
 
 /// The password a store connecting to `url` (its port the catcher's)
@@ -177,5 +209,76 @@ fn sslmode_prefer_falls_back_to_plain_and_disable_is_plain() {
         let location = result.unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
         assert!(!location.contains(SECRET), "{location}");
         assert!(location.contains(&format!("sslmode={mode}")), "{location}");
+    }
+}
+
+/// The test certificates: `tests/tls/ca.pem` signed `server.pem` for the
+/// name `localhost` only (valid until 2126).
+fn tls_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls")
+}
+
+fn server_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(tls_dir().join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_dir().join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    Arc::new(config)
+}
+
+/// What a store connecting with `host` and `query` to a TLS stand-in
+/// server sends as its password (`None`: the connection was refused
+/// before), and its error.
+fn over_tls(host: &str, query: &str) -> (Option<String>, String) {
+    let (port, catcher) = catcher(Some(server_config()));
+    let url = format!("postgres://gt:{SECRET}@{host}:{port}/town?{query}");
+    let err = PgStore::open(&url, "gt", Arc::new(SystemClock)).unwrap_err();
+    let sent = catcher.join().unwrap();
+    let text = err.to_string();
+    let location = text.replace(SECRET, "");
+    assert_eq!(text, location, "the error shows the password: {text}");
+    assert!(!text.contains('\n'), "one line: {text}");
+    (sent, text)
+}
+
+#[test]
+fn tls_modes_check_the_certificate_as_libpq_does() {
+    let ca = format!(
+        "sslrootcert={}",
+        tls_dir()
+            .join("ca.pem")
+            .display()
+            .to_string()
+            .replace('/', "%2F")
+    );
+    // verify-full: the chain and the name; the password goes over TLS.
+    let (sent, text) = over_tls("localhost", &format!("sslmode=verify-full&{ca}"));
+    assert_eq!(sent.as_deref(), Some(SECRET), "{text}");
+    // The certificate names localhost, not 127.0.0.1: verify-full refuses,
+    // verify-ca (no name check) accepts.
+    let (sent, text) = over_tls("127.0.0.1", &format!("sslmode=verify-full&{ca}"));
+    assert_eq!(sent, None, "{text}");
+    assert!(text.contains("certificate"), "{text}");
+    let (sent, text) = over_tls("127.0.0.1", &format!("sslmode=verify-ca&{ca}"));
+    assert_eq!(sent.as_deref(), Some(SECRET), "{text}");
+    // Without sslrootcert the built-in roots do not know the test CA.
+    let (sent, text) = over_tls("localhost", "sslmode=verify-full");
+    assert_eq!(sent, None, "{text}");
+    assert!(text.contains("certificate"), "{text}");
+    // require and prefer encrypt without checking the certificate.
+    for mode in ["require", "prefer"] {
+        let (sent, text) = over_tls("127.0.0.1", &format!("sslmode={mode}"));
+        assert_eq!(sent.as_deref(), Some(SECRET), "{mode}: {text}");
     }
 }
