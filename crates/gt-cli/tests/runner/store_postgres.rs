@@ -253,12 +253,31 @@ fn a_town_whose_url_has_no_password_works_with_the_callers_pgpassword() {
         outs.push(t.ok_env(&env, args));
     }
     assert!(outs[1].contains("first task"), "{}", outs[1]);
+    // The town's agents get the caller's PGPASSWORD (their gt commands
+    // open the same store), with the session only.
+    t.with_rig("app");
+    let dump = t.dir.path().join("env.txt");
+    t.set_agent(
+        "dumper",
+        &format!("sh -c 'env > {}; sleep 60'", dump.display()),
+    );
+    outs.push(t.ok_env(&env, &["sling", "show the env", "app", "--agent", "dumper"]));
+    t.wait_for(20, "the agent's env", |_| {
+        std::fs::read_to_string(&dump).is_ok_and(|t| t.contains("GT_BIN="))
+    });
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        text.lines().any(|l| l == format!("PGPASSWORD={PASSWORD}")),
+        "{text}"
+    );
+    outs.push(t.ok_env(&env, &["--json", "trail", "-n", "50"]));
     for out in &outs {
         assert!(!out.contains(PASSWORD), "the password was printed: {out}");
     }
-    // Neither gt.toml nor anything else holds the caller's password.
+    // Neither gt.toml nor anything else in the town holds the password.
     let holders = files_containing(&t.root, PASSWORD);
     assert!(holders.is_empty(), "{holders:?}");
+    t.ok_env(&env, &["down", "--all"]);
 }
 
 /// A stand-in server on a free local port for one connection: it asks for a
