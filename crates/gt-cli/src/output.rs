@@ -41,6 +41,7 @@ impl Ctx {
             self.caller.town().as_deref(),
             &cwd,
         )
+        .map(|t| t.with_caller(&self.caller))
     }
 
     /// The town opened for work, with the caller's environment.

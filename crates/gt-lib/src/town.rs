@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::caller::CallerEnv;
 use crate::clock::{Clock, SystemClock};
 use crate::config::TownConfig;
 use crate::error::{Error, Result};
 use crate::event::{kind, NewEvent};
 use crate::store::{EventStore, Store};
-use gt_store_postgres::PgStore;
+use gt_store_postgres::{PasswordSource, PgStore};
 use gt_store_sqlite::SqliteStore;
 
 pub const CONFIG_FILE: &str = "gt.toml";
@@ -23,6 +24,9 @@ pub struct Town {
     root: PathBuf,
     pub config: TownConfig,
     clock: Arc<dyn Clock>,
+    /// Where a PostgreSQL store's password comes from when its URL has
+    /// none (the caller's `PGPASSWORD`, `~/.pgpass`); see [`Town::with_caller`].
+    store_passwords: PasswordSource,
 }
 
 /// True when `dir` holds a town.
@@ -35,17 +39,19 @@ impl Town {
     /// non-empty directory (unless `force`, which never deletes anything).
     /// On failure it removes only what it created.
     pub fn init(path: &Path, name: Option<&str>, force: bool, actor: &str) -> Result<Town> {
-        Self::init_with_store(path, name, force, None, actor)
+        Self::init_with_store(path, name, force, None, &CallerEnv::default(), actor)
     }
 
     /// [`Town::init`] with the town's shared state in the PostgreSQL
     /// database at `store` (which must hold no town yet) instead of
-    /// `.gt/town.db`; the URL is kept in gt.toml (`[store] url`).
+    /// `.gt/town.db`; the URL is kept in gt.toml (`[store] url`). A URL
+    /// without a password takes it from `caller` (see [`Town::with_caller`]).
     pub fn init_with_store(
         path: &Path,
         name: Option<&str>,
         force: bool,
         store: Option<&str>,
+        caller: &CallerEnv,
         actor: &str,
     ) -> Result<Town> {
         if let Some(url) = store {
@@ -121,7 +127,9 @@ impl Town {
                 root,
                 config: config.clone(),
                 clock: Arc::new(SystemClock),
-            };
+                store_passwords: PasswordSource::default(),
+            }
+            .with_caller(caller);
             let store = open_store(&town, true)?;
             store.append_event(
                 NewEvent::new(
@@ -158,6 +166,7 @@ impl Town {
             root,
             config,
             clock: Arc::new(SystemClock),
+            store_passwords: PasswordSource::default(),
         })
     }
 
@@ -175,6 +184,16 @@ impl Town {
             dir = d.parent();
         }
         Err(Error::NotInTown)
+    }
+
+    /// The caller's password sources for a PostgreSQL store whose URL holds
+    /// no password: `PGPASSWORD`, else the matching line of `PGPASSFILE` or
+    /// `~/.pgpass` (the library reads no environment of its own; the CLI
+    /// and [`crate::workspace::Workspace`] hand the caller's down). The
+    /// password is kept for connecting only: never printed or stored.
+    pub fn with_caller(mut self, caller: &CallerEnv) -> Self {
+        self.store_passwords = PasswordSource::from_caller(caller);
+        self
     }
 
     /// Replaces the clock (tests).
@@ -271,9 +290,19 @@ fn open_store(town: &Town, create: bool) -> Result<Box<dyn Store + Send>> {
     let (path, prefix) = (town.db_path(), &town.config.town.prefix);
     if let Some(url) = &town.config.store.url {
         return Ok(if create {
-            Box::new(PgStore::create(url, prefix, town.clock.clone())?)
+            Box::new(PgStore::create_with(
+                url,
+                &town.store_passwords,
+                prefix,
+                town.clock.clone(),
+            )?)
         } else {
-            Box::new(PgStore::open(url, prefix, town.clock.clone())?)
+            Box::new(PgStore::open_with(
+                url,
+                &town.store_passwords,
+                prefix,
+                town.clock.clone(),
+            )?)
         });
     }
     Ok(if create {

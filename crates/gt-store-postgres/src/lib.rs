@@ -28,6 +28,7 @@
 //! it for its statement or its transaction, and helpers take
 //! `&mut impl GenericClient` so they run on either (never lock twice).
 
+mod auth;
 mod beads;
 mod blocking;
 mod costs;
@@ -36,11 +37,13 @@ mod mail;
 mod merge;
 mod observe;
 mod schema;
+mod tls;
 mod work;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use postgres::config::{Host, SslMode};
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 
@@ -49,6 +52,7 @@ use gt_core::event::{Event, EventKind, EventQuery, NewEvent};
 use gt_host::clock::{format_ts, Clock};
 use gt_store::{EventStore, StoreMaintenance};
 
+pub use auth::PasswordSource;
 pub use schema::latest as latest_schema_version;
 
 /// The key of the town's write lock (`pg_advisory_xact_lock`): "gt-w".
@@ -79,7 +83,18 @@ impl PgStore {
     /// Makes the empty database at `url` a town's store (migrates it). A
     /// database that already holds gt's tables is refused and left as it is.
     pub fn create(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        let store = Self::connect(url, prefix, clock)?;
+        Self::create_with(url, &PasswordSource::default(), prefix, clock)
+    }
+
+    /// [`PgStore::create`], with the caller's password sources for a URL
+    /// that holds no password.
+    pub fn create_with(
+        url: &str,
+        passwords: &PasswordSource,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let store = Self::connect(url, passwords, prefix, clock)?;
         if store.schema_version()? > 0 {
             return Err(Error::refused(format!(
                 "{} already holds a gt town",
@@ -94,29 +109,84 @@ impl PgStore {
     /// database written by a newer `gt` is refused and left untouched; one
     /// without gt's tables is not a town.
     pub fn open(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        let store = Self::connect(url, prefix, clock)?;
-        if store.schema_version()? == 0 {
+        Self::open_with(url, &PasswordSource::default(), prefix, clock)
+    }
+
+    /// [`PgStore::open`], with the caller's password sources for a URL that
+    /// holds no password.
+    pub fn open_with(
+        url: &str,
+        passwords: &PasswordSource,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let store = Self::connect(url, passwords, prefix, clock)?;
+        let version = store.schema_version()?;
+        if version == 0 {
             return Err(Error::Environment(format!(
                 "{} holds no gt town (run gt init with --store to make one)",
                 store.location
             )));
         }
-        store.migrate()?;
+        if version > schema::latest() {
+            return Err(Error::SchemaTooNew {
+                path: store.location.clone().into(),
+                found: version,
+                supported: schema::latest(),
+            });
+        }
+        // Only a store behind this gt takes the write lock to migrate: every
+        // process opens the store, and most only read.
+        if version < schema::latest() {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
-    fn connect(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+    fn connect(
+        url: &str,
+        passwords: &PasswordSource,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let location = redact(url);
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let (rest, tls) = tls::split_tls_params(url)
+            .map_err(|e| Error::invalid(format!("bad store URL {location}: {e}")))?;
+        let mut config: postgres::Config = rest.parse().map_err(|e: postgres::Error| {
             Error::invalid(format!("bad store URL {location}: {e}"))
         })?;
-        let mut config = config;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let client = config.connect(NoTls).map_err(|e| {
-            Error::Environment(format!("cannot reach the town store {location}: {e}"))
-        })?;
+        if config.get_password().is_none() {
+            if let Some(pw) = passwords.password_for(&pass_key(&config).as_key()) {
+                config.password(pw);
+            }
+        }
+        // The causes name what failed ("server does not support TLS", the
+        // server's refusal); none of them holds the password.
+        let reach = |e: postgres::Error| {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            Error::Environment(format!("cannot reach the town store {location}: {text}"))
+        };
+        let client = match tls.mode {
+            tls::SslMode::Disable => config.ssl_mode(SslMode::Disable).connect(NoTls),
+            mode => {
+                let connector = tls::connector(&tls)?;
+                let mode = if mode == tls::SslMode::Prefer {
+                    SslMode::Prefer
+                } else {
+                    SslMode::Require
+                };
+                config.ssl_mode(mode).connect(connector)
+            }
+        }
+        .map_err(reach)?;
         Ok(PgStore {
             client: Mutex::new(client),
             location,
@@ -223,6 +293,42 @@ impl PgStore {
 
     pub(crate) fn default_prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+/// The `.pgpass` fields a connection is matched on, as libpq takes them:
+/// the first host (a socket directory counts as `localhost`), its port
+/// (5432 by default), the database (the user's name by default), the user.
+struct OwnedPassKey {
+    host: String,
+    port: String,
+    database: String,
+    user: String,
+}
+
+impl OwnedPassKey {
+    fn as_key(&self) -> auth::PassKey<'_> {
+        auth::PassKey {
+            host: &self.host,
+            port: &self.port,
+            database: &self.database,
+            user: &self.user,
+        }
+    }
+}
+
+fn pass_key(config: &postgres::Config) -> OwnedPassKey {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or_default().to_string();
+    OwnedPassKey {
+        host,
+        port: port.to_string(),
+        database: config.get_dbname().unwrap_or(&user).to_string(),
+        user,
     }
 }
 

@@ -25,7 +25,9 @@ pub struct InitArgs {
     #[arg(long)]
     force: bool,
     /// Keep the town's shared state in this PostgreSQL database (an empty
-    /// one) instead of `.gt/town.db`: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    /// one) instead of `.gt/town.db`: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// [?sslmode=disable|prefer|require|verify-ca|verify-full]. Without a
+    /// password in it: PGPASSWORD, else ~/.pgpass (docs/store-postgres.md).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
 }
@@ -42,6 +44,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         a.name.as_deref(),
         a.force,
         a.store.as_deref(),
+        &ctx.caller,
         &actor,
     )?;
     if ctx.json {

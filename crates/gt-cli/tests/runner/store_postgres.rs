@@ -210,9 +210,10 @@ fn gt_init_with_a_bad_store_is_refused_and_leaves_nothing() {
 }
 
 /// 8 `gt` processes at once, 200 writes each (create, claim, comment, close a
-/// bead, 50 times) on one PostgreSQL town: every command succeeds (conflicts
-/// between the serializable transactions are retried inside gt, never
-/// shown), and nothing is lost — every bead, comment and event is there.
+/// bead, 50 times) on one PostgreSQL town: every command succeeds (writers
+/// take turns at the town's write lock; a conflict would be retried inside
+/// gt, never shown), and nothing is lost — every bead, comment and event is
+/// there.
 #[test]
 fn eight_processes_write_at_once_and_nothing_is_lost() {
     let Some(db) = Database::new() else {
@@ -253,4 +254,191 @@ fn eight_processes_write_at_once_and_nothing_is_lost() {
     ] {
         assert_eq!(count(kind), WRITERS * ROUNDS, "{kind} events");
     }
+}
+
+/// A `gt` run for a town (or `gt init`) with `env` added to the clean one.
+fn gt_with(home: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut c = crate::common::clean_cmd(home);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+#[test]
+fn a_town_whose_url_has_no_password_works_with_the_callers_pgpassword() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let url = db.url.replace(&format!(":{PASSWORD}@"), "@");
+    assert!(!url.contains(PASSWORD));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let root = dir.path().join("town");
+    let env = [("PGPASSWORD", PASSWORD)];
+    let root_arg = root.to_str().unwrap();
+    let init = gt_with(
+        &home,
+        &env,
+        &["init", "--name", "test", "--store", &url, root_arg],
+    );
+    assert!(init.status.success(), "gt init failed: {init:?}");
+    let t = crate::common::TestTown {
+        root: root.canonicalize().unwrap(),
+        home,
+        dir,
+    };
+    let bead = t.ok_env(&env, &["bead", "create", "first task", "--json"]);
+    let mut outs = vec![bead];
+    for args in [
+        &["--json", "bead", "list"][..],
+        &["--json", "status"],
+        &["--json", "trail", "-n", "50"],
+        &["doctor"],
+    ] {
+        outs.push(t.ok_env(&env, args));
+    }
+    assert!(outs[1].contains("first task"), "{}", outs[1]);
+    // The town's agents get the caller's PGPASSWORD (their gt commands
+    // open the same store), with the session only.
+    t.with_rig("app");
+    let dump = t.dir.path().join("env.txt");
+    t.set_agent(
+        "dumper",
+        &format!("sh -c 'env > {}; sleep 60'", dump.display()),
+    );
+    outs.push(t.ok_env(&env, &["sling", "show the env", "app", "--agent", "dumper"]));
+    t.wait_for(20, "the agent's env", |_| {
+        std::fs::read_to_string(&dump).is_ok_and(|t| t.contains("GT_BIN="))
+    });
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        text.lines().any(|l| l == format!("PGPASSWORD={PASSWORD}")),
+        "{text}"
+    );
+    outs.push(t.ok_env(&env, &["--json", "trail", "-n", "50"]));
+    for out in &outs {
+        assert!(!out.contains(PASSWORD), "the password was printed: {out}");
+    }
+    // Neither gt.toml nor anything else in the town holds the password.
+    let holders = files_containing(&t.root, PASSWORD);
+    assert!(holders.is_empty(), "{holders:?}");
+    t.ok_env(&env, &["down", "--all"]);
+}
+
+/// A stand-in server on a free local port for one connection: it asks for a
+/// cleartext password, refuses the login and returns the password sent
+/// (the test server trusts local connections, so it never asks).
+fn password_catcher() -> (u16, std::thread::JoinHandle<Option<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().ok()?;
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).ok()?;
+        let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        s.read_exact(&mut startup).ok()?;
+        s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).ok()?;
+        let mut tag = [0u8; 1];
+        s.read_exact(&mut tag).ok()?;
+        s.read_exact(&mut len).ok()?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        s.read_exact(&mut body).ok()?;
+        let fields = b"SFATAL\0C28P01\0Mpassword authentication failed\0\0";
+        let mut msg = vec![b'E'];
+        msg.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+        msg.extend_from_slice(fields);
+        let _ = s.write_all(&msg);
+        Some(String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned())
+    });
+    (port, handle)
+}
+
+#[test]
+fn the_callers_pgpassword_or_pgpass_reaches_the_server_and_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let pgpass = home.join(".pgpass");
+    std::fs::write(&pgpass, format!("127.0.0.1:*:town:gt:{PASSWORD}-file\n")).unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for (env, want) in [
+        (vec![("PGPASSWORD", PASSWORD)], PASSWORD.to_string()),
+        (vec![], format!("{PASSWORD}-file")),
+    ] {
+        let (port, catcher) = password_catcher();
+        let url = format!("postgres://gt@127.0.0.1:{port}/town");
+        let town = dir.path().join("town");
+        let out = gt_with(
+            &home,
+            &env,
+            &["init", "--store", &url, town.to_str().unwrap()],
+        );
+        assert_eq!(catcher.join().unwrap().as_deref(), Some(want.as_str()));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "gt init succeeded: {out:?}");
+        assert!(
+            err.starts_with("error: ") && err.lines().count() <= 2,
+            "{err}"
+        );
+        assert!(!err.contains(PASSWORD), "the password was printed: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+        assert!(!town.exists(), "a town folder was left");
+    }
+}
+
+#[test]
+fn sslmode_require_is_refused_by_a_server_without_tls_and_prefer_falls_back() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let town = dir.path().join("town");
+    let town_arg = town.to_str().unwrap();
+    for mode in ["require", "verify-full"] {
+        let url = format!("{}?sslmode={mode}", db.url);
+        let out = gt_with(&home, &[], &["init", "--store", &url, town_arg]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{mode}: gt init succeeded");
+        assert_eq!(err.lines().count(), 1, "{mode}: {err}");
+        assert!(
+            err.starts_with("error: cannot reach the town store")
+                && err.contains("server does not support TLS"),
+            "{mode}: {err}"
+        );
+        assert!(
+            !err.contains(PASSWORD) && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(!town.exists(), "{mode}: a town folder was left");
+    }
+    let url = format!("{}?sslmode=prefer", db.url);
+    let out = gt_with(&home, &[], &["init", "--store", &url, town_arg]);
+    assert!(out.status.success(), "sslmode=prefer: {out:?}");
+    let list = gt_with(&home, &[], &["--town", town_arg, "--json", "bead", "list"]);
+    assert!(list.status.success(), "{list:?}");
+}
+
+/// A store written by a newer gt is refused (exit 3) and left as it is.
+#[test]
+fn a_store_from_a_newer_gt_is_refused_and_untouched() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let t = TestTown::new_with(&["--store", &db.url]);
+    let town_db = format!("{}/{}", db.admin.rsplit_once('/').unwrap().0, db.name);
+    let mut c = postgres::Client::connect(&town_db, postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE gt_schema SET version = 99")
+        .unwrap();
+    let err = t.fails(&["bead", "list"], 3);
+    assert!(err.contains("99") && !err.contains(PASSWORD), "{err}");
+    let v: i64 = c
+        .query_one("SELECT version FROM gt_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 99, "the store was changed");
 }

@@ -66,14 +66,23 @@ pub const PROXY_ENV: &[&str] = &[
     "no_proxy",
 ];
 
+/// Where a PostgreSQL store's password comes from when its URL has none.
+pub const STORE_PASSWORD_ENV: &[&str] = &["PGPASSWORD", "PGPASSFILE"];
+
 /// The caller's variables a session of `runtime` gets: the preset's own
-/// (`ANTHROPIC_*` for claude…), the proxies, and the town's `runtime.env`.
+/// (`ANTHROPIC_*` for claude…), the proxies, the store's password sources
+/// in a PostgreSQL town, and the town's `runtime.env`.
 /// Never `PATH` or `GT_*` (gt sets those). The values are passed with the
 /// session only: never stored, logged or put in an event.
 pub fn passthrough_env(ws: &Workspace, runtime: &Runtime) -> Vec<(String, String)> {
     let town = ws.town.config.runtime.env_patterns();
     let mut patterns: Vec<&str> = runtime.env.iter().map(String::as_str).collect();
     patterns.extend(PROXY_ENV);
+    // A PostgreSQL town's agents run gt on the same store: they get the
+    // caller's password sources (`~/.pgpass` comes with `HOME`).
+    if ws.town.config.store.url.is_some() {
+        patterns.extend(STORE_PASSWORD_ENV);
+    }
     patterns.extend(town.iter().map(String::as_str));
     ws.caller
         .matching(&patterns)
