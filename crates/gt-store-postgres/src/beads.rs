@@ -658,9 +658,10 @@ impl BeadStore for PgStore {
     }
 
     fn ready_beads(&self, limit: usize) -> Result<Vec<Bead>> {
-        // Pages of candidates in the order SQLite reads them, until `limit`
-        // survive the inherited-block check: the server never sends (nor
-        // plans for) the whole ready set when a few are asked for.
+        // Pages of open beads in SQLite's order (the status index, read in
+        // order and stopped early), then one query per page for those with
+        // an open blocker, until `limit` survive that and the inherited-block
+        // check: the server never sorts the whole ready set for a few beads.
         let mut c = self.client();
         let page = (limit.saturating_mul(2)).clamp(64, 10_000) as i64;
         let mut out = Vec::new();
@@ -670,21 +671,32 @@ impl BeadStore for PgStore {
                 .query(
                     &format!(
                         "SELECT {BEAD_COLS} FROM beads b WHERE b.status = 'open'
-                           AND NOT EXISTS (SELECT 1 FROM deps d JOIN beads t ON t.id = d.depends_on
-                                           WHERE d.bead_id = b.id AND d.type = 'blocks'
-                                             AND t.status <> 'closed')
                          ORDER BY b.priority, b.created_at, b.id
                          LIMIT $1 OFFSET $2"
                     ),
                     &[&page, &offset],
                 )
                 .db()?;
+            let beads = rows.iter().map(bead_from_row).collect::<Result<Vec<_>>>()?;
+            let ids: Vec<&str> = beads.iter().map(|b| b.id.as_str()).collect();
+            let blocked: std::collections::HashSet<String> = c
+                .query(
+                    "SELECT DISTINCT d.bead_id FROM deps d JOIN beads t ON t.id = d.depends_on
+                     WHERE d.bead_id = ANY($1) AND d.type = 'blocks' AND t.status <> 'closed'",
+                    &[&ids],
+                )
+                .db()?
+                .iter()
+                .map(|r| r.try_get::<_, String>(0).db())
+                .collect::<Result<_>>()?;
             let mut checker = BlockChecker::new(&mut *c);
-            for row in &rows {
+            for bead in beads {
                 if out.len() >= limit {
                     break;
                 }
-                let bead = bead_from_row(row)?;
+                if blocked.contains(&bead.id) {
+                    continue;
+                }
                 let inherited = match &bead.parent {
                     None => false,
                     Some(_) => checker.blocked_parent(&bead.id)?.is_some(),
