@@ -64,10 +64,11 @@ fn crate_graph_follows_the_architecture() {
         workspace_deps(&graph, "gt-store-sqlite"),
         set(&["gt-core", "gt-host", "gt-store"])
     );
-    // The PostgreSQL backend: the same, and no other backend.
+    // The PostgreSQL backend: the same, and no other backend (its tests
+    // take their database from the test kit).
     assert_eq!(
         workspace_deps(&graph, "gt-store-postgres"),
-        set(&["gt-core", "gt-host", "gt-store"])
+        set(&["gt-core", "gt-host", "gt-store", "gt-testkit"])
     );
     assert_eq!(
         workspace_deps(&graph, "gt-lib"),

@@ -12,51 +12,14 @@ use gt_core::bead::NewBead;
 use gt_host::clock::SystemClock;
 use gt_store::{BeadStore, ObserveStore};
 use gt_store_postgres::PgStore;
-
-fn server() -> Option<String> {
-    match std::env::var("GT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("GT_TEST_POSTGRES is not set: CI must run the PostgreSQL tests")
-        }
-        _ => {
-            println!("skipped: no PostgreSQL server (set GT_TEST_POSTGRES, see README)");
-            None
-        }
-    }
-}
-
-struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
+use gt_testkit::postgres::TestDatabase;
 
 #[test]
 fn a_follower_sees_every_event_of_concurrent_writers_once() {
-    let Some(admin) = server() else {
+    let Some(db) = TestDatabase::create("conc") else {
         return;
     };
-    let name = format!("gt_conc_{}", std::process::id());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
-    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    let _db = Database {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url = db.url();
     let clock = Arc::new(SystemClock);
     PgStore::create(&url, "cc", clock.clone()).unwrap();
     const WRITERS: usize = 8;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use gt_host::clock::SystemClock;
 use gt_store::StoreMaintenance;
 use gt_store_postgres::{PasswordSource, PgStore};
+use gt_testkit::postgres::server;
 
 const SECRET: &str = "pw-c0nnect-never-shown";
 
@@ -143,19 +144,6 @@ fn the_url_password_then_pgpassword_then_the_password_file() {
     std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(password_sent(without, &file_only), None);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn server() -> Option<String> {
-    match std::env::var("GT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("GT_TEST_POSTGRES is not set: CI must run the PostgreSQL tests")
-        }
-        _ => {
-            println!("skipped: no PostgreSQL server (set GT_TEST_POSTGRES, see README)");
-            None
-        }
-    }
 }
 
 /// `admin` (postgres://USER@HOST:PORT/DB) as USER:SECRET@HOST:PORT/`db`?`query`.

@@ -8,7 +8,8 @@
 //! "skipped:" line, and with `CI` set it fails.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::atomic::{AtomicU32, Ordering};
+
+use gt_testkit::postgres::TestDatabase;
 
 use crate::common::{git, lines_json, TestTown};
 
@@ -16,53 +17,18 @@ use crate::common::{git, lines_json, TestTown};
 /// connections, so any password is accepted, and none may show.
 const PASSWORD: &str = "pw-5e1f-never-shown";
 
-/// A database of its own for one test, dropped with it.
+/// A database of its own for one test (dropped with it), and the town's
+/// store URL on it, with [`PASSWORD`].
 struct Database {
-    admin: String,
-    name: String,
-    /// The town's store URL (with [`PASSWORD`]).
+    db: TestDatabase,
     url: String,
 }
 
 impl Database {
     fn new() -> Option<Database> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let admin = match std::env::var("GT_TEST_POSTGRES") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("GT_TEST_POSTGRES is not set: CI must run the PostgreSQL tests")
-            }
-            _ => {
-                println!("skipped: no PostgreSQL server (set GT_TEST_POSTGRES, see README)");
-                return None;
-            }
-        };
-        let name = format!(
-            "gt_town_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot reach GT_TEST_POSTGRES: {e}"));
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        // postgres://USER@HOST:PORT/DB → postgres://USER:PASSWORD@HOST:PORT/NAME
-        let (scheme, rest) = admin.split_once("://").unwrap();
-        let (user, host) = rest.split_once('@').unwrap();
-        let user = user.split(':').next().unwrap();
-        let host = host.split('/').next().unwrap();
-        let url = format!("{scheme}://{user}:{PASSWORD}@{host}/{name}");
-        Some(Database { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let db = TestDatabase::create("town")?;
+        let url = db.url_with_password(PASSWORD);
+        Some(Database { db, url })
     }
 }
 
@@ -430,8 +396,7 @@ fn a_store_from_a_newer_gt_is_refused_and_untouched() {
         return;
     };
     let t = TestTown::new_with(&["--store", &db.url]);
-    let town_db = format!("{}/{}", db.admin.rsplit_once('/').unwrap().0, db.name);
-    let mut c = postgres::Client::connect(&town_db, postgres::NoTls).unwrap();
+    let mut c = postgres::Client::connect(&db.db.url(), postgres::NoTls).unwrap();
     c.batch_execute("UPDATE gt_schema SET version = 99")
         .unwrap();
     let err = t.fails(&["bead", "list"], 3);
