@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
 
-use crate::blocking::BlockChecker;
+use crate::blocking::checker;
 use crate::{insert_event, parsed, DbResult, PgStore};
 use gt_core::bead::{
     validate_comment, Bead, BeadDetails, BeadFilter, BeadPatch, BlockedBead, Comment, DepType,
@@ -406,9 +406,9 @@ impl BeadStore for PgStore {
             .iter()
             .map(comment_from_row)
             .collect::<Result<_>>()?;
-        let mut checker = BlockChecker::new(&mut *c);
+        let mut checker = checker(&mut *c);
         let blocked = checker.is_blocked(&bead.id)?;
-        let blocked_by = checker.direct_blockers(&bead.id)?;
+        let blocked_by = checker.reads().direct_blockers(&bead.id)?;
         Ok(BeadDetails {
             bead,
             dependencies,
@@ -689,7 +689,7 @@ impl BeadStore for PgStore {
                 .iter()
                 .map(|r| r.try_get::<_, String>(0).db())
                 .collect::<Result<_>>()?;
-            let mut checker = BlockChecker::new(&mut *c);
+            let mut checker = checker(&mut *c);
             for bead in beads {
                 if out.len() >= limit {
                     break;
@@ -726,7 +726,7 @@ impl BeadStore for PgStore {
                 &[],
             )
             .db()?;
-        let mut checker = BlockChecker::new(&mut *c);
+        let mut checker = checker(&mut *c);
         let mut out = Vec::new();
         for row in &rows {
             if limit.is_some_and(|l| out.len() >= l) {
@@ -736,7 +736,7 @@ impl BeadStore for PgStore {
             if !checker.is_blocked(&bead.id)? {
                 continue;
             }
-            let blocked_by = checker.direct_blockers(&bead.id)?;
+            let blocked_by = checker.reads().direct_blockers(&bead.id)?;
             let blocked_parent = checker.blocked_parent(&bead.id)?;
             out.push(BlockedBead {
                 bead,

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::blocking::BlockChecker;
+use super::blocking::checker;
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::bead::{
@@ -389,9 +389,9 @@ impl BeadStore for SqliteStore {
             .db()?
             .collect::<rusqlite::Result<_>>()
             .db()?;
-        let mut checker = BlockChecker::new(conn);
+        let mut checker = checker(conn);
         let blocked = checker.is_blocked(&bead.id)?;
-        let blocked_by = checker.direct_blockers(&bead.id)?;
+        let blocked_by = checker.reads().direct_blockers(&bead.id)?;
         Ok(BeadDetails {
             bead,
             dependencies,
@@ -638,7 +638,7 @@ impl BeadStore for SqliteStore {
              ORDER BY b.priority, b.created_at, b.id"
         )).db()?;
         let mut rows = stmt.query([]).db()?;
-        let mut checker = BlockChecker::new(conn);
+        let mut checker = checker(conn);
         let mut out = Vec::new();
         while out.len() < limit {
             let Some(row) = rows.next().db()? else { break };
@@ -665,7 +665,7 @@ impl BeadStore for SqliteStore {
             ))
             .db()?;
         let mut rows = stmt.query([]).db()?;
-        let mut checker = BlockChecker::new(conn);
+        let mut checker = checker(conn);
         let mut out = Vec::new();
         while limit.is_none_or(|l| out.len() < l) {
             let Some(row) = rows.next().db()? else { break };
@@ -673,7 +673,7 @@ impl BeadStore for SqliteStore {
             if !checker.is_blocked(&bead.id)? {
                 continue;
             }
-            let blocked_by = checker.direct_blockers(&bead.id)?;
+            let blocked_by = checker.reads().direct_blockers(&bead.id)?;
             let blocked_parent = checker.blocked_parent(&bead.id)?;
             out.push(BlockedBead {
                 bead,

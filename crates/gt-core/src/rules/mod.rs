@@ -23,6 +23,7 @@
 //! (the watchdog's and the costs' records).
 
 pub mod bead;
+pub mod blocking;
 pub mod comms;
 pub mod deacon;
 pub mod merge;
