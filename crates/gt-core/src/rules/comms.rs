@@ -231,7 +231,7 @@ pub fn handed_off(old: &Session, new_id: i64, mail: i64) -> NewEvent {
 mod tests {
     use super::*;
 
-    use crate::rules::fixtures::T0;
+    use crate::rules::fixtures::{assert_event, T0};
 
     fn session() -> Session {
         Session {
@@ -389,18 +389,14 @@ mod tests {
     fn an_escalation_is_its_agents_rig_and_acked_once() {
         let mut e = escalation();
         let ev = escalated(&e);
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            ("escalation", "app/nux escalated (high): stuck on auth")
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-9"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            "escalation",
+            "app/nux escalated (high): stuck on auth",
+            Some("app"),
+            Some("gt-9"),
             json!({ "id": 3, "from": "app/nux", "severity": "high",
-                    "source_bead": "gt-1", "mail": 12 })
+                    "source_bead": "gt-1", "mail": 12 }),
         );
         e.from = "human".into();
         assert_eq!(escalated(&e).rig, None, "a human's is no rig's");
@@ -434,17 +430,13 @@ mod tests {
             (old.ended_at.as_deref(), old.end_reason.as_deref()),
             (Some("now"), Some("handoff"))
         );
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            ("session.ended", "session of app/nux on gt-1 ended: handoff")
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "session": 7, "reason": "handoff", "agent": "app/nux" })
+        assert_event(
+            &ev,
+            "session.ended",
+            "session of app/nux on gt-1 ended: handoff",
+            Some("app"),
+            Some("gt-1"),
+            json!({ "session": 7, "reason": "handoff", "agent": "app/nux" }),
         );
         let before = old.clone();
         let err = end_for_handoff(&mut old, "later").unwrap_err();
@@ -466,17 +458,13 @@ mod tests {
         assert_eq!((m.priority, m.reply_to), (Priority::High, None));
 
         let ev = handed_off(&old, 8, 21);
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            ("handoff", "app/nux handed off to a fresh session")
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "agent": "app/nux", "old_session": 7, "session": 8, "mail": 21 })
+        assert_event(
+            &ev,
+            "handoff",
+            "app/nux handed off to a fresh session",
+            Some("app"),
+            Some("gt-1"),
+            json!({ "agent": "app/nux", "old_session": 7, "session": 8, "mail": 21 }),
         );
     }
 }

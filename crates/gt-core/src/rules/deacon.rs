@@ -123,7 +123,7 @@ pub fn agent_session_id_event(s: &Session, prev: Option<&str>, id: &str) -> Opti
 mod tests {
     use super::*;
 
-    use crate::rules::fixtures::T0;
+    use crate::rules::fixtures::{assert_event, T0};
 
     fn session() -> Session {
         Session {
@@ -247,22 +247,17 @@ mod tests {
     fn usage_event_tells_tokens_and_cost() {
         let s = session();
         let ev = usage_event(&s, &usage(250, Some(1_234_567)), "claude-transcript");
-        assert_eq!(ev.kind, kind::SESSION_USAGE);
-        assert_eq!(
-            ev.summary,
-            "usage of app/nux on gt-1: 250 tokens in, 20 out, $1.234567"
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            kind::SESSION_USAGE,
+            "usage of app/nux on gt-1: 250 tokens in, 20 out, $1.234567",
+            Some("app"),
+            Some("gt-1"),
             json!({
                 "session": 7, "agent": "app/nux", "input_tokens": 250, "output_tokens": 20,
                 "cache_read_tokens": 7, "cache_write_tokens": 3, "cost_micros": 1_234_567,
                 "source": "claude-transcript",
-            })
+            }),
         );
         let ev = usage_event(&s, &usage(1, Some(5)), "x");
         assert_eq!(
@@ -278,16 +273,14 @@ mod tests {
     fn agent_session_id_event_only_for_a_new_id() {
         let s = session();
         let ev = agent_session_id_event(&s, None, "abc").unwrap();
-        assert_eq!(ev.kind, kind::SESSION_AGENT_ID);
-        assert_eq!(
-            ev.summary,
-            "claude session of app/nux on gt-1: conversation id recorded"
+        assert_event(
+            &ev,
+            kind::SESSION_AGENT_ID,
+            "claude session of app/nux on gt-1: conversation id recorded",
+            Some("app"),
+            Some("gt-1"),
+            json!({ "session": 7, "agent": "app/nux" }),
         );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(ev.payload, json!({ "session": 7, "agent": "app/nux" }));
         assert!(agent_session_id_event(&s, Some("abc"), "abc").is_none());
         assert!(agent_session_id_event(&s, Some("old"), "abc").is_some());
     }

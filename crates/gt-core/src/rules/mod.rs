@@ -36,6 +36,20 @@ pub(crate) mod fixtures {
 
     pub const T0: &str = "2026-01-01T00:00:00.000Z";
 
+    /// Asserts every field of an event a rule returned.
+    pub fn assert_event(
+        ev: &crate::event::NewEvent,
+        kind: &str,
+        summary: &str,
+        rig: Option<&str>,
+        bead: Option<&str>,
+        payload: serde_json::Value,
+    ) {
+        assert_eq!((ev.kind, ev.summary.as_str()), (kind, summary));
+        assert_eq!((ev.rig.as_deref(), ev.bead.as_deref()), (rig, bead));
+        assert_eq!(ev.payload, payload);
+    }
+
     /// A bead `id` in `status`, created at [`T0`], unassigned.
     pub fn bead(id: &str, status: Status) -> Bead {
         Bead {

@@ -328,7 +328,7 @@ pub fn done_event(s: &Session, req: &DoneRequest<'_>) -> NewEvent {
 mod tests {
     use super::*;
 
-    use crate::rules::fixtures::bead;
+    use crate::rules::fixtures::{assert_event, bead};
     use crate::rules::work::fixtures::{polecat, session};
 
     const NOW: &str = "2026-01-02T00:00:00.000Z";
@@ -360,26 +360,22 @@ mod tests {
     fn session_ended_and_bead_released_events() {
         let s = session(7, "app", "nux", "app-1");
         let ev = session_ended(&s, "vanished");
-        assert_eq!(ev.kind, kind::SESSION_ENDED);
-        assert_eq!(ev.summary, "session of app/nux on app-1 ended: vanished");
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "session": 7, "reason": "vanished", "agent": "app/nux" })
+        assert_event(
+            &ev,
+            kind::SESSION_ENDED,
+            "session of app/nux on app-1 ended: vanished",
+            Some("app"),
+            Some("app-1"),
+            json!({ "session": 7, "reason": "vanished", "agent": "app/nux" }),
         );
         let ev = bead_released(&s, "app-1", "failed_to_start", Some("no agent"));
-        assert_eq!(ev.kind, kind::BEAD_RELEASED);
-        assert_eq!(ev.summary, "app-1 released by app/nux: failed_to_start");
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "session": 7, "reason": "failed_to_start", "note": "no agent" })
+        assert_event(
+            &ev,
+            kind::BEAD_RELEASED,
+            "app-1 released by app/nux: failed_to_start",
+            Some("app"),
+            Some("app-1"),
+            json!({ "session": 7, "reason": "failed_to_start", "note": "no agent" }),
         );
     }
 
@@ -512,21 +508,16 @@ mod tests {
         assert_eq!(b.status, Status::Hooked);
 
         let ev = sling_event(&b, &plan.agent, &r, 9);
-        assert_eq!(ev.kind, kind::SLING);
-        assert_eq!(
-            ev.summary,
-            "slung app-1 to app/nux (claude): title of app-1"
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            kind::SLING,
+            "slung app-1 to app/nux (claude): title of app-1",
+            Some("app"),
+            Some("app-1"),
             json!({
                 "agent": "app/nux", "session": 9, "runtime": "claude",
                 "branch": "polecat/nux/app-1", "base": "aaaa",
-            })
+            }),
         );
     }
 
@@ -537,15 +528,13 @@ mod tests {
         let (changed, ev) = mark_running(&s, &mut b, NOW);
         assert!(changed);
         assert_eq!((b.status, b.updated_at.as_str()), (Status::InProgress, NOW));
-        assert_eq!(ev.kind, kind::SESSION_STARTED);
-        assert_eq!(ev.summary, "app/nux started on app-1 in gt-app-nux");
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "session": 7, "tmux": "gt-app-nux", "runtime": "claude" })
+        assert_event(
+            &ev,
+            kind::SESSION_STARTED,
+            "app/nux started on app-1 in gt-app-nux",
+            Some("app"),
+            Some("app-1"),
+            json!({ "session": 7, "tmux": "gt-app-nux", "runtime": "claude" }),
         );
         let (changed, _) = mark_running(&s, &mut b, "later");
         assert!(!changed);
@@ -563,18 +552,16 @@ mod tests {
             note: "tmux failed",
         };
         let ev = sling_failed(&undo, "app-1", Some(&s), false);
-        assert_eq!(ev.kind, kind::SLING_FAILED);
-        assert_eq!(ev.summary, "sling of app-1 to app/nux failed: tmux failed");
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            kind::SLING_FAILED,
+            "sling of app-1 to app/nux failed: tmux failed",
+            Some("app"),
+            Some("app-1"),
             json!({
                 "session": 7, "bead": "app-1", "agent": "app/nux",
                 "bead_removed": false, "polecat_removed": false, "note": "tmux failed",
-            })
+            }),
         );
         let dropped = SlingUndo {
             session: None,
@@ -628,32 +615,25 @@ mod tests {
         assert_eq!(plan.end_reason, end_reason::DONE);
         assert_eq!(plan.polecat, PolecatChange::idle("app", "nux"));
         let ev = merge_queued(&s, &req, 5);
-        assert_eq!(ev.kind, kind::MERGE_QUEUED);
-        assert_eq!(
-            ev.summary,
-            "merge request 5 queued: polecat/nux/app-1 (app-1)"
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "merge_request": 5, "branch": "polecat/nux/app-1", "head": "bbbb" })
+        assert_event(
+            &ev,
+            kind::MERGE_QUEUED,
+            "merge request 5 queued: polecat/nux/app-1 (app-1)",
+            Some("app"),
+            Some("app-1"),
+            json!({ "merge_request": 5, "branch": "polecat/nux/app-1", "head": "bbbb" }),
         );
         let ev = done_event(&s, &req);
-        assert_eq!(ev.kind, kind::DONE);
-        assert_eq!(ev.summary, "app/nux done with app-1: completed");
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("app-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            kind::DONE,
+            "app/nux done with app-1: completed",
+            Some("app"),
+            Some("app-1"),
             json!({
                 "status": "completed", "note": "ok", "head": "bbbb",
                 "session": 7, "no_changes": false,
-            })
+            }),
         );
     }
 
