@@ -378,7 +378,7 @@ mod tests {
     use super::*;
 
     use crate::merge::MergeRequest;
-    use crate::rules::fixtures::{bead, T0};
+    use crate::rules::fixtures::{assert_event, bead, T0};
 
     const NOW: &str = "2026-01-02T00:00:00.000Z";
 
@@ -476,21 +476,14 @@ mod tests {
         );
         assert_eq!(e.landing_commit.as_deref(), Some("0123456789abcdef"));
         assert_eq!(e.target_from.as_deref(), Some("ffff"));
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            (
-                "merge.landing",
-                "merge request 5 (gt-1) landing as 0123456789ab"
-            )
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            &ev,
+            "merge.landing",
+            "merge request 5 (gt-1) landing as 0123456789ab",
+            Some("app"),
+            Some("gt-1"),
             json!({ "merge_request": 5, "commit": "0123456789abcdef",
-                    "target_from": "ffff", "batch": 3 })
+                    "target_from": "ffff", "batch": 3 }),
         );
         let before = e.clone();
         let err = start_landing(&mut e, &landing(), "ffff", 4, NOW).unwrap_err();
@@ -586,21 +579,14 @@ mod tests {
         assert_eq!(out.comment.as_deref(), Some("fix it"));
         assert_eq!(out.events.len(), 1);
         let ev = &out.events[0];
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            (
-                "merge.conflict",
-                "merge request 5 (gt-1) conflict: CONFLICT in src/a.rs"
-            )
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
+        assert_event(
+            ev,
+            "merge.conflict",
+            "merge request 5 (gt-1) conflict: CONFLICT in src/a.rs",
+            Some("app"),
+            Some("gt-1"),
             json!({ "merge_request": 5, "files": files,
-                    "failure": "rebase\nCONFLICT in src/a.rs\n\n" })
+                    "failure": "rebase\nCONFLICT in src/a.rs\n\n" }),
         );
 
         let mut e = entry("landing");
@@ -666,18 +652,14 @@ mod tests {
         assert_eq!(b.status, Status::Merging);
         assert!(out.write_bead && out.comment.is_none());
         let ev = &out.events[0];
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            (
-                "merge.requeued",
-                "merge request 5 (gt-1) queued again: retry"
-            )
+        assert_event(
+            ev,
+            "merge.requeued",
+            "merge request 5 (gt-1) queued again: retry",
+            Some("app"),
+            Some("gt-1"),
+            json!({ "merge_request": 5, "reason": "retry" }),
         );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(ev.payload, json!({ "merge_request": 5, "reason": "retry" }));
 
         // A landing that did not happen: whatever the bead, back to queued.
         let mut e = entry("landing");
@@ -719,20 +701,13 @@ mod tests {
             Some("merge request 5 was removed from the queue; branch polecat/nux/gt-1 is kept")
         );
         let ev = &out.events[0];
-        assert_eq!(
-            (ev.kind, ev.summary.as_str()),
-            (
-                "merge.removed",
-                "merge request 5 (gt-1) removed from the queue"
-            )
-        );
-        assert_eq!(
-            (ev.rig.as_deref(), ev.bead.as_deref()),
-            (Some("app"), Some("gt-1"))
-        );
-        assert_eq!(
-            ev.payload,
-            json!({ "merge_request": 5, "branch": "polecat/nux/gt-1" })
+        assert_event(
+            ev,
+            "merge.removed",
+            "merge request 5 (gt-1) removed from the queue",
+            Some("app"),
+            Some("gt-1"),
+            json!({ "merge_request": 5, "branch": "polecat/nux/gt-1" }),
         );
         let mut e = entry("failed");
         let mut b = bead("gt-1", Status::Open);
