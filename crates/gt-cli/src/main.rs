@@ -47,6 +47,11 @@ enum Command {
     /// Create a town (workspace) in PATH (default: the current directory).
     #[command(visible_alias = "install")]
     Init(cmd::town::InitArgs),
+    /// Make DIR a further host of a town whose store is PostgreSQL.
+    Join(cmd::town::JoinArgs),
+    /// The hosts of the town: list, set-capacity.
+    #[command(subcommand)]
+    Host(cmd::host::HostCmd),
     /// Run the whole loop in a temporary town with a stand-in agent.
     Demo(cmd::demo::DemoArgs),
     /// Is the town healthy and what needs you: problems, agents, beads, queues.
@@ -143,6 +148,8 @@ enum Command {
 fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
     match cli.command {
         Command::Init(a) => cmd::town::init(ctx, a),
+        Command::Join(a) => cmd::town::join(ctx, a),
+        Command::Host(c) => cmd::host::run(ctx, c),
         Command::Status(a) => cmd::town::status(ctx, a),
         Command::Demo(a) => cmd::demo::run(ctx, a),
         Command::Config(c) => cmd::config::run(ctx, c),

@@ -48,6 +48,9 @@ pub struct Session {
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
     pub head_commit: Option<String>,
+    /// The host whose daemon runs it (`None` for sessions recorded before
+    /// towns had hosts).
+    pub host: Option<String>,
 }
 
 impl Session {

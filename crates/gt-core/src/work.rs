@@ -57,6 +57,8 @@ pub struct HookRequest<'a> {
     /// An open session of this bead that the caller found dead or chose to
     /// replace (`--force`, `gt resume`): it is ended as superseded.
     pub supersede: Option<i64>,
+    /// The host that runs the session.
+    pub host: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -81,5 +83,7 @@ pub struct SessionFilter<'a> {
     pub rig: Option<&'a str>,
     pub polecat: Option<&'a str>,
     pub bead: Option<&'a str>,
+    /// Only sessions run by this host.
+    pub host: Option<&'a str>,
     pub limit: Option<usize>,
 }

@@ -27,7 +27,51 @@ pub struct TownConfig {
     /// `gt config` key, and never printed with its password.
     #[serde(default, skip_serializing_if = "StoreConfig::is_default")]
     pub store: StoreConfig,
+    /// This host of the town (`gt init --host`, `gt join --host`) and the
+    /// hosts' settings.
+    #[serde(default, skip_serializing_if = "HostConfig::is_default")]
+    pub host: HostConfig,
 }
+
+/// `[host]` in gt.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// This host's name in the town (chosen at `gt init`/`gt join`; not a
+    /// `gt config` key). Unset: `local`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A host whose daemon has not reported for this long is dead: its
+    /// agents' work goes to other hosts.
+    pub dead_after: String,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            name: None,
+            dead_after: "2m".into(),
+        }
+    }
+}
+
+impl HostConfig {
+    fn is_default(&self) -> bool {
+        *self == HostConfig::default()
+    }
+
+    /// This host's name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(DEFAULT_HOST)
+    }
+
+    pub fn dead_after(&self) -> time::Duration {
+        crate::clock::parse_duration(&self.dead_after).unwrap_or(time::Duration::minutes(2))
+    }
+}
+
+/// The name of a town's host when none was chosen.
+pub const DEFAULT_HOST: &str = "local";
 
 /// `[store]` in gt.toml.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -179,7 +223,11 @@ fn check_value(spec: &KeySpec, value: &str) -> Result<()> {
         KeyKind::Prefix => crate::id::validate_prefix(value),
         KeyKind::Agent => crate::runtime::validate_agent_name(value),
         KeyKind::EnvList => check_env_list(key, value),
-        KeyKind::Duration(which) | KeyKind::RigDuration(which) => {
+        KeyKind::Duration(_) | KeyKind::RigDuration(_) | KeyKind::HostDeadAfter => {
+            let which = match spec.kind {
+                KeyKind::Duration(w) | KeyKind::RigDuration(w) => w,
+                _ => "dead_after",
+            };
             let (min, max) = duration_range(which);
             let d = crate::clock::parse_duration(value)
                 .map_err(|e| Error::invalid(format!("{key}: {e}")))?;
@@ -311,6 +359,8 @@ enum KeyKind {
     RigDuration(&'static str),
     /// `runtime.env`: variable names and prefixes.
     EnvList,
+    /// `host.dead_after`.
+    HostDeadAfter,
 }
 
 /// A settable key.
@@ -392,6 +442,11 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyKind::EnvList,
         doc: "more caller variables every agent session gets: NAME,PREFIX_* (default none)",
     },
+    KeySpec {
+        key: "host.dead_after",
+        kind: KeyKind::HostDeadAfter,
+        doc: "a host whose daemon has not reported this long is dead; its work moves (default 2m)",
+    },
 ];
 
 fn spec(key: &str) -> Result<&'static KeySpec> {
@@ -429,6 +484,7 @@ impl TownConfig {
             runtime: Default::default(),
             agents: Default::default(),
             store: Default::default(),
+            host: Default::default(),
         })
     }
 
@@ -463,6 +519,9 @@ impl TownConfig {
         if let Some(url) = &self.store.url {
             validate_store_url(url)?;
         }
+        if let Some(name) = &self.host.name {
+            gt_core::host::validate_host_name(name)?;
+        }
         for spec in KEYS {
             if matches!(
                 spec.kind,
@@ -471,6 +530,7 @@ impl TownConfig {
                     | KeyKind::Count
                     | KeyKind::MaxPolecats
                     | KeyKind::EnvList
+                    | KeyKind::HostDeadAfter
             ) {
                 check_value(spec, &self.get(spec.key)?)?;
             }
@@ -546,6 +606,7 @@ impl TownConfig {
                 _ => self.rig.fetch_interval.clone(),
             },
             KeyKind::EnvList => self.runtime.env.clone().unwrap_or_default(),
+            KeyKind::HostDeadAfter => self.host.dead_after.clone(),
         })
     }
 
@@ -565,7 +626,9 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
     let item = match spec.kind {
         KeyKind::TownName | KeyKind::Prefix | KeyKind::Agent => toml_edit::value(value),
         KeyKind::EnvList => toml_edit::value(value.trim()),
-        KeyKind::Duration(_) | KeyKind::RigDuration(_) => toml_edit::value(value.trim()),
+        KeyKind::Duration(_) | KeyKind::RigDuration(_) | KeyKind::HostDeadAfter => {
+            toml_edit::value(value.trim())
+        }
         KeyKind::Count => {
             let n: u32 = value.trim().parse().unwrap_or_default();
             toml_edit::value(i64::from(n))

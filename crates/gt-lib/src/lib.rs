@@ -27,6 +27,7 @@ pub mod costs;
 pub mod deacon;
 pub mod escalate;
 pub mod feed;
+pub mod hosts;
 pub mod jsonl;
 pub mod mail;
 pub mod nudge;

@@ -39,7 +39,7 @@ use crate::polecat::{Polecat, PolecatState};
 use crate::session::{end_reason, Session};
 use crate::store::deacon::{DeaconStore, Fault};
 use crate::store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample};
-use crate::store::{BeadStore, RigStore, SessionFilter, WorkStore};
+use crate::store::{BeadStore, RigStore, WorkStore};
 use crate::tmux::SessionInfo;
 use crate::workspace::Workspace;
 
@@ -344,10 +344,7 @@ fn observe_inner(
 ) -> Result<Vec<AgentActivity>> {
     let now = ws.town.clock().now();
     let polecats = ws.store.list_polecats(None)?;
-    let open = ws.store.list_sessions(&SessionFilter {
-        open_only: true,
-        ..Default::default()
-    })?;
+    let open = ws.open_sessions_here(None)?;
     let mut open_by_agent: HashMap<(String, String), Session> = HashMap::new();
     for s in open {
         let key = (s.rig.clone(), s.polecat.clone());

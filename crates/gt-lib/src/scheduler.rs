@@ -10,7 +10,7 @@ use crate::bead::{BeadFilter, BeadPatch, Status};
 use crate::error::Result;
 use crate::sling::{SlingRequest, Slung};
 use crate::store::deacon::DeaconStore;
-use crate::store::{BeadStore, SessionFilter, WorkStore};
+use crate::store::BeadStore;
 use crate::workspace::Workspace;
 
 pub mod kind {
@@ -21,6 +21,8 @@ pub mod kind {
 /// Metadata keys of a queued bead: where and with what to start it.
 pub const META_RIG: &str = "queue_rig";
 pub const META_AGENT: &str = "queue_agent";
+/// The host whose daemon is to start it (absent: any host).
+pub const META_HOST: &str = "queue_host";
 
 /// How long a recorded session that has no tmux session yet counts as
 /// starting (a sling between its hook and its tmux start) — the deacon's
@@ -33,10 +35,7 @@ pub const START_GRACE_SECS: i64 = 30;
 /// parallel slings within `max_polecats`: the capacity check and the hook
 /// happen inside one lock, the tmux start after it.
 pub fn live_sessions(ws: &Workspace) -> Result<usize> {
-    let open = ws.store.list_sessions(&SessionFilter {
-        open_only: true,
-        ..Default::default()
-    })?;
+    let open = ws.open_sessions_here(None)?;
     if open.is_empty() {
         return Ok(0);
     }
@@ -55,20 +54,62 @@ pub fn live_sessions(ws: &Workspace) -> Result<usize> {
         .count())
 }
 
-/// Free places for new sessions: `None` when unlimited.
+/// Free places for new sessions on this host: the least of the town's
+/// (`scheduler.max_polecats` less every host's open sessions) and this
+/// host's capacity less its live sessions. `None` when unlimited.
 pub fn free_places(ws: &Workspace) -> Result<Option<usize>> {
-    match ws.town.config.max_polecats() {
-        None => Ok(None),
-        Some(max) => Ok(Some((max as usize).saturating_sub(live_sessions(ws)?))),
+    let host_cap = match crate::store::HostStore::get_host(&ws.store, ws.town.host_name()) {
+        Ok(h) => h.capacity,
+        Err(crate::error::Error::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let max = ws.town.config.max_polecats();
+    if max.is_none() && host_cap.is_none() {
+        return Ok(None);
     }
+    let here = live_sessions(ws)?;
+    let town = match max {
+        None => None,
+        Some(max) => {
+            let elsewhere = crate::store::WorkStore::list_sessions(
+                &ws.store,
+                &crate::store::SessionFilter {
+                    open_only: true,
+                    ..Default::default()
+                },
+            )?
+            .iter()
+            .filter(|s| !ws.runs_here(s))
+            .count();
+            Some((max as usize).saturating_sub(here + elsewhere))
+        }
+    };
+    let host = host_cap.map(|c| (c as usize).saturating_sub(here));
+    Ok(match (town, host) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
-/// Puts a bead in the queue for `rig` (and the runtime to use).
+/// Puts a bead in the queue for `rig` (and the runtime to use), for any
+/// host's daemon to start.
 pub fn enqueue(
     ws: &Workspace,
     bead: &str,
     rig: &str,
     agent: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    enqueue_for(ws, bead, rig, agent, None, actor)
+}
+
+/// [`enqueue`] for the daemon of `host` only (`None`: any host).
+pub fn enqueue_for(
+    ws: &Workspace,
+    bead: &str,
+    rig: &str,
+    agent: Option<&str>,
+    host: Option<&str>,
     actor: &str,
 ) -> Result<()> {
     let mut patch = BeadPatch {
@@ -77,6 +118,7 @@ pub fn enqueue(
     };
     patch.metadata.insert(META_RIG.into(), json!(rig));
     patch.metadata.insert(META_AGENT.into(), json!(agent));
+    patch.metadata.insert(META_HOST.into(), json!(host));
     ws.store.update_bead(bead, &patch, actor)?;
     Ok(())
 }
@@ -132,6 +174,10 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
         if let Some(0) = free_places(ws)? {
             break;
         }
+        // Another live host's work: its daemon starts it.
+        if crate::hosts::queued_for_elsewhere(ws, &bead)? {
+            continue;
+        }
         let rig = bead
             .metadata
             .get(META_RIG)
@@ -160,6 +206,7 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
             cwd: ws.town.root().to_path_buf(),
             dispatching: true,
             convoy: None,
+            host: None,
         };
         match crate::sling::sling(ws, &req, actor) {
             Ok(mut s) => out.started.append(&mut s),

@@ -11,7 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::TownConfig;
 use crate::error::{Error, Result};
 use crate::event::{kind, NewEvent};
-use crate::store::{EventStore, Store};
+use crate::store::{EventStore, HostStore, Store};
 use gt_store_postgres::{PasswordSource, PgStore};
 use gt_store_sqlite::SqliteStore;
 
@@ -29,6 +29,15 @@ pub struct Town {
     store_passwords: PasswordSource,
 }
 
+/// This host's name and capacity when a town is made or joined.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostChoice<'a> {
+    /// Unset: `local` (gt.toml then names no host).
+    pub name: Option<&'a str>,
+    /// Unset: unlimited.
+    pub capacity: Option<u32>,
+}
+
 /// True when `dir` holds a town.
 pub fn is_town(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).is_file() && dir.join(STATE_DIR).is_dir()
@@ -39,47 +48,38 @@ impl Town {
     /// non-empty directory (unless `force`, which never deletes anything).
     /// On failure it removes only what it created.
     pub fn init(path: &Path, name: Option<&str>, force: bool, actor: &str) -> Result<Town> {
-        Self::init_with_store(path, name, force, None, &CallerEnv::default(), actor)
+        Self::init_with_store(
+            path,
+            name,
+            force,
+            None,
+            &HostChoice::default(),
+            &CallerEnv::default(),
+            actor,
+        )
     }
 
     /// [`Town::init`] with the town's shared state in the PostgreSQL
     /// database at `store` (which must hold no town yet) instead of
     /// `.gt/town.db`; the URL is kept in gt.toml (`[store] url`). A URL
     /// without a password takes it from `caller` (see [`Town::with_caller`]).
+    /// The town's first host is `host` (its name kept in gt.toml).
     pub fn init_with_store(
         path: &Path,
         name: Option<&str>,
         force: bool,
         store: Option<&str>,
+        host: &HostChoice<'_>,
         caller: &CallerEnv,
         actor: &str,
     ) -> Result<Town> {
         if let Some(url) = store {
             crate::config::validate_store_url(url)?;
         }
-        if path.is_file() {
-            return Err(Error::invalid(format!(
-                "{} is a file, not a directory",
-                path.display()
-            )));
+        if let Some(h) = host.name {
+            gt_core::host::validate_host_name(h)?;
         }
-        if is_town(path) || path.join(STATE_DIR).join(DB_FILE).exists() {
-            return Err(Error::refused(format!(
-                "{} is already a Gas Town; nothing was changed",
-                path.display()
-            )));
-        }
-        let existed = path.exists();
-        if existed {
-            let mut entries = std::fs::read_dir(path)
-                .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-            if entries.next().is_some() && !force {
-                return Err(Error::refused(format!(
-                    "{} is not empty; use --force to make a town in it (nothing is deleted)",
-                    path.display()
-                )));
-            }
-        }
+        let existed = check_new_town_dir(path, force)?;
         let derived;
         let name = match name {
             Some(n) => n,
@@ -95,60 +95,83 @@ impl Town {
         };
         let mut config = TownConfig::new(name)?;
         config.store.url = store.map(str::to_string);
+        config.host.name = host.name.map(str::to_string);
 
         let mut created: Vec<PathBuf> = Vec::new();
         let result = (|| -> Result<Town> {
-            if !existed {
-                std::fs::create_dir_all(path)
-                    .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-                created.push(path.to_path_buf());
-            }
-            let root = path
-                .canonicalize()
-                .map_err(|e| Error::io(format!("cannot resolve {}", path.display()), e))?;
-            let state = root.join(STATE_DIR);
-            std::fs::create_dir(&state)
-                .map_err(|e| Error::io(format!("cannot create {}", state.display()), e))?;
-            created.push(state.clone());
-            for sub in ["logs", "run"] {
-                std::fs::create_dir(state.join(sub))
-                    .map_err(|e| Error::io(format!("cannot create {sub} folder"), e))?;
-            }
-            let cfg_path = root.join(CONFIG_FILE);
-            // A store URL may carry the database's password: then gt.toml is
-            // its owner's only (later writes keep the mode).
-            if config.store.url.is_some() {
-                crate::fsutil::write_new_private(&cfg_path, config.to_toml().as_bytes())?;
-            } else {
-                crate::fsutil::write_new(&cfg_path, config.to_toml().as_bytes())?;
-            }
-            created.push(cfg_path);
-            let town = Town {
-                root,
-                config: config.clone(),
-                clock: Arc::new(SystemClock),
-                store_passwords: PasswordSource::default(),
-            }
-            .with_caller(caller);
+            let town = make_town_dir(path, existed, &config, caller, &mut created)?;
             let store = open_store(&town, true)?;
             store.append_event(
                 NewEvent::new(
                     kind::TOWN_CREATED,
                     format!("town {} created", config.town.name),
                 )
-                .payload(json!({ "name": config.town.name, "path": town.root })),
+                .payload(json!({
+                    "name": config.town.name,
+                    "prefix": config.town.prefix,
+                    "path": town.root,
+                    "host": town.host_name(),
+                })),
                 actor,
             )?;
+            store.add_host(town.host_name(), host.capacity, actor)?;
             Ok(town)
         })();
         if result.is_err() {
-            for p in created.iter().rev() {
-                let _ = if p.is_dir() {
-                    std::fs::remove_dir_all(p)
-                } else {
-                    std::fs::remove_file(p)
-                };
-            }
+            remove_created(&created);
+        }
+        result
+    }
+
+    /// `gt join`: makes `path` a further host of the town whose store is the
+    /// PostgreSQL database at `url`: a gt.toml with the URL, the town's name
+    /// and prefix (read from the store) and this host's name, the `.gt/`
+    /// folders, and the host recorded in the store (`host.joined`). Refuses
+    /// a database with no town, a host name the town has, and the same
+    /// directories `gt init` refuses; on failure it removes what it made.
+    pub fn join(
+        url: &str,
+        path: &Path,
+        force: bool,
+        host: &HostChoice<'_>,
+        caller: &CallerEnv,
+        actor: &str,
+    ) -> Result<Town> {
+        crate::config::validate_store_url(url)?;
+        let host_name = host
+            .name
+            .ok_or_else(|| Error::invalid("gt join needs --host NAME: the name of this host"))?;
+        gt_core::host::validate_host_name(host_name)?;
+        let existed = check_new_town_dir(path, force)?;
+        // Read the town's identity from its store first: nothing is made
+        // for a database that holds no town.
+        let passwords = PasswordSource::from_caller(caller);
+        let probe = PgStore::open_with(
+            url,
+            &passwords,
+            crate::config::TownConfig::new("t")?.town.prefix.as_str(),
+            Arc::new(SystemClock),
+        )?;
+        let (town_name, prefix) = town_identity(&probe)?;
+        if probe.list_hosts()?.iter().any(|h| h.name == host_name) {
+            return Err(Error::refused(format!(
+                "host '{host_name}' is already part of this town; choose another --host name"
+            )));
+        }
+        drop(probe);
+        let mut config = TownConfig::new(&town_name)?;
+        config.town.prefix = prefix;
+        config.store.url = Some(url.to_string());
+        config.host.name = Some(host_name.to_string());
+        config.validate()?;
+        let mut created: Vec<PathBuf> = Vec::new();
+        let result = (|| -> Result<Town> {
+            let town = make_town_dir(path, existed, &config, caller, &mut created)?;
+            town.store()?.add_host(host_name, host.capacity, actor)?;
+            Ok(town)
+        })();
+        if result.is_err() {
+            remove_created(&created);
         }
         result
     }
@@ -208,6 +231,12 @@ impl Town {
 
     pub fn name(&self) -> &str {
         &self.config.town.name
+    }
+
+    /// This host's name in the town (`local` unless `gt init --host` or
+    /// `gt join` chose one).
+    pub fn host_name(&self) -> &str {
+        self.config.host.name()
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -275,6 +304,116 @@ impl Town {
         )?;
         Ok(())
     }
+}
+
+/// Refuses to make a town at `path` when it is a file, a town, or (unless
+/// `force`) a non-empty directory; returns whether it exists.
+fn check_new_town_dir(path: &Path, force: bool) -> Result<bool> {
+    if path.is_file() {
+        return Err(Error::invalid(format!(
+            "{} is a file, not a directory",
+            path.display()
+        )));
+    }
+    if is_town(path) || path.join(STATE_DIR).join(DB_FILE).exists() {
+        return Err(Error::refused(format!(
+            "{} is already a Gas Town; nothing was changed",
+            path.display()
+        )));
+    }
+    let existed = path.exists();
+    if existed {
+        let mut entries = std::fs::read_dir(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        if entries.next().is_some() && !force {
+            return Err(Error::refused(format!(
+                "{} is not empty; use --force to make a town in it (nothing is deleted)",
+                path.display()
+            )));
+        }
+    }
+    Ok(existed)
+}
+
+/// Makes the town's folders and gt.toml at `path`, noting each in
+/// `created` (so a failure removes only those).
+fn make_town_dir(
+    path: &Path,
+    existed: bool,
+    config: &TownConfig,
+    caller: &CallerEnv,
+    created: &mut Vec<PathBuf>,
+) -> Result<Town> {
+    if !existed {
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        created.push(path.to_path_buf());
+    }
+    let root = path
+        .canonicalize()
+        .map_err(|e| Error::io(format!("cannot resolve {}", path.display()), e))?;
+    let state = root.join(STATE_DIR);
+    std::fs::create_dir(&state)
+        .map_err(|e| Error::io(format!("cannot create {}", state.display()), e))?;
+    created.push(state.clone());
+    for sub in ["logs", "run"] {
+        std::fs::create_dir(state.join(sub))
+            .map_err(|e| Error::io(format!("cannot create {sub} folder"), e))?;
+    }
+    let cfg_path = root.join(CONFIG_FILE);
+    // A store URL may carry the database's password: then gt.toml is
+    // its owner's only (later writes keep the mode).
+    if config.store.url.is_some() {
+        crate::fsutil::write_new_private(&cfg_path, config.to_toml().as_bytes())?;
+    } else {
+        crate::fsutil::write_new(&cfg_path, config.to_toml().as_bytes())?;
+    }
+    created.push(cfg_path);
+    Ok(Town {
+        root,
+        config: config.clone(),
+        clock: Arc::new(SystemClock),
+        store_passwords: PasswordSource::default(),
+    }
+    .with_caller(caller))
+}
+
+fn remove_created(created: &[PathBuf]) {
+    for p in created.iter().rev() {
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
+    }
+}
+
+/// The town's name and bead prefix, from its `town.created` event (a town
+/// made before the prefix was recorded there has the default prefix).
+fn town_identity(store: &dyn Store) -> Result<(String, String)> {
+    let created = store.events(&crate::event::EventQuery {
+        kinds: vec![kind::TOWN_CREATED.to_string()],
+        limit: Some(1),
+        ..Default::default()
+    })?;
+    let Some(ev) = created.first() else {
+        return Err(Error::refused(
+            "that database holds no town; make one with `gt init DIR --store URL`",
+        ));
+    };
+    let name = ev.payload["name"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| "town".to_string());
+    let prefix = ev.payload["prefix"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            TownConfig::new("t")
+                .map(|c| c.town.prefix)
+                .unwrap_or_default()
+        });
+    Ok((name, prefix))
 }
 
 /// The newest database schema this gt's store backend understands (`gt

@@ -111,6 +111,28 @@ impl Workspace {
         })
     }
 
+    /// Whether this host runs session `s` (a session recorded before towns
+    /// had hosts is this host's: such a town has only one).
+    pub fn runs_here(&self, s: &crate::session::Session) -> bool {
+        s.host.as_deref().is_none_or(|h| h == self.town.host_name())
+    }
+
+    /// The open sessions this host runs (of `rig`, if given): what the
+    /// host's patrol, tmux checks and capacity look at. Other hosts'
+    /// sessions are theirs to watch.
+    pub fn open_sessions_here(&self, rig: Option<&str>) -> Result<Vec<crate::session::Session>> {
+        let mut open = crate::store::WorkStore::list_sessions(
+            &self.store,
+            &crate::store::SessionFilter {
+                open_only: true,
+                rig,
+                ..Default::default()
+            },
+        )?;
+        open.retain(|s| self.runs_here(s));
+        Ok(open)
+    }
+
     pub fn rig_dir(&self, rig: &str) -> PathBuf {
         self.town.root().join(rig)
     }

@@ -33,6 +33,7 @@ mod beads;
 mod blocking;
 mod costs;
 mod deacon;
+mod hosts;
 mod mail;
 mod merge;
 mod observe;

@@ -3,7 +3,11 @@
 //! append a new file and list it here. (PostgreSQL's numbering is its own:
 //! 0001 holds what SQLite's 0001–0009 built.)
 
-pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_town.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_town.sql"),
+    // The hosts of a town and the host of each session (SQLite's 0010).
+    include_str!("../migrations/0002_hosts.sql"),
+];
 
 /// The tables the latest schema has (checked by `gt doctor`).
 pub const TABLES: &[&str] = &[
@@ -30,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "deacon_faults",
     "gate_runs",
     "session_usage",
+    "hosts",
 ];
 
 /// The schema version this build writes.

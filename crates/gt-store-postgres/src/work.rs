@@ -18,7 +18,7 @@ use gt_store::{
 
 pub(crate) const SESSION_COLS: &str =
     "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
-    started_at, running_at, ended_at, end_reason, head_commit";
+    started_at, running_at, ended_at, end_reason, head_commit, host";
 pub(crate) const MR_COLS: &str =
     "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at";
@@ -65,6 +65,7 @@ pub(crate) fn session_from_row(r: &Row) -> Result<Session> {
         ended_at: r.try_get(10).db()?,
         end_reason: r.try_get(11).db()?,
         head_commit: r.try_get(12).db()?,
+        host: r.try_get(13).db()?,
     })
 }
 
@@ -415,8 +416,8 @@ impl WorkStore for PgStore {
             let sid: i64 = tx
                 .query_one(
                     "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch,
-                                           base_commit, started_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                                           base_commit, started_at, host)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                     &[
                         &req.rig,
                         &req.polecat,
@@ -426,6 +427,7 @@ impl WorkStore for PgStore {
                         &req.branch,
                         &req.base_commit,
                         &now,
+                        &req.host,
                     ],
                 )
                 .db()?
@@ -611,9 +613,10 @@ impl WorkStore for PgStore {
                     "SELECT {SESSION_COLS} FROM sessions
                      WHERE (NOT $1 OR ended_at IS NULL) AND ($2::text IS NULL OR rig = $2)
                        AND ($3::text IS NULL OR polecat = $3) AND ($4::text IS NULL OR bead = $4)
+                       AND ($6::text IS NULL OR host = $6)
                      ORDER BY id DESC LIMIT $5"
                 ),
-                &[&f.open_only, &f.rig, &f.polecat, &f.bead, &limit],
+                &[&f.open_only, &f.rig, &f.polecat, &f.bead, &limit, &f.host],
             )
             .db()?;
         let mut out = rows

@@ -9,6 +9,7 @@ mod blocking;
 mod costs;
 mod deacon;
 pub mod foreign;
+mod hosts;
 mod mail;
 mod merge;
 mod observe;

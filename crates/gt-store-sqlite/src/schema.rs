@@ -16,6 +16,8 @@ pub const MIGRATIONS: &[&str] = &[
     // Token usage and cost per session, and the runtime's own conversation
     // id of a session (issue 12).
     include_str!("../migrations/0009_session_usage.sql"),
+    // The hosts of a town and the host of each session (issue 13).
+    include_str!("../migrations/0010_hosts.sql"),
 ];
 
 /// The schema version this build writes.
@@ -98,8 +100,30 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v10 = include_str!("../tests/fixtures/schema_v10.txt");
+        assert_eq!(dump, v10);
+        // v10 = v9 + migration 10 (the hosts table, sessions.host and its
+        // index), and nothing else.
         let v9 = include_str!("../tests/fixtures/schema_v9.txt");
-        assert_eq!(dump, v9);
+        let sql = include_str!("../migrations/0010_hosts.sql");
+        let hosts = &sql[sql.find("CREATE TABLE hosts").unwrap()..];
+        let hosts = &hosts[..hosts.find(";").unwrap()];
+        let hosts_block = format!("table\thosts\thosts\n{hosts}\n");
+        let index = "CREATE INDEX sessions_open_by_host ON sessions (host) WHERE ended_at IS NULL";
+        let index_block = format!("index\tsessions_open_by_host\tsessions\n{index}\n");
+        for b in [&hosts_block, &index_block] {
+            assert!(v10.contains(b.as_str()), "{b}");
+        }
+        let back = v10
+            .replace(&hosts_block, "")
+            .replace(&index_block, "")
+            .replace("index\tsqlite_autoindex_hosts_1\thosts\n\n", "")
+            .replace(
+                ", agent_session_id TEXT, host TEXT)\n",
+                ", agent_session_id TEXT)\n",
+            )
+            .replace("user_version 10\n", "user_version 9\n");
+        assert_eq!(back, v9);
         // v9 = v8 + migration 9, and nothing else.
         let sql = include_str!("../migrations/0009_session_usage.sql");
         let create = &sql[sql.find("CREATE TABLE session_usage").unwrap()..];

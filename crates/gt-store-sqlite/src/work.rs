@@ -19,7 +19,7 @@ use gt_store::{
 
 pub(super) const SESSION_COLS: &str =
     "id, rig, polecat, bead, tmux_session, runtime, branch, base_commit,
-    started_at, running_at, ended_at, end_reason, head_commit";
+    started_at, running_at, ended_at, end_reason, head_commit, host";
 pub(super) const MR_COLS: &str =
     "id, rig, bead, polecat, branch, base_commit, head_commit, status, note,
     created_at, updated_at";
@@ -63,6 +63,7 @@ pub(super) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         ended_at: r.get(10)?,
         end_reason: r.get(11)?,
         head_commit: r.get(12)?,
+        host: r.get(13)?,
     })
 }
 
@@ -396,8 +397,9 @@ impl WorkStore for SqliteStore {
             write_bead_row(tx, &bead)?;
             set_polecat(tx, &plan.polecat, &now)?;
             tx.execute(
-                "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch, base_commit, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO sessions (rig, polecat, bead, tmux_session, runtime, branch, base_commit,
+                                       started_at, host)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     req.rig,
                     req.polecat,
@@ -406,7 +408,8 @@ impl WorkStore for SqliteStore {
                     req.runtime,
                     req.branch,
                     req.base_commit,
-                    now
+                    now,
+                    req.host
                 ],
             ).db()?;
             let sid = tx.last_insert_rowid();
@@ -591,13 +594,14 @@ impl WorkStore for SqliteStore {
                 "SELECT {SESSION_COLS} FROM sessions
              WHERE (?1 = 0 OR ended_at IS NULL) AND (?2 IS NULL OR rig = ?2)
                AND (?3 IS NULL OR polecat = ?3) AND (?4 IS NULL OR bead = ?4)
+               AND (?6 IS NULL OR host = ?6)
              ORDER BY id DESC LIMIT ?5"
             ))
             .db()?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
         let rows = stmt
             .query_map(
-                params![f.open_only as i64, f.rig, f.polecat, f.bead, limit],
+                params![f.open_only as i64, f.rig, f.polecat, f.bead, limit, f.host],
                 session_from_row,
             )
             .db()?;

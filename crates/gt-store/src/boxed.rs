@@ -20,6 +20,7 @@ use gt_core::session::Session;
 
 use crate::costs::*;
 use crate::deacon::*;
+use crate::host::*;
 use crate::mail::*;
 use crate::merge::*;
 use crate::observe::*;
@@ -550,5 +551,39 @@ impl<T: CostStore + ?Sized> CostStore for Box<T> {
 
     fn cost_totals(&self, q: &CostQuery) -> Result<CostTotals> {
         (**self).cost_totals(q)
+    }
+}
+
+impl<T: HostStore + ?Sized> HostStore for Box<T> {
+    fn add_host(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host> {
+        (**self).add_host(name, capacity, actor)
+    }
+
+    fn get_host(&self, name: &str) -> Result<Host> {
+        (**self).get_host(name)
+    }
+
+    fn list_hosts(&self) -> Result<Vec<Host>> {
+        (**self).list_hosts()
+    }
+
+    fn host_up(&self, name: &str, actor: &str) -> Result<Host> {
+        (**self).host_up(name, actor)
+    }
+
+    fn host_heartbeat(&self, name: &str, epoch: i64) -> Result<Host> {
+        (**self).host_heartbeat(name, epoch)
+    }
+
+    fn host_down(&self, name: &str, epoch: i64, actor: &str) -> Result<Host> {
+        (**self).host_down(name, epoch, actor)
+    }
+
+    fn declare_dead_hosts(&self, stale_before: &str, actor: &str) -> Result<Vec<Host>> {
+        (**self).declare_dead_hosts(stale_before, actor)
+    }
+
+    fn set_host_capacity(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host> {
+        (**self).set_host_capacity(name, capacity, actor)
     }
 }

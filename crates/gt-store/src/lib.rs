@@ -9,6 +9,7 @@
 
 pub mod costs;
 pub mod deacon;
+pub mod host;
 pub mod mail;
 pub mod merge;
 pub mod observe;
@@ -30,6 +31,7 @@ use gt_core::session::Session;
 
 pub use costs::CostStore;
 pub use deacon::DeaconStore;
+pub use host::HostStore;
 pub use mail::MailStore;
 pub use merge::MergeStore;
 pub use observe::ObserveStore;
@@ -174,6 +176,7 @@ pub trait Store:
     + ObserveStore
     + DeaconStore
     + CostStore
+    + HostStore
     + StoreMaintenance
 {
 }
@@ -187,6 +190,7 @@ impl<T> Store for T where
         + ObserveStore
         + DeaconStore
         + CostStore
+        + HostStore
         + StoreMaintenance
 {
 }

@@ -53,6 +53,7 @@ fn every_store_method_has_a_conformance_case() {
         "merge.rs",
         "observe.rs",
         "costs.rs",
+        "host.rs",
     ] {
         methods.extend(trait_methods(&src(f)));
     }
@@ -67,6 +68,7 @@ fn every_store_method_has_a_conformance_case() {
         "ObserveStore",
         "DeaconStore",
         "CostStore",
+        "HostStore",
         "StoreMaintenance",
     ] {
         assert!(
@@ -87,6 +89,7 @@ fn every_store_method_has_a_conformance_case() {
         "merge.rs",
         "deacon.rs",
         "costs.rs",
+        "hosts.rs",
     ] {
         suite.push_str(&src(&format!("conformance/{f}")));
     }

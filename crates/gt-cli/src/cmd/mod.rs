@@ -11,6 +11,7 @@ pub mod deacon;
 pub mod demo;
 pub mod doctor;
 pub mod feed;
+pub mod host;
 pub mod mail;
 pub mod mq;
 pub mod polecat;

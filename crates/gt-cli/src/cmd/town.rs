@@ -30,6 +30,72 @@ pub struct InitArgs {
     /// password in it: PGPASSWORD, else ~/.pgpass (docs/store-postgres.md).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// This host's name in the town (default: `local`; with --store, this
+    /// machine's hostname).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// How many agents this host runs at once (default: unlimited).
+    #[arg(long, value_name = "N")]
+    capacity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The town's PostgreSQL store (the URL its first host was made with).
+    #[arg(value_name = "URL")]
+    store: String,
+    /// Where this host's part of the town goes (clones, worktrees, logs).
+    path: PathBuf,
+    /// This host's name in the town (default: this machine's hostname).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// How many agents this host runs at once (default: unlimited).
+    #[arg(long, value_name = "N")]
+    capacity: Option<String>,
+    /// Use a non-empty directory (never deletes anything).
+    #[arg(long)]
+    force: bool,
+}
+
+/// The host name for a shared town when none is given: this machine's.
+fn machine_host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    gt_lib::hosts::host_name_from(name.trim())
+}
+
+fn capacity(v: Option<&str>) -> Result<Option<u32>, Error> {
+    v.map(gt_lib::hosts::parse_capacity)
+        .transpose()
+        .map(Option::flatten)
+}
+
+pub fn join(ctx: &Ctx, a: JoinArgs) -> Result<(), Error> {
+    let actor = ctx.actor()?;
+    let name = a.host.unwrap_or_else(machine_host_name);
+    let choice = gt_lib::town::HostChoice {
+        name: Some(&name),
+        capacity: capacity(a.capacity.as_deref())?,
+    };
+    let town = Town::join(&a.store, &a.path, a.force, &choice, &ctx.caller, &actor)?;
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({
+            "name": town.name(),
+            "path": town.root(),
+            "prefix": town.config.town.prefix,
+            "host": town.host_name(),
+            "capacity": choice.capacity,
+        }));
+    }
+    ctx.say(&format!(
+        "Joined town {} as host {} at {}",
+        ctx.bold(&one_line(town.name())),
+        ctx.bold(town.host_name()),
+        town.root().display()
+    ));
+    ctx.say("Next: gt up   (this host's deacon takes work queued for it)");
+    Ok(())
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
@@ -39,11 +105,25 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
             .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
     let actor = ctx.actor()?;
+    let derived;
+    let host = match (&a.host, &a.store) {
+        (Some(h), _) => Some(h.as_str()),
+        (None, Some(_)) => {
+            derived = machine_host_name();
+            Some(derived.as_str())
+        }
+        (None, None) => None,
+    };
+    let choice = gt_lib::town::HostChoice {
+        name: host,
+        capacity: capacity(a.capacity.as_deref())?,
+    };
     let town = Town::init_with_store(
         &path,
         a.name.as_deref(),
         a.force,
         a.store.as_deref(),
+        &choice,
         &ctx.caller,
         &actor,
     )?;

@@ -25,6 +25,10 @@ pub struct SlingArgs {
     /// always travel in a convoy.
     #[arg(long)]
     convoy: Option<String>,
+    /// Start it on this host of the town (`gt host list`); on another host
+    /// it is queued for that host's daemon.
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
 }
 
 fn cwd() -> Result<std::path::PathBuf, Error> {
@@ -41,6 +45,7 @@ pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
         cwd: cwd()?,
         dispatching: false,
         convoy: a.convoy,
+        host: a.host,
     };
     let slung = sling::sling(&ws, &req, &ctx.actor()?)?;
     for s in &slung {
@@ -60,12 +65,20 @@ fn print_slung(ctx: &Ctx, s: &Slung) -> Result<(), Error> {
         return Ok(());
     }
     if s.queued {
-        ctx.out(&format!(
-            "Queued {} for rig {} (the town is at capacity; the deacon starts it when a place frees): {}",
-            ctx.bold(&s.bead),
-            s.rig,
-            one_line(&s.title)
-        ));
+        match &s.host {
+            Some(h) => ctx.out(&format!(
+                "Queued {} for rig {} on host {h} (its deacon starts it): {}",
+                ctx.bold(&s.bead),
+                s.rig,
+                one_line(&s.title)
+            )),
+            None => ctx.out(&format!(
+                "Queued {} for rig {} (the town is at capacity; the deacon starts it when a place frees): {}",
+                ctx.bold(&s.bead),
+                s.rig,
+                one_line(&s.title)
+            )),
+        }
         return Ok(());
     }
     ctx.out(&format!(

@@ -220,6 +220,7 @@ fn bead_lifecycle_and_events() {
         kinds,
         [
             "town.created",
+            "host.joined",
             "bead.created",
             "bead.updated",
             "bead.commented",

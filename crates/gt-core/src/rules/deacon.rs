@@ -140,6 +140,7 @@ mod tests {
             ended_at: None,
             end_reason: None,
             head_commit: None,
+            host: None,
         }
     }
 

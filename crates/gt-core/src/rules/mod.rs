@@ -20,12 +20,14 @@
 //! One file per concern: [`bead`] (beads, comments, dependencies), [`work`]
 //! (rigs, polecats, sessions: hook, run, release, finish), [`comms`] (mail,
 //! nudges, escalations), [`merge`] (merge requests, convoys), [`deacon`]
-//! (the watchdog's and the costs' records).
+//! (the watchdog's and the costs' records), [`host`] (the machines of a
+//! town: join, up, heartbeat, down, dead; epochs as fencing tokens).
 
 pub mod bead;
 pub mod blocking;
 pub mod comms;
 pub mod deacon;
+pub mod host;
 pub mod merge;
 pub mod work;
 

@@ -138,10 +138,7 @@ impl Patrol<'_> {
     /// Open sessions whose runtime completes by its commits at the prompt
     /// and that are finished: `gt done` on their behalf.
     pub(super) fn completions(&mut self) -> Result<()> {
-        let open = self.ws.store.list_sessions(&SessionFilter {
-            open_only: true,
-            ..Default::default()
-        })?;
+        let open = self.ws.open_sessions_here(None)?;
         for s in open {
             let Ok(runtime) = self.ws.town.config.runtime(&s.runtime) else {
                 continue;

@@ -265,10 +265,25 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             .payload(json!({ "pid": pid })),
         ACTOR,
     )?;
+    // This host comes up with a new epoch, which every heartbeat carries.
+    let mut epoch = match crate::hosts::come_up(&ws, ACTOR) {
+        Ok(h) => Some(h.epoch),
+        Err(e) => {
+            let _ = writeln!(
+                log,
+                "{} host {} cannot come up: {e}",
+                format_ts(ws.town.clock().now()),
+                ws.town.host_name()
+            );
+            None
+        }
+    };
     let _ = writeln!(
         log,
-        "{} deacon started, pid {pid}, interval {interval:?}",
-        format_ts(ws.town.clock().now())
+        "{} deacon started, pid {pid}, interval {interval:?}, host {} epoch {}",
+        format_ts(ws.town.clock().now()),
+        ws.town.host_name(),
+        epoch.map_or("-".to_string(), |e| e.to_string())
     );
     let mut last_event = ws
         .store
@@ -348,10 +363,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
         }
         // Every second, look for panes that died (an agent exit makes no event).
         if !due && tick.is_multiple_of(5) {
-            let open = ws.store.list_sessions(&SessionFilter {
-                open_only: true,
-                ..Default::default()
-            });
+            let open = ws.open_sessions_here(None);
             due = match open {
                 Ok(open) if open.is_empty() => false,
                 Ok(open) => match ws.host.tmux.list_sessions() {
@@ -373,6 +385,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
                     format_ts(ws.town.clock().now())
                 );
             }
+            host_step(&ws, &mut epoch, log);
             match patrol_with(&ws, false) {
                 Ok(r) => {
                     for a in &r.actions {
@@ -402,6 +415,11 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
     // Running gates are killed; their requests stay queued for next time.
     stop_refineries.store(true, Ordering::Relaxed);
     collect_refineries(&ws, &mut refineries, true, log);
+    if let Some(e) = epoch {
+        if let Err(err) = crate::hosts::go_down(&ws, e, ACTOR) {
+            let _ = writeln!(log, "{} host down: {err}", format_ts(ws.town.clock().now()));
+        }
+    }
     ws.store.deacon_started(None)?;
     ws.store
         .append_event(NewEvent::new(kind::STOPPED, "deacon stopped"), ACTOR)?;
@@ -409,6 +427,41 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
     let _ = writeln!(log, "{} deacon stopped", format_ts(ws.town.clock().now()));
     drop(lock);
     Ok(())
+}
+
+/// The patrol's host part: heartbeat at this daemon's epoch, declare stale
+/// hosts dead (their work queued again). A fenced heartbeat means the town
+/// declared this host dead meanwhile: its sessions were given to other
+/// hosts, so the ones still running here are ended (work saved, screens
+/// kept, reported in the log), and the host comes up at a new epoch.
+fn host_step(ws: &Workspace, epoch: &mut Option<i64>, log: &mut dyn std::io::Write) {
+    let now = || format_ts(ws.town.clock().now());
+    match crate::hosts::patrol_step(ws, *epoch, ACTOR) {
+        Ok(actions) => {
+            for a in actions {
+                let _ = writeln!(log, "{} host: {a}", now());
+            }
+        }
+        Err(Error::Refused(m)) => {
+            let _ = writeln!(log, "{} {m}", now());
+            for line in crate::hosts::end_fenced_sessions(ws) {
+                let _ = writeln!(log, "{} fenced: {line}", now());
+            }
+            match crate::hosts::come_up(ws, ACTOR) {
+                Ok(h) => {
+                    *epoch = Some(h.epoch);
+                    let _ = writeln!(log, "{} host {} up again, epoch {}", now(), h.name, h.epoch);
+                }
+                Err(e) => {
+                    *epoch = None;
+                    let _ = writeln!(log, "{} host cannot come up: {e}", now());
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(log, "{} host heartbeat failed: {e}", now());
+        }
+    }
 }
 
 /// `gt up`: starts the daemon in the background (`gt deacon run`), detached
@@ -519,10 +572,7 @@ pub fn down(town: &Town, all: bool, caller: CallerEnv) -> Result<Down> {
     }
     if all {
         let ws = Workspace::open(town.clone(), caller)?;
-        for s in ws.store.list_sessions(&SessionFilter {
-            open_only: true,
-            ..Default::default()
-        })? {
+        for s in ws.open_sessions_here(None)? {
             let wt = ws.worktree(&s.rig, &s.polecat);
             crate::screens::keep(&ws, &s, "stopped by gt down --all");
             let _ = ws.host.tmux.kill_session(&s.tmux_session);

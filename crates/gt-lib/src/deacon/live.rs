@@ -199,10 +199,7 @@ impl Patrol<'_> {
     /// Queued nudges (`gt nudge --mode queue`, or `wait-idle` that timed out)
     /// are typed in at the agent's next idle moment.
     pub(super) fn deliver_queued_nudges(&mut self) -> Result<()> {
-        let open = self.ws.store.list_sessions(&SessionFilter {
-            open_only: true,
-            ..Default::default()
-        })?;
+        let open = self.ws.open_sessions_here(None)?;
         for s in open {
             self.guard(Subject::agent(&s.rig, &s.polecat), step::NUDGES, |p| {
                 p.deliver_nudges_to(&s)
@@ -251,10 +248,7 @@ impl Patrol<'_> {
     pub(super) fn rate_limits(&mut self) -> Result<Vec<String>> {
         let wait = self.ws.town.config.deacon.duration("rate_limit_wait");
         let mut held = Vec::new();
-        let open = self.ws.store.list_sessions(&SessionFilter {
-            open_only: true,
-            ..Default::default()
-        })?;
+        let open = self.ws.open_sessions_here(None)?;
         for m in self.ws.store.marks(RATE_LIMIT_MARK)? {
             let mut parts = m.key[RATE_LIMIT_MARK.len()..].splitn(2, ':');
             let (Some(runtime), Some(session)) = (parts.next(), parts.next()) else {

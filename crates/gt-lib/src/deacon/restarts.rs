@@ -6,10 +6,7 @@ use super::*;
 impl Patrol<'_> {
     /// Open sessions whose agent is gone: save the worktree, end the record.
     pub(super) fn end_dead_sessions(&mut self) -> Result<()> {
-        let open = self.ws.store.list_sessions(&SessionFilter {
-            open_only: true,
-            ..Default::default()
-        })?;
+        let open = self.ws.open_sessions_here(None)?;
         self.report.sessions_checked = open.len();
         if open.is_empty() {
             return Ok(());

@@ -46,6 +46,10 @@ pub struct SlingRequest {
     /// Join (or create) the convoy of this name; two or more items make a
     /// convoy even without one.
     pub convoy: Option<String>,
+    /// `--host`: start it on this host of the town (queued for that host's
+    /// daemon when it is another one). None: here, else a host with free
+    /// places, else the queue.
+    pub host: Option<String>,
 }
 
 /// One slung item (`gt sling --json` prints one per line).
@@ -74,6 +78,9 @@ pub struct Slung {
     /// `folder_trust` in a rig not trusted with `gt rig trust`): the reason.
     /// gt never answers it; the deacon mails the human.
     pub waiting_for_input: Option<String>,
+    /// The host that runs it, or whose daemon will start it when queued
+    /// (`null`: whichever host frees a place first).
+    pub host: Option<String>,
 }
 
 enum Target {
@@ -277,16 +284,26 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
         if full && req.dispatching {
             // The deacon's dispatch: the bead stays queued for a later round.
             return Err(Error::refused(format!(
-                "the town is at capacity (scheduler.max_polecats); {} stays queued",
+                "this host is at capacity (scheduler.max_polecats or its host capacity); {} stays queued",
                 bead.id
             )));
         }
-        if full {
-            crate::scheduler::enqueue(
+        let placement = if req.dispatching {
+            crate::hosts::Placement::Here
+        } else {
+            crate::hosts::place(ws, req.host.as_deref(), full)?
+        };
+        if placement != crate::hosts::Placement::Here {
+            let host = match &placement {
+                crate::hosts::Placement::Host(h) => Some(h.as_str()),
+                _ => None,
+            };
+            crate::scheduler::enqueue_for(
                 ws,
                 &bead.id,
                 &target_address(&target),
                 req.agent.as_deref(),
+                host,
                 actor,
             )?;
             out.push(Slung {
@@ -304,6 +321,7 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
                 queued: true,
                 waiting_for_input: None,
                 convoy: None,
+                host: host.map(str::to_string),
             });
             continue;
         }
@@ -384,6 +402,14 @@ fn supersedable(ws: &Workspace, bead: &str, force: bool) -> Result<Option<i64>> 
     let Some(s) = open.last() else {
         return Ok(None);
     };
+    if !ws.runs_here(s) {
+        // Only its host can tell whether it lives, and end it.
+        return Err(Error::refused(format!(
+            "{bead} is hooked to {} on host {}; take it over from that host",
+            s.agent(),
+            s.host.as_deref().unwrap_or("?")
+        )));
+    }
     let alive = matches!(ws.host.tmux.session_info(&s.tmux_session)?, Some(i) if !i.pane_dead);
     if alive && !force {
         return Err(Error::refused(format!(
@@ -484,6 +510,7 @@ fn sling_one(
                 branch: &branch,
                 base_commit: &base,
                 supersede,
+                host: ws.town.host_name(),
             },
             actor,
         )?;
@@ -529,6 +556,7 @@ fn sling_one(
             queued: false,
             convoy: None,
             waiting_for_input: waiting.map(|r| r.as_str().to_string()),
+            host: Some(ws.town.host_name().to_string()),
         }),
         Err(e) => {
             // The pane's last screen, before the session is killed; kept

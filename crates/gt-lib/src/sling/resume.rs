@@ -105,10 +105,7 @@ pub const ADOPT_AFTER_SECS: i64 = 3;
 /// action each.
 pub fn adopt_unrecorded(ws: &Workspace) -> Result<Vec<crate::deacon::Action>> {
     use crate::store::deacon::DeaconStore;
-    let open = ws.store.list_sessions(&SessionFilter {
-        open_only: true,
-        ..Default::default()
-    })?;
+    let open = ws.open_sessions_here(None)?;
     let mut out = Vec::new();
     if open.iter().all(|s| s.running_at.is_some()) {
         return Ok(out);

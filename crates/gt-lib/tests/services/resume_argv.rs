@@ -21,6 +21,7 @@ fn hook(k: &Kit, bead: &str, runtime: &str) -> gt_lib::session::Session {
                     branch: "polecat/nux/x",
                     base_commit: "aaaa",
                     supersede: None,
+                    host: gt_lib::config::DEFAULT_HOST,
                 },
                 ACTOR,
             )

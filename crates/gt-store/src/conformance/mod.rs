@@ -21,6 +21,7 @@ pub mod beads;
 pub mod comms;
 pub mod costs;
 pub mod deacon;
+pub mod hosts;
 pub mod merge;
 pub mod work;
 
@@ -118,6 +119,7 @@ pub fn hook_req<'a>(bead: &'a str, polecat: &'a str, tmux: &'a str) -> HookReque
         branch: "polecat/nux/x",
         base_commit: "aaaa",
         supersede: None,
+        host: "h1",
     }
 }
 
@@ -174,6 +176,9 @@ macro_rules! store_conformance {
             costs::costs_record_replace_and_refusals,
             costs::costs_agent_session_id,
             costs::costs_grouped_and_totals,
+            hosts::hosts_join_up_heartbeat_down,
+            hosts::hosts_dead_and_fenced,
+            hosts::hosts_run_sessions,
         );
     };
     (@cases $factory:expr; $($module:ident :: $case:ident),* $(,)?) => {

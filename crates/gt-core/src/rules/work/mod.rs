@@ -84,6 +84,7 @@ pub(crate) mod fixtures {
             ended_at: None,
             end_reason: None,
             head_commit: None,
+            host: None,
         }
     }
 }

@@ -343,6 +343,7 @@ mod tests {
             branch: "polecat/nux/app-1",
             base_commit: "aaaa",
             supersede: None,
+            host: "h1",
         }
     }
 

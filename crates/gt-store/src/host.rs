@@ -1,0 +1,27 @@
+//! Store seam for issue 13 §2: the hosts of a town (name, capacity,
+//! heartbeat, state, epoch). The rules are `gt_core::rules::host`.
+
+use gt_core::error::Result;
+
+pub use gt_core::host::*;
+
+pub trait HostStore {
+    /// Adds host `name` (down, epoch 0) with a `host.joined` event; refuses
+    /// a name the town already has.
+    fn add_host(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host>;
+    fn get_host(&self, name: &str) -> Result<Host>;
+    /// Every host, by name.
+    fn list_hosts(&self) -> Result<Vec<Host>>;
+    /// Its daemon starts: `up` with the next epoch, which the daemon carries
+    /// on its later writes (`host.up`).
+    fn host_up(&self, name: &str, actor: &str) -> Result<Host>;
+    /// A patrol's heartbeat; refused (fenced) unless the host is up at
+    /// `epoch`. Appends no event.
+    fn host_heartbeat(&self, name: &str, epoch: i64) -> Result<Host>;
+    /// Its daemon stops on purpose (`host.down`); fenced like a heartbeat.
+    fn host_down(&self, name: &str, epoch: i64, actor: &str) -> Result<Host>;
+    /// Every up host with no heartbeat at or after `stale_before` becomes
+    /// `dead`, one `host.dead` event each, in one transaction; returns them.
+    fn declare_dead_hosts(&self, stale_before: &str, actor: &str) -> Result<Vec<Host>>;
+    fn set_host_capacity(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host>;
+}
