@@ -92,6 +92,32 @@ impl Host {
     }
 }
 
+/// A lease: one holder (a host) at a time for a town-wide duty, such as
+/// the refinery of a rig (`refinery/<rig>`), until `expires_at` unless
+/// renewed. Its epoch grows each time the holder changes (a fencing token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+    pub epoch: i64,
+    /// When it was taken by its holder (renewals keep it).
+    pub taken_at: String,
+    /// Canonical timestamp; after it any host may take the lease.
+    pub expires_at: String,
+}
+
+impl Lease {
+    /// Whether it still binds others at `now`.
+    pub fn is_held(&self, now: &str) -> bool {
+        self.expires_at.as_str() > now
+    }
+}
+
+/// The lease of the refinery of `rig`.
+pub fn refinery_lease(rig: &str) -> String {
+    format!("refinery/{rig}")
+}
+
 /// The longest host name.
 pub const MAX_NAME: usize = 63;
 

@@ -10,7 +10,7 @@ use crate::clock::format_ts;
 use crate::error::{Error, Result};
 use crate::store::{HostStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
-use gt_core::host::{Host, HostState};
+use gt_core::host::{refinery_lease, Host, HostState};
 
 pub use gt_core::host::{host_name_from, parse_capacity, validate_host_name};
 
@@ -128,20 +128,30 @@ fn free_elsewhere(ws: &Workspace) -> Result<Vec<(String, Option<usize>)>> {
     Ok(out)
 }
 
+/// `gt sling --host NAME`: a host of the town that is not dead (this host
+/// is always fine). Checked before a sling writes anything.
+pub fn check_requested(ws: &Workspace, h: &str) -> Result<()> {
+    validate_host_name(h)?;
+    if h == ws.town.host_name() {
+        return Ok(());
+    }
+    let host = ws.store.get_host(h)?;
+    if host.observed_state(&stale_before(ws)) == HostState::Dead {
+        return Err(Error::refused(format!(
+            "host {h} is dead (no heartbeat since {}); choose another --host",
+            host.heartbeat_at.as_deref().unwrap_or("it joined")
+        )));
+    }
+    Ok(())
+}
+
 /// Where a sling places a bead. `requested` is `--host`; `full_here` says
 /// this host (or the town) has no free place.
 pub fn place(ws: &Workspace, requested: Option<&str>, full_here: bool) -> Result<Placement> {
     let here = ws.town.host_name();
     if let Some(h) = requested {
-        validate_host_name(h)?;
+        check_requested(ws, h)?;
         if h != here {
-            let host = ws.store.get_host(h)?;
-            if host.observed_state(&stale_before(ws)) == HostState::Dead {
-                return Err(Error::refused(format!(
-                    "host {h} is dead (no heartbeat since {}); choose another --host",
-                    host.heartbeat_at.as_deref().unwrap_or("it joined")
-                )));
-            }
             return Ok(Placement::Host(h.to_string()));
         }
         return Ok(if full_here {
@@ -289,4 +299,45 @@ pub fn end_fenced_sessions(ws: &Workspace) -> Vec<String> {
         });
     }
     out
+}
+
+/// Whether the town has more than one host: then code moves between them
+/// through each rig's upstream (polecat branches are pushed at `gt done`,
+/// the refinery fetches the ones it lacks).
+pub fn shares_code(ws: &Workspace) -> Result<bool> {
+    Ok(ws.store.list_hosts()?.len() > 1)
+}
+
+/// Takes (or renews) the lease of `rig`'s refinery for this host, until
+/// `host.dead_after` from now: `None` when this host holds it, else the
+/// host that does (its refinery runs there, not here).
+pub fn refinery_here(ws: &Workspace, rig: &str, actor: &str) -> Result<Option<String>> {
+    let until = format_ts(ws.town.clock().now() + ws.town.config.host.dead_after());
+    let name = refinery_lease(rig);
+    match ws
+        .store
+        .take_lease(&name, ws.town.host_name(), &until, actor)
+    {
+        Ok(_) => Ok(None),
+        Err(Error::Refused(_)) => Ok(ws
+            .store
+            .list_leases()?
+            .into_iter()
+            .find(|l| l.name == name)
+            .map(|l| l.holder)
+            .or_else(|| Some("another host".to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
+/// This host gives up every lease it holds (its daemon stops), so another
+/// host's refinery takes over at once instead of after `host.dead_after`.
+pub fn release_leases(ws: &Workspace) -> Result<()> {
+    let here = ws.town.host_name();
+    for l in ws.store.list_leases()? {
+        if l.holder == here {
+            ws.store.release_lease(&l.name, here)?;
+        }
+    }
+    Ok(())
 }

@@ -209,6 +209,85 @@ pub fn add(
     result
 }
 
+/// This host's clone of `rig`, made from the rig's source when it has none
+/// (a host that joined a town after the rig was added): bare, with gt's
+/// transport policy and config record, as `gt rig add` makes it. `true`
+/// when it cloned. A folder in the way that is not a clone is refused,
+/// never removed; a failed clone leaves nothing.
+pub fn ensure_clone(ws: &Workspace, rig: &Rig) -> Result<bool> {
+    let dir = ws.rig_dir(&rig.name);
+    let is_ready = || ws.repo_dir(&rig.name).is_dir() && !dir.join(ADDING_MARKER).exists();
+    if is_ready() {
+        return Ok(false);
+    }
+    validate_name("rig", &rig.name)?;
+    let _adding = ws.lock(&format!("rig-add-{}", rig.name))?;
+    if is_ready() {
+        return Ok(false);
+    }
+    if is_leftover_of_add(&dir) {
+        end_leftover_clone(&dir);
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+    }
+    if dir.exists() || rig.name == crate::town::STATE_DIR {
+        return Err(Error::refused(format!(
+            "{} is in the way of rig {}'s clone on this host; move it away",
+            dir.display(),
+            rig.name
+        )));
+    }
+    if rig.source.starts_with('-') || rig.source.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "rig {}'s source '{}' is not a repository",
+            rig.name,
+            rig.source.escape_debug()
+        )));
+    }
+    check_transport(&rig.source)?;
+    let limits = CloneLimits {
+        timeout: Some(ws.town.config.rig.duration("clone_timeout")),
+        cancel: None,
+        pid_file: Some(dir.join(ADDING_MARKER)),
+    };
+    let result = (|| -> Result<()> {
+        std::fs::create_dir(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        crate::fsutil::write_new(&dir.join(ADDING_MARKER), b"")?;
+        let repo = ws.repo_dir(&rig.name);
+        ws.host
+            .git
+            .clone_bare(&rig.source, &repo, &limits, &mut |_| {})?;
+        if ws
+            .host
+            .git
+            .resolve(&repo, &format!("refs/heads/{}", rig.branch))?
+            .is_none()
+        {
+            return Err(Error::Environment(format!(
+                "{} has no branch {} on this host",
+                rig.source, rig.branch
+            )));
+        }
+        std::fs::create_dir(dir.join(crate::workspace::POLECATS_DIR))
+            .map_err(|e| Error::io("cannot create the polecats folder", e))?;
+        ws.host.git.pin_protocol_policy(&repo)?;
+        crate::repo_guard::record(ws, &rig.name)?;
+        std::fs::remove_file(dir.join(ADDING_MARKER))
+            .map_err(|e| Error::io("cannot finish the rig folder", e))
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(Error::Environment(format!(
+            "cannot clone rig {} on this host from {}: {}",
+            rig.name,
+            rig.source,
+            crate::deacon::error_line(&e)
+        )));
+    }
+    Ok(true)
+}
+
 /// A file in a rig folder while `gt rig add` fills it.
 const ADDING_MARKER: &str = ".gt-adding";
 
@@ -456,7 +535,7 @@ pub mod kind {
 }
 
 /// How long one fetch of the upstream may take.
-const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// ... when a sling waits for it (an unanswering upstream delays a sling at
 /// most this long, once per `rig.fetch_interval`).
 const SLING_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);

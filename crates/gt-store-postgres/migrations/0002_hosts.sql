@@ -12,3 +12,12 @@ CREATE TABLE hosts (
 ALTER TABLE sessions ADD COLUMN host TEXT COLLATE "C";
 
 CREATE INDEX sessions_open_by_host ON sessions (host) WHERE ended_at IS NULL;
+
+-- Town-wide duties held by one host at a time (the refinery of each rig).
+CREATE TABLE leases (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    holder     TEXT COLLATE "C" NOT NULL,
+    epoch      BIGINT NOT NULL CHECK (epoch > 0),
+    taken_at   TEXT COLLATE "C" NOT NULL,
+    expires_at TEXT COLLATE "C" NOT NULL
+);

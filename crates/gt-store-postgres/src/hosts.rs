@@ -7,7 +7,7 @@ use postgres::{GenericClient, Row, Transaction};
 use crate::{insert_event, DbResult, PgStore};
 use gt_core::error::{Error, Result};
 use gt_core::event::NewEvent;
-use gt_core::host::{Host, HostState};
+use gt_core::host::{Host, HostState, Lease};
 use gt_core::rules::host as rules;
 use gt_store::HostStore;
 
@@ -58,6 +58,42 @@ fn put_host(tx: &mut Transaction<'_>, h: &Host) -> Result<()> {
             &h.joined_at,
             &h.state_at,
         ],
+    )
+    .db()?;
+    Ok(())
+}
+
+const LEASE_COLS: &str = "name, holder, epoch, taken_at, expires_at";
+
+fn lease_from_row(r: &Row) -> Result<Lease> {
+    Ok(Lease {
+        name: r.try_get(0).db()?,
+        holder: r.try_get(1).db()?,
+        epoch: r.try_get(2).db()?,
+        taken_at: r.try_get(3).db()?,
+        expires_at: r.try_get(4).db()?,
+    })
+}
+
+fn fetch_lease(c: &mut impl GenericClient, name: &str) -> Result<Option<Lease>> {
+    c.query_opt(
+        &format!("SELECT {LEASE_COLS} FROM leases WHERE name = $1"),
+        &[&name],
+    )
+    .db()?
+    .map(|r| lease_from_row(&r))
+    .transpose()
+}
+
+fn put_lease(tx: &mut Transaction<'_>, l: &Lease) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO leases ({LEASE_COLS}) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+               epoch = excluded.epoch, taken_at = excluded.taken_at,
+               expires_at = excluded.expires_at"
+        ),
+        &[&l.name, &l.holder, &l.epoch, &l.taken_at, &l.expires_at],
     )
     .db()?;
     Ok(())
@@ -152,5 +188,41 @@ impl HostStore for PgStore {
         self.change_host(name, actor, |h, _| {
             Ok(Some(rules::set_capacity(h, capacity)))
         })
+    }
+
+    fn take_lease(&self, name: &str, holder: &str, expires_at: &str, actor: &str) -> Result<Lease> {
+        let now = self.now();
+        self.write(|tx| {
+            let prev = fetch_lease(tx, name)?;
+            let (l, ev) = rules::take_lease(prev, name, holder, &now, expires_at)?;
+            put_lease(tx, &l)?;
+            if let Some(ev) = ev {
+                insert_event(tx, &now, actor, &ev)?;
+            }
+            Ok(l)
+        })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            if let Some(mut l) = fetch_lease(tx, name)? {
+                if rules::release_lease(&mut l, holder, &now) {
+                    put_lease(tx, &l)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list_leases(&self) -> Result<Vec<Lease>> {
+        let rows = self
+            .client()
+            .query(
+                &format!("SELECT {LEASE_COLS} FROM leases ORDER BY name"),
+                &[],
+            )
+            .db()?;
+        rows.iter().map(lease_from_row).collect()
     }
 }

@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "gate_runs",
     "session_usage",
     "hosts",
+    "leases",
 ];
 
 /// The schema version this build writes.

@@ -13,3 +13,12 @@ CREATE TABLE hosts (
 ALTER TABLE sessions ADD COLUMN host TEXT;
 
 CREATE INDEX sessions_open_by_host ON sessions (host) WHERE ended_at IS NULL;
+
+-- Town-wide duties held by one host at a time (the refinery of each rig).
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    epoch      INTEGER NOT NULL CHECK (epoch > 0),
+    taken_at   TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use super::DbResult;
 use super::{insert_event, SqliteStore};
 use gt_core::error::{Error, Result};
-use gt_core::host::{Host, HostState};
+use gt_core::host::{Host, HostState, Lease};
 use gt_core::rules::host as rules;
 use gt_store::HostStore;
 
@@ -55,6 +55,38 @@ fn put_host(tx: &Transaction<'_>, h: &Host) -> Result<()> {
         h.joined_at,
         h.state_at
     ])
+    .db()?;
+    Ok(())
+}
+
+const LEASE_COLS: &str = "name, holder, epoch, taken_at, expires_at";
+
+fn lease_from_row(r: &Row<'_>) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        name: r.get(0)?,
+        holder: r.get(1)?,
+        epoch: r.get(2)?,
+        taken_at: r.get(3)?,
+        expires_at: r.get(4)?,
+    })
+}
+
+fn fetch_lease(c: &rusqlite::Connection, name: &str) -> Result<Option<Lease>> {
+    c.prepare_cached(&format!("SELECT {LEASE_COLS} FROM leases WHERE name = ?1"))
+        .db()?
+        .query_row([name], lease_from_row)
+        .optional()
+        .db()
+}
+
+fn put_lease(tx: &Transaction<'_>, l: &Lease) -> Result<()> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO leases ({LEASE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch,
+           taken_at = excluded.taken_at, expires_at = excluded.expires_at"
+    ))
+    .db()?
+    .execute(params![l.name, l.holder, l.epoch, l.taken_at, l.expires_at])
     .db()?;
     Ok(())
 }
@@ -151,5 +183,39 @@ impl HostStore for SqliteStore {
         self.change_host(name, actor, |h, _| {
             Ok(Some(rules::set_capacity(h, capacity)))
         })
+    }
+
+    fn take_lease(&self, name: &str, holder: &str, expires_at: &str, actor: &str) -> Result<Lease> {
+        let now = self.now();
+        self.write(|tx| {
+            let (l, ev) =
+                rules::take_lease(fetch_lease(tx, name)?, name, holder, &now, expires_at)?;
+            put_lease(tx, &l)?;
+            if let Some(ev) = ev {
+                insert_event(tx, &now, actor, &ev)?;
+            }
+            Ok(l)
+        })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| {
+            if let Some(mut l) = fetch_lease(tx, name)? {
+                if rules::release_lease(&mut l, holder, &now) {
+                    put_lease(tx, &l)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list_leases(&self) -> Result<Vec<Lease>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!("SELECT {LEASE_COLS} FROM leases ORDER BY name"))
+            .db()?;
+        let rows = stmt.query_map([], lease_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 }

@@ -102,22 +102,25 @@ mod tests {
         );
         let v10 = include_str!("../tests/fixtures/schema_v10.txt");
         assert_eq!(dump, v10);
-        // v10 = v9 + migration 10 (the hosts table, sessions.host and its
-        // index), and nothing else.
+        // v10 = v9 + migration 10 (the hosts and leases tables,
+        // sessions.host and its index), and nothing else.
         let v9 = include_str!("../tests/fixtures/schema_v9.txt");
         let sql = include_str!("../migrations/0010_hosts.sql");
-        let hosts = &sql[sql.find("CREATE TABLE hosts").unwrap()..];
-        let hosts = &hosts[..hosts.find(";").unwrap()];
-        let hosts_block = format!("table\thosts\thosts\n{hosts}\n");
+        let table_block = |name: &str| {
+            let t = &sql[sql.find(&format!("CREATE TABLE {name} ")).unwrap()..];
+            format!("table\t{name}\t{name}\n{}\n", &t[..t.find(';').unwrap()])
+        };
         let index = "CREATE INDEX sessions_open_by_host ON sessions (host) WHERE ended_at IS NULL";
         let index_block = format!("index\tsessions_open_by_host\tsessions\n{index}\n");
-        for b in [&hosts_block, &index_block] {
+        let blocks = [table_block("hosts"), table_block("leases"), index_block];
+        let mut back = v10.to_string();
+        for b in &blocks {
             assert!(v10.contains(b.as_str()), "{b}");
+            back = back.replace(b.as_str(), "");
         }
-        let back = v10
-            .replace(&hosts_block, "")
-            .replace(&index_block, "")
+        let back = back
             .replace("index\tsqlite_autoindex_hosts_1\thosts\n\n", "")
+            .replace("index\tsqlite_autoindex_leases_1\tleases\n\n", "")
             .replace(
                 ", agent_session_id TEXT, host TEXT)\n",
                 ", agent_session_id TEXT)\n",

@@ -586,4 +586,16 @@ impl<T: HostStore + ?Sized> HostStore for Box<T> {
     fn set_host_capacity(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host> {
         (**self).set_host_capacity(name, capacity, actor)
     }
+
+    fn take_lease(&self, name: &str, holder: &str, expires_at: &str, actor: &str) -> Result<Lease> {
+        (**self).take_lease(name, holder, expires_at, actor)
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        (**self).release_lease(name, holder)
+    }
+
+    fn list_leases(&self) -> Result<Vec<Lease>> {
+        (**self).list_leases()
+    }
 }

@@ -24,4 +24,13 @@ pub trait HostStore {
     /// `dead`, one `host.dead` event each, in one transaction; returns them.
     fn declare_dead_hosts(&self, stale_before: &str, actor: &str) -> Result<Vec<Host>>;
     fn set_host_capacity(&self, name: &str, capacity: Option<u32>, actor: &str) -> Result<Host>;
+    /// `holder` takes or renews lease `name` until `expires_at` (a
+    /// canonical timestamp), in one transaction; refused while another
+    /// holder's lease is unexpired. A new holder is a `lease.taken` event.
+    fn take_lease(&self, name: &str, holder: &str, expires_at: &str, actor: &str) -> Result<Lease>;
+    /// `holder` gives lease `name` up (it expires now); nothing when another
+    /// host holds it or there is none.
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Every lease, expired or not, by name.
+    fn list_leases(&self) -> Result<Vec<Lease>>;
 }

@@ -186,6 +186,13 @@ fn print_report(ctx: &Ctx, r: &RefineryReport) {
         ctx.say("Nothing to merge.");
     }
     for rr in &r.rigs {
+        if let Some(host) = &rr.runs_on {
+            ctx.say(&format!(
+                "{}: its refinery runs on host {host} (that host holds the rig's lease)",
+                rr.rig
+            ));
+            continue;
+        }
         ctx.say(&format!(
             "{}: {} merged, {} failed, {} conflict(s), {} re-slung ({} batch(es), {} gate run(s))",
             rr.rig,

@@ -13,6 +13,7 @@ mod contract;
 mod fault_isolation;
 mod fresh_clone;
 mod hostile_repos;
+mod hosts;
 mod interop;
 mod launch;
 mod ledger;

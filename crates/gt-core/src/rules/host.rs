@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::event::{EventKind, NewEvent};
-use crate::host::{validate_host_name, Host, HostState};
+use crate::host::{validate_host_name, Host, HostState, Lease};
 
 /// `gt init --host`/`gt join`: refused when a host of that name `exists`;
 /// else the new host (down until its daemon starts, epoch 0) and its
@@ -135,6 +135,64 @@ pub fn set_capacity(host: &mut Host, capacity: Option<u32>) -> NewEvent {
     .payload(json!({ "host": host.name, "capacity": capacity }))
 }
 
+/// `holder` takes or renews lease `name` until `expires_at`: refused while
+/// another holder's lease is unexpired at `now`. A change of holder grows
+/// the epoch and is a `lease.taken` event; a renewal is none.
+pub fn take_lease(
+    existing: Option<Lease>,
+    name: &str,
+    holder: &str,
+    now: &str,
+    expires_at: &str,
+) -> Result<(Lease, Option<NewEvent>)> {
+    match existing {
+        Some(mut l) if l.holder == holder => {
+            l.expires_at = expires_at.to_string();
+            Ok((l, None))
+        }
+        Some(l) if l.is_held(now) => Err(Error::refused(format!(
+            "{name} is held by host {} until {}",
+            l.holder, l.expires_at
+        ))),
+        prev => {
+            let from = prev.as_ref().map(|l| l.holder.clone());
+            let lease = Lease {
+                name: name.to_string(),
+                holder: holder.to_string(),
+                epoch: prev.map_or(1, |l| l.epoch + 1),
+                taken_at: now.to_string(),
+                expires_at: expires_at.to_string(),
+            };
+            let summary = match &from {
+                Some(f) => format!(
+                    "{name} taken by host {holder} from {f} (epoch {})",
+                    lease.epoch
+                ),
+                None => format!("{name} taken by host {holder} (epoch {})", lease.epoch),
+            };
+            let ev = NewEvent::new(EventKind::LeaseTaken.as_str(), summary).payload(json!({
+                "lease": name,
+                "holder": holder,
+                "epoch": lease.epoch,
+                "from": from,
+            }));
+            Ok((lease, Some(ev)))
+        }
+    }
+}
+
+/// `holder` gives lease `l` up at `now` (it expires at once); `false` when
+/// another host holds it (nothing changes).
+pub fn release_lease(l: &mut Lease, holder: &str, now: &str) -> bool {
+    if l.holder != holder {
+        return false;
+    }
+    if l.expires_at.as_str() > now {
+        l.expires_at = now.to_string();
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +285,45 @@ mod tests {
         let ev = set_capacity(&mut h, None);
         assert_eq!(h.capacity, None);
         assert_eq!(ev.summary, "host a capacity = unlimited");
+    }
+
+    #[test]
+    fn a_lease_has_one_holder_until_it_expires() {
+        let (l, ev) = take_lease(None, "refinery/app", "a", T0, T1).unwrap();
+        assert_eq!((l.holder.as_str(), l.epoch), ("a", 1));
+        assert_event(
+            &ev.unwrap(),
+            "lease.taken",
+            "refinery/app taken by host a (epoch 1)",
+            None,
+            None,
+            json!({ "lease": "refinery/app", "holder": "a", "epoch": 1, "from": null }),
+        );
+        // Another host is refused until it expires; the holder renews quietly.
+        let err = take_lease(Some(l.clone()), "refinery/app", "b", T0, T2).unwrap_err();
+        assert!(err.to_string().contains("held by host a"), "{err}");
+        let (renewed, ev) = take_lease(Some(l.clone()), "refinery/app", "a", T1, T2).unwrap();
+        assert!(ev.is_none());
+        assert_eq!(
+            (
+                renewed.epoch,
+                renewed.expires_at.as_str(),
+                renewed.taken_at.as_str()
+            ),
+            (1, T2, T0)
+        );
+        // Expired: b takes it over, at the next epoch.
+        let (b, ev) = take_lease(Some(l), "refinery/app", "b", T1, T2).unwrap();
+        assert_eq!((b.holder.as_str(), b.epoch), ("b", 2));
+        assert_eq!(ev.unwrap().payload["from"], "a");
+    }
+
+    #[test]
+    fn only_the_holder_releases_a_lease() {
+        let (mut l, _) = take_lease(None, "refinery/app", "a", T0, T2).unwrap();
+        assert!(!release_lease(&mut l, "b", T1));
+        assert!(l.is_held(T1));
+        assert!(release_lease(&mut l, "a", T1));
+        assert!(!l.is_held(T1));
     }
 }

@@ -415,6 +415,13 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
     // Running gates are killed; their requests stay queued for next time.
     stop_refineries.store(true, Ordering::Relaxed);
     collect_refineries(&ws, &mut refineries, true, log);
+    if let Err(err) = crate::hosts::release_leases(&ws) {
+        let _ = writeln!(
+            log,
+            "{} leases not released: {err}",
+            format_ts(ws.town.clock().now())
+        );
+    }
     if let Some(e) = epoch {
         if let Err(err) = crate::hosts::go_down(&ws, e, ACTOR) {
             let _ = writeln!(log, "{} host down: {err}", format_ts(ws.town.clock().now()));

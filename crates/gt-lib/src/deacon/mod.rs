@@ -93,6 +93,7 @@ pub mod step {
     pub const ORPHANS: &str = "orphans";
     pub const REFINERY: &str = "refinery";
     pub const DISPATCH: &str = "dispatch";
+    pub const HOSTS: &str = "hosts";
 }
 
 /// What a fault is about: one agent, one rig, or the whole town.
@@ -147,7 +148,7 @@ pub struct Failure {
 }
 
 /// An error as one line (git's messages span several), at most 2000 chars.
-fn error_line(e: &Error) -> String {
+pub(crate) fn error_line(e: &Error) -> String {
     let text = e.to_string();
     let line: Vec<&str> = text
         .lines()
@@ -362,7 +363,8 @@ fn refinery_actions(r: &crate::refinery::RefineryReport) -> Vec<Action> {
     out
 }
 
-/// One patrol, in order (the steps of [`step`]): rig repository configs,
+/// One patrol, in order (the steps of [`step`]): hosts declared dead, rig
+/// clones and repository configs,
 /// dead sessions (save, end), recently ended sessions' usage read again, unrecorded sessions adopted, restarts or
 /// releases, agents finished at their prompt ([`completion`]), live agents that need something, queued nudges, rate limits,
 /// orphans, the refinery, dispatch of queued beads.
@@ -389,6 +391,19 @@ pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> 
         },
         ran: Vec::new(),
     };
+    // Hosts whose heartbeat stopped are declared dead, their work queued
+    // again (the daemon also heartbeats, beside the patrol).
+    p.step(step::HOSTS, |p| {
+        for a in crate::hosts::patrol_step(p.ws, None, ACTOR)? {
+            p.report.actions.push(Action {
+                kind: "host".to_string(),
+                agent: None,
+                bead: None,
+                summary: a,
+            });
+        }
+        Ok(())
+    });
     p.step(step::REPO_CONFIG, |p| p.guard_repo_configs());
     p.step(step::DEAD_SESSIONS, |p| p.end_dead_sessions());
     p.step(step::COSTS, |p| {

@@ -75,6 +75,18 @@ impl Patrol<'_> {
     pub(super) fn guard_repo_configs(&mut self) -> Result<()> {
         for rig in self.ws.store.list_rigs()? {
             self.guard(Subject::rig(&rig.name), step::REPO_CONFIG, |p| {
+                // A host that joined after the rig was added clones it first.
+                if crate::rig::ensure_clone(p.ws, &rig)? {
+                    p.report.actions.push(Action {
+                        kind: "rig.cloned".to_string(),
+                        agent: None,
+                        bead: None,
+                        summary: format!(
+                            "cloned rig {} on this host from {}",
+                            rig.name, rig.source
+                        ),
+                    });
+                }
                 if let Some(d) = crate::repo_guard::enforce(p.ws, &rig.name, ACTOR)? {
                     p.report.actions.push(Action {
                         kind: crate::repo_guard::RIG_CONFIG_TAMPERED.to_string(),

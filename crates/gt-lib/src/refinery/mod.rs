@@ -93,6 +93,10 @@ pub struct RigReport {
     pub gate_runs: usize,
     /// Things that did not work out but did not stop the run (mail, re-sling…).
     pub warnings: Vec<String>,
+    /// The host whose refinery holds this rig's lease: this run left the
+    /// rig to it (absent when this host's refinery ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_on: Option<String>,
 }
 
 /// What [`run_once`] did.
@@ -140,6 +144,20 @@ pub fn run_once_with(
             rig: r.clone(),
             ..Default::default()
         };
+        // One refinery per rig in the whole town: the host holding its lease.
+        match crate::hosts::refinery_here(ws, &r, actor) {
+            Ok(None) => {}
+            Ok(Some(host)) => {
+                rr.runs_on = Some(host);
+                report.rigs.push(rr);
+                continue;
+            }
+            Err(e) => {
+                report.rigs.push(rr);
+                first_error.get_or_insert(e);
+                continue;
+            }
+        }
         let res = process_rig(ws, &r, actor, stop, &mut rr, &mut report.convoys_landed);
         report.rigs.push(rr);
         if let Err(e) = res {
@@ -243,12 +261,14 @@ fn process_rig(
             rr.warnings.push(e.to_string());
         }
     }
+    // Requests made on another host: their branch comes from the upstream.
+    let waiting = fetch_branches_from_elsewhere(&cx, horizon, rr)?;
     let mut lost_races = 0;
     loop {
         let mut queued = ws
             .store
             .merge_entries(Some(rig_name), &[MergeStatus::Queued])?;
-        queued.retain(|e| e.mr.id <= horizon);
+        queued.retain(|e| e.mr.id <= horizon && !waiting.contains(&e.mr.id));
         if queued.is_empty() {
             break;
         }
@@ -268,6 +288,47 @@ fn process_rig(
         followups(&cx, rr);
     }
     Ok(())
+}
+
+/// The queued requests (up to `horizon`) whose head commit this host's
+/// clone lacks — a polecat on another host made them, and `gt done` pushed
+/// their branch to the rig's upstream — are fetched from there. Those still
+/// missing afterwards (not pushed yet, or the upstream unreachable) wait
+/// for a later run: their ids are returned, with a warning each.
+fn fetch_branches_from_elsewhere(
+    cx: &Ctx<'_>,
+    horizon: i64,
+    rr: &mut RigReport,
+) -> Result<std::collections::HashSet<i64>> {
+    let mut waiting = std::collections::HashSet::new();
+    if horizon == 0 {
+        return Ok(waiting);
+    }
+    let git = &cx.ws.host.git;
+    for e in cx
+        .ws
+        .store
+        .merge_entries(Some(&cx.rig), &[MergeStatus::Queued])?
+        .into_iter()
+        .filter(|e| e.mr.id <= horizon)
+    {
+        if git.resolve(&cx.repo, &e.mr.head_commit)?.is_some() {
+            continue;
+        }
+        let fetched = git.fetch_upstream(&cx.repo, &e.mr.branch, crate::rig::FETCH_TIMEOUT);
+        if git.resolve(&cx.repo, &e.mr.head_commit)?.is_none() {
+            let why = match fetched {
+                Err(err) => err.to_string(),
+                Ok(tip) => format!("the upstream's {} is at {tip}", e.mr.branch),
+            };
+            rr.warnings.push(format!(
+                "merge request {} waits for {} ({}) to reach the upstream: {why}",
+                e.mr.id, e.mr.branch, e.mr.head_commit
+            ));
+            waiting.insert(e.mr.id);
+        }
+    }
+    Ok(waiting)
 }
 
 /// Finishes landings a previous run left half-way.

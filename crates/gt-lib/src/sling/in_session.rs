@@ -194,6 +194,18 @@ pub fn done_for(ws: &Workspace, p: Polecat, args: &DoneArgs, actor: &str) -> Res
             h.branch
         )));
     }
+    // In a town of several hosts the refinery may run on another one: it
+    // lands the branch from the rig's upstream, so the branch goes there
+    // first (a failure refuses, nothing is recorded, `gt done` again).
+    if status == DoneStatus::Completed && commits > 0 && crate::hosts::shares_code(ws)? {
+        ws.host.git.push(&repo, &head, &h.branch).map_err(|e| {
+            Error::refused(format!(
+                "cannot push {} to the rig's upstream, where other hosts land it from: {}; run gt done again once it is reachable",
+                h.branch,
+                crate::deacon::error_line(&e)
+            ))
+        })?;
+    }
     // Usage so far, from the runtime's own files (best effort).
     crate::costs::record_session_end_quietly(ws, &session, actor);
     let outcome = ws.store.finish(

@@ -268,6 +268,9 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
     if let Some(c) = &req.convoy {
         crate::store::merge::validate_convoy_name(c)?;
     }
+    if let Some(h) = &req.host {
+        crate::hosts::check_requested(ws, h)?;
+    }
     // Nothing is written for an agent that cannot start.
     check_agent_command(ws, &runtime)?;
     check_root_sandbox(ws, &runtime)?;
@@ -325,10 +328,11 @@ pub fn sling(ws: &Workspace, req: &SlingRequest, actor: &str) -> Result<Vec<Slun
             });
             continue;
         }
-        let chosen = match &target {
+        // A host that joined after the rig was added clones it first.
+        let chosen = crate::rig::ensure_clone(ws, &rig).and_then(|_| match &target {
             Target::Polecat(r, p) => polecat_for(ws, r, p, actor),
             Target::Rig(r) => pick_polecat(ws, r, actor, &used),
-        };
+        });
         let (polecat, new_polecat) = match chosen {
             Ok(c) => c,
             Err(e) => {

@@ -130,3 +130,66 @@ pub fn hosts_run_sessions(s: &dyn Store) {
     let all = s.list_sessions(&SessionFilter::default()).unwrap();
     assert_eq!(all.len(), 2);
 }
+
+/// A canonical time before [`NOW`]: a lease expiring then is over.
+const EARLIER: &str = "2026-01-02T03:00:00.000000Z";
+
+pub fn leases_have_one_holder(s: &dyn Store) {
+    assert!(s.list_leases().unwrap().is_empty());
+    let l = s.take_lease("refinery/app", "h1", LATER, "deacon").unwrap();
+    assert_eq!(
+        (
+            l.holder.as_str(),
+            l.epoch,
+            l.taken_at.as_str(),
+            l.expires_at.as_str()
+        ),
+        ("h1", 1, NOW, LATER)
+    );
+    // Another host is refused and nothing is written; the holder renews
+    // without an event.
+    let before = all_events(s).len();
+    assert_eq!(
+        refusal(s.take_lease("refinery/app", "h2", LATER, "deacon")),
+        "refused"
+    );
+    let renewed = s.take_lease("refinery/app", "h1", LATER, "deacon").unwrap();
+    assert_eq!(renewed.epoch, 1);
+    assert_eq!(all_events(s).len(), before);
+    // Only the holder releases it; released, another host takes it.
+    s.release_lease("refinery/app", "h2").unwrap();
+    assert_eq!(s.list_leases().unwrap()[0].expires_at, LATER);
+    s.release_lease("refinery/app", "h1").unwrap();
+    s.release_lease("refinery/none", "h1").unwrap();
+    let taken = s.take_lease("refinery/app", "h2", LATER, "deacon").unwrap();
+    assert_eq!((taken.holder.as_str(), taken.epoch), ("h2", 2));
+    // An expired lease is taken over as well.
+    s.take_lease("refinery/web", "h1", EARLIER, "deacon")
+        .unwrap();
+    assert_eq!(
+        s.take_lease("refinery/web", "h2", LATER, "deacon")
+            .unwrap()
+            .epoch,
+        2
+    );
+    let names: Vec<(String, String)> = s
+        .list_leases()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.holder))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("refinery/app".to_string(), "h2".to_string()),
+            ("refinery/web".to_string(), "h2".to_string())
+        ]
+    );
+    let taken = events_of(s, "lease.taken");
+    assert_eq!(taken.len(), 4);
+    assert_eq!(taken[1].payload["from"], "h1");
+    assert_eq!(
+        taken[1].summary,
+        "refinery/app taken by host h2 from h1 (epoch 2)"
+    );
+}

@@ -179,6 +179,7 @@ macro_rules! store_conformance {
             hosts::hosts_join_up_heartbeat_down,
             hosts::hosts_dead_and_fenced,
             hosts::hosts_run_sessions,
+            hosts::leases_have_one_holder,
         );
     };
     (@cases $factory:expr; $($module:ident :: $case:ident),* $(,)?) => {

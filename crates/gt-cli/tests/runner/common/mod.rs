@@ -86,6 +86,26 @@ impl TestTown {
         TestTown { dir, root, home }
     }
 
+    /// A further host of the PostgreSQL town at `url`: `gt join URL DIR
+    /// --host HOST` in a temporary directory of its own (own HOME and tmux
+    /// socket), with more `gt join` arguments.
+    pub fn join(url: &str, host: &str, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let root = dir.path().join("town");
+        let out = clean_cmd(&home)
+            .args(["join", url])
+            .arg(&root)
+            .args(["--host", host])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gt join failed: {out:?}");
+        let root = root.canonicalize().unwrap();
+        TestTown { dir, root, home }
+    }
+
     /// `gt` run from the town root.
     pub fn cmd(&self) -> Command {
         let mut c = clean_cmd(&self.home);
@@ -270,6 +290,13 @@ impl TestTown {
     pub fn with_rig(&self, name: &str) -> PathBuf {
         let src = source_repo(self.dir.path(), &format!("src-{name}"));
         self.ok(&["rig", "add", name, src.to_str().unwrap()]);
+        self.with_standins();
+        src
+    }
+
+    /// The stand-in agents `standin` (finishes) and `standin-<behavior>`
+    /// for the other behaviours, in this town's (this host's) settings.
+    pub fn with_standins(&self) {
         let gt = gt_bin();
         let gt = gt.to_str().unwrap();
         self.set_agent("standin", &format!("{gt} agent-standin --behavior finish"));
@@ -291,7 +318,6 @@ impl TestTown {
                 &format!("{gt} agent-standin --behavior {b}{delay}"),
             );
         }
-        src
     }
 
     /// Polls `check` every 100 ms for up to `secs` seconds.

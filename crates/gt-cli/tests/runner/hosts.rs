@@ -1,0 +1,292 @@
+//! A town of several hosts on one PostgreSQL store (issue 13 §2, §3): `gt
+//! join`, `gt host list|set-capacity`, work slung for another host and run
+//! there by that host's daemon, landed by the one refinery of the rig (the
+//! host holding its lease) from the rig's upstream, and a host whose daemon
+//! stops reporting declared dead by another host, its work queued again and
+//! its later writes fenced. Every "host" is a town folder of its own (own
+//! HOME, tmux socket and daemon) on this machine. Without `GT_TEST_POSTGRES`
+//! each test prints one "skipped:" line (and fails under `CI`).
+
+use gt_testkit::postgres::TestDatabase;
+
+use crate::common::{bare_clone, clean_cmd, git, source_repo, TestTown};
+
+/// Host `a` (the first, from `gt init --store`) with `init_args`, on a
+/// database of its own (dropped with it).
+fn first_host(init_args: &[&str]) -> Option<(TestDatabase, String, TestTown)> {
+    let db = TestDatabase::create("hosts")?;
+    let url = db.url();
+    let mut args = vec!["--store", url.as_str(), "--host", "a"];
+    args.extend_from_slice(init_args);
+    let a = TestTown::new_with(&args);
+    Some((db, url, a))
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn host<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .unwrap_or_else(|| panic!("no host {name} in {list}"))
+}
+
+#[test]
+fn hosts_join_a_town_and_hostile_names_or_capacities_are_refused() {
+    let Some((_db, url, a)) = first_host(&["--capacity", "1"]) else {
+        return;
+    };
+    let b = TestTown::join(&url, "b", &["--capacity", "2"]);
+    // gt.toml of the joined host names the store and the host, and the
+    // town is the same one (its name and prefix come from the store).
+    let toml = std::fs::read_to_string(b.root.join("gt.toml")).unwrap();
+    assert!(toml.contains("name = \"b\""), "{toml}");
+    assert!(toml.contains(&url), "{toml}");
+    for (t, here) in [(&a, "a"), (&b, "b")] {
+        let list = t.json(&["host", "list"]);
+        assert_eq!(names(&list), ["a", "b"]);
+        for h in ["a", "b"] {
+            assert_eq!(host(&list, h)["this"], h == here, "{list}");
+            assert_eq!(host(&list, h)["state"], "down", "{list}");
+            assert_eq!(host(&list, h)["agents"], 0);
+        }
+        assert_eq!(host(&list, "a")["capacity"], 1);
+        assert_eq!(host(&list, "b")["capacity"], 2);
+    }
+    let human = b.ok(&["host", "list"]);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("* b") && l.contains("down")),
+        "{human}"
+    );
+    // A bead made on one host is seen by the other: one town.
+    let id = a.create("shared work", &[]);
+    assert_eq!(b.bead_status(&id), "open");
+
+    // Bad host names and capacities: one line, exit 1, nothing made.
+    let parent = tempfile::tempdir().unwrap();
+    for (name, cap) in [
+        ("../evil", "1"),
+        ("A B", "1"),
+        ("x;touch pwned", "1"),
+        ("", "1"),
+        (&"h".repeat(64) as &str, "1"),
+        ("-rf", "1"),
+        ("a", "1"),
+        ("c", "0"),
+        ("c", "-1"),
+        ("c", "lots"),
+        ("c", "99999999999"),
+    ] {
+        let dir = parent.path().join("new-host");
+        let before = a.fingerprint();
+        let out = clean_cmd(&a.home)
+            .args(["join", &url])
+            .arg(&dir)
+            .arg(format!("--host={name}"))
+            .arg(format!("--capacity={cap}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name:?} {cap:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name:?}: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(!dir.exists(), "{name:?}: the folder was made");
+        assert_eq!(before, a.fingerprint(), "{name:?}: the town changed");
+        assert!(!parent.path().join("pwned").exists());
+    }
+    // A database that holds no town is refused, and nothing is made there.
+    let empty = TestDatabase::create("empty").unwrap();
+    let out = clean_cmd(&a.home)
+        .args(["join", &empty.url()])
+        .arg(parent.path().join("nowhere"))
+        .args(["--host", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no gt town"));
+    assert!(!parent.path().join("nowhere").exists());
+
+    for cap in ["0", "lots", "", "1e3", "99999999999"] {
+        a.refuses(&["host", "set-capacity", "b", cap]);
+    }
+    a.refuses(&["host", "set-capacity", "--", "b", "-3"]);
+    a.refuses(&["host", "set-capacity", "nope", "3"]);
+    a.refuses(&["host", "set-capacity", "B;x", "3"]);
+    a.ok(&["host", "set-capacity", "b", "unlimited"]);
+    let list = b.json(&["host", "list"]);
+    assert!(host(&list, "b")["capacity"].is_null(), "{list}");
+    let kinds = a.kinds(&["--kind", "host"]);
+    assert_eq!(kinds, ["host.joined", "host.joined", "host.capacity"]);
+
+    // A sling for a host that is not in the town, or a bad name, is refused.
+    a.with_rig("app");
+    a.refuses(&["sling", &id, "app", "--agent", "standin", "--host", "zz"]);
+    a.refuses(&["sling", &id, "app", "--agent", "standin", "--host", "../b"]);
+}
+
+/// The rig's upstream is a bare repository every host can reach; work
+/// slung from host a for host b runs on b (its daemon clones the rig
+/// first), `gt done` there pushes the branch to the upstream, and the
+/// refinery — on a, which holds the rig's lease — fetches it, lands it and
+/// pushes the target. b's refinery leaves the rig to a.
+#[test]
+fn work_slung_for_another_host_runs_there_and_lands_through_the_upstream() {
+    let Some((_db, url, a)) = first_host(&[]) else {
+        return;
+    };
+    let src = source_repo(a.dir.path(), "src-app");
+    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
+    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
+    a.ok(&["rig", "config", "app", "push", "true"]);
+    a.with_standins();
+    let b = TestTown::join(&url, "b", &[]);
+    // Agents are this host's settings: b names its own.
+    b.with_standins();
+    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    // a's refinery takes the rig's lease (nothing queued yet).
+    let r = a.json(&["refinery", "run", "--once", "--rig", "app"]);
+    assert!(r["rigs"][0].get("runs_on").is_none(), "{r}");
+
+    let id = a.create("task from host b", &[]);
+    let out = a.ok(&[
+        "--json", "sling", &id, "app", "--agent", "standin", "--host", "b",
+    ]);
+    let slung: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(slung["queued"], true, "{slung}");
+    assert_eq!(slung["host"], "b", "{slung}");
+    assert!(
+        !b.root.join("app").exists(),
+        "b has no clone before its daemon runs"
+    );
+    b.ok(&["up"]);
+    b.wait_for(90, "the bead to be done on host b", |t| {
+        t.bead_status(&id) == "merging"
+    });
+    assert!(b
+        .root
+        .join("app")
+        .join(gt_lib::workspace::REPO_DIR)
+        .is_dir());
+    assert!(!a
+        .root
+        .join("app/polecats")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
+    let branches = git(&upstream, &["branch", "--list", "polecat/*"]);
+    assert!(!branches.trim().is_empty(), "no polecat branch upstream");
+    let sessions = a.json(&["trail", "--kind", "sling"]);
+    assert!(sessions.to_string().contains(&id), "{sessions}");
+    // b's refinery leaves the rig to a, which holds its lease.
+    let rb = b.json(&["refinery", "run", "--once", "--rig", "app"]);
+    assert_eq!(rb["rigs"][0]["runs_on"], "a", "{rb}");
+    assert_eq!(b.bead_status(&id), "merging");
+    let human = b.ok(&["refinery", "run", "--once", "--rig", "app"]);
+    assert!(human.contains("runs on host a"), "{human}");
+    // a lands it from the upstream and pushes main there.
+    let ra = a.json(&["refinery", "run", "--once", "--rig", "app"]);
+    assert_eq!(ra["rigs"][0]["merged"].as_array().unwrap().len(), 1, "{ra}");
+    assert_eq!(a.bead_status(&id), "closed");
+    let log = git(&upstream, &["log", "--format=%s", "main"]);
+    assert!(
+        log.contains("task from host b"),
+        "not on main upstream:\n{log}"
+    );
+    let list = a.json(&["host", "list"]);
+    assert_eq!(host(&list, "b")["state"], "up", "{list}");
+    b.ok(&["down"]);
+    let list = a.json(&["host", "list"]);
+    assert_eq!(host(&list, "b")["state"], "down", "{list}");
+    let kinds = a.kinds(&["--kind", "lease"]);
+    assert_eq!(kinds, ["lease.taken"], "one refinery lease, taken once");
+}
+
+/// Host b's daemon stops reporting (SIGSTOP): host a's patrol declares it
+/// dead after `host.dead_after` and queues its agent's bead again. When b's
+/// daemon runs again its heartbeat is fenced (stale epoch): it ends the
+/// session it no longer owns (work saved) and comes up at a new epoch.
+#[test]
+fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
+    let Some((_db, url, a)) = first_host(&[]) else {
+        return;
+    };
+    let src = source_repo(a.dir.path(), "src-app");
+    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
+    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
+    a.with_standins();
+    a.ok(&["config", "set", "host.dead_after", "3s"]);
+    let b = TestTown::join(&url, "b", &[]);
+    b.with_standins();
+    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    let id = a.create("long task", &[]);
+    a.ok(&[
+        "sling",
+        &id,
+        "app",
+        "--agent",
+        "standin-hang",
+        "--host",
+        "b",
+    ]);
+    b.ok(&["up"]);
+    b.wait_for(60, "the agent to run on b", |t| {
+        t.session_is(&id, "running")
+    });
+    let pid = b.json(&["deacon", "status"])["pid"].as_u64().unwrap();
+    let pid = pid.to_string();
+    let kill = |sig: &str| {
+        let st = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill {sig} {pid}");
+    };
+    kill("-STOP");
+    // SIGCONT even if an assertion fails, so the daemon can be stopped.
+    struct Resume<'a>(&'a dyn Fn(&str));
+    impl Drop for Resume<'_> {
+        fn drop(&mut self) {
+            (self.0)("-CONT");
+        }
+    }
+    let resume = Resume(&kill);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let list = a.json(&["host", "list"]);
+    assert_eq!(
+        host(&list, "b")["state"],
+        "dead",
+        "shown dead before it is declared: {list}"
+    );
+    let patrol = a.json(&["deacon", "patrol", "--once"]);
+    let text = patrol.to_string();
+    assert!(text.contains("host b declared dead"), "{patrol}");
+    assert!(text.contains("queued again"), "{patrol}");
+    let trail = a.json(&["trail", "--kind", "host.dead"]);
+    assert_eq!(trail.as_array().unwrap().len(), 1, "{trail}");
+    // a's own patrol took the queued bead at once: it runs on a now.
+    a.wait_for(30, "the bead to run again on host a", |t| {
+        t.session_is(&id, "running")
+    });
+    let agents = a.json(&["agents"]);
+    assert!(agents.to_string().contains(&id), "{agents}");
+    // b comes back: fenced, it ends the session it lost and comes up anew.
+    drop(resume);
+    b.wait_for(30, "b's daemon to come up at a new epoch", |t| {
+        let list = t.json(&["host", "list"]);
+        host(&list, "b")["epoch"] == 2 && host(&list, "b")["state"] == "up"
+    });
+    let log = std::fs::read_to_string(b.root.join(".gt/logs/deacon.log")).unwrap_or_default();
+    assert!(log.contains("fenced"), "{log}");
+    assert!(log.contains("app/"), "{log}");
+    let ups = a.json(&["trail", "--kind", "host.up"]);
+    assert_eq!(ups.as_array().unwrap().len(), 2, "{ups}");
+}
