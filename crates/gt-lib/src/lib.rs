@@ -21,6 +21,7 @@ pub use gt_host::tmux;
 pub mod actor;
 pub mod agent_hooks;
 pub mod bead;
+pub mod checkpoint;
 pub mod config;
 pub mod convoy;
 pub mod costs;

@@ -65,6 +65,9 @@ const RETRIES: u32 = 30;
 
 pub struct PgStore {
     client: Mutex<Client>,
+    /// Connects again the way the store was opened (a connection the server
+    /// ended — see [`IDLE_IN_TRANSACTION_MS`] — or lost is replaced).
+    reopen: Box<dyn Fn() -> Result<Client> + Send + Sync>,
     /// The URL without its password, for people (`gt doctor`, errors).
     location: String,
     clock: Arc<dyn Clock>,
@@ -79,6 +82,10 @@ impl std::fmt::Debug for PgStore {
             .finish()
     }
 }
+
+/// How long a session may sit in an open transaction before the server
+/// ends it (and its locks): see [`PgStore::connect`].
+pub const IDLE_IN_TRANSACTION_MS: u64 = 10_000;
 
 impl PgStore {
     /// Makes the empty database at `url` a town's store (migrates it). A
@@ -159,6 +166,16 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        // A host that stops in the middle of a transaction (a stopped
+        // process, a lost network) would hold the town's write lock for
+        // ever: the server ends such a session after a while, so the rest of
+        // the town goes on. gt's transactions take milliseconds.
+        let idle = format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}");
+        let options = match config.get_options() {
+            Some(o) if !o.trim().is_empty() => format!("{o} {idle}"),
+            _ => idle,
+        };
+        config.options(&options);
         if config.get_password().is_none() {
             if let Some(pw) = passwords.password_for(&pass_key(&config).as_key()) {
                 config.password(pw);
@@ -166,30 +183,36 @@ impl PgStore {
         }
         // The causes name what failed ("server does not support TLS", the
         // server's refusal); none of them holds the password.
-        let reach = |e: postgres::Error| {
+        let shown = location.clone();
+        let reach = move |e: postgres::Error| {
             let mut text = e.to_string();
             let mut cause = std::error::Error::source(&e);
             while let Some(c) = cause {
                 text.push_str(&format!(": {c}"));
                 cause = c.source();
             }
-            Error::Environment(format!("cannot reach the town store {location}: {text}"))
+            Error::Environment(format!("cannot reach the town store {shown}: {text}"))
         };
-        let client = match tls.mode {
-            tls::SslMode::Disable => config.ssl_mode(SslMode::Disable).connect(NoTls),
-            mode => {
-                let connector = tls::connector(&tls)?;
-                let mode = if mode == tls::SslMode::Prefer {
-                    SslMode::Prefer
-                } else {
-                    SslMode::Require
-                };
-                config.ssl_mode(mode).connect(connector)
+        let open = move || -> Result<Client> {
+            let mut config = config.clone();
+            match tls.mode {
+                tls::SslMode::Disable => config.ssl_mode(SslMode::Disable).connect(NoTls),
+                mode => {
+                    let connector = tls::connector(&tls)?;
+                    let mode = if mode == tls::SslMode::Prefer {
+                        SslMode::Prefer
+                    } else {
+                        SslMode::Require
+                    };
+                    config.ssl_mode(mode).connect(connector)
+                }
             }
-        }
-        .map_err(reach)?;
+            .map_err(&reach)
+        };
+        let client = open()?;
         Ok(PgStore {
             client: Mutex::new(client),
+            reopen: Box::new(open),
             location,
             clock,
             prefix: prefix.to_string(),
@@ -257,7 +280,16 @@ impl PgStore {
     pub(crate) fn client(&self) -> MutexGuard<'_, Client> {
         // A panic while holding the lock leaves the client as it was
         // between statements: go on with it.
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+        let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if c.is_closed() {
+            // The failed statement was refused; the next one gets a new
+            // connection (when it cannot be made, the closed one answers
+            // with its error, as before).
+            if let Ok(fresh) = (self.reopen)() {
+                *c = fresh;
+            }
+        }
+        c
     }
 
     /// Runs `f` in a transaction that holds the town's write lock (see the
@@ -597,7 +629,55 @@ impl StoreMaintenance for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, DbResult};
+
+    /// A store whose process stops inside a transaction (holding the town's
+    /// write lock) stops nobody for long: the server ends that session
+    /// after [`super::IDLE_IN_TRANSACTION_MS`], the other writer goes on,
+    /// nothing of the stuck transaction is kept, and the stuck store
+    /// connects again on its next call.
+    #[test]
+    fn a_writer_stuck_in_a_transaction_is_ended_and_reconnects() {
+        use gt_store::HostStore;
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let Some(db) = gt_testkit::postgres::TestDatabase::create("stuck") else {
+            return;
+        };
+        let clock = || Arc::new(gt_host::clock::SystemClock);
+        let stuck = super::PgStore::create(&db.url(), "hq", clock()).unwrap();
+        let other =
+            super::PgStore::open_with(&db.url(), &super::PasswordSource::default(), "hq", clock())
+                .unwrap();
+        let idle = Duration::from_millis(super::IDLE_IN_TRANSACTION_MS);
+        let t = std::thread::spawn(move || {
+            let r = stuck.write(|tx| {
+                tx.execute(
+                    "INSERT INTO hosts (name, state, epoch, joined_at, state_at)
+                     VALUES ('lost', 'down', 0, 'x', 'x')",
+                    &[],
+                )
+                .db()?;
+                std::thread::sleep(idle + Duration::from_secs(2));
+                Ok(())
+            });
+            (stuck, r)
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let start = Instant::now();
+        other.add_host("h1", None, "tester").unwrap();
+        let waited = start.elapsed();
+        assert!(waited < idle + Duration::from_secs(5), "waited {waited:?}");
+        let (stuck, r) = t.join().unwrap();
+        assert!(r.is_err(), "the stuck transaction was ended");
+        let names: Vec<String> = stuck
+            .list_hosts()
+            .unwrap()
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        assert_eq!(names, ["h1"], "nothing of the stuck transaction is kept");
+    }
 
     #[test]
     fn locations_never_show_a_password() {

@@ -210,8 +210,10 @@ fn work_slung_for_another_host_runs_there_and_lands_through_the_upstream() {
     assert_eq!(kinds, ["lease.taken"], "one refinery lease, taken once");
 }
 
-/// Host b's daemon stops reporting (SIGSTOP): host a's patrol declares it
-/// dead after `host.dead_after` and queues its agent's bead again. When b's
+/// Host b's agent has uncommitted work, which b's daemon checkpoints to the
+/// upstream. b's daemon stops reporting (SIGSTOP): host a's patrol declares
+/// it dead after `host.dead_after` and queues its agent's bead again, which
+/// a starts from b's checkpoint. When b's
 /// daemon runs again its heartbeat is fenced (stale epoch): it ends the
 /// session it no longer owns (work saved) and comes up at a new epoch.
 #[test]
@@ -241,6 +243,30 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     b.wait_for(60, "the agent to run on b", |t| {
         t.session_is(&id, "running")
     });
+    // The agent's uncommitted work on b is checkpointed to the upstream.
+    let wt_b = std::fs::read_dir(b.root.join("app/polecats"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(wt_b.join("notes.txt"), "half-done work on b\n").unwrap();
+    let checkpoint = format!("refs/gt/checkpoints/{id}");
+    b.wait_for(30, "a checkpoint of b's agent upstream", |_| {
+        git(
+            &upstream,
+            &["for-each-ref", "--format=%(objectname)", &checkpoint],
+        )
+        .trim()
+        .len()
+            == 40
+    });
+    let files = git(&upstream, &["ls-tree", "-r", "--name-only", &checkpoint]);
+    assert!(files.contains("notes.txt"), "{files}");
+    assert!(
+        git(&wt_b, &["status", "--porcelain"]).contains("notes.txt"),
+        "the worktree on b is untouched (still uncommitted there)"
+    );
     let pid = b.json(&["deacon", "status"])["pid"].as_u64().unwrap();
     let pid = pid.to_string();
     let kill = |sig: &str| {
@@ -278,6 +304,26 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     });
     let agents = a.json(&["agents"]);
     assert!(agents.to_string().contains(&id), "{agents}");
+    // ... from b's checkpoint: the work b's agent had not committed is there.
+    let wt_a = std::fs::read_dir(a.root.join("app/polecats"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read_to_string(wt_a.join("notes.txt")).unwrap(),
+        "half-done work on b\n"
+    );
+    let log = git(&wt_a, &["log", "--format=%s", "-n", "1"]);
+    assert!(log.contains("gt checkpoint of"), "{log}");
+    let bead = a.json(&["bead", "show", &id]);
+    assert!(
+        bead["comments"]
+            .to_string()
+            .contains("resumed from checkpoint"),
+        "{bead}"
+    );
     // b comes back: fenced, it ends the session it lost and comes up anew.
     drop(resume);
     b.wait_for(30, "b's daemon to come up at a new epoch", |t| {

@@ -439,6 +439,69 @@ impl GitCli {
 }
 
 impl GitCli {
+    /// `git fetch origin SPEC` in `repo`, in a process group of its own that
+    /// is killed after `timeout`.
+    pub(super) fn fetch_spec(
+        &self,
+        repo: &Path,
+        spec: &str,
+        timeout: std::time::Duration,
+    ) -> Result<()> {
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        self.confine(repo)?;
+        let mut cmd = self.command(Some(repo), &[], "fetch");
+        cmd.args([
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--no-recurse-submodules",
+            "origin",
+        ])
+        .arg(spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
+        let mut pipe = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(p) = pipe.as_mut() {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child
+                .try_wait()
+                .map_err(|e| Error::io("cannot wait for git fetch", e))?
+            {
+                break st;
+            }
+            if start.elapsed() >= timeout {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Err(Error::Command {
+                    program: "git fetch".into(),
+                    message: format!("no answer from origin within {}s", timeout.as_secs()),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        let out = Output {
+            status,
+            stdout: String::new(),
+            stderr,
+        };
+        if !out.status.success() {
+            return Err(command_error("fetch", &out));
+        }
+        Ok(())
+    }
+
     /// Runs `git -C dir sub args...` with `input` on its standard input.
     pub(super) fn exec_input(
         &self,

@@ -289,6 +289,32 @@ pub trait Git: Send + Sync {
         Err(Error::Internal("fetch is not supported".into()))
     }
 
+    /// A commit of everything in worktree `wt` as it is — tracked and
+    /// untracked files, `.gitignore` respected — whose parent is `HEAD`,
+    /// made without touching the worktree, its index or its branch (a
+    /// private index). `HEAD` itself when nothing differs from it.
+    fn checkpoint(&self, _wt: &Path, _message: &str) -> Result<String> {
+        Err(Error::Internal("checkpoint is not supported".into()))
+    }
+
+    /// Pushes `commit` to the full ref `refname` of remote `origin`, forced
+    /// (for refs gt owns alone, such as `refs/gt/checkpoints/<bead>`).
+    fn push_ref_forced(&self, _repo: &Path, _commit: &str, _refname: &str) -> Result<()> {
+        Err(Error::Internal("push is not supported".into()))
+    }
+
+    /// Fetches the full ref `refname` of remote `origin` into the same ref
+    /// here (forced) and returns it; `None` when `origin` has no such ref.
+    /// Gives up after `timeout`.
+    fn fetch_ref(
+        &self,
+        _repo: &Path,
+        _refname: &str,
+        _timeout: std::time::Duration,
+    ) -> Result<Option<String>> {
+        Err(Error::Internal("fetch is not supported".into()))
+    }
+
     /// Whether `path` (relative to the worktree) is tracked in `wt`.
     fn is_tracked(&self, _wt: &Path, _path: &str) -> Result<bool> {
         Err(Error::Internal("is_tracked is not supported".into()))

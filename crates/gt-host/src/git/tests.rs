@@ -559,3 +559,78 @@ fn git_parsers() {
         .collect();
     assert_eq!(paths, vec![(" M", "a"), ("R ", "new"), ("??", "d/")]);
 }
+
+/// A checkpoint commits the worktree as it is (untracked files too,
+/// ignored ones not) on top of HEAD without touching the worktree, index or
+/// branch; pushed to a private ref of the upstream and fetched into
+/// another clone, it carries the work there.
+#[test]
+fn git_checkpoints_travel_through_a_private_ref() {
+    let f = fixture();
+    let (git, bare) = (&f.git, f.bare.as_path());
+    let wt = f.root.join("polecats/nux");
+    git.worktree_add(bare, &wt, "polecat/nux", "main").unwrap();
+    let head = git.resolve(&wt, "HEAD").unwrap().unwrap();
+    assert_eq!(
+        git.checkpoint(&wt, "checkpoint").unwrap(),
+        head,
+        "clean: HEAD"
+    );
+    std::fs::write(wt.join("README.md"), "changed\n").unwrap();
+    std::fs::write(wt.join("new.txt"), "new\n").unwrap();
+    std::fs::write(wt.join(".gitignore"), "*.log\n").unwrap();
+    std::fs::write(wt.join("noise.log"), "ignored\n").unwrap();
+    let before = git.status(&wt).unwrap();
+    let cp = git.checkpoint(&wt, "checkpoint of nux").unwrap();
+    assert_ne!(cp, head);
+    assert_eq!(
+        git.status(&wt).unwrap(),
+        before,
+        "the worktree is untouched"
+    );
+    assert_eq!(
+        git.resolve(&wt, "HEAD").unwrap().unwrap(),
+        head,
+        "the branch stays"
+    );
+    let files = git_ok(git, &wt, &["ls-tree", "-r", "--name-only", &cp]);
+    assert!(
+        files.contains("new.txt") && !files.contains("noise.log"),
+        "{files}"
+    );
+    assert_eq!(
+        git_ok(git, &wt, &["rev-parse", &format!("{cp}^")]).trim(),
+        head
+    );
+    // Same content again: the same tree, a commit on HEAD again.
+    let again = git.checkpoint(&wt, "checkpoint of nux").unwrap();
+    assert_eq!(
+        git_ok(git, &wt, &["rev-parse", &format!("{again}^{{tree}}")]),
+        git_ok(git, &wt, &["rev-parse", &format!("{cp}^{{tree}}")])
+    );
+
+    // The upstream of the clone is `src`; a second clone fetches the ref.
+    let refname = "refs/gt/checkpoints/hq-abc";
+    git.push_ref_forced(bare, &cp, refname).unwrap();
+    // Forced: an unrelated commit replaces it.
+    git.push_ref_forced(bare, &head, refname).unwrap();
+    git.push_ref_forced(bare, &cp, refname).unwrap();
+    let other = f.root.join("other.git");
+    git.clone_bare(
+        f.src.to_str().unwrap(),
+        &other,
+        &CloneLimits::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let t = std::time::Duration::from_secs(30);
+    assert_eq!(git.fetch_ref(&other, refname, t).unwrap(), Some(cp.clone()));
+    assert_eq!(git.resolve(&other, refname).unwrap(), Some(cp));
+    assert_eq!(
+        git.fetch_ref(&other, "refs/gt/checkpoints/none", t)
+            .unwrap(),
+        None
+    );
+    assert!(git.fetch_ref(&other, "refs/gt/../x", t).is_err());
+    assert!(git.push_ref_forced(bare, "nothex", refname).is_err());
+}

@@ -4,6 +4,40 @@
 use super::*;
 
 impl Patrol<'_> {
+    /// In a town of several hosts: every running agent of this host has its
+    /// work checkpointed to its bead's private ref on the upstream (see
+    /// [`crate::checkpoint`]), so another host can go on from it.
+    pub(super) fn checkpoints(&mut self) -> Result<()> {
+        if !crate::hosts::shares_code(self.ws)? {
+            return Ok(());
+        }
+        for s in self.ws.open_sessions_here(None)? {
+            if s.running_at.is_none() {
+                continue;
+            }
+            self.guard(
+                Subject::agent(&s.rig, &s.polecat),
+                step::CHECKPOINTS,
+                |me| {
+                    if let Some(c) = crate::checkpoint::take(me.ws, &s)? {
+                        me.report.actions.push(Action {
+                            kind: "checkpoint".to_string(),
+                            agent: Some(s.agent()),
+                            bead: Some(s.bead.clone()),
+                            summary: format!(
+                                "checkpointed {} at {}",
+                                s.agent(),
+                                &c[..c.len().min(12)]
+                            ),
+                        });
+                    }
+                    Ok(())
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// Live agents that need something: stalled (nudge, then escalate),
     /// idle at their prompt holding work (nudge), waiting for input (mail
     /// `human` once; never approve anything). Marks are keyed by session, so

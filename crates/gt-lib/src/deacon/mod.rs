@@ -94,6 +94,7 @@ pub mod step {
     pub const REFINERY: &str = "refinery";
     pub const DISPATCH: &str = "dispatch";
     pub const HOSTS: &str = "hosts";
+    pub const CHECKPOINTS: &str = "checkpoints";
 }
 
 /// What a fault is about: one agent, one rig, or the whole town.
@@ -418,6 +419,7 @@ pub fn patrol_with(ws: &Workspace, with_refinery: bool) -> Result<PatrolReport> 
     p.step(step::COMPLETION, |p| p.completions());
     p.step(step::LIVE_AGENTS, |p| p.live_agents());
     p.step(step::NUDGES, |p| p.deliver_queued_nudges());
+    p.step(step::CHECKPOINTS, |p| p.checkpoints());
     let mut held = Vec::new();
     p.step(step::RATE_LIMITS, |p| {
         held = p.rate_limits()?;

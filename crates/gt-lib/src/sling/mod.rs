@@ -530,7 +530,13 @@ fn sling_one(
     };
     // 2..4. Worktree, session, running — taken back on any failure.
     let started = (|| -> Result<(PathBuf, Option<crate::screen::DialogReason>)> {
-        let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &base, branch_exists)?;
+        // A bead whose last host died goes on from its checkpoint.
+        let start = if branch_exists || resume {
+            base.clone()
+        } else {
+            crate::checkpoint::start_point(ws, &rig.name, &bead.id, &base, actor)
+        };
+        let wt = prepare_worktree(ws, rig, &polecat.name, &branch, &start, branch_exists)?;
         drop(lock);
         // A trusted rig's new worktree is trusted before the agent starts,
         // so no folder-trust dialog stops it (a file gt cannot read is

@@ -604,66 +604,88 @@ impl Git for GitCli {
         Ok(found)
     }
 
+    fn checkpoint(&self, wt: &Path, message: &str) -> Result<String> {
+        if message.trim().is_empty() || message.contains('\0') {
+            return Err(Error::invalid(
+                "a checkpoint message must be one non-empty text",
+            ));
+        }
+        self.confine(wt)?;
+        let index = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io("cannot make a private index", e))?;
+        let with_index = |sub: &str, args: &[&OsStr], config: &[String]| -> Result<String> {
+            let mut cmd = self.command(Some(wt), config, sub);
+            cmd.env("GIT_INDEX_FILE", index.path()).args(args);
+            let out = cmd.output().map_err(|e| spawn_error(&self.program, e))?;
+            let out = Output {
+                status: out.status,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            };
+            if !out.status.success() {
+                return Err(command_error(sub, &out));
+            }
+            Ok(out.stdout.trim().to_string())
+        };
+        let head = self.run(wt, "rev-parse", &[os("--verify"), os("HEAD^{commit}")])?;
+        let head = head.trim().to_string();
+        with_index("read-tree", &[os(&head)], &[])?;
+        with_index("add", &[os("-A")], &[])?;
+        let tree = with_index("write-tree", &[], &[])?;
+        let head_tree = self.run(wt, "rev-parse", &[os("--verify"), os("HEAD^{tree}")])?;
+        if oid_eq(head_tree.trim(), &tree) {
+            return Ok(head);
+        }
+        let config = self.identity_overrides(wt)?;
+        with_index(
+            "commit-tree",
+            &[os(&tree), os("-p"), os(&head), os("-m"), os(message)],
+            &config,
+        )
+    }
+
+    fn push_ref_forced(&self, repo: &Path, commit: &str, refname: &str) -> Result<()> {
+        validate_oid(commit)?;
+        validate_ref_name(refname)?;
+        let spec = format!("+{commit}:{refname}");
+        let args = [
+            os("--quiet"),
+            os("--porcelain"),
+            os("--no-verify"),
+            os("origin"),
+            os(&spec),
+        ];
+        self.run(repo, "push", &args).map(drop)
+    }
+
+    fn fetch_ref(
+        &self,
+        repo: &Path,
+        refname: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<String>> {
+        validate_ref_name(refname)?;
+        let listed = self.run(repo, "ls-remote", &[os("origin"), os(refname)])?;
+        if !listed
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(refname))
+        {
+            return Ok(None);
+        }
+        self.fetch_spec(repo, &format!("+{refname}:{refname}"), timeout)?;
+        self.read_ref(repo, refname)
+    }
+
     fn fetch_upstream(
         &self,
         repo: &Path,
         branch: &str,
         timeout: std::time::Duration,
     ) -> Result<String> {
-        use std::os::unix::process::CommandExt;
         validate_branch_name(branch)?;
         let tracking = format!("refs/remotes/origin/{branch}");
         let spec = format!("+refs/heads/{branch}:{tracking}");
-        self.confine(repo)?;
-        let mut cmd = self.command(Some(repo), &[], "fetch");
-        cmd.args([
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-auto-maintenance",
-            "--no-recurse-submodules",
-            "origin",
-        ])
-        .arg(&spec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| spawn_error(&self.program, e))?;
-        let mut pipe = child.stderr.take();
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(p) = pipe.as_mut() {
-                let _ = p.read_to_string(&mut text);
-            }
-            text
-        });
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(st) = child
-                .try_wait()
-                .map_err(|e| Error::io("cannot wait for git fetch", e))?
-            {
-                break st;
-            }
-            if start.elapsed() >= timeout {
-                kill_group(&mut child);
-                let _ = reader.join();
-                return Err(Error::Command {
-                    program: "git fetch".into(),
-                    message: format!("no answer from origin within {}s", timeout.as_secs()),
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        let stderr = reader.join().unwrap_or_default();
-        let out = Output {
-            status,
-            stdout: String::new(),
-            stderr,
-        };
-        if !out.status.success() {
-            return Err(command_error("fetch", &out));
-        }
+        self.fetch_spec(repo, &spec, timeout)?;
         self.read_ref(repo, &tracking)?
             .ok_or_else(|| Error::Environment(format!("origin has no branch {branch}")))
     }
