@@ -47,6 +47,7 @@ pub fn render_agents(
     for v in list {
         let live = match (v.live.as_str(), v.exit_code) {
             ("exited", Some(c)) => format!("exited({c})"),
+            ("remote", _) => format!("on {}", v.host.as_deref().unwrap_or("?")),
             (l, _) => l.to_string(),
         };
         // An ended row shows its own end, never what its polecat does now.

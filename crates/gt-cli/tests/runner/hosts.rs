@@ -261,6 +261,20 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
         .len()
             == 40
     });
+    // Host a sees b's agent as remote, on b (no tmux session of its own).
+    let agents = a.json(&["agents"]);
+    let row = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["bead"] == id.as_str())
+        .unwrap_or_else(|| panic!("{agents}"));
+    assert_eq!(
+        (row["live"].as_str(), row["host"].as_str()),
+        (Some("remote"), Some("b")),
+        "{row}"
+    );
+    assert!(a.ok(&["agents"]).contains("on b"));
     let files = git(&upstream, &["ls-tree", "-r", "--name-only", &checkpoint]);
     assert!(files.contains("notes.txt"), "{files}");
     assert!(

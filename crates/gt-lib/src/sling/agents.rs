@@ -19,8 +19,11 @@ pub struct AgentView {
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
     /// `running`, `exited` (agent process gone, pane kept), `vanished` (no
-    /// tmux session), or `ended` (recorded end).
+    /// tmux session), `remote` (open on another host, whose daemon watches
+    /// it), or `ended` (recorded end).
     pub live: String,
+    /// The host that runs (or ran) it; null for sessions from before hosts.
+    pub host: Option<String>,
     pub exit_code: Option<i32>,
     /// What the agent is doing, checked now (open sessions only): see
     /// [`crate::problems::AgentState`].
@@ -63,8 +66,11 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             .iter()
             .find(|a| s.is_open() && a.session_id == Some(s.id));
         let info = tmux.iter().find(|i| i.name == s.tmux_session);
+        let here = ws.runs_here(s);
+        let act = act.filter(|_| here);
         let (live, exit_code) = match (s.is_open(), info) {
             (false, _) => ("ended", None),
+            (true, _) if !here => ("remote", None),
             (true, None) => ("vanished", None),
             (true, Some(i)) if i.pane_dead => ("exited", i.dead_status),
             (true, Some(_)) => ("running", None),
@@ -86,6 +92,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             ended_at: s.ended_at.clone(),
             end_reason: s.end_reason.clone(),
             live: live.to_string(),
+            host: s.host.clone(),
             exit_code,
             state: act.map(|a| a.state),
             // An ended row's last sign of life is its own end.
@@ -97,7 +104,7 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             problem: act.and_then(|a| a.problem.as_ref().map(|p| p.kind)),
             problem_detail: act.and_then(|a| a.problem.as_ref().map(|p| p.detail.clone())),
             state_source: act.and_then(|a| a.state_source),
-            last_screen: if live == "running" || live == "exited" {
+            last_screen: if live == "running" || live == "exited" || live == "remote" {
                 None
             } else {
                 crate::screens::kept(ws, s.id).and_then(|k| k.last_line().map(str::to_string))
