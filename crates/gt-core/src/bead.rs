@@ -299,7 +299,29 @@ pub fn validate_title(title: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a NUL character in free text `what`: no store keeps it as text
+/// (PostgreSQL refuses it), so gt refuses it up front, on every backend.
+pub fn refuse_nul(what: &str, s: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::invalid(format!(
+            "{what} contains a NUL character, which gt does not store"
+        )));
+    }
+    Ok(())
+}
+
+/// Text gt collected itself (gate output, what an agent's hook reported)
+/// with each NUL character replaced by U+FFFD, so it can be stored.
+pub fn without_nul(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 pub fn validate_description(d: &str) -> Result<()> {
+    refuse_nul("the description", d)?;
     if d.len() > MAX_DESCRIPTION_BYTES {
         return Err(Error::invalid(format!(
             "description is {} bytes; the limit is {MAX_DESCRIPTION_BYTES}",
@@ -364,6 +386,7 @@ pub fn validate_comment(text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid("comment must not be empty"));
     }
+    refuse_nul("the comment", text)?;
     if text.len() > MAX_COMMENT_BYTES {
         return Err(Error::invalid(format!(
             "comment is {} bytes; the limit is {MAX_COMMENT_BYTES}",
@@ -425,6 +448,24 @@ pub struct DepTreeNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_is_refused_in_free_text_and_scrubbed_from_collected_text() {
+        for r in [
+            validate_description("a\0b"),
+            validate_comment("c\0"),
+            validate_title("t\0"),
+            refuse_nul("the body", "\0"),
+        ] {
+            assert_eq!(r.unwrap_err().class(), crate::error::ErrorClass::User);
+        }
+        assert!(validate_description("tabs\tand\nnewlines are text").is_ok());
+        assert_eq!(without_nul("a\0b\0"), "a\u{fffd}b\u{fffd}");
+        assert!(matches!(
+            without_nul("clean"),
+            std::borrow::Cow::Borrowed("clean")
+        ));
+    }
 
     #[test]
     fn enums_round_trip() {

@@ -181,6 +181,8 @@ pub fn validate(subject: &str, body: &str) -> Result<()> {
             "the subject is {n} characters; the limit is {MAX_SUBJECT_CHARS}"
         )));
     }
+    gt_core::bead::refuse_nul("the subject", subject)?;
+    gt_core::bead::refuse_nul("the body", body)?;
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::invalid(format!(
             "the body is {} bytes; the limit is {MAX_BODY_BYTES} (64 KiB)",

@@ -410,3 +410,64 @@ fn a_store_from_a_newer_gt_is_refused_and_untouched() {
         .get(0);
     assert_eq!(v, 99, "the store was changed");
 }
+
+/// A NUL character in free text (it can only come through standard input
+/// or a file: arguments cannot hold one) is refused in one line with
+/// nothing written, on SQLite and PostgreSQL alike (PostgreSQL cannot store
+/// it as text; SQLite could, so gt refuses it on both). Gate output with
+/// NUL is stored with U+FFFD instead: a hostile test script cannot stop the
+/// refinery.
+pub(crate) fn nul_in_free_text_is_refused(t: &TestTown) {
+    t.with_rig("app");
+    let id = t.create("a bead", &[]);
+    let e = t.refuses_with_stdin(&["bead", "create", "x", "--stdin"], b"before\0after");
+    assert!(e.contains("NUL"), "{e}");
+    let e = t.refuses_with_stdin(
+        &["mail", "send", "human", "-s", "hi", "--stdin"],
+        b"body \0 here",
+    );
+    assert!(e.contains("NUL"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    for line in [
+        r#"{"id":"bd-1","title":"t","description":"a\u0000b","status":"open","priority":2,"issue_type":"task"}"#,
+        r#"{"id":"bd-2","title":"t","status":"open","priority":2,"issue_type":"task","comments":[{"id":1,"author":"x","text":"c\u0000d","created_at":"2025-01-01T00:00:00Z"}]}"#,
+        r#"{"id":"bd-3","title":"t\u0000","status":"open","priority":2,"issue_type":"task"}"#,
+    ] {
+        let f = dir.path().join("issues.jsonl");
+        std::fs::write(&f, format!("{line}\n")).unwrap();
+        t.refuses(&["bead", "import", f.to_str().unwrap()]);
+    }
+    // A gate that prints NUL fails the request; the failure is kept, NUL-free.
+    t.ok(&["rig", "config", "app", "merge.on_failure", "leave"]);
+    t.ok(&[
+        "rig",
+        "config",
+        "app",
+        "gates.test",
+        "sh -c \"printf 'bad\\000output'; exit 1\"",
+    ]);
+    let s = t.sling("app", &id, "standin");
+    assert!(s["queued"] == false, "{s}");
+    t.wait_for(60, "the bead to be done", |t| {
+        t.bead_status(&id) == "merging"
+    });
+    let r = t.json(&["refinery", "run", "--once"]);
+    let cfg = t.ok(&["rig", "config", "app"]);
+    assert_eq!(t.bead_status(&id), "open", "{r}\n{cfg}");
+    let mq = t.json(&["mq", "list"]);
+    let text = mq.to_string();
+    assert!(text.contains("bad\u{fffd}output"), "{mq}");
+}
+
+#[test]
+fn nul_in_free_text_is_refused_on_postgres() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    nul_in_free_text_is_refused(&TestTown::new_with(&["--store", &db.url]));
+}
+
+#[test]
+fn nul_in_free_text_is_refused_on_sqlite() {
+    nul_in_free_text_is_refused(&TestTown::new());
+}

@@ -136,6 +136,7 @@ pub fn update(b: &mut Bead, patch: &BeadPatch, now: &str) -> NewEvent {
 /// `gt bead close`, before any row is read: a close reason fits a comment.
 pub fn check_close_reason(reason: Option<&str>) -> Result<()> {
     if let Some(r) = reason {
+        crate::bead::refuse_nul("the close reason", r)?;
         if r.len() > MAX_COMMENT_BYTES {
             return Err(Error::invalid("close reason is too long (64 KiB at most)"));
         }

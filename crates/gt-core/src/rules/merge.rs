@@ -175,8 +175,10 @@ pub fn fail(
     note: &str,
     now: &str,
 ) -> BeadChange {
-    let failure = tail_bytes(failure, MAX_FAILURE_BYTES);
-    let note = tail_bytes(note, MAX_COMMENT_BYTES / 2);
+    // Gate output may hold anything, NUL too (which no store keeps as text).
+    let failure = crate::bead::without_nul(tail_bytes(failure, MAX_FAILURE_BYTES));
+    let note = crate::bead::without_nul(tail_bytes(note, MAX_COMMENT_BYTES / 2));
+    let note: &str = &note;
     let (status, ev_kind) = match fkind {
         FailureKind::Conflict => (MergeStatus::Conflict, EventKind::MergeConflict),
         _ => (MergeStatus::Failed, EventKind::MergeFailed),

@@ -192,6 +192,23 @@ impl TestTown {
         stderr
     }
 
+    /// [`TestTown::refuses`] with `input` on standard input.
+    pub fn refuses_with_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        let before = self.fingerprint();
+        let out = self
+            .cmd()
+            .args(args)
+            .write_stdin(input.to_vec())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "gt {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "gt {args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert_eq!(before, self.fingerprint(), "gt {args:?} wrote to the town");
+        stderr
+    }
+
     /// Asserts a user error: exit 1, exactly one `error:` line (plus an
     /// optional `hint:`), no panic, and nothing written to the town.
     pub fn refuses(&self, args: &[&str]) -> String {
