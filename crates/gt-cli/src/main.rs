@@ -52,6 +52,9 @@ enum Command {
     /// The hosts of the town: list, set-capacity.
     #[command(subcommand)]
     Host(cmd::host::HostCmd),
+    /// The town's store: migrate a SQLite town to PostgreSQL.
+    #[command(subcommand)]
+    Store(cmd::store::StoreCmd),
     /// Run the whole loop in a temporary town with a stand-in agent.
     Demo(cmd::demo::DemoArgs),
     /// Is the town healthy and what needs you: problems, agents, beads, queues.
@@ -150,6 +153,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Init(a) => cmd::town::init(ctx, a),
         Command::Join(a) => cmd::town::join(ctx, a),
         Command::Host(c) => cmd::host::run(ctx, c),
+        Command::Store(c) => cmd::store::run(ctx, c),
         Command::Status(a) => cmd::town::status(ctx, a),
         Command::Demo(a) => cmd::demo::run(ctx, a),
         Command::Config(c) => cmd::config::run(ctx, c),

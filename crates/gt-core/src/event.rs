@@ -26,6 +26,7 @@ pub mod kind {
     pub const SESSION_STARTED: &str = super::EventKind::SessionStarted.as_str();
     pub const SESSION_ENDED: &str = super::EventKind::SessionEnded.as_str();
     pub const SESSION_USAGE: &str = super::EventKind::SessionUsage.as_str();
+    pub const STORE_MIGRATED: &str = super::EventKind::StoreMigrated.as_str();
     pub const SESSION_AGENT_ID: &str = super::EventKind::SessionAgentId.as_str();
     pub const BEAD_RELEASED: &str = super::EventKind::BeadReleased.as_str();
     pub const DONE: &str = super::EventKind::Done.as_str();
@@ -110,6 +111,7 @@ pub enum EventKind {
     SessionEnded,
     SessionStarted,
     SessionUsage,
+    StoreMigrated,
     Sling,
     SlingFailed,
     TownCreated,
@@ -191,6 +193,7 @@ impl EventKind {
         EventKind::SessionEnded,
         EventKind::SessionStarted,
         EventKind::SessionUsage,
+        EventKind::StoreMigrated,
         EventKind::Sling,
         EventKind::SlingFailed,
         EventKind::TownCreated,
@@ -283,6 +286,7 @@ impl EventKind {
             EventKind::SessionEnded => "session.ended",
             EventKind::SessionStarted => "session.started",
             EventKind::SessionUsage => "session.usage",
+            EventKind::StoreMigrated => "store.migrated",
             EventKind::Sling => "sling",
             EventKind::SlingFailed => "sling.failed",
             EventKind::TownCreated => "town.created",

@@ -75,6 +75,19 @@ pub struct NudgeOutcome {
     /// Bytes typed (after control characters were removed).
     pub bytes: usize,
     pub waited_ms: u64,
+    /// The other host of the town whose daemon delivers this queued nudge
+    /// (the agent runs there); absent when it runs here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// The other host that runs `agent`'s open session, if it runs elsewhere.
+fn remote_host(ws: &Workspace, rig: &str, name: &str) -> Result<Option<String>> {
+    Ok(ws
+        .store
+        .last_session(rig, name)?
+        .filter(|s| s.is_open() && !ws.runs_here(s))
+        .and_then(|s| s.host))
 }
 
 /// The text that will be typed: control characters removed (newlines and
@@ -224,7 +237,7 @@ pub fn nudge_with(
     let text = sanitize(message)?;
     let from = crate::mail::caller(ws, None).unwrap_or_else(|_| "human".into());
     let started = Instant::now();
-    let queue = |t: &Target| -> Result<NudgeOutcome> {
+    let queue_for = |t: &Target, host: Option<String>| -> Result<NudgeOutcome> {
         let q = ws.store.queue_nudge(&t.agent, &from, &text, actor)?;
         Ok(NudgeOutcome {
             agent: t.agent.clone(),
@@ -232,11 +245,21 @@ pub fn nudge_with(
             id: Some(q.id),
             bytes: text.len(),
             waited_ms: started.elapsed().as_millis() as u64,
+            host,
         })
     };
+    let queue = |t: &Target| queue_for(t, None);
     if mode == Mode::Queue {
         let t = target(ws, agent, false)?;
         return queue(&t);
+    }
+    // An agent on another host: the store carries the nudge to its host's
+    // daemon, which delivers it when the agent is idle (never into a dialog).
+    if let Ok(Address::Polecat { rig, name }) = parse(agent) {
+        if let Some(host) = remote_host(ws, &rig, &name)? {
+            let t = target(ws, agent, false)?;
+            return queue_for(&t, Some(host));
+        }
     }
     let t = target(ws, agent, true)?;
     let can_wait = t
@@ -263,6 +286,7 @@ pub fn nudge_with(
         id: None,
         bytes: text.len(),
         waited_ms: started.elapsed().as_millis() as u64,
+        host: None,
     })
 }
 
@@ -293,6 +317,7 @@ pub fn nudge_or_mail(
                 id: Some(m.id),
                 bytes: 0,
                 waited_ms: 0,
+                host: None,
             })
         }
         other => other,
@@ -351,7 +376,9 @@ pub fn notify_mail(ws: &Workspace, recipient: &str, mail: &Mail) {
         })
         .ok()
         .and_then(|mut v| v.pop());
-    let Some(s) = open else {
+    // An agent on another host reads its mail there (its prompt hook or
+    // `gt mail check`); nothing here to type into.
+    let Some(s) = open.filter(|s| ws.runs_here(s)) else {
         return;
     };
     let idle = if hook_idle(ws, recipient) {

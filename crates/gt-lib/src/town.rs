@@ -422,6 +422,155 @@ pub fn latest_schema_version() -> i64 {
     gt_store_sqlite::latest_schema_version()
 }
 
+/// One table moved by [`Town::migrate_store_to`], as checked on both sides.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigratedTable {
+    pub table: String,
+    pub rows: usize,
+    /// SHA-256 of the rows (order-independent), equal on both stores.
+    pub checksum: String,
+}
+
+/// What `gt store migrate --to` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreMigration {
+    /// The store the town used (its SQLite file).
+    pub from: String,
+    /// The new store, without its password.
+    pub to: String,
+    pub tables: Vec<MigratedTable>,
+    /// Where the SQLite file was moved (kept, never deleted).
+    pub kept: PathBuf,
+}
+
+impl Town {
+    /// `gt store migrate --to URL`: moves this SQLite town to the empty
+    /// PostgreSQL database at `url`. Refused while the town's deacon runs
+    /// or an agent session is open (their writes would go to the old
+    /// store). Every table is copied in one transaction, then read back:
+    /// counts and a checksum per table must match, else nothing changes
+    /// here. Then gt.toml names the new store and the SQLite file is moved
+    /// aside as `town.db.migrated` (kept). A `store.migrated` event ends it.
+    pub fn migrate_store_to(
+        &mut self,
+        url: &str,
+        caller: &CallerEnv,
+        actor: &str,
+    ) -> Result<StoreMigration> {
+        crate::config::validate_store_url(url)?;
+        if self.config.store.url.is_some() {
+            return Err(Error::refused(
+                "this town's store is PostgreSQL already; gt store migrate moves a SQLite town",
+            ));
+        }
+        if let Some(pid) = crate::deacon::running_pid(self)? {
+            return Err(Error::refused(format!(
+                "the deacon runs (pid {pid}); stop the town first with gt down --all"
+            )));
+        }
+        let kept = self.state_dir().join(format!("{DB_FILE}.migrated"));
+        if kept.exists() {
+            return Err(Error::refused(format!(
+                "{} exists (an earlier migration); move it away first",
+                kept.display()
+            )));
+        }
+        let prefix = self.config.town.prefix.clone();
+        let sqlite = open_sqlite_for_migration(self)?;
+        let open = crate::store::WorkStore::list_sessions(
+            &sqlite,
+            &crate::store::SessionFilter {
+                open_only: true,
+                ..Default::default()
+            },
+        )?;
+        if let Some(s) = open.first() {
+            return Err(Error::refused(format!(
+                "{} open agent session(s) (e.g. {}); end them first with gt down --all",
+                open.len(),
+                s.agent()
+            )));
+        }
+        let dumps = sqlite.dump_tables()?;
+        let passwords = PasswordSource::from_caller(caller);
+        let pg = PgStore::create_with(url, &passwords, &prefix, self.clock.clone())?;
+        let to = crate::store::StoreMaintenance::location(&pg);
+        pg.load_tables(&dumps)?;
+        let names: Vec<&str> = dumps.iter().map(|d| d.table.as_str()).collect();
+        let back = pg.dump_tables(&names)?;
+        let mut tables = Vec::new();
+        for (a, b) in dumps.iter().zip(&back) {
+            let (ca, cb) = (a.checksum(), b.checksum());
+            if a.rows.len() != b.rows.len() || ca != cb {
+                return Err(Error::Environment(format!(
+                    "table {} did not copy faithfully ({} rows here, {} there); the town still uses {} and {to} holds a partial copy",
+                    a.table,
+                    a.rows.len(),
+                    b.rows.len(),
+                    self.db_path().display()
+                )));
+            }
+            tables.push(MigratedTable {
+                table: a.table.clone(),
+                rows: a.rows.len(),
+                checksum: ca,
+            });
+        }
+        drop(sqlite);
+        // gt.toml names the new store (owner-only: the URL may hold a
+        // password), then the SQLite file goes aside.
+        let mut config = self.config.clone();
+        config.store.url = Some(url.to_string());
+        let path = self.config_path();
+        let tmp = self.root.join(format!("{CONFIG_FILE}.migrating"));
+        let _ = std::fs::remove_file(&tmp);
+        crate::fsutil::write_new_private(&tmp, config.to_toml().as_bytes())?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        std::fs::rename(self.db_path(), &kept)
+            .map_err(|e| Error::io(format!("cannot move {} aside", self.db_path().display()), e))?;
+        for ext in ["-wal", "-shm"] {
+            let side = self.state_dir().join(format!("{DB_FILE}{ext}"));
+            if side.exists() {
+                let _ = std::fs::rename(
+                    &side,
+                    self.state_dir().join(format!("{DB_FILE}.migrated{ext}")),
+                );
+            }
+        }
+        self.config = config;
+        let from = self.db_path().display().to_string();
+        let counts: serde_json::Map<String, serde_json::Value> = tables
+            .iter()
+            .map(|t| (t.table.clone(), json!(t.rows)))
+            .collect();
+        pg.append_event(
+            NewEvent::new(
+                kind::STORE_MIGRATED,
+                format!("town moved from {from} to {to}"),
+            )
+            .payload(json!({ "from": from, "to": to, "rows": counts })),
+            actor,
+        )?;
+        Ok(StoreMigration {
+            from,
+            to,
+            tables,
+            kept,
+        })
+    }
+}
+
+/// The town's own SQLite file, opened as itself for `gt store migrate`
+/// (the only caller that needs the backend, to read its tables).
+fn open_sqlite_for_migration(town: &Town) -> Result<SqliteStore> {
+    SqliteStore::open(
+        &town.db_path(),
+        &town.config.town.prefix,
+        town.clock.clone(),
+    )
+}
+
 /// The one place that names the store backend (with
 /// [`latest_schema_version`]): creates (`gt init`) or opens the town's
 /// database, stamped with the town's clock.

@@ -33,6 +33,7 @@ mod beads;
 mod blocking;
 mod costs;
 mod deacon;
+mod dump;
 mod hosts;
 mod mail;
 mod merge;
@@ -55,6 +56,7 @@ use gt_store::{EventStore, StoreMaintenance};
 
 pub use auth::PasswordSource;
 pub use schema::latest as latest_schema_version;
+pub use schema::TABLES;
 
 /// The key of the town's write lock (`pg_advisory_xact_lock`): "gt-w".
 pub const WRITE_LOCK: i64 = 0x6774_2d77;

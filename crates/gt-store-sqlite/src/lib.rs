@@ -8,6 +8,7 @@ mod beads;
 mod blocking;
 mod costs;
 mod deacon;
+mod dump;
 pub mod foreign;
 mod hosts;
 mod mail;

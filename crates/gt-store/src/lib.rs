@@ -9,6 +9,7 @@
 
 pub mod costs;
 pub mod deacon;
+pub mod dump;
 pub mod host;
 pub mod mail;
 pub mod merge;

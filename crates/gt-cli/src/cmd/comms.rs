@@ -51,9 +51,13 @@ pub fn nudge(ctx: &Ctx, a: NudgeArgs) -> Result<(), Error> {
     }
     match out.status.as_str() {
         "queued" => ctx.say(&format!(
-            "queued for {} (nudge {})",
+            "queued for {} (nudge {}){}",
             out.agent,
-            out.id.unwrap_or(0)
+            out.id.unwrap_or(0),
+            out.host
+                .as_deref()
+                .map(|h| format!(": it runs on host {h}, whose deacon delivers it"))
+                .unwrap_or_default()
         )),
         "mailed" => ctx.say(&format!(
             "{} has no live session: sent as mail {}",

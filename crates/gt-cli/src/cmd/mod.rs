@@ -17,6 +17,7 @@ pub mod mq;
 pub mod polecat;
 pub mod rig;
 pub mod standin;
+pub mod store;
 pub mod town;
 pub mod trail;
 pub mod work;

@@ -275,6 +275,15 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
         "{row}"
     );
     assert!(a.ok(&["agents"]).contains("on b"));
+    // A nudge from a to b's agent is queued in the store for b's deacon.
+    let agent = format!("app/{}", wt_b.file_name().unwrap().to_string_lossy());
+    let n = a.json(&["nudge", &agent, "hello from host a"]);
+    assert_eq!(
+        (n["status"].as_str(), n["host"].as_str()),
+        (Some("queued"), Some("b")),
+        "{n}"
+    );
+    assert!(a.ok(&["nudge", &agent, "again"]).contains("runs on host b"));
     let files = git(&upstream, &["ls-tree", "-r", "--name-only", &checkpoint]);
     assert!(files.contains("notes.txt"), "{files}");
     assert!(

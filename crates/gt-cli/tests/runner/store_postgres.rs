@@ -471,3 +471,93 @@ fn nul_in_free_text_is_refused_on_postgres() {
 fn nul_in_free_text_is_refused_on_sqlite() {
     nul_in_free_text_is_refused(&TestTown::new());
 }
+
+/// `gt store migrate --to URL` moves a SQLite town that has run the loop
+/// (beads, labels, dependencies, comments, a landed merge request, sessions,
+/// mail, events) to an empty PostgreSQL database: every view reads the
+/// same afterwards, new writes go on from the old ids, the SQLite file is
+/// kept aside. Bad targets are refused and change nothing.
+#[test]
+fn a_sqlite_town_migrates_to_postgres_and_reads_the_same() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let a = t.create("first", &["--label", "x", "--label", "y", "-p", "1"]);
+    let b = t.create("second", &["--deps", &a]);
+    t.ok(&["bead", "comment", &b, "a comment"]);
+    let task = t.create("landed task", &[]);
+    t.sling("app", &task, "standin");
+    t.wait_for(60, "done", |t| t.bead_status(&task) == "merging");
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(t.bead_status(&task), "closed");
+    t.ok(&["mail", "send", "human", "-s", "hello", "-m", "body"]);
+    let views = |t: &TestTown| {
+        [
+            t.json(&["bead", "list", "--all"]),
+            t.json(&["show", &b]),
+            t.json(&["mq", "list"]),
+            t.json(&["mail", "--as", "human", "inbox"]),
+            t.json(&["host", "list"]),
+            t.json(&["costs"]),
+        ]
+    };
+    let before = views(&t);
+    let trail_before = t.json(&["trail", "-n", "10000"]);
+
+    // Refused, nothing changed: a bad URL, a database holding a town.
+    t.refuses(&["store", "migrate", "--to", "mysql://x/y"]);
+    t.refuses(&["store", "migrate", "--to", "postgres://a\nb/c"]);
+    let other = Database::new().unwrap();
+    let _town_there = TestTown::new_with(&["--store", &other.url]);
+    let out = t.run(&["store", "migrate", "--to", &other.url]);
+    assert!(!out.status.success());
+    assert!(t.root.join(".gt/town.db").exists());
+    assert_eq!(views(&t), before);
+
+    let m = t.json(&["store", "migrate", "--to", &db.url]);
+    assert!(!m.to_string().contains(PASSWORD), "{m}");
+    let tables = m["tables"].as_array().unwrap();
+    let rows = |name: &str| {
+        tables
+            .iter()
+            .find(|x| x["table"] == name)
+            .unwrap_or_else(|| panic!("{m}"))["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rows("beads"), 3);
+    assert_eq!(rows("merge_requests"), 1);
+    assert!(rows("events") as usize >= trail_before.as_array().unwrap().len());
+    assert!(!t.root.join(".gt/town.db").exists());
+    assert!(
+        t.root.join(".gt/town.db.migrated").exists(),
+        "the SQLite file is kept"
+    );
+    let toml = std::fs::read_to_string(t.root.join("gt.toml")).unwrap();
+    assert!(toml.contains("[store]"), "{toml}");
+    let mode = std::fs::metadata(t.root.join("gt.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "gt.toml holds a password: owner only");
+
+    // The same town, read from PostgreSQL.
+    assert_eq!(views(&t), before);
+    let trail_after = t.json(&["trail", "-n", "10000"]);
+    let after = trail_after.as_array().unwrap();
+    assert_eq!(after.last().unwrap()["kind"], "store.migrated");
+    assert_eq!(
+        &after[..after.len() - 1],
+        trail_before.as_array().unwrap().as_slice()
+    );
+    // Writes go on from the old ids.
+    let c = t.create("after the move", &[]);
+    assert!(!before[0].to_string().contains(&c));
+    t.ok(&["bead", "comment", &c, "another comment"]);
+    let last = t.json(&["trail", "-n", "1"]);
+    assert!(last[0]["id"].as_i64().unwrap() > after.last().unwrap()["id"].as_i64().unwrap());
+    // Once is enough.
+    t.refuses(&["store", "migrate", "--to", &db.url]);
+}

@@ -436,13 +436,16 @@ fn hostile_input_is_an_error_not_a_panic() {
         "]".repeat(10_000)
     );
     assert!(parse_str(&deep).is_err());
-    // Control characters and odd values are kept or refused cleanly.
+    // NUL is refused (no store keeps it as text); other control characters
+    // and odd values are kept or refused cleanly.
+    let nul = parse_str("{\"id\":\"x-1\",\"title\":\"x\",\"description\":\"a\\u0000b\"}\n");
+    assert!(nul.is_err_and(|e| e.to_string().contains("NUL")));
     let plan = parse_str(
-        "\u{feff}{\"id\":\"x-1\",\"title\":\"x\",\"description\":\"a\\u0000b\",\"status\":\"\\u0007\",\"priority\":1e300}\r\n",
+        "\u{feff}{\"id\":\"x-1\",\"title\":\"x\",\"description\":\"a\\u0007b\",\"status\":\"\\u0007\",\"priority\":1e300}\r\n",
     )
     .unwrap();
     let b = &plan.records[0].bead;
-    assert_eq!(b.description, "a\u{0}b");
+    assert_eq!(b.description, "a\u{7}b");
     assert_eq!(b.status, Status::Open);
     assert_eq!(b.priority, 4);
     assert!(!b.metadata.contains_key(META_BD_STATUS));
