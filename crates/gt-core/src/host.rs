@@ -124,20 +124,7 @@ pub const MAX_NAME: usize = 63;
 /// Host names: `[a-z0-9][a-z0-9_-]{0,62}` (they appear in tmux, paths and
 /// columns).
 pub fn validate_host_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok = name.len() <= MAX_NAME
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "invalid host name '{}': use 1 to {MAX_NAME} characters a-z, 0-9, '_' or '-', starting with a letter or digit",
-            name.escape_debug()
-        )))
-    }
+    crate::polecat::validate_name_up_to("host", name, MAX_NAME)
 }
 
 /// The most agents one host may be given.

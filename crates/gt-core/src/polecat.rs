@@ -77,8 +77,13 @@ impl Polecat {
 /// directory names, branch parts and tmux session names, so nothing else is
 /// allowed.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    validate_name_up_to(kind, name, 31)
+}
+
+/// [`validate_name`] with another longest length (host names: 63).
+pub fn validate_name_up_to(kind: &str, name: &str, max: usize) -> Result<()> {
     let mut chars = name.chars();
-    let ok = name.len() <= 31
+    let ok = name.len() <= max
         && chars
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -87,7 +92,7 @@ pub fn validate_name(kind: &str, name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "invalid {kind} name '{}': use 1 to 31 characters a-z, 0-9, '_' or '-', starting with a letter or digit",
+            "invalid {kind} name '{}': use 1 to {max} characters a-z, 0-9, '_' or '-', starting with a letter or digit",
             name.escape_debug()
         )))
     }

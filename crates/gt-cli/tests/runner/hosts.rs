@@ -359,3 +359,66 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     let ups = a.json(&["trail", "--kind", "host.up"]);
     assert_eq!(ups.as_array().unwrap().len(), 2, "{ups}");
 }
+
+/// Two hosts of capacity 3 each, both daemons up: six beads slung at once
+/// from host a spread over both hosts (3 start on a, 3 are placed on b) and
+/// all land on the upstream's main, each once, by the one refinery.
+#[test]
+fn six_slings_spread_over_two_hosts_and_all_land_upstream() {
+    let Some((_db, url, a)) = first_host(&["--capacity", "3"]) else {
+        return;
+    };
+    let src = source_repo(a.dir.path(), "src-app");
+    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
+    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
+    a.ok(&["rig", "config", "app", "push", "true"]);
+    let b = TestTown::join(&url, "b", &["--capacity", "3"]);
+    let gt = crate::common::gt_bin();
+    let slow = format!(
+        "{} agent-standin --behavior slow --delay-ms 4000",
+        gt.display()
+    );
+    for t in [&a, &b] {
+        t.set_agent("slow", &slow);
+        t.ok(&["config", "set", "deacon.interval", "1s"]);
+    }
+    b.ok(&["up"]);
+    a.ok(&["up"]);
+    let ids: Vec<String> = (1..=6)
+        .map(|i| a.create(&format!("spread task {i}"), &[]))
+        .collect();
+    let mut args = vec!["--json", "sling"];
+    args.extend(ids.iter().map(String::as_str));
+    args.extend(["app", "--agent", "slow"]);
+    let out = a.ok(&args);
+    let slung = crate::common::lines_json(&out);
+    assert_eq!(slung.len(), 6, "{out}");
+    let on = |h: &str| slung.iter().filter(|s| s["host"] == h).count();
+    assert_eq!((on("a"), on("b")), (3, 3), "{out}");
+    a.wait_for(180, "all six beads to land", |t| {
+        ids.iter().all(|id| t.bead_status(id) == "closed")
+    });
+    let log = git(&upstream, &["log", "--format=%s", "main"]);
+    for i in 1..=6 {
+        let n = log.matches(&format!("spread task {i}")).count();
+        assert_eq!(n, 1, "spread task {i} on main {n} times:\n{log}");
+    }
+    let mq = a.json(&["mq", "list"]);
+    let merged = mq
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "merged")
+        .count();
+    assert_eq!(merged, 6, "{mq}");
+    let agents = a.json(&["agents"]);
+    let ran_on = |h: &str| {
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["host"] == h)
+            .count()
+    };
+    assert_eq!((ran_on("a"), ran_on("b")), (3, 3), "{agents}");
+}

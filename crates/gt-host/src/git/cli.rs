@@ -439,6 +439,18 @@ impl GitCli {
 }
 
 impl GitCli {
+    /// `git push origin SPEC` from `repo`, hooks off.
+    pub(super) fn push_spec(&self, repo: &Path, spec: &str) -> Result<()> {
+        let args = [
+            os("--quiet"),
+            os("--porcelain"),
+            os("--no-verify"),
+            os("origin"),
+            os(spec),
+        ];
+        self.run(repo, "push", &args).map(drop)
+    }
+
     /// `git fetch origin SPEC` in `repo`, in a process group of its own that
     /// is killed after `timeout`.
     pub(super) fn fetch_spec(

@@ -547,15 +547,7 @@ impl Git for GitCli {
     fn push(&self, repo: &Path, commit: &str, branch: &str) -> Result<()> {
         validate_oid(commit)?;
         validate_branch_name(branch)?;
-        let spec = format!("{commit}:refs/heads/{branch}");
-        let args = [
-            os("--quiet"),
-            os("--porcelain"),
-            os("--no-verify"),
-            os("origin"),
-            os(&spec),
-        ];
-        self.run(repo, "push", &args).map(drop)
+        self.push_spec(repo, &format!("{commit}:refs/heads/{branch}"))
     }
 
     fn pin_protocol_policy(&self, repo: &Path) -> Result<()> {
@@ -647,15 +639,7 @@ impl Git for GitCli {
     fn push_ref_forced(&self, repo: &Path, commit: &str, refname: &str) -> Result<()> {
         validate_oid(commit)?;
         validate_ref_name(refname)?;
-        let spec = format!("+{commit}:{refname}");
-        let args = [
-            os("--quiet"),
-            os("--porcelain"),
-            os("--no-verify"),
-            os("origin"),
-            os(&spec),
-        ];
-        self.run(repo, "push", &args).map(drop)
+        self.push_spec(repo, &format!("+{commit}:{refname}"))
     }
 
     fn fetch_ref(
