@@ -160,6 +160,18 @@ pub fn dispatch(ws: &Workspace, actor: &str) -> Result<Dispatch> {
     dispatch_holding(ws, actor, &[])
 }
 
+/// Whether another host now runs `bead` (an open session there): its
+/// dispatch won the race for the queued bead.
+fn taken_elsewhere(ws: &Workspace, bead: &str) -> bool {
+    ws.store
+        .list_sessions(&crate::store::SessionFilter {
+            open_only: true,
+            bead: Some(bead),
+            ..Default::default()
+        })
+        .is_ok_and(|open| open.iter().any(|s| !ws.runs_here(s)))
+}
+
 /// [`dispatch`], skipping beads whose runtime is in `held` (rate-limited).
 pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<Dispatch> {
     let mut out = Dispatch::default();
@@ -210,6 +222,9 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
         };
         match crate::sling::sling(ws, &req, actor) {
             Ok(mut s) => out.started.append(&mut s),
+            // Another host's dispatch took it meanwhile (it is no longer
+            // queued): not a failure of this rig.
+            Err(_) if taken_elsewhere(ws, &bead.id) => {}
             Err(e) => out.failed.push((bead.id.clone(), e.to_string())),
         }
     }
