@@ -422,3 +422,104 @@ fn six_slings_spread_over_two_hosts_and_all_land_upstream() {
     };
     assert_eq!((ran_on("a"), ran_on("b")), (3, 3), "{agents}");
 }
+
+/// Host b dies outright — kill -9 of its daemon and of its tmux server, with
+/// its agent's work committed and uncommitted (checkpointed): host a
+/// declares it dead, runs the bead again from the checkpoint, and it lands
+/// once on the upstream's main with b's committed and uncommitted work.
+#[test]
+fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
+    let Some((_db, url, a)) = first_host(&[]) else {
+        return;
+    };
+    let src = source_repo(a.dir.path(), "src-app");
+    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
+    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
+    a.ok(&["rig", "config", "app", "push", "true"]);
+    a.with_standins();
+    a.ok(&["config", "set", "host.dead_after", "3s"]);
+    let b = TestTown::join(&url, "b", &[]);
+    b.with_standins();
+    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    let id = a.create("work that survives its host", &[]);
+    a.ok(&[
+        "sling",
+        &id,
+        "app",
+        "--agent",
+        "standin-hang",
+        "--host",
+        "b",
+    ]);
+    b.ok(&["up"]);
+    b.wait_for(60, "the agent to run on b", |t| {
+        t.session_is(&id, "running")
+    });
+    let wt_b = std::fs::read_dir(b.root.join("app/polecats"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // The agent commits one file and leaves another uncommitted.
+    std::fs::write(wt_b.join("committed.txt"), "committed on b\n").unwrap();
+    git(&wt_b, &["add", "committed.txt"]);
+    git(&wt_b, &["commit", "-q", "-m", "committed on b"]);
+    std::fs::write(wt_b.join("uncommitted.txt"), "uncommitted on b\n").unwrap();
+    let checkpoint = format!("refs/gt/checkpoints/{id}");
+    b.wait_for(30, "a checkpoint with both files", |_| {
+        let tip = git(
+            &upstream,
+            &["for-each-ref", "--format=%(objectname)", &checkpoint],
+        );
+        !tip.trim().is_empty()
+            && git(&upstream, &["ls-tree", "-r", "--name-only", tip.trim()])
+                .contains("uncommitted.txt")
+    });
+    // kill -9: the daemon and the tmux server (the agent with it).
+    let pid = b.json(&["deacon", "status"])["pid"].as_u64().unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let socket = gt_lib::tmux::socket_name_for(&b.root);
+    let _ = std::process::Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .status();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // a takes over: dead, queued again, started on a from the checkpoint
+    // with the finishing stand-in, landed by a's refinery.
+    a.set_agent(
+        "standin-hang",
+        &format!(
+            "{} agent-standin --behavior finish",
+            crate::common::gt_bin().display()
+        ),
+    );
+    let patrol = a.json(&["deacon", "patrol", "--once"]);
+    assert!(
+        patrol.to_string().contains("host b declared dead"),
+        "{patrol}"
+    );
+    a.wait_for(60, "the bead to be done on a", |t| {
+        t.bead_status(&id) == "merging"
+    });
+    a.ok(&["refinery", "run", "--once"]);
+    assert_eq!(a.bead_status(&id), "closed");
+    let files = git(&upstream, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(
+        files.contains("committed.txt") && files.contains("uncommitted.txt"),
+        "{files}"
+    );
+    let log = git(&upstream, &["log", "--format=%s", "main"]);
+    assert_eq!(log.matches("committed on b").count(), 1, "{log}");
+    let mq = a.json(&["mq", "list"]);
+    let merged = mq
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "merged")
+        .count();
+    assert_eq!(merged, 1, "merged once: {mq}");
+}
