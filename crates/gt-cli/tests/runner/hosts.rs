@@ -38,6 +38,36 @@ fn host<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no host {name} in {list}"))
 }
 
+/// Rig `app` on host `a` from a bare upstream every host reaches (the
+/// refinery pushes main there), with the stand-in agents; the upstream.
+fn rig_with_upstream(a: &TestTown) -> std::path::PathBuf {
+    let src = source_repo(a.dir.path(), "src-app");
+    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
+    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
+    a.ok(&["rig", "config", "app", "push", "true"]);
+    a.with_standins();
+    upstream
+}
+
+/// Host `b` joined with `args`: its own stand-in agents (agents are each
+/// host's settings) and a 1 s patrol.
+fn second_host(url: &str, args: &[&str]) -> TestTown {
+    let b = TestTown::join(url, "b", args);
+    b.with_standins();
+    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    b
+}
+
+/// The one polecat worktree of rig `app` on host `t`.
+fn only_worktree(t: &TestTown) -> std::path::PathBuf {
+    std::fs::read_dir(t.root.join("app/polecats"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 #[test]
 fn hosts_join_a_town_and_hostile_names_or_capacities_are_refused() {
     let Some((_db, url, a)) = first_host(&["--capacity", "1"]) else {
@@ -143,15 +173,8 @@ fn work_slung_for_another_host_runs_there_and_lands_through_the_upstream() {
     let Some((_db, url, a)) = first_host(&[]) else {
         return;
     };
-    let src = source_repo(a.dir.path(), "src-app");
-    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
-    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
-    a.ok(&["rig", "config", "app", "push", "true"]);
-    a.with_standins();
-    let b = TestTown::join(&url, "b", &[]);
-    // Agents are this host's settings: b names its own.
-    b.with_standins();
-    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    let upstream = rig_with_upstream(&a);
+    let b = second_host(&url, &[]);
     // a's refinery takes the rig's lease (nothing queued yet).
     let r = a.json(&["refinery", "run", "--once", "--rig", "app"]);
     assert!(r["rigs"][0].get("runs_on").is_none(), "{r}");
@@ -221,14 +244,9 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     let Some((_db, url, a)) = first_host(&[]) else {
         return;
     };
-    let src = source_repo(a.dir.path(), "src-app");
-    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
-    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
-    a.with_standins();
+    let upstream = rig_with_upstream(&a);
     a.ok(&["config", "set", "host.dead_after", "3s"]);
-    let b = TestTown::join(&url, "b", &[]);
-    b.with_standins();
-    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    let b = second_host(&url, &[]);
     let id = a.create("long task", &[]);
     a.ok(&[
         "sling",
@@ -244,12 +262,7 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
         t.session_is(&id, "running")
     });
     // The agent's uncommitted work on b is checkpointed to the upstream.
-    let wt_b = std::fs::read_dir(b.root.join("app/polecats"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let wt_b = only_worktree(&b);
     std::fs::write(wt_b.join("notes.txt"), "half-done work on b\n").unwrap();
     let checkpoint = format!("refs/gt/checkpoints/{id}");
     b.wait_for(30, "a checkpoint of b's agent upstream", |_| {
@@ -328,12 +341,7 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     let agents = a.json(&["agents"]);
     assert!(agents.to_string().contains(&id), "{agents}");
     // ... from b's checkpoint: the work b's agent had not committed is there.
-    let wt_a = std::fs::read_dir(a.root.join("app/polecats"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let wt_a = only_worktree(&a);
     assert_eq!(
         std::fs::read_to_string(wt_a.join("notes.txt")).unwrap(),
         "half-done work on b\n"
@@ -368,11 +376,8 @@ fn six_slings_spread_over_two_hosts_and_all_land_upstream() {
     let Some((_db, url, a)) = first_host(&["--capacity", "3"]) else {
         return;
     };
-    let src = source_repo(a.dir.path(), "src-app");
-    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
-    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
-    a.ok(&["rig", "config", "app", "push", "true"]);
-    let b = TestTown::join(&url, "b", &["--capacity", "3"]);
+    let upstream = rig_with_upstream(&a);
+    let b = second_host(&url, &["--capacity", "3"]);
     let gt = crate::common::gt_bin();
     let slow = format!(
         "{} agent-standin --behavior slow --delay-ms 4000",
@@ -432,15 +437,9 @@ fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
     let Some((_db, url, a)) = first_host(&[]) else {
         return;
     };
-    let src = source_repo(a.dir.path(), "src-app");
-    let upstream = bare_clone(&src, &a.dir.path().join("upstream.git"));
-    a.ok(&["rig", "add", "app", upstream.to_str().unwrap()]);
-    a.ok(&["rig", "config", "app", "push", "true"]);
-    a.with_standins();
+    let upstream = rig_with_upstream(&a);
     a.ok(&["config", "set", "host.dead_after", "3s"]);
-    let b = TestTown::join(&url, "b", &[]);
-    b.with_standins();
-    b.ok(&["config", "set", "deacon.interval", "1s"]);
+    let b = second_host(&url, &[]);
     let id = a.create("work that survives its host", &[]);
     a.ok(&[
         "sling",
@@ -455,12 +454,7 @@ fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
     b.wait_for(60, "the agent to run on b", |t| {
         t.session_is(&id, "running")
     });
-    let wt_b = std::fs::read_dir(b.root.join("app/polecats"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let wt_b = only_worktree(&b);
     // The agent commits one file and leaves another uncommitted.
     std::fs::write(wt_b.join("committed.txt"), "committed on b\n").unwrap();
     git(&wt_b, &["add", "committed.txt"]);
