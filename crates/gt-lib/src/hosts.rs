@@ -177,7 +177,12 @@ pub fn patrol_step(ws: &Workspace, epoch: Option<i64>, actor: &str) -> Result<Ve
     if let Some(epoch) = epoch {
         ws.store.host_heartbeat(ws.town.host_name(), epoch)?;
     }
-    for dead in ws.store.declare_dead_hosts(&stale_before(ws), actor)? {
+    // A read first: most patrols find no stale host and write nothing.
+    let cut = stale_before(ws);
+    if !ws.store.list_hosts()?.iter().any(|h| h.is_stale(&cut)) {
+        return Ok(actions);
+    }
+    for dead in ws.store.declare_dead_hosts(&cut, actor)? {
         actions.push(format!("host {} declared dead", dead.name));
         actions.extend(release_host_work(ws, &dead.name, actor)?);
     }
