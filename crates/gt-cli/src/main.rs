@@ -75,6 +75,8 @@ enum Command {
     Trail(cmd::trail::TrailArgs),
     /// Live view: a dashboard on a terminal, else a stream of events (--plain).
     Feed(cmd::feed::FeedArgs),
+    /// Serve the town as a live web page (prints its URL with an access token).
+    Dashboard(cmd::dashboard::DashboardArgs),
     /// Rigs: projects (one git repository each).
     #[command(subcommand)]
     Rig(cmd::rig::RigCmd),
@@ -163,6 +165,7 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Ready(a) => cmd::bead::ready(ctx, a),
         Command::Trail(a) => cmd::trail::run(ctx, a),
         Command::Feed(a) => cmd::feed::run(ctx, a),
+        Command::Dashboard(a) => cmd::dashboard::run(ctx, a),
         Command::Rig(c) => cmd::rig::run(ctx, c),
         Command::Polecat(c) => cmd::polecat::run(ctx, c),
         Command::Sling(a) => cmd::work::sling(ctx, a),

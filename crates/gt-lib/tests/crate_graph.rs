@@ -51,6 +51,7 @@ fn crate_graph_follows_the_architecture() {
         "gt-lib",
         "gt-standin",
         "gt-cli",
+        "gt-web",
     ] {
         assert!(graph.contains_key(name), "{name} is missing: {graph:?}");
     }
@@ -91,8 +92,11 @@ fn crate_graph_follows_the_architecture() {
     // (`gt-testkit/tests/not_shipped.rs` refuses it anywhere else).
     assert_eq!(
         workspace_deps(&graph, "gt-cli"),
-        set(&["gt-lib", "gt-standin", "gt-testkit"])
+        set(&["gt-lib", "gt-standin", "gt-testkit", "gt-web"])
     );
+    // The web dashboard is a thin layer over the services, like the CLI:
+    // no store backend, host effect or runtime of its own.
+    assert_eq!(workspace_deps(&graph, "gt-web"), set(&["gt-lib"]));
 }
 
 /// The crates `name` reaches through workspace dependencies, itself included.

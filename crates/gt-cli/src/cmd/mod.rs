@@ -7,6 +7,7 @@ pub mod completions;
 pub mod config;
 pub mod convoy;
 pub mod costs;
+pub mod dashboard;
 pub mod deacon;
 pub mod demo;
 pub mod doctor;

@@ -10,6 +10,7 @@ mod cli_basics;
 mod comms;
 mod concurrency;
 mod contract;
+mod dashboard;
 mod fault_isolation;
 mod fresh_clone;
 mod hostile_repos;

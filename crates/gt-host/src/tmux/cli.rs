@@ -295,6 +295,30 @@ pub(super) fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
     s.as_ref()
 }
 
+impl TmuxCli {
+    /// `capture-pane -p -J` of the last `lines` lines (`-e`: with escapes).
+    fn capture(&self, name: &str, lines: usize, styled: bool) -> Result<String> {
+        validate_session_name(name)?;
+        if lines == 0 {
+            return Ok(String::new());
+        }
+        let t = pane_target(name);
+        let start = format!("-{lines}");
+        let mut args = vec![os("capture-pane"), os("-p"), os("-J")];
+        if styled {
+            args.push(os("-e"));
+        }
+        args.extend([os("-t"), os(&t), os("-S"), os(&start)]);
+        let out = self.run_on(name, "capture-pane", &args)?;
+        let mut rows: Vec<&str> = out.lines().map(str::trim_end).collect();
+        while rows.last().is_some_and(|l| l.is_empty()) {
+            rows.pop();
+        }
+        let from = rows.len().saturating_sub(lines);
+        Ok(rows[from..].join("\n"))
+    }
+}
+
 impl Tmux for TmuxCli {
     fn new_session(
         &self,
@@ -476,28 +500,11 @@ impl Tmux for TmuxCli {
     }
 
     fn capture_pane(&self, name: &str, lines: usize) -> Result<String> {
-        validate_session_name(name)?;
-        if lines == 0 {
-            return Ok(String::new());
-        }
-        let t = pane_target(name);
-        let start = format!("-{lines}");
-        let args = [
-            os("capture-pane"),
-            os("-p"),
-            os("-J"),
-            os("-t"),
-            os(&t),
-            os("-S"),
-            os(&start),
-        ];
-        let out = self.run_on(name, "capture-pane", &args)?;
-        let mut rows: Vec<&str> = out.lines().map(str::trim_end).collect();
-        while rows.last().is_some_and(|l| l.is_empty()) {
-            rows.pop();
-        }
-        let from = rows.len().saturating_sub(lines);
-        Ok(rows[from..].join("\n"))
+        self.capture(name, lines, false)
+    }
+
+    fn capture_pane_styled(&self, name: &str, lines: usize) -> Result<String> {
+        self.capture(name, lines, true)
     }
 
     fn send_literal(&self, name: &str, text: &str) -> Result<()> {

@@ -151,6 +151,13 @@ pub trait Tmux: Send + Sync {
     /// removed.
     fn capture_pane(&self, name: &str, lines: usize) -> Result<String>;
 
+    /// [`Tmux::capture_pane`] with the screen's colours and attributes kept
+    /// as ANSI escape sequences (for the web dashboard). Fakes without
+    /// colours return the plain text.
+    fn capture_pane_styled(&self, name: &str, lines: usize) -> Result<String> {
+        self.capture_pane(name, lines)
+    }
+
     /// Types `text` into the pane byte for byte: never read as key names,
     /// formats, options or shell. Control characters are sent as they are
     /// (a `\n` or `\x03` reaches the program like a keypress would): the
