@@ -41,7 +41,11 @@ fn safe_back(back: Option<&str>) -> &str {
 fn back_to(back: &str, key: &str, text: &str) -> Response {
     let path = back.split('?').next().unwrap_or("/");
     let q = serde_urlencoded::to_string([(key, text)]).unwrap_or_default();
-    (StatusCode::SEE_OTHER, [(header::LOCATION, format!("{path}?{q}"))]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("{path}?{q}"))],
+    )
+        .into_response()
 }
 
 /// Checks the CSRF token, runs the action, and answers with the redirect.

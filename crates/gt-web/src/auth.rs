@@ -12,7 +12,8 @@
 //! - Every answer: a strict Content-Security-Policy (scripts and styles only
 //!   from this server; style attributes allowed for the screen's terminal
 //!   colours), `X-Content-Type-Options: nosniff`, `Referrer-Policy:
-//!   no-referrer`, `X-Frame-Options: DENY`, `Cache-Control: no-store`.
+//!   same-origin` (with `no-referrer` browsers send `Origin: null` on the
+//!   page's own form posts), `X-Frame-Options: DENY`, `Cache-Control: no-store`.
 
 use std::net::SocketAddr;
 
@@ -49,8 +50,7 @@ fn random_hex(bytes: usize) -> Result<String, Error> {
 /// Compares without stopping at the first difference.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -196,14 +196,17 @@ pub async fn guard(State(app): State<Shared>, req: Request, next: Next) -> Respo
 pub async fn headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -249,9 +252,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4000"));
         assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:4000"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:4000"),
+        );
         assert!(same_origin(&h));
     }
 }

@@ -70,7 +70,10 @@ impl App {
     }
 
     pub fn workspace(&self) -> Result<Workspace, Error> {
-        Workspace::open(Town::open(&self.root)?.with_caller(&self.caller), self.caller.clone())
+        Workspace::open(
+            Town::open(&self.root)?.with_caller(&self.caller),
+            self.caller.clone(),
+        )
     }
 }
 
@@ -87,7 +90,9 @@ pub struct Bound {
 const AGENT_IDENTITY: &[&str] = &["GT_AGENT", "GT_ACTOR", "GT_BEAD", "GT_ROLE", "GT_SESSION"];
 
 /// The caller's environment without an agent's identity.
-pub fn human_caller(vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>) -> CallerEnv {
+pub fn human_caller(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> CallerEnv {
     CallerEnv::from_vars(
         vars.into_iter()
             .filter(|(k, _)| !AGENT_IDENTITY.iter().any(|n| k == n)),
@@ -105,7 +110,10 @@ impl Bound {
             )));
         }
         // The town must open now.
-        Workspace::open(Town::open(&opts.root)?.with_caller(&opts.caller), opts.caller.clone())?;
+        Workspace::open(
+            Town::open(&opts.root)?.with_caller(&opts.caller),
+            opts.caller.clone(),
+        )?;
         let listener = std::net::TcpListener::bind((opts.bind, opts.port))
             .map_err(|e| Error::io(format!("cannot listen on {}:{}", opts.bind, opts.port), e))?;
         listener
@@ -176,6 +184,7 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/mail", get(pages::mail::page))
         .route("/events", get(live::events))
         .route("/assets/{name}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/act/sling", post(actions::sling))
         .route("/act/nudge", post(actions::nudge))
         .route("/act/reply", post(actions::reply))
@@ -183,7 +192,10 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/act/resume", post(actions::resume))
         .route("/act/retry", post(actions::retry))
         .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::guard,
+        ))
         .layer(axum::middleware::from_fn(auth::headers))
         .with_state(app)
 }

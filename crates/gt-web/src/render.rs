@@ -147,6 +147,7 @@ fn frame(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="gt-csrf" content=(app.auth.csrf());
                 title { (title) " · gt" }
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/app.css";
                 script src="/assets/app.js" defer {}
             }

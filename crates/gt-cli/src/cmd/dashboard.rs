@@ -52,7 +52,8 @@ pub fn run(ctx: &Ctx, a: DashboardArgs) -> Result<(), Error> {
             bound.addr()
         );
     }
-    let display = ctx.caller.var("DISPLAY").is_some() || ctx.caller.var("WAYLAND_DISPLAY").is_some();
+    let display =
+        ctx.caller.var("DISPLAY").is_some() || ctx.caller.var("WAYLAND_DISPLAY").is_some();
     if a.open || (!a.no_open && display && std::io::stdout().is_terminal()) {
         open_browser(bound.url());
     }
@@ -61,7 +62,11 @@ pub fn run(ctx: &Ctx, a: DashboardArgs) -> Result<(), Error> {
 
 /// Hands the URL to the desktop's opener; failing that is only a note.
 fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
     if let Err(e) = std::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())

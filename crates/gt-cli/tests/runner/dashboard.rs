@@ -119,7 +119,10 @@ impl Dashboard {
         };
         let a = d.get_raw(&d.url.clone(), None);
         assert_eq!(a.status, 303, "the token is exchanged: {}", a.body);
-        let set = a.header("set-cookie").expect("a session cookie").to_string();
+        let set = a
+            .header("set-cookie")
+            .expect("a session cookie")
+            .to_string();
         d.cookie = set.split(';').next().unwrap().to_string();
         let page = d.get("/");
         assert_eq!(page.status, 200, "{}", page.body);
@@ -165,14 +168,19 @@ impl Dashboard {
     }
 }
 
-const PAGES: &[&str] = &["/", "/agents", "/work", "/convoys", "/mq", "/trail", "/mail"];
+const PAGES: &[&str] = &[
+    "/", "/agents", "/work", "/convoys", "/mq", "/trail", "/mail",
+];
 
 #[test]
 fn the_token_is_needed_then_the_cookie() {
     let t = TestTown::new();
     let d = Dashboard::start(&t);
     // Nothing without the token or the cookie, assets included.
-    for p in PAGES.iter().chain(&["/assets/app.js", "/events", "/beads/x"]) {
+    for p in PAGES
+        .iter()
+        .chain(&["/assets/app.js", "/events", "/beads/x"])
+    {
         let a = d.get_raw(&format!("{}{p}", d.base), None);
         assert_eq!(a.status, 401, "{p} without a cookie: {}", a.body);
     }
@@ -186,7 +194,10 @@ fn the_token_is_needed_then_the_cookie() {
     assert_eq!(a.status, 303);
     assert_eq!(a.header("location"), Some("/"));
     let c = a.header("set-cookie").unwrap();
-    assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"), "{c}");
+    assert!(
+        c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+        "{c}"
+    );
     // With the cookie every page answers, each with the security headers.
     for p in PAGES.iter().chain(&["/assets/app.js", "/assets/app.css"]) {
         let a = d.get(p);
@@ -198,7 +209,7 @@ fn the_token_is_needed_then_the_cookie() {
         );
         assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));
         assert_eq!(a.header("x-content-type-options"), Some("nosniff"), "{p}");
-        assert_eq!(a.header("referrer-policy"), Some("no-referrer"), "{p}");
+        assert_eq!(a.header("referrer-policy"), Some("same-origin"), "{p}");
         assert_eq!(a.header("x-frame-options"), Some("DENY"), "{p}");
     }
     // No inline script anywhere: the only script is the served file.
@@ -250,7 +261,11 @@ fn actions_need_the_csrf_token_and_the_same_origin() {
     assert_eq!(send(Some(&good_origin), refs(&form("wrong"))).status, 403);
     let no_token: Vec<(&str, String)> = form(&csrf).into_iter().skip(1).collect();
     let a = send(Some(&good_origin), no_token);
-    assert!(a.status == 403 || a.status == 422 || a.status == 400, "{}", a.status);
+    assert!(
+        a.status == 403 || a.status == 422 || a.status == 400,
+        "{}",
+        a.status
+    );
     // Without the cookie, even with the token and origin.
     let anon = answer(
         agent()
@@ -265,17 +280,33 @@ fn actions_need_the_csrf_token_and_the_same_origin() {
     // error, one line, escaped, and writes nothing.
     let a = d.act(
         "/act/sling",
-        &[("back", "/work"), ("work", "x"), ("rig", "r"), ("agent", "nosuchagent")],
+        &[
+            ("back", "/work"),
+            ("work", "x"),
+            ("rig", "r"),
+            ("agent", "nosuchagent"),
+        ],
     );
     assert_eq!(a.status, 303);
     let to = a.header("location").unwrap().to_string();
     assert!(to.starts_with("/work?error="), "{to}");
     let shown = d.get(&to);
-    assert!(shown.body.contains("class=\"flash error\""), "{}", shown.body);
+    assert!(
+        shown.body.contains("class=\"flash error\""),
+        "{}",
+        shown.body
+    );
     assert_eq!(t.fingerprint(), before);
     // A back address elsewhere is not followed.
-    let a = d.act("/act/ack", &[("back", "//evil.example/x"), ("id", "hq-nope")]);
-    assert!(a.header("location").unwrap().starts_with("/?error="), "{:?}", a.header("location"));
+    let a = d.act(
+        "/act/ack",
+        &[("back", "//evil.example/x"), ("id", "hq-nope")],
+    );
+    assert!(
+        a.header("location").unwrap().starts_with("/?error="),
+        "{:?}",
+        a.header("location")
+    );
 }
 
 #[test]
@@ -284,7 +315,15 @@ fn hostile_text_is_escaped_on_every_page() {
     t.with_rig("r");
     let img = "<img src=x onerror=alert(1)>";
     let script = "</pre><script>alert(2)</script>";
-    let id = t.create(img, &["--description", script, "--label", "x\"onmouseover=alert(3)"]);
+    let id = t.create(
+        img,
+        &[
+            "--description",
+            script,
+            "--label",
+            "x\"onmouseover=alert(3)",
+        ],
+    );
     t.ok(&["bead", "comment", &id, script]);
     t.ok(&["mail", "send", "human", "-s", img, "-m", script]);
     t.ok(&["escalate", "--severity", "high", script]);
@@ -307,16 +346,28 @@ fn hostile_text_is_escaped_on_every_page() {
         let b = &a.body;
         assert!(!b.contains("<img src=x"), "{p} has a raw <img>: {b}");
         assert!(!b.contains("<script>alert"), "{p} has a raw <script>: {b}");
-        assert!(!b.contains("\"onmouseover"), "{p} lets an attribute out: {b}");
+        assert!(
+            !b.contains("\"onmouseover"),
+            "{p} lets an attribute out: {b}"
+        );
         assert_eq!(b.matches("<script").count(), 1, "{p}");
     }
     let bead = d.get(&format!("/beads/{id}")).body;
-    assert!(bead.contains("&lt;img src=x onerror=alert(1)&gt;"), "{bead}");
+    assert!(
+        bead.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{bead}"
+    );
     assert!(bead.contains("&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
     let screen = d.get("/agents/r/nux").body;
-    assert!(screen.contains("&lt;/pre&gt;&lt;script&gt;alert(4)"), "{screen}");
+    assert!(
+        screen.contains("&lt;/pre&gt;&lt;script&gt;alert(4)"),
+        "{screen}"
+    );
     let mail = d.get("/mail").body;
-    assert!(mail.contains("&lt;img src=x onerror=alert(1)&gt;"), "{mail}");
+    assert!(
+        mail.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{mail}"
+    );
     // The live part alone (what the page's script fetches) is escaped too.
     let frag = answer(
         agent()
@@ -388,7 +439,11 @@ fn the_event_stream_brings_new_events_and_what_was_missed() {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     });
     let started = Instant::now();
-    let seen = read_events_until(&d, "", 20, |v| v["summary"].as_str().is_some_and(|s| s.contains("while streaming")));
+    let seen = read_events_until(&d, "", 20, |v| {
+        v["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("while streaming"))
+    });
     let id = writer.join().unwrap();
     assert_eq!(seen.last().unwrap()["bead"], id.as_str());
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -406,37 +461,84 @@ fn actions_are_the_library_calls_recorded_as_human() {
     // Sling free text to a rig.
     let a = d.act(
         "/act/sling",
-        &[("back", "/work"), ("work", "typed from the web"), ("rig", "r"), ("agent", "catter")],
+        &[
+            ("back", "/work"),
+            ("work", "typed from the web"),
+            ("rig", "r"),
+            ("agent", "catter"),
+        ],
     );
     let to = a.header("location").unwrap().to_string();
     assert!(to.starts_with("/work?done="), "{to}");
     let agents = t.json(&["agents"]);
-    let agent = agents.as_array().unwrap()[0]["agent"].as_str().unwrap().to_string();
+    let agent = agents.as_array().unwrap()[0]["agent"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let polecat = agent.split('/').nth(1).unwrap().to_string();
     let typed = t.dir.path().join(format!("typed-{polecat}"));
     t.wait_for(10, "the catter runs", |_| typed.exists());
     // Nudge it from its page.
     let a = d.act(
         "/act/nudge",
-        &[("back", &format!("/agents/{agent}")), ("agent", &agent), ("message", "hello from the dashboard")],
+        &[
+            ("back", &format!("/agents/{agent}")),
+            ("agent", &agent),
+            ("message", "hello from the dashboard"),
+        ],
     );
-    assert!(a.header("location").unwrap().contains("done="), "{:?}", a.header("location"));
+    assert!(
+        a.header("location").unwrap().contains("done="),
+        "{:?}",
+        a.header("location")
+    );
     t.wait_for(10, "the nudge arrives", |_| {
-        std::fs::read_to_string(&typed).unwrap_or_default().contains("hello from the dashboard")
+        std::fs::read_to_string(&typed)
+            .unwrap_or_default()
+            .contains("hello from the dashboard")
     });
     // Mail: reply to a message for human; acknowledge an escalation.
-    t.ok_env(&[("GT_AGENT", &agent)], &["mail", "send", "human", "-s", "question", "-m", "which way?"]);
+    t.ok_env(
+        &[("GT_AGENT", &agent)],
+        &[
+            "mail",
+            "send",
+            "human",
+            "-s",
+            "question",
+            "-m",
+            "which way?",
+        ],
+    );
     let inbox = t.json(&["mail", "inbox", "--as", "human"]);
     let mail_id = inbox[0]["id"].as_i64().unwrap().to_string();
-    let a = d.act("/act/reply", &[("back", "/mail"), ("id", &mail_id), ("body", "left")]);
-    assert!(a.header("location").unwrap().contains("done="), "{:?}", a.header("location"));
+    let a = d.act(
+        "/act/reply",
+        &[("back", "/mail"), ("id", &mail_id), ("body", "left")],
+    );
+    assert!(
+        a.header("location").unwrap().contains("done="),
+        "{:?}",
+        a.header("location")
+    );
     let theirs = t.json(&["mail", "inbox", "--as", &agent]);
-    assert!(theirs.as_array().unwrap().iter().any(|m| m["body"] == "left"), "{theirs}");
+    assert!(
+        theirs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == "left"),
+        "{theirs}"
+    );
     t.ok_env(&[("GT_AGENT", &agent)], &["escalate", "stuck"]);
     let esc = t.json(&["escalate", "list"]);
     let esc_bead = esc[0]["bead"].as_str().unwrap().to_string();
     let a = d.act("/act/ack", &[("back", "/mail"), ("id", &esc_bead)]);
-    assert!(a.header("location").unwrap().contains("done="), "{:?}", a.header("location"));
+    assert!(
+        a.header("location").unwrap().contains("done="),
+        "{:?}",
+        a.header("location")
+    );
     // Every change the dashboard made is recorded as human.
     let trail = t.json(&["trail", "-n", "200"]);
     let by_human: Vec<String> = trail
@@ -448,7 +550,9 @@ fn actions_are_the_library_calls_recorded_as_human() {
         .collect();
     for k in ["sling", "nudge.delivered", "mail.sent", "escalation.acked"] {
         assert!(
-            by_human.iter().any(|x| x == k || x.starts_with(&format!("{k}."))),
+            by_human
+                .iter()
+                .any(|x| x == k || x.starts_with(&format!("{k}."))),
             "no {k} by human in {by_human:?}"
         );
     }
@@ -463,6 +567,14 @@ fn a_non_loopback_bind_needs_the_flag_and_bad_towns_fail_at_once() {
     let err = t.fails(&["dashboard", "--bind", "not-an-ip"], 2);
     assert!(!err.is_empty());
     let nowhere = t.dir.path().join("nowhere");
-    let err = t.fails(&["--town", nowhere.to_str().unwrap(), "dashboard", "--no-open"], 1);
+    let err = t.fails(
+        &[
+            "--town",
+            nowhere.to_str().unwrap(),
+            "dashboard",
+            "--no-open",
+        ],
+        1,
+    );
     assert!(!err.is_empty());
 }

@@ -11,6 +11,7 @@ mod comms;
 mod concurrency;
 mod contract;
 mod dashboard;
+mod dashboard_browser;
 mod fault_isolation;
 mod fresh_clone;
 mod hostile_repos;

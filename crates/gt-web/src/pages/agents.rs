@@ -125,4 +125,3 @@ pub async fn one(
     })
     .await
 }
-

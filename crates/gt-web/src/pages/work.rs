@@ -189,7 +189,11 @@ fn graph(
     };
     let cut = |s: &str| -> String {
         let t: String = s.chars().take(30).collect();
-        if t.len() < s.len() { format!("{t}…") } else { t }
+        if t.len() < s.len() {
+            format!("{t}…")
+        } else {
+            t
+        }
     };
     Ok(html! {
         svg.graph xmlns="http://www.w3.org/2000/svg" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)} role="img" {
