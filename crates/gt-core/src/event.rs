@@ -330,6 +330,9 @@ pub struct Event {
     pub bead: Option<String>,
     pub summary: String,
     pub payload: serde_json::Value,
+    /// Where the change was made when not the command line: `dashboard`
+    /// for the web dashboard's actions; null otherwise.
+    pub source: Option<String>,
 }
 
 /// An event to append; time and actor are filled in by the store.

@@ -31,6 +31,26 @@ pub struct TownConfig {
     /// hosts' settings.
     #[serde(default, skip_serializing_if = "HostConfig::is_default")]
     pub host: HostConfig,
+    /// `gt dashboard`'s settings.
+    #[serde(default, skip_serializing_if = "DashboardConfig::is_default")]
+    pub dashboard: DashboardConfig,
+}
+
+/// `[dashboard]` in gt.toml: the PEM certificate chain and key that make
+/// `gt dashboard` serve HTTPS (a relative path is from the town root).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+}
+
+impl DashboardConfig {
+    fn is_default(&self) -> bool {
+        *self == DashboardConfig::default()
+    }
 }
 
 /// `[host]` in gt.toml.
@@ -223,6 +243,14 @@ fn check_value(spec: &KeySpec, value: &str) -> Result<()> {
         KeyKind::Prefix => crate::id::validate_prefix(value),
         KeyKind::Agent => crate::runtime::validate_agent_name(value),
         KeyKind::EnvList => check_env_list(key, value),
+        KeyKind::DashboardFile(_) => {
+            if value.chars().any(char::is_control) {
+                return Err(Error::invalid(format!(
+                    "{key} must be a path without control characters"
+                )));
+            }
+            Ok(())
+        }
         KeyKind::Duration(_) | KeyKind::RigDuration(_) | KeyKind::HostDeadAfter => {
             let which = match spec.kind {
                 KeyKind::Duration(w) | KeyKind::RigDuration(w) => w,
@@ -361,6 +389,8 @@ enum KeyKind {
     EnvList,
     /// `host.dead_after`.
     HostDeadAfter,
+    /// A file under `[dashboard]`; empty unsets it.
+    DashboardFile(&'static str),
 }
 
 /// A settable key.
@@ -447,6 +477,16 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyKind::HostDeadAfter,
         doc: "a host whose daemon has not reported this long is dead; its work moves (default 2m)",
     },
+    KeySpec {
+        key: "dashboard.tls_cert",
+        kind: KeyKind::DashboardFile("tls_cert"),
+        doc: "PEM certificate chain: gt dashboard serves HTTPS (with dashboard.tls_key; empty: unset)",
+    },
+    KeySpec {
+        key: "dashboard.tls_key",
+        kind: KeyKind::DashboardFile("tls_key"),
+        doc: "PEM private key of dashboard.tls_cert (empty: unset)",
+    },
 ];
 
 fn spec(key: &str) -> Result<&'static KeySpec> {
@@ -485,6 +525,7 @@ impl TownConfig {
             agents: Default::default(),
             store: Default::default(),
             host: Default::default(),
+            dashboard: Default::default(),
         })
     }
 
@@ -607,6 +648,11 @@ impl TownConfig {
             },
             KeyKind::EnvList => self.runtime.env.clone().unwrap_or_default(),
             KeyKind::HostDeadAfter => self.host.dead_after.clone(),
+            KeyKind::DashboardFile(which) => match which {
+                "tls_cert" => self.dashboard.tls_cert.clone(),
+                _ => self.dashboard.tls_key.clone(),
+            }
+            .unwrap_or_default(),
         })
     }
 
@@ -626,6 +672,17 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
     let item = match spec.kind {
         KeyKind::TownName | KeyKind::Prefix | KeyKind::Agent => toml_edit::value(value),
         KeyKind::EnvList => toml_edit::value(value.trim()),
+        KeyKind::DashboardFile(which) => {
+            if value.trim().is_empty() {
+                return edit(path, |doc| {
+                    if let Some(t) = doc.get_mut("dashboard").and_then(|s| s.as_table_mut()) {
+                        t.remove(which);
+                    }
+                    Ok(())
+                });
+            }
+            toml_edit::value(value.trim())
+        }
         KeyKind::Duration(_) | KeyKind::RigDuration(_) | KeyKind::HostDeadAfter => {
             toml_edit::value(value.trim())
         }

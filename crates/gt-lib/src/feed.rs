@@ -530,6 +530,7 @@ mod tests {
             bead: None,
             summary: String::new(),
             payload: serde_json::Value::Null,
+            source: None,
         };
         d.push_events(
             (0..(Dashboard::MAX_EVENTS as i64 + 10)).map(|i| Event { id: i, ..e.clone() }),

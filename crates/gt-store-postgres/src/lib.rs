@@ -75,6 +75,9 @@ pub struct PgStore {
     clock: Arc<dyn Clock>,
     /// Prefix for new bead ids when the caller gives none.
     prefix: String,
+    /// What every appended event records as its source (`set_source`): the
+    /// session setting `gt.source`, set again on a new connection.
+    source: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -218,7 +221,18 @@ impl PgStore {
             location,
             clock,
             prefix: prefix.to_string(),
+            source: Mutex::new(None),
         })
+    }
+
+    /// Sets the session's `gt.source` (read by the event insert).
+    fn apply_source(c: &mut Client, source: Option<&str>) -> Result<()> {
+        c.execute(
+            "SELECT set_config('gt.source', $1, false)",
+            &[&source.unwrap_or("")],
+        )
+        .db()?;
+        Ok(())
     }
 
     /// The applied schema version; 0 when gt's tables are not there.
@@ -287,8 +301,15 @@ impl PgStore {
             // The failed statement was refused; the next one gets a new
             // connection (when it cannot be made, the closed one answers
             // with its error, as before).
-            if let Ok(fresh) = (self.reopen)() {
-                *c = fresh;
+            if let Ok(mut fresh) = (self.reopen)() {
+                let source = self
+                    .source
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if source.is_none() || Self::apply_source(&mut fresh, source.as_deref()).is_ok() {
+                    *c = fresh;
+                }
             }
         }
         c
@@ -479,8 +500,9 @@ pub(crate) fn insert_event(
 ) -> Result<i64> {
     let payload = ev.payload.to_string();
     tx.query_one(
-        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF(current_setting('gt.source', true), ''))
+         RETURNING id",
         &[
             &time,
             &ev.kind,
@@ -497,7 +519,7 @@ pub(crate) fn insert_event(
 }
 
 /// The columns [`event_from_row`] reads, in order.
-pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload";
+pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload, source";
 
 pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
     Ok(Event {
@@ -509,6 +531,7 @@ pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
         bead: r.try_get(5).db()?,
         summary: r.try_get(6).db()?,
         payload: json_col(r, 7)?,
+        source: r.try_get(8).db()?,
     })
 }
 
@@ -525,7 +548,22 @@ impl EventStore for PgStore {
             bead: event.bead,
             summary: event.summary,
             payload: event.payload,
+            source: self
+                .source
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         })
+    }
+
+    fn set_source(&self, source: Option<&str>) -> Result<()> {
+        if let Some(s) = source {
+            gt_core::event::validate_actor(s)?;
+        }
+        let mut c = self.client();
+        Self::apply_source(&mut c, source)?;
+        *self.source.lock().unwrap_or_else(|p| p.into_inner()) = source.map(str::to_string);
+        Ok(())
     }
 
     fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {

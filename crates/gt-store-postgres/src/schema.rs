@@ -7,6 +7,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_town.sql"),
     // The hosts of a town and the host of each session (SQLite's 0010).
     include_str!("../migrations/0002_hosts.sql"),
+    // Where an event's change was made (SQLite's 0011).
+    include_str!("../migrations/0003_event_source.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).

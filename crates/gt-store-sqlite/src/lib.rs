@@ -54,6 +54,9 @@ const BUSY_RETRIES: u32 = 20;
 
 pub struct SqliteStore {
     conn: Connection,
+    /// What every appended event records as its source (`set_source`);
+    /// read by the connection's `gt_source()` function.
+    source: Arc<std::sync::Mutex<Option<String>>>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Prefix for new bead ids when the caller gives none.
@@ -157,8 +160,21 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").db()?;
         conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.set_prepared_statement_cache_capacity(64);
+        // `gt_source()` in the event insert: this handle's source. Direct
+        // only (no trigger or view of a hostile file can call it).
+        let source: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let read = source.clone();
+        conn.create_scalar_function(
+            "gt_source",
+            0,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8
+                | rusqlite::functions::FunctionFlags::SQLITE_DIRECTONLY,
+            move |_| Ok(read.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        )
+        .db()?;
         let store = SqliteStore {
             conn,
+            source,
             path: path.to_path_buf(),
             clock,
             prefix: prefix.to_string(),
@@ -343,8 +359,8 @@ pub(crate) fn insert_event(
 ) -> Result<i64> {
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO events (time, kind, actor, rig, bead, summary, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, gt_source())",
         )
         .db()?;
     stmt.execute(params![
@@ -371,8 +387,12 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         bead: r.get(5)?,
         summary: r.get(6)?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        source: r.get(8)?,
     })
 }
+
+/// The columns [`event_from_row`] reads, in order.
+pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload, source";
 
 impl EventStore for SqliteStore {
     fn append_event(&self, event: NewEvent, actor: &str) -> Result<Event> {
@@ -387,13 +407,24 @@ impl EventStore for SqliteStore {
             bead: event.bead,
             summary: event.summary,
             payload: event.payload,
+            source: self
+                .source
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         })
     }
 
+    fn set_source(&self, source: Option<&str>) -> Result<()> {
+        if let Some(s) = source {
+            gt_core::event::validate_actor(s)?;
+        }
+        *self.source.lock().unwrap_or_else(|p| p.into_inner()) = source.map(str::to_string);
+        Ok(())
+    }
+
     fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
-        let mut sql = String::from(
-            "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events WHERE 1=1",
-        );
+        let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut after = q.after_id.unwrap_or(0);
         if let Some(since) = &q.since {

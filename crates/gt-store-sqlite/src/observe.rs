@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::DbResult;
-use super::{event_from_row, SqliteStore};
+use super::{event_from_row, SqliteStore, EVENT_COLS};
 use gt_core::error::Result;
 use gt_core::event::Event;
 use gt_store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
@@ -135,10 +135,9 @@ impl ObserveStore for SqliteStore {
     fn events_after(&self, after_id: i64, limit: usize) -> Result<Vec<Event>> {
         let mut stmt = self
             .conn()
-            .prepare_cached(
-                "SELECT id, time, kind, actor, rig, bead, summary, payload FROM events
-             WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLS} FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
             .db()?;
         let rows = stmt
             .query_map(

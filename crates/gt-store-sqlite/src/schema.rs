@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_session_usage.sql"),
     // The hosts of a town and the host of each session (issue 13).
     include_str!("../migrations/0010_hosts.sql"),
+    // Where an event's change was made (the dashboard), issue 14.
+    include_str!("../migrations/0011_event_source.sql"),
 ];
 
 /// The schema version this build writes.
@@ -65,7 +67,7 @@ mod tests {
     /// `schema_v8.txt` was dumped from a version-8 database made by the old
     /// code) plus migration 9: `schema_v9.txt` is `schema_v8.txt` with the
     /// `session_usage` table and the `sessions.agent_session_id` column, and
-    /// nothing else changed.
+    /// nothing else changed; and so on for each later migration.
     #[test]
     fn new_database_schema_equals_the_released_one() {
         let dir = tempfile::tempdir().unwrap();
@@ -100,8 +102,17 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v11 = include_str!("../tests/fixtures/schema_v11.txt");
+        assert_eq!(dump, v11);
+        // v11 = v10 + migration 11 (events.source), and nothing else.
         let v10 = include_str!("../tests/fixtures/schema_v10.txt");
-        assert_eq!(dump, v10);
+        let back = v11
+            .replace(
+                "    payload TEXT NOT NULL DEFAULT '{}'\n, source TEXT)\n",
+                "    payload TEXT NOT NULL DEFAULT '{}'\n)\n",
+            )
+            .replace("user_version 11\n", "user_version 10\n");
+        assert_eq!(back, v10);
         // v10 = v9 + migration 10 (the hosts and leases tables,
         // sessions.host and its index), and nothing else.
         let v9 = include_str!("../tests/fixtures/schema_v9.txt");

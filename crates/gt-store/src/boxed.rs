@@ -125,6 +125,10 @@ impl<T: EventStore + ?Sized> EventStore for Box<T> {
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
         (**self).events(query)
     }
+
+    fn set_source(&self, source: Option<&str>) -> Result<()> {
+        (**self).set_source(source)
+    }
 }
 
 impl<T: RigStore + ?Sized> RigStore for Box<T> {

@@ -95,6 +95,9 @@ pub trait EventStore {
     /// a town created or a config key set).
     fn append_event(&self, event: NewEvent, actor: &str) -> Result<Event>;
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+    /// Every event this store handle appends from now on records `source`
+    /// (e.g. `dashboard`; `None`: none, the default). Checked like an actor.
+    fn set_source(&self, source: Option<&str>) -> Result<()>;
 }
 
 pub trait RigStore {

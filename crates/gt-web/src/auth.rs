@@ -38,6 +38,8 @@ pub struct Secrets {
     cookie_name: String,
     /// `Host` values accepted (empty: any, for a non-loopback bind).
     hosts: Vec<String>,
+    /// Served over TLS: the cookie is `Secure`, the origin `https://`.
+    tls: bool,
 }
 
 fn random_hex(bytes: usize) -> Result<String, Error> {
@@ -57,7 +59,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Secrets {
-    pub fn new(addr: SocketAddr, loopback_only: bool) -> Result<Secrets, Error> {
+    pub fn new(addr: SocketAddr, loopback_only: bool, tls: bool) -> Result<Secrets, Error> {
         let port = addr.port();
         let hosts = if loopback_only {
             vec![
@@ -74,6 +76,7 @@ impl Secrets {
             csrf: random_hex(24)?,
             cookie_name: format!("gt_session_{port}"),
             hosts,
+            tls,
         })
     }
 
@@ -111,8 +114,10 @@ impl Secrets {
 
     fn set_cookie(&self) -> String {
         format!(
-            "{}={}; HttpOnly; SameSite=Strict; Path=/",
-            self.cookie_name, self.session
+            "{}={}; HttpOnly; SameSite=Strict; Path=/{}",
+            self.cookie_name,
+            self.session,
+            if self.tls { "; Secure" } else { "" }
         )
     }
 }
@@ -146,16 +151,17 @@ fn refuse(status: StatusCode, why: &str) -> Response {
         .into_response()
 }
 
-/// Whether a POST comes from a page of this server.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether a POST comes from a page of this server (`https` only when it
+/// serves TLS, `http` only when not).
+fn same_origin(headers: &HeaderMap, tls: bool) -> bool {
     let (Some(origin), Some(host)) = (
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
         headers.get(header::HOST).and_then(|v| v.to_str().ok()),
     ) else {
         return false;
     };
-    origin.eq_ignore_ascii_case(&format!("http://{host}"))
-        || origin.eq_ignore_ascii_case(&format!("https://{host}"))
+    let scheme = if tls { "https" } else { "http" };
+    origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
 }
 
 /// The access check (see the module's notes).
@@ -186,7 +192,10 @@ pub async fn guard(State(app): State<Shared>, req: Request, next: Next) -> Respo
             ),
         };
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD && !same_origin(req.headers()) {
+    if req.method() != Method::GET
+        && req.method() != Method::HEAD
+        && !same_origin(req.headers(), s.tls)
+    {
         return refuse(StatusCode::FORBIDDEN, "forbidden: cross-origin request");
     }
     next.run(req).await
@@ -233,7 +242,7 @@ mod tests {
 
     #[test]
     fn cookies_are_read_by_this_port_name() {
-        let s = Secrets::new("127.0.0.1:4000".parse().unwrap(), true).unwrap();
+        let s = Secrets::new("127.0.0.1:4000".parse().unwrap(), true, false).unwrap();
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
@@ -251,16 +260,17 @@ mod tests {
     fn the_origin_must_be_this_server() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4000"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, false));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://evil.example"),
         );
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, false));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:4000"),
         );
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, false));
+        assert!(!same_origin(&h, true), "plain http to a TLS server");
     }
 }

@@ -16,6 +16,7 @@ mod auth;
 mod live;
 mod pages;
 mod render;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 use gt_lib::caller::CallerEnv;
+use gt_lib::store::EventStore;
 use gt_lib::town::Town;
 use gt_lib::workspace::Workspace;
 use gt_lib::Error;
@@ -41,7 +43,19 @@ pub struct Options {
     pub port: u16,
     /// A non-loopback `bind` is refused without it.
     pub allow_remote: bool,
+    /// Serve HTTPS with this PEM certificate chain and key.
+    pub tls: Option<TlsFiles>,
 }
+
+/// The PEM files of the dashboard's TLS identity.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The source recorded on every event the dashboard's actions append.
+pub const SOURCE: &str = "dashboard";
 
 /// The dashboard's shared state.
 pub(crate) struct App {
@@ -69,11 +83,15 @@ impl App {
         .map_err(|e| Error::Internal(format!("dashboard task failed: {e}")))?
     }
 
+    /// The town opened for one request; every event it appends records
+    /// source `dashboard`.
     pub fn workspace(&self) -> Result<Workspace, Error> {
-        Workspace::open(
+        let ws = Workspace::open(
             Town::open(&self.root)?.with_caller(&self.caller),
             self.caller.clone(),
-        )
+        )?;
+        ws.store.set_source(Some(SOURCE))?;
+        Ok(ws)
     }
 }
 
@@ -83,6 +101,7 @@ pub struct Bound {
     app: Shared,
     url: String,
     addr: SocketAddr,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// The environment variables that make a caller an agent: the dashboard
@@ -109,11 +128,15 @@ impl Bound {
                 opts.bind
             )));
         }
-        // The town must open now.
+        // The town must open now, and the certificate must be usable.
         Workspace::open(
             Town::open(&opts.root)?.with_caller(&opts.caller),
             opts.caller.clone(),
         )?;
+        let tls = match &opts.tls {
+            Some(f) => Some(tls::config(&f.cert, &f.key)?),
+            None => None,
+        };
         let listener = std::net::TcpListener::bind((opts.bind, opts.port))
             .map_err(|e| Error::io(format!("cannot listen on {}:{}", opts.bind, opts.port), e))?;
         listener
@@ -122,12 +145,13 @@ impl Bound {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
-        let secrets = auth::Secrets::new(addr, opts.bind.is_loopback())?;
+        let secrets = auth::Secrets::new(addr, opts.bind.is_loopback(), tls.is_some())?;
         let host = match addr {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         };
-        let url = format!("http://{host}/?token={}", secrets.token());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{host}/?token={}", secrets.token());
         let app = Arc::new(App {
             root: opts.root,
             caller: opts.caller,
@@ -139,6 +163,7 @@ impl Bound {
             app,
             url,
             addr,
+            tls,
         })
     }
 
@@ -151,6 +176,11 @@ impl Bound {
         self.addr
     }
 
+    /// Whether it serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Serves until the process is stopped.
     pub fn serve(self) -> Result<(), Error> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -158,14 +188,22 @@ impl Bound {
             .max_blocking_threads(8)
             .build()
             .map_err(|e| Error::io("cannot start the web server", e))?;
-        let Bound { listener, app, .. } = self;
+        let Bound {
+            listener, app, tls, ..
+        } = self;
         live::start_follower(app.clone());
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::io("cannot use the listening socket", e))?;
-            axum::serve(listener, router(app))
-                .await
-                .map_err(|e| Error::io("the web server stopped", e))
+            let served = match tls {
+                Some(cfg) => {
+                    let l = tls::TlsListener::new(listener, cfg)
+                        .map_err(|e| Error::io("cannot use the listening socket", e))?;
+                    axum::serve(l, router(app)).await
+                }
+                None => axum::serve(listener, router(app)).await,
+            };
+            served.map_err(|e| Error::io("the web server stopped", e))
         })
     }
 }

@@ -26,18 +26,49 @@ pub struct DashboardArgs {
     /// Never open a browser.
     #[arg(long)]
     no_open: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; default:
+    /// dashboard.tls_cert of gt.toml).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert (default: dashboard.tls_key).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, a: DashboardArgs) -> Result<(), Error> {
     let town = ctx.town()?;
+    let tls =
+        match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(gt_web::TlsFiles { cert, key }),
+            _ => {
+                let d = &town.config.dashboard;
+                match (d.tls_cert.as_deref(), d.tls_key.as_deref()) {
+                    (Some(c), Some(k)) => Some(gt_web::TlsFiles {
+                        cert: town.root().join(c),
+                        key: town.root().join(k),
+                    }),
+                    (None, None) => None,
+                    _ => return Err(Error::invalid(
+                        "dashboard.tls_cert and dashboard.tls_key go together: set both or neither",
+                    )),
+                }
+            }
+        };
     let bound = gt_web::Bound::bind(gt_web::Options {
         root: town.root().to_path_buf(),
         caller: gt_web::human_caller(std::env::vars_os()),
         bind: a.bind,
         port: a.port,
         allow_remote: a.allow_remote,
+        tls,
     })?;
     // The first line is the URL (with its access token), JSON or not.
+    if !a.bind.is_loopback() && bound.is_tls() {
+        eprintln!(
+            "warning: serving on {}: anyone who can reach it and has the URL controls this town",
+            bound.addr()
+        );
+    }
     if ctx.json {
         ctx.out(
             &serde_json::json!({ "url": bound.url(), "addr": bound.addr().to_string() })
@@ -46,9 +77,9 @@ pub fn run(ctx: &Ctx, a: DashboardArgs) -> Result<(), Error> {
     } else {
         ctx.out(bound.url());
     }
-    if !a.bind.is_loopback() {
+    if !a.bind.is_loopback() && !bound.is_tls() {
         eprintln!(
-            "warning: serving on {} over plain HTTP: anyone who can reach it and has the URL controls this town",
+            "warning: serving on {} over plain HTTP (see --tls-cert): anyone who can reach it and has the URL controls this town",
             bound.addr()
         );
     }

@@ -734,6 +734,7 @@ mod tests {
             bead: None,
             summary: summary.into(),
             payload: serde_json::Value::Null,
+            source: None,
         };
         app.dash.push_events([
             ev(1, "sling", "human", "slung web-9a1 to web/slit"),

@@ -539,11 +539,21 @@ fn actions_are_the_library_calls_recorded_as_human() {
         "{:?}",
         a.header("location")
     );
-    // Every change the dashboard made is recorded as human.
+    // Every change the dashboard made is recorded as human, from the
+    // dashboard; the command line's are not.
     let trail = t.json(&["trail", "-n", "200"]);
-    let by_human: Vec<String> = trail
-        .as_array()
-        .unwrap()
+    let events = trail.as_array().unwrap();
+    for e in events {
+        assert_eq!(
+            e["actor"] == "human",
+            e["source"] == "dashboard",
+            "actor and source disagree: {e}"
+        );
+    }
+    assert!(events
+        .iter()
+        .any(|e| e["actor"] == "tester" && e["source"].is_null()));
+    let by_human: Vec<String> = events
         .iter()
         .filter(|e| e["actor"] == "human")
         .map(|e| e["kind"].as_str().unwrap().to_string())
@@ -577,4 +587,200 @@ fn a_non_loopback_bind_needs_the_flag_and_bad_towns_fail_at_once() {
         1,
     );
     assert!(!err.is_empty());
+}
+
+/// One HTTPS request to `addr` trusting only the test CA: the raw answer.
+fn https_get(addr: &str, path: &str, cookie: Option<&str>) -> String {
+    use std::io::Write;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(fixtures.join("ca.pem")).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let sock = std::net::TcpStream::connect(addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = tls.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn with_a_certificate_it_serves_https_only() {
+    let t = TestTown::new();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let cert = fixtures.join("dashboard.pem");
+    let key = fixtures.join("dashboard.key");
+    // A half-given identity or a file that is no certificate: one line, no server.
+    let err = t.fails(
+        &[
+            "dashboard",
+            "--no-open",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(err.contains("--tls-key"), "{err}");
+    let err = t.fails(
+        &[
+            "dashboard",
+            "--no-open",
+            "--tls-cert",
+            key.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // From gt.toml: the URL is https, the cookie Secure.
+    t.ok(&[
+        "config",
+        "set",
+        "dashboard.tls_cert",
+        cert.to_str().unwrap(),
+    ]);
+    let err = t.fails(&["dashboard", "--no-open"], 1);
+    assert!(err.contains("set both or neither"), "{err}");
+    t.ok(&["config", "set", "dashboard.tls_key", key.to_str().unwrap()]);
+    let mut child = spawn_gt(&t, &["dashboard", "--no-open"]);
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(child);
+    let url = first.trim();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let rest = url.strip_prefix("https://").unwrap();
+    let (addr, path) = rest.split_at(rest.find('/').unwrap());
+    let a = https_get(addr, path, None);
+    assert!(a.starts_with("HTTP/1.1 303"), "{a}");
+    let cookie_line = a
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie");
+    assert!(cookie_line.contains("; Secure"), "{cookie_line}");
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = https_get(addr, "/", Some(&cookie));
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Town test"));
+    // Plain HTTP to it gets no page.
+    let plain = agent().get(&format!("http://{addr}/")).call();
+    assert!(!matches!(plain, Ok(ref r) if r.status() == 200));
+    // Unset again: plain HTTP.
+    t.ok(&["config", "set", "dashboard.tls_cert", ""]);
+    t.ok(&["config", "set", "dashboard.tls_key", ""]);
+    let d = Dashboard::start(&t);
+    assert!(d.url.starts_with("http://"));
+}
+
+#[test]
+fn retry_and_resume_from_the_pages() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&[
+        "rig",
+        "config",
+        "r",
+        "gates.never",
+        "sh -c 'echo \"<b>gate</b> says no\"; exit 1'",
+    ]);
+    let slung = t.sling("r", "work that fails its gate", "standin");
+    let bead = slung["bead"].as_str().unwrap().to_string();
+    t.wait_for(90, "the bead merging", |t| {
+        t.bead_status(&bead) == "merging"
+    });
+    t.json(&["refinery", "run", "--once", "--rig", "r"]);
+    let mrs = t.json(&["mq", "list", "--rig", "r"]);
+    let mr = mrs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["bead"] == bead.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(mr["status"], "failed", "{mr}");
+    let d = Dashboard::start(&t);
+    // The queue shows the gate's output (escaped) and a retry button.
+    let page = d.get("/mq").body;
+    assert!(page.contains("&lt;b&gt;gate&lt;/b&gt; says no"), "{page}");
+    assert!(page.contains("action=\"/act/retry\""));
+    let id = mr["id"].to_string();
+    let a = d.act("/act/retry", &[("back", "/mq"), ("id", &id)]);
+    assert!(
+        a.header("location").unwrap().starts_with("/mq?done="),
+        "{:?}",
+        a.header("location")
+    );
+    let after = t.json(&["mq", "show", &id]);
+    assert_eq!(after["status"], "queued", "{after}");
+    // A bad id: the library's refusal, nothing changed.
+    let a = d.act("/act/retry", &[("back", "/mq"), ("id", "not-a-number")]);
+    assert!(a.header("location").unwrap().starts_with("/mq?error="));
+    // Resume: the bead's page starts a bead whose agent left without
+    // `gt done` again, on an agent.
+    let left = t.sling("r", "work left half done", "standin-exit-without-done");
+    let bead = left["bead"].as_str().unwrap().to_string();
+    t.wait_for(30, "the agent gone", |t| !t.session_is(&bead, "running"));
+    let status = t.bead_status(&bead);
+    let a = d.act(
+        "/act/resume",
+        &[
+            ("back", &format!("/beads/{bead}")),
+            ("bead", &bead),
+            ("agent", "standin-hang"),
+        ],
+    );
+    let to = a.header("location").unwrap().to_string();
+    assert!(to.contains("done=resumed"), "{to} (bead was {status})");
+    let sessions: Vec<Value> = t.json(&["agents"]).as_array().unwrap().clone();
+    assert!(
+        sessions.iter().any(|s| s["bead"] == bead.as_str()
+            && s["runtime"] == "standin-hang"
+            && s["live"] == "running"),
+        "{sessions:?}"
+    );
+    let trail = t.json(&["trail", "-n", "50"]);
+    let by_dashboard: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "dashboard")
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(by_dashboard.contains(&"merge.requeued"), "{by_dashboard:?}");
+    assert!(by_dashboard.contains(&"sling"), "{by_dashboard:?}");
 }

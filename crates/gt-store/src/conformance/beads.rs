@@ -570,3 +570,42 @@ pub fn events_append_and_query(s: &dyn Store) {
         .unwrap();
     assert!(none.is_empty());
 }
+
+pub fn events_record_their_source(s: &dyn Store) {
+    // By default no source.
+    let a = s
+        .create_bead(&NewBead::new("from the command line"), "human")
+        .unwrap();
+    assert_eq!(last_of(s, "bead.created").source, None);
+    // A source set on the handle is on every event it appends, written by
+    // a change or on its own, and read back the same.
+    s.set_source(Some("dashboard")).unwrap();
+    let b = s
+        .create_bead(&NewBead::new("from the web"), "human")
+        .unwrap();
+    let ev = last_of(s, "bead.created");
+    assert_eq!(
+        (ev.bead.as_deref(), ev.source.as_deref()),
+        (Some(b.id.as_str()), Some("dashboard"))
+    );
+    let own = s
+        .append_event(NewEvent::new("config.set", "set x"), "human")
+        .unwrap();
+    assert_eq!(own.source.as_deref(), Some("dashboard"));
+    let read = s.events(&EventQuery::default()).unwrap();
+    let own_read = read.iter().find(|e| e.id == own.id).unwrap();
+    assert_eq!(own_read.source.as_deref(), Some("dashboard"));
+    assert_eq!(
+        s.events_after(0, 100)
+            .unwrap()
+            .iter()
+            .filter(|e| e.source.is_some())
+            .count(),
+        2
+    );
+    // Unset again; a hostile source is refused and changes nothing.
+    assert_eq!(refusal(s.set_source(Some("bad\nsource"))), "invalid");
+    s.set_source(None).unwrap();
+    s.close_bead(&a.id, None, "human").unwrap();
+    assert_eq!(last_of(s, "bead.closed").source, None);
+}

@@ -150,6 +150,7 @@ macro_rules! store_conformance {
             beads::beads_ready_and_blocked,
             beads::beads_import_and_export,
             beads::events_append_and_query,
+            beads::events_record_their_source,
             work::rigs_add_get_list_remove,
             work::polecats_add_get_list_state_remove,
             work::work_hook_and_refusals,
