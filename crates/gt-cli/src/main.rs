@@ -137,6 +137,12 @@ enum Command {
     /// Convoys: beads that belong together.
     #[command(subcommand)]
     Convoy(cmd::convoy::ConvoyCmd),
+    /// Formulas: workflow templates that make a molecule of dependent beads.
+    #[command(subcommand)]
+    Formula(cmd::formula::FormulaCmd),
+    /// Molecules: the beads a formula run made.
+    #[command(subcommand)]
+    Mol(cmd::formula::MolCmd),
     /// Check the machine and the town: tools, database, sockets, agents.
     Doctor(cmd::doctor::DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -192,6 +198,8 @@ fn run(cli: Cli, ctx: &Ctx) -> Result<(), Error> {
         Command::Refinery(c) => cmd::mq::refinery(ctx, c),
         Command::Rebase(a) => cmd::mq::rebase(ctx, a),
         Command::Convoy(c) => cmd::convoy::run(ctx, c),
+        Command::Formula(c) => cmd::formula::run(ctx, c),
+        Command::Mol(c) => cmd::formula::mol(ctx, c),
         Command::Doctor(a) => cmd::doctor::run(ctx, a),
         Command::Completions(a) => cmd::completions::completions(ctx, a),
         Command::Man(a) => cmd::completions::man(ctx, a),

@@ -195,6 +195,9 @@ pub struct NewBead {
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Id prefix; the town's when `None`.
     pub prefix: Option<String>,
+    /// The status it starts in: `open` (the default) or `queued` (a step of
+    /// a molecule, waiting for the scheduler).
+    pub status: Option<Status>,
 }
 
 impl NewBead {
@@ -207,6 +210,13 @@ impl NewBead {
 
     pub fn validate(&self) -> Result<()> {
         validate_title(&self.title)?;
+        if let Some(s) = self.status {
+            if !matches!(s, Status::Open | Status::Queued) {
+                return Err(Error::invalid(format!(
+                    "a new bead starts open or queued, not {s}"
+                )));
+            }
+        }
         validate_description(&self.description)?;
         if let Some(p) = self.priority {
             validate_priority(p)?;

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod deacon;
 pub mod error;
 pub mod event;
+pub mod formula;
 pub mod host;
 pub mod id;
 pub mod layout;

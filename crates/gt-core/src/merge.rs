@@ -215,3 +215,12 @@ mod status_tests {
         assert!("merging".parse::<MergeStatus>().is_err());
     }
 }
+
+/// A molecule as `create_molecule` made it: the epic bead, the step beads
+/// (in the order given) and the convoy tracking the steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct Molecule {
+    pub epic: crate::bead::Bead,
+    pub steps: Vec<crate::bead::Bead>,
+    pub convoy: Convoy,
+}

@@ -28,6 +28,7 @@ pub mod costs;
 pub mod deacon;
 pub mod escalate;
 pub mod feed;
+pub mod formula;
 pub mod hosts;
 pub mod jsonl;
 pub mod mail;

@@ -190,6 +190,10 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
         if crate::hosts::queued_for_elsewhere(ws, &bead)? {
             continue;
         }
+        // A step of a molecule waits until what it needs has landed.
+        if ws.store.bead_details(&bead.id)?.blocked {
+            continue;
+        }
         let rig = bead
             .metadata
             .get(META_RIG)

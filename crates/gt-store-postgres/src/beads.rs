@@ -301,74 +301,7 @@ impl PgStore {
 impl BeadStore for PgStore {
     fn create_bead(&self, new: &NewBead, actor: &str) -> Result<Bead> {
         new.validate()?;
-        let prefix = new.prefix.as_deref().unwrap_or(self.default_prefix());
-        id::validate_prefix(prefix)?;
-        let now_t = self.clock.now();
-        let now = self.now();
-        self.write(|tx| {
-            let parent = match &new.parent {
-                Some(p) => Some(resolve_id(tx, self.default_prefix(), p)?),
-                None => None,
-            };
-            let mut deps = Vec::new();
-            for (t, target) in &new.deps {
-                deps.push((*t, resolve_id(tx, self.default_prefix(), target)?));
-            }
-            let count: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM beads WHERE id >= $1::text || '-' AND id < $1::text || '.'",
-                    &[&prefix],
-                )
-                .db()?
-                .try_get(0)
-                .db()?;
-            let mut len = id::hash_len_for(count as u64);
-            let mut attempt = 0u32;
-            let id = loop {
-                let cand = id::candidate(
-                    prefix,
-                    &new.title,
-                    now_t.unix_timestamp_nanos(),
-                    attempt,
-                    len,
-                );
-                if !bead_exists(tx, &cand)? {
-                    break cand;
-                }
-                attempt += 1;
-                if attempt.is_multiple_of(8) {
-                    len += 1;
-                }
-            };
-            let bead = rules::create(new, &id, actor, &now);
-            write_bead_row(tx, &bead)?;
-            for l in &new.labels {
-                insert_label(tx, &id, l)?;
-            }
-            let edges = parent
-                .iter()
-                .map(|p| (DepType::ParentChild, p.clone()))
-                .chain(deps.iter().cloned());
-            for (t, target) in edges {
-                checked_add_dep(
-                    tx,
-                    &Dependency {
-                        bead: id.clone(),
-                        depends_on: target,
-                        dep_type: t,
-                        created_at: now.clone(),
-                        created_by: Some(actor.to_string()),
-                    },
-                )?;
-            }
-            insert_event(
-                tx,
-                &now,
-                actor,
-                &rules::created_event(&bead, parent.as_deref()),
-            )?;
-            fetch_bead(tx, &id)
-        })
+        self.write(|tx| self.create_in(tx, new, actor))
     }
 
     fn resolve_bead_id(&self, query: &str) -> Result<String> {
@@ -882,5 +815,84 @@ impl BeadStore for PgStore {
             })?;
         }
         Ok(())
+    }
+}
+
+impl PgStore {
+    /// [`BeadStore::create_bead`]'s writes inside an open transaction (also
+    /// the beads of a molecule, `create_molecule`).
+    pub(crate) fn create_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        new: &NewBead,
+        actor: &str,
+    ) -> Result<Bead> {
+        new.validate()?;
+        let prefix = new.prefix.as_deref().unwrap_or(self.default_prefix());
+        id::validate_prefix(prefix)?;
+        let now_t = self.clock.now();
+        let now = self.now();
+        let parent = match &new.parent {
+            Some(p) => Some(resolve_id(tx, self.default_prefix(), p)?),
+            None => None,
+        };
+        let mut deps = Vec::new();
+        for (t, target) in &new.deps {
+            deps.push((*t, resolve_id(tx, self.default_prefix(), target)?));
+        }
+        let count: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM beads WHERE id >= $1::text || '-' AND id < $1::text || '.'",
+                &[&prefix],
+            )
+            .db()?
+            .try_get(0)
+            .db()?;
+        let mut len = id::hash_len_for(count as u64);
+        let mut attempt = 0u32;
+        let id = loop {
+            let cand = id::candidate(
+                prefix,
+                &new.title,
+                now_t.unix_timestamp_nanos(),
+                attempt,
+                len,
+            );
+            if !bead_exists(tx, &cand)? {
+                break cand;
+            }
+            attempt += 1;
+            if attempt.is_multiple_of(8) {
+                len += 1;
+            }
+        };
+        let bead = rules::create(new, &id, actor, &now);
+        write_bead_row(tx, &bead)?;
+        for l in &new.labels {
+            insert_label(tx, &id, l)?;
+        }
+        let edges = parent
+            .iter()
+            .map(|p| (DepType::ParentChild, p.clone()))
+            .chain(deps.iter().cloned());
+        for (t, target) in edges {
+            checked_add_dep(
+                tx,
+                &Dependency {
+                    bead: id.clone(),
+                    depends_on: target,
+                    dep_type: t,
+                    created_at: now.clone(),
+                    created_by: Some(actor.to_string()),
+                },
+            )?;
+        }
+        insert_event(
+            tx,
+            &now,
+            actor,
+            &rules::created_event(&bead, parent.as_deref()),
+        )?;
+        fetch_bead(tx, &id)
     }
 }

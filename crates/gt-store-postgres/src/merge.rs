@@ -1,7 +1,7 @@
 //! [`MergeStore`] for PostgreSQL: the merge queue (refinery) and convoys,
 //! as in `gt-store-sqlite/src/merge.rs`.
 
-use postgres::{GenericClient, Row};
+use postgres::{GenericClient, Row, Transaction};
 use serde_json::{Map, Value};
 
 use gt_core::error::{Error, Result};
@@ -457,26 +457,43 @@ impl MergeStore for PgStore {
 
     fn create_convoy(&self, name: &str, beads: &[String], actor: &str) -> Result<Convoy> {
         gt_core::merge::validate_convoy_name(name)?;
+        self.write(|tx| self.create_convoy_in(tx, name, beads, actor))
+    }
+
+    fn create_molecule(
+        &self,
+        formula: &str,
+        epic: &gt_core::bead::NewBead,
+        steps: &[gt_core::bead::NewBead],
+        convoy: &str,
+        actor: &str,
+    ) -> Result<gt_core::merge::Molecule> {
+        gt_core::merge::validate_convoy_name(convoy)?;
+        epic.validate()?;
+        for s in steps {
+            s.validate()?;
+        }
         let now = self.now();
-        let prefix = self.default_prefix();
         self.write(|tx| {
-            let exists = tx
-                .query_opt("SELECT 1 FROM convoys WHERE name = $1", &[&name])
-                .db()?
-                .is_some();
-            rules::check_new_convoy(name, exists)?;
-            let id: i64 = tx
-                .query_one(
-                    "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                    &[&name, &rules::NEW_CONVOY_STATUS.as_str(), &actor, &now],
-                )
-                .db()?
-                .try_get(0)
-                .db()?;
-            let added = add_beads(tx, prefix, id, beads, &now)?;
-            insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
-            fetch_convoy(tx, &id.to_string())
+            let e = self.create_in(tx, epic, actor)?;
+            let mut ids: Vec<String> = Vec::new();
+            let mut made = Vec::new();
+            for s in steps {
+                let mut n = s.clone();
+                n.parent = Some(e.id.clone());
+                n.deps = rules::molecule_deps(&s.deps, &ids)?;
+                let b = self.create_in(tx, &n, actor)?;
+                ids.push(b.id.clone());
+                made.push(b);
+            }
+            let c = self.create_convoy_in(tx, convoy, &ids, actor)?;
+            let m = gt_core::merge::Molecule {
+                epic: e,
+                steps: made,
+                convoy: c,
+            };
+            insert_event(tx, &now, actor, &rules::molecule_created(&m, formula))?;
+            Ok(m)
         })
     }
 
@@ -535,5 +552,37 @@ impl MergeStore for PgStore {
         }
         let now = self.now();
         self.write(|tx| land_convoys(tx, None, &now, actor))
+    }
+}
+
+impl PgStore {
+    /// [`MergeStore::create_convoy`]'s writes inside an open transaction
+    /// (also the convoy of a molecule).
+    fn create_convoy_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        name: &str,
+        beads: &[String],
+        actor: &str,
+    ) -> Result<Convoy> {
+        let now = self.now();
+        let prefix = self.default_prefix();
+        let exists = tx
+            .query_opt("SELECT 1 FROM convoys WHERE name = $1", &[&name])
+            .db()?
+            .is_some();
+        rules::check_new_convoy(name, exists)?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                &[&name, &rules::NEW_CONVOY_STATUS.as_str(), &actor, &now],
+            )
+            .db()?
+            .try_get(0)
+            .db()?;
+        let added = add_beads(tx, prefix, id, beads, &now)?;
+        insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
+        fetch_convoy(tx, &id.to_string())
     }
 }

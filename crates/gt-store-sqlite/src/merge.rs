@@ -439,24 +439,43 @@ impl MergeStore for SqliteStore {
 
     fn create_convoy(&self, name: &str, beads: &[String], actor: &str) -> Result<Convoy> {
         gt_core::merge::validate_convoy_name(name)?;
+        self.write(|tx| self.create_convoy_in(tx, name, beads, actor))
+    }
+
+    fn create_molecule(
+        &self,
+        formula: &str,
+        epic: &gt_core::bead::NewBead,
+        steps: &[gt_core::bead::NewBead],
+        convoy: &str,
+        actor: &str,
+    ) -> Result<gt_core::merge::Molecule> {
+        gt_core::merge::validate_convoy_name(convoy)?;
+        epic.validate()?;
+        for s in steps {
+            s.validate()?;
+        }
         let now = self.now();
         self.write(|tx| {
-            let exists: bool = tx
-                .prepare_cached("SELECT 1 FROM convoys WHERE name = ?1")
-                .db()?
-                .exists([name])
-                .db()?;
-            rules::check_new_convoy(name, exists)?;
-            tx.execute(
-                "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![name, rules::NEW_CONVOY_STATUS.as_str(), actor, now],
-            )
-            .db()?;
-            let id = tx.last_insert_rowid();
-            let added = add_beads(tx, self.default_prefix(), id, beads, &now)?;
-            insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
-            fetch_convoy(tx, &id.to_string())
+            let e = self.create_in(tx, epic, actor)?;
+            let mut ids: Vec<String> = Vec::new();
+            let mut made = Vec::new();
+            for s in steps {
+                let mut n = s.clone();
+                n.parent = Some(e.id.clone());
+                n.deps = rules::molecule_deps(&s.deps, &ids)?;
+                let b = self.create_in(tx, &n, actor)?;
+                ids.push(b.id.clone());
+                made.push(b);
+            }
+            let c = self.create_convoy_in(tx, convoy, &ids, actor)?;
+            let m = gt_core::merge::Molecule {
+                epic: e,
+                steps: made,
+                convoy: c,
+            };
+            insert_event(tx, &now, actor, &rules::molecule_created(&m, formula))?;
+            Ok(m)
         })
     }
 
@@ -511,5 +530,35 @@ impl MergeStore for SqliteStore {
         }
         let now = self.now();
         self.write(|tx| land_convoys(tx, None, &now, actor))
+    }
+}
+
+impl SqliteStore {
+    /// [`MergeStore::create_convoy`]'s writes inside an open transaction
+    /// (also the convoy of a molecule).
+    fn create_convoy_in(
+        &self,
+        tx: &Transaction<'_>,
+        name: &str,
+        beads: &[String],
+        actor: &str,
+    ) -> Result<Convoy> {
+        let now = self.now();
+        let exists: bool = tx
+            .prepare_cached("SELECT 1 FROM convoys WHERE name = ?1")
+            .db()?
+            .exists([name])
+            .db()?;
+        rules::check_new_convoy(name, exists)?;
+        tx.execute(
+            "INSERT INTO convoys (name, status, created_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![name, rules::NEW_CONVOY_STATUS.as_str(), actor, now],
+        )
+        .db()?;
+        let id = tx.last_insert_rowid();
+        let added = add_beads(tx, self.default_prefix(), id, beads, &now)?;
+        insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
+        fetch_convoy(tx, &id.to_string())
     }
 }

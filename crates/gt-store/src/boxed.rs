@@ -471,6 +471,17 @@ impl<T: MergeStore + ?Sized> MergeStore for Box<T> {
         (**self).create_convoy(name, beads, actor)
     }
 
+    fn create_molecule(
+        &self,
+        formula: &str,
+        epic: &gt_core::bead::NewBead,
+        steps: &[gt_core::bead::NewBead],
+        convoy: &str,
+        actor: &str,
+    ) -> Result<Molecule> {
+        (**self).create_molecule(formula, epic, steps, convoy, actor)
+    }
+
     fn add_to_convoy(&self, convoy: &str, beads: &[String], actor: &str) -> Result<Convoy> {
         (**self).add_to_convoy(convoy, beads, actor)
     }

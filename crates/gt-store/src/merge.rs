@@ -8,6 +8,8 @@ use gt_core::error::Result;
 
 pub use gt_core::merge::*;
 
+use gt_core::bead::NewBead;
+
 pub trait MergeStore {
     /// The rig's `config` object.
     fn rig_config(&self, rig: &str) -> Result<Map<String, Value>>;
@@ -62,6 +64,19 @@ pub trait MergeStore {
     fn next_batch(&self) -> Result<i64>;
 
     fn create_convoy(&self, name: &str, beads: &[String], actor: &str) -> Result<Convoy>;
+    /// A molecule of formula `formula` in one transaction: `epic`, then each
+    /// of `steps` as a child of it (a dependency target `@N` names step N of
+    /// this call, which must come before it), then convoy `convoy` tracking
+    /// the steps, and `molecule.created`. Nothing is written if any part is
+    /// refused.
+    fn create_molecule(
+        &self,
+        formula: &str,
+        epic: &NewBead,
+        steps: &[NewBead],
+        convoy: &str,
+        actor: &str,
+    ) -> Result<Molecule>;
     /// Adds beads (full or partial ids) to a convoy (id or name).
     fn add_to_convoy(&self, convoy: &str, beads: &[String], actor: &str) -> Result<Convoy>;
     /// A convoy by id or name.

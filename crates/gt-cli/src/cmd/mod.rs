@@ -12,6 +12,7 @@ pub mod deacon;
 pub mod demo;
 pub mod doctor;
 pub mod feed;
+pub mod formula;
 pub mod host;
 pub mod mail;
 pub mod mq;

@@ -13,6 +13,7 @@ mod contract;
 mod dashboard;
 mod dashboard_browser;
 mod fault_isolation;
+mod formulas;
 mod fresh_clone;
 mod hostile_repos;
 mod hosts;

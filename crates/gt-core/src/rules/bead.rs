@@ -17,7 +17,7 @@ pub fn create(new: &NewBead, id: &str, actor: &str, now: &str) -> Bead {
         id: id.to_string(),
         title: new.title.clone(),
         description: new.description.clone(),
-        status: Status::Open,
+        status: new.status.unwrap_or(Status::Open),
         priority: new.priority.unwrap_or(DEFAULT_PRIORITY),
         bead_type: new.bead_type.unwrap_or(BeadType::Task),
         assignee: new.assignee.clone(),

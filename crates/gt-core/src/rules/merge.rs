@@ -375,6 +375,46 @@ pub fn convoy_landed(c: &mut Convoy, now: &str) -> Option<NewEvent> {
     )
 }
 
+/// The dependencies of a molecule's step with its `@N` targets (step N of
+/// the same molecule, which must come earlier) replaced by the ids made so
+/// far; other targets are kept as given.
+pub fn molecule_deps(
+    deps: &[(crate::bead::DepType, String)],
+    made: &[String],
+) -> crate::error::Result<Vec<(crate::bead::DepType, String)>> {
+    deps.iter()
+        .map(|(t, target)| match target.strip_prefix('@') {
+            Some(n) => {
+                let i: usize = n.parse().map_err(|_| {
+                    crate::error::Error::invalid(format!("'{target}' is not a step reference"))
+                })?;
+                made.get(i).map(|id| (*t, id.clone())).ok_or_else(|| {
+                    crate::error::Error::invalid(format!(
+                        "step reference {target} names a step not made yet"
+                    ))
+                })
+            }
+            None => Ok((*t, target.clone())),
+        })
+        .collect()
+}
+
+/// The `molecule.created` event: its epic, steps and convoy.
+pub fn molecule_created(m: &crate::merge::Molecule, formula: &str) -> NewEvent {
+    let steps: Vec<&str> = m.steps.iter().map(|b| b.id.as_str()).collect();
+    NewEvent::new(
+        EventKind::MoleculeCreated.as_str(),
+        format!(
+            "molecule {} of formula {formula}: {} step(s), convoy {}",
+            m.epic.id,
+            steps.len(),
+            m.convoy.id
+        ),
+    )
+    .bead(&m.epic.id)
+    .payload(json!({ "formula": formula, "steps": steps, "convoy": m.convoy.id }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,6 +87,7 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
     {
         md.push_str(&format!("\n### Acceptance\n{}\n", ac.trim()));
     }
+    md.push_str(&crate::formula::prime_section(ws, &d)?);
     let notes: Vec<_> = d.comments.iter().rev().take(3).collect();
     if !notes.is_empty() {
         md.push_str("\n### Notes\n");

@@ -373,3 +373,87 @@ pub fn convoys_create_add_refresh(s: &dyn Store) {
     );
     assert_eq!(events_of(s, "convoy.landed").len(), 2);
 }
+
+pub fn molecules_in_one_transaction(s: &dyn Store) {
+    use gt_core::bead::{BeadType, DepType, NewBead};
+    let mut epic = NewBead::new("feature: parser");
+    epic.bead_type = Some(BeadType::Epic);
+    let step = |title: &str, deps: &[&str]| {
+        let mut n = NewBead::new(title);
+        n.status = Some(Status::Queued);
+        n.deps = deps
+            .iter()
+            .map(|d| (DepType::Blocks, d.to_string()))
+            .collect();
+        n
+    };
+    let steps = [
+        step("design", &[]),
+        step("build", &["@0"]),
+        step("test", &["@0"]),
+        step("land", &["@1", "@2"]),
+    ];
+    let before = all_events(s).len();
+    let m = s
+        .create_molecule("diamond", &epic, &steps, "diamond-1", "human")
+        .unwrap();
+    assert_eq!(m.epic.bead_type, BeadType::Epic);
+    assert_eq!(m.steps.len(), 4);
+    for b in &m.steps {
+        assert_eq!(b.status, Status::Queued, "{}", b.title);
+        assert_eq!(
+            s.get_bead(&b.id).unwrap().parent.as_deref(),
+            Some(m.epic.id.as_str())
+        );
+    }
+    // The needs are blocks edges between the steps made.
+    let land = s.bead_details(&m.steps[3].id).unwrap();
+    let mut on: Vec<&str> = land
+        .dependencies
+        .iter()
+        .filter(|d| d.dep_type == DepType::Blocks)
+        .map(|d| d.depends_on.as_str())
+        .collect();
+    on.sort();
+    let mut want = vec![m.steps[1].id.as_str(), m.steps[2].id.as_str()];
+    want.sort();
+    assert_eq!(on, want);
+    assert!(land.blocked);
+    assert!(!s.bead_details(&m.steps[0].id).unwrap().blocked);
+    // The convoy tracks the steps, not the epic.
+    assert_eq!((m.convoy.name.as_str(), m.convoy.total), ("diamond-1", 4));
+    let kinds: Vec<String> = all_events(s)[before..]
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "bead.created").count(), 5);
+    assert_eq!(kinds.last().map(String::as_str), Some("molecule.created"));
+    let ev = last(s, "molecule.created");
+    assert_eq!(ev.bead.as_deref(), Some(m.epic.id.as_str()));
+    assert_eq!(ev.payload["formula"], json!("diamond"));
+    assert_eq!(ev.payload["steps"].as_array().unwrap().len(), 4);
+
+    // Any part refused: nothing at all is written.
+    let events = all_events(s).len();
+    let beads = s.count_by_status().unwrap();
+    // A forward reference.
+    let bad = [step("a", &["@1"]), step("b", &[])];
+    assert_eq!(
+        refusal(s.create_molecule("x", &epic, &bad, "x-1", "human")),
+        "invalid"
+    );
+    // A convoy name already taken.
+    assert_eq!(
+        refusal(s.create_molecule("x", &epic, &steps, "diamond-1", "human")),
+        "refused"
+    );
+    // A step that may not start so.
+    let mut closed = step("c", &[]);
+    closed.status = Some(Status::Closed);
+    assert_eq!(
+        refusal(s.create_molecule("x", &epic, &[closed], "x-2", "human")),
+        "invalid"
+    );
+    assert_eq!(all_events(s).len(), events);
+    assert_eq!(s.count_by_status().unwrap(), beads);
+}

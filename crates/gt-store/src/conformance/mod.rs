@@ -167,6 +167,7 @@ macro_rules! store_conformance {
             merge::merge_queue_lands,
             merge::merge_failure_requeue_remove,
             merge::convoys_create_add_refresh,
+            merge::molecules_in_one_transaction,
             deacon::deacon_state_and_scheduler,
             deacon::deacon_marks_and_actions,
             deacon::deacon_faults,
