@@ -107,7 +107,7 @@ pub fn escalate(
         priority: mail_priority,
         reply_to: None,
     };
-    ws.store.add_escalation(
+    let e = ws.store.add_escalation(
         &bead.id,
         from,
         severity,
@@ -115,7 +115,13 @@ pub fn escalate(
         source.as_deref(),
         &mail,
         actor,
-    )
+    )?;
+    if let Some(src) = &source {
+        if let Some(w) = crate::formula::held(ws, src, &format!("escalated ({})", e.bead), actor) {
+            tracing::warn!("{w}");
+        }
+    }
+    Ok(e)
 }
 
 pub fn list(ws: &Workspace, all: bool) -> Result<Vec<Escalation>> {

@@ -403,3 +403,70 @@ pub fn prime_section(ws: &Workspace, d: &crate::bead::BeadDetails) -> Result<Str
     }
     Ok(md)
 }
+
+/// Bead metadata of a step: `human` was told it holds its molecule.
+pub const META_HELD_TOLD: &str = "molecule_held_told";
+
+/// A step of a molecule failed (`why`: its merge request failed or
+/// conflicted, or its agent escalated): the steps after it wait (they stay
+/// blocked), and `human` is told once per step. Not a step, or already
+/// told: nothing. A problem comes back as a warning, never an error.
+pub fn held(ws: &Workspace, bead: &str, why: &str, actor: &str) -> Option<String> {
+    let b = ws.store.bead_details(bead).ok()?;
+    let step = b.bead.metadata.get(META_STEP)?.as_str()?.to_string();
+    if b.bead.metadata.get(META_HELD_TOLD).is_some() {
+        return None;
+    }
+    let epic = b.bead.parent.clone()?;
+    let waiting: Vec<String> = b
+        .dependents
+        .iter()
+        .filter(|d| d.dep_type == DepType::Blocks)
+        .map(|d| d.bead.clone())
+        .collect();
+    let mut patch = crate::bead::BeadPatch::default();
+    patch.metadata.insert(META_HELD_TOLD.into(), json!(why));
+    if let Err(e) = ws.store.update_bead(bead, &patch, actor) {
+        return Some(format!("cannot mark {bead} held: {e}"));
+    }
+    let subject = format!("Molecule {epic} held: step {step} ({bead}) {why}");
+    let body = format!(
+        "Step {step} ({bead}, {title}) of molecule {epic} {why}.\n\n\
+         The steps after it wait until it lands: {waiting}.\n\
+         Fix it (gt mq retry, gt resume {bead}, or answer the escalation), or cancel the rest with gt mol cancel {epic}.",
+        title = b.bead.title,
+        waiting = if waiting.is_empty() { "none".to_string() } else { waiting.join(", ") },
+    );
+    crate::refinery::notify(ws, "deacon", &["human".to_string()], &subject, &body, actor)
+}
+
+/// What `gt mol cancel` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cancelled {
+    pub molecule: String,
+    /// Steps that had not started, now closed as cancelled.
+    pub cancelled: Vec<String>,
+    /// Steps already started (or landed) that were left alone.
+    pub left: Vec<String>,
+}
+
+/// `gt mol cancel ID`: every step that has not started (queued or open) is
+/// closed as cancelled; started and landed steps are left as they are.
+pub fn cancel(ws: &Workspace, id: &str, actor: &str) -> Result<Cancelled> {
+    let st = status(ws, id)?;
+    let mut out = Cancelled {
+        molecule: st.molecule.clone(),
+        cancelled: Vec::new(),
+        left: Vec::new(),
+    };
+    let reason = format!("cancelled: molecule {} cancelled", st.molecule);
+    for s in &st.steps {
+        if matches!(s.status, Status::Queued | Status::Open) {
+            ws.store.close_bead(&s.bead, Some(&reason), actor)?;
+            out.cancelled.push(s.bead.clone());
+        } else {
+            out.left.push(s.bead.clone());
+        }
+    }
+    Ok(out)
+}

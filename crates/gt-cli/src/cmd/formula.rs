@@ -39,9 +39,11 @@ pub struct RunArgs {
 pub enum MolCmd {
     /// A molecule's steps with their state.
     Status { id: String },
+    /// Close the steps that have not started as cancelled (started ones go on).
+    Cancel { id: String },
 }
 
-fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, Error> {
+pub fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, Error> {
     let mut out = BTreeMap::new();
     for v in vars {
         let Some((k, val)) = v.split_once('=') else {
@@ -128,25 +130,30 @@ pub fn run(ctx: &Ctx, c: FormulaCmd) -> Result<(), Error> {
                 agent: a.agent,
             };
             let m = formula::run(&ws, &req, &ctx.actor()?)?;
-            if ctx.json {
-                return ctx.print_json(&m);
-            }
-            if ctx.quiet {
-                ctx.out(&m.molecule);
-                return Ok(());
-            }
-            ctx.out(&format!(
-                "Molecule {} (convoy {}): {} step(s) queued; the deacon starts each when what it needs has landed",
-                ctx.bold(&m.molecule),
-                m.convoy,
-                m.steps.len()
-            ));
-            for s in &m.steps {
-                ctx.out(&format!("  {:<12} {}", s.id, s.bead));
-            }
-            Ok(())
+            print_run(ctx, &m)
         }
     }
+}
+
+/// `gt formula run`'s (and `gt sling --formula`'s) output.
+pub fn print_run(ctx: &Ctx, m: &formula::MoleculeRun) -> Result<(), Error> {
+    if ctx.json {
+        return ctx.print_json(&m);
+    }
+    if ctx.quiet {
+        ctx.out(&m.molecule);
+        return Ok(());
+    }
+    ctx.out(&format!(
+        "Molecule {} (convoy {}): {} step(s) queued; the deacon starts each when what it needs has landed",
+        ctx.bold(&m.molecule),
+        m.convoy,
+        m.steps.len()
+    ));
+    for s in &m.steps {
+        ctx.out(&format!("  {:<12} {}", s.id, s.bead));
+    }
+    Ok(())
 }
 
 pub fn mol(ctx: &Ctx, c: MolCmd) -> Result<(), Error> {
@@ -174,6 +181,19 @@ pub fn mol(ctx: &Ctx, c: MolCmd) -> Result<(), Error> {
                     one_line(&s.title)
                 ));
             }
+            Ok(())
+        }
+        MolCmd::Cancel { id } => {
+            let c = formula::cancel(&ws, &id, &ctx.actor()?)?;
+            if ctx.json {
+                return ctx.print_json(&c);
+            }
+            ctx.out(&format!(
+                "Molecule {}: {} step(s) cancelled, {} started or landed left alone",
+                c.molecule,
+                c.cancelled.len(),
+                c.left.len()
+            ));
             Ok(())
         }
     }

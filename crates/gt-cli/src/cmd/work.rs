@@ -10,8 +10,15 @@ use crate::output::{one_line, Ctx};
 #[derive(Debug, Args)]
 pub struct SlingArgs {
     /// Bead ids or task descriptions, optionally followed by a TARGET (a rig or RIG/POLECAT).
-    #[arg(required = true, num_args = 1..)]
+    /// With --formula: at most the rig.
+    #[arg(required_unless_present = "formula", num_args = 1..)]
     work: Vec<String>,
+    /// Make a molecule of this formula instead (as `gt formula run`).
+    #[arg(long, value_name = "NAME")]
+    formula: Option<String>,
+    /// A variable of --formula (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", requires = "formula")]
+    vars: Vec<String>,
     /// The agent runtime (default: the rig's, then the town's, then claude).
     #[arg(long)]
     agent: Option<String>,
@@ -37,6 +44,26 @@ fn cwd() -> Result<std::path::PathBuf, Error> {
 
 pub fn sling(ctx: &Ctx, a: SlingArgs) -> Result<(), Error> {
     let ws = ctx.workspace()?;
+    if let Some(name) = a.formula {
+        let rig = match (a.rig, a.work.as_slice()) {
+            (Some(r), []) => Some(r),
+            (None, [r]) => Some(r.clone()),
+            (None, []) => None,
+            _ => {
+                return Err(Error::invalid(
+                    "with --formula, give at most the rig (the formula says the work)",
+                ))
+            }
+        };
+        let req = gt_lib::formula::RunRequest {
+            formula: name,
+            vars: crate::cmd::formula::parse_vars(&a.vars)?,
+            rig,
+            agent: a.agent,
+        };
+        let m = gt_lib::formula::run(&ws, &req, &ctx.actor()?)?;
+        return crate::cmd::formula::print_run(ctx, &m);
+    }
     let req = SlingRequest {
         work: a.work,
         rig: a.rig,

@@ -324,4 +324,122 @@ fn a_steps_briefing_names_its_molecule_and_what_landed_before_it() {
         md.contains(&first) && md.contains("First it") && md.contains("commit `"),
         "{md}"
     );
+    // Its agent escalates: the molecule is held, and human told (once).
+    let me = format!("r/{agent}");
+    t.ok_env(
+        &[("GT_AGENT", &me)],
+        &["escalate", "stuck on the second step"],
+    );
+    t.ok_env(&[("GT_AGENT", &me)], &["escalate", "still stuck"]);
+    let inbox = t.json(&["mail", "inbox", "--as", "human", "--all"]);
+    let held: Vec<&Value> = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["subject"].as_str().unwrap().contains("held: step second"))
+        .collect();
+    assert_eq!(held.len(), 1, "{inbox}");
+    assert!(
+        held[0]["subject"].as_str().unwrap().contains("escalated"),
+        "{}",
+        held[0]
+    );
+}
+
+#[test]
+fn a_failing_step_holds_what_follows_tells_human_once_and_cancel_releases_the_rest() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let gt = gt_bin();
+    t.ok(&[
+        "config",
+        "agent",
+        "set",
+        "standin-bad",
+        &format!(
+            "{} agent-standin --behavior finish --file FAIL.txt",
+            gt.display()
+        ),
+    ]);
+    t.ok(&["rig", "config", "r", "gates.nofail", "test ! -e FAIL.txt"]);
+    write_formula(
+        &t,
+        "three",
+        "[[step]]\nid = \"one\"\ntitle = \"One\"\n[[step]]\nid = \"two\"\ntitle = \"Two\"\nagent = \"standin-bad\"\nneeds = [\"one\"]\n[[step]]\nid = \"three\"\ntitle = \"Three\"\nneeds = [\"two\"]\n",
+    );
+    // Through `gt sling --formula` this time.
+    let run: Value = serde_json::from_str(&t.ok(&[
+        "--json",
+        "sling",
+        "--formula",
+        "three",
+        "r",
+        "--agent",
+        "standin",
+    ]))
+    .unwrap();
+    let steps = step_beads(&run);
+    let (one, two, three) = (steps[0].1.clone(), steps[1].1.clone(), steps[2].1.clone());
+    let molecule = run["molecule"].as_str().unwrap().to_string();
+    t.wait_for(120, "step two failed its gate", |t| {
+        t.patrol();
+        t.json(&["mq", "list", "--rig", "r"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["bead"] == two.as_str() && m["status"] == "failed")
+    });
+    for _ in 0..3 {
+        t.patrol();
+    }
+    assert_eq!(t.bead_status(&one), "closed");
+    assert_eq!(
+        t.bead_status(&three),
+        "queued",
+        "the step after the failure waits"
+    );
+    assert!(!t.session_is(&three, "running"));
+    let held: Vec<Value> = t
+        .json(&["mail", "inbox", "--as", "human", "--all"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Molecule {molecule} held"))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(held.len(), 1, "human is told once: {held:?}");
+    assert!(
+        held[0]["body"].as_str().unwrap().contains(&three),
+        "{}",
+        held[0]
+    );
+    // Cancel: what has not started is closed; what landed stays.
+    let c = t.json(&["mol", "cancel", &molecule]);
+    assert!(
+        c["cancelled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == three.as_str()),
+        "{c}"
+    );
+    assert!(
+        c["left"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == one.as_str()),
+        "{c}"
+    );
+    assert_eq!(t.bead_status(&three), "closed");
+    t.patrol();
+    assert!(
+        !t.session_is(&three, "running"),
+        "a cancelled step never starts"
+    );
 }

@@ -751,6 +751,12 @@ fn followup(
             ));
         }
         MergeStatus::Failed | MergeStatus::Conflict => {
+            rr.warnings.extend(crate::formula::held(
+                cx.ws,
+                &e.mr.bead,
+                &format!("did not land (merge request {} {})", e.mr.id, e.mr.status),
+                cx.actor,
+            ));
             let failure = e.failure.clone().unwrap_or_default();
             let resling_kind = e.mr.status == MergeStatus::Conflict || failure.starts_with("gate ");
             let mut reslung = false;
