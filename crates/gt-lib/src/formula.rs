@@ -414,7 +414,7 @@ pub const META_HELD_TOLD: &str = "molecule_held_told";
 pub fn held(ws: &Workspace, bead: &str, why: &str, actor: &str) -> Option<String> {
     let b = ws.store.bead_details(bead).ok()?;
     let step = b.bead.metadata.get(META_STEP)?.as_str()?.to_string();
-    if b.bead.metadata.get(META_HELD_TOLD).is_some() {
+    if b.bead.metadata.contains_key(META_HELD_TOLD) {
         return None;
     }
     let epic = b.bead.parent.clone()?;
