@@ -353,6 +353,15 @@ impl BeadStore for PgStore {
     }
 
     fn list_beads(&self, f: &BeadFilter) -> Result<Vec<Bead>> {
+        let mut out = Vec::new();
+        self.each_bead(f, &mut |b| {
+            out.push(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn each_bead(&self, f: &BeadFilter, sink: &mut dyn FnMut(Bead) -> Result<()>) -> Result<()> {
         let mut sql = format!("SELECT {BEAD_COLS} FROM beads b WHERE TRUE");
         let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
         let mut arg = |sql: &mut String, text: &str, v: Box<dyn ToSql + Sync>| {
@@ -398,8 +407,13 @@ impl BeadStore for PgStore {
             arg(&mut sql, " LIMIT ?", Box::new(n as i64));
         }
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
-        let rows = self.client().query(sql.as_str(), &params).db()?;
-        rows.iter().map(bead_from_row).collect()
+        let mut c = self.client();
+        // Rows as the server sends them, not all of them first.
+        let mut rows = c.query_raw(sql.as_str(), params.iter().copied()).db()?;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows).db()? {
+            sink(bead_from_row(&row)?)?;
+        }
+        Ok(())
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
@@ -683,7 +697,7 @@ impl BeadStore for PgStore {
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
         let rows = self
             .client()
-            .query("SELECT status, count(*) FROM beads GROUP BY status", &[])
+            .query("SELECT status, n FROM bead_counts WHERE n > 0", &[])
             .db()?;
         let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         for r in &rows {

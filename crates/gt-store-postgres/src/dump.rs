@@ -142,6 +142,13 @@ impl PgStore {
                     .db()?;
                 }
             }
+            // Derived, not copied: counted again from the beads loaded.
+            tx.batch_execute(
+                "DELETE FROM bead_counts;
+                 INSERT INTO bead_counts (status, n)
+                     SELECT status, count(*) FROM beads GROUP BY status;",
+            )
+            .db()?;
             Ok(())
         })
     }

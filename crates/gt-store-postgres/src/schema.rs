@@ -9,6 +9,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_hosts.sql"),
     // Where an event's change was made (SQLite's 0011).
     include_str!("../migrations/0003_event_source.sql"),
+    // Beads by status kept by a trigger (SQLite's 0012).
+    include_str!("../migrations/0004_bead_counts.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).
@@ -38,6 +40,7 @@ pub const TABLES: &[&str] = &[
     "session_usage",
     "hosts",
     "leases",
+    "bead_counts",
 ];
 
 /// The schema version this build writes.

@@ -337,6 +337,15 @@ impl BeadStore for SqliteStore {
     }
 
     fn list_beads(&self, f: &BeadFilter) -> Result<Vec<Bead>> {
+        let mut out = Vec::new();
+        self.each_bead(f, &mut |b| {
+            out.push(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn each_bead(&self, f: &BeadFilter, sink: &mut dyn FnMut(Bead) -> Result<()>) -> Result<()> {
         let mut sql = format!("SELECT {BEAD_COLS} FROM beads b WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if !f.statuses.is_empty() {
@@ -374,7 +383,10 @@ impl BeadStore for SqliteStore {
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), bead_from_row)
             .db()?;
-        rows.collect::<rusqlite::Result<_>>().db()
+        for r in rows {
+            sink(r.db()?)?;
+        }
+        Ok(())
     }
 
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
@@ -621,7 +633,7 @@ impl BeadStore for SqliteStore {
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT status, count(*) FROM beads GROUP BY status")
+            .prepare_cached("SELECT status, n FROM bead_counts WHERE n > 0")
             .db()?;
         let rows: Vec<(String, i64)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -18,7 +18,7 @@ impl SqliteStore {
         let names: Vec<String> = tx
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'table'
-                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                 AND name NOT LIKE 'sqlite_%' AND name <> 'bead_counts' ORDER BY name",
             )
             .db()?
             .query_map([], |r| r.get(0))

@@ -20,6 +20,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_hosts.sql"),
     // Where an event's change was made (the dashboard), issue 14.
     include_str!("../migrations/0011_event_source.sql"),
+    // Beads by status kept by triggers (issue 16).
+    include_str!("../migrations/0012_bead_counts.sql"),
 ];
 
 /// The schema version this build writes.
@@ -102,8 +104,31 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v12 = include_str!("../tests/fixtures/schema_v12.txt");
+        assert_eq!(dump, v12);
+        // v12 = v11 + migration 12 (bead_counts and its triggers), and
+        // nothing else.
         let v11 = include_str!("../tests/fixtures/schema_v11.txt");
-        assert_eq!(dump, v11);
+        let sql = include_str!("../migrations/0012_bead_counts.sql");
+        let stmt = |start: &str, end: &str| {
+            let t = &sql[sql.find(start).unwrap()..];
+            t[..t.find(end).unwrap() + end.len() - 1].to_string()
+        };
+        let mut back = v12.replace("user_version 12\n", "user_version 11\n");
+        back = back.replace("index\tsqlite_autoindex_bead_counts_1\tbead_counts\n\n", "");
+        let table = stmt("CREATE TABLE bead_counts", ");");
+        back = back.replace(&format!("table\tbead_counts\tbead_counts\n{table}\n"), "");
+        for t in [
+            "bead_counts_delete",
+            "bead_counts_insert",
+            "bead_counts_update",
+        ] {
+            let body = stmt(&format!("CREATE TRIGGER {t} "), "END;");
+            let block = format!("trigger\t{t}\tbeads\n{body}\n");
+            assert!(back.contains(&block), "{block}");
+            back = back.replace(&block, "");
+        }
+        assert_eq!(back, v11);
         // v11 = v10 + migration 11 (events.source), and nothing else.
         let v10 = include_str!("../tests/fixtures/schema_v10.txt");
         let back = v11

@@ -47,6 +47,14 @@ impl<T: BeadStore + ?Sized> BeadStore for Box<T> {
         (**self).list_beads(filter)
     }
 
+    fn each_bead(
+        &self,
+        filter: &BeadFilter,
+        sink: &mut dyn FnMut(Bead) -> Result<()>,
+    ) -> Result<()> {
+        (**self).each_bead(filter, sink)
+    }
+
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead> {
         (**self).update_bead(id, patch, actor)
     }

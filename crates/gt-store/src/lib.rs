@@ -48,6 +48,13 @@ pub trait BeadStore {
     fn get_bead(&self, id: &str) -> Result<Bead>;
     fn bead_details(&self, id: &str) -> Result<BeadDetails>;
     fn list_beads(&self, filter: &BeadFilter) -> Result<Vec<Bead>>;
+    /// [`BeadStore::list_beads`] a bead at a time, in the same order, without
+    /// holding them all (`gt bead list --all`); stops at `sink`'s first error.
+    fn each_bead(
+        &self,
+        filter: &BeadFilter,
+        sink: &mut dyn FnMut(Bead) -> Result<()>,
+    ) -> Result<()>;
     fn update_bead(&self, id: &str, patch: &BeadPatch, actor: &str) -> Result<Bead>;
     /// Atomically assigns an open, unassigned bead to `assignee` and sets it
     /// `in_progress`; fails if someone else holds it.

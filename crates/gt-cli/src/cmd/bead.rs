@@ -84,8 +84,11 @@ pub struct ListArgs {
     /// Only these statuses; repeatable.
     #[arg(long)]
     status: Vec<String>,
-    /// Include closed beads.
+    /// Include closed beads (still at most --limit).
     #[arg(long)]
+    closed: bool,
+    /// Every matching bead, closed ones included, without a limit (streamed).
+    #[arg(long, conflicts_with = "limit")]
     all: bool,
     #[arg(short = 't', long = "type")]
     bead_type: Option<String>,
@@ -95,9 +98,13 @@ pub struct ListArgs {
     assignee: Option<String>,
     #[arg(short, long)]
     priority: Option<String>,
+    /// At most this many (default 50).
     #[arg(long)]
     limit: Option<usize>,
 }
+
+/// How many beads `gt bead list` shows without --limit or --all.
+pub const DEFAULT_LIST_LIMIT: usize = 50;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -285,18 +292,101 @@ fn parse_statuses(raw: &[String]) -> Result<Vec<Status>, Error> {
 }
 
 fn list(ctx: &Ctx, a: ListArgs) -> Result<(), Error> {
-    let filter = BeadFilter {
+    let mut filter = BeadFilter {
         statuses: parse_statuses(&a.status)?,
-        include_closed: a.all,
+        include_closed: a.closed || a.all,
         bead_type: a.bead_type.as_deref().map(str::parse).transpose()?,
         label: a.label,
         assignee: a.assignee,
         priority: a.priority.as_deref().map(parse_priority).transpose()?,
-        limit: a.limit,
+        limit: None,
     };
     let store = open_store(ctx)?;
-    let beads = store.list_beads(&filter)?;
-    print_beads(ctx, &beads)
+    if a.all {
+        return stream_beads(ctx, &*store, &filter);
+    }
+    let limit = a.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    // One more than shown says whether there is more.
+    filter.limit = Some(limit.saturating_add(1));
+    let mut beads = store.list_beads(&filter)?;
+    let more = beads.len() > limit;
+    beads.truncate(limit);
+    print_beads(ctx, &beads)?;
+    if more {
+        // Counted exactly when the counts by status say it (no other filter).
+        let exact = if filter.bead_type.is_none()
+            && filter.label.is_none()
+            && filter.assignee.is_none()
+            && filter.priority.is_none()
+        {
+            let counts = store.count_by_status()?;
+            let total: u64 = counts
+                .iter()
+                .filter(|(s, _)| {
+                    if filter.statuses.is_empty() {
+                        filter.include_closed || *s != gt_lib::bead::Status::Closed
+                    } else {
+                        filter.statuses.contains(s)
+                    }
+                })
+                .map(|(_, n)| n)
+                .sum();
+            Some(total.saturating_sub(limit as u64))
+        } else {
+            None
+        };
+        let what = match exact {
+            Some(n) => format!("{n} more"),
+            None => "more beads match".to_string(),
+        };
+        eprintln!("note: showing the first {limit}; {what} (--limit N, or --all for every one)");
+    }
+    Ok(())
+}
+
+/// `gt bead list --all`: every bead as the store reads it, one at a time
+/// (`--json`: one JSON array, a bead per line).
+fn stream_beads(
+    ctx: &Ctx,
+    store: &dyn gt_lib::store::Store,
+    filter: &BeadFilter,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut first = true;
+    let closed_pipe = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::invalid("output closed")
+        } else {
+            Error::io("cannot write the list", e)
+        }
+    };
+    if ctx.json {
+        write!(out, "[").map_err(closed_pipe)?;
+    }
+    let r = store.each_bead(filter, &mut |b| {
+        let line = if ctx.json {
+            let json = serde_json::to_string(&b)
+                .map_err(|e| Error::Internal(format!("cannot render JSON: {e}")))?;
+            format!("{}\n{json}", if first { "" } else { "," })
+        } else if ctx.quiet {
+            format!("{}\n", b.id)
+        } else {
+            format!("{}\n", bead_line(ctx, &b))
+        };
+        first = false;
+        out.write_all(line.as_bytes()).map_err(closed_pipe)
+    });
+    match r {
+        // `gt bead list --all | head`: not an error.
+        Err(Error::Invalid(m)) if m == "output closed" => return Ok(()),
+        other => other?,
+    }
+    if ctx.json {
+        writeln!(out, "\n]").map_err(closed_pipe)?;
+    }
+    out.flush().map_err(closed_pipe)
 }
 
 pub fn print_beads(ctx: &Ctx, beads: &[Bead]) -> Result<(), Error> {

@@ -598,3 +598,66 @@ fn snapshots_of_human_output() {
         insta::assert_snapshot!("status", t.ok(&["status"]));
     });
 }
+
+#[test]
+fn bead_list_has_a_default_limit_and_all_streams_everything() {
+    let t = TestTown::new();
+    // 60 beads in one import, 12 of them closed.
+    let lines: Vec<String> = (0..60)
+        .map(|i| {
+            let status = if i % 5 == 0 { "closed" } else { "open" };
+            format!(
+                r#"{{"id":"hq-l{i:03}","title":"bead {i}","status":"{status}","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:{:02}Z","updated_at":"2026-01-01T00:00:00Z"}}"#,
+                i % 60
+            )
+        })
+        .collect();
+    let file = t.dir.path().join("l.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    t.ok(&["bead", "import", file.to_str().unwrap()]);
+    let out = t.run(&["--json", "bead", "list"]);
+    assert!(out.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown.as_array().unwrap().len(),
+        48,
+        "the 48 open beads fit under the default 50"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = t.run(&["bead", "list", "--closed"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 50);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("showing the first 50; 10 more") && note.contains("--all"),
+        "{note}"
+    );
+    let out = t.run(&["--json", "bead", "list", "--limit", "5", "--status", "open"]);
+    let five: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(five.as_array().unwrap().len(), 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("43 more"));
+    // A filter the counts cannot answer: said without a number.
+    let out = t.run(&["bead", "list", "--limit", "3", "--priority", "2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more beads match"));
+    // --all: every bead, closed included, as one JSON array; no note.
+    let out = t.run(&["--json", "bead", "list", "--all"]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 60);
+    assert!(out.stderr.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&t.run(&["-q", "bead", "list", "--all"]).stdout)
+            .lines()
+            .count(),
+        60
+    );
+    t.fails(&["bead", "list", "--all", "--limit", "3"], 2);
+    // Empty and full stores alike: an empty array is still an array.
+    let empty = TestTown::new();
+    assert_eq!(
+        empty.json(&["bead", "list", "--all"]),
+        serde_json::json!([])
+    );
+}

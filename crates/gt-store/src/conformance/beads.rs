@@ -609,3 +609,132 @@ pub fn events_record_their_source(s: &dyn Store) {
     s.close_bead(&a.id, None, "human").unwrap();
     assert_eq!(last_of(s, "bead.closed").source, None);
 }
+
+pub fn counts_by_status_follow_every_change(s: &dyn Store) {
+    use std::collections::BTreeMap;
+    // What count_by_status says must be what the beads say, after any mix
+    // of creates, updates, claims, closes, reopens and imports.
+    let check = |s: &dyn Store, when: &str| {
+        let all = s
+            .list_beads(&BeadFilter {
+                include_closed: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut want: BTreeMap<Status, u64> = BTreeMap::new();
+        for b in &all {
+            *want.entry(b.status).or_default() += 1;
+        }
+        let got: BTreeMap<Status, u64> = s
+            .count_by_status()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(got, want, "after {when}");
+    };
+    check(s, "nothing");
+    // A fixed pseudo-random walk (the same on every backend).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for step in 0..120 {
+        match next(6) {
+            0 | 1 => ids.push(bead(s, &format!("b{step}")).id),
+            2 if !ids.is_empty() => {
+                let id = &ids[next(ids.len())];
+                let _ = s.close_bead(id, Some("done"), "human");
+            }
+            3 if !ids.is_empty() => {
+                let id = &ids[next(ids.len())];
+                let _ = s.reopen_bead(id, "human");
+            }
+            4 if !ids.is_empty() => {
+                let id = &ids[next(ids.len())];
+                let _ = s.claim_bead(id, "r/nux", "human");
+            }
+            5 if !ids.is_empty() => {
+                let id = &ids[next(ids.len())];
+                let patch = BeadPatch {
+                    status: Some(if next(2) == 0 {
+                        Status::Deferred
+                    } else {
+                        Status::Open
+                    }),
+                    ..Default::default()
+                };
+                let _ = s.update_bead(id, &patch, "human");
+            }
+            _ => {}
+        }
+        if step % 20 == 19 {
+            check(s, &format!("step {step}"));
+        }
+    }
+    // An import that adds and overwrites beads (status changes included).
+    let mut records: Vec<BeadRecord> = Vec::new();
+    s.export_records(&mut |r| {
+        records.push(r);
+        Ok(())
+    })
+    .unwrap();
+    for r in records.iter_mut().take(10) {
+        r.bead.status = Status::Closed;
+        r.bead.closed_at = Some(NOW.to_string());
+    }
+    let mut fresh = records[0].clone();
+    fresh.bead.id = format!("{PREFIX}-imported1");
+    fresh.bead.status = Status::Deferred;
+    fresh.bead.closed_at = None;
+    fresh.dependencies.clear();
+    fresh.comments.clear();
+    records.push(fresh);
+    s.import_records(&records, NewEvent::new("bead.imported", "import"), "human")
+        .unwrap();
+    check(s, "an import");
+}
+
+pub fn beads_each_streams_the_list(s: &dyn Store) {
+    for i in 0..30 {
+        let b = bead(s, &format!("bead {i}"));
+        if i % 3 == 0 {
+            s.close_bead(&b.id, None, "human").unwrap();
+        }
+    }
+    for f in [
+        BeadFilter::default(),
+        BeadFilter {
+            include_closed: true,
+            ..Default::default()
+        },
+        BeadFilter {
+            statuses: vec![Status::Closed],
+            limit: Some(4),
+            ..Default::default()
+        },
+    ] {
+        let mut streamed = Vec::new();
+        s.each_bead(&f, &mut |b| {
+            streamed.push(b);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(streamed, s.list_beads(&f).unwrap(), "{f:?}");
+    }
+    // The sink's error stops the stream and comes back.
+    let mut seen = 0;
+    let r = s.each_bead(&BeadFilter::default(), &mut |_| {
+        seen += 1;
+        if seen == 3 {
+            return Err(gt_core::error::Error::invalid("enough"));
+        }
+        Ok(())
+    });
+    assert_eq!(refusal(r), "invalid");
+    assert_eq!(seen, 3);
+}
