@@ -784,3 +784,30 @@ fn retry_and_resume_from_the_pages() {
     assert!(by_dashboard.contains(&"merge.requeued"), "{by_dashboard:?}");
     assert!(by_dashboard.contains(&"sling"), "{by_dashboard:?}");
 }
+
+#[test]
+fn molecules_show_with_their_progress() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    let run = t.json(&[
+        "formula",
+        "run",
+        "feature",
+        "--var",
+        "topic=<b>the parser</b>",
+    ]);
+    let epic = run["molecule"].as_str().unwrap().to_string();
+    let d = Dashboard::start(&t);
+    let page = d.get("/convoys").body;
+    assert!(
+        page.contains(&format!(
+            "molecule <a class=\"bead\" href=\"/beads/{epic}\">{epic}</a> of formula feature"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("<progress value=\"0\" max=\"3\">"), "{page}");
+    let bead = d.get(&format!("/beads/{epic}")).body;
+    // The epic's graph draws its three steps; the variable is escaped.
+    assert_eq!(bead.matches("<rect").count(), 4, "{bead}");
+    assert!(bead.contains("&lt;b&gt;the parser&lt;/b&gt;") && !bead.contains("<b>the parser"));
+}

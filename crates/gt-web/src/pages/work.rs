@@ -305,11 +305,23 @@ pub async fn bead(
 pub async fn convoys(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
     respond(&app, &headers, &uri, Nav::Convoys, |ws| {
         let convoys = ws.store.list_convoys()?;
+        // A molecule's convoy: its steps are children of the molecule's epic.
+        let molecule_of = |c: &gt_lib::store::merge::Convoy| -> Option<(String, String)> {
+            let first = ws.store.get_bead(c.beads.first()?).ok()?;
+            let epic = ws.store.get_bead(first.parent.as_deref()?).ok()?;
+            let formula = epic.metadata.get(gt_lib::formula::META_FORMULA)?.as_str()?.to_string();
+            Some((epic.id, formula))
+        };
         let live = html! {
             @if convoys.is_empty() { p.muted { "No convoys: two or more beads slung together travel in one." } }
             @for c in convoys.iter().rev() {
                 div.convoy {
-                    h3 { (c.name) " " (badge(&c.status.to_string())) }
+                    h3 {
+                        (c.name) " " (badge(&c.status.to_string()))
+                        @if let Some((epic, formula)) = molecule_of(c) {
+                            " · molecule " (bead_link(&epic)) " of formula " (formula)
+                        }
+                    }
                     progress value=(c.closed) max=(c.total.max(1)) {}
                     " " (c.closed) "/" (c.total)
                     p { @for b in &c.beads { (bead_link(b)) " " } }
