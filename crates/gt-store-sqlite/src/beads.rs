@@ -657,7 +657,17 @@ impl BeadStore for SqliteStore {
         actor: &str,
     ) -> Result<ImportCounts> {
         let now = self.now();
+        // A large import counts the beads once at its end instead of a
+        // trigger per bead (the triggers go and come back inside the same
+        // transaction: no other writer ever sees the table without them).
+        let bulk = records.len() >= crate::schema::BULK_IMPORT;
         self.write(|tx| {
+            if bulk {
+                tx.execute_batch(
+                    "DROP TRIGGER bead_counts_insert; DROP TRIGGER bead_counts_update;",
+                )
+                .db()?;
+            }
             let mut counts = ImportCounts::default();
             for rec in records {
                 let b = &rec.bead;
@@ -710,6 +720,9 @@ impl BeadStore for SqliteStore {
                         counts.dependencies += 1;
                     }
                 }
+            }
+            if bulk {
+                tx.execute_batch(&crate::schema::recount_beads()).db()?;
             }
             insert_event(tx, &now, actor, &rules::imported_event(&summary, &counts))?;
             Ok(counts)

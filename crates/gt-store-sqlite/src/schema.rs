@@ -24,6 +24,31 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_bead_counts.sql"),
 ];
 
+/// From this many records on, an import counts beads by status once at its
+/// end rather than by trigger per bead.
+pub const BULK_IMPORT: usize = 2000;
+
+/// The SQL that counts every bead by status again and puts back the two
+/// count triggers an import dropped: the statements of migration 12, as
+/// released (so the schema stays byte for byte what the migration made).
+pub fn recount_beads() -> String {
+    let sql = include_str!("../migrations/0012_bead_counts.sql");
+    let trigger = |name: &str| {
+        let t = &sql[sql
+            .find(&format!("CREATE TRIGGER {name} "))
+            .expect("in migration 12")..];
+        t[..t.find("END;").expect("a trigger ends") + 4].to_string()
+    };
+    format!(
+        "DELETE FROM bead_counts;
+         INSERT INTO bead_counts (status, n) SELECT status, count(*) FROM beads GROUP BY status;
+         {}
+         {}",
+        trigger("bead_counts_insert"),
+        trigger("bead_counts_update")
+    )
+}
+
 /// The schema version this build writes.
 pub fn latest() -> i64 {
     MIGRATIONS.len() as i64
@@ -176,5 +201,79 @@ mod tests {
             .replace("\n, agent_session_id TEXT)\n", "\n)\n")
             .replace("user_version 9\n", "user_version 8\n");
         assert_eq!(back, include_str!("../tests/fixtures/schema_v8.txt"));
+    }
+
+    /// A bulk import drops the count triggers, counts once and puts them
+    /// back as migration 12 made them; the counts are right and go on
+    /// following later changes.
+    #[test]
+    fn a_bulk_import_counts_once_and_keeps_the_triggers() {
+        use gt_core::bead::{Bead, BeadRecord, BeadType, Status};
+        use gt_core::event::NewEvent;
+        use gt_store::BeadStore;
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::create(
+            &dir.path().join("t.db"),
+            "t",
+            Arc::new(gt_host::clock::SystemClock),
+        )
+        .unwrap();
+        let triggers = |s: &SqliteStore| -> Vec<String> {
+            let mut st = s
+                .conn()
+                .prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let before = triggers(&s);
+        assert_eq!(before.len(), 3);
+        let n = super::BULK_IMPORT + 500;
+        let records: Vec<BeadRecord> = (0..n)
+            .map(|i| BeadRecord {
+                bead: Bead {
+                    id: format!("t-b{i}"),
+                    title: format!("bead {i}"),
+                    description: String::new(),
+                    status: [Status::Open, Status::Closed, Status::Deferred][i % 3],
+                    priority: 2,
+                    bead_type: BeadType::Task,
+                    assignee: None,
+                    labels: vec![],
+                    parent: None,
+                    created_at: "2026-01-01T00:00:00.000000Z".into(),
+                    updated_at: "2026-01-01T00:00:00.000000Z".into(),
+                    closed_at: None,
+                    close_reason: None,
+                    created_by: None,
+                    metadata: Default::default(),
+                },
+                dependencies: vec![],
+                comments: vec![],
+            })
+            .collect();
+        s.import_records(&records, NewEvent::new("bead.imported", "bulk"), "human")
+            .unwrap();
+        assert_eq!(triggers(&s), before, "the triggers are back as they were");
+        let counts = |s: &SqliteStore| -> Vec<(Status, u64)> {
+            s.count_by_status()
+                .unwrap()
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        };
+        let third = (n / 3) as u64;
+        assert_eq!(
+            counts(&s),
+            vec![
+                (Status::Open, n as u64 - 2 * third),
+                (Status::Deferred, third),
+                (Status::Closed, third)
+            ]
+        );
+        s.close_bead("t-b0", None, "human").unwrap();
+        assert_eq!(counts(&s)[0], (Status::Open, n as u64 - 2 * third - 1));
     }
 }
