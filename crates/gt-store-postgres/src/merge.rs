@@ -468,31 +468,16 @@ impl MergeStore for PgStore {
         convoy: &str,
         actor: &str,
     ) -> Result<gt_core::merge::Molecule> {
-        gt_core::merge::validate_convoy_name(convoy)?;
-        epic.validate()?;
-        for s in steps {
-            s.validate()?;
-        }
+        rules::check_molecule(convoy, epic, steps)?;
         let now = self.now();
         self.write(|tx| {
-            let e = self.create_in(tx, epic, actor)?;
-            let mut ids: Vec<String> = Vec::new();
-            let mut made = Vec::new();
-            for s in steps {
-                let mut n = s.clone();
-                n.parent = Some(e.id.clone());
-                n.deps = rules::molecule_deps(&s.deps, &ids)?;
-                let b = self.create_in(tx, &n, actor)?;
-                ids.push(b.id.clone());
-                made.push(b);
-            }
-            let c = self.create_convoy_in(tx, convoy, &ids, actor)?;
-            let m = gt_core::merge::Molecule {
-                epic: e,
-                steps: made,
-                convoy: c,
+            let mut w = Writes {
+                store: self,
+                tx,
+                actor,
             };
-            insert_event(tx, &now, actor, &rules::molecule_created(&m, formula))?;
+            let (m, ev) = rules::make_molecule(&mut w, formula, epic, steps, convoy)?;
+            insert_event(w.tx, &now, actor, &ev)?;
             Ok(m)
         })
     }
@@ -584,5 +569,23 @@ impl PgStore {
         let added = add_beads(tx, prefix, id, beads, &now)?;
         insert_event(tx, &now, actor, &rules::convoy_created(id, name, &added))?;
         fetch_convoy(tx, &id.to_string())
+    }
+}
+
+/// [`MergeStore::create_molecule`]'s writes in one transaction.
+struct Writes<'a, 'b> {
+    store: &'a PgStore,
+    tx: &'a mut Transaction<'b>,
+    actor: &'a str,
+}
+
+impl rules::MoleculeWrites for Writes<'_, '_> {
+    fn bead(&mut self, new: &gt_core::bead::NewBead) -> Result<gt_core::bead::Bead> {
+        self.store.create_in(self.tx, new, self.actor)
+    }
+
+    fn convoy(&mut self, name: &str, beads: &[String]) -> Result<Convoy> {
+        self.store
+            .create_convoy_in(self.tx, name, beads, self.actor)
     }
 }

@@ -4,7 +4,7 @@
 //! tests are in `dashboard_browser`.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -29,22 +29,9 @@ impl Drop for Dashboard {
     }
 }
 
-/// A `gt` command as `clean_cmd` makes it, as a std command (to keep it running).
+/// `gt ARGS` kept running in the test town.
 pub fn spawn_gt(t: &TestTown, args: &[&str]) -> Child {
-    Command::new(gt_bin())
-        .env_clear()
-        .env("HOME", &t.home)
-        .env("PATH", system_path())
-        .env("GT_ACTOR", "tester")
-        .env("NO_COLOR", "1")
-        .env("LANG", "C.UTF-8")
-        .current_dir(&t.root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gt dashboard starts")
+    t.spawn(args)
 }
 
 pub fn agent() -> ureq::Agent {

@@ -350,17 +350,7 @@ fn a_steps_briefing_names_its_molecule_and_what_landed_before_it() {
 fn a_failing_step_holds_what_follows_tells_human_once_and_cancel_releases_the_rest() {
     let t = TestTown::new();
     t.with_rig("r");
-    let gt = gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "standin-bad",
-        &format!(
-            "{} agent-standin --behavior finish --file FAIL.txt",
-            gt.display()
-        ),
-    ]);
+    t.with_failing_standin();
     t.ok(&["rig", "config", "r", "gates.nofail", "test ! -e FAIL.txt"]);
     write_formula(
         &t,
@@ -442,4 +432,59 @@ fn a_failing_step_holds_what_follows_tells_human_once_and_cancel_releases_the_re
         !t.session_is(&three, "running"),
         "a cancelled step never starts"
     );
+}
+
+#[test]
+fn a_deacon_killed_during_dispatch_never_starts_a_step_twice() {
+    let t = TestTown::new();
+    t.with_rig("r");
+    t.ok(&["config", "set", "deacon.restart_backoff", "1s"]);
+    t.ok(&["config", "set", "deacon.orphan_grace", "1s"]);
+    write_formula(
+        &t,
+        "wide",
+        "[[step]]\nid = \"a\"\ntitle = \"A\"\n[[step]]\nid = \"b\"\ntitle = \"B\"\n[[step]]\nid = \"c\"\ntitle = \"C\"\n[[step]]\nid = \"d\"\ntitle = \"D\"\n",
+    );
+    let run = t.json(&["formula", "run", "wide", "--agent", "standin-hang"]);
+    let beads: Vec<String> = step_beads(&run).into_iter().map(|(_, b)| b).collect();
+    // Patrols killed with -9 at different moments of their dispatch.
+    for delay_ms in [5u64, 15, 30, 60, 120, 250, 500] {
+        let mut p = t.spawn(&["deacon", "patrol", "--once"]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    // The killed patrols did dispatch (the later ones got that far).
+    let started = beads
+        .iter()
+        .filter(|b| t.bead_status(b) != "queued")
+        .count();
+    assert!(started >= 1, "no killed patrol reached the dispatch");
+    // Then whole patrols until every step runs.
+    t.wait_for(120, "every step running", |t| {
+        t.patrol();
+        beads.iter().all(|b| t.session_is(b, "running"))
+    });
+    for _ in 0..2 {
+        t.patrol();
+    }
+    // One agent per step, never two.
+    let agents = t.json(&["agents"]);
+    for b in &beads {
+        let open: Vec<&Value> = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["bead"] == b.as_str() && a["ended_at"].is_null())
+            .collect();
+        assert_eq!(open.len(), 1, "{b}: {open:?}");
+        assert_eq!(open[0]["live"], "running", "{b}: {open:?}");
+    }
+    let running = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["live"] == "running")
+        .count();
+    assert_eq!(running, beads.len(), "{agents}");
 }

@@ -179,17 +179,7 @@ fn refinery_conflict_is_reslung_and_lands_after_rebase() {
 fn refinery_batch_bisects_a_failing_gate() {
     let t = TestTown::new();
     t.with_rig("b");
-    let gt = gt_bin();
-    t.ok(&[
-        "config",
-        "agent",
-        "set",
-        "standin-bad",
-        &format!(
-            "{} agent-standin --behavior finish --file FAIL.txt",
-            gt.display()
-        ),
-    ]);
+    t.with_failing_standin();
     t.ok(&["rig", "config", "b", "gates.nofail", "test ! -e FAIL.txt"]);
     t.ok(&["rig", "config", "b", "merge.on_failure", "resling"]);
     let mut beads = sling(&t, "b", "standin", &["good one"]);

@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{gt_bin, TestTown};
+use crate::common::TestTown;
 use serde_json::Value;
 
 fn tmux(t: &TestTown, args: &[&str]) -> bool {
@@ -173,20 +173,7 @@ struct Feed {
 
 impl Feed {
     fn start(t: &TestTown, args: &[&str]) -> Feed {
-        let mut child = std::process::Command::new(gt_bin())
-            .env_clear()
-            .env("HOME", &t.home)
-            .env("PATH", crate::common::system_path())
-            .env("GT_ACTOR", "tester")
-            .env("NO_COLOR", "1")
-            .env("LANG", "C.UTF-8")
-            .current_dir(&t.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = t.spawn(args);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

@@ -415,6 +415,56 @@ pub fn molecule_created(m: &crate::merge::Molecule, formula: &str) -> NewEvent {
     .payload(json!({ "formula": formula, "steps": steps, "convoy": m.convoy.id }))
 }
 
+/// The writes a backend makes for `create_molecule`, inside its transaction.
+pub trait MoleculeWrites {
+    /// Creates a bead as `create_bead` does.
+    fn bead(&mut self, new: &crate::bead::NewBead) -> crate::error::Result<crate::bead::Bead>;
+    /// Creates a convoy as `create_convoy` does.
+    fn convoy(&mut self, name: &str, beads: &[String]) -> crate::error::Result<Convoy>;
+}
+
+/// What `create_molecule` refuses before any write.
+pub fn check_molecule(
+    convoy: &str,
+    epic: &crate::bead::NewBead,
+    steps: &[crate::bead::NewBead],
+) -> crate::error::Result<()> {
+    crate::merge::validate_convoy_name(convoy)?;
+    epic.validate()?;
+    steps.iter().try_for_each(|s| s.validate())
+}
+
+/// `create_molecule` inside the backend's transaction: the epic, each step
+/// as its child with its `@N` references resolved, then the convoy of the
+/// steps; the molecule and its `molecule.created` event.
+pub fn make_molecule(
+    w: &mut dyn MoleculeWrites,
+    formula: &str,
+    epic: &crate::bead::NewBead,
+    steps: &[crate::bead::NewBead],
+    convoy: &str,
+) -> crate::error::Result<(crate::merge::Molecule, NewEvent)> {
+    let e = w.bead(epic)?;
+    let mut ids: Vec<String> = Vec::new();
+    let mut made = Vec::new();
+    for s in steps {
+        let mut n = s.clone();
+        n.parent = Some(e.id.clone());
+        n.deps = molecule_deps(&s.deps, &ids)?;
+        let b = w.bead(&n)?;
+        ids.push(b.id.clone());
+        made.push(b);
+    }
+    let c = w.convoy(convoy, &ids)?;
+    let m = crate::merge::Molecule {
+        epic: e,
+        steps: made,
+        convoy: c,
+    };
+    let ev = molecule_created(&m, formula);
+    Ok((m, ev))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

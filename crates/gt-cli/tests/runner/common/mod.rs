@@ -582,3 +582,37 @@ pub fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+impl TestTown {
+    /// `gt ARGS` kept running (a dashboard, a feed): the cleared environment
+    /// of [`clean_cmd`], stdout piped, stderr dropped. The caller kills it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(gt_bin())
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", system_path())
+            .env("GT_ACTOR", "tester")
+            .env("NO_COLOR", "1")
+            .env("LANG", "C.UTF-8")
+            .current_dir(&self.root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gt starts")
+    }
+
+    /// The stand-in agent `standin-bad`: finishes with a file FAIL.txt
+    /// committed (a gate `test ! -e FAIL.txt` fails it).
+    pub fn with_failing_standin(&self) {
+        let gt = gt_bin();
+        self.set_agent(
+            "standin-bad",
+            &format!(
+                "{} agent-standin --behavior finish --file FAIL.txt",
+                gt.display()
+            ),
+        );
+    }
+}
