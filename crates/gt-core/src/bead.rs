@@ -430,6 +430,46 @@ pub struct BeadRecord {
     pub comments: Vec<Comment>,
 }
 
+/// The records of an import, read as often as the store needs them (once
+/// for the beads, once more for their edges): a slice, or a file read
+/// again each time, so a large import never holds every record at once.
+pub trait RecordSource {
+    /// Hands every record to `sink`, in order; stops at the first error.
+    fn each(&self, sink: &mut dyn FnMut(&BeadRecord) -> Result<()>) -> Result<()>;
+    /// How many records there are.
+    fn len_hint(&self) -> usize;
+}
+
+impl RecordSource for [BeadRecord] {
+    fn each(&self, sink: &mut dyn FnMut(&BeadRecord) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(sink)
+    }
+
+    fn len_hint(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<const N: usize> RecordSource for [BeadRecord; N] {
+    fn each(&self, sink: &mut dyn FnMut(&BeadRecord) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(sink)
+    }
+
+    fn len_hint(&self) -> usize {
+        N
+    }
+}
+
+impl RecordSource for Vec<BeadRecord> {
+    fn each(&self, sink: &mut dyn FnMut(&BeadRecord) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(sink)
+    }
+
+    fn len_hint(&self) -> usize {
+        self.len()
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportCounts {

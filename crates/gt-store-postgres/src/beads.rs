@@ -713,14 +713,14 @@ impl BeadStore for PgStore {
 
     fn import_records(
         &self,
-        records: &[BeadRecord],
+        records: &dyn gt_core::bead::RecordSource,
         summary: NewEvent,
         actor: &str,
     ) -> Result<ImportCounts> {
         let now = self.now();
         self.write(|tx| {
             let mut counts = ImportCounts::default();
-            for rec in records {
+            records.each(&mut |rec| {
                 let b = &rec.bead;
                 if bead_exists(tx, &b.id)? {
                     counts.updated += 1;
@@ -752,9 +752,10 @@ impl BeadStore for PgStore {
                         counts.comments += 1;
                     }
                 }
-            }
+                Ok(())
+            })?;
             // Edges after every bead exists, so forward references resolve.
-            for rec in records {
+            records.each(&mut |rec| {
                 for d in &rec.dependencies {
                     if rules::import_edge_dangles(d, bead_exists(tx, &d.depends_on)?) {
                         counts.dangling_dependencies += 1;
@@ -769,7 +770,8 @@ impl BeadStore for PgStore {
                         counts.dependencies += 1;
                     }
                 }
-            }
+                Ok(())
+            })?;
             insert_event(tx, &now, actor, &rules::imported_event(&summary, &counts))?;
             Ok(counts)
         })

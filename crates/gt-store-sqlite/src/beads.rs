@@ -652,7 +652,7 @@ impl BeadStore for SqliteStore {
 
     fn import_records(
         &self,
-        records: &[BeadRecord],
+        records: &dyn gt_core::bead::RecordSource,
         summary: NewEvent,
         actor: &str,
     ) -> Result<ImportCounts> {
@@ -660,7 +660,7 @@ impl BeadStore for SqliteStore {
         // A large import counts the beads once at its end instead of a
         // trigger per bead (the triggers go and come back inside the same
         // transaction: no other writer ever sees the table without them).
-        let bulk = records.len() >= crate::schema::BULK_IMPORT;
+        let bulk = records.len_hint() >= crate::schema::BULK_IMPORT;
         self.write(|tx| {
             if bulk {
                 tx.execute_batch(
@@ -669,7 +669,7 @@ impl BeadStore for SqliteStore {
                 .db()?;
             }
             let mut counts = ImportCounts::default();
-            for rec in records {
+            records.each(&mut |rec| {
                 let b = &rec.bead;
                 if bead_exists(tx, &b.id)? {
                     counts.updated += 1;
@@ -703,9 +703,10 @@ impl BeadStore for SqliteStore {
                         counts.comments += 1;
                     }
                 }
-            }
+                Ok(())
+            })?;
             // Edges after every bead exists, so forward references resolve.
-            for rec in records {
+            records.each(&mut |rec| {
                 for d in &rec.dependencies {
                     if rules::import_edge_dangles(d, bead_exists(tx, &d.depends_on)?) {
                         counts.dangling_dependencies += 1;
@@ -720,7 +721,8 @@ impl BeadStore for SqliteStore {
                         counts.dependencies += 1;
                     }
                 }
-            }
+                Ok(())
+            })?;
             if bulk {
                 tx.execute_batch(&crate::schema::recount_beads()).db()?;
             }

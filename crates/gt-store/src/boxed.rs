@@ -113,7 +113,7 @@ impl<T: BeadStore + ?Sized> BeadStore for Box<T> {
 
     fn import_records(
         &self,
-        records: &[BeadRecord],
+        records: &dyn gt_core::bead::RecordSource,
         summary: NewEvent,
         actor: &str,
     ) -> Result<ImportCounts> {

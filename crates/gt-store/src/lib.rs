@@ -37,7 +37,7 @@ pub use mail::MailStore;
 pub use merge::MergeStore;
 pub use observe::ObserveStore;
 
-pub use gt_core::bead::{BeadRecord, DepTreeNode, ImportCounts};
+pub use gt_core::bead::{BeadRecord, DepTreeNode, ImportCounts, RecordSource};
 pub use gt_core::work::*;
 
 pub trait BeadStore {
@@ -89,7 +89,7 @@ pub trait BeadStore {
     /// Upserts records in one transaction (all or nothing).
     fn import_records(
         &self,
-        records: &[BeadRecord],
+        records: &dyn gt_core::bead::RecordSource,
         summary: NewEvent,
         actor: &str,
     ) -> Result<ImportCounts>;

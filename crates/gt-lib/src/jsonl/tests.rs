@@ -490,3 +490,78 @@ proptest::proptest! {
         }
     }
 }
+
+/// A file imported whole and the same file streamed give the same beads,
+/// counts and report — duplicates folded to the last line, dangling edges
+/// counted, a cycle named with its lines and nothing written.
+#[test]
+fn streaming_and_holding_imports_agree() {
+    let mut text = fixture_text();
+    // A duplicate id (the later line wins) and an edge to outside the input.
+    text.push_str("\n{\"id\":\"dup-1\",\"title\":\"first\",\"status\":\"open\"}\n");
+    text.push_str("{\"id\":\"dup-1\",\"title\":\"second\",\"status\":\"closed\",\"dependencies\":[{\"issue_id\":\"dup-1\",\"depends_on_id\":\"nowhere-9\",\"type\":\"related\"}]}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let import = |stream_over: u64, db: &str| {
+        let store = SqliteStore::create(
+            &dir.path().join(db),
+            "hq",
+            Arc::new(crate::clock::SystemClock),
+        )
+        .unwrap();
+        let summary = import_file_with(&store, &file, NOW, "tester", stream_over).unwrap();
+        let mut out = Vec::new();
+        store
+            .export_records(&mut |r| write_record(&mut out, &r))
+            .unwrap();
+        (
+            serde_json::to_value(&summary).unwrap(),
+            String::from_utf8(out).unwrap(),
+        )
+    };
+    let (held, held_beads) = import(u64::MAX, "held.db");
+    let (streamed, streamed_beads) = import(0, "streamed.db");
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("file");
+        v
+    };
+    assert_eq!(strip(held.clone()), strip(streamed));
+    assert_eq!(held_beads, streamed_beads);
+    assert_eq!(held["report"]["duplicate_ids"], 1);
+    assert!(held_beads.contains("\"title\":\"second\""));
+    assert!(
+        held["report"]["dependencies_outside_input"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    // A cycle: refused with line numbers either way, nothing written.
+    let cyc = dir.path().join("cycle.jsonl");
+    std::fs::write(
+        &cyc,
+        "{\"id\":\"c-1\",\"title\":\"a\",\"dependencies\":[{\"issue_id\":\"c-1\",\"depends_on_id\":\"c-2\",\"type\":\"blocks\"}]}\n{\"id\":\"c-2\",\"title\":\"b\",\"dependencies\":[{\"issue_id\":\"c-2\",\"depends_on_id\":\"c-1\",\"type\":\"blocks\"}]}\n",
+    )
+    .unwrap();
+    for (over, db) in [(u64::MAX, "c1.db"), (0, "c2.db")] {
+        let store = SqliteStore::create(
+            &dir.path().join(db),
+            "hq",
+            Arc::new(crate::clock::SystemClock),
+        )
+        .unwrap();
+        let e = import_file_with(&store, &cyc, NOW, "tester", over)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(line 1)") && e.contains("(line 2)"), "{e}");
+        assert_eq!(
+            store
+                .count_by_status()
+                .unwrap()
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>(),
+            0
+        );
+    }
+}
