@@ -317,8 +317,22 @@ pub fn shares_code(ws: &Workspace) -> Result<bool> {
 /// `host.dead_after` from now: `None` when this host holds it, else the
 /// host that does (its refinery runs there, not here).
 pub fn refinery_here(ws: &Workspace, rig: &str, actor: &str) -> Result<Option<String>> {
-    let until = format_ts(ws.town.clock().now() + ws.town.config.host.dead_after());
+    let now = ws.town.clock().now();
+    let ttl = ws.town.config.host.dead_after();
     let name = refinery_lease(rig);
+    // Held here with more than half its time left: renewing would be a
+    // write (and a sync to disk) on every refinery run for nothing.
+    let held_here = ws
+        .store
+        .list_leases()?
+        .into_iter()
+        .find(|l| l.name == name && l.holder == ws.town.host_name());
+    if held_here
+        .is_some_and(|l| crate::clock::parse_ts(&l.expires_at).is_ok_and(|t| t > now + ttl / 2))
+    {
+        return Ok(None);
+    }
+    let until = format_ts(now + ttl);
     match ws
         .store
         .take_lease(&name, ws.town.host_name(), &until, actor)

@@ -85,3 +85,43 @@ fn a_failing_gate_lands_nothing_and_slings_the_bead_back() {
         Status::InProgress
     );
 }
+
+/// The refinery's lease is renewed only past half its life: runs in between
+/// read it and write nothing (no sync to disk per run).
+#[test]
+fn the_refinery_lease_is_renewed_only_past_half_life() {
+    use gt_lib::store::HostStore;
+    let k = Kit::with_config(&[("host.dead_after", "2m")]);
+    let lease = |k: &Kit| {
+        k.ws.store
+            .list_leases()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.name == gt_core::host::refinery_lease(RIG))
+            .expect("the rig's refinery lease")
+    };
+    assert_eq!(
+        gt_lib::hosts::refinery_here(&k.ws, RIG, ACTOR).unwrap(),
+        None
+    );
+    let first = lease(&k).expires_at;
+    k.clock.advance(time::Duration::seconds(30));
+    assert_eq!(
+        gt_lib::hosts::refinery_here(&k.ws, RIG, ACTOR).unwrap(),
+        None
+    );
+    assert_eq!(
+        lease(&k).expires_at,
+        first,
+        "a young lease is not written again"
+    );
+    k.clock.advance(time::Duration::seconds(45));
+    assert_eq!(
+        gt_lib::hosts::refinery_here(&k.ws, RIG, ACTOR).unwrap(),
+        None
+    );
+    assert!(
+        lease(&k).expires_at > first,
+        "past half its life it is renewed"
+    );
+}
