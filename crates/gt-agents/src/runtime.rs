@@ -106,6 +106,11 @@ pub struct Traits {
     /// (Claude Code's `--settings` file): start, stop, questions, errors
     /// and the CLI's own session id are reported by the CLI itself.
     pub lifecycle_hooks: bool,
+    /// The CLI runs a hook before each model request, from a system
+    /// settings file gt writes per session (Gemini CLI's `BeforeModel`,
+    /// through `GEMINI_CLI_SYSTEM_SETTINGS_PATH`): the same request sent
+    /// twice is the CLI retrying a failed API, reported as `error`.
+    pub model_request_hook: bool,
     /// The CLI's shell tool hides the user's git configuration (Gemini CLI
     /// runs commands with `GIT_CONFIG_GLOBAL=/dev/null`): its sessions get
     /// the caller's git identity in the environment.
@@ -341,6 +346,7 @@ mod tests {
         assert_eq!(claude.usage, crate::usage::UsageSource::ClaudeTranscript);
         let gemini = rt("gemini").traits;
         assert!(gemini.hides_git_config && !gemini.lifecycle_hooks && !gemini.root_needs_sandbox);
+        assert!(gemini.model_request_hook && !claude.model_request_hook);
         assert_eq!(rt("aider").completion, Completion::CommitsAtPrompt);
         assert_eq!(crate::presets::own_files("aider"), ["/.aider*"]);
         for name in ["claude", "codex", "gemini", "opencode", "amp"] {

@@ -35,6 +35,18 @@
 //! claude with `--dangerously-skip-permissions`, and its one-time warning
 //! would otherwise stop every new agent.
 //!
+//! Gemini CLI retries a failing model API for minutes with nothing on its
+//! screen but its spinner. Its sessions get one hook, `BeforeModel`, which
+//! fires before each attempt: gt writes a system settings file per polecat
+//! (`<town>/.gt/run/hooks/<rig>/<polecat>.gemini.json`: the user's own
+//! system settings, if any, plus gt's hook) and names it in
+//! `GEMINI_CLI_SYSTEM_SETTINGS_PATH` (the user's `system-defaults.json`
+//! stays in use through `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`). The hook runs
+//! `gt agent-report --hook model-request`: the same conversation sent again
+//! is a retry, so the agent's state becomes `error` (source `hook`) within
+//! one backoff (seconds); the next request with a different conversation
+//! (the API answered) reports `working` again. See [`model_request`].
+//!
 //! Other runtimes get no hooks: their state is observed on screen (ready
 //! pattern on two consecutive observations → idle; a question or permission
 //! dialog → waiting-for-input; else working).
@@ -174,6 +186,9 @@ fn parse_user_status_line(settings: &serde_json::Value) -> Option<UserStatusLine
 /// "<town>/.gt/run/hooks/<rig>/<polecat>.json"]` for claude), writing the
 /// settings file outside the repository; empty for runtimes without hooks.
 pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> Result<Vec<String>> {
+    if runtime.traits.model_request_hook {
+        write_gemini_settings(ws, rig, polecat)?;
+    }
     if !has_hooks(runtime) {
         write_instructions(ws, runtime, rig, polecat)?;
         crate::deacon::completion::exclude_own_files(ws, runtime, rig)?;
@@ -202,6 +217,190 @@ pub fn prepare(ws: &Workspace, runtime: &Runtime, rig: &str, polecat: &str) -> R
         "--settings".to_string(),
         path.to_string_lossy().into_owned(),
     ])
+}
+
+/// Gemini CLI's variable naming its system settings file (highest
+/// precedence of its settings; gt's file carries the user's own).
+pub const GEMINI_SYSTEM_SETTINGS: &str = "GEMINI_CLI_SYSTEM_SETTINGS_PATH";
+/// Gemini CLI's variable naming its system defaults file (by default beside
+/// the system settings file, so it is set to keep the user's).
+pub const GEMINI_SYSTEM_DEFAULTS: &str = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH";
+
+/// Where gt's Gemini CLI system settings file of a polecat lives.
+pub fn gemini_settings_path(ws: &Workspace, rig: &str, polecat: &str) -> PathBuf {
+    settings_path(ws, rig, polecat).with_extension("gemini.json")
+}
+
+/// The user's own Gemini CLI system settings file: the caller's
+/// `GEMINI_CLI_SYSTEM_SETTINGS_PATH`, else `/etc/gemini-cli/settings.json`.
+fn user_gemini_system_settings(ws: &Workspace) -> PathBuf {
+    ws.caller
+        .var(GEMINI_SYSTEM_SETTINGS)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/gemini-cli/settings.json"))
+}
+
+/// The variables a session of a runtime with [`Traits::model_request_hook`]
+/// gets: gt's settings file, and the user's defaults file kept.
+///
+/// [`Traits::model_request_hook`]: gt_agents::runtime::Traits::model_request_hook
+/// Empty when the town lies under a directory others may write to (e.g.
+/// `/tmp`): Gemini CLI skips such a system settings file with a warning on
+/// screen, so gt names none and the user's own stays in force.
+pub fn gemini_env(ws: &Workspace, rig: &str, polecat: &str) -> Vec<(String, String)> {
+    let path = gemini_settings_path(ws, rig, polecat);
+    if !private_ancestry(&path) {
+        return Vec::new();
+    }
+    let mut env = vec![(
+        GEMINI_SYSTEM_SETTINGS.to_string(),
+        path.to_string_lossy().into_owned(),
+    )];
+    if ws.caller.var(GEMINI_SYSTEM_DEFAULTS).is_none() {
+        let user = user_gemini_system_settings(ws);
+        let dir = user.parent().map(PathBuf::from).unwrap_or_default();
+        env.push((
+            GEMINI_SYSTEM_DEFAULTS.to_string(),
+            dir.join("system-defaults.json")
+                .to_string_lossy()
+                .into_owned(),
+        ));
+    }
+    env
+}
+
+/// Whether no existing directory above `path` is writable by group or
+/// others (Gemini CLI's condition for reading a system settings file).
+fn private_ancestry(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors()
+        .skip(1)
+        .all(|d| match std::fs::metadata(d) {
+            Ok(m) => m.permissions().mode() & 0o022 == 0,
+            Err(_) => true,
+        })
+}
+
+/// gt's system settings for Gemini CLI: `base` (the user's own system
+/// settings, an object) with gt's `BeforeModel` hook added to its hooks.
+pub fn gemini_settings(gt: &str, base: Option<serde_json::Value>) -> serde_json::Value {
+    let gt = shell_words::quote(gt).into_owned();
+    let mut v = base.filter(|b| b.is_object()).unwrap_or_else(|| json!({}));
+    let group = json!({ "hooks": [{
+        "type": "command",
+        "name": "gt-model-request",
+        "command": format!("{gt} agent-report --hook model-request"),
+        "timeout": 10000,
+    }]});
+    if !v.get("hooks").is_some_and(|h| h.is_object()) {
+        v["hooks"] = json!({});
+    }
+    let hooks = &mut v["hooks"];
+    match hooks.get_mut("BeforeModel").and_then(|b| b.as_array_mut()) {
+        Some(list) => list.push(group),
+        None => hooks["BeforeModel"] = json!([group]),
+    }
+    v
+}
+
+/// Writes [`gemini_settings`] for this polecat, over the user's system
+/// settings when that file is a JSON object of at most 1 MiB (anything else
+/// is left out, with a warning in the log).
+fn write_gemini_settings(ws: &Workspace, rig: &str, polecat: &str) -> Result<()> {
+    let gt = ws.host.gt_exe.to_str().ok_or_else(|| {
+        Error::Environment(format!(
+            "the gt binary's path is not UTF-8: {}",
+            ws.host.gt_exe.display()
+        ))
+    })?;
+    let user = user_gemini_system_settings(ws);
+    let base = match std::fs::metadata(&user) {
+        Ok(m) if m.is_file() && m.len() <= 1 << 20 => std::fs::read_to_string(&user)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .filter(|v| v.is_object())
+            .or_else(|| {
+                tracing::warn!(path = %user.display(), "gemini system settings are not a JSON object: left out");
+                None
+            }),
+        _ => None,
+    };
+    let path = gemini_settings_path(ws, rig, polecat);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    let text = serde_json::to_string_pretty(&gemini_settings(gt, base))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    crate::fsutil::write_atomic(&path, text.as_bytes())
+}
+
+/// The largest `BeforeModel` payload judged (it carries the conversation).
+pub const MODEL_REQUEST_MAX: u64 = 64 << 20;
+
+/// What one `BeforeModel` payload says of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelRequest {
+    /// The conversation differs from the session's previous request.
+    New,
+    /// The same conversation again: the CLI is retrying a failed request.
+    Retry,
+}
+
+/// A fingerprint of the request's conversation (`llm_request.messages`;
+/// the payload's timestamp differs between attempts).
+fn conversation_fingerprint(payload: &[u8]) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let v: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| Error::invalid(format!("the hook payload is not JSON: {e}")))?;
+    let messages = v
+        .get("llm_request")
+        .and_then(|r| r.get("messages"))
+        .and_then(|m| m.as_array())
+        .ok_or_else(|| Error::invalid("the hook payload has no llm_request.messages"))?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in messages {
+        m.to_string().hash(&mut h);
+    }
+    Ok(format!("{}:{:016x}", messages.len(), h.finish()))
+}
+
+/// `gt agent-report --hook model-request` (Gemini CLI's `BeforeModel`):
+/// compares the request's conversation with the session's previous one
+/// (kept beside gt's settings file as `SESSION FINGERPRINT`). The same one
+/// again → state `error`; a new one after an `error` → `working`.
+pub fn model_request(
+    ws: &Workspace,
+    session: &crate::session::Session,
+    payload: &[u8],
+) -> Result<ModelRequest> {
+    let print = conversation_fingerprint(payload)?;
+    let file = settings_path(ws, &session.rig, &session.polecat).with_extension("model-request");
+    let line = format!("{} {print}", session.id);
+    let previous = std::fs::read_to_string(&file).unwrap_or_default();
+    let seen = if previous.trim() == line {
+        ModelRequest::Retry
+    } else {
+        ModelRequest::New
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    crate::fsutil::write_atomic(&file, line.as_bytes())?;
+    let agent = session.agent();
+    let current = ws.store.agent_state(&agent)?;
+    let failing = current.as_ref().is_some_and(|s| {
+        s.source == "hook" && matches!(s.state.as_str(), "error" | "rate-limited")
+    });
+    match seen {
+        ModelRequest::Retry if !failing => ws.store.set_agent_state(&agent, "error", "hook")?,
+        ModelRequest::New if failing => ws.store.set_agent_state(&agent, "working", "hook")?,
+        _ => {}
+    }
+    Ok(seen)
 }
 
 /// First line of an instructions file gt wrote (and may rewrite).
@@ -318,8 +517,15 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
     if !alive {
         return Ok(unknown());
     }
+    let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
     if let Some(s) = ws.store.agent_state(agent)? {
-        if s.source == "hook" {
+        // A runtime with lifecycle hooks reports every state; one with only
+        // the model-request hook reports API failures (and their end).
+        let reported = !runtime
+            .as_ref()
+            .is_some_and(|r| r.traits.model_request_hook)
+            || matches!(s.state.as_str(), "error" | "rate-limited");
+        if s.source == "hook" && reported {
             return Ok(StateView {
                 agent: s.agent,
                 state: s.state,
@@ -328,7 +534,6 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
             });
         }
     }
-    let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
     let first = ws.host.tmux.capture_pane(&session, 15)?;
     std::thread::sleep(std::time::Duration::from_millis(150));
     let second = ws.host.tmux.capture_pane(&session, 15)?;

@@ -53,6 +53,8 @@ pub enum HookEvent {
     /// Claude Code's `statusLine` command: its payload carries the session's
     /// cost (`cost.total_cost_usd`); it prints nothing, so the line is empty.
     StatusLine,
+    /// Gemini CLI's `BeforeModel`: see [`crate::agent_hooks::model_request`].
+    ModelRequest,
 }
 
 impl std::str::FromStr for HookEvent {
@@ -63,8 +65,9 @@ impl std::str::FromStr for HookEvent {
             "stop" => Ok(HookEvent::Stop),
             "session-end" => Ok(HookEvent::SessionEnd),
             "status-line" => Ok(HookEvent::StatusLine),
+            "model-request" => Ok(HookEvent::ModelRequest),
             _ => Err(Error::invalid(format!(
-                "unknown hook '{}': use session-start, stop, session-end or status-line",
+                "unknown hook '{}': use session-start, stop, session-end, status-line or model-request",
                 s.escape_debug()
             ))),
         }
@@ -81,7 +84,7 @@ pub struct HookReport {
 }
 
 /// The gt session of the caller (`GT_SESSION`), checked against `GT_AGENT`.
-fn caller_session(ws: &Workspace) -> Result<Session> {
+pub(crate) fn caller_session(ws: &Workspace) -> Result<Session> {
     let id: i64 = ws
         .caller
         .var("GT_SESSION")
@@ -152,6 +155,14 @@ fn read_inside(path: &Path, root: &Path) -> Result<String> {
 /// `gt agent-report --hook EVENT`: what a Claude Code hook payload says.
 pub fn hook_report(ws: &Workspace, event: HookEvent, payload: &[u8]) -> Result<HookReport> {
     let s = caller_session(ws)?;
+    if event == HookEvent::ModelRequest {
+        crate::agent_hooks::model_request(ws, &s, payload)?;
+        return Ok(HookReport {
+            session: s.id,
+            agent_session_id: false,
+            usage: None,
+        });
+    }
     let v: Value = serde_json::from_slice(payload)
         .map_err(|e| Error::invalid(format!("the hook payload is not JSON: {e}")))?;
     let agent_id = v.get("session_id").and_then(Value::as_str);

@@ -29,6 +29,7 @@ pub(super) const PRESET: Preset = Preset {
     own_files: &[],
     traits: Traits {
         hides_git_config: true,
+        model_request_hook: true,
         usage: UsageSource::GeminiChat,
         ..PLAIN
     },

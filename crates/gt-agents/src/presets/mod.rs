@@ -51,6 +51,7 @@ pub struct Preset {
 /// A preset without traits (the values most presets take).
 pub(super) const PLAIN: Traits = Traits {
     lifecycle_hooks: false,
+    model_request_hook: false,
     hides_git_config: false,
     root_needs_sandbox: false,
     usage: UsageSource::None,

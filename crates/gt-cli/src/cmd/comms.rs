@@ -222,8 +222,10 @@ pub struct AgentReportArgs {
     /// working, idle, waiting-for-input, error or rate-limited.
     #[arg(long, required_unless_present = "hook", conflicts_with = "hook")]
     state: Option<String>,
-    /// A Claude Code hook's payload on stdin: session-start, stop or
-    /// session-end (records the conversation id and usage; always exits 0).
+    /// A runtime hook's payload on stdin: session-start, stop, session-end or
+    /// status-line (Claude Code: records the conversation id, usage and
+    /// cost), model-request (Gemini CLI's BeforeModel: a retried request
+    /// reports `error`); always exits 0.
     #[arg(long, value_name = "EVENT")]
     hook: Option<String>,
     /// With --hook: copy the payload to stdout first (gt's status-line

@@ -94,11 +94,18 @@ pub fn hook(ctx: &Ctx, event: &str, tee: bool) -> Result<(), Error> {
     let result = (|| -> Result<costs::HookReport, Error> {
         let event: HookEvent = event.parse()?;
         let mut payload = Vec::new();
-        std::io::stdin()
-            .lock()
-            .take(costs::HOOK_PAYLOAD_MAX)
+        let max = match event {
+            HookEvent::ModelRequest => gt_lib::agent_hooks::MODEL_REQUEST_MAX,
+            _ => costs::HOOK_PAYLOAD_MAX,
+        };
+        let mut stdin = std::io::stdin().lock();
+        (&mut stdin)
+            .take(max)
             .read_to_end(&mut payload)
             .map_err(|e| Error::io("cannot read the hook payload", e))?;
+        // The rest of a payload too large to judge is read and dropped, so
+        // the runtime's write never fails.
+        let _ = std::io::copy(&mut stdin, &mut std::io::sink());
         if tee {
             // First, so the next command of the pipe is not kept waiting.
             let mut out = std::io::stdout().lock();

@@ -537,6 +537,83 @@ fn the_costs_commands() {
 /// its worktree as the directory (and, for gemini, the chat's start time
 /// now), then commits and runs `gt done`. Another worktree's file does not
 /// count.
+/// Gemini CLI's `BeforeModel` hook (`--hook model-request`): the same
+/// conversation twice is a retried API call → `error` (source `hook`), a
+/// new one after it → no longer `error`; a payload that is not JSON, has no
+/// conversation, or names another agent's session changes nothing.
+#[test]
+fn model_request_hook_reports_retries_and_recovery() {
+    let t = TestTown::new();
+    t.with_rig("app");
+    let held = t.sling("app", "ask the model", "standin-hang");
+    let agent = held["agent"].as_str().unwrap().to_string();
+    let bead = held["bead"].as_str().unwrap().to_string();
+    t.wait_for(20, "the agent to run", |t| {
+        t.bead_status(&bead) == "in_progress"
+    });
+    let state = |t: &TestTown| {
+        let agents = t.json(&["agents"]);
+        let a = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent.as_str())
+            .cloned()
+            .unwrap();
+        (
+            a["state"].as_str().unwrap().to_string(),
+            a["state_source"].as_str().unwrap_or("").to_string(),
+            a["session_id"].as_i64().unwrap().to_string(),
+        )
+    };
+    let session = state(&t).2;
+    let env = [
+        ("GT_AGENT", agent.as_str()),
+        ("GT_SESSION", session.as_str()),
+    ];
+    let request = |text: &str, at: &str| {
+        serde_json::json!({
+            "session_id": "g-1", "hook_event_name": "BeforeModel", "timestamp": at,
+            "llm_request": { "model": "gemini-test",
+                "messages": [{ "role": "user", "content": text }] }
+        })
+        .to_string()
+    };
+    let first = request("add a file", "2026-12-03T08:00:00Z");
+    assert_eq!(hook_report(&t, &env, "model-request", &first), "");
+    assert_ne!(state(&t).0, "error");
+    // Hostile or broken payloads: one line on stderr, nothing changes.
+    for bad in ["not json", "{}", r#"{"llm_request": {"messages": 5}}"#] {
+        let err = hook_report(&t, &env, "model-request", bad);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_ne!(state(&t).0, "error");
+    }
+    // The same conversation again, seconds later: a retry.
+    let again = request("add a file", "2026-12-03T08:00:05Z");
+    assert_eq!(hook_report(&t, &env, "model-request", &again), "");
+    assert_eq!(state(&t), ("error".into(), "hook".into(), session.clone()));
+    let st = t.json(&["agent-state", &agent]);
+    assert_eq!(st["state"], "error", "{st}");
+    // Another agent's session cannot report for it.
+    let other = [("GT_AGENT", "app/other"), ("GT_SESSION", session.as_str())];
+    let err = hook_report(&t, &other, "model-request", &request("x", "t"));
+    assert!(err.contains("belongs to"), "{err}");
+    // The API answered: the next request carries more conversation.
+    let next = serde_json::json!({
+        "timestamp": "2026-12-03T08:00:09Z",
+        "llm_request": { "messages": [
+            { "role": "user", "content": "add a file" },
+            { "role": "model", "content": "done" },
+            { "role": "user", "content": "and commit" } ] }
+    })
+    .to_string();
+    assert_eq!(hook_report(&t, &env, "model-request", &next), "");
+    assert_ne!(state(&t).0, "error");
+    let st = t.json(&["agent-state", &agent]);
+    assert_ne!(st["state"], "error", "{st}");
+    t.ok(&["down", "--all"]);
+}
+
 #[test]
 fn costs_are_read_from_codex_and_gemini_files_at_gt_done() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,7 @@
 //! node processes is left (M8). The CLI comes from `GT_TEST_GEMINI`; without
 //! it the test prints one line and returns, unless `CI` is set.
 
-use gt_testkit::model_server::{ModelServer, Reply, Script};
+use gt_testkit::model_server::{when, ModelServer, Reply, Script};
 use gt_testkit::real_cli;
 
 use crate::common::TestTown;
@@ -227,4 +227,82 @@ fn gemini_crash_mid_work_is_saved_and_resumed() {
     );
     assert_crash_work_landed(&t);
     assert_nothing_left(&t);
+}
+
+/// Gemini CLI retries a failing model API for minutes with only its spinner
+/// on screen; gt's `BeforeModel` hook sees the same request sent again and
+/// `gt agents` shows `error` (source `hook`) within seconds, for a server
+/// error and a rate limit alike (the recovery, `working` on the next new
+/// request, is `model_request_hook_reports_retries_and_recovery`). The user's own system
+/// settings file (here named by `GEMINI_CLI_SYSTEM_SETTINGS_PATH`) stays in
+/// force: gt's file carries it. Gemini reads a system settings file only
+/// when no directory above it is writable by others, so this town lives
+/// under the target directory, not `/tmp`.
+#[test]
+fn gemini_api_failures_show_in_gt_agents_within_seconds() {
+    let Some(gemini) = real_cli::locate("GT_TEST_GEMINI", "gemini") else {
+        return;
+    };
+    for status in [500u16, 429] {
+        let t = TestTown::new_in_target();
+        t.with_rig("app");
+        write_git_identity(&t);
+        write_gemini_settings(&t);
+        let system = t.home.join("system-settings.json");
+        std::fs::write(&system, r#"{"ui": {"hideTips": true}}"#).unwrap();
+        let script = Script::new()
+            .when(
+                when::and(when::offers_tools(), when::contains("fail first")),
+                Reply::error(status),
+            )
+            .otherwise(Reply::text("ok"));
+        let server = ModelServer::start(script).unwrap();
+        let base = server.base_url();
+        let path = path_with(&gemini);
+        let system_s = system.to_string_lossy().into_owned();
+        let caller: Vec<(&str, &str)> = vec![
+            ("PATH", &path),
+            ("GOOGLE_GEMINI_BASE_URL", &base),
+            ("GEMINI_API_KEY", SECRET),
+            ("GEMINI_CLI_SYSTEM_SETTINGS_PATH", &system_s),
+        ];
+        t.ok_env(&caller, &["rig", "trust", "app"]);
+        let started = std::time::Instant::now();
+        let s = sling(&t, &caller, "fail first", "app", "gemini");
+        t.wait_for(60, &format!("state error after HTTP {status}"), |t| {
+            t.json(&["agents"]).as_array().unwrap().iter().any(|a| {
+                a["bead"] == s.bead.as_str() && a["state"] == "error" && a["state_source"] == "hook"
+            })
+        });
+        let took = started.elapsed();
+        let failed = server
+            .requests()
+            .iter()
+            .filter(|r| r.offers_tools() && r.contains("fail first"))
+            .count();
+        assert!(
+            failed >= 2,
+            "the error was reported after {failed} request(s)"
+        );
+        assert!(took < std::time::Duration::from_secs(40), "took {took:?}");
+        // gt agent-state agrees with gt agents.
+        let st = t.json(&["agent-state", &s.agent]);
+        assert_eq!(st["state"], "error", "{st}");
+        // gt's settings file kept the user's system settings and its hook.
+        let gt_file: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(t.root.join(".gt/run/hooks/app").join(format!(
+                "{}.gemini.json",
+                s.agent.split('/').nth(1).unwrap()
+            )))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(gt_file["ui"]["hideTips"], true, "{gt_file}");
+        assert!(gt_file["hooks"]["BeforeModel"][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("agent-report --hook model-request"));
+        assert_nothing_left(&t);
+        assert_never_stored(&t, SECRET);
+    }
 }

@@ -150,6 +150,11 @@ pub fn session_env(
         path.push(p);
     }
     let mut env = passthrough_env(ws, runtime);
+    if runtime.traits.model_request_hook {
+        // gt's settings file carries the user's system settings.
+        env.retain(|(k, _)| k != crate::agent_hooks::GEMINI_SYSTEM_SETTINGS);
+        env.extend(crate::agent_hooks::gemini_env(ws, rig, polecat));
+    }
     if hides_git_config(runtime) {
         let identity = git_identity_env(ws, &ws.worktree(rig, polecat), &env);
         env.extend(identity);

@@ -71,7 +71,34 @@ impl TestTown {
 
     /// [`TestTown::new`] with more `gt init` arguments (e.g. `--store URL`).
     pub fn new_with(init_args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::init_in(tempfile::tempdir().expect("tempdir"), init_args)
+    }
+
+    /// A town in a directory under the build's target directory instead of
+    /// the system's temporary directory, for runtimes that refuse files
+    /// under a world-writable directory such as `/tmp` (Gemini CLI's system
+    /// settings).
+    /// When the checkout itself lies under such a directory, the test
+    /// runner's own home directory (a temporary directory in it, removed
+    /// after) is used instead.
+    pub fn new_in_target() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let private = |p: &std::path::Path| {
+            p.ancestors()
+                .all(|d| std::fs::metadata(d).map_or(true, |m| m.permissions().mode() & 0o022 == 0))
+        };
+        let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(&target).unwrap();
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let base = [Some(target), home]
+            .into_iter()
+            .flatten()
+            .find(|b| private(b))
+            .expect("no directory without world-writable parents for the town");
+        Self::init_in(tempfile::tempdir_in(base).expect("tempdir"), &[])
+    }
+
+    fn init_in(dir: tempfile::TempDir, init_args: &[&str]) -> Self {
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let root = dir.path().join("town");
