@@ -242,12 +242,12 @@ fn user_gemini_system_settings(ws: &Workspace) -> PathBuf {
 }
 
 /// The variables a session of a runtime with [`Traits::model_request_hook`]
-/// gets: gt's settings file, and the user's defaults file kept.
+/// gets: gt's settings file, and the user's defaults file kept. Empty when
+/// the town lies under a directory others may write to (e.g. `/tmp`):
+/// Gemini CLI skips such a system settings file with a warning on screen,
+/// so gt names none and the user's own stays in force.
 ///
 /// [`Traits::model_request_hook`]: gt_agents::runtime::Traits::model_request_hook
-/// Empty when the town lies under a directory others may write to (e.g.
-/// `/tmp`): Gemini CLI skips such a system settings file with a warning on
-/// screen, so gt names none and the user's own stays in force.
 pub fn gemini_env(ws: &Workspace, rig: &str, polecat: &str) -> Vec<(String, String)> {
     let path = gemini_settings_path(ws, rig, polecat);
     if !private_ancestry(&path) {
