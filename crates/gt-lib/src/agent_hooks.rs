@@ -385,11 +385,13 @@ pub fn model_request(
     } else {
         ModelRequest::New
     };
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    if seen == ModelRequest::New {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        crate::fsutil::write_atomic(&file, line.as_bytes())?;
     }
-    crate::fsutil::write_atomic(&file, line.as_bytes())?;
     let agent = session.agent();
     let current = ws.store.agent_state(&agent)?;
     let failing = current.as_ref().is_some_and(|s| {
@@ -517,15 +519,19 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
     if !alive {
         return Ok(unknown());
     }
-    let runtime = crate::sling::last_runtime(ws, &rig, &name)?;
+    // Looked up once, and only when needed.
+    let mut runtime: Option<Option<Runtime>> = None;
     if let Some(s) = ws.store.agent_state(agent)? {
         // A runtime with lifecycle hooks reports every state; one with only
         // the model-request hook reports API failures (and their end).
-        let reported = !runtime
-            .as_ref()
-            .is_some_and(|r| r.traits.model_request_hook)
-            || matches!(s.state.as_str(), "error" | "rate-limited");
-        if s.source == "hook" && reported {
+        let reported = s.source == "hook"
+            && (matches!(s.state.as_str(), "error" | "rate-limited") || {
+                let r = crate::sling::last_runtime(ws, &rig, &name)?;
+                let only_model = r.as_ref().is_some_and(|r| r.traits.model_request_hook);
+                runtime = Some(r);
+                !only_model
+            });
+        if reported {
             return Ok(StateView {
                 agent: s.agent,
                 state: s.state,
@@ -534,6 +540,10 @@ pub fn observe(ws: &Workspace, agent: &str) -> Result<StateView> {
             });
         }
     }
+    let runtime = match runtime {
+        Some(r) => r,
+        None => crate::sling::last_runtime(ws, &rig, &name)?,
+    };
     let first = ws.host.tmux.capture_pane(&session, 15)?;
     std::thread::sleep(std::time::Duration::from_millis(150));
     let second = ws.host.tmux.capture_pane(&session, 15)?;

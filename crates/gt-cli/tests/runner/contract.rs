@@ -552,14 +552,7 @@ fn model_request_hook_reports_retries_and_recovery() {
         t.bead_status(&bead) == "in_progress"
     });
     let state = |t: &TestTown| {
-        let agents = t.json(&["agents"]);
-        let a = agents
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["agent"] == agent.as_str())
-            .cloned()
-            .unwrap();
+        let a = t.agent_row(&agent);
         (
             a["state"].as_str().unwrap().to_string(),
             a["state_source"].as_str().unwrap_or("").to_string(),

@@ -521,6 +521,17 @@ pub fn filtered_bin(base: &Path, dirs: &[PathBuf], deny: &[&str]) -> std::io::Re
 }
 
 impl TestTown {
+    /// The row of `agent` in `gt --json agents`.
+    pub fn agent_row(&self, agent: &str) -> Value {
+        self.json(&["agents"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .cloned()
+            .unwrap_or_else(|| panic!("{agent} is not in gt agents"))
+    }
+
     /// `gt sling <what> <rig> --agent <agent>`; returns the first JSON line
     /// (the slung bead, its polecat and session).
     pub fn sling(&self, rig: &str, what: &str, agent: &str) -> Value {
