@@ -160,15 +160,27 @@ fn assert_costs_are_the_servers(
             assert_eq!(v["rows"][0]["key"], bead);
             assert_eq!(v["rows"][0]["sessions"], 1);
             assert_eq!(v["totals"]["cache_write_tokens"], 0);
-            // The cost is Claude's own (its status line's
-            // `cost.total_cost_usd`), never computed by gt: in a session
-            // this short the status line may not have run before `gt done`
-            // ended it (the crash test waits for it), so null or positive.
-            assert!(
-                v["totals"]["cost_micros"].is_null()
-                    || v["totals"]["cost_micros"].as_i64().is_some_and(|c| c > 0),
-                "{v}"
-            );
+            // The cost is Claude's own, never computed by gt: the figure of
+            // the `cost-state` line Claude writes into its transcript when
+            // the session ends (tmux's hang-up at `gt done` is a graceful
+            // exit for it), read at its SessionEnd hook a moment after the
+            // tokens of the last Stop hook: wait for it.
+            let Some(claude_cost) = claude_session_cost(&t.home) else {
+                assert!(
+                    Instant::now() < deadline,
+                    "no cost-state in the transcript\n{v}"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
+            };
+            if v["totals"]["cost_micros"].is_null() {
+                assert!(Instant::now() < deadline, "no cost recorded\n{v}");
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
+            }
+            assert!(claude_cost > 0, "{v}");
+            assert_eq!(v["totals"]["cost_micros"], claude_cost, "{v}");
+            assert_eq!(v["totals"]["sessions_without_cost"], 0, "{v}");
             let status = t.json(&["status"]);
             assert_eq!(status["costs"]["input_tokens"], want[0], "{status}");
             assert!(t.ok(&["status"]).contains("Costs: 1 session(s)"));
@@ -181,6 +193,24 @@ fn assert_costs_are_the_servers(
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// Claude's own cost of the session in micro-dollars: the last
+/// `cost-state` line's `totalCostUSD` of the transcripts under `home`.
+fn claude_session_cost(home: &std::path::Path) -> Option<i64> {
+    let mut cost = None;
+    for f in crate::real_support::files_under(&home.join(".claude/projects")) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v["type"] == "cost-state" {
+                cost = v["totalCostUSD"].as_f64().map(|c| (c * 1e6).round() as i64);
+            }
+        }
+    }
+    cost
 }
 
 /// M4: Claude crashes mid-work (killed while its shell command runs); the
