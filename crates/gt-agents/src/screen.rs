@@ -194,17 +194,20 @@ pub fn classify(screen: &str, patterns: &Patterns) -> ScreenState {
             line: l.trim().to_string(),
         };
     }
-    // 4. Rate limited, 5. an error.
+    // 4. Rate limited, 5. an error: in what the CLI printed since its last
+    // prompt line, when it has one (aider's retries scroll above its next
+    // `>` once it has recovered).
+    let recent = since_prompt(tail, patterns.preset.prompt_lines);
     if let Some(p) = patterns
         .rate_limit
         .as_deref()
         .filter(|p| !p.trim().is_empty())
     {
-        if tail.iter().any(|l| l.contains(p)) {
+        if recent.iter().any(|l| l.contains(p)) {
             return ScreenState::RateLimited;
         }
     }
-    if tail.iter().any(|l| found(l, patterns.preset.errors)) {
+    if recent.iter().any(|l| found(l, patterns.preset.errors)) {
         return ScreenState::Error;
     }
     // 6. Working.
@@ -271,6 +274,24 @@ fn is_menu_selection(line: &str) -> bool {
         }
     }
     false
+}
+
+/// The lines below the last prompt line (a line that is one of `prompts`,
+/// or one of them followed by a space and the typed text); all of `lines`
+/// when there is none or the CLI has no prompt line.
+fn since_prompt<'a, 'b>(lines: &'a [&'b str], prompts: &[&str]) -> &'a [&'b str] {
+    let is_prompt = |l: &str| {
+        let l = l.trim();
+        prompts.iter().any(|p| {
+            !p.is_empty()
+                && l.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    };
+    match lines.iter().rposition(|l| is_prompt(l)) {
+        Some(i) => &lines[i + 1..],
+        None => lines,
+    }
 }
 
 /// Whether one of the ready texts shows in the last lines, or the last line

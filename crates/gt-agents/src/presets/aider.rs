@@ -35,7 +35,11 @@ pub(super) const PRESET: Preset = Preset {
         ready: &[],
         busy: &[],
         dialogs: &[],
-        errors: &[],
+        // The model API failing: aider (litellm) prints the error and
+        // `Retrying in 0.2 seconds...`, doubling the wait each time (a
+        // rate limit says `RateLimitError` first). Read only below its last
+        // `>` line, so a retry it recovered from is not an error.
+        errors: &["Retrying in "],
         prompt_lines: &[">"],
     },
     completion: Completion::CommitsAtPrompt,

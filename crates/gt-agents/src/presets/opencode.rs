@@ -19,8 +19,10 @@ pub(super) const PRESET: Preset = Preset {
         ready: &["Ask anything", "ctrl+p commands"],
         busy: &["esc interrupt"],
         dialogs: &[],
-        // The model API failing: opencode retries and says so in its footer.
-        errors: &["[retrying attempt #"],
+        // The model API failing: opencode retries and says so in its footer,
+        // `[retrying in 2s attempt #2]` while it counts down (1.18.33), then
+        // `[retrying attempt #2]`.
+        errors: &["[retrying in ", "[retrying attempt #"],
         prompt_lines: &[],
     },
     completion: Completion::GtDone,

@@ -175,3 +175,30 @@ fn aider_back_at_its_prompt_after_a_commit_is_idle_on_two_observations() {
         ScreenState::Working
     );
 }
+
+#[test]
+fn aider_retries_are_an_error_until_its_next_prompt_line() {
+    let aider = Patterns::for_runtime(&preset("aider").unwrap());
+    let retrying = "> add a proof file\n\
+        litellm.InternalServerError: OpenAIException - scripted error 500\n\
+        The API provider's servers are down or overloaded.\n\
+        Retrying in 0.2 seconds...\n";
+    assert_eq!(classify(retrying, &aider), ScreenState::Error);
+    let limited = "> add a proof file\n\
+        litellm.RateLimitError: OpenAIException - scripted error 429\n\
+        Retrying in 0.5 seconds...\n";
+    assert_eq!(classify(limited, &aider), ScreenState::RateLimited);
+    // Recovered: the reply, its commit, and the prompt again.
+    let recovered = format!(
+        "{retrying}proof.txt\n```\nrecovered\n```\nApplied edit to proof.txt\n\
+         Commit 1a2b3c4 add proof.txt\n>\n"
+    );
+    assert_eq!(classify(&recovered, &aider), ScreenState::Idle);
+    assert_eq!(
+        classify_pair(&recovered, &recovered, &aider),
+        ScreenState::Idle
+    );
+    // `>` only counts as the prompt alone or before typed text.
+    let quoted = format!("{retrying}>>> not a prompt\n");
+    assert_eq!(classify(&quoted, &aider), ScreenState::Error);
+}

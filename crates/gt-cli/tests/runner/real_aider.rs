@@ -239,3 +239,67 @@ fn aider_crash_is_resumed_with_its_chat_history() {
     );
     assert_nothing_left(&t);
 }
+
+/// The model API failing, then recovering: while aider retries (litellm's
+/// `Retrying in 0.2 seconds...`, doubling) `gt agents` shows `error` from
+/// its screen; once the API answers, aider writes and commits the file and
+/// returns to its `>` prompt, the retries above it are history, and the
+/// deacon finishes it as usual.
+#[test]
+fn aider_api_failure_shows_error_then_it_recovers_and_finishes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let Some(aider) = real_cli::locate("GT_TEST_AIDER", "aider") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    // The first five attempts of the turn fail (0.2 + 0.5 + 1 + 2 + 4 s of
+    // retries); the sixth gets the whole new file.
+    let failures = AtomicUsize::new(0);
+    let script = Script::new()
+        .when(
+            Box::new(move |r| {
+                r.wants_stream()
+                    && r.contains("recover after failures")
+                    && failures.fetch_add(1, Ordering::SeqCst) < 5
+            }),
+            Reply::error(500),
+        )
+        .when(
+            when::contains("commit message"),
+            Reply::text("add proof.txt"),
+        )
+        .otherwise(Reply::text("proof.txt\n```\nrecovered\n```\n"));
+    let server = ModelServer::start(script).unwrap();
+    let owned = aider_caller(&path_with(&aider), &server.base_url());
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "recover after failures", "app", "aider");
+    t.wait_for(30, "state error while aider retries", |t| {
+        let a = t.agent_row(&s.agent);
+        a["state"] == "error" && a["state_source"] == "screen"
+    });
+    // Recovered: committed, back at its prompt, finished by a patrol.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !matches!(t.bead_status(&s.bead).as_str(), "merging" | "closed") {
+        assert!(
+            Instant::now() < deadline,
+            "aider was not finished after the API recovered\nscreen:\n{}",
+            crate::real_support::screen(&t, &s.session)
+        );
+        let _ = t.patrol();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let failed = server
+        .requests()
+        .iter()
+        .filter(|r| r.wants_stream() && r.contains("recover after failures"))
+        .count();
+    assert!(failed >= 6, "{failed} attempt(s)");
+    t.ok(&["refinery", "run", "--once"]);
+    assert_eq!(
+        git(&t.repo("app"), &["show", "main:proof.txt"]),
+        "recovered\n"
+    );
+    assert_nothing_left(&t);
+}

@@ -223,3 +223,36 @@ fn a_nudge_reaches_the_real_opencode_tui_verbatim() {
     crate::real_support::assert_nudge_verbatim(&t, &server, &s.agent, &s.session);
     assert_nothing_left(&t);
 }
+
+/// The model API failing (HTTP 500): OpenCode retries with a growing wait
+/// and says so in its footer (`[retrying in 2s attempt #2]`); `gt agents`
+/// shows `error` from its screen within seconds, and `gt agent-state`
+/// agrees.
+#[test]
+fn opencode_api_failure_shows_error_in_gt_agents() {
+    let Some(opencode) = real_cli::locate("GT_TEST_OPENCODE", "opencode") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    let server = ModelServer::start(Script::new().otherwise(Reply::error(500))).unwrap();
+    let owned = opencode_setup(&t, &server.base_url(), &path_with(&opencode));
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "the api fails", "app", "opencode");
+    t.wait_for(30, "state error after HTTP 500", |t| {
+        let a = t.agent_row(&s.agent);
+        a["state"] == "error" && a["state_source"] == "screen"
+    });
+    // Its first attempt failed and it said so at once (attempt #1).
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.offers_tools() && r.contains("the api fails")),
+        "the turn never reached the server"
+    );
+    assert!(crate::real_support::screen(&t, &s.session).contains("attempt #"));
+    let st = t.json(&["agent-state", &s.agent]);
+    assert_eq!(st["state"], "error", "{st}");
+    assert_nothing_left(&t);
+}
