@@ -256,3 +256,56 @@ fn opencode_api_failure_shows_error_in_gt_agents() {
     assert_eq!(st["state"], "error", "{st}");
     assert_nothing_left(&t);
 }
+
+/// A crash mid-work with the real OpenCode: killed while its shell command
+/// runs, the deacon saves the uncommitted work; OpenCode has no resume gt
+/// can trust (see docs/runtimes.md), so `gt resume` starts it afresh with a
+/// first instruction that says the earlier work is on the branch (and `gt
+/// prime` lists it); the agent continues from there and both land.
+#[test]
+fn opencode_crash_mid_work_is_saved_and_resumed_afresh() {
+    use crate::real_support::{assert_crash_work_landed, crash, wait_crash_point, wait_merging};
+    let Some(opencode) = real_cli::locate("GT_TEST_OPENCODE", "opencode") else {
+        return;
+    };
+    let t = TestTown::new();
+    t.with_rig("app");
+    write_git_identity(&t);
+    t.ok(&["config", "set", "deacon.restart_backoff", "1h"]);
+    let resumed = gt_lib::sling::RESUMED_AFRESH;
+    let script = crate::real_support::crash_script(when::contains(resumed));
+    let server = ModelServer::start(script).unwrap();
+    let owned = opencode_setup(&t, &server.base_url(), &path_with(&opencode));
+    let caller: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = crate::real_support::sling(&t, &caller, "work that crashes", "app", "opencode");
+    let wt = s.worktree.clone();
+    wait_crash_point(&t, &wt, "opencode");
+    assert!(
+        !server.requests().iter().any(|r| r.contains(resumed)),
+        "a first session was told it resumes"
+    );
+    crash(&t, &wt, &s.bead, "opencode");
+    let branch = git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    assert_eq!(
+        git(&wt, &["show", &format!("{}:wip.txt", branch.trim())]),
+        "unsaved work\n",
+        "the dead agent's work was not saved"
+    );
+    // The briefing of the resumed session lists the saved commit.
+    let prime = t.ok_env(&[("GT_AGENT", s.agent.as_str())], &["prime"]);
+    assert!(
+        prime.contains("Already on your branch") && prime.contains("WIP"),
+        "{prime}"
+    );
+    let before = server.requests().len();
+    t.ok_env(&caller, &["--json", "resume", &s.bead]);
+    wait_merging(&t, "opencode", &[&s], &server, 180);
+    assert!(
+        server.requests()[before..]
+            .iter()
+            .any(|r| r.contains(resumed)),
+        "the resumed opencode was not told about the earlier work"
+    );
+    assert_crash_work_landed(&t);
+    assert_nothing_left(&t);
+}

@@ -95,6 +95,7 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
             md.push_str(&format!("- {}: {}\n", c.author, c.text.trim()));
         }
     }
+    md.push_str(&earlier_work(ws, &h));
     md.push_str(&format!(
         "\nBranch `{}` (cut from `{}`), worktree `{}`.\n\n## Rules\n\
          - Work only in this worktree; commit your work with clear messages.\n\
@@ -109,6 +110,43 @@ pub fn prime(ws: &Workspace, cwd: &Path) -> Result<String> {
     ));
     md.push_str(&crate::mail::prime_section(ws, &h.agent)?);
     Ok(md)
+}
+
+/// The most commits [`earlier_work`] lists.
+const EARLIER_COMMITS: usize = 10;
+
+/// The briefing's section on commits already on the branch beyond its base
+/// (an earlier session's, or the work the deacon saved when one died), so
+/// a resumed agent continues rather than starts over; empty when there are
+/// none or git cannot tell.
+fn earlier_work(ws: &Workspace, h: &Hook) -> String {
+    let Ok(commits) = ws
+        .host
+        .git
+        .commits_between(&h.worktree, &h.base_commit, "HEAD")
+    else {
+        return String::new();
+    };
+    if commits.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "\n### Already on your branch\n{} commit(s) beyond its base, newest first (continue from them):\n",
+        commits.len()
+    );
+    for c in commits.iter().take(EARLIER_COMMITS) {
+        let subject: String = c
+            .subject
+            .chars()
+            .take(120)
+            .map(|ch| if ch.is_control() { ' ' } else { ch })
+            .collect();
+        md.push_str(&format!("- {} {}\n", &c.id[..c.id.len().min(10)], subject));
+    }
+    if commits.len() > EARLIER_COMMITS {
+        md.push_str(&format!("- … {} more\n", commits.len() - EARLIER_COMMITS));
+    }
+    md
 }
 
 #[derive(Debug, Clone, Default)]

@@ -234,6 +234,13 @@ pub(super) fn check_root_sandbox(ws: &Workspace, runtime: &Runtime) -> Result<()
     Ok(())
 }
 
+/// Added to the first instruction of a resumed session whose runtime starts
+/// a fresh conversation (no resume mechanism, or no conversation recorded).
+pub const RESUMED_AFRESH: &str =
+    "An earlier session on this bead ended before it was done; its work \
+     (saved uncommitted changes included) is committed on your branch: read `git log` and the \
+     briefing, and continue from there.";
+
 /// The agent's argv for a session: the runtime's, with the hook settings of
 /// `agent_hooks::prepare` (written outside the repository) and the first instruction.
 /// A resumed Claude Code session continues the conversation of the bead's
@@ -248,12 +255,20 @@ pub fn agent_argv(
     resume: bool,
 ) -> Result<Vec<String>> {
     let mut extra = crate::agent_hooks::prepare(ws, runtime, &s.rig, &s.polecat)?;
+    let mut continues = !runtime.resume_args.is_empty();
     if resume && crate::agent_hooks::has_hooks(runtime) {
         if let Some(id) = previous_conversation(ws, s)? {
             extra.extend(["--resume".to_string(), id]);
+            continues = true;
         }
     }
-    let instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.host.gt_exe);
+    let mut instruction = first_instruction_for(runtime, bead, &s.agent(), &ws.host.gt_exe);
+    if resume && !continues {
+        // A fresh conversation on resumed work: say so, or the agent starts
+        // the bead again from nothing.
+        instruction.push(' ');
+        instruction.push_str(RESUMED_AFRESH);
+    }
     Ok(runtime.argv_with(&extra, resume, Some(&instruction)))
 }
 
