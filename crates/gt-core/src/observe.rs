@@ -32,6 +32,21 @@ pub struct ScreenSample<'a> {
     pub session_id: Option<i64>,
     pub screen_hash: &'a str,
     pub screen_kind: &'a str,
+    /// The captured text itself, kept for other hosts' `gt peek` (given in
+    /// a town with a shared store, for a sample of an open session); `None`
+    /// leaves the text stored before.
+    pub screen_text: Option<&'a str>,
+}
+
+/// The last screen of an agent's open session as its host captured it,
+/// for `gt peek` on another host of the town.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredScreen {
+    /// `rig/polecat`.
+    pub agent: String,
+    pub session_id: i64,
+    pub screen: String,
+    pub captured_at: String,
 }
 
 /// Counts kept by other parts of gt, read when their tables exist in this

@@ -406,6 +406,7 @@ mod tests {
             session_id: None,
             screen_hash: "h",
             screen_kind: "idle",
+            screen_text: None,
         }])
         .unwrap();
         assert!(f.poll(&s).unwrap().is_empty());

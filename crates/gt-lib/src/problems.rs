@@ -380,14 +380,18 @@ fn observe_inner(
         info: Option<SessionInfo>,
         screen: Option<Screen>,
         hash: Option<String>,
+        /// The captured text, kept in the store for other hosts' `gt peek`.
+        text: Option<String>,
     }
+    // Only a shared store has other hosts to show a screen to.
+    let keep_text = ws.town.config.store.url.is_some();
     let mut pending = Vec::with_capacity(polecats.len());
     for p in polecats {
         let session = open_by_agent.remove(&(p.rig.clone(), p.name.clone()));
         let info = session
             .as_ref()
             .and_then(|s| tmux.iter().find(|i| i.name == s.tmux_session).cloned());
-        let (mut screen, mut hash) = (None, None);
+        let (mut screen, mut hash, mut kept_text) = (None, None, None);
         if let (Some(s), Some(i)) = (&session, &info) {
             // No output since the last sample of this session: its screen
             // cannot have changed, so the last sample stands (one tmux call
@@ -406,6 +410,7 @@ fn observe_inner(
                     let runtime = ws.town.config.runtime(&s.runtime).ok();
                     screen = Some(classify_screen_for(&text, runtime.as_ref()));
                     hash = Some(screen_hash(&text));
+                    kept_text = keep_text.then_some(text);
                 }
             }
         }
@@ -415,6 +420,7 @@ fn observe_inner(
             info,
             screen,
             hash,
+            text: kept_text,
         });
     }
     let agents: Vec<String> = pending.iter().map(|p| p.polecat.address()).collect();
@@ -432,6 +438,7 @@ fn observe_inner(
                 session_id: p.session.as_ref().map(|s| s.id),
                 screen_hash: p.hash.as_deref()?,
                 screen_kind: k.as_deref()?,
+                screen_text: p.text.as_deref(),
             })
         })
         .collect();

@@ -119,6 +119,19 @@ pub struct Screen {
     /// Set when the pane is gone and this is the screen gt kept of the
     /// agent's latest session.
     pub ended: Option<EndedScreen>,
+    /// Set when the agent runs on another host of the town and this is the
+    /// screen that host last stored.
+    pub remote: Option<RemoteScreen>,
+}
+
+/// Where another host's stored screen came from (`gt peek --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteScreen {
+    /// The host that runs the agent.
+    pub host: String,
+    pub session_id: i64,
+    /// When that host captured it.
+    pub captured_at: String,
 }
 
 /// Where a kept screen came from (`gt peek --json` once the pane is gone).

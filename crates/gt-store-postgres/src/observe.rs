@@ -6,7 +6,9 @@ use postgres::{GenericClient, Row};
 use crate::{event_from_row, DbResult, PgStore, EVENT_COLS};
 use gt_core::error::Result;
 use gt_core::event::Event;
-use gt_store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
+use gt_store::observe::{
+    HookState, ObserveStore, ScreenObservation, ScreenSample, StoredScreen, TownExtras,
+};
 
 const COLS: &str =
     "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at, screen_kind";
@@ -120,10 +122,36 @@ impl ObserveStore for PgStore {
                     ],
                 )
                 .db()?;
+                if let (Some(text), Some(session)) = (s.screen_text, s.session_id) {
+                    tx.execute(
+                        "INSERT INTO agent_screens (agent, session_id, screen, captured_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (agent) DO UPDATE SET session_id = excluded.session_id,
+                            screen = excluded.screen, captured_at = excluded.captured_at",
+                        &[&s.agent, &session, &text, &now],
+                    )
+                    .db()?;
+                }
                 out.push(obs);
             }
             Ok(out)
         })
+    }
+
+    fn stored_screen(&self, agent: &str) -> Result<Option<StoredScreen>> {
+        let row = self
+            .client()
+            .query_opt(
+                "SELECT agent, session_id, screen, captured_at FROM agent_screens WHERE agent = $1",
+                &[&agent],
+            )
+            .db()?;
+        Ok(row.map(|r| StoredScreen {
+            agent: r.get(0),
+            session_id: r.get(1),
+            screen: r.get(2),
+            captured_at: r.get(3),
+        }))
     }
 
     fn screen_observations(&self) -> Result<Vec<ScreenObservation>> {

@@ -11,6 +11,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_event_source.sql"),
     // Beads by status kept by a trigger (SQLite's 0012).
     include_str!("../migrations/0004_bead_counts.sql"),
+    // The last screen of each agent for other hosts' `gt peek` (SQLite's 0013).
+    include_str!("../migrations/0005_agent_screens.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).
@@ -41,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "hosts",
     "leases",
     "bead_counts",
+    "agent_screens",
 ];
 
 /// The schema version this build writes.

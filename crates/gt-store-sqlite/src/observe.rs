@@ -7,7 +7,9 @@ use super::DbResult;
 use super::{event_from_row, SqliteStore, EVENT_COLS};
 use gt_core::error::Result;
 use gt_core::event::Event;
-use gt_store::observe::{HookState, ObserveStore, ScreenObservation, ScreenSample, TownExtras};
+use gt_store::observe::{
+    HookState, ObserveStore, ScreenObservation, ScreenSample, StoredScreen, TownExtras,
+};
 
 const COLS: &str =
     "agent, session_id, screen_hash, first_observed_at, screen_changed_at, observed_at, screen_kind";
@@ -104,10 +106,37 @@ impl ObserveStore for SqliteStore {
                     obs.observed_at,
                     obs.screen_kind
                 ]).db()?;
+                if let (Some(text), Some(session)) = (s.screen_text, s.session_id) {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO agent_screens (agent, session_id, screen, captured_at) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .db()?
+                    .execute(params![s.agent, session, text, now])
+                    .db()?;
+                }
                 out.push(obs);
             }
             Ok(out)
         })
+    }
+
+    fn stored_screen(&self, agent: &str) -> Result<Option<StoredScreen>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT agent, session_id, screen, captured_at FROM agent_screens WHERE agent = ?1",
+            )
+            .db()?
+            .query_row([agent], |r| {
+                Ok(StoredScreen {
+                    agent: r.get(0)?,
+                    session_id: r.get(1)?,
+                    screen: r.get(2)?,
+                    captured_at: r.get(3)?,
+                })
+            })
+            .optional()
+            .db()
     }
 
     fn screen_observations(&self) -> Result<Vec<ScreenObservation>> {

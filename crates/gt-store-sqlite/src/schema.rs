@@ -22,6 +22,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_event_source.sql"),
     // Beads by status kept by triggers (issue 16).
     include_str!("../migrations/0012_bead_counts.sql"),
+    // The last screen of each agent for other hosts' `gt peek` (issue 13).
+    include_str!("../migrations/0013_agent_screens.sql"),
 ];
 
 /// From this many records on, an import counts beads by status once at its
@@ -129,8 +131,22 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v13 = include_str!("../tests/fixtures/schema_v13.txt");
+        assert_eq!(dump, v13);
+        // v13 = v12 + migration 13 (the agent_screens table), and nothing
+        // else.
         let v12 = include_str!("../tests/fixtures/schema_v12.txt");
-        assert_eq!(dump, v12);
+        let sql = include_str!("../migrations/0013_agent_screens.sql");
+        let t = &sql[sql.find("CREATE TABLE agent_screens").unwrap()..];
+        let block = format!(
+            "table\tagent_screens\tagent_screens\n{}\n",
+            &t[..t.find(';').unwrap()]
+        );
+        assert!(v13.contains(&block), "{block}");
+        let back = v13
+            .replace(&block, "")
+            .replace("user_version 13\n", "user_version 12\n");
+        assert_eq!(back, v12);
         // v12 = v11 + migration 12 (bead_counts and its triggers), and
         // nothing else.
         let v11 = include_str!("../tests/fixtures/schema_v11.txt");

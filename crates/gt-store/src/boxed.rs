@@ -516,6 +516,10 @@ impl<T: ObserveStore + ?Sized> ObserveStore for Box<T> {
         (**self).screen_observations()
     }
 
+    fn stored_screen(&self, agent: &str) -> Result<Option<StoredScreen>> {
+        (**self).stored_screen(agent)
+    }
+
     fn last_event_time_by(&self, actor: &str) -> Result<Option<String>> {
         (**self).last_event_time_by(actor)
     }

@@ -12,6 +12,9 @@ pub trait ObserveStore {
     fn record_screens(&self, samples: &[ScreenSample<'_>]) -> Result<Vec<ScreenObservation>>;
     /// Every stored observation, by agent.
     fn screen_observations(&self) -> Result<Vec<ScreenObservation>>;
+    /// The last screen text recorded for `agent` (a sample with
+    /// `screen_text`), if any.
+    fn stored_screen(&self, agent: &str) -> Result<Option<StoredScreen>>;
     /// Time of the latest event caused by `actor` (an indexed lookup).
     fn last_event_time_by(&self, actor: &str) -> Result<Option<String>>;
     /// Events with an id greater than `after_id`, oldest first, at most

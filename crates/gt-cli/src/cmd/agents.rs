@@ -114,6 +114,35 @@ pub struct PeekArgs {
 
 pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
     let ws = ctx.workspace()?;
+    let last_lines = |text: &str| {
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(a.lines)..].join("\n")
+    };
+    // Running on another host: the screen that host stored.
+    if let Some((host, stored)) = sling::remote_screen(&ws, &a.agent)? {
+        let screen = last_lines(&stored.screen);
+        if ctx.json {
+            return ctx.print_json(&gt_lib::views::Screen {
+                session: sling::remote_session_name(&a.agent)?,
+                agent: a.agent,
+                screen,
+                ended: None,
+                remote: Some(gt_lib::views::RemoteScreen {
+                    host,
+                    session_id: stored.session_id,
+                    captured_at: stored.captured_at,
+                }),
+            });
+        }
+        ctx.say(&ctx.dim(&format!(
+            "{} runs on host {}; its screen as that host stored it at {}:",
+            one_line(&a.agent),
+            one_line(&host),
+            stored.captured_at
+        )));
+        ctx.out(&clean(&screen));
+        return Ok(());
+    }
     let name = match sling::agent_session(&ws, &a.agent) {
         Ok(name) => name,
         // The pane is gone: the last screen gt kept of its latest session.
@@ -121,8 +150,7 @@ pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
             let Some(kept) = sling::last_screen(&ws, &a.agent)? else {
                 return Err(e);
             };
-            let lines: Vec<&str> = kept.screen.lines().collect();
-            let screen = lines[lines.len().saturating_sub(a.lines)..].join("\n");
+            let screen = last_lines(&kept.screen);
             if ctx.json {
                 return ctx.print_json(&gt_lib::views::Screen {
                     agent: a.agent,
@@ -133,6 +161,7 @@ pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
                         why: kept.why,
                         captured_at: kept.captured_at,
                     }),
+                    remote: None,
                 });
             }
             ctx.say(&ctx.dim(&format!(
@@ -154,6 +183,7 @@ pub fn peek(ctx: &Ctx, a: PeekArgs) -> Result<(), Error> {
             screen,
             session: name,
             ended: None,
+            remote: None,
         });
     }
     ctx.out(&clean(&screen));

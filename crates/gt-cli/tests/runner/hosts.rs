@@ -297,6 +297,25 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
         "{n}"
     );
     assert!(a.ok(&["nudge", &agent, "again"]).contains("runs on host b"));
+    // `gt peek` on a shows the screen b's daemon stored of its agent.
+    a.wait_for(30, "b's stored screen of its agent", |t| {
+        String::from_utf8_lossy(&t.run(&["peek", &agent]).stdout)
+            .contains("behavior hang: not going to do anything")
+    });
+    let peek = a.ok(&["peek", &agent]);
+    assert!(
+        peek.lines()
+            .next()
+            .is_some_and(|l| l.contains("runs on host b")),
+        "{peek}"
+    );
+    let v = a.json(&["peek", &agent, "-n", "5"]);
+    assert_eq!(v["remote"]["host"], "b", "{v}");
+    assert!(v["remote"]["captured_at"].is_string(), "{v}");
+    assert!(v["ended"].is_null(), "{v}");
+    assert!(v["screen"].as_str().unwrap().lines().count() <= 5, "{v}");
+    // b, which runs it, peeks its live pane.
+    assert!(b.json(&["peek", &agent])["remote"].is_null());
     let files = git(&upstream, &["ls-tree", "-r", "--name-only", &checkpoint]);
     assert!(files.contains("notes.txt"), "{files}");
     assert!(

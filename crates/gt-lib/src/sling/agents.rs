@@ -139,6 +139,37 @@ pub fn last_screen(ws: &Workspace, agent: &str) -> Result<Option<crate::screens:
         .and_then(|s| crate::screens::kept(ws, s.id)))
 }
 
+/// The screen of an agent whose open session runs on another host of the
+/// town, as that host's daemon last stored it: `(host, screen)`; `None`
+/// when the agent does not run elsewhere. An agent that runs elsewhere but
+/// whose host has stored no screen of this session yet is refused.
+pub fn remote_screen(
+    ws: &Workspace,
+    agent: &str,
+) -> Result<Option<(String, crate::store::observe::StoredScreen)>> {
+    let (rig, pc) = parse_address(agent)?;
+    let Some(s) = ws
+        .store
+        .last_session(&rig, &pc)?
+        .filter(|s| s.is_open() && !ws.runs_here(s))
+    else {
+        return Ok(None);
+    };
+    let host = s.host.clone().unwrap_or_default();
+    match ws.store.stored_screen(&s.agent())? {
+        Some(screen) if screen.session_id == s.id => Ok(Some((host, screen))),
+        _ => Err(Error::refused(format!(
+            "{agent} runs on host {host}, which has not stored its screen yet (its daemon does each patrol)"
+        ))),
+    }
+}
+
+/// The tmux session name an agent address has on whichever host runs it.
+pub fn remote_session_name(agent: &str) -> Result<String> {
+    let (rig, pc) = parse_address(agent)?;
+    Ok(Workspace::session_name(&rig, &pc))
+}
+
 /// The tmux session of an agent address (`rig/polecat`).
 pub fn agent_session(ws: &Workspace, agent: &str) -> Result<String> {
     let (rig, pc) = parse_address(agent)?;

@@ -157,6 +157,7 @@ pub fn observe_screens_and_cursor(s: &dyn Store) {
         session_id: Some(1),
         screen_hash: hash,
         screen_kind: "working",
+        screen_text: None,
     };
     let obs = s.record_screens(&[sample("h1")]).unwrap();
     assert_eq!(
@@ -171,6 +172,41 @@ pub fn observe_screens_and_cursor(s: &dyn Store) {
     assert!(s.record_screens(&[]).unwrap().is_empty());
     assert_eq!(s.screen_observations().unwrap().len(), 1);
     assert_eq!(s.event_cursor().unwrap(), 0, "observations append no event");
+    // The screen text is kept only when a sample carries it (and has a
+    // session); a sample without it leaves the text stored before.
+    assert!(s.stored_screen("app/nux").unwrap().is_none());
+    let with_text = |text| ScreenSample {
+        screen_text: Some(text),
+        ..sample("h3")
+    };
+    s.record_screens(&[with_text("line one\n  ünïcode ✓ 'quotes'")])
+        .unwrap();
+    let kept = s.stored_screen("app/nux").unwrap().unwrap();
+    assert_eq!(
+        (kept.agent.as_str(), kept.session_id, kept.screen.as_str()),
+        ("app/nux", 1, "line one\n  ünïcode ✓ 'quotes'")
+    );
+    assert_eq!(kept.captured_at, NOW);
+    s.record_screens(&[sample("h4")]).unwrap();
+    assert_eq!(s.stored_screen("app/nux").unwrap().unwrap(), kept);
+    s.record_screens(&[ScreenSample {
+        session_id: Some(2),
+        ..with_text("second session")
+    }])
+    .unwrap();
+    let kept = s.stored_screen("app/nux").unwrap().unwrap();
+    assert_eq!(
+        (kept.session_id, kept.screen.as_str()),
+        (2, "second session")
+    );
+    s.record_screens(&[ScreenSample {
+        agent: "app/slit",
+        session_id: None,
+        ..with_text("no session")
+    }])
+    .unwrap();
+    assert!(s.stored_screen("app/slit").unwrap().is_none());
+    assert_eq!(s.event_cursor().unwrap(), 0, "screens append no event");
     let a = bead(s, "a");
     let b = bead(s, "b");
     let cursor = s.event_cursor().unwrap();
