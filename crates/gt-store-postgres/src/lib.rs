@@ -78,7 +78,13 @@ pub struct PgStore {
     /// What every appended event records as its source (`set_source`): the
     /// session setting `gt.source`, set again on a new connection.
     source: Mutex<Option<String>>,
+    /// A second connection that `LISTEN`s on [`EVENTS_CHANNEL`], made by
+    /// the first [`ObserveStore::wait_for_events`] (daemons, `gt feed`).
+    listener: Mutex<Option<Client>>,
 }
+
+/// The channel every committed event insert notifies (migration 6).
+pub const EVENTS_CHANNEL: &str = "gt_events";
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,7 +228,58 @@ impl PgStore {
             clock,
             prefix: prefix.to_string(),
             source: Mutex::new(None),
+            listener: Mutex::new(None),
         })
+    }
+
+    /// [`ObserveStore::wait_for_events`]: blocks on the listening
+    /// connection until a notification or `timeout`. A listener that cannot
+    /// be made or fails is dropped (the next call makes a new one), and the
+    /// wait is then a plain sleep that reports `true`, so the caller reads
+    /// the events table as it would by polling.
+    pub(crate) fn wait_on_listener(&self, timeout: Duration) -> Result<bool> {
+        let mut guard = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
+            let listening = (self.reopen)().and_then(|mut c| {
+                c.batch_execute(&format!("LISTEN {EVENTS_CHANNEL}")).db()?;
+                Ok(c)
+            });
+            match listening {
+                // Listening from now on: what came before is for the caller
+                // to read.
+                Ok(c) => {
+                    *guard = Some(c);
+                    return Ok(true);
+                }
+                Err(_) => {
+                    *guard = None;
+                    drop(guard);
+                    std::thread::sleep(timeout);
+                    return Ok(true);
+                }
+            }
+        }
+        let Some(c) = guard.as_mut() else {
+            return Ok(true);
+        };
+        use postgres::fallible_iterator::FallibleIterator;
+        let got = {
+            let mut n = c.notifications();
+            let first = n.timeout_iter(timeout).next();
+            // Several commits may have notified: one read serves them all.
+            if matches!(first, Ok(Some(_))) {
+                while let Ok(Some(_)) = n.iter().next() {}
+            }
+            first
+        };
+        match got {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Ok(false),
+            Err(_) => {
+                *guard = None;
+                Ok(true)
+            }
+        }
     }
 
     /// Sets the session's `gt.source` (read by the event insert).

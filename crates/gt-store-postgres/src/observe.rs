@@ -138,6 +138,10 @@ impl ObserveStore for PgStore {
         })
     }
 
+    fn wait_for_events(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.wait_on_listener(timeout)
+    }
+
     fn stored_screen(&self, agent: &str) -> Result<Option<StoredScreen>> {
         let row = self
             .client()

@@ -13,6 +13,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_bead_counts.sql"),
     // The last screen of each agent for other hosts' `gt peek` (SQLite's 0013).
     include_str!("../migrations/0005_agent_screens.sql"),
+    // Event inserts notify `gt_events` (LISTEN/NOTIFY, issue 13).
+    include_str!("../migrations/0006_events_notify.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).

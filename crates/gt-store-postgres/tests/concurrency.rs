@@ -72,3 +72,58 @@ fn a_follower_sees_every_event_of_concurrent_writers_once() {
     assert_eq!(all.len(), WRITERS * EACH);
     assert_eq!(seen, all, "the follower missed or repeated events");
 }
+
+/// LISTEN/NOTIFY: a follower waiting on the store wakes within
+/// milliseconds of another connection's committed event (not at its
+/// timeout), and a quiet town lets the wait run out (`false`, nothing to
+/// read). The first wait only starts listening and says `true`.
+#[test]
+fn a_waiting_follower_wakes_on_another_connections_event() {
+    use std::time::{Duration, Instant};
+    let Some(db) = TestDatabase::create("notify") else {
+        return;
+    };
+    let url = db.url();
+    let clock = Arc::new(SystemClock);
+    PgStore::create(&url, "nt", clock.clone()).unwrap();
+    let follower = PgStore::open(&url, "nt", clock.clone()).unwrap();
+    let writer = PgStore::open(&url, "nt", clock.clone()).unwrap();
+    assert!(follower.wait_for_events(Duration::from_secs(5)).unwrap());
+    let started = Instant::now();
+    assert!(!follower
+        .wait_for_events(Duration::from_millis(300))
+        .unwrap());
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let (woke, took) = std::thread::scope(|scope| {
+        let w = scope.spawn(|| {
+            let t = Instant::now();
+            (
+                follower.wait_for_events(Duration::from_secs(20)).unwrap(),
+                t.elapsed(),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // Two events in one transaction and one more: one wake serves all.
+        writer.create_bead(&NewBead::new("wake up"), "t").unwrap();
+        writer.create_bead(&NewBead::new("and again"), "t").unwrap();
+        w.join().unwrap()
+    });
+    assert!(woke);
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    // Pending notifications were drained with the wake: the next wait is
+    // quiet again (at most the second insert's own notification remains).
+    let mut quiet = false;
+    for _ in 0..3 {
+        if !follower
+            .wait_for_events(Duration::from_millis(200))
+            .unwrap()
+        {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(quiet, "the follower never went quiet");
+    // Its own writes notify it too (the daemon filters its own events).
+    follower.create_bead(&NewBead::new("mine"), "t").unwrap();
+    assert!(follower.wait_for_events(Duration::from_secs(5)).unwrap());
+}

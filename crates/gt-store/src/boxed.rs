@@ -520,6 +520,10 @@ impl<T: ObserveStore + ?Sized> ObserveStore for Box<T> {
         (**self).stored_screen(agent)
     }
 
+    fn wait_for_events(&self, timeout: std::time::Duration) -> Result<bool> {
+        (**self).wait_for_events(timeout)
+    }
+
     fn last_event_time_by(&self, actor: &str) -> Result<Option<String>> {
         (**self).last_event_time_by(actor)
     }

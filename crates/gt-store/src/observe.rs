@@ -10,6 +10,17 @@ pub trait ObserveStore {
     /// Records samples in one transaction and returns the observations
     /// after the change, in the order given.
     fn record_screens(&self, samples: &[ScreenSample<'_>]) -> Result<Vec<ScreenObservation>>;
+    /// Waits up to `timeout` for an event that another connection commits,
+    /// and says whether one may have come (the caller then reads the new
+    /// events). A backend that cannot be told (SQLite) sleeps the whole
+    /// `timeout` and says `true`: its callers poll as before. PostgreSQL
+    /// `LISTEN`s for the notification every committed event insert sends,
+    /// so a follower wakes within milliseconds and reads nothing while the
+    /// town is quiet; a lost listener also answers `true`.
+    fn wait_for_events(&self, timeout: std::time::Duration) -> Result<bool> {
+        std::thread::sleep(timeout);
+        Ok(true)
+    }
     /// Every stored observation, by agent.
     fn screen_observations(&self) -> Result<Vec<ScreenObservation>>;
     /// The last screen text recorded for `agent` (a sample with

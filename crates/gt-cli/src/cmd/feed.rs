@@ -85,8 +85,16 @@ pub fn run(ctx: &Ctx, a: FeedArgs) -> Result<(), Error> {
     if write(backlog).is_err() {
         return Ok(());
     }
+    // Woken by the store when it can tell (PostgreSQL's LISTEN), else every
+    // POLL; read anyway every 25 waits in case a notification was lost.
+    let mut quiet = 0u32;
     loop {
-        std::thread::sleep(POLL);
+        let woke = store.wait_for_events(POLL).unwrap_or(true);
+        quiet += 1;
+        if !woke && quiet < 25 {
+            continue;
+        }
+        quiet = 0;
         let events = follower.poll(&store)?;
         if !events.is_empty() && write(events).is_err() {
             return Ok(());

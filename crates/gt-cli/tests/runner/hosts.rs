@@ -536,3 +536,58 @@ fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
         .count();
     assert_eq!(merged, 1, "merged once: {mq}");
 }
+
+/// A nudge from host a to an idle agent on host b is queued in the store;
+/// its `nudge.queued` event wakes b's daemon (on PostgreSQL through
+/// LISTEN/NOTIFY, not at its next patrol: b patrols hourly here), which
+/// types it into the agent's pane within seconds.
+#[test]
+fn a_nudge_from_another_host_wakes_its_daemon_and_arrives_within_seconds() {
+    let Some((_db, url, a)) = first_host(&[]) else {
+        return;
+    };
+    rig_with_upstream(&a);
+    let b = second_host(&url, &[]);
+    let id = a.create("wait for a nudge", &[]);
+    a.ok(&[
+        "sling",
+        &id,
+        "app",
+        "--agent",
+        "standin-hang",
+        "--host",
+        "b",
+    ]);
+    b.ok(&["up"]);
+    b.wait_for(60, "the agent to run on b", |t| {
+        t.session_is(&id, "running")
+    });
+    let agent = format!(
+        "app/{}",
+        only_worktree(&b).file_name().unwrap().to_string_lossy()
+    );
+    // Its runtime's hook says it is idle (a stand-in has none: said for it).
+    b.ok_env(
+        &[("GT_AGENT", &agent)],
+        &["agent-report", "--state", "idle"],
+    );
+    assert_eq!(b.json(&["agent-state", &agent])["state"], "idle");
+    // From now on b's daemon patrols only when something wakes it.
+    b.ok(&["config", "set", "deacon.interval", "1h"]);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let started = std::time::Instant::now();
+    let n = a.json(&["nudge", &agent, "hello across hosts"]);
+    assert_eq!(n["status"], "queued", "{n}");
+    b.wait_for(10, "the nudge typed into b's pane", |t| {
+        t.ok(&["peek", &agent]).contains("hello across hosts")
+    });
+    let took = started.elapsed();
+    eprintln!("a nudge across hosts arrived in {took:?}");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    a.wait_for(10, "nudge.delivered in the trail", |t| {
+        t.kinds(&["--kind", "nudge"])
+            .iter()
+            .any(|k| k == "nudge.delivered")
+    });
+    b.ok(&["down", "--all"]);
+}

@@ -95,6 +95,9 @@ pub(super) const WAKE_KINDS: &[&str] = &[
     "merge.queued",
     "bead.updated",
     "sling",
+    // A nudge queued for an agent (on this host, or from another host of
+    // the town): delivered by the patrol once the agent is idle.
+    "nudge.queued",
 ];
 
 /// A refinery running beside the patrol: one thread per rig, each with its
@@ -296,6 +299,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
         .unwrap_or(0);
     let mut next_patrol = Instant::now();
     let mut tick: u64 = 0;
+    let mut woke = true;
     let stop_refineries = Arc::new(AtomicBool::new(false));
     let mut refineries: Vec<RefineryThread> = Vec::new();
     loop {
@@ -343,11 +347,19 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
         }
         // Something happened (not by the deacon itself)? A store or tmux
         // that cannot be read now does not end the daemon: the patrol
-        // (due at once) records it as the town's fault and goes on.
-        match ws.store.events(&EventQuery {
-            after_id: Some(last_event),
-            ..Default::default()
-        }) {
+        // (due at once) records it as the town's fault and goes on. Read
+        // when the store said an event may have come (always, on SQLite),
+        // and every 5 s whatever it said.
+        let read_events = woke || tick.is_multiple_of(25);
+        let new_events = if read_events {
+            ws.store.events(&EventQuery {
+                after_id: Some(last_event),
+                ..Default::default()
+            })
+        } else {
+            Ok(Vec::new())
+        };
+        match new_events {
             Ok(new) => {
                 if let Some(e) = new.last() {
                     last_event = e.id;
@@ -410,7 +422,12 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             next_patrol = Instant::now() + interval;
         }
         tick += 1;
-        std::thread::sleep(Duration::from_millis(200));
+        // Until the next tick, or an event another process commits (a
+        // PostgreSQL store wakes at once: a nudge queued for this host).
+        woke = ws
+            .store
+            .wait_for_events(Duration::from_millis(200))
+            .unwrap_or(true);
     }
     // Running gates are killed; their requests stay queued for next time.
     stop_refineries.store(true, Ordering::Relaxed);
