@@ -191,7 +191,7 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
             continue;
         }
         // A step of a molecule waits until what it needs has landed.
-        if ws.store.bead_details(&bead.id)?.blocked {
+        if ws.store.is_blocked(&bead.id)? {
             continue;
         }
         let rig = bead

@@ -660,6 +660,11 @@ impl BeadStore for PgStore {
         Ok(out)
     }
 
+    fn is_blocked(&self, id: &str) -> Result<bool> {
+        let mut c = self.client();
+        checker(&mut *c).is_blocked(id)
+    }
+
     fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>> {
         let mut c = self.client();
         let rows = c

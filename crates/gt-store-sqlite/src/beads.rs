@@ -600,6 +600,10 @@ impl BeadStore for SqliteStore {
         Ok(out)
     }
 
+    fn is_blocked(&self, id: &str) -> Result<bool> {
+        checker(self.conn()).is_blocked(id)
+    }
+
     fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>> {
         let conn = self.conn();
         let mut stmt = conn

@@ -107,6 +107,10 @@ impl<T: BeadStore + ?Sized> BeadStore for Box<T> {
         (**self).blocked_beads(limit)
     }
 
+    fn is_blocked(&self, id: &str) -> Result<bool> {
+        (**self).is_blocked(id)
+    }
+
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>> {
         (**self).count_by_status()
     }

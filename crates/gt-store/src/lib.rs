@@ -85,6 +85,11 @@ pub trait BeadStore {
     fn ready_beads(&self, limit: usize) -> Result<Vec<Bead>>;
     /// Beads that are not closed or deferred and are blocked, with what blocks them.
     fn blocked_beads(&self, limit: Option<usize>) -> Result<Vec<BlockedBead>>;
+    /// Whether the bead with full id `id` is blocked, as
+    /// [`BeadStore::bead_details`] says, without reading the rest of it (the
+    /// scheduler asks this of every queued bead). An id no bead has is not
+    /// blocked.
+    fn is_blocked(&self, id: &str) -> Result<bool>;
     fn count_by_status(&self) -> Result<Vec<(Status, u64)>>;
     /// Upserts records in one transaction (all or nothing).
     fn import_records(

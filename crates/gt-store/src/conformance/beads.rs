@@ -382,7 +382,16 @@ pub fn beads_ready_and_blocked(s: &dyn Store) {
     assert_eq!(blocked.len(), 1);
     assert_eq!(blocked[0].bead.id, a.id);
     assert_eq!(blocked[0].blocked_by, [b.id.as_str()]);
+    // The scheduler's question agrees with the details.
+    assert!(s.is_blocked(&a.id).unwrap());
+    assert!(s.bead_details(&a.id).unwrap().blocked);
+    assert!(!s.is_blocked(&b.id).unwrap());
+    assert!(
+        !s.is_blocked("ct-nope").unwrap(),
+        "no such bead: not blocked"
+    );
     s.close_bead(&b.id, None, "human").unwrap();
+    assert!(!s.is_blocked(&a.id).unwrap());
     let ready: Vec<String> = s
         .ready_beads(10)
         .unwrap()
@@ -428,6 +437,21 @@ pub fn beads_ready_and_blocked(s: &dyn Store) {
         .collect();
     ready.sort();
     assert_eq!(ready, ["a", "blocker"]);
+    // A child inherits its parent's block.
+    let child = s
+        .create_bead(
+            &NewBead {
+                parent: Some(parent.id.clone()),
+                ..NewBead::new("one more child")
+            },
+            "human",
+        )
+        .unwrap();
+    assert!(s.is_blocked(&child.id).unwrap());
+    assert_eq!(
+        s.is_blocked(&child.id).unwrap(),
+        s.bead_details(&child.id).unwrap().blocked
+    );
 }
 
 pub fn beads_import_and_export(s: &dyn Store) {
