@@ -91,8 +91,8 @@ pub fn show(ws: &Workspace, convoy: &str, actor: &str) -> Result<ConvoyView> {
     let mut items = Vec::new();
     for id in &c.beads {
         let b = ws.store.get_bead(id)?;
-        let mrs = ws.store.merge_entries(None, &[])?;
-        let mr = mrs.iter().rev().find(|m| &m.mr.bead == id);
+        let mrs = ws.store.merge_entries_for_bead(&b.id)?;
+        let mr = mrs.last();
         let polecat = b.assignee.clone().or_else(|| {
             match (b.metadata.get("rig"), b.metadata.get("polecat")) {
                 (Some(r), Some(p)) => Some(format!(

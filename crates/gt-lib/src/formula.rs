@@ -378,15 +378,14 @@ pub fn prime_section(ws: &Workspace, d: &crate::bead::BeadDetails) -> Result<Str
         .collect();
     if !needs.is_empty() {
         md.push_str("Before it (landed):\n");
-        let merged = ws
-            .store
-            .merge_entries(None, &[crate::store::merge::MergeStatus::Merged])?;
         for n in needs {
             let b = ws.store.get_bead(n)?;
-            let commit = merged
+            let commit = ws
+                .store
+                .merge_entries_for_bead(&b.id)?
                 .iter()
                 .rev()
-                .find(|m| m.mr.bead == b.id)
+                .find(|m| m.mr.status == crate::store::merge::MergeStatus::Merged)
                 .and_then(|m| m.merged_commit.as_deref())
                 .map(|c| format!(", commit `{}`", &c[..c.len().min(12)]))
                 .unwrap_or_default();

@@ -271,6 +271,18 @@ impl MergeStore for PgStore {
             .collect()
     }
 
+    fn merge_entries_for_bead(&self, bead: &str) -> Result<Vec<MergeEntry>> {
+        self.client()
+            .query(
+                &format!("SELECT {ENTRY_COLS} FROM merge_requests WHERE bead = $1 ORDER BY id"),
+                &[&bead],
+            )
+            .db()?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
     fn rigs_with_merge_work(&self) -> Result<Vec<String>> {
         self.client()
             .query(

@@ -15,6 +15,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_agent_screens.sql"),
     // Event inserts notify `gt_events` (LISTEN/NOTIFY, issue 13).
     include_str!("../migrations/0006_events_notify.sql"),
+    // A bead's merge requests by index (SQLite's 0014).
+    include_str!("../migrations/0007_merge_requests_by_bead.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).

@@ -259,6 +259,17 @@ impl MergeStore for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().db()
     }
 
+    fn merge_entries_for_bead(&self, bead: &str) -> Result<Vec<MergeEntry>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM merge_requests WHERE bead = ?1 ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([bead], entry_from_row).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
+    }
+
     fn rigs_with_merge_work(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn()

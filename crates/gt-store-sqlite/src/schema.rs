@@ -24,6 +24,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_bead_counts.sql"),
     // The last screen of each agent for other hosts' `gt peek` (issue 13).
     include_str!("../migrations/0013_agent_screens.sql"),
+    // A bead's merge requests by index (issue 16).
+    include_str!("../migrations/0014_merge_requests_by_bead.sql"),
 ];
 
 /// From this many records on, an import counts beads by status once at its
@@ -131,8 +133,17 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v14 = include_str!("../tests/fixtures/schema_v14.txt");
+        assert_eq!(dump, v14);
+        // v14 = v13 + migration 14 (merge_requests_by_bead), and nothing else.
         let v13 = include_str!("../tests/fixtures/schema_v13.txt");
-        assert_eq!(dump, v13);
+        let index = "index\tmerge_requests_by_bead\tmerge_requests\n\
+                     CREATE INDEX merge_requests_by_bead ON merge_requests (bead, id)\n";
+        assert!(v14.contains(index), "{index}");
+        let back = v14
+            .replace(index, "")
+            .replace("user_version 14\n", "user_version 13\n");
+        assert_eq!(back, v13);
         // v13 = v12 + migration 13 (the agent_screens table), and nothing
         // else.
         let v12 = include_str!("../tests/fixtures/schema_v12.txt");

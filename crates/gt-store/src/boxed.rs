@@ -433,6 +433,10 @@ impl<T: MergeStore + ?Sized> MergeStore for Box<T> {
         (**self).merge_entries(rig, statuses)
     }
 
+    fn merge_entries_for_bead(&self, bead: &str) -> Result<Vec<MergeEntry>> {
+        (**self).merge_entries_for_bead(bead)
+    }
+
     fn rigs_with_merge_work(&self) -> Result<Vec<String>> {
         (**self).rigs_with_merge_work()
     }

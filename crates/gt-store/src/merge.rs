@@ -27,6 +27,9 @@ pub trait MergeStore {
     /// Entries of a rig (or all rigs), optionally of some statuses, by id.
     fn merge_entries(&self, rig: Option<&str>, statuses: &[MergeStatus])
         -> Result<Vec<MergeEntry>>;
+    /// The merge requests of one bead (its full id), by id: an indexed
+    /// read, never the whole queue.
+    fn merge_entries_for_bead(&self, bead: &str) -> Result<Vec<MergeEntry>>;
     /// Rigs with queued, landing or follow-up work.
     fn rigs_with_merge_work(&self) -> Result<Vec<String>>;
     /// Starts a landing: each request `landing` with its commit and the

@@ -82,6 +82,14 @@ pub fn merge_queue_lands(s: &dyn Store) {
         .is_empty());
     assert_eq!(s.rigs_with_merge_work().unwrap(), ["app"]);
     assert_eq!(s.merge_queue_lengths().unwrap(), [("app".to_string(), 1)]);
+    // A bead's own requests, and nobody else's.
+    let of_bead = s.merge_entries_for_bead(&bead_id).unwrap();
+    assert_eq!(of_bead.len(), 1);
+    assert_eq!(
+        (of_bead[0].mr.id, of_bead[0].mr.bead.as_str()),
+        (mr, bead_id.as_str())
+    );
+    assert!(s.merge_entries_for_bead("ct-nope").unwrap().is_empty());
     let batch = s.next_batch().unwrap();
     let landing = [Landing {
         id: mr,

@@ -243,8 +243,7 @@ pub async fn bead(
             limit: Some(50),
             ..Default::default()
         })?;
-        let mut mrs = ws.store.merge_entries(None, &[])?;
-        mrs.retain(|m| m.mr.bead == id);
+        let mrs = ws.store.merge_entries_for_bead(&d.bead.id)?;
         let events = ws.store.events(&EventQuery {
             bead: Some(id.clone()),
             limit: Some(100),
