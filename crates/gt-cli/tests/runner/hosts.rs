@@ -58,6 +58,26 @@ fn second_host(url: &str, args: &[&str]) -> TestTown {
     b
 }
 
+/// A bead `title` slung from host `a` to a hanging stand-in on host `b`,
+/// whose daemon is brought up; returns once the agent runs there.
+fn hanging_on_b(a: &TestTown, b: &TestTown, title: &str) -> String {
+    let id = a.create(title, &[]);
+    a.ok(&[
+        "sling",
+        &id,
+        "app",
+        "--agent",
+        "standin-hang",
+        "--host",
+        "b",
+    ]);
+    b.ok(&["up"]);
+    b.wait_for(60, "the agent to run on b", |t| {
+        t.session_is(&id, "running")
+    });
+    id
+}
+
 /// The one polecat worktree of rig `app` on host `t`.
 fn only_worktree(t: &TestTown) -> std::path::PathBuf {
     std::fs::read_dir(t.root.join("app/polecats"))
@@ -247,20 +267,7 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     let upstream = rig_with_upstream(&a);
     a.ok(&["config", "set", "host.dead_after", "3s"]);
     let b = second_host(&url, &[]);
-    let id = a.create("long task", &[]);
-    a.ok(&[
-        "sling",
-        &id,
-        "app",
-        "--agent",
-        "standin-hang",
-        "--host",
-        "b",
-    ]);
-    b.ok(&["up"]);
-    b.wait_for(60, "the agent to run on b", |t| {
-        t.session_is(&id, "running")
-    });
+    let id = hanging_on_b(&a, &b, "long task");
     // The agent's uncommitted work on b is checkpointed to the upstream.
     let wt_b = only_worktree(&b);
     std::fs::write(wt_b.join("notes.txt"), "half-done work on b\n").unwrap();
@@ -548,20 +555,7 @@ fn a_nudge_from_another_host_wakes_its_daemon_and_arrives_within_seconds() {
     };
     rig_with_upstream(&a);
     let b = second_host(&url, &[]);
-    let id = a.create("wait for a nudge", &[]);
-    a.ok(&[
-        "sling",
-        &id,
-        "app",
-        "--agent",
-        "standin-hang",
-        "--host",
-        "b",
-    ]);
-    b.ok(&["up"]);
-    b.wait_for(60, "the agent to run on b", |t| {
-        t.session_is(&id, "running")
-    });
+    let id = hanging_on_b(&a, &b, "wait for a nudge");
     let agent = format!(
         "app/{}",
         only_worktree(&b).file_name().unwrap().to_string_lossy()

@@ -207,7 +207,14 @@ pub fn observe_screens_and_cursor(s: &dyn Store) {
     .unwrap();
     assert!(s.stored_screen("app/slit").unwrap().is_none());
     assert_eq!(s.event_cursor().unwrap(), 0, "screens append no event");
+    // A wait never fails; an event committed since the last wait is
+    // reported by the next one (a backend that cannot tell says `true`).
+    s.wait_for_events(std::time::Duration::from_millis(20))
+        .unwrap();
     let a = bead(s, "a");
+    assert!(s
+        .wait_for_events(std::time::Duration::from_secs(5))
+        .unwrap());
     let b = bead(s, "b");
     let cursor = s.event_cursor().unwrap();
     let all = all_events(s);
