@@ -555,7 +555,7 @@ fn a_nudge_from_another_host_wakes_its_daemon_and_arrives_within_seconds() {
     };
     rig_with_upstream(&a);
     let b = second_host(&url, &[]);
-    let id = hanging_on_b(&a, &b, "wait for a nudge");
+    hanging_on_b(&a, &b, "wait for a nudge");
     let agent = format!(
         "app/{}",
         only_worktree(&b).file_name().unwrap().to_string_lossy()
