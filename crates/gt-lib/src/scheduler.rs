@@ -183,9 +183,6 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
         ..Default::default()
     })?;
     for bead in queued {
-        if let Some(0) = free_places(ws)? {
-            break;
-        }
         // Another live host's work: its daemon starts it.
         if crate::hosts::queued_for_elsewhere(ws, &bead)? {
             continue;
@@ -193,6 +190,11 @@ pub fn dispatch_holding(ws: &Workspace, actor: &str, held: &[String]) -> Result<
         // A step of a molecule waits until what it needs has landed.
         if ws.store.is_blocked(&bead.id)? {
             continue;
+        }
+        // Counted again before each start (another process may start work
+        // meanwhile), but only for a bead that could start.
+        if let Some(0) = free_places(ws)? {
+            break;
         }
         let rig = bead
             .metadata
