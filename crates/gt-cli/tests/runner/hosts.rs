@@ -466,20 +466,7 @@ fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
     let upstream = rig_with_upstream(&a);
     a.ok(&["config", "set", "host.dead_after", "3s"]);
     let b = second_host(&url, &[]);
-    let id = a.create("work that survives its host", &[]);
-    a.ok(&[
-        "sling",
-        &id,
-        "app",
-        "--agent",
-        "standin-hang",
-        "--host",
-        "b",
-    ]);
-    b.ok(&["up"]);
-    b.wait_for(60, "the agent to run on b", |t| {
-        t.session_is(&id, "running")
-    });
+    let id = hanging_on_b(&a, &b, "work that survives its host");
     let wt_b = only_worktree(&b);
     // The agent commits one file and leaves another uncommitted.
     std::fs::write(wt_b.join("committed.txt"), "committed on b\n").unwrap();
