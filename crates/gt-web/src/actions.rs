@@ -19,6 +19,9 @@ pub const ACTOR: &str = "human";
 
 #[derive(Debug, Deserialize)]
 pub struct Common {
+    /// Missing is the same as wrong: refused with 403 (not the form
+    /// extractor's 422).
+    #[serde(default)]
     csrf: String,
     back: Option<String>,
 }
