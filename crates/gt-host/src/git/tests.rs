@@ -416,6 +416,21 @@ fn only_remote_commands_look_up_the_users_helpers() {
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Another test thread that forked while the file was open for writing
+    // makes exec fail with ETXTBSY until that child has exec'd: run the
+    // wrapper once, retrying that error, before the calls under test.
+    for _ in 0..100 {
+        match std::process::Command::new(&wrapper)
+            .arg("--version")
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => break,
+        }
+    }
+    let _ = std::fs::remove_file(&log);
     let git = isolated_git(&f.root.join("home")).with_program(&wrapper);
     let calls = || std::fs::read_to_string(&log).unwrap_or_default();
     // Local work (what every sling, patrol and merge does): no look-up.
