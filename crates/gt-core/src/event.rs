@@ -336,6 +336,9 @@ pub struct Event {
     /// Where the change was made when not the command line: `dashboard`
     /// for the web dashboard's actions; null otherwise.
     pub source: Option<String>,
+    /// The town host whose gt made the change, in a town whose store is
+    /// shared by several hosts (PostgreSQL); null otherwise.
+    pub host: Option<String>,
 }
 
 /// An event to append; time and actor are filled in by the store.

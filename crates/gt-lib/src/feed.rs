@@ -161,6 +161,9 @@ pub struct TownStatus {
     pub open_convoys: Option<u64>,
     /// Agents that need someone, most urgent first.
     pub problems: Vec<Problem>,
+    /// In a town of several hosts (a shared store), every host as
+    /// `gt host list` shows it; empty in a one-machine town.
+    pub hosts: Vec<crate::hosts::HostView>,
     /// Token usage and cost of every session with recorded usage (`gt costs`).
     pub costs: crate::store::costs::CostTotals,
 }
@@ -247,6 +250,12 @@ pub fn status_from(ws: &Workspace, agents: Vec<AgentActivity>) -> Result<TownSta
         open_escalations: extras.open_escalations,
         open_convoys: extras.open_convoys,
         problems,
+        // A one-machine town has no other host to read.
+        hosts: if ws.town.is_shared() {
+            crate::hosts::list(ws)?
+        } else {
+            Vec::new()
+        },
         costs: ws.store.cost_totals(&Default::default())?,
     })
 }
@@ -532,6 +541,7 @@ mod tests {
             summary: String::new(),
             payload: serde_json::Value::Null,
             source: None,
+            host: None,
         };
         d.push_events(
             (0..(Dashboard::MAX_EVENTS as i64 + 10)).map(|i| Event { id: i, ..e.clone() }),

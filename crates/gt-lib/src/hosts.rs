@@ -10,9 +10,9 @@ use crate::clock::format_ts;
 use crate::error::{Error, Result};
 use crate::store::{HostStore, SessionFilter, WorkStore};
 use crate::workspace::Workspace;
-use gt_core::host::{refinery_lease, Host, HostState};
+use gt_core::host::{refinery_lease, Host};
 
-pub use gt_core::host::{host_name_from, parse_capacity, validate_host_name};
+pub use gt_core::host::{host_name_from, parse_capacity, validate_host_name, HostState};
 
 /// Why the sessions of a host declared dead were ended.
 pub const HOST_DEAD: &str = "host_dead";
@@ -190,7 +190,9 @@ pub fn patrol_step(ws: &Workspace, epoch: Option<i64>, actor: &str) -> Result<Ve
 }
 
 /// Ends the open sessions of dead host `host` and queues their beads for
-/// any host (the bead's rig kept), so other hosts take the work.
+/// any host (the bead's rig kept), so other hosts take the work: each in one
+/// transaction, so a crash between the two never leaves a bead given back
+/// but queued for no one.
 pub fn release_host_work(ws: &Workspace, host: &str, actor: &str) -> Result<Vec<String>> {
     let open = ws.store.list_sessions(&SessionFilter {
         open_only: true,
@@ -200,13 +202,23 @@ pub fn release_host_work(ws: &Workspace, host: &str, actor: &str) -> Result<Vec<
     let mut out = Vec::new();
     for s in open {
         let note = format!("host {host} was declared dead");
-        ws.store.release(s.id, HOST_DEAD, Some(&note), actor)?;
-        crate::scheduler::enqueue(ws, &s.bead, &s.rig, Some(&s.runtime), actor)?;
-        out.push(format!(
-            "{} of {} queued again (host {host} dead)",
-            s.bead,
-            s.agent()
-        ));
+        let queue = crate::scheduler::queue_patch(&s.rig, Some(&s.runtime), None);
+        let queued = ws
+            .store
+            .release_and_queue(s.id, HOST_DEAD, Some(&note), &queue, actor)?;
+        out.push(if queued {
+            format!(
+                "{} of {} queued again (host {host} dead)",
+                s.bead,
+                s.agent()
+            )
+        } else {
+            format!(
+                "{} of {} released (host {host} dead; it had moved on)",
+                s.bead,
+                s.agent()
+            )
+        });
     }
     Ok(out)
 }

@@ -180,6 +180,9 @@ pub enum Liveness {
     Vanished,
     /// No open session.
     None,
+    /// Its open session runs on another host of the town, whose daemon
+    /// watches it; what it does is what that host stored.
+    Remote,
 }
 
 /// One agent (polecat) as the views show it.
@@ -205,6 +208,9 @@ pub struct AgentActivity {
     /// How `state` was learned: `tmux`, `hook` or `screen`.
     pub state_source: Option<&'static str>,
     pub problem: Option<Problem>,
+    /// The host its open session runs on (null without one, or for a
+    /// session from before towns had hosts).
+    pub host: Option<String>,
 }
 
 impl Screen {
@@ -344,14 +350,25 @@ fn observe_inner(
 ) -> Result<Vec<AgentActivity>> {
     let now = ws.town.clock().now();
     let polecats = ws.store.list_polecats(None)?;
-    let open = ws.open_sessions_here(None)?;
+    let open = ws.store.list_sessions(&crate::store::SessionFilter {
+        open_only: true,
+        ..Default::default()
+    })?;
+    // This host's open sessions, and (in a town of several hosts) the
+    // others', each agent's latest.
     let mut open_by_agent: HashMap<(String, String), Session> = HashMap::new();
+    let mut elsewhere: HashMap<(String, String), Session> = HashMap::new();
     for s in open {
         let key = (s.rig.clone(), s.polecat.clone());
-        match open_by_agent.get(&key) {
+        let map = if ws.runs_here(&s) {
+            &mut open_by_agent
+        } else {
+            &mut elsewhere
+        };
+        match map.get(&key) {
             Some(prev) if prev.id > s.id => {}
             _ => {
-                open_by_agent.insert(key, s);
+                map.insert(key, s);
             }
         }
     }
@@ -384,7 +401,7 @@ fn observe_inner(
         text: Option<String>,
     }
     // Only a shared store has other hosts to show a screen to.
-    let keep_text = ws.town.config.store.url.is_some();
+    let keep_text = ws.town.is_shared();
     let mut pending = Vec::with_capacity(polecats.len());
     for p in polecats {
         let session = open_by_agent.remove(&(p.rig.clone(), p.name.clone()));
@@ -452,6 +469,21 @@ fn observe_inner(
     let mut out = Vec::with_capacity(pending.len());
     for (p, agent) in pending.into_iter().zip(agents) {
         let pc = &p.polecat;
+        if p.session.is_none() {
+            if let Some(s) = elsewhere.remove(&(pc.rig.clone(), pc.name.clone())) {
+                let obs = observations.get(&agent);
+                out.push(remote_activity(
+                    ws,
+                    th,
+                    pc,
+                    &agent,
+                    &s,
+                    obs,
+                    hooks.get(&agent),
+                )?);
+                continue;
+            }
+        }
         let session = p.session;
         let bead = session
             .as_ref()
@@ -721,9 +753,92 @@ fn observe_inner(
             activity_source,
             state_source,
             problem: prob,
+            host: session.as_ref().and_then(|s| s.host.clone()),
         });
     }
     Ok(out)
+}
+
+/// An agent whose open session `s` runs on another host: its state as that
+/// host's patrol and the runtime's hooks stored it. That host's daemon
+/// judges its problems (this host cannot see its tmux), so it has none here.
+fn remote_activity(
+    ws: &Workspace,
+    th: &Thresholds,
+    pc: &Polecat,
+    agent: &str,
+    s: &Session,
+    obs: Option<&ScreenObservation>,
+    hook: Option<&HookState>,
+) -> Result<AgentActivity> {
+    let obs = obs.filter(|o| o.session_id == Some(s.id));
+    let hook = hook.filter(|h| h.updated_at >= s.started_at);
+    let bead_status = ws.store.get_bead(&s.bead).ok().map(|b| b.status);
+    let holds_work = matches!(bead_status, Some(Status::Hooked | Status::InProgress));
+    let screen = obs
+        .and_then(|o| o.screen_kind.as_deref())
+        .and_then(Screen::decode);
+    let mut candidates: Vec<(String, &'static str)> = Vec::new();
+    if let Some(t) = obs.and_then(|o| o.screen_changed_at.clone()) {
+        candidates.push((t, "screen"));
+    }
+    if let Some(t) = ws.store.last_event_time_by(agent)? {
+        candidates.push((t, "command"));
+    }
+    if let Some(h) = hook {
+        candidates.push((h.updated_at.clone(), "hook"));
+    }
+    candidates.push((
+        s.running_at.clone().unwrap_or_else(|| s.started_at.clone()),
+        "session",
+    ));
+    let (last_activity, activity_source) = candidates
+        .into_iter()
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(t, src)| (Some(t), Some(src)))
+        .unwrap_or((None, None));
+    let quiet = last_activity
+        .as_deref()
+        .and_then(|t| age(ws.town.clock().now(), t))
+        .unwrap_or(Duration::MAX);
+    let (state, source) = match (hook.map(|h| h.state.as_str()), &screen) {
+        (Some("rate-limited"), _) => (AgentState::RateLimited, Some("hook")),
+        (Some("error"), _) => (AgentState::Error, Some("hook")),
+        (_, Some(Screen::Question(..))) => (AgentState::WaitingForInput, Some("screen")),
+        (Some("waiting-for-input"), _) => (AgentState::WaitingForInput, Some("hook")),
+        (_, Some(Screen::RateLimited)) => (AgentState::RateLimited, Some("screen")),
+        (_, Some(Screen::Error)) => (AgentState::Error, Some("screen")),
+        (_, Some(Screen::Busy)) => (AgentState::Working, Some("screen")),
+        // At its prompt holding work, quiet as long as this host would
+        // call it idle.
+        (Some("idle"), _) if holds_work && quiet >= th.idle => {
+            (AgentState::IdleWithWork, Some("hook"))
+        }
+        (_, Some(Screen::AtPrompt)) if holds_work && quiet >= th.idle => {
+            (AgentState::IdleWithWork, Some("screen"))
+        }
+        _ if s.running_at.is_none() => (AgentState::Starting, None),
+        _ => (AgentState::Working, screen.as_ref().map(|_| "screen")),
+    };
+    Ok(AgentActivity {
+        agent: agent.to_string(),
+        rig: pc.rig.clone(),
+        polecat: pc.name.clone(),
+        polecat_state: pc.state,
+        state,
+        bead: Some(s.bead.clone()),
+        bead_status,
+        session: Some(s.tmux_session.clone()),
+        session_id: Some(s.id),
+        runtime: Some(s.runtime.clone()),
+        live: Liveness::Remote,
+        exit_code: None,
+        last_activity,
+        activity_source,
+        state_source: source,
+        problem: None,
+        host: s.host.clone(),
+    })
 }
 
 /// The problems among `agents`, most urgent first.

@@ -112,6 +112,15 @@ pub fn enqueue_for(
     host: Option<&str>,
     actor: &str,
 ) -> Result<()> {
+    ws.store
+        .update_bead(bead, &queue_patch(rig, agent, host), actor)?;
+    Ok(())
+}
+
+/// The change that queues a bead for `rig` (with runtime `agent`, for the
+/// daemon of `host`; `None`: any): what [`enqueue_for`] writes, and what a
+/// release that queues again writes in its own transaction.
+pub fn queue_patch(rig: &str, agent: Option<&str>, host: Option<&str>) -> BeadPatch {
     let mut patch = BeadPatch {
         status: Some(Status::Queued),
         ..Default::default()
@@ -119,8 +128,7 @@ pub fn enqueue_for(
     patch.metadata.insert(META_RIG.into(), json!(rig));
     patch.metadata.insert(META_AGENT.into(), json!(agent));
     patch.metadata.insert(META_HOST.into(), json!(host));
-    ws.store.update_bead(bead, &patch, actor)?;
-    Ok(())
+    patch
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -233,6 +233,12 @@ impl Town {
         &self.config.town.name
     }
 
+    /// Whether the town's store is shared by hosts (PostgreSQL): the views
+    /// then name the host of each agent and event.
+    pub fn is_shared(&self) -> bool {
+        self.config.store.url.is_some()
+    }
+
     /// This host's name in the town (`local` unless `gt init --host` or
     /// `gt join` chose one).
     pub fn host_name(&self) -> &str {
@@ -577,21 +583,14 @@ fn open_sqlite_for_migration(town: &Town) -> Result<SqliteStore> {
 fn open_store(town: &Town, create: bool) -> Result<Box<dyn Store + Send>> {
     let (path, prefix) = (town.db_path(), &town.config.town.prefix);
     if let Some(url) = &town.config.store.url {
-        return Ok(if create {
-            Box::new(PgStore::create_with(
-                url,
-                &town.store_passwords,
-                prefix,
-                town.clock.clone(),
-            )?)
+        let store = if create {
+            PgStore::create_with(url, &town.store_passwords, prefix, town.clock.clone())?
         } else {
-            Box::new(PgStore::open_with(
-                url,
-                &town.store_passwords,
-                prefix,
-                town.clock.clone(),
-            )?)
-        });
+            PgStore::open_with(url, &town.store_passwords, prefix, town.clock.clone())?
+        };
+        // A shared store: every event says which host's gt made it.
+        store.set_host(Some(town.host_name()))?;
+        return Ok(Box::new(store));
     }
     Ok(if create {
         Box::new(SqliteStore::create(&path, prefix, town.clock.clone())?)

@@ -78,6 +78,9 @@ pub struct PgStore {
     /// What every appended event records as its source (`set_source`): the
     /// session setting `gt.source`, set again on a new connection.
     source: Mutex<Option<String>>,
+    /// The host every appended event records (`set_host`): the session
+    /// setting `gt.host`, set again on a new connection.
+    host: Mutex<Option<String>>,
     /// A second connection that `LISTEN`s on [`EVENTS_CHANNEL`], made by
     /// the first [`ObserveStore::wait_for_events`] (daemons, `gt feed`).
     listener: Mutex<Option<Client>>,
@@ -228,6 +231,7 @@ impl PgStore {
             clock,
             prefix: prefix.to_string(),
             source: Mutex::new(None),
+            host: Mutex::new(None),
             listener: Mutex::new(None),
         })
     }
@@ -282,11 +286,12 @@ impl PgStore {
         }
     }
 
-    /// Sets the session's `gt.source` (read by the event insert).
-    fn apply_source(c: &mut Client, source: Option<&str>) -> Result<()> {
+    /// Sets the session's `gt.source` or `gt.host` (read by the event
+    /// insert).
+    fn apply_setting(c: &mut Client, name: &str, value: Option<&str>) -> Result<()> {
         c.execute(
-            "SELECT set_config('gt.source', $1, false)",
-            &[&source.unwrap_or("")],
+            "SELECT set_config($1, $2, false)",
+            &[&name, &value.unwrap_or("")],
         )
         .db()?;
         Ok(())
@@ -359,12 +364,12 @@ impl PgStore {
             // connection (when it cannot be made, the closed one answers
             // with its error, as before).
             if let Ok(mut fresh) = (self.reopen)() {
-                let source = self
-                    .source
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                if source.is_none() || Self::apply_source(&mut fresh, source.as_deref()).is_ok() {
+                let settings = [("gt.source", &self.source), ("gt.host", &self.host)];
+                if settings.iter().all(|(name, value)| {
+                    let value = value.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    value.is_none()
+                        || Self::apply_setting(&mut fresh, name, value.as_deref()).is_ok()
+                }) {
                     *c = fresh;
                 }
             }
@@ -557,8 +562,9 @@ pub(crate) fn insert_event(
 ) -> Result<i64> {
     let payload = ev.payload.to_string();
     tx.query_one(
-        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF(current_setting('gt.source', true), ''))
+        "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source, host)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF(current_setting('gt.source', true), ''),
+                 NULLIF(current_setting('gt.host', true), ''))
          RETURNING id",
         &[
             &time,
@@ -576,7 +582,8 @@ pub(crate) fn insert_event(
 }
 
 /// The columns [`event_from_row`] reads, in order.
-pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload, source";
+pub(crate) const EVENT_COLS: &str =
+    "id, time, kind, actor, rig, bead, summary, payload, source, host";
 
 pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
     Ok(Event {
@@ -589,6 +596,7 @@ pub(crate) fn event_from_row(r: &Row) -> Result<Event> {
         summary: r.try_get(6).db()?,
         payload: json_col(r, 7)?,
         source: r.try_get(8).db()?,
+        host: r.try_get(9).db()?,
     })
 }
 
@@ -610,6 +618,7 @@ impl EventStore for PgStore {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            host: self.host.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         })
     }
 
@@ -618,8 +627,18 @@ impl EventStore for PgStore {
             gt_core::event::validate_actor(s)?;
         }
         let mut c = self.client();
-        Self::apply_source(&mut c, source)?;
+        Self::apply_setting(&mut c, "gt.source", source)?;
         *self.source.lock().unwrap_or_else(|p| p.into_inner()) = source.map(str::to_string);
+        Ok(())
+    }
+
+    fn set_host(&self, host: Option<&str>) -> Result<()> {
+        if let Some(h) = host {
+            gt_core::host::validate_host_name(h)?;
+        }
+        let mut c = self.client();
+        Self::apply_setting(&mut c, "gt.host", host)?;
+        *self.host.lock().unwrap_or_else(|p| p.into_inner()) = host.map(str::to_string);
         Ok(())
     }
 

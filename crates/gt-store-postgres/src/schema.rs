@@ -17,6 +17,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_events_notify.sql"),
     // A bead's merge requests by index (SQLite's 0014).
     include_str!("../migrations/0007_merge_requests_by_bead.sql"),
+    // The host that made each event's change (SQLite's 0015).
+    include_str!("../migrations/0008_event_host.sql"),
 ];
 
 /// The tables the latest schema has (checked by `gt doctor`).

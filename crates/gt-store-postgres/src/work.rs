@@ -474,6 +474,32 @@ impl WorkStore for PgStore {
         })
     }
 
+    fn release_and_queue(
+        &self,
+        session: i64,
+        reason: &str,
+        note: Option<&str>,
+        queue: &gt_core::bead::BeadPatch,
+        actor: &str,
+    ) -> Result<bool> {
+        let now = self.now();
+        self.write(|tx| {
+            let s = fetch_session(tx, session)?;
+            let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
+            if let Some(c) = rules::free_polecat(&p, &s.bead) {
+                set_polecat(tx, &c, &now)?;
+            }
+            release_bead(tx, &s, &s.bead, reason, note, &now, actor)?;
+            let mut b = fetch_bead(tx, &s.bead)?;
+            let Some(ev) = rules::requeue(&mut b, queue, &now)? else {
+                return Ok(false);
+            };
+            write_bead_row(tx, &b)?;
+            insert_event(tx, &now, actor, &ev.bead(&s.bead))?;
+            Ok(true)
+        })
+    }
+
     fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()> {
         let now = self.now();
         self.write(|tx| {

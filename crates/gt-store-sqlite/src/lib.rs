@@ -57,6 +57,9 @@ pub struct SqliteStore {
     /// What every appended event records as its source (`set_source`);
     /// read by the connection's `gt_source()` function.
     source: Arc<std::sync::Mutex<Option<String>>>,
+    /// The host every appended event records (`set_host`); read by the
+    /// connection's `gt_host()` function.
+    host: Arc<std::sync::Mutex<Option<String>>>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Prefix for new bead ids when the caller gives none.
@@ -162,19 +165,22 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         // `gt_source()` in the event insert: this handle's source. Direct
         // only (no trigger or view of a hostile file can call it).
-        let source: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-        let read = source.clone();
-        conn.create_scalar_function(
-            "gt_source",
-            0,
-            rusqlite::functions::FunctionFlags::SQLITE_UTF8
-                | rusqlite::functions::FunctionFlags::SQLITE_DIRECTONLY,
-            move |_| Ok(read.lock().unwrap_or_else(|p| p.into_inner()).clone()),
-        )
-        .db()?;
+        let (source, host): (Arc<std::sync::Mutex<Option<String>>>, _) = Default::default();
+        for (name, value) in [("gt_source", &source), ("gt_host", &host)] {
+            let read = value.clone();
+            conn.create_scalar_function(
+                name,
+                0,
+                rusqlite::functions::FunctionFlags::SQLITE_UTF8
+                    | rusqlite::functions::FunctionFlags::SQLITE_DIRECTONLY,
+                move |_| Ok(read.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            )
+            .db()?;
+        }
         let store = SqliteStore {
             conn,
             source,
+            host,
             path: path.to_path_buf(),
             clock,
             prefix: prefix.to_string(),
@@ -359,8 +365,8 @@ pub(crate) fn insert_event(
 ) -> Result<i64> {
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, gt_source())",
+            "INSERT INTO events (time, kind, actor, rig, bead, summary, payload, source, host)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, gt_source(), gt_host())",
         )
         .db()?;
     stmt.execute(params![
@@ -388,11 +394,13 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         summary: r.get(6)?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
         source: r.get(8)?,
+        host: r.get(9)?,
     })
 }
 
 /// The columns [`event_from_row`] reads, in order.
-pub(crate) const EVENT_COLS: &str = "id, time, kind, actor, rig, bead, summary, payload, source";
+pub(crate) const EVENT_COLS: &str =
+    "id, time, kind, actor, rig, bead, summary, payload, source, host";
 
 impl EventStore for SqliteStore {
     fn append_event(&self, event: NewEvent, actor: &str) -> Result<Event> {
@@ -412,6 +420,7 @@ impl EventStore for SqliteStore {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            host: self.host.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         })
     }
 
@@ -420,6 +429,14 @@ impl EventStore for SqliteStore {
             gt_core::event::validate_actor(s)?;
         }
         *self.source.lock().unwrap_or_else(|p| p.into_inner()) = source.map(str::to_string);
+        Ok(())
+    }
+
+    fn set_host(&self, host: Option<&str>) -> Result<()> {
+        if let Some(h) = host {
+            gt_core::host::validate_host_name(h)?;
+        }
+        *self.host.lock().unwrap_or_else(|p| p.into_inner()) = host.map(str::to_string);
         Ok(())
     }
 

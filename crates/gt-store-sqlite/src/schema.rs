@@ -26,6 +26,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_agent_screens.sql"),
     // A bead's merge requests by index (issue 16).
     include_str!("../migrations/0014_merge_requests_by_bead.sql"),
+    // The host that made each event's change (issue 13).
+    include_str!("../migrations/0015_event_host.sql"),
 ];
 
 /// From this many records on, an import counts beads by status once at its
@@ -133,8 +135,14 @@ mod tests {
             s.schema_version().unwrap(),
             rows.concat()
         );
+        let v15 = include_str!("../tests/fixtures/schema_v15.txt");
+        assert_eq!(dump, v15);
+        // v15 = v14 + migration 15 (events.host), and nothing else.
         let v14 = include_str!("../tests/fixtures/schema_v14.txt");
-        assert_eq!(dump, v14);
+        let back = v15
+            .replace(", source TEXT, host TEXT)\n", ", source TEXT)\n")
+            .replace("user_version 15\n", "user_version 14\n");
+        assert_eq!(back, v14);
         // v14 = v13 + migration 14 (merge_requests_by_bead), and nothing else.
         let v13 = include_str!("../tests/fixtures/schema_v13.txt");
         let index = "index\tmerge_requests_by_bead\tmerge_requests\n\

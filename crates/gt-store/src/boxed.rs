@@ -141,6 +141,9 @@ impl<T: EventStore + ?Sized> EventStore for Box<T> {
     fn set_source(&self, source: Option<&str>) -> Result<()> {
         (**self).set_source(source)
     }
+    fn set_host(&self, host: Option<&str>) -> Result<()> {
+        (**self).set_host(host)
+    }
 }
 
 impl<T: RigStore + ?Sized> RigStore for Box<T> {
@@ -202,6 +205,16 @@ impl<T: WorkStore + ?Sized> WorkStore for Box<T> {
 
     fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()> {
         (**self).release(session, reason, note, actor)
+    }
+    fn release_and_queue(
+        &self,
+        session: i64,
+        reason: &str,
+        note: Option<&str>,
+        queue: &gt_core::bead::BeadPatch,
+        actor: &str,
+    ) -> Result<bool> {
+        (**self).release_and_queue(session, reason, note, queue, actor)
     }
 
     fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()> {

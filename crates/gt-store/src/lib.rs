@@ -110,6 +110,10 @@ pub trait EventStore {
     /// Every event this store handle appends from now on records `source`
     /// (e.g. `dashboard`; `None`: none, the default). Checked like an actor.
     fn set_source(&self, source: Option<&str>) -> Result<()>;
+    /// Every event this store handle appends from now on records `host`,
+    /// the town host this gt runs on (set when a town of several hosts is
+    /// opened; `None`: none, the default).
+    fn set_host(&self, host: Option<&str>) -> Result<()>;
 }
 
 pub trait RigStore {
@@ -145,6 +149,18 @@ pub trait WorkStore {
     /// Undoes a hook (start failed, or work given up): session ended with
     /// `reason`, bead back to `open` and unassigned, polecat `idle`.
     fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()>;
+    /// [`WorkStore::release`] and, in the same transaction, queues the bead
+    /// again with `queue` (status and metadata; no labels) when the release
+    /// gave it back: `true` then; `false` when the bead had moved on
+    /// (merging or closed) and was left as is.
+    fn release_and_queue(
+        &self,
+        session: i64,
+        reason: &str,
+        note: Option<&str>,
+        queue: &gt_core::bead::BeadPatch,
+        actor: &str,
+    ) -> Result<bool>;
     /// Undoes a sling that failed, in one transaction with a `sling.failed`
     /// event (see [`SlingUndo`]).
     fn discard_sling(&self, undo: &SlingUndo<'_>, actor: &str) -> Result<()>;

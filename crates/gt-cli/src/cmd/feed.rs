@@ -68,6 +68,7 @@ pub fn run(ctx: &Ctx, a: FeedArgs) -> Result<(), Error> {
         return crate::tui::run(town, ctx.caller.clone(), filter, since, th);
     }
     let store = town.store()?;
+    let hosts = town.is_shared();
     let (mut follower, backlog) = Follower::start(&store, filter, since.as_deref(), a.lines)?;
     let mut out = std::io::stdout().lock();
     let mut write = |events: Vec<gt_lib::event::Event>| -> std::io::Result<()> {
@@ -75,7 +76,7 @@ pub fn run(ctx: &Ctx, a: FeedArgs) -> Result<(), Error> {
             let line = if ctx.json {
                 serde_json::to_string(e).unwrap_or_default()
             } else {
-                render_event(ctx, e)
+                render_event(ctx, e, hosts)
             };
             writeln!(out, "{line}")?;
         }

@@ -7,7 +7,8 @@ use clap::builder::styling::{AnsiColor, Style};
 use clap::Args;
 use gt_lib::clock::parse_duration;
 use gt_lib::feed::{self, TownStatus};
-use gt_lib::problems::{self, AgentState, Problem, Thresholds};
+use gt_lib::hosts::HostState;
+use gt_lib::problems::{self, AgentState, Liveness, Problem, Thresholds};
 use gt_lib::town::Town;
 use gt_lib::Error;
 use time::OffsetDateTime;
@@ -267,6 +268,26 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
         _ => "not started (gt up)".to_string(),
     };
     out.push(format!("Deacon: {deacon}"));
+    if !st.hosts.is_empty() {
+        let hosts: Vec<String> = st
+            .hosts
+            .iter()
+            .map(|h| {
+                let state = format!("{} {}", one_line(&h.name), h.state.as_str());
+                let state = if h.state == HostState::Up {
+                    state
+                } else {
+                    ctx.paint(
+                        Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+                        &state,
+                    )
+                };
+                let this = if h.this { ", this host" } else { "" };
+                format!("{state} ({} agents{this})", h.agents)
+            })
+            .collect();
+        out.push(format!("Hosts: {}", hosts.join("; ")));
+    }
     if !st.problems.is_empty() {
         out.push(String::new());
         out.push(ctx.bold(&format!("Problems ({}):", st.problems.len())));
@@ -293,16 +314,21 @@ pub fn render_status(ctx: &Ctx, st: &TownStatus, now: OffsetDateTime) -> Vec<Str
             r.merge_queue
         ));
         for a in r.agents.iter().filter(|a| a.state != AgentState::Idle) {
-            out.push(format!(
-                "  {:<20} {:<18} {:<10} last activity {}{}",
-                one_line(&a.agent),
-                a.state.as_str(),
-                one_line(a.bead.as_deref().unwrap_or("-")),
-                problems::ago(now, a.last_activity.as_deref()),
-                a.activity_source
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default()
-            ));
+            out.push(
+                format!(
+                    "  {:<20} {:<18} {:<10} last activity {}{}",
+                    one_line(&a.agent),
+                    a.state.as_str(),
+                    one_line(a.bead.as_deref().unwrap_or("-")),
+                    problems::ago(now, a.last_activity.as_deref()),
+                    a.activity_source
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                ) + &match (&a.live, &a.host) {
+                    (Liveness::Remote, Some(h)) => format!("  on host {}", one_line(h)),
+                    _ => String::new(),
+                },
+            );
         }
     }
     let parts: Vec<String> = gt_lib::bead::Status::ALL
@@ -347,7 +373,7 @@ mod tests {
     use gt_lib::deacon::DeaconStatus;
     use gt_lib::feed::{RigStatus, TownRef};
     use gt_lib::polecat::PolecatState;
-    use gt_lib::problems::{AgentActivity, Liveness, ProblemKind};
+    use gt_lib::problems::{AgentActivity, ProblemKind};
     use std::collections::BTreeMap;
 
     fn at(s: &str) -> OffsetDateTime {
@@ -385,6 +411,7 @@ mod tests {
             activity_source: Some("screen"),
             state_source: Some("screen"),
             problem,
+            host: None,
         };
         let mut polecats = BTreeMap::new();
         polecats.insert("working", 1);
@@ -454,6 +481,7 @@ mod tests {
             open_escalations: None,
             open_convoys: Some(0),
             problems: vec![zombie],
+            hosts: Vec::new(),
             costs: gt_lib::store::costs::CostTotals {
                 sessions: 2,
                 input_tokens: 1555,

@@ -50,16 +50,22 @@ pub fn run(ctx: &Ctx, a: TrailArgs) -> Result<(), Error> {
         return ctx.print_json(&events);
     }
     for e in &events {
-        ctx.out(&render_event(ctx, e));
+        ctx.out(&render_event(ctx, e, town.is_shared()));
     }
     Ok(())
 }
 
-/// One human line: time, actor, summary.
-pub fn render_event(ctx: &Ctx, e: &Event) -> String {
+/// One human line: time, actor, summary; with `hosts` (a town of several
+/// hosts) the host that made the change comes after the time.
+pub fn render_event(ctx: &Ctx, e: &Event, hosts: bool) -> String {
     let time = crate::output::ts(&e.time);
+    let host = if hosts {
+        format!("{:<12} ", one_line(e.host.as_deref().unwrap_or("-")))
+    } else {
+        String::new()
+    };
     format!(
-        "{}  {:<14} {}",
+        "{}  {host}{:<14} {}",
         ctx.dim(&time),
         one_line(&e.actor),
         one_line(&e.summary)

@@ -417,6 +417,14 @@ fn draw_panels(f: &mut Frame<'_>, app: &App, area: Rect, now: OffsetDateTime) {
                     format!("{:<16} ", one_line(&e.kind)),
                     Style::new().fg(Color::Cyan),
                 ),
+                // In a town of several hosts: which one made the change.
+                Span::styled(
+                    e.host
+                        .as_deref()
+                        .map(|h| format!("{:<10} ", one_line(h)))
+                        .unwrap_or_default(),
+                    Style::new().fg(Color::Magenta),
+                ),
                 Span::raw(format!(
                     "{:<12} {}",
                     one_line(&e.actor),
@@ -666,6 +674,7 @@ mod tests {
             activity_source: Some("screen"),
             state_source: Some("screen"),
             problem: None,
+            host: None,
         }
     }
 
@@ -735,6 +744,7 @@ mod tests {
             summary: summary.into(),
             payload: serde_json::Value::Null,
             source: None,
+            host: None,
         };
         app.dash.push_events([
             ev(1, "sling", "human", "slung web-9a1 to web/slit"),

@@ -323,6 +323,80 @@ fn a_host_that_stops_reporting_is_declared_dead_and_fenced_when_it_returns() {
     assert!(v["screen"].as_str().unwrap().lines().count() <= 5, "{v}");
     // b, which runs it, peeks its live pane.
     assert!(b.json(&["peek", &agent])["remote"].is_null());
+    // `gt status` on a shows the whole town: b's agent on b, in the state
+    // b stored (never a zombie of a's), and the hosts (a runs no daemon).
+    let st = a.json(&["status"]);
+    let row = st["rigs"][0]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["bead"] == id.as_str())
+        .unwrap_or_else(|| panic!("{st}"));
+    assert_eq!(
+        (
+            row["live"].as_str(),
+            row["host"].as_str(),
+            row["state"].as_str()
+        ),
+        (Some("remote"), Some("b"), Some("working")),
+        "{row}"
+    );
+    assert!(row["problem"].is_null(), "{row}");
+    assert!(
+        !st["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["agent"] == agent.as_str()),
+        "{st}"
+    );
+    let hosts: Vec<(&str, &str, bool)> = st["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap(),
+                h["state"].as_str().unwrap(),
+                h["this"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(hosts, [("a", "down", true), ("b", "up", false)], "{st}");
+    // The deacon line is this host's daemon: none on a (b's is b's).
+    assert_eq!(st["deacon"]["state"], "never_started", "{st}");
+    assert_eq!(b.json(&["status"])["deacon"]["state"], "up");
+    let human = a.ok(&["status"]);
+    assert!(human.contains("on host b"), "{human}");
+    assert!(
+        human.contains("Hosts: a down (0 agents, this host); b up (1 agents)"),
+        "{human}"
+    );
+    // Every event names the host whose gt made it: the bead created on a,
+    // the sling and the session of b's daemon (which took it off the queue).
+    let trail = a.json(&["trail", "-n", "200"]);
+    let host_of = |kind: &str| {
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|e| e["kind"] == kind && e["bead"] == id.as_str())
+            .map(|e| e["host"].clone())
+            .unwrap_or_else(|| panic!("no {kind} in {trail}"))
+    };
+    assert_eq!(host_of("bead.created"), "a");
+    assert_eq!(host_of("sling"), "b");
+    assert_eq!(host_of("session.started"), "b");
+    // The human lines (`gt trail`, `gt feed`) have a host column.
+    let lines = b.ok(&["trail", "--bead", &id]);
+    for (host, what) in [("a", "created"), ("b", "started on")] {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.split_whitespace().nth(2) == Some(host) && l.contains(what)),
+            "{lines}"
+        );
+    }
     let files = git(&upstream, &["ls-tree", "-r", "--name-only", &checkpoint]);
     assert!(files.contains("notes.txt"), "{files}");
     assert!(

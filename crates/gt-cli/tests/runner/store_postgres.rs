@@ -99,7 +99,7 @@ fn a_town_on_postgres_runs_the_loop_and_lands_the_work() {
     }
     let doctor = t.ok(&["doctor"]);
     assert!(
-        doctor.contains("database") && doctor.contains("every table there, schema version 7"),
+        doctor.contains("database") && doctor.contains("every table there, schema version 8"),
         "{doctor}"
     );
     // The password is in gt.toml and nowhere else: not in any output, the

@@ -663,12 +663,34 @@ pub fn status(town: &Town) -> Result<DeaconStatus> {
 
 /// [`status`] read through a store the caller has open already (`gt status`
 /// opens one connection, not two).
-pub fn status_in(town: &Town, store: &dyn DeaconStore) -> Result<DeaconStatus> {
-    let st = store.deacon_state()?;
+pub fn status_in<S: DeaconStore + crate::store::HostStore + ?Sized>(
+    town: &Town,
+    store: &S,
+) -> Result<DeaconStatus> {
+    let mut st = store.deacon_state()?;
     let pid = running_pid(town)?;
     let running = is_running(town)?;
     let now = town.clock().now();
     let interval = town.config.deacon.duration("interval");
+    // In a town of several hosts the deacon record is every daemon's; this
+    // host's own daemon is told by its host record: its heartbeat, and
+    // whether it was left `up` (crashed) or went `down` on purpose.
+    let mut recorded_up = st.pid.is_some();
+    if town.is_shared() {
+        match store.get_host(town.host_name()) {
+            Ok(h) => {
+                recorded_up = h.state == gt_core::host::HostState::Up;
+                st.started_at = (h.epoch > 0).then(|| h.state_at.clone());
+                st.heartbeat_at = h.heartbeat_at;
+            }
+            Err(Error::NotFound { .. }) => {
+                recorded_up = false;
+                st.started_at = None;
+                st.heartbeat_at = None;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let fresh = st
         .heartbeat_at
         .as_deref()
@@ -678,7 +700,7 @@ pub fn status_in(town: &Town, store: &dyn DeaconStore) -> Result<DeaconStatus> {
         (true, true) => "up",
         (true, false) => "stale",
         // The last deacon recorded its start and never its stop.
-        (false, _) if st.pid.is_some() => "down",
+        (false, _) if recorded_up => "down",
         (false, _) if st.started_at.is_some() => "stopped",
         (false, _) => "never_started",
     };

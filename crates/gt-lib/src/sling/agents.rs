@@ -66,8 +66,8 @@ pub fn agents(ws: &Workspace, recent: usize) -> Result<Vec<AgentView>> {
             .iter()
             .find(|a| s.is_open() && a.session_id == Some(s.id));
         let info = tmux.iter().find(|i| i.name == s.tmux_session);
+        // Another host's agent: its state as that host stored it.
         let here = ws.runs_here(s);
-        let act = act.filter(|_| here);
         let (live, exit_code) = match (s.is_open(), info) {
             (false, _) => ("ended", None),
             (true, _) if !here => ("remote", None),

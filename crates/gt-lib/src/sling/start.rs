@@ -80,7 +80,7 @@ pub fn passthrough_env(ws: &Workspace, runtime: &Runtime) -> Vec<(String, String
     patterns.extend(PROXY_ENV);
     // A PostgreSQL town's agents run gt on the same store: they get the
     // caller's password sources (`~/.pgpass` comes with `HOME`).
-    if ws.town.config.store.url.is_some() {
+    if ws.town.is_shared() {
         patterns.extend(STORE_PASSWORD_ENV);
     }
     patterns.extend(town.iter().map(String::as_str));

@@ -634,6 +634,39 @@ pub fn events_record_their_source(s: &dyn Store) {
     assert_eq!(last_of(s, "bead.closed").source, None);
 }
 
+pub fn events_record_their_host(s: &dyn Store) {
+    // By default no host (a one-machine town).
+    s.create_bead(&NewBead::new("before"), "human").unwrap();
+    assert_eq!(last_of(s, "bead.created").host, None);
+    // A host set on the handle is on every event it appends, with or
+    // without a source, written by a change or on its own.
+    s.set_host(Some("host-a")).unwrap();
+    let b = s.create_bead(&NewBead::new("on a"), "human").unwrap();
+    let ev = last_of(s, "bead.created");
+    assert_eq!(
+        (ev.bead.as_deref(), ev.host.as_deref(), ev.source.as_deref()),
+        (Some(b.id.as_str()), Some("host-a"), None)
+    );
+    s.set_source(Some("dashboard")).unwrap();
+    let own = s
+        .append_event(NewEvent::new("config.set", "set x"), "human")
+        .unwrap();
+    assert_eq!(
+        (own.host.as_deref(), own.source.as_deref()),
+        (Some("host-a"), Some("dashboard"))
+    );
+    let read = s.events_after(own.id - 1, 10).unwrap();
+    assert_eq!(read[0].host.as_deref(), Some("host-a"));
+    s.set_source(None).unwrap();
+    // A hostile host name is refused and changes nothing.
+    assert_eq!(refusal(s.set_host(Some("bad host\n"))), "invalid");
+    s.close_bead(&b.id, None, "human").unwrap();
+    assert_eq!(last_of(s, "bead.closed").host.as_deref(), Some("host-a"));
+    s.set_host(None).unwrap();
+    s.reopen_bead(&b.id, "human").unwrap();
+    assert_eq!(last_of(s, "bead.reopened").host, None);
+}
+
 pub fn counts_by_status_follow_every_change(s: &dyn Store) {
     use std::collections::BTreeMap;
     // What count_by_status says must be what the beads say, after any mix

@@ -457,6 +457,76 @@ pub fn work_release_and_discard(s: &dyn Store) {
     assert_eq!(refusal(s.discard_sling(&undo, "human")), "not_found");
 }
 
+pub fn work_release_and_queue_in_one_transaction(s: &dyn Store) {
+    use gt_core::bead::BeadPatch;
+    let (b, sess) = hooked(s);
+    let mut queue = BeadPatch {
+        status: Some(Status::Queued),
+        ..Default::default()
+    };
+    queue
+        .metadata
+        .insert("queue_rig".into(), serde_json::json!("app"));
+    // A patch with labels is refused and writes nothing.
+    let labelled = BeadPatch {
+        add_labels: vec!["x".into()],
+        ..queue.clone()
+    };
+    let before = all_events(s).len();
+    assert_eq!(
+        refusal(s.release_and_queue(sess.id, "host_dead", None, &labelled, "deacon")),
+        "invalid"
+    );
+    assert!(s.get_session(sess.id).unwrap().is_open());
+    assert_eq!(all_events(s).len(), before);
+    // Released and queued again: the session ended, the polecat idle, the
+    // bead queued with the patch's metadata and unassigned.
+    assert!(s
+        .release_and_queue(sess.id, "host_dead", Some("host b died"), &queue, "deacon")
+        .unwrap());
+    let rb = s.get_bead(&b.id).unwrap();
+    assert_eq!((rb.status, rb.assignee.as_deref()), (Status::Queued, None));
+    assert_eq!(rb.metadata["queue_rig"], serde_json::json!("app"));
+    assert!(!s.get_session(sess.id).unwrap().is_open());
+    assert_eq!(
+        s.get_polecat("app", "nux").unwrap().state,
+        PolecatState::Idle
+    );
+    let kinds: Vec<String> = all_events(s)[before..]
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect();
+    assert_eq!(kinds, ["session.ended", "bead.released", "bead.updated"]);
+    assert_eq!(
+        last_of(s, "bead.updated").bead.as_deref(),
+        Some(b.id.as_str())
+    );
+    // A bead that moved on meanwhile (here: deferred) is released but not
+    // queued.
+    let other = bead(s, "other");
+    let sess2 = s
+        .hook(&hook_req(&other.id, "nux", "gt-app-nux"), "human")
+        .unwrap();
+    s.update_bead(
+        &other.id,
+        &BeadPatch {
+            status: Some(Status::Deferred),
+            ..Default::default()
+        },
+        "human",
+    )
+    .unwrap();
+    assert!(!s
+        .release_and_queue(sess2.id, "host_dead", None, &queue, "deacon")
+        .unwrap());
+    assert_eq!(s.get_bead(&other.id).unwrap().status, Status::Deferred);
+    assert!(!s.get_session(sess2.id).unwrap().is_open());
+    assert_eq!(
+        refusal(s.release_and_queue(9999, "x", None, &queue, "deacon")),
+        "not_found"
+    );
+}
+
 pub fn work_finish_and_wrong_state(s: &dyn Store) {
     let (b, sess) = hooked(s);
     let req = DoneRequest {

@@ -37,6 +37,28 @@ pub fn reopen_for_others(bead: &mut Bead, now: &str) {
     bead.updated_at = now.to_string();
 }
 
+/// After a release ([`reopen_for_others`]): queues `bead` again with
+/// `patch` (its status and metadata, e.g. the scheduler's queue target) and
+/// returns the `bead.updated` event, when the release gave it back (it is
+/// `open`); `None` when it had moved on (merging, closed) and stays as is.
+/// A patch with labels is refused: the caller writes no label table here.
+pub fn requeue(
+    bead: &mut Bead,
+    patch: &crate::bead::BeadPatch,
+    now: &str,
+) -> Result<Option<NewEvent>> {
+    crate::rules::bead::check_patch(patch)?;
+    if !patch.add_labels.is_empty() || !patch.remove_labels.is_empty() {
+        return Err(Error::invalid(
+            "a requeue sets status and metadata, not labels",
+        ));
+    }
+    if bead.status != Status::Open {
+        return Ok(None);
+    }
+    Ok(Some(crate::rules::bead::update(bead, patch, now)))
+}
+
 /// The `bead.released` event: `bead`, held by session `s`, given back for
 /// `reason`, with the `note` added to it if any.
 pub fn bead_released(s: &Session, bead: &str, reason: &str, note: Option<&str>) -> NewEvent {

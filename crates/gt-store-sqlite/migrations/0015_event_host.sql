@@ -1,0 +1,2 @@
+-- The host whose gt made the change, in a town of several hosts (issue 13).
+ALTER TABLE events ADD COLUMN host TEXT;
