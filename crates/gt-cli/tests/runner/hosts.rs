@@ -603,6 +603,15 @@ fn a_host_killed_mid_work_loses_nothing_its_bead_lands_from_the_other() {
         .filter(|m| m["status"] == "merged")
         .count();
     assert_eq!(merged, 1, "merged once: {mq}");
+    // Landed: the polecat branch and the checkpoint gt pushed for it are
+    // gone from the upstream (their commits are on main), and from a's clone.
+    let refs = git(&upstream, &["for-each-ref", "--format=%(refname)"]);
+    assert_eq!(refs.trim(), "refs/heads/main", "{refs}");
+    let here = git(
+        &a.root.join("app/.repo.git"),
+        &["for-each-ref", "--format=%(refname)", "refs/gt"],
+    );
+    assert_eq!(here.trim(), "", "{here}");
 }
 
 /// A nudge from host a to an idle agent on host b is queued in the store;

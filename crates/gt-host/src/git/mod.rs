@@ -303,6 +303,18 @@ pub trait Git: Send + Sync {
         Err(Error::Internal("push is not supported".into()))
     }
 
+    /// Deletes full refs of remote `origin` in one push, each only if the
+    /// upstream still has it at the commit given with it (`None`: at any
+    /// commit). Refs the upstream lacks are skipped. Returns the refs deleted (sorted);
+    /// one refused (moved) does not keep the others.
+    fn delete_remote_refs(
+        &self,
+        _repo: &Path,
+        _refs: &[(&str, Option<&str>)],
+    ) -> Result<Vec<String>> {
+        Err(Error::Internal("push is not supported".into()))
+    }
+
     /// Fetches the full ref `refname` of remote `origin` into the same ref
     /// here (forced) and returns it; `None` when `origin` has no such ref.
     /// Gives up after `timeout`.

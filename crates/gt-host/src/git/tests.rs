@@ -648,4 +648,35 @@ fn git_checkpoints_travel_through_a_private_ref() {
     );
     assert!(git.fetch_ref(&other, "refs/gt/../x", t).is_err());
     assert!(git.push_ref_forced(bare, "nothex", refname).is_err());
+
+    // Deleting on the upstream: a branch only at the commit given, a ref
+    // at any, one the upstream lacks skipped, one that moved kept.
+    git.push(bare, &head, "polecat/nux").unwrap();
+    git.push(bare, &head, "polecat/moved").unwrap();
+    let src = f.src.as_path();
+    let on_src = |r: &str| git.resolve(src, r).unwrap();
+    assert!(on_src("refs/heads/polecat/nux").is_some());
+    let deleted = git
+        .delete_remote_refs(
+            bare,
+            &[
+                ("refs/heads/polecat/nux", Some(&head)),
+                ("refs/heads/polecat/moved", Some(&"0".repeat(40))),
+                (refname, None),
+                ("refs/gt/checkpoints/never-pushed", None),
+            ],
+        )
+        .unwrap();
+    assert_eq!(deleted, [refname, "refs/heads/polecat/nux"]);
+    assert_eq!(on_src("refs/heads/polecat/nux"), None);
+    assert_eq!(on_src(refname), None);
+    assert_eq!(on_src("refs/heads/polecat/moved"), Some(head.clone()));
+    // Nothing there: nothing to push.
+    assert!(git
+        .delete_remote_refs(bare, &[(refname, None)])
+        .unwrap()
+        .is_empty());
+    assert!(git
+        .delete_remote_refs(bare, &[("refs/heads/../x", None)])
+        .is_err());
 }

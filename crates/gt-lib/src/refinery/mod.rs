@@ -697,6 +697,7 @@ fn followups(cx: &Ctx<'_>, rr: &mut RigReport) {
         .filter(|e| e.mr.status == MergeStatus::Merged)
         .collect();
     let mut deleted = delete_branches(cx, &merged).into_iter();
+    rr.warnings.extend(delete_upstream_refs(cx, &merged));
     for e in pending {
         let branch_deleted = if e.mr.status == MergeStatus::Merged {
             deleted.next()
@@ -808,6 +809,44 @@ fn followup(
         _ => {}
     }
     Ok(())
+}
+
+/// In a town of several hosts: deletes, on the rig's upstream, what gt
+/// pushed there for merged requests — each polecat branch (only if it still
+/// points at its request's head) and its bead's checkpoint ref — in one push,
+/// and the checkpoint refs in this clone. Their commits are on the target
+/// now. What cannot be deleted stays (a warning); nothing retries it.
+fn delete_upstream_refs(cx: &Ctx<'_>, merged: &[&MergeEntry]) -> Vec<String> {
+    if merged.is_empty() || !crate::hosts::shares_code(cx.ws).unwrap_or(false) {
+        return Vec::new();
+    }
+    let branches: Vec<String> = merged
+        .iter()
+        .map(|e| format!("refs/heads/{}", e.mr.branch))
+        .collect();
+    let checkpoints: Vec<String> = merged
+        .iter()
+        .map(|e| crate::checkpoint::refname(&e.mr.bead))
+        .collect();
+    let mut refs: Vec<(&str, Option<&str>)> = Vec::new();
+    for (i, e) in merged.iter().enumerate() {
+        refs.push((branches[i].as_str(), Some(e.mr.head_commit.as_str())));
+        refs.push((checkpoints[i].as_str(), None));
+    }
+    let mut warnings = Vec::new();
+    if let Err(e) = cx.ws.host.git.delete_remote_refs(&cx.repo, &refs) {
+        warnings.push(format!(
+            "cannot delete merged branches on the upstream: {e}"
+        ));
+    }
+    for c in &checkpoints {
+        if let Ok(Some(at)) = cx.ws.host.git.resolve(&cx.repo, c) {
+            if let Err(e) = cx.ws.host.git.delete_ref(&cx.repo, c, &at) {
+                warnings.push(format!("cannot delete {c}: {e}"));
+            }
+        }
+    }
+    warnings
 }
 
 /// Deletes merged requests' branches, each only if it still points at its

@@ -642,6 +642,67 @@ impl Git for GitCli {
         self.push_spec(repo, &format!("+{commit}:{refname}"))
     }
 
+    fn delete_remote_refs(
+        &self,
+        repo: &Path,
+        refs: &[(&str, Option<&str>)],
+    ) -> Result<Vec<String>> {
+        for (name, expect) in refs {
+            validate_ref_name(name)?;
+            if let Some(c) = expect {
+                validate_oid(c)?;
+            }
+        }
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only what the upstream has: deleting a missing ref fails the push.
+        let mut args = vec![os("origin")];
+        args.extend(refs.iter().map(|(n, _)| os(n)));
+        let listed = self.run(repo, "ls-remote", &args)?;
+        let present: Vec<&str> = listed
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        let todo: Vec<&(&str, Option<&str>)> =
+            refs.iter().filter(|(n, _)| present.contains(n)).collect();
+        if todo.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut owned: Vec<String> = Vec::new();
+        for (name, expect) in &todo {
+            if let Some(c) = expect {
+                owned.push(format!("--force-with-lease={name}:{c}"));
+            }
+        }
+        let specs: Vec<String> = todo.iter().map(|(n, _)| format!(":{n}")).collect();
+        let mut args = vec![os("--porcelain"), os("--no-verify")];
+        args.extend(owned.iter().map(os));
+        args.push(os("origin"));
+        args.extend(specs.iter().map(os));
+        self.confine(repo)?;
+        let out = self.exec(Some(repo), &[], "push", &args)?;
+        // Porcelain: `-<TAB>:<ref><TAB>[deleted]` for each one deleted.
+        let deleted: Vec<String> = out
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                (f.next() == Some("-"))
+                    .then(|| f.next())
+                    .flatten()
+                    .and_then(|spec| spec.strip_prefix(':'))
+                    .map(str::to_string)
+            })
+            .collect();
+        let mut deleted = deleted;
+        deleted.sort();
+        if deleted.is_empty() && !out.status.success() {
+            return Err(command_error("push", &out));
+        }
+        Ok(deleted)
+    }
+
     fn fetch_ref(
         &self,
         repo: &Path,
