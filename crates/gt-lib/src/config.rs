@@ -667,6 +667,16 @@ impl TownConfig {
 /// Sets `key` to `value` in the config file at `path`, keeping comments and
 /// layout, after validating both the value and the resulting file.
 pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
+    set_in(Doc::File(path), key, value).map(|(_, c)| c)
+}
+
+/// [`set`] on the shared settings document `text` of a town of several
+/// hosts: the new document and the config it holds.
+pub fn set_text(text: &str, key: &str, value: &str) -> Result<(String, TownConfig)> {
+    set_in(Doc::Text(text), key, value)
+}
+
+fn set_in(target: Doc<'_>, key: &str, value: &str) -> Result<(String, TownConfig)> {
     let spec = spec(key)?;
     check_value(spec, value)?;
     let item = match spec.kind {
@@ -674,7 +684,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
         KeyKind::EnvList => toml_edit::value(value.trim()),
         KeyKind::DashboardFile(which) => {
             if value.trim().is_empty() {
-                return edit(path, |doc| {
+                return edit_doc(target, |doc| {
                     if let Some(t) = doc.get_mut("dashboard").and_then(|s| s.as_table_mut()) {
                         t.remove(which);
                     }
@@ -692,7 +702,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
         }
         KeyKind::MaxPolecats => {
             if value.trim() == "unlimited" {
-                return edit(path, |doc| {
+                return edit_doc(target, |doc| {
                     if let Some(t) = doc.get_mut("scheduler").and_then(|s| s.as_table_mut()) {
                         t.remove("max_polecats");
                     }
@@ -703,7 +713,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
             toml_edit::value(i64::from(n))
         }
     };
-    edit(path, |doc| {
+    edit_doc(target, |doc| {
         let mut parts: Vec<&str> = key.split('.').collect();
         let last = parts.pop().expect("keys have a name");
         let mut table = doc.as_table_mut();
@@ -722,8 +732,17 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
 
 /// Adds or replaces a custom agent (`[agents.NAME] command = "..."`).
 pub fn set_agent(path: &Path, name: &str, command_line: &str) -> Result<TownConfig> {
+    set_agent_in(Doc::File(path), name, command_line).map(|(_, c)| c)
+}
+
+/// [`set_agent`] on a shared settings document (see [`set_text`]).
+pub fn set_agent_text(text: &str, name: &str, command_line: &str) -> Result<(String, TownConfig)> {
+    set_agent_in(Doc::Text(text), name, command_line)
+}
+
+fn set_agent_in(target: Doc<'_>, name: &str, command_line: &str) -> Result<(String, TownConfig)> {
     crate::runtime::custom(name, command_line)?;
-    edit(path, |doc| {
+    edit_doc(target, |doc| {
         let agents = doc
             .entry("agents")
             .or_insert_with(|| {
@@ -742,7 +761,16 @@ pub fn set_agent(path: &Path, name: &str, command_line: &str) -> Result<TownConf
 
 /// Removes a custom agent.
 pub fn remove_agent(path: &Path, name: &str) -> Result<TownConfig> {
-    edit(path, |doc| {
+    remove_agent_in(Doc::File(path), name).map(|(_, c)| c)
+}
+
+/// [`remove_agent`] on a shared settings document (see [`set_text`]).
+pub fn remove_agent_text(text: &str, name: &str) -> Result<(String, TownConfig)> {
+    remove_agent_in(Doc::Text(text), name)
+}
+
+fn remove_agent_in(target: Doc<'_>, name: &str) -> Result<(String, TownConfig)> {
+    edit_doc(target, |doc| {
         let removed = doc
             .get_mut("agents")
             .and_then(|a| a.as_table_mut())
@@ -754,31 +782,114 @@ pub fn remove_agent(path: &Path, name: &str) -> Result<TownConfig> {
     })
 }
 
-/// Reads gt.toml, applies `change`, validates the result, and writes it
-/// atomically; comments and layout are kept.
-fn edit(
-    path: &Path,
+/// What a change edits: gt.toml, or the shared settings of a town of
+/// several hosts (kept in its store).
+#[derive(Clone, Copy)]
+enum Doc<'a> {
+    File(&'a Path),
+    Text(&'a str),
+}
+
+/// What the shared settings are called in messages.
+const SHARED: &str = "the town's shared settings";
+
+/// Reads the document, applies `change`, validates the result, and (for
+/// gt.toml) writes it atomically; comments and layout are kept. Returns the
+/// new text and its config.
+fn edit_doc(
+    target: Doc<'_>,
     change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
-) -> Result<TownConfig> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Environment(format!("cannot read {}: {e}", path.display())))?;
+) -> Result<(String, TownConfig)> {
+    let (text, origin) = match target {
+        Doc::File(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::Environment(format!("cannot read {}: {e}", path.display())))?,
+            path,
+        ),
+        Doc::Text(t) => (t.to_string(), Path::new(SHARED)),
+    };
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         Error::Environment(format!(
             "{} is not valid TOML: {}",
-            path.display(),
+            origin.display(),
             e.message()
         ))
     })?;
     change(&mut doc)?;
     let new_text = doc.to_string();
-    let cfg = TownConfig::parse(&new_text, path)?;
-    crate::fsutil::write_atomic(path, new_text.as_bytes())?;
-    Ok(cfg)
+    let cfg = TownConfig::parse(&new_text, origin)?;
+    if let Doc::File(path) = target {
+        crate::fsutil::write_atomic(path, new_text.as_bytes())?;
+    }
+    Ok((new_text, cfg))
+}
+
+/// Whether `key` stays in this host's gt.toml in a town of several hosts
+/// (the dashboard's certificate files are this machine's); every other key
+/// is one of the town's shared settings.
+pub fn is_host_key(key: &str) -> bool {
+    key.starts_with("dashboard.")
+}
+
+impl TownConfig {
+    /// The settings a town of several hosts shares, as the document its
+    /// store keeps: everything but the store URL, this host's name and the
+    /// dashboard's files.
+    pub fn shared_toml(&self) -> String {
+        let mut c = self.clone();
+        c.store = StoreConfig::default();
+        c.host.name = None;
+        c.dashboard = DashboardConfig::default();
+        c.to_toml()
+    }
+
+    /// This host's config with the shared settings `text` in force (its
+    /// store, host name and dashboard files stay its own).
+    pub fn with_shared(&self, text: &str) -> Result<TownConfig> {
+        let mut c = TownConfig::parse(text, Path::new(SHARED))?;
+        c.store = self.store.clone();
+        c.host.name = self.host.name.clone();
+        c.dashboard = self.dashboard.clone();
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_settings_are_all_but_this_hosts_own() {
+        let mut local = TownConfig::new("t").unwrap();
+        local.store.url = Some("postgres://gt@db/t".into());
+        local.host.name = Some("a".into());
+        local.dashboard.tls_cert = Some("cert.pem".into());
+        local.deacon.interval = "5s".into();
+        let shared = local.shared_toml();
+        for own in ["postgres://", "cert.pem", "name = \"a\""] {
+            assert!(!shared.contains(own), "{shared}");
+        }
+        assert!(shared.contains("interval = \"5s\""), "{shared}");
+        // Another host's settings in force, this host's own parts kept.
+        let (text, _) = set_text(&shared, "deacon.interval", "9s").unwrap();
+        let (text, _) = set_agent_text(&text, "mine", "echo hi").unwrap();
+        let mut b = TownConfig::new("t").unwrap();
+        b.store.url = local.store.url.clone();
+        b.host.name = Some("b".into());
+        let in_force = b.with_shared(&text).unwrap();
+        assert_eq!(in_force.deacon.interval, "9s");
+        assert!(in_force.agents.contains_key("mine"));
+        assert_eq!(in_force.host.name(), "b");
+        assert_eq!(in_force.store.url, local.store.url);
+        assert_eq!(in_force.dashboard.tls_cert, None);
+        // Bad values and documents are refused.
+        assert!(set_text(&text, "deacon.interval", "soon").is_err());
+        assert!(remove_agent_text(&text, "nobody").is_err());
+        assert!(b.with_shared("[deacon]\ninterval = 3").is_err());
+        assert!(b.with_shared("not toml [").is_err());
+        assert!(is_host_key("dashboard.tls_key") && !is_host_key("deacon.interval"));
+    }
 
     #[test]
     fn set_keeps_comments_and_validates() {

@@ -275,39 +275,81 @@ impl Town {
         open_store(self, false)
     }
 
+    /// In a town of several hosts: the shared settings kept in `store` in
+    /// force (while it keeps none, gt.toml's are). Nothing for a town with
+    /// one machine, whose settings are its gt.toml.
+    pub fn apply_shared<S: HostStore + ?Sized>(&mut self, store: &S) -> Result<()> {
+        if !self.is_shared() {
+            return Ok(());
+        }
+        if let Some(text) = store.town_settings()? {
+            self.config = self.config.with_shared(&text)?;
+        }
+        Ok(())
+    }
+
+    /// A change of the shared settings of a town of several hosts: `change`
+    /// edits the stored document (or, while there is none, gt.toml's shared
+    /// part); the result is stored with `event` in one transaction.
+    fn change_shared(
+        &mut self,
+        change: impl FnOnce(&str) -> Result<(String, TownConfig)>,
+        event: NewEvent,
+        actor: &str,
+    ) -> Result<()> {
+        let store = self.store()?;
+        let current = store
+            .town_settings()?
+            .unwrap_or_else(|| self.config.shared_toml());
+        let (text, _) = change(&current)?;
+        let next = self.config.with_shared(&text)?;
+        store.set_town_settings(&text, event, actor)?;
+        self.config = next;
+        Ok(())
+    }
+
     /// Defines a custom agent and records the change.
     pub fn set_agent(&mut self, name: &str, command: &str, actor: &str) -> Result<()> {
+        let event = NewEvent::new(kind::CONFIG_SET, format!("agent {name} = {command}"))
+            .payload(json!({ "agent": name, "command": command }));
+        if self.is_shared() {
+            return self.change_shared(
+                |t| crate::config::set_agent_text(t, name, command),
+                event,
+                actor,
+            );
+        }
         let store = self.store()?;
         self.config = crate::config::set_agent(&self.config_path(), name, command)?;
-        store.append_event(
-            NewEvent::new(kind::CONFIG_SET, format!("agent {name} = {command}"))
-                .payload(json!({ "agent": name, "command": command })),
-            actor,
-        )?;
+        store.append_event(event, actor)?;
         Ok(())
     }
 
     /// Removes a custom agent and records the change.
     pub fn remove_agent(&mut self, name: &str, actor: &str) -> Result<()> {
+        let event = NewEvent::new(kind::CONFIG_SET, format!("agent {name} removed"))
+            .payload(json!({ "agent": name, "removed": true }));
+        if self.is_shared() {
+            return self.change_shared(|t| crate::config::remove_agent_text(t, name), event, actor);
+        }
         let store = self.store()?;
         self.config = crate::config::remove_agent(&self.config_path(), name)?;
-        store.append_event(
-            NewEvent::new(kind::CONFIG_SET, format!("agent {name} removed"))
-                .payload(json!({ "agent": name, "removed": true })),
-            actor,
-        )?;
+        store.append_event(event, actor)?;
         Ok(())
     }
 
-    /// Sets a config key and records the change as an event.
+    /// Sets a config key and records the change as an event. In a town of
+    /// several hosts every key but the dashboard's files is shared: kept in
+    /// the store, in force on every host.
     pub fn set_config(&mut self, key: &str, value: &str, actor: &str) -> Result<()> {
+        let event = NewEvent::new(kind::CONFIG_SET, format!("config {key} = {value}"))
+            .payload(json!({ "key": key, "value": value }));
+        if self.is_shared() && !crate::config::is_host_key(key) {
+            return self.change_shared(|t| crate::config::set_text(t, key, value), event, actor);
+        }
         let store = self.store()?;
         self.config = crate::config::set(&self.config_path(), key, value)?;
-        store.append_event(
-            NewEvent::new(kind::CONFIG_SET, format!("config {key} = {value}"))
-                .payload(json!({ "key": key, "value": value })),
-            actor,
-        )?;
+        store.append_event(event, actor)?;
         Ok(())
     }
 }
@@ -550,7 +592,10 @@ impl Town {
             .iter()
             .map(|t| (t.table.clone(), json!(t.rows)))
             .collect();
-        pg.append_event(
+        // Its settings become the shared settings of every host to come,
+        // stored with the event that ends the migration.
+        pg.set_town_settings(
+            &self.config.shared_toml(),
             NewEvent::new(
                 kind::STORE_MIGRATED,
                 format!("town moved from {from} to {to}"),

@@ -64,8 +64,9 @@ impl Workspace {
     /// Opens `town` with the real git, the town's private tmux server and the
     /// running `gt` binary, for a caller with environment `caller`.
     pub fn open(town: Town, caller: CallerEnv) -> Result<Self> {
-        let town = town.with_caller(&caller);
+        let mut town = town.with_caller(&caller);
         let store = town.store()?;
+        town.apply_shared(&store)?;
         let tmux = TmuxCli::for_town(town.root());
         let gt_exe = std::env::current_exe()
             .map_err(|e| Error::io("cannot find the running gt binary", e))?;
@@ -101,8 +102,9 @@ impl Workspace {
     /// a fake tmux and a settable clock this way) for a caller with
     /// environment `caller`. The town and its store share `host.clock`.
     pub fn with_host(town: Town, host: Host, caller: CallerEnv) -> Result<Self> {
-        let town = town.with_clock(host.clock.clone()).with_caller(&caller);
+        let mut town = town.with_clock(host.clock.clone()).with_caller(&caller);
         let store = town.store()?;
+        town.apply_shared(&store)?;
         Ok(Workspace {
             town,
             store,

@@ -225,4 +225,27 @@ impl HostStore for PgStore {
             .db()?;
         rows.iter().map(lease_from_row).collect()
     }
+
+    fn town_settings(&self) -> Result<Option<String>> {
+        self.client()
+            .query_opt("SELECT value FROM meta WHERE key = 'town_settings'", &[])
+            .db()?
+            .map(|r| r.try_get(0).db())
+            .transpose()
+    }
+
+    fn set_town_settings(&self, settings: &str, event: NewEvent, actor: &str) -> Result<()> {
+        gt_store::host::check_town_settings(settings)?;
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('town_settings', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&settings],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &event)?;
+            Ok(())
+        })
+    }
 }

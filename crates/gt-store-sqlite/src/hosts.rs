@@ -218,4 +218,33 @@ impl HostStore for SqliteStore {
         let rows = stmt.query_map([], lease_from_row).db()?;
         rows.collect::<rusqlite::Result<_>>().db()
     }
+
+    fn town_settings(&self) -> Result<Option<String>> {
+        self.conn()
+            .prepare_cached("SELECT value FROM meta WHERE key = 'town_settings'")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .optional()
+            .db()
+    }
+
+    fn set_town_settings(
+        &self,
+        settings: &str,
+        event: gt_core::event::NewEvent,
+        actor: &str,
+    ) -> Result<()> {
+        gt_store::host::check_town_settings(settings)?;
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('town_settings', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [settings],
+            )
+            .db()?;
+            insert_event(tx, &now, actor, &event)?;
+            Ok(())
+        })
+    }
 }

@@ -646,6 +646,17 @@ impl<T: HostStore + ?Sized> HostStore for Box<T> {
     fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         (**self).release_lease(name, holder)
     }
+    fn town_settings(&self) -> Result<Option<String>> {
+        (**self).town_settings()
+    }
+    fn set_town_settings(
+        &self,
+        settings: &str,
+        event: gt_core::event::NewEvent,
+        actor: &str,
+    ) -> Result<()> {
+        (**self).set_town_settings(settings, event, actor)
+    }
 
     fn list_leases(&self) -> Result<Vec<Lease>> {
         (**self).list_leases()

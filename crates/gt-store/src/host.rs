@@ -33,4 +33,29 @@ pub trait HostStore {
     fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
     /// Every lease, expired or not, by name.
     fn list_leases(&self) -> Result<Vec<Lease>>;
+    /// The settings every host of the town uses (a TOML document the town
+    /// services write and read), if any were stored.
+    fn town_settings(&self) -> Result<Option<String>>;
+    /// Replaces the town's settings with `settings`, in one transaction
+    /// with `event` (a `config.set`). Refused: empty, larger than
+    /// [`MAX_TOWN_SETTINGS`] bytes, or holding a NUL.
+    fn set_town_settings(
+        &self,
+        settings: &str,
+        event: gt_core::event::NewEvent,
+        actor: &str,
+    ) -> Result<()>;
+}
+
+/// The largest settings document a town stores.
+pub const MAX_TOWN_SETTINGS: usize = 64 * 1024;
+
+/// [`HostStore::set_town_settings`]'s check, the same on every backend.
+pub fn check_town_settings(settings: &str) -> Result<()> {
+    if settings.trim().is_empty() || settings.len() > MAX_TOWN_SETTINGS || settings.contains('\0') {
+        return Err(gt_core::error::Error::invalid(format!(
+            "town settings must be 1 to {MAX_TOWN_SETTINGS} bytes of text"
+        )));
+    }
+    Ok(())
 }

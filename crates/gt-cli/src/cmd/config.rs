@@ -34,6 +34,11 @@ pub enum AgentCmd {
 
 pub fn run(ctx: &Ctx, c: ConfigCmd) -> Result<(), Error> {
     let mut town = ctx.town()?;
+    // A town of several hosts: the settings in force are the store's.
+    if town.is_shared() {
+        let store = town.store()?;
+        town.apply_shared(&store)?;
+    }
     match c {
         ConfigCmd::DefaultAgent { name } => run(
             ctx,

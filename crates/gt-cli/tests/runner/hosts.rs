@@ -49,11 +49,10 @@ fn rig_with_upstream(a: &TestTown) -> std::path::PathBuf {
     upstream
 }
 
-/// Host `b` joined with `args`: its own stand-in agents (agents are each
-/// host's settings) and a 1 s patrol.
+/// Host `b` joined with `args`, setting a 1 s patrol for the town (the
+/// stand-in agents it runs are the town's, defined on `a`).
 fn second_host(url: &str, args: &[&str]) -> TestTown {
     let b = TestTown::join(url, "b", args);
-    b.with_standins();
     b.ok(&["config", "set", "deacon.interval", "1s"]);
     b
 }
@@ -653,5 +652,64 @@ fn a_nudge_from_another_host_wakes_its_daemon_and_arrives_within_seconds() {
             .iter()
             .any(|k| k == "nudge.delivered")
     });
+    b.ok(&["down", "--all"]);
+}
+
+#[test]
+fn settings_are_the_towns_whichever_host_sets_them() {
+    let Some((_db, url, a)) = first_host(&[]) else {
+        return;
+    };
+    rig_with_upstream(&a);
+    let b = second_host(&url, &[]);
+    // a defined the agents, b set the patrol: both are in force on both
+    // hosts, and in neither gt.toml.
+    for t in [&a, &b] {
+        assert_eq!(t.ok(&["config", "get", "deacon.interval"]).trim(), "1s");
+        let agents = t.json(&["config", "agent", "list"]).to_string();
+        assert!(agents.contains("standin-hang"), "{agents}");
+    }
+    for t in [&a, &b] {
+        let toml = std::fs::read_to_string(t.root.join("gt.toml")).unwrap();
+        assert!(
+            !toml.contains("standin") && !toml.contains("interval"),
+            "{toml}"
+        );
+    }
+    // Refused values change nothing anywhere.
+    b.refuses(&["config", "set", "deacon.interval", "soon"]);
+    b.refuses(&["config", "agent", "set", "bad name", "x"]);
+    assert_eq!(a.ok(&["config", "get", "deacon.interval"]).trim(), "1s");
+    // The change is an event of the host that made it.
+    let set = a.json(&["trail", "--kind", "config.set", "-n", "50"]);
+    assert!(
+        set.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["host"] == "b" && e["summary"] == "config deacon.interval = 1s"),
+        "{set}"
+    );
+    // A running daemon takes a change made on another host: an agent that
+    // a defines once b's daemon is up runs on b.
+    b.ok(&["up"]);
+    let gt = crate::common::gt_bin();
+    a.set_agent(
+        "late",
+        &format!("{} agent-standin --behavior finish", gt.display()),
+    );
+    let id = a.create("work for a late agent", &[]);
+    a.ok(&["sling", &id, "app", "--agent", "late", "--host", "b"]);
+    b.wait_for(60, "b to finish it with the late agent", |t| {
+        matches!(t.bead_status(&id).as_str(), "merging" | "closed")
+    });
+    let agents = b.json(&["agents"]);
+    assert!(
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["bead"] == id.as_str() && r["runtime"] == "late" && r["host"] == "b"),
+        "{agents}"
+    );
     b.ok(&["down", "--all"]);
 }

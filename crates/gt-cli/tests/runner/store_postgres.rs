@@ -560,4 +560,8 @@ fn a_sqlite_town_migrates_to_postgres_and_reads_the_same() {
     assert!(last[0]["id"].as_i64().unwrap() > after.last().unwrap()["id"].as_i64().unwrap());
     // Once is enough.
     t.refuses(&["store", "migrate", "--to", &db.url]);
+    // Its settings moved with it: a host that joins has the town's agents.
+    let b = TestTown::join(&db.url, "b", &[]);
+    let agents = b.json(&["config", "agent", "list"]).to_string();
+    assert!(agents.contains("standin-hang"), "{agents}");
 }

@@ -258,9 +258,10 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             .map_err(|e| Error::io("cannot write the deacon lock", e))?;
     }
     let _ = std::fs::remove_file(stop_path(&town));
-    let mut interval = patrol_interval(&town);
     let mut config_seen = config_mtime(&town);
     let mut ws = Workspace::open(town, caller)?;
+    // The settings in force (a town of several hosts: the store's).
+    let mut interval = patrol_interval(&ws.town);
     let pid = std::process::id();
     ws.store.deacon_started(Some(pid))?;
     ws.store.append_event(
@@ -315,31 +316,7 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             );
             return Ok(());
         }
-        // gt.toml changed (an agent added, a setting set): patrol with it.
-        // A file that does not load now keeps the settings in force.
-        let mut due = false;
-        let seen = config_mtime(&ws.town);
-        if seen != config_seen {
-            config_seen = seen;
-            match Town::open(ws.town.root()).and_then(|t| {
-                let i = patrol_interval(&t);
-                Workspace::open(t, ws.caller.clone()).map(|w| (w, i))
-            }) {
-                Ok((w, i)) => {
-                    ws = w;
-                    interval = i;
-                    due = true;
-                }
-                Err(e) => {
-                    let _ = writeln!(
-                        log,
-                        "{} gt.toml changed but cannot be used ({e}); the settings in force stay",
-                        format_ts(ws.town.clock().now())
-                    );
-                }
-            }
-        }
-        due = due || Instant::now() >= next_patrol;
+        let mut due = Instant::now() >= next_patrol;
         // A refinery that finished may have left more to do (and its rig's
         // agents may have new work): patrol now.
         if collect_refineries(&ws, &mut refineries, false, log) {
@@ -351,6 +328,9 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
         // when the store said an event may have come (always, on SQLite),
         // and every 5 s whatever it said.
         let read_events = woke || tick.is_multiple_of(25);
+        // A `config.set` seen: the settings are read again (in a town of
+        // several hosts they are the store's, changed from any host).
+        let mut settings_changed = false;
         let new_events = if read_events {
             ws.store.events(&EventQuery {
                 after_id: Some(last_event),
@@ -364,6 +344,8 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
                 if let Some(e) = new.last() {
                     last_event = e.id;
                 }
+                settings_changed = ws.town.is_shared()
+                    && new.iter().any(|e| e.kind == crate::event::kind::CONFIG_SET);
                 if new
                     .iter()
                     .any(|e| e.actor != ACTOR && WAKE_KINDS.contains(&e.kind.as_str()))
@@ -372,6 +354,31 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
                 }
             }
             Err(_) => due = due || tick.is_multiple_of(25),
+        }
+        // gt.toml changed (an agent added, a setting set), or the shared
+        // settings did: patrol with them. Settings that do not load now
+        // keep the ones in force.
+        let seen = config_mtime(&ws.town);
+        if seen != config_seen || settings_changed {
+            config_seen = seen;
+            match Town::open(ws.town.root()).and_then(|t| {
+                let w = Workspace::open(t, ws.caller.clone())?;
+                let i = patrol_interval(&w.town);
+                Ok((w, i))
+            }) {
+                Ok((w, i)) => {
+                    ws = w;
+                    interval = i;
+                    due = true;
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        log,
+                        "{} the settings changed but cannot be used ({e}); the ones in force stay",
+                        format_ts(ws.town.clock().now())
+                    );
+                }
+            }
         }
         // Every second, look for panes that died (an agent exit makes no event).
         if !due && tick.is_multiple_of(5) {
@@ -671,7 +678,16 @@ pub fn status_in<S: DeaconStore + crate::store::HostStore + ?Sized>(
     let pid = running_pid(town)?;
     let running = is_running(town)?;
     let now = town.clock().now();
-    let interval = town.config.deacon.duration("interval");
+    // The interval in force: a town of several hosts keeps it in the store.
+    let shared = match town.is_shared() {
+        true => store
+            .town_settings()?
+            .map(|t| town.config.with_shared(&t))
+            .transpose()?,
+        false => None,
+    };
+    let deacon_config = &shared.as_ref().unwrap_or(&town.config).deacon;
+    let interval = deacon_config.duration("interval");
     // In a town of several hosts the deacon record is every daemon's; this
     // host's own daemon is told by its host record: its heartbeat, and
     // whether it was left `up` (crashed) or went `down` on purpose.
@@ -720,7 +736,7 @@ pub fn status_in<S: DeaconStore + crate::store::HostStore + ?Sized>(
         last_patrol_at: st.last_patrol_at,
         patrols: st.patrols,
         actions: st.actions,
-        interval: town.config.deacon.interval.clone(),
+        interval: deacon_config.interval.clone(),
         log: log_path(town),
     })
 }

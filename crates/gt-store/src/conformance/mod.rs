@@ -185,6 +185,7 @@ macro_rules! store_conformance {
             hosts::hosts_join_up_heartbeat_down,
             hosts::hosts_dead_and_fenced,
             hosts::hosts_run_sessions,
+            hosts::town_settings_are_stored_with_their_event,
             hosts::leases_have_one_holder,
         );
     };
