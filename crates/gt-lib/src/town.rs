@@ -290,22 +290,30 @@ impl Town {
 
     /// A change of the shared settings of a town of several hosts: `change`
     /// edits the stored document (or, while there is none, gt.toml's shared
-    /// part); the result is stored with `event` in one transaction.
+    /// part); the result is stored with `event` in one transaction, only if
+    /// no other host changed them meanwhile (else read and applied again).
     fn change_shared(
         &mut self,
-        change: impl FnOnce(&str) -> Result<(String, TownConfig)>,
+        change: impl Fn(&str) -> Result<(String, TownConfig)>,
         event: NewEvent,
         actor: &str,
     ) -> Result<()> {
         let store = self.store()?;
-        let current = store
-            .town_settings()?
-            .unwrap_or_else(|| self.config.shared_toml());
-        let (text, _) = change(&current)?;
-        let next = self.config.with_shared(&text)?;
-        store.set_town_settings(&text, event, actor)?;
-        self.config = next;
-        Ok(())
+        let mut tries = 0;
+        loop {
+            let stored = store.town_settings()?;
+            let current = stored.clone().unwrap_or_else(|| self.config.shared_toml());
+            let (text, _) = change(&current)?;
+            let next = self.config.with_shared(&text)?;
+            match store.set_town_settings(&text, stored.as_deref(), event.clone(), actor) {
+                Ok(()) => {
+                    self.config = next;
+                    return Ok(());
+                }
+                Err(Error::Refused(_)) if tries < 5 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Defines a custom agent and records the change.
@@ -596,6 +604,7 @@ impl Town {
         // stored with the event that ends the migration.
         pg.set_town_settings(
             &self.config.shared_toml(),
+            None,
             NewEvent::new(
                 kind::STORE_MIGRATED,
                 format!("town moved from {from} to {to}"),

@@ -234,10 +234,24 @@ impl HostStore for PgStore {
             .transpose()
     }
 
-    fn set_town_settings(&self, settings: &str, event: NewEvent, actor: &str) -> Result<()> {
+    fn set_town_settings(
+        &self,
+        settings: &str,
+        expected: Option<&str>,
+        event: NewEvent,
+        actor: &str,
+    ) -> Result<()> {
         gt_store::host::check_town_settings(settings)?;
         let now = self.now();
         self.write(|tx| {
+            let current: Option<String> = tx
+                .query_opt("SELECT value FROM meta WHERE key = 'town_settings'", &[])
+                .db()?
+                .map(|r| r.try_get(0).db())
+                .transpose()?;
+            if current.as_deref() != expected {
+                return Err(gt_store::host::settings_moved());
+            }
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('town_settings', $1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -231,12 +231,22 @@ impl HostStore for SqliteStore {
     fn set_town_settings(
         &self,
         settings: &str,
+        expected: Option<&str>,
         event: gt_core::event::NewEvent,
         actor: &str,
     ) -> Result<()> {
         gt_store::host::check_town_settings(settings)?;
         let now = self.now();
         self.write(|tx| {
+            let current: Option<String> = tx
+                .prepare_cached("SELECT value FROM meta WHERE key = 'town_settings'")
+                .db()?
+                .query_row([], |r| r.get(0))
+                .optional()
+                .db()?;
+            if current.as_deref() != expected {
+                return Err(gt_store::host::settings_moved());
+            }
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('town_settings', ?1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",

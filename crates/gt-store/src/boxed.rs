@@ -652,10 +652,11 @@ impl<T: HostStore + ?Sized> HostStore for Box<T> {
     fn set_town_settings(
         &self,
         settings: &str,
+        expected: Option<&str>,
         event: gt_core::event::NewEvent,
         actor: &str,
     ) -> Result<()> {
-        (**self).set_town_settings(settings, event, actor)
+        (**self).set_town_settings(settings, expected, event, actor)
     }
 
     fn list_leases(&self) -> Result<Vec<Lease>> {

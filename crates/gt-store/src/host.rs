@@ -37,11 +37,14 @@ pub trait HostStore {
     /// services write and read), if any were stored.
     fn town_settings(&self) -> Result<Option<String>>;
     /// Replaces the town's settings with `settings`, in one transaction
-    /// with `event` (a `config.set`). Refused: empty, larger than
-    /// [`MAX_TOWN_SETTINGS`] bytes, or holding a NUL.
+    /// with `event` (a `config.set`), only if they still are `expected`
+    /// (`None`: none stored yet) — else refused, so a change made from
+    /// another host meanwhile is never overwritten. Refused too: empty,
+    /// larger than [`MAX_TOWN_SETTINGS`] bytes, or holding a NUL.
     fn set_town_settings(
         &self,
         settings: &str,
+        expected: Option<&str>,
         event: gt_core::event::NewEvent,
         actor: &str,
     ) -> Result<()>;
@@ -58,4 +61,12 @@ pub fn check_town_settings(settings: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The refusal of a settings change whose `expected` document is no longer
+/// the stored one.
+pub fn settings_moved() -> gt_core::error::Error {
+    gt_core::error::Error::refused(
+        "the town's settings were changed meanwhile; nothing was changed",
+    )
 }

@@ -199,20 +199,31 @@ pub fn town_settings_are_stored_with_their_event(s: &dyn Store) {
     assert_eq!(s.town_settings().unwrap(), None);
     let ev = || NewEvent::new("config.set", "config deacon.interval = 5s");
     let doc = "[town]\nname = \"t\"\n\n[deacon]\ninterval = \"5s\"\n";
-    s.set_town_settings(doc, ev(), "human").unwrap();
+    s.set_town_settings(doc, None, ev(), "human").unwrap();
     assert_eq!(s.town_settings().unwrap().as_deref(), Some(doc));
     let set = events_of(s, "config.set");
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].summary, "config deacon.interval = 5s");
     // Replaced whole, text kept byte for byte (comments, non-ASCII).
     let doc2 = "# ünïcode\n[town]\nname = \"t\"\n";
-    s.set_town_settings(doc2, ev(), "human").unwrap();
+    s.set_town_settings(doc2, Some(doc), ev(), "human").unwrap();
     assert_eq!(s.town_settings().unwrap().as_deref(), Some(doc2));
     // Refusals write nothing.
     let before = all_events(s).len();
     let huge = "x".repeat(crate::host::MAX_TOWN_SETTINGS + 1);
     for bad in ["", "  \n", "a\0b", huge.as_str()] {
-        assert_eq!(refusal(s.set_town_settings(bad, ev(), "human")), "invalid");
+        assert_eq!(
+            refusal(s.set_town_settings(bad, Some(doc2), ev(), "human")),
+            "invalid"
+        );
+    }
+    // A change based on settings that moved meanwhile (another host's
+    // change came first) is refused: nothing is overwritten.
+    for stale in [None, Some(doc)] {
+        assert_eq!(
+            refusal(s.set_town_settings("[town]\nname = \"x\"\n", stale, ev(), "human")),
+            "refused"
+        );
     }
     assert_eq!(all_events(s).len(), before);
     assert_eq!(s.town_settings().unwrap().as_deref(), Some(doc2));
