@@ -177,6 +177,10 @@ pub fn patrol_step(ws: &Workspace, epoch: Option<i64>, actor: &str) -> Result<Ve
     if let Some(epoch) = epoch {
         ws.store.host_heartbeat(ws.town.host_name(), epoch)?;
     }
+    // A town without a shared store has no other host to declare dead.
+    if !ws.town.is_shared() {
+        return Ok(actions);
+    }
     // A read first: most patrols find no stale host and write nothing.
     let cut = stale_before(ws);
     if !ws.store.list_hosts()?.iter().any(|h| h.is_stale(&cut)) {
@@ -322,6 +326,10 @@ pub fn end_fenced_sessions(ws: &Workspace) -> Vec<String> {
 /// through each rig's upstream (polecat branches are pushed at `gt done`,
 /// the refinery fetches the ones it lacks).
 pub fn shares_code(ws: &Workspace) -> Result<bool> {
+    // A town without a shared store has one host: nothing to read.
+    if !ws.town.is_shared() {
+        return Ok(false);
+    }
     Ok(ws.store.list_hosts()?.len() > 1)
 }
 

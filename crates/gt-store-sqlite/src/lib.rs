@@ -60,6 +60,8 @@ pub struct SqliteStore {
     /// The host every appended event records (`set_host`); read by the
     /// connection's `gt_host()` function.
     host: Arc<std::sync::Mutex<Option<String>>>,
+    /// The files' stamp at the last `wait_for_events`.
+    last_change: std::sync::Mutex<Option<Vec<Option<(std::time::SystemTime, u64)>>>>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Prefix for new bead ids when the caller gives none.
@@ -181,6 +183,7 @@ impl SqliteStore {
             conn,
             source,
             host,
+            last_change: std::sync::Mutex::new(None),
             path: path.to_path_buf(),
             clock,
             prefix: prefix.to_string(),

@@ -301,6 +301,10 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
     let mut next_patrol = Instant::now();
     let mut tick: u64 = 0;
     let mut woke = true;
+    // This host's open sessions as last read: sessions change only by a
+    // store write, which wakes the wait below, so they are read again only
+    // then (and every 5 s), not on every check for dead panes.
+    let mut open_here: Option<Vec<crate::session::Session>> = None;
     let stop_refineries = Arc::new(AtomicBool::new(false));
     let mut refineries: Vec<RefineryThread> = Vec::new();
     loop {
@@ -381,9 +385,15 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
             }
         }
         // Every second, look for panes that died (an agent exit makes no event).
+        if woke || tick.is_multiple_of(25) {
+            open_here = None;
+        }
         if !due && tick.is_multiple_of(5) {
-            let open = ws.open_sessions_here(None);
-            due = match open {
+            let open = match open_here.take() {
+                Some(o) => Ok(o),
+                None => ws.open_sessions_here(None),
+            };
+            due = match &open {
                 Ok(open) if open.is_empty() => false,
                 Ok(open) => match ws.host.tmux.list_sessions() {
                     Ok(tmux) => open.iter().any(|s| {
@@ -395,8 +405,11 @@ pub fn run_daemon(town: Town, caller: CallerEnv, log: &mut dyn std::io::Write) -
                 },
                 Err(_) => tick.is_multiple_of(25),
             };
+            open_here = open.ok();
         }
         if due {
+            // The patrol may start or end sessions.
+            open_here = None;
             if let Err(e) = start_refineries(&ws, &mut refineries, &stop_refineries) {
                 let _ = writeln!(
                     log,

@@ -215,6 +215,10 @@ pub fn observe_screens_and_cursor(s: &dyn Store) {
     assert!(s
         .wait_for_events(std::time::Duration::from_secs(5))
         .unwrap());
+    // Nothing committed since: a quiet wait says so (no read needed).
+    assert!(!s
+        .wait_for_events(std::time::Duration::from_millis(50))
+        .unwrap());
     let b = bead(s, "b");
     let cursor = s.event_cursor().unwrap();
     let all = all_events(s);
