@@ -61,7 +61,7 @@ pub struct SqliteStore {
     /// connection's `gt_host()` function.
     host: Arc<std::sync::Mutex<Option<String>>>,
     /// The files' stamp at the last `wait_for_events`.
-    last_change: std::sync::Mutex<Option<Vec<Option<(std::time::SystemTime, u64)>>>>,
+    last_change: std::sync::Mutex<Option<observe::ChangeStamp>>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Prefix for new bead ids when the caller gives none.

@@ -54,10 +54,13 @@ impl SqliteStore {
     }
 }
 
+/// Each database file's modification time and length, when it exists.
+pub(crate) type ChangeStamp = Vec<Option<(std::time::SystemTime, u64)>>;
+
 impl SqliteStore {
     /// What changes when any connection commits: the database file's and
     /// its write-ahead log's modification time and length.
-    fn change_stamp(&self) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    fn change_stamp(&self) -> ChangeStamp {
         let wal = {
             let mut p = self.path().as_os_str().to_owned();
             p.push("-wal");
