@@ -531,11 +531,7 @@ fn observe_inner(
             let t = s.running_at.clone().unwrap_or_else(|| s.started_at.clone());
             candidates.push((t, "session"));
         }
-        let (last_activity, activity_source) = candidates
-            .into_iter()
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(t, s)| (Some(t), Some(s)))
-            .unwrap_or((None, None));
+        let (last_activity, activity_source) = latest(candidates);
         let quiet = last_activity
             .as_deref()
             .and_then(|t| age(now, t))
@@ -759,6 +755,15 @@ fn observe_inner(
     Ok(out)
 }
 
+/// The latest of the activity signals `(time, source)`.
+fn latest(candidates: Vec<(String, &'static str)>) -> (Option<String>, Option<&'static str>) {
+    candidates
+        .into_iter()
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(t, src)| (Some(t), Some(src)))
+        .unwrap_or((None, None))
+}
+
 /// An agent whose open session `s` runs on another host: its state as that
 /// host's patrol and the runtime's hooks stored it. That host's daemon
 /// judges its problems (this host cannot see its tmux), so it has none here.
@@ -792,11 +797,7 @@ fn remote_activity(
         s.running_at.clone().unwrap_or_else(|| s.started_at.clone()),
         "session",
     ));
-    let (last_activity, activity_source) = candidates
-        .into_iter()
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(t, src)| (Some(t), Some(src)))
-        .unwrap_or((None, None));
+    let (last_activity, activity_source) = latest(candidates);
     let quiet = last_activity
         .as_deref()
         .and_then(|t| age(ws.town.clock().now(), t))

@@ -223,6 +223,26 @@ fn release_bead(
     Ok(())
 }
 
+/// [`WorkStore::release`] inside an open transaction: the session ended
+/// with `reason`, its polecat freed, its bead given back; returns the
+/// session as it was read.
+fn release_session(
+    tx: &mut impl GenericClient,
+    session: i64,
+    reason: &str,
+    note: Option<&str>,
+    now: &str,
+    actor: &str,
+) -> Result<Session> {
+    let s = fetch_session(tx, session)?;
+    let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
+    if let Some(c) = rules::free_polecat(&p, &s.bead) {
+        set_polecat(tx, &c, now)?;
+    }
+    release_bead(tx, &s, &s.bead, reason, note, now, actor)?;
+    Ok(s)
+}
+
 /// Gives the bead back ([`rules::reopen_for_others`]) and writes it.
 fn reopen_for_others(tx: &mut impl GenericClient, bead: &mut Bead, now: &str) -> Result<()> {
     rules::reopen_for_others(bead, now);
@@ -464,14 +484,7 @@ impl WorkStore for PgStore {
 
     fn release(&self, session: i64, reason: &str, note: Option<&str>, actor: &str) -> Result<()> {
         let now = self.now();
-        self.write(|tx| {
-            let s = fetch_session(tx, session)?;
-            let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
-            if let Some(c) = rules::free_polecat(&p, &s.bead) {
-                set_polecat(tx, &c, &now)?;
-            }
-            release_bead(tx, &s, &s.bead, reason, note, &now, actor)
-        })
+        self.write(|tx| release_session(tx, session, reason, note, &now, actor).map(drop))
     }
 
     fn release_and_queue(
@@ -484,12 +497,7 @@ impl WorkStore for PgStore {
     ) -> Result<bool> {
         let now = self.now();
         self.write(|tx| {
-            let s = fetch_session(tx, session)?;
-            let p = fetch_polecat(tx, &s.rig, &s.polecat)?;
-            if let Some(c) = rules::free_polecat(&p, &s.bead) {
-                set_polecat(tx, &c, &now)?;
-            }
-            release_bead(tx, &s, &s.bead, reason, note, &now, actor)?;
+            let s = release_session(tx, session, reason, note, &now, actor)?;
             let mut b = fetch_bead(tx, &s.bead)?;
             let Some(ev) = rules::requeue(&mut b, queue, &now)? else {
                 return Ok(false);

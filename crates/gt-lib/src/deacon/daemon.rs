@@ -708,7 +708,12 @@ pub fn status_in<S: DeaconStore + crate::store::HostStore + ?Sized>(
     if town.is_shared() {
         match store.get_host(town.host_name()) {
             Ok(h) => {
-                recorded_up = h.state == gt_core::host::HostState::Up;
+                // Left up, or declared dead by another host: it never
+                // recorded a stop.
+                recorded_up = matches!(
+                    h.state,
+                    gt_core::host::HostState::Up | gt_core::host::HostState::Dead
+                );
                 st.started_at = (h.epoch > 0).then(|| h.state_at.clone());
                 st.heartbeat_at = h.heartbeat_at;
             }
