@@ -671,9 +671,9 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<TownConfig> {
 }
 
 /// [`set`] on the shared settings document `text` of a town of several
-/// hosts: the new document and the config it holds.
-pub fn set_text(text: &str, key: &str, value: &str) -> Result<(String, TownConfig)> {
-    set_in(Doc::Text(text), key, value)
+/// hosts: the new document (checked as a whole config).
+pub fn set_text(text: &str, key: &str, value: &str) -> Result<String> {
+    set_in(Doc::Text(text), key, value).map(|(t, _)| t)
 }
 
 fn set_in(target: Doc<'_>, key: &str, value: &str) -> Result<(String, TownConfig)> {
@@ -736,8 +736,8 @@ pub fn set_agent(path: &Path, name: &str, command_line: &str) -> Result<TownConf
 }
 
 /// [`set_agent`] on a shared settings document (see [`set_text`]).
-pub fn set_agent_text(text: &str, name: &str, command_line: &str) -> Result<(String, TownConfig)> {
-    set_agent_in(Doc::Text(text), name, command_line)
+pub fn set_agent_text(text: &str, name: &str, command_line: &str) -> Result<String> {
+    set_agent_in(Doc::Text(text), name, command_line).map(|(t, _)| t)
 }
 
 fn set_agent_in(target: Doc<'_>, name: &str, command_line: &str) -> Result<(String, TownConfig)> {
@@ -765,8 +765,8 @@ pub fn remove_agent(path: &Path, name: &str) -> Result<TownConfig> {
 }
 
 /// [`remove_agent`] on a shared settings document (see [`set_text`]).
-pub fn remove_agent_text(text: &str, name: &str) -> Result<(String, TownConfig)> {
-    remove_agent_in(Doc::Text(text), name)
+pub fn remove_agent_text(text: &str, name: &str) -> Result<String> {
+    remove_agent_in(Doc::Text(text), name).map(|(t, _)| t)
 }
 
 fn remove_agent_in(target: Doc<'_>, name: &str) -> Result<(String, TownConfig)> {
@@ -872,8 +872,8 @@ mod tests {
         }
         assert!(shared.contains("interval = \"5s\""), "{shared}");
         // Another host's settings in force, this host's own parts kept.
-        let (text, _) = set_text(&shared, "deacon.interval", "9s").unwrap();
-        let (text, _) = set_agent_text(&text, "mine", "echo hi").unwrap();
+        let text = set_text(&shared, "deacon.interval", "9s").unwrap();
+        let text = set_agent_text(&text, "mine", "echo hi").unwrap();
         let mut b = TownConfig::new("t").unwrap();
         b.store.url = local.store.url.clone();
         b.host.name = Some("b".into());

@@ -279,13 +279,22 @@ impl Town {
     /// force (while it keeps none, gt.toml's are). Nothing for a town with
     /// one machine, whose settings are its gt.toml.
     pub fn apply_shared<S: HostStore + ?Sized>(&mut self, store: &S) -> Result<()> {
-        if !self.is_shared() {
-            return Ok(());
-        }
-        if let Some(text) = store.town_settings()? {
-            self.config = self.config.with_shared(&text)?;
+        if let Some(c) = self.shared_config(store)? {
+            self.config = c;
         }
         Ok(())
+    }
+
+    /// The config in force when the town's shared settings differ from
+    /// gt.toml: `Some` for a town of several hosts whose store keeps them.
+    pub fn shared_config<S: HostStore + ?Sized>(&self, store: &S) -> Result<Option<TownConfig>> {
+        if !self.is_shared() {
+            return Ok(None);
+        }
+        store
+            .town_settings()?
+            .map(|text| self.config.with_shared(&text))
+            .transpose()
     }
 
     /// A change of the shared settings of a town of several hosts: `change`
@@ -294,7 +303,7 @@ impl Town {
     /// no other host changed them meanwhile (else read and applied again).
     fn change_shared(
         &mut self,
-        change: impl Fn(&str) -> Result<(String, TownConfig)>,
+        change: impl Fn(&str) -> Result<String>,
         event: NewEvent,
         actor: &str,
     ) -> Result<()> {
@@ -303,7 +312,7 @@ impl Town {
         loop {
             let stored = store.town_settings()?;
             let current = stored.clone().unwrap_or_else(|| self.config.shared_toml());
-            let (text, _) = change(&current)?;
+            let text = change(&current)?;
             let next = self.config.with_shared(&text)?;
             match store.set_town_settings(&text, stored.as_deref(), event.clone(), actor) {
                 Ok(()) => {

@@ -692,13 +692,7 @@ pub fn status_in<S: DeaconStore + crate::store::HostStore + ?Sized>(
     let running = is_running(town)?;
     let now = town.clock().now();
     // The interval in force: a town of several hosts keeps it in the store.
-    let shared = match town.is_shared() {
-        true => store
-            .town_settings()?
-            .map(|t| town.config.with_shared(&t))
-            .transpose()?,
-        false => None,
-    };
+    let shared = town.shared_config(store)?;
     let deacon_config = &shared.as_ref().unwrap_or(&town.config).deacon;
     let interval = deacon_config.duration("interval");
     // In a town of several hosts the deacon record is every daemon's; this

@@ -680,7 +680,6 @@ impl Git for GitCli {
         args.extend(owned.iter().map(os));
         args.push(os("origin"));
         args.extend(specs.iter().map(os));
-        self.confine(repo)?;
         let out = self.exec(Some(repo), &[], "push", &args)?;
         // Porcelain: `-<TAB>:<ref><TAB>[deleted]` for each one deleted.
         let deleted: Vec<String> = out
